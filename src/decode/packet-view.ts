@@ -1,0 +1,112 @@
+/**
+ * The one reused, caller-owned packet view of the packet path.
+ *
+ * Ownership: a capture source owns exactly one `PacketView` and hands the same object to
+ * `Decoder.decode` for every frame; the decoder overwrites every field it reports on, and a
+ * stage that needs a value beyond the current packet must copy it out (the flow table copies
+ * the key words into its own typed arrays). Nothing on the packet path allocates, so the view
+ * holds numbers and fixed typed arrays only.
+ */
+
+/** Outcome of decoding one frame. Anything but `Ok` is counted by reason and the frame skipped. */
+export const DecodeStatus = {
+  /** An IPv4 or IPv6 packet; every field of the view is valid. */
+  Ok: 0,
+  /** The frame ends before a header the decoder needs (link, VLAN, MPLS, IP, extension header). */
+  Truncated: 1,
+  /** The IP version nibble disagrees with what the link layer announced, or is neither 4 nor 6. */
+  BadVersion: 2,
+  /** A length field is impossible: IPv4 IHL < 5, total length < header length, and the like. */
+  BadLength: 3,
+  /** The capture's link type is not one the decoder reads. */
+  UnsupportedLink: 4,
+  /** A well-formed frame that carries no IP (ARP, STP, LLDP, ...): skipped, not malformed. */
+  NotIp: 5,
+} as const;
+export type DecodeStatus = (typeof DecodeStatus)[keyof typeof DecodeStatus];
+
+/** Label of each status, indexed by the status value; used for counters and summaries. */
+export const DECODE_STATUS_NAMES = [
+  'ok',
+  'truncated',
+  'bad_version',
+  'bad_length',
+  'unsupported_link',
+  'not_ip',
+] as const;
+
+/** libpcap DLT/LINKTYPE values the decoder reads. */
+export const LinkType = {
+  Null: 0, // BSD loopback: 4-byte host-order address family
+  Ethernet: 1,
+  Raw: 101, // LINKTYPE_RAW: IPv4 or IPv6, version nibble decides
+  RawOpenBsd: 12, // DLT_RAW on some platforms reads as 12 (OpenBSD) or 14
+  RawAlt: 14,
+  Loop: 108, // OpenBSD loopback: 4-byte network-order address family
+  LinuxSll: 113,
+  Ipv4: 228,
+  Ipv6: 229,
+  Nflog: 239,
+  LinuxSll2: 276,
+} as const;
+
+/** IP protocol numbers the flow path cares about. */
+export const IpProto = {
+  Icmp: 1,
+  Tcp: 6,
+  Udp: 17,
+  Ipv6Icmp: 58,
+  Sctp: 132,
+  UdpLite: 136,
+} as const;
+
+export class PacketView {
+  // ---- set by the capture source before decode ----
+  /** Capture timestamp, whole seconds since the Unix epoch. */
+  tsSec = 0;
+  /** Capture timestamp, microseconds within the second. */
+  tsUsec = 0;
+  /** Bytes captured (may be less than the wire length with a short snaplen). */
+  capLen = 0;
+  /** Bytes on the wire as libpcap reports them. */
+  wireLen = 0;
+
+  // ---- set by the decoder ----
+  /** 4 or 6 when status is Ok. */
+  family = 0;
+  /**
+   * Source and destination address as four 32-bit big-endian words. IPv4 fills word 0 and
+   * zeroes words 1..3, so a key built from (family, words) is unambiguous.
+   */
+  readonly src = new Uint32Array(4);
+  readonly dst = new Uint32Array(4);
+  /** Upper-layer protocol after any IPv6 extension headers (6 TCP, 17 UDP, ...). */
+  protocol = 0;
+  /** Transport ports for TCP, UDP, UDP-Lite and SCTP (from the fragment cache for later fragments); else 0. */
+  srcPort = 0;
+  dstPort = 0;
+  /** Layer-3 length from the IP header (IPv4 total length; IPv6 40 + payload length). */
+  l3Bytes = 0;
+  /** TCP flags byte (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ...); 0 for other protocols. */
+  tcpFlags = 0;
+
+  /** Whether the link layer carried MAC addresses (Ethernet; SLL/SLL2 give only the source). */
+  hasSrcMac = false;
+  hasDstMac = false;
+  /** MAC addresses split into the high 16 bits and the low 32 bits, so they fit in numbers. */
+  srcMacHi = 0;
+  srcMacLo = 0;
+  dstMacHi = 0;
+  dstMacLo = 0;
+
+  /** Linux SLL/SLL2 packet type (0 host, 1 broadcast, 2 multicast, 3 other host, 4 outgoing); -1 when unknown. */
+  sllPacketType = -1;
+
+  /** NFLOG only: the netfilter hook's input and output interface indexes (0 when absent) and group. */
+  nflogIndev = 0;
+  nflogOutdev = 0;
+  nflogGroup = -1;
+  /** NFLOG only: byte range of the log prefix inside the frame (length 0 when absent); never copied. */
+  nflogPrefixOffset = 0;
+  nflogPrefixLength = 0;
+}
