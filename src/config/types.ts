@@ -16,6 +16,12 @@ export interface EniConfig {
   mac?: string;
   /** Addresses and CIDRs exactly as written (validated); `ips` normalised to CIDR form in `cidrs`. */
   ips: string[];
+  /**
+   * `ips` in canonical CIDR form: "10.0.0.5" -> "10.0.0.5/32", "10.0.0.9/24" -> "10.0.0.0/24",
+   * IPv6 compressed lower-case per RFC 5952 ("2001:DB8::1" -> "2001:db8::1/128"). Same order as `ips`.
+   * Always set by loadConfig; optional so ENIs built elsewhere (metadata discovery, tests) may omit it.
+   */
+  cidrs?: string[];
   vpcId: string;
   vswitchId: string;
   vmId: string;
@@ -24,6 +30,7 @@ export interface EniConfig {
 
 export interface FileSinkConfig {
   type: 'file';
+  /** Absolute: a relative path in the file is resolved against the config file's directory. */
   path: string;
 }
 export interface StdoutSinkConfig {
@@ -59,15 +66,83 @@ export interface FlowTableConfig {
   fragmentCacheSize: number;
 }
 
+/** libpcap capture settings (daemon). */
+export interface CaptureConfig {
+  /** Bytes kept of each frame; the default keeps headers only. */
+  snaplenBytes: number;
+  /** Kernel capture buffer size in bytes. */
+  bufferBytes: number;
+  /** Extra BPF filter expression; '' captures everything. Not compiled at load time. */
+  filter: string;
+}
+
+export type DiscoveryType = 'static' | 'ecs-metadata';
+
+/** How ENIs are found: only the `enis` list (static), or also from the ECS metadata service. */
+export interface DiscoveryConfig {
+  type: DiscoveryType;
+  /** Base URL of the metadata service, without a trailing slash. */
+  metadataUrl: string;
+  /** Use the token-protected (hardened) metadata mode. */
+  hardened: boolean;
+  /** Fall back to normal (token-less) mode when the hardened token cannot be obtained. */
+  allowNormalMode: boolean;
+  refreshIntervalSec: number;
+}
+
+/** Shared delivery layer (batching, retry, spool) in front of every sink. */
+export interface DeliveryConfig {
+  /** Longest wait for a batch to fill before it is sent anyway. */
+  lingerMs: number;
+  /** At most 4096 (Log Service PutLogs limit). */
+  maxBatchRecords: number;
+  /** At most 3145728 (3 MiB, Log Service PutLogs limit). */
+  maxBatchBytes: number;
+  /** Requests in flight per sink. */
+  concurrency: number;
+  retryInitialMs: number;
+  /** >= retryInitialMs (checked at load). */
+  retryMaxMs: number;
+  requestTimeoutMs: number;
+  /** Disk spool cap per agent; 0 disables the spool. */
+  spoolMaxBytes: number;
+}
+
+/** Where SLS credentials come from; absent: the environment / default chain. At most one is set. */
+export interface CredentialsConfig {
+  /** Absolute path of a credentials file. */
+  file?: string;
+  /** RAM role name for STS credentials from the metadata service. */
+  ramRole?: string;
+}
+
+export interface MetricsConfig {
+  /** "host:port" ("[v6]:port" for IPv6) of the Prometheus endpoint; '' disables it. */
+  listen: string;
+}
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+export interface LogConfig {
+  level: LogLevel;
+}
+
 export interface AgentConfig {
   /** Absolute path of the file this came from (for messages). */
   sourcePath: string;
   region: string;
   accountId: string;
+  /** Absolute (resolved like file sink paths). */
   stateDir: string;
   enis: EniConfig[];
   flowLogs: FlowLogConfig[];
   flowTable: FlowTableConfig;
+  capture: CaptureConfig;
+  discovery: DiscoveryConfig;
+  delivery: DeliveryConfig;
+  /** Present only when the file has a `credentials` section. */
+  credentials?: CredentialsConfig;
+  metrics: MetricsConfig;
+  log: LogConfig;
 }
 
 /** One finding of validation. Errors refuse the file; warnings are printed and the file is used. */

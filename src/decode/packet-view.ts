@@ -110,3 +110,23 @@ export class PacketView {
   nflogPrefixOffset = 0;
   nflogPrefixLength = 0;
 }
+
+/** Whether the decoder reads frames of this libpcap link type (DLT value as libpcap reports it). */
+export function isSupportedLinkType(linkType: number): boolean {
+  switch (linkType) {
+    case LinkType.Null:
+    case LinkType.Ethernet:
+    case LinkType.Raw:
+    case LinkType.RawOpenBsd:
+    case LinkType.RawAlt:
+    case LinkType.Loop:
+    case LinkType.LinuxSll:
+    case LinkType.Ipv4:
+    case LinkType.Ipv6:
+    case LinkType.Nflog:
+    case LinkType.LinuxSll2:
+      return true;
+    default:
+      return false;
+  }
+}

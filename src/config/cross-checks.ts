@@ -1,0 +1,147 @@
+/**
+ * Rules that involve more than one value (uniqueness, which flow log covers which ENI, ...).
+ * They run on the walked value even when the walk found errors, so they must tolerate
+ * undefined anywhere: a wrong value was already reported and is skipped here.
+ */
+import { parseIpOrCidr } from './net-address';
+import { UNSUPPORTED_INSTANCE_FAMILIES } from './schema';
+import type { SchemaWalk } from './schema-walk';
+
+type Loose = Record<string, unknown> | undefined;
+
+function records(value: unknown): Loose[] {
+  return Array.isArray(value) ? value.map((v) => (v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined)) : [];
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Reports, as errors, every value of `key` seen before at another index of `items`. */
+function checkUnique(walk: SchemaWalk, items: Loose[], listPath: string, key: string, what: string, keyOf: (item: Loose) => string | undefined = (item) => str(item?.[key])): void {
+  const first = new Map<string, number>();
+  items.forEach((item, i) => {
+    const value = keyOf(item);
+    if (value === undefined) return;
+    const earlier = first.get(value);
+    if (earlier === undefined) {
+      first.set(value, i);
+      return;
+    }
+    const path = `${listPath}[${i}].${key}`;
+    const earlierLine = walk.lines.get(`${listPath}[${earlier}].${key}`);
+    walk.error(path, `duplicate ${what} "${value}" (also ${listPath}[${earlier}]${earlierLine ? `, line ${earlierLine}` : ''})`, walk.lines.get(path));
+  });
+}
+
+/** Family of an instance type: up to the second dot ("ecs.c4.large" -> "ecs.c4"). */
+export function instanceFamily(instanceType: string): string {
+  return instanceType.split('.').slice(0, 2).join('.');
+}
+
+/** Whether `flowLog` (resourceType/resourceId) covers `eni` (by id, VPC or vSwitch). */
+export function flowLogCovers(flowLog: Loose, eni: Loose): boolean {
+  const id = str(flowLog?.resourceId);
+  if (id === undefined || !eni) return false;
+  switch (flowLog?.resourceType) {
+    case 'eni':
+      return eni.id === id;
+    case 'vpc':
+      return eni.vpcId === id;
+    case 'vswitch':
+      return eni.vswitchId === id;
+    default:
+      return false;
+  }
+}
+
+export function runCrossChecks(walk: SchemaWalk, config: Record<string, unknown>): void {
+  const enis = records(config.enis);
+  const flowLogs = records(config.flowLogs);
+  const discovery = config.discovery as Loose;
+  const dynamic = discovery?.type === 'ecs-metadata';
+
+  if (Array.isArray(config.enis) && enis.length === 0 && discovery?.type === 'static') {
+    walk.error('enis', 'at least one ENI is required unless discovery.type is ecs-metadata', walk.lines.get('enis'));
+  }
+
+  enis.forEach((eni, i) => {
+    const at = `enis[${i}]`;
+    // Presence of the key, not a valid value: a malformed mac was reported already.
+    const hasMatcher =
+      walk.lines.has(`${at}.interface`) || walk.lines.has(`${at}.mac`) || (Array.isArray(eni?.ips) ? eni.ips.length > 0 : walk.lines.has(`${at}.ips`));
+    if (eni && !hasMatcher) {
+      walk.error(at, 'needs at least one of interface, mac or ips, or no packet can ever be matched to it', walk.lines.get(at));
+    }
+  });
+  checkUnique(walk, enis, 'enis', 'id', 'ENI id');
+  checkUnique(walk, enis, 'enis', 'mac', 'MAC');
+  checkUnique(walk, enis, 'enis', 'interface', 'interface');
+  checkSharedAddresses(walk, enis);
+
+  checkUnique(walk, flowLogs, 'flowLogs', 'id', 'flow log id');
+  checkUnique(walk, flowLogs, 'flowLogs', 'sink', 'output file', (fl) => {
+    const sink = fl?.sink as Loose;
+    return sink?.type === 'file' ? str(sink.path) : undefined;
+  });
+
+  flowLogs.forEach((fl, i) => {
+    const at = `flowLogs[${i}]`;
+    const extra = Array.isArray(fl?.extraFields) ? (fl.extraFields as unknown[]) : [];
+    extra.forEach((field, j) => {
+      if (field !== undefined && extra.indexOf(field) < j) {
+        walk.error(`${at}.extraFields[${j}]`, `duplicate extra field "${String(field)}"`, walk.lines.get(`${at}.extraFields[${j}]`));
+      }
+    });
+    if (!fl || str(fl.resourceId) === undefined || typeof fl.resourceType !== 'string') return;
+    if (!enis.some((eni) => flowLogCovers(fl, eni))) {
+      const later = dynamic ? '; it may match an ENI found later through ecs-metadata discovery' : '';
+      walk.warning(`${at}.resourceId`, `${fl.resourceType} ${String(fl.resourceId)} matches no configured ENI${later}`, walk.lines.get(`${at}.resourceId`));
+    }
+  });
+
+  enis.forEach((eni, i) => {
+    const type = str(eni?.instanceType);
+    if (type === undefined) return;
+    const family = instanceFamily(type);
+    if (!(UNSUPPORTED_INSTANCE_FAMILIES as readonly string[]).includes(family)) return;
+    const path = `enis[${i}].instanceType`;
+    const covering = flowLogs.find((fl) => flowLogCovers(fl, eni));
+    const what = `instance family ${family} (${type}) does not support flow logs`;
+    if (covering) {
+      walk.error(path, `${what}, yet flow log ${String(covering.id)} covers this ENI: upgrade the instance to a supported instance type or release it`, walk.lines.get(path));
+    } else {
+      walk.warning(path, `${what}; no flow log covers this ENI now, but none can until the instance is upgraded to a supported instance type`, walk.lines.get(path));
+    }
+  });
+
+  const delivery = config.delivery as Loose;
+  if (typeof delivery?.retryInitialMs === 'number' && typeof delivery.retryMaxMs === 'number' && delivery.retryMaxMs < delivery.retryInitialMs) {
+    walk.error('delivery.retryMaxMs', `must be at least delivery.retryInitialMs (${delivery.retryInitialMs}), got ${delivery.retryMaxMs}`, walk.lines.get('delivery.retryMaxMs'));
+  }
+
+  const credentials = config.credentials as Loose;
+  if (walk.lines.has('credentials.file') && walk.lines.has('credentials.ramRole') && credentials) {
+    walk.error('credentials', 'give either file or ramRole, not both', walk.lines.get('credentials'));
+  }
+}
+
+/** The same address or network written for two ENIs makes matching ambiguous: warn. */
+function checkSharedAddresses(walk: SchemaWalk, enis: Loose[]): void {
+  const owner = new Map<string, string>();
+  enis.forEach((eni, i) => {
+    const ips = Array.isArray(eni?.ips) ? (eni.ips as unknown[]) : [];
+    ips.forEach((ip, j) => {
+      if (typeof ip !== 'string') return;
+      const parsed = parseIpOrCidr(ip);
+      if (!parsed.ok) return;
+      const path = `enis[${i}].ips[${j}]`;
+      const earlier = owner.get(parsed.value.cidr);
+      if (earlier === undefined) {
+        owner.set(parsed.value.cidr, path);
+      } else {
+        walk.warning(path, `${parsed.value.cidr} is also given at ${earlier}; matching packets to ENIs by this address is ambiguous`, walk.lines.get(path));
+      }
+    });
+  });
+}

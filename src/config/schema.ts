@@ -1,0 +1,199 @@
+/**
+ * The configuration schema: every key the agent reads, as data. Validation (schema-walk.ts,
+ * cross-checks.ts) and the Markdown reference (reference.ts) are both derived from it.
+ */
+import type { FieldSchema, ObjectSchema, VariantSchema } from './schema-types';
+
+/** Regions where VPC flow logs are offered. */
+export const SUPPORTED_REGIONS = [
+  'cn-qingdao', 'cn-beijing', 'cn-zhangjiakou', 'cn-huhehaote', 'cn-wulanchabu', 'cn-hangzhou',
+  'cn-shanghai', 'cn-shenzhen', 'cn-heyuan', 'cn-guangzhou', 'cn-chengdu', 'cn-hongkong',
+  'ap-northeast-1', 'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3', 'ap-southeast-5',
+  'us-west-1', 'us-east-1', 'eu-central-1', 'eu-west-1', 'ap-south-1', 'me-east-1',
+] as const;
+
+/** Instance families (type up to the second dot) whose ENIs cannot have flow logs. */
+export const UNSUPPORTED_INSTANCE_FAMILIES = [
+  'ecs.c1', 'ecs.c2', 'ecs.c4', 'ecs.ce4', 'ecs.cm4', 'ecs.d1', 'ecs.e3', 'ecs.e4', 'ecs.ga1',
+  'ecs.gn4', 'ecs.gn5', 'ecs.i1', 'ecs.m1', 'ecs.m2', 'ecs.mn4', 'ecs.n1', 'ecs.n2', 'ecs.n4',
+  'ecs.s1', 'ecs.s2', 'ecs.s3', 'ecs.se1', 'ecs.sn1', 'ecs.sn2', 'ecs.t1', 'ecs.xn4',
+] as const;
+
+/** The product's per-region flow log limit. */
+export const MAX_FLOW_LOGS_PER_REGION = 10;
+/** Log Service PutLogs limits for one request. */
+export const SLS_MAX_BATCH_RECORDS = 4096;
+export const SLS_MAX_BATCH_BYTES = 3 * 1024 * 1024;
+
+const ENI_FIELDS: readonly FieldSchema[] = [
+  { key: 'id', type: { kind: 'string', format: 'eni-id' }, required: true, doc: 'ENI id; the `eni-id` of its records. Unique.' },
+  { key: 'interface', type: { kind: 'string', format: 'non-empty' }, doc: 'Capture device of this ENI (daemon), e.g. `eth1`. Unique.' },
+  { key: 'mac', type: { kind: 'string', format: 'mac' }, doc: 'MAC address of the ENI; frames to or from it belong to it. Unique.' },
+  { key: 'ips', type: { kind: 'list', items: { kind: 'string', format: 'ip-or-cidr' } }, default: [], doc: 'Addresses or CIDRs of the ENI (primary and secondary private IPs, IPv6).' },
+  { key: 'vpcId', type: { kind: 'string', format: 'non-empty' }, required: true, doc: 'VPC of the ENI; the `vpc-id` of its records.' },
+  { key: 'vswitchId', type: { kind: 'string', format: 'non-empty' }, required: true, doc: 'vSwitch of the ENI; the `vswitch-id` of its records.' },
+  { key: 'vmId', type: { kind: 'string', format: 'non-empty' }, required: true, doc: 'Instance the ENI is attached to; the `vm-id` of its records.' },
+  { key: 'instanceType', type: { kind: 'string', format: 'instance-type' }, doc: 'Instance type, checked against the families that do not support flow logs.' },
+];
+
+const SINK_SCHEMA: VariantSchema = {
+  kind: 'variant',
+  tag: 'type',
+  variants: [
+    {
+      name: 'file',
+      doc: 'JSON lines, one record per line, appended to a file.',
+      fields: [{ key: 'path', type: { kind: 'string', format: 'path' }, required: true, doc: 'Output file. No two flow logs may share one.' }],
+    },
+    { name: 'stdout', doc: 'JSON lines on standard output (replay, demos).', fields: [] },
+    {
+      name: 'sls',
+      doc: 'Alibaba Cloud Log Service (PutLogs).',
+      fields: [
+        { key: 'project', type: { kind: 'string', format: 'sls-project' }, required: true, doc: 'Log Service project.' },
+        { key: 'logstore', type: { kind: 'string', format: 'sls-logstore' }, required: true, doc: 'Logstore in the project.' },
+        { key: 'endpoint', type: { kind: 'string', format: 'sls-endpoint' }, doc: 'Endpoint host; absent: derived from the region and `intranet`.' },
+        { key: 'region', type: { kind: 'enum', values: SUPPORTED_REGIONS }, doc: 'Region of the project; absent: the top-level `region`.' },
+        { key: 'intranet', type: { kind: 'boolean' }, doc: 'Use the intranet (VPC) endpoint when the endpoint is derived.' },
+        { key: 'topic', type: { kind: 'string' }, doc: 'Log topic (`__topic__`) of every log group.' },
+        { key: 'tags', type: { kind: 'map', values: { kind: 'string' } }, doc: 'Log tags (`__tag__:key`) added to every log group.' },
+      ],
+    },
+  ],
+};
+
+const FLOW_LOG_SCHEMA: ObjectSchema = {
+  kind: 'object',
+  rules: [
+    'Ids are unique.',
+    'A flow log whose resource matches no configured ENI (by ENI id, `vpcId` or `vswitchId`) draws a warning; with `ecs-metadata` discovery it may match an ENI found later.',
+  ],
+  fields: [
+    { key: 'id', type: { kind: 'string', format: 'flow-log-id' }, required: true, doc: 'Flow log id, e.g. `fl-1`. Unique.' },
+    { key: 'resourceType', type: { kind: 'enum', values: ['eni', 'vpc', 'vswitch'] }, required: true, doc: 'What the flow log covers: one ENI, every ENI of a VPC, or every ENI of a vSwitch.' },
+    { key: 'resourceId', type: { kind: 'string', format: 'non-empty' }, required: true, doc: 'Id of the ENI, VPC or vSwitch.' },
+    { key: 'trafficType', type: { kind: 'enum', values: ['all', 'accept', 'reject'] }, default: 'all', doc: 'Which records are kept, by their `action`.' },
+    {
+      key: 'aggregationInterval',
+      outputKey: 'aggregationIntervalSec',
+      type: { kind: 'window', minutes: [1, 5, 10] },
+      unit: 'minutes',
+      default: 600,
+      doc: 'Aggregation window, aligned to the clock: `1`, `5` or `10` (minutes). For tests and demos a duration string such as `"30s"` or `"2m"` (whole seconds, at least 1) is accepted with a warning, as the product offers only 1, 5 and 10 minutes.',
+    },
+    { key: 'sink', type: SINK_SCHEMA, required: true, doc: 'Where the records go; `type` selects one of the forms below.' },
+    { key: 'extraFields', type: { kind: 'list', items: { kind: 'enum', values: ['tcp-flags', 'region'] } }, default: [], doc: 'Fields appended after the 18 standard ones. No duplicates.' },
+  ],
+};
+
+/** The whole file. */
+export const AGENT_SCHEMA: ObjectSchema = {
+  kind: 'object',
+  rules: [],
+  fields: [
+    { key: 'region', type: { kind: 'enum', values: SUPPORTED_REGIONS, meaning: 'a region where flow logs are offered' }, required: true, doc: 'Region of the VPCs; a region where flow logs are offered.' },
+    { key: 'accountId', type: { kind: 'string', format: 'digits', acceptExactDigitsNumber: true }, required: true, doc: 'Alibaba Cloud account id, the `account-id` of every record. Quote it: an unquoted number too long for exact representation is refused.' },
+    { key: 'stateDir', type: { kind: 'string', format: 'path' }, default: '/var/lib/flowlog-agent', doc: 'Directory for the spool and other state.' },
+    {
+      key: 'enis',
+      type: {
+        kind: 'list',
+        items: {
+          kind: 'object',
+          fields: ENI_FIELDS,
+          rules: [
+            'Each ENI needs at least one of `interface`, `mac` or `ips`, or no packet could ever be matched to it.',
+            'Ids, MACs and interfaces are unique; an address given to two ENIs draws a warning.',
+            'An `instanceType` of an unsupported family (' + UNSUPPORTED_INSTANCE_FAMILIES.join(', ') + ') is an error when a flow log covers the ENI (the instance must be upgraded to a supported type or released), otherwise a warning.',
+          ],
+        },
+      },
+      default: [],
+      doc: 'ENIs whose traffic is logged. May be empty only when `discovery.type` is `ecs-metadata`.',
+    },
+    {
+      key: 'flowLogs',
+      type: { kind: 'list', items: FLOW_LOG_SCHEMA, maxItems: { count: MAX_FLOW_LOGS_PER_REGION, noun: 'flow logs per region' } },
+      default: [],
+      doc: 'Flow logs: which ENIs, which records, how aggregated, and where to.',
+    },
+    {
+      key: 'flowTable',
+      type: {
+        kind: 'object',
+        fields: [
+          { key: 'capacity', type: { kind: 'integer', min: 1 }, unit: 'flows', default: 1_000_000, doc: 'Most distinct flows per window per aggregation interval; further flows are counted in a SKIPDATA record.' },
+          { key: 'fragmentCacheSize', type: { kind: 'integer', min: 1 }, unit: 'entries', default: 4096, doc: 'Most first fragments remembered to give later fragments their ports.' },
+        ],
+      },
+      doc: 'Flow table sizing.',
+    },
+    {
+      key: 'capture',
+      type: {
+        kind: 'object',
+        fields: [
+          { key: 'snaplenBytes', type: { kind: 'integer', min: 64, max: 262144 }, unit: 'bytes', default: 128, doc: 'Bytes kept of each frame; the default keeps headers only.' },
+          { key: 'bufferBytes', type: { kind: 'bytes', min: 65536 }, unit: 'bytes', default: 16 * 1024 * 1024, doc: 'Kernel capture buffer; a number of bytes or a size such as `"64MiB"`.' },
+          { key: 'filter', type: { kind: 'string' }, default: '', doc: 'Extra BPF filter expression; empty captures everything.' },
+        ],
+      },
+      doc: 'libpcap capture settings (daemon).',
+    },
+    {
+      key: 'discovery',
+      type: {
+        kind: 'object',
+        fields: [
+          { key: 'type', type: { kind: 'enum', values: ['static', 'ecs-metadata'] }, default: 'static', doc: '`static`: only the `enis` list; `ecs-metadata`: also ENIs found through the ECS metadata service.' },
+          { key: 'metadataUrl', type: { kind: 'string', format: 'http-url' }, default: 'http://100.100.100.200', doc: 'Metadata service base URL.' },
+          { key: 'hardened', type: { kind: 'boolean' }, default: true, doc: 'Use the token-protected (hardened) metadata mode.' },
+          { key: 'allowNormalMode', type: { kind: 'boolean' }, default: false, doc: 'Fall back to normal (token-less) mode when no token can be obtained.' },
+          { key: 'refreshIntervalSec', type: { kind: 'integer', min: 1 }, unit: 'seconds', default: 5, doc: 'How often the ENI list is refreshed.' },
+        ],
+      },
+      doc: 'How ENIs are found.',
+    },
+    {
+      key: 'delivery',
+      type: {
+        kind: 'object',
+        rules: ['`retryMaxMs` is at least `retryInitialMs`.'],
+        fields: [
+          { key: 'lingerMs', type: { kind: 'integer', min: 0 }, unit: 'ms', default: 1000, doc: 'Longest wait for a batch to fill before it is sent anyway.' },
+          { key: 'maxBatchRecords', type: { kind: 'integer', min: 1, max: SLS_MAX_BATCH_RECORDS }, unit: 'records', default: SLS_MAX_BATCH_RECORDS, doc: 'Most records per request (Log Service limit 4096).' },
+          { key: 'maxBatchBytes', type: { kind: 'bytes', min: 1, max: SLS_MAX_BATCH_BYTES }, unit: 'bytes', default: SLS_MAX_BATCH_BYTES, doc: 'Most bytes per request (Log Service limit 3 MiB).' },
+          { key: 'concurrency', type: { kind: 'integer', min: 1, max: 64 }, unit: 'requests', default: 4, doc: 'Requests in flight per sink.' },
+          { key: 'retryInitialMs', type: { kind: 'integer', min: 1 }, unit: 'ms', default: 500, doc: 'First retry delay; doubles per attempt.' },
+          { key: 'retryMaxMs', type: { kind: 'integer', min: 1 }, unit: 'ms', default: 30_000, doc: 'Longest retry delay.' },
+          { key: 'requestTimeoutMs', type: { kind: 'integer', min: 1 }, unit: 'ms', default: 10_000, doc: 'Timeout of one request.' },
+          { key: 'spoolMaxBytes', type: { kind: 'bytes', min: 0 }, unit: 'bytes', default: 1024 ** 3, doc: 'Disk spool cap for undelivered batches; a number or a size such as `"512MiB"`; `0` disables the spool.' },
+        ],
+      },
+      doc: 'Batching, retry and spooling in front of every sink.',
+    },
+    {
+      key: 'credentials',
+      omitWhenAbsent: true,
+      type: {
+        kind: 'object',
+        rules: ['At most one of `file` and `ramRole`.'],
+        fields: [
+          { key: 'file', type: { kind: 'string', format: 'path' }, doc: 'Credentials file.' },
+          { key: 'ramRole', type: { kind: 'string', format: 'non-empty' }, doc: 'RAM role whose STS credentials come from the metadata service.' },
+        ],
+      },
+      doc: 'Log Service credentials; absent: taken from the environment.',
+    },
+    {
+      key: 'metrics',
+      type: { kind: 'object', fields: [{ key: 'listen', type: { kind: 'string', format: 'host-port' }, default: '', doc: 'Prometheus endpoint address; empty disables it.' }] },
+      doc: 'Metrics endpoint.',
+    },
+    {
+      key: 'log',
+      type: { kind: 'object', fields: [{ key: 'level', type: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error'] }, default: 'info', doc: 'Least severe level logged.' }] },
+      doc: 'Process log (JSON lines on stderr).',
+    },
+  ],
+};

@@ -1,0 +1,298 @@
+import { IpDecoder, type DecoderOptions } from './ip-decoder';
+import { DecodeStatus, LinkType, type PacketView } from './packet-view';
+
+export type { DecoderOptions } from './ip-decoder';
+
+const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_IPV6 = 0x86dd;
+const ETHERTYPE_VLAN = 0x8100; // 802.1Q
+const ETHERTYPE_QINQ = 0x88a8; // 802.1ad
+const ETHERTYPE_QINQ_OLD = 0x9100; // pre-802.1ad QinQ (also 0x9200, 0x9300)
+const ETHERTYPE_MPLS = 0x8847;
+const ETHERTYPE_MPLS_MULTICAST = 0x8848;
+const ETHERTYPE_PPPOE_SESSION = 0x8864;
+/** Largest 802.3 length field; larger values (from 0x0600) are ethertypes. */
+const ETHER_MAX_LENGTH_FIELD = 1500;
+const ARPHRD_NETLINK = 824; // SLL captures of netlink sockets: the protocol is a netlink family
+const SLL_PROTOCOL_802_2 = 0x0004; // SLL: the payload starts with an 802.2 LLC header
+
+const NFLOG_HEADER_LEN = 4;
+const NFULA_IFINDEX_INDEV = 4;
+const NFULA_IFINDEX_OUTDEV = 5;
+const NFULA_PAYLOAD = 9;
+const NFULA_PREFIX = 10;
+const NFPROTO_ARP = 3;
+
+/** Address family values of BSD null/loopback headers; AF_INET6 differs between systems. */
+function familyVersion(af: number): number {
+  if (af === 2) return 4; // AF_INET everywhere
+  if (af === 10 || af === 24 || af === 28 || af === 30) return 6; // Linux, Net/OpenBSD, FreeBSD, Darwin
+  return 0;
+}
+
+/**
+ * Turns one captured frame into the fields of a `PacketView`.
+ *
+ * Lifecycle: one decoder per capture source, used from one thread; it holds the bounded
+ * fragment cache, so later fragments are joined only with first fragments this same decoder
+ * saw. `decode` never throws and never allocates, whatever the bytes: it returns a status and
+ * the caller counts it. Counters are plain fields (inherited from `IpDecoder`), read by the
+ * metrics stage; the decoder never resets them.
+ *
+ * Lengths: `view.l3Bytes` is the length the IP header announces, never the captured length.
+ * Tunnels (GRE, VXLAN, Geneve, IP-in-IP) are not descended: the outer header is the flow.
+ */
+export class Decoder extends IpDecoder {
+  constructor(opts: DecoderOptions) {
+    super(opts);
+  }
+
+  /**
+   * Decodes bytes [0, view.capLen) of `frame` (the capture source's reused buffer) as a frame
+   * of `linkType`. The caller sets `view.tsSec/tsUsec/capLen/wireLen` first; every other view
+   * field is overwritten here, and is meaningful only when the result is `DecodeStatus.Ok`
+   * (MAC, SLL and NFLOG fields are filled as soon as their header is read).
+   */
+  decode(linkType: number, frame: Uint8Array, view: PacketView): DecodeStatus {
+    resetView(view);
+    const end = view.capLen < frame.length ? view.capLen : frame.length;
+    // A wire length below the captured length is corrupt; never infer lengths below what we hold.
+    const wireEnd = view.wireLen > end ? view.wireLen : end;
+    switch (linkType) {
+      case LinkType.Ethernet:
+        return this.decodeEthernet(frame, end, wireEnd, view);
+      case LinkType.LinuxSll:
+        return this.decodeSll(frame, end, wireEnd, view);
+      case LinkType.LinuxSll2:
+        return this.decodeSll2(frame, end, wireEnd, view);
+      case LinkType.Raw:
+      case LinkType.RawOpenBsd:
+      case LinkType.RawAlt:
+        return this.decodeIp(frame, 0, end, wireEnd, 0, view);
+      case LinkType.Ipv4:
+        return this.decodeIp(frame, 0, end, wireEnd, 4, view);
+      case LinkType.Ipv6:
+        return this.decodeIp(frame, 0, end, wireEnd, 6, view);
+      case LinkType.Nflog:
+        return this.decodeNflog(frame, end, view);
+      case LinkType.Null:
+      case LinkType.Loop:
+        return this.decodeLoopback(linkType, frame, end, wireEnd, view);
+      default:
+        return DecodeStatus.UnsupportedLink;
+    }
+  }
+
+  private decodeEthernet(frame: Uint8Array, end: number, wireEnd: number, view: PacketView): DecodeStatus {
+    if (end < 14) return DecodeStatus.Truncated;
+    view.dstMacHi = (frame[0] << 8) | frame[1]; // 0: destination MAC
+    view.dstMacLo = ((frame[2] << 24) | (frame[3] << 16) | (frame[4] << 8) | frame[5]) >>> 0;
+    view.srcMacHi = (frame[6] << 8) | frame[7]; // 6: source MAC
+    view.srcMacLo = ((frame[8] << 24) | (frame[9] << 16) | (frame[10] << 8) | frame[11]) >>> 0;
+    view.hasDstMac = true;
+    view.hasSrcMac = true;
+    return this.decodeEthertype(frame, 14, (frame[12] << 8) | frame[13], end, wireEnd, view); // 12: ethertype
+  }
+
+  /** Linux cooked capture v1: 16-byte header. */
+  private decodeSll(frame: Uint8Array, end: number, wireEnd: number, view: PacketView): DecodeStatus {
+    if (end < 16) return DecodeStatus.Truncated;
+    view.sllPacketType = (frame[0] << 8) | frame[1]; // 0: packet type
+    const hardwareType = (frame[2] << 8) | frame[3]; // 2: ARPHRD_ type
+    const addressLen = (frame[4] << 8) | frame[5]; // 4: link-layer address length
+    if (addressLen === 6) this.setSrcMac(frame, 6, view); // 6: address (8 bytes, zero padded)
+    if (hardwareType === ARPHRD_NETLINK) return DecodeStatus.NotIp;
+    return this.decodeSllProtocol(frame, 16, (frame[14] << 8) | frame[15], end, wireEnd, view); // 14: protocol
+  }
+
+  /** Linux cooked capture v2: 20-byte header. */
+  private decodeSll2(frame: Uint8Array, end: number, wireEnd: number, view: PacketView): DecodeStatus {
+    if (end < 20) return DecodeStatus.Truncated;
+    const protocol = (frame[0] << 8) | frame[1]; // 0: protocol; 2: reserved; 4: interface index
+    const hardwareType = (frame[8] << 8) | frame[9]; // 8: ARPHRD_ type
+    view.sllPacketType = frame[10]; // 10: packet type
+    if (frame[11] === 6) this.setSrcMac(frame, 12, view); // 11: address length; 12: address (8 bytes)
+    if (hardwareType === ARPHRD_NETLINK) return DecodeStatus.NotIp;
+    return this.decodeSllProtocol(frame, 20, protocol, end, wireEnd, view);
+  }
+
+  private decodeSllProtocol(
+    frame: Uint8Array,
+    pos: number,
+    protocol: number,
+    end: number,
+    wireEnd: number,
+    view: PacketView,
+  ): DecodeStatus {
+    // Below 0x0600 the SLL protocol is a Linux ETH_P_ pseudo-protocol, not an 802.3 length.
+    if (protocol === SLL_PROTOCOL_802_2) return this.decodeEthertype(frame, pos, 0, end, wireEnd, view);
+    if (protocol <= ETHER_MAX_LENGTH_FIELD) return DecodeStatus.NotIp;
+    return this.decodeEthertype(frame, pos, protocol, end, wireEnd, view);
+  }
+
+  /**
+   * Follows an ethertype at `pos` through VLAN tags, LLC/SNAP, PPPoE and MPLS labels to IP.
+   * `ethertype` <= 1500 means an 802.3 length field: an LLC header is at `pos`.
+   */
+  private decodeEthertype(
+    frame: Uint8Array,
+    pos: number,
+    ethertype: number,
+    end: number,
+    wireEnd: number,
+    view: PacketView,
+  ): DecodeStatus {
+    // Every pass consumes at least 4 bytes, so the loop ends within the captured bytes.
+    for (;;) {
+      if (ethertype === ETHERTYPE_IPV4) return this.decodeIp(frame, pos, end, wireEnd, 4, view);
+      if (ethertype === ETHERTYPE_IPV6) return this.decodeIp(frame, pos, end, wireEnd, 6, view);
+      if (
+        ethertype === ETHERTYPE_VLAN ||
+        ethertype === ETHERTYPE_QINQ ||
+        ethertype === ETHERTYPE_QINQ_OLD ||
+        ethertype === 0x9200 ||
+        ethertype === 0x9300
+      ) {
+        if (pos + 4 > end) return DecodeStatus.Truncated;
+        ethertype = (frame[pos + 2] << 8) | frame[pos + 3]; // 0: TCI (PCP, DEI, VLAN id); 2: inner ethertype
+        pos += 4;
+        continue;
+      }
+      if (ethertype === ETHERTYPE_MPLS || ethertype === ETHERTYPE_MPLS_MULTICAST) {
+        return this.decodeMpls(frame, pos, end, wireEnd, view);
+      }
+      if (ethertype === ETHERTYPE_PPPOE_SESSION) {
+        if (pos + 8 > end) return DecodeStatus.Truncated;
+        // 0: version/type 0x11; 1: code; 2: session id; 4: length; 6: PPP protocol
+        const pppProtocol = (frame[pos + 6] << 8) | frame[pos + 7];
+        if (pppProtocol === 0x0021) return this.decodeIp(frame, pos + 8, end, wireEnd, 4, view);
+        if (pppProtocol === 0x0057) return this.decodeIp(frame, pos + 8, end, wireEnd, 6, view);
+        return DecodeStatus.NotIp;
+      }
+      if (ethertype <= ETHER_MAX_LENGTH_FIELD) {
+        // 802.3 frame: 0: DSAP; 1: SSAP; 2: control. Only SNAP (AA AA 03) can carry IP here.
+        if (pos + 3 > end) return DecodeStatus.Truncated;
+        if (frame[pos] !== 0xaa || frame[pos + 1] !== 0xaa || frame[pos + 2] !== 0x03) return DecodeStatus.NotIp;
+        if (pos + 8 > end) return DecodeStatus.Truncated;
+        // 3: OUI; an OUI other than 00-00-00 (or 00-00-F8, 802.1H) names a private protocol.
+        if (frame[pos + 3] !== 0 || frame[pos + 4] !== 0 || (frame[pos + 5] !== 0 && frame[pos + 5] !== 0xf8)) {
+          return DecodeStatus.NotIp;
+        }
+        ethertype = (frame[pos + 6] << 8) | frame[pos + 7]; // 6: ethertype
+        if (ethertype <= ETHER_MAX_LENGTH_FIELD) return DecodeStatus.NotIp; // no LLC inside SNAP
+        pos += 8;
+        continue;
+      }
+      return DecodeStatus.NotIp; // ARP, LLDP, STP, IPX, ...
+    }
+  }
+
+  private decodeMpls(frame: Uint8Array, pos: number, end: number, wireEnd: number, view: PacketView): DecodeStatus {
+    for (;;) {
+      if (pos + 4 > end) return DecodeStatus.Truncated;
+      const bottomOfStack = (frame[pos + 2] & 0x01) !== 0; // 0: label(20) | TC(3) | S(1) | TTL(8)
+      pos += 4;
+      if (bottomOfStack) break;
+    }
+    if (pos >= end) return DecodeStatus.Truncated;
+    // MPLS does not say what it carries: the first nibble decides. 0 is a pseudowire control
+    // word (Ethernet/ATM/... over MPLS); anything else but 4 or 6 is a non-IP payload too.
+    const nibble = frame[pos] >> 4;
+    if (nibble === 4 || nibble === 6) return this.decodeIp(frame, pos, end, wireEnd, nibble, view);
+    return DecodeStatus.NotIp;
+  }
+
+  /** BSD null (0: host-order AF, either byte order accepted) and OpenBSD loop (108: network order). */
+  private decodeLoopback(
+    linkType: number,
+    frame: Uint8Array,
+    end: number,
+    wireEnd: number,
+    view: PacketView,
+  ): DecodeStatus {
+    if (end < 4) return DecodeStatus.Truncated;
+    let af = ((frame[0] << 24) | (frame[1] << 16) | (frame[2] << 8) | frame[3]) >>> 0; // 0: address family
+    if (linkType === LinkType.Null && (af & 0xffff) === 0) {
+      // The capturing host's byte order is unknown; family numbers are small, so a value in
+      // the high half means the header was written little-endian.
+      af = ((frame[3] << 24) | (frame[2] << 16) | (frame[1] << 8) | frame[0]) >>> 0;
+    }
+    const version = familyVersion(af);
+    if (version === 0) return DecodeStatus.NotIp;
+    return this.decodeIp(frame, 4, end, wireEnd, version, view);
+  }
+
+  /**
+   * NFLOG: 4-byte header (0: family; 1: version 0; 2: group, network order), then TLVs of
+   * host-order (little-endian here) length and type, each padded to 4 bytes.
+   */
+  private decodeNflog(frame: Uint8Array, end: number, view: PacketView): DecodeStatus {
+    if (end < NFLOG_HEADER_LEN) return DecodeStatus.Truncated;
+    if (frame[1] !== 0) return DecodeStatus.UnsupportedLink; // unknown NFLOG header version
+    const family = frame[0];
+    view.nflogGroup = (frame[2] << 8) | frame[3];
+    let payloadOff = -1;
+    let payloadEnd = 0;
+    let pos = NFLOG_HEADER_LEN;
+    while (pos + 4 <= end) {
+      const tlvLen = frame[pos] | (frame[pos + 1] << 8); // 0: length, including this 4-byte header
+      const tlvType = (frame[pos + 2] | (frame[pos + 3] << 8)) & 0x3fff; // 2: type (minus nested/byte-order flags)
+      if (tlvLen < 4) return DecodeStatus.BadLength;
+      const valueOff = pos + 4;
+      const valueEnd = pos + tlvLen;
+      if (tlvType === NFULA_PAYLOAD) {
+        // A short snaplen cuts the payload; its length still says how long the packet was.
+        payloadOff = valueOff;
+        payloadEnd = valueEnd;
+      } else if (valueEnd <= end) {
+        if ((tlvType === NFULA_IFINDEX_INDEV || tlvType === NFULA_IFINDEX_OUTDEV) && tlvLen >= 8) {
+          const ifindex = ((frame[valueOff] << 24) | (frame[valueOff + 1] << 16) | (frame[valueOff + 2] << 8) | frame[valueOff + 3]) >>> 0;
+          if (tlvType === NFULA_IFINDEX_INDEV) view.nflogIndev = ifindex;
+          else view.nflogOutdev = ifindex;
+        } else if (tlvType === NFULA_PREFIX) {
+          // NUL-terminated string: the range stops at the first NUL.
+          let stop = valueOff;
+          while (stop < valueEnd && frame[stop] !== 0) stop++;
+          view.nflogPrefixOffset = valueOff;
+          view.nflogPrefixLength = stop - valueOff;
+        }
+      }
+      pos += (tlvLen + 3) & ~3;
+    }
+    if (payloadOff < 0) return DecodeStatus.Truncated; // no packet bytes logged (or cut before them)
+    const capturedEnd = payloadEnd < end ? payloadEnd : end;
+    const expect = family === 2 ? 4 : family === 10 ? 6 : 0;
+    if (expect === 0 && family === NFPROTO_ARP) return DecodeStatus.NotIp;
+    return this.decodeIp(frame, payloadOff, capturedEnd, payloadEnd, expect, view);
+  }
+
+  private setSrcMac(frame: Uint8Array, pos: number, view: PacketView): void {
+    view.srcMacHi = (frame[pos] << 8) | frame[pos + 1];
+    view.srcMacLo = ((frame[pos + 2] << 24) | (frame[pos + 3] << 16) | (frame[pos + 4] << 8) | frame[pos + 5]) >>> 0;
+    view.hasSrcMac = true;
+  }
+}
+
+/** Clears every field the decoder reports on, so nothing leaks from the previous frame. */
+function resetView(view: PacketView): void {
+  view.family = 0;
+  view.src[0] = view.src[1] = view.src[2] = view.src[3] = 0;
+  view.dst[0] = view.dst[1] = view.dst[2] = view.dst[3] = 0;
+  view.protocol = 0;
+  view.srcPort = 0;
+  view.dstPort = 0;
+  view.l3Bytes = 0;
+  view.tcpFlags = 0;
+  view.hasSrcMac = false;
+  view.hasDstMac = false;
+  view.srcMacHi = 0;
+  view.srcMacLo = 0;
+  view.dstMacHi = 0;
+  view.dstMacLo = 0;
+  view.sllPacketType = -1;
+  view.nflogIndev = 0;
+  view.nflogOutdev = 0;
+  view.nflogGroup = -1;
+  view.nflogPrefixOffset = 0;
+  view.nflogPrefixLength = 0;
+}

@@ -1,0 +1,246 @@
+import { FragmentCache } from './fragment-cache';
+import { DecodeStatus, IpProto, type PacketView } from './packet-view';
+
+/** Options shared by the IP and link-layer decoders. */
+export interface DecoderOptions {
+  /** Most first fragments remembered for joining later fragments to their ports (0 disables). */
+  fragmentCacheSize: number;
+  /** Seconds a remembered first fragment keeps joining later ones; default 60 (RFC 8200 §4.5). */
+  fragmentTimeoutSec?: number;
+}
+
+/** Whether the first four bytes of this protocol's header are a source and destination port. */
+function hasPorts(protocol: number): boolean {
+  return (
+    protocol === IpProto.Tcp || protocol === IpProto.Udp || protocol === IpProto.Sctp || protocol === IpProto.UdpLite
+  );
+}
+
+/**
+ * The IP layer of the decoder: IPv4/IPv6 header, IPv6 extension-header chain, fragments and
+ * transport ports. `Decoder` (decoder.ts) adds the link layers on top.
+ *
+ * Bounds: `end` is where captured bytes stop (never beyond `frame.length`); `wireEnd` is where
+ * the packet would stop had it been captured whole, in the same frame coordinates (it only
+ * matters when a header announces length 0, i.e. TSO/GSO super-packets). Nothing here throws
+ * or allocates: bytes are read by index and results go into the caller's `PacketView`.
+ */
+export class IpDecoder {
+  /** Later fragments (offset > 0) that got their ports from the cache. */
+  fragmentsJoined = 0;
+  /** Later fragments of a port-bearing (IPv6: any) protocol with no first fragment cached: ports 0. */
+  fragmentsUnjoined = 0;
+  /** First fragments that pushed out a cached datagram still awaiting its last fragment. */
+  fragmentCacheEvictions = 0;
+  /** Packets whose IP length field said 0 (TSO/GSO) and whose length came from the wire length. */
+  lengthsFromWire = 0;
+  /** IPv6 jumbograms (RFC 2675) whose length came from the hop-by-hop jumbo option. */
+  jumbograms = 0;
+
+  protected readonly fragments: FragmentCache;
+
+  constructor(opts: DecoderOptions) {
+    this.fragments = new FragmentCache(opts.fragmentCacheSize, opts.fragmentTimeoutSec ?? 60);
+  }
+
+  /**
+   * Decodes the IP packet at `off`. `expectVersion` is 4 or 6 when the link layer announced
+   * the family (ethertype, address family), else 0 and the version nibble decides.
+   */
+  protected decodeIp(
+    frame: Uint8Array,
+    off: number,
+    end: number,
+    wireEnd: number,
+    expectVersion: number,
+    view: PacketView,
+  ): DecodeStatus {
+    if (off >= end) return DecodeStatus.Truncated;
+    const version = frame[off] >> 4;
+    if (expectVersion !== 0 && version !== expectVersion) return DecodeStatus.BadVersion;
+    if (version === 4) return this.decodeIpv4(frame, off, end, wireEnd, view);
+    if (version === 6) return this.decodeIpv6(frame, off, end, wireEnd, view);
+    return DecodeStatus.BadVersion;
+  }
+
+  private decodeIpv4(frame: Uint8Array, off: number, end: number, wireEnd: number, view: PacketView): DecodeStatus {
+    if (off + 20 > end) return DecodeStatus.Truncated;
+    const headerLen = (frame[off] & 0x0f) * 4; // 0: version << 4 | IHL in 32-bit words
+    if (headerLen < 20) return DecodeStatus.BadLength;
+    if (off + headerLen > end) return DecodeStatus.Truncated; // options must be captured too
+    let totalLen = (frame[off + 2] << 8) | frame[off + 3]; // 2: total length
+    if (totalLen === 0) {
+      // TSO/GSO captures hand over the super-packet before the stack fills the length in.
+      // (wireEnd >= end >= off + headerLen, so this is never below the header length.)
+      totalLen = wireEnd - off;
+      this.lengthsFromWire++;
+    } else if (totalLen < headerLen) {
+      return DecodeStatus.BadLength;
+    }
+    // A total length beyond the wire length is kept as is: it is the L3 length the header
+    // claims (tshark's ip.len); trimming it to the frame would hide the inconsistency.
+    const ipId = (frame[off + 4] << 8) | frame[off + 5]; // 4: identification
+    const fragField = (frame[off + 6] << 8) | frame[off + 7]; // 6: flags (DF 0x4000, MF 0x2000) | offset / 8
+    const protocol = frame[off + 9]; // 9: protocol
+    view.family = 4;
+    view.protocol = protocol;
+    view.l3Bytes = totalLen;
+    view.src[0] = (frame[off + 12] << 24) | (frame[off + 13] << 16) | (frame[off + 14] << 8) | frame[off + 15]; // 12: source
+    view.dst[0] = (frame[off + 16] << 24) | (frame[off + 17] << 16) | (frame[off + 18] << 8) | frame[off + 19]; // 16: destination
+    view.src[1] = view.src[2] = view.src[3] = 0;
+    view.dst[1] = view.dst[2] = view.dst[3] = 0;
+
+    const fragOffset = fragField & 0x1fff;
+    const moreFragments = (fragField & 0x2000) !== 0;
+    if (!hasPorts(protocol)) return DecodeStatus.Ok; // ICMP, GRE, ESP...: ports stay 0
+    // Transport bytes stop at the IP total length: anything after it is link padding.
+    const transportEnd = off + totalLen < end ? off + totalLen : end;
+    const key = (protocol << 16) | ipId;
+    if (fragOffset === 0) {
+      this.readTransport(frame, off + headerLen, transportEnd, view);
+      if (moreFragments) this.rememberFirstFragment(4, key, view);
+    } else {
+      this.joinLaterFragment(4, key, !moreFragments, view);
+    }
+    return DecodeStatus.Ok;
+  }
+
+  private decodeIpv6(frame: Uint8Array, off: number, end: number, wireEnd: number, view: PacketView): DecodeStatus {
+    if (off + 40 > end) return DecodeStatus.Truncated;
+    const payloadLen = (frame[off + 4] << 8) | frame[off + 5]; // 4: payload length
+    let nextHeader = frame[off + 6]; // 6: next header
+    for (let i = 0; i < 4; i++) {
+      const s = off + 8 + i * 4; // 8: source address
+      const d = off + 24 + i * 4; // 24: destination address
+      view.src[i] = (frame[s] << 24) | (frame[s + 1] << 16) | (frame[s + 2] << 8) | frame[s + 3];
+      view.dst[i] = (frame[d] << 24) | (frame[d + 1] << 16) | (frame[d + 2] << 8) | frame[d + 3];
+    }
+    let l3Bytes = 40 + payloadLen;
+    if (payloadLen === 0 && nextHeader !== 59) {
+      const jumbo = nextHeader === 0 ? this.jumboPayloadLength(frame, off + 40, end) : -1;
+      if (jumbo >= 0) {
+        l3Bytes = 40 + jumbo;
+        this.jumbograms++;
+      } else {
+        // GSO/BIG TCP super-packets carry payload length 0 without a jumbo option.
+        l3Bytes = wireEnd - off; // >= 40: the header was captured, and wireEnd >= end
+        this.lengthsFromWire++;
+      }
+    }
+    const announcedEnd = off + l3Bytes;
+
+    // Walk the extension headers to the upper layer. Each header is at least 8 bytes, so the
+    // loop ends within the captured bytes whatever they say.
+    let pos = off + 40;
+    let fragmented = false;
+    let fragOffset = 0;
+    let moreFragments = false;
+    let fragId = 0;
+    for (;;) {
+      let headerLen: number;
+      if (
+        nextHeader === 0 || // hop-by-hop options
+        nextHeader === 43 || // routing
+        nextHeader === 60 || // destination options
+        nextHeader === 135 || // mobility
+        nextHeader === 139 || // HIP
+        nextHeader === 140 // shim6
+      ) {
+        if (pos + 2 > announcedEnd) return DecodeStatus.BadLength;
+        if (pos + 2 > end) return DecodeStatus.Truncated;
+        headerLen = (frame[pos + 1] + 1) * 8; // 1: length in 8-byte units, not counting the first 8
+      } else if (nextHeader === 51) {
+        if (pos + 2 > announcedEnd) return DecodeStatus.BadLength;
+        if (pos + 2 > end) return DecodeStatus.Truncated;
+        headerLen = (frame[pos + 1] + 2) * 4; // 1: AH length in 4-byte units, minus 2
+      } else if (nextHeader === 44) {
+        headerLen = 8; // fragment header: fixed size
+        if (pos + headerLen > announcedEnd) return DecodeStatus.BadLength;
+        if (pos + headerLen > end) return DecodeStatus.Truncated;
+        const field = (frame[pos + 2] << 8) | frame[pos + 3]; // 2: offset / 8 << 3 | M
+        fragmented = true;
+        fragOffset = field >> 3;
+        moreFragments = (field & 1) !== 0;
+        fragId = (frame[pos + 4] << 24) | (frame[pos + 5] << 16) | (frame[pos + 6] << 8) | frame[pos + 7]; // 4: identification
+        nextHeader = frame[pos]; // 0: next header
+        pos += headerLen;
+        // A later fragment carries data, not headers, after the fragment header.
+        if (fragOffset !== 0) break;
+        continue;
+      } else {
+        break; // upper layer, ESP (50) or no next header (59)
+      }
+      if (pos + headerLen > announcedEnd) return DecodeStatus.BadLength;
+      if (pos + headerLen > end) return DecodeStatus.Truncated;
+      nextHeader = frame[pos]; // 0: next header
+      pos += headerLen;
+    }
+
+    view.family = 6;
+    view.protocol = nextHeader;
+    view.l3Bytes = l3Bytes;
+    if (fragmented && fragOffset !== 0) {
+      this.joinLaterFragment(6, fragId, !moreFragments, view);
+      return DecodeStatus.Ok;
+    }
+    if (hasPorts(nextHeader)) {
+      this.readTransport(frame, pos, announcedEnd < end ? announcedEnd : end, view);
+    }
+    if (fragmented && moreFragments) this.rememberFirstFragment(6, fragId, view);
+    return DecodeStatus.Ok;
+  }
+
+  /**
+   * The RFC 2675 jumbo payload length from the hop-by-hop header at `pos`, or -1 when there is
+   * none (or it is not captured whole).
+   */
+  private jumboPayloadLength(frame: Uint8Array, pos: number, end: number): number {
+    if (pos + 2 > end) return -1;
+    const hbhEnd = pos + (frame[pos + 1] + 1) * 8;
+    let opt = pos + 2; // options follow next header and length
+    while (opt < hbhEnd && opt < end) {
+      const type = frame[opt];
+      if (type === 0) {
+        opt++; // Pad1 has no length byte
+        continue;
+      }
+      if (opt + 2 > end) return -1;
+      const len = frame[opt + 1];
+      if (type === 0xc2 && len === 4 && opt + 6 <= end) {
+        // 2: jumbo payload length, excluding the IPv6 header, including hop-by-hop
+        return ((frame[opt + 2] << 24) | (frame[opt + 3] << 16) | (frame[opt + 4] << 8) | frame[opt + 5]) >>> 0;
+      }
+      opt += 2 + len;
+    }
+    return -1;
+  }
+
+  /** Ports (and TCP flags) of the transport header at `pos`, when captured; else they stay 0. */
+  private readTransport(frame: Uint8Array, pos: number, end: number, view: PacketView): void {
+    if (pos + 4 > end) return; // a short snaplen keeps the packet, without ports
+    view.srcPort = (frame[pos] << 8) | frame[pos + 1]; // 0: source port
+    view.dstPort = (frame[pos + 2] << 8) | frame[pos + 3]; // 2: destination port
+    if (view.protocol === IpProto.Tcp && pos + 14 <= end) view.tcpFlags = frame[pos + 13]; // 13: TCP flags
+  }
+
+  private rememberFirstFragment(family: number, id: number, view: PacketView): void {
+    if (
+      this.fragments.remember(family, view.src, view.dst, id, view.protocol, view.srcPort, view.dstPort, view.tsSec)
+    ) {
+      this.fragmentCacheEvictions++;
+    }
+  }
+
+  private joinLaterFragment(family: number, id: number, isLast: boolean, view: PacketView): void {
+    if (this.fragments.find(family, view.src, view.dst, id, isLast, view.tsSec)) {
+      // IPv6 later fragments name only the first header after the fragment header; the first
+      // fragment knows the upper-layer protocol past any further extension headers.
+      view.protocol = this.fragments.foundProtocol;
+      view.srcPort = this.fragments.foundSrcPort;
+      view.dstPort = this.fragments.foundDstPort;
+      this.fragmentsJoined++;
+    } else {
+      this.fragmentsUnjoined++;
+    }
+  }
+}

@@ -1,0 +1,145 @@
+import type { PacketView } from '../decode/packet-view';
+import type { EniConfig } from '../config/types';
+import { parseMac, parsePrefix, prefixMasks } from './ip-address';
+
+/**
+ * Which of the host's ENIs a packet belongs to. A frame whose source MAC is an ENI's MAC, or else
+ * whose source address is in that ENI's `ips`, is outbound for it; likewise the destination gives
+ * inbound. Lookups run per packet, so they use typed arrays only: an open-addressing table for MACs
+ * and exact addresses, and a short linear scan over prefixes (longest first) for CIDRs.
+ *
+ * Lifecycle: built from a config snapshot and immutable; a reload builds a new inventory and the
+ * pipeline swaps it in between packets.
+ */
+export class EniInventory {
+  readonly enis: readonly EniConfig[];
+  private readonly macKeys: Uint32Array; // [hi, lo, eni+1] per slot
+  private readonly macMask: number;
+  private readonly hostKeys: Uint32Array; // [family, w0, w1, w2, w3, eni+1] per slot
+  private readonly hostMask: number;
+  private readonly prefixes: Uint32Array; // [family, w0..w3, m0..m3, eni] per prefix, longest first
+  private readonly prefixCount: number;
+
+  constructor(enis: readonly EniConfig[]) {
+    this.enis = enis;
+    const macs: Array<{ hi: number; lo: number; eni: number }> = [];
+    const hosts: Array<{ family: number; words: Uint32Array; eni: number }> = [];
+    const nets: Array<{ family: 4 | 6; words: Uint32Array; len: number; eni: number }> = [];
+    enis.forEach((e, eni) => {
+      const mac = e.mac ? parseMac(e.mac) : null;
+      if (mac) macs.push({ ...mac, eni });
+      for (const ip of e.ips) {
+        const p = parsePrefix(ip);
+        if (!p) continue; // validated by the config loader; nothing to match otherwise
+        if (p.prefixLength === (p.family === 4 ? 32 : 128)) hosts.push({ family: p.family, words: p.words, eni });
+        else nets.push({ family: p.family, words: p.words, len: p.prefixLength, eni });
+      }
+    });
+    this.macMask = tableSize(macs.length) - 1;
+    this.macKeys = new Uint32Array((this.macMask + 1) * 3);
+    for (const m of macs) {
+      let slot = hashWords(m.hi, m.lo, 0, 0, 0) & this.macMask;
+      while (this.macKeys[slot * 3 + 2] !== 0) slot = (slot + 1) & this.macMask;
+      this.macKeys[slot * 3] = m.hi;
+      this.macKeys[slot * 3 + 1] = m.lo;
+      this.macKeys[slot * 3 + 2] = m.eni + 1;
+    }
+    this.hostMask = tableSize(hosts.length) - 1;
+    this.hostKeys = new Uint32Array((this.hostMask + 1) * 6);
+    for (const h of hosts) {
+      const w = h.words;
+      let slot = hashWords(h.family, w[0], w[1], w[2], w[3]) & this.hostMask;
+      while (this.hostKeys[slot * 6 + 5] !== 0) slot = (slot + 1) & this.hostMask;
+      const k = slot * 6;
+      this.hostKeys[k] = h.family;
+      this.hostKeys.set(w, k + 1);
+      this.hostKeys[k + 5] = h.eni + 1;
+    }
+    nets.sort((a, b) => b.len - a.len);
+    this.prefixCount = nets.length;
+    this.prefixes = new Uint32Array(nets.length * 10);
+    nets.forEach((n, i) => {
+      this.prefixes[i * 10] = n.family;
+      this.prefixes.set(n.words, i * 10 + 1);
+      this.prefixes.set(prefixMasks(n.family, n.len), i * 10 + 5);
+      this.prefixes[i * 10 + 9] = n.eni;
+    });
+  }
+
+  /** The ENI the packet leaves, or -1. */
+  sourceEni(v: PacketView): number {
+    if (v.hasSrcMac) {
+      const e = this.macLookup(v.srcMacHi, v.srcMacLo);
+      if (e >= 0) return e;
+    }
+    return this.addressLookup(v.family, v.src);
+  }
+
+  /** The ENI the packet enters, or -1. */
+  destinationEni(v: PacketView): number {
+    if (v.hasDstMac) {
+      const e = this.macLookup(v.dstMacHi, v.dstMacLo);
+      if (e >= 0) return e;
+    }
+    return this.addressLookup(v.family, v.dst);
+  }
+
+  /** Whether the packet's source (MAC, else address) belongs to ENI `eni`. */
+  isSourceOf(v: PacketView, eni: number): boolean {
+    return this.sourceEni(v) === eni;
+  }
+
+  private macLookup(hi: number, lo: number): number {
+    const keys = this.macKeys;
+    let slot = hashWords(hi, lo, 0, 0, 0) & this.macMask;
+    for (;;) {
+      const e = keys[slot * 3 + 2];
+      if (e === 0) return -1;
+      if (keys[slot * 3] === hi && keys[slot * 3 + 1] === lo) return e - 1;
+      slot = (slot + 1) & this.macMask;
+    }
+  }
+
+  private addressLookup(family: number, w: Uint32Array): number {
+    const keys = this.hostKeys;
+    let slot = hashWords(family, w[0], w[1], w[2], w[3]) & this.hostMask;
+    for (;;) {
+      const k = slot * 6;
+      const e = keys[k + 5];
+      if (e === 0) break;
+      if (keys[k] === family && keys[k + 1] === w[0] && keys[k + 2] === w[1] && keys[k + 3] === w[2] && keys[k + 4] === w[3]) {
+        return e - 1;
+      }
+      slot = (slot + 1) & this.hostMask;
+    }
+    const p = this.prefixes;
+    for (let i = 0; i < this.prefixCount; i++) {
+      const k = i * 10;
+      if (
+        p[k] === family &&
+        ((w[0] & p[k + 5]) >>> 0) === p[k + 1] &&
+        ((w[1] & p[k + 6]) >>> 0) === p[k + 2] &&
+        ((w[2] & p[k + 7]) >>> 0) === p[k + 3] &&
+        ((w[3] & p[k + 8]) >>> 0) === p[k + 4]
+      ) {
+        return p[k + 9];
+      }
+    }
+    return -1;
+  }
+}
+
+function tableSize(entries: number): number {
+  let n = 4;
+  while (n < entries * 2) n <<= 1;
+  return n;
+}
+
+function hashWords(a: number, b: number, c: number, d: number, e: number): number {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ b ^ (h >>> 15), 0xc2b2ae35);
+  h = Math.imul(h ^ c ^ (h >>> 13), 0x85ebca6b);
+  h = Math.imul(h ^ d ^ (h >>> 16), 0xc2b2ae35);
+  h = Math.imul(h ^ e ^ (h >>> 15), 0x85ebca6b);
+  return (h ^ (h >>> 16)) >>> 0;
+}

@@ -1,0 +1,59 @@
+/**
+ * Address text for records, produced at drain time (never on the packet path). IPv6 follows the
+ * BSD/glibc inet_ntop rules, which Wireshark and the Log Service console also use: lower-case hex,
+ * the longest run of two or more zero groups compressed (the first on a tie), and IPv4-mapped or
+ * IPv4-compatible addresses in mixed notation.
+ */
+
+export function formatIpv4(word: number): string {
+  return `${word >>> 24}.${(word >>> 16) & 0xff}.${(word >>> 8) & 0xff}.${word & 0xff}`;
+}
+
+const groups = new Uint16Array(8);
+
+/** Formats the IPv6 address held as four big-endian 32-bit words at words[offset..offset+3]. */
+export function formatIpv6(words: Uint32Array, offset: number): string {
+  for (let i = 0; i < 4; i++) {
+    const w = words[offset + i];
+    groups[i * 2] = w >>> 16;
+    groups[i * 2 + 1] = w & 0xffff;
+  }
+  let bestBase = -1;
+  let bestLen = 0;
+  let curBase = -1;
+  let curLen = 0;
+  for (let i = 0; i < 8; i++) {
+    if (groups[i] === 0) {
+      if (curBase === -1) {
+        curBase = i;
+        curLen = 1;
+      } else curLen++;
+      if (curLen > bestLen) {
+        bestBase = curBase;
+        bestLen = curLen;
+      }
+    } else curBase = -1;
+  }
+  if (bestLen < 2) bestBase = -1;
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (bestBase !== -1 && i >= bestBase && i < bestBase + bestLen) {
+      if (i === bestBase) out += ':';
+      continue;
+    }
+    if (i !== 0) out += ':';
+    if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && groups[5] === 0xffff))) {
+      const w = words[offset + 3];
+      out += formatIpv4(w);
+      break;
+    }
+    out += groups[i].toString(16);
+  }
+  if (bestBase !== -1 && bestBase + bestLen === 8) out += ':';
+  return out;
+}
+
+/** Formats an address of the given family (4 or 6) stored as four words at words[offset..]. */
+export function formatAddress(family: number, words: Uint32Array, offset: number): string {
+  return family === 6 ? formatIpv6(words, offset) : formatIpv4(words[offset]);
+}

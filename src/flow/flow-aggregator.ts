@@ -1,0 +1,184 @@
+import type { PacketView } from '../decode/packet-view';
+import { FlowTable } from './flow-table';
+
+/**
+ * A window's worth of flows and per-ENI counts, handed to the record builder when the window
+ * closes. The builder owns `table` until it calls `FlowAggregator.release(table)`; the per-ENI
+ * arrays are the builder's to keep.
+ */
+export interface ClosedWindow {
+  intervalSec: number;
+  startSec: number;
+  /** start + interval, or earlier for a partial window written at shutdown. */
+  endSec: number;
+  table: FlowTable;
+  /** Packets recorded per ENI (index as in the inventory). 0 means NODATA for that ENI. */
+  eniPackets: Float64Array;
+  /** Packets of the window that could not be recorded per ENI (table full, capture drops). */
+  eniLostPackets: Float64Array;
+  /** Bytes of those packets where known (table full); capture drops add packets only. */
+  eniLostBytes: Float64Array;
+}
+
+export interface FlowAggregatorOptions {
+  intervalSec: number;
+  tableCapacity: number;
+  eniCount: number;
+  /**
+   * Empty windows between two packets that still get written (as NODATA) before a forward jump in
+   * time is treated as a new timeline, e.g. replaying captures from different years in one run.
+   */
+  maxGapWindows: number;
+  onWindowClosed: (window: ClosedWindow) => void;
+}
+
+/**
+ * Aggregates the flows of one aggregation interval (every flow log with the same interval shares
+ * one aggregator). Windows are aligned to multiples of the interval since the Unix epoch and are
+ * driven by `record`/`advanceTo` timestamps: packet times in replay, the wall clock in the daemon.
+ *
+ * Tables: the record builder may drain a closed window asynchronously (the daemon does, so a
+ * flush never stalls capture); the aggregator then records into a second table. The second table
+ * is allocated only the first time a close finds the previous one still unreleased.
+ */
+export class FlowAggregator {
+  readonly intervalSec: number;
+  private readonly capacity: number;
+  private readonly eniCount: number;
+  private readonly maxGapWindows: number;
+  private readonly onWindowClosed: (window: ClosedWindow) => void;
+  private table: FlowTable | null;
+  private spare: FlowTable | null = null;
+  private eniPackets: Float64Array;
+  private eniLostPackets: Float64Array;
+  private eniLostBytes: Float64Array;
+  /** -1 until the first timestamp arrives. */
+  windowStartSec = -1;
+  windowEndSec = -1;
+
+  // counters (read by metrics and summaries)
+  tablesAllocated = 1;
+  latePackets = 0;
+  timelineRestarts = 0;
+  gapWindowsSkipped = 0;
+  tableFullPackets = 0;
+
+  constructor(o: FlowAggregatorOptions) {
+    this.intervalSec = o.intervalSec;
+    this.capacity = o.tableCapacity;
+    this.eniCount = o.eniCount;
+    this.maxGapWindows = o.maxGapWindows;
+    this.onWindowClosed = o.onWindowClosed;
+    this.table = new FlowTable(o.tableCapacity);
+    this.eniPackets = new Float64Array(o.eniCount);
+    this.eniLostPackets = new Float64Array(o.eniCount);
+    this.eniLostBytes = new Float64Array(o.eniCount);
+  }
+
+  /** Records one packet for `eni`; `flags` as in FlowTable. Packet path: no allocation. */
+  record(v: PacketView, eni: number, flags: number): void {
+    let ts = v.tsSec;
+    if (ts >= this.windowEndSec || ts < this.windowStartSec) ts = this.advanceTo(ts);
+    if ((this.table as FlowTable).record(v, eni, flags, ts)) {
+      this.eniPackets[eni] += 1;
+    } else {
+      this.tableFullPackets += 1;
+      this.eniLostPackets[eni] += 1;
+      this.eniLostBytes[eni] += v.l3Bytes;
+    }
+  }
+
+  /** Counts packets lost before aggregation (capture drops) against the current window of `eni`. */
+  addLoss(eni: number, packets: number): void {
+    this.eniLostPackets[eni] += packets;
+  }
+
+  /**
+   * Moves the clock to `tsSec`, closing every window that ends at or before it. Returns the
+   * timestamp to record a packet at: itself, or the window start for a late packet (one that
+   * arrives after its window closed, by at most one interval), counted in `latePackets`.
+   */
+  advanceTo(tsSec: number): number {
+    const interval = this.intervalSec;
+    if (this.windowStartSec < 0) {
+      this.openWindow(tsSec - (tsSec % interval));
+      return tsSec;
+    }
+    if (tsSec < this.windowStartSec) {
+      if (this.windowStartSec - tsSec <= interval) {
+        this.latePackets += 1;
+        return this.windowStartSec;
+      }
+      // Time went backwards by more than a window (the next capture file of a replay starts
+      // earlier): finish the current window and start a new timeline.
+      this.timelineRestarts += 1;
+      this.closeWindow(this.windowEndSec);
+      this.openWindow(tsSec - (tsSec % interval));
+      return tsSec;
+    }
+    if (tsSec < this.windowEndSec) return tsSec;
+    const nextStart = tsSec - (tsSec % interval);
+    this.closeWindow(this.windowEndSec);
+    const gap = (nextStart - this.windowEndSec) / interval;
+    if (gap > this.maxGapWindows) {
+      this.timelineRestarts += 1;
+      this.gapWindowsSkipped += gap;
+    } else {
+      for (let s = this.windowEndSec; s < nextStart; s += interval) {
+        this.openWindow(s);
+        this.closeWindow(s + interval);
+      }
+    }
+    this.openWindow(nextStart);
+    return tsSec;
+  }
+
+  /** Closes the current window early at `endSec` (shutdown), or at its end when omitted. */
+  finish(endSec?: number): void {
+    if (this.windowStartSec < 0) return;
+    const end = endSec === undefined ? this.windowEndSec : Math.max(this.windowStartSec, Math.min(endSec, this.windowEndSec));
+    this.closeWindow(end);
+    this.windowStartSec = -1;
+    this.windowEndSec = -1;
+  }
+
+  /** Returns a drained table for reuse. */
+  release(table: FlowTable): void {
+    table.clear();
+    if (this.table === null) this.table = table;
+    else if (table !== this.table) this.spare = table;
+  }
+
+  /** Flows recorded in the current window (for the active-flows gauge). */
+  get activeFlows(): number {
+    return this.table === null ? 0 : this.table.size;
+  }
+
+  private openWindow(startSec: number): void {
+    this.windowStartSec = startSec;
+    this.windowEndSec = startSec + this.intervalSec;
+  }
+
+  private closeWindow(endSec: number): void {
+    const closing = this.table as FlowTable;
+    const window: ClosedWindow = {
+      intervalSec: this.intervalSec,
+      startSec: this.windowStartSec,
+      endSec,
+      table: closing,
+      eniPackets: this.eniPackets,
+      eniLostPackets: this.eniLostPackets,
+      eniLostBytes: this.eniLostBytes,
+    };
+    this.eniPackets = new Float64Array(this.eniCount);
+    this.eniLostPackets = new Float64Array(this.eniCount);
+    this.eniLostBytes = new Float64Array(this.eniCount);
+    this.table = this.spare;
+    this.spare = null;
+    this.onWindowClosed(window); // may call release(closing) synchronously
+    if (this.table === null) {
+      this.table = new FlowTable(this.capacity);
+      this.tablesAllocated += 1;
+    }
+  }
+}

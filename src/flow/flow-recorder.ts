@@ -1,0 +1,148 @@
+import { Decoder } from '../decode/decoder';
+import { DecodeStatus, DECODE_STATUS_NAMES, PacketView } from '../decode/packet-view';
+import type { EniInventory } from '../enrich/eni-inventory';
+import { FlowAggregator } from './flow-aggregator';
+import { FLAG_OUT, FLAG_REJECT } from './flow-table';
+
+/** Packet-path counters: plain numbers and typed arrays, read by summaries and metrics. */
+export class PacketCounters {
+  /** Frames handed to the recorder. */
+  frames = 0;
+  /** Frames by decode status (indexed by DecodeStatus). */
+  readonly byStatus = new Float64Array(DECODE_STATUS_NAMES.length);
+  /** Decoded IP packets that matched no ENI. */
+  unattributed = 0;
+  /** Per ENI: packets and L3 bytes attributed (counted once per direction it matched). */
+  eniPackets: Float64Array;
+  eniBytes: Float64Array;
+
+  constructor(eniCount: number) {
+    this.eniPackets = new Float64Array(eniCount);
+    this.eniBytes = new Float64Array(eniCount);
+  }
+
+  /** Frames that could not be decoded (every status but Ok and NotIp). */
+  get malformed(): number {
+    const s = this.byStatus;
+    return s[DecodeStatus.Truncated] + s[DecodeStatus.BadVersion] + s[DecodeStatus.BadLength] + s[DecodeStatus.UnsupportedLink];
+  }
+}
+
+/**
+ * The packet path: decode a frame into the one reused `PacketView`, find the ENIs it leaves and
+ * enters, and add it to the flow aggregator of every interval that covers those ENIs.
+ *
+ * Contract: `onFrame` never throws, never allocates and never logs; every outcome is a counter.
+ * `frame` is borrowed for the call only. Single-threaded: one recorder per capture loop.
+ */
+export class FlowRecorder {
+  readonly view = new PacketView();
+  readonly counters: PacketCounters;
+  private readonly decoder: Decoder;
+  /** Aggregators covering ENI e are eniAggIndex[eniAggOffset[e] .. eniAggOffset[e+1]). */
+  private readonly eniAggOffset: Int32Array;
+  private readonly eniAggIndex: Int32Array;
+
+  constructor(
+    private inventory: EniInventory,
+    readonly aggregators: readonly FlowAggregator[],
+    /** For each aggregator, which ENIs it records (1) — those its flow logs cover. */
+    coverage: readonly Uint8Array[],
+    fragmentCacheSize: number,
+  ) {
+    this.decoder = new Decoder({ fragmentCacheSize });
+    const eniCount = inventory.enis.length;
+    this.counters = new PacketCounters(eniCount);
+    this.eniAggOffset = new Int32Array(eniCount + 1);
+    const idx: number[] = [];
+    for (let e = 0; e < eniCount; e++) {
+      this.eniAggOffset[e] = idx.length;
+      coverage.forEach((cov, a) => {
+        if (cov[e] === 1) idx.push(a);
+      });
+    }
+    this.eniAggOffset[eniCount] = idx.length;
+    this.eniAggIndex = Int32Array.from(idx);
+  }
+
+  get decoderCounters(): Decoder {
+    return this.decoder;
+  }
+
+  /**
+   * Records one frame. The caller has set view.tsSec/tsUsec/capLen/wireLen. `reject` marks frames
+   * from a source of dropped traffic (NFLOG), which aggregate as REJECT flows.
+   */
+  onFrame(linkType: number, frame: Uint8Array, reject: boolean): void {
+    const c = this.counters;
+    c.frames++;
+    const v = this.view;
+    const status = this.decoder.decode(linkType, frame, v);
+    c.byStatus[status]++;
+    // Every frame moves the clocks forward, so NODATA windows close even when no packet of a
+    // covered ENI arrives; late and backward-jumping times are handled where packets are recorded.
+    this.tick(v.tsSec);
+    if (status !== DecodeStatus.Ok) return;
+    const inv = this.inventory;
+    const out = inv.sourceEni(v);
+    const inbound = inv.destinationEni(v);
+    if (out < 0 && inbound < 0) {
+      c.unattributed++;
+      return;
+    }
+    const action = reject ? FLAG_REJECT : 0;
+    if (out >= 0) this.recordFor(out, FLAG_OUT | action);
+    if (inbound >= 0) this.recordFor(inbound, action);
+  }
+
+  /**
+   * Records one frame captured on the device of ENI `eni` (live capture: one handle per ENI
+   * interface). The frame belongs to that ENI only: outbound when its source (MAC, else address)
+   * is the ENI's, inbound when its destination is, else unattributed; another ENI that the
+   * addresses also name is not credited, since that ENI's own device sees the frame too.
+   *
+   * Unlike `onFrame` this does not move the clocks by packet time: several handles deliver
+   * interleaved, so the daemon ticks on the wall clock instead (see src/daemon).
+   * Same contract as `onFrame`: never throws, allocates or logs.
+   */
+  onFrameForEni(eni: number, linkType: number, frame: Uint8Array, reject: boolean): void {
+    const c = this.counters;
+    c.frames++;
+    const v = this.view;
+    const status = this.decoder.decode(linkType, frame, v);
+    c.byStatus[status]++;
+    if (status !== DecodeStatus.Ok) return;
+    const inv = this.inventory;
+    const out = inv.sourceEni(v) === eni;
+    const inbound = inv.destinationEni(v) === eni;
+    if (!out && !inbound) {
+      c.unattributed++;
+      return;
+    }
+    const action = reject ? FLAG_REJECT : 0;
+    if (out) this.recordFor(eni, FLAG_OUT | action);
+    if (inbound) this.recordFor(eni, action);
+  }
+
+  /** Swaps in a new inventory (config reload); ENI indexes must keep their meaning. */
+  setInventory(inventory: EniInventory): void {
+    this.inventory = inventory;
+  }
+
+  /** Moves every aggregator's clock forward to `tsSec` (packet time in replay, wall clock live). */
+  tick(tsSec: number): void {
+    const aggs = this.aggregators;
+    for (let a = 0; a < aggs.length; a++) {
+      const agg = aggs[a];
+      if (tsSec >= agg.windowEndSec) agg.advanceTo(tsSec);
+    }
+  }
+
+  private recordFor(eni: number, flags: number): void {
+    const c = this.counters;
+    c.eniPackets[eni]++;
+    c.eniBytes[eni] += this.view.l3Bytes;
+    const end = this.eniAggOffset[eni + 1];
+    for (let j = this.eniAggOffset[eni]; j < end; j++) this.aggregators[this.eniAggIndex[j]].record(this.view, eni, flags);
+  }
+}

@@ -1,0 +1,148 @@
+import type { AgentConfig, EniConfig, FlowLogConfig } from '../config/types';
+import type { ClosedWindow } from './flow-aggregator';
+import { FLAG_IPV6, FLAG_OUT, FLAG_REJECT, KEY_WORDS } from './flow-table';
+import { formatAddress } from './address-format';
+import type { FlowRecord, LogStatus, RecordBatch } from './record';
+import { logStatusOf } from './log-status';
+
+/** Which ENIs (by inventory index) a flow log covers, from its resource type and id. */
+export function coveredEnis(flowLog: FlowLogConfig, enis: readonly EniConfig[]): Uint8Array {
+  const covered = new Uint8Array(enis.length);
+  enis.forEach((e, i) => {
+    const id = flowLog.resourceType === 'eni' ? e.id : flowLog.resourceType === 'vpc' ? e.vpcId : e.vswitchId;
+    if (id === flowLog.resourceId) covered[i] = 1;
+  });
+  return covered;
+}
+
+export interface RecordBuilderCounters {
+  /** Records built per log-status, over all flow logs. */
+  ok: number;
+  nodata: number;
+  skipdata: number;
+  /** OK records left out by a flow log's trafficType. */
+  filtered: number;
+}
+
+/**
+ * Turns a closed window into one `RecordBatch` per flow log of that interval: the OK records of
+ * the flows of the ENIs the flow log covers (filtered by trafficType), a SKIPDATA record per ENI
+ * that lost traffic in the window, and a NODATA record per covered ENI without traffic.
+ *
+ * Runs once per window, off the packet path: it may allocate (records are plain objects).
+ */
+export class RecordBuilder {
+  readonly counters: RecordBuilderCounters = { ok: 0, nodata: 0, skipdata: 0, filtered: 0 };
+  private readonly coverage: Uint8Array[];
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly enis: readonly EniConfig[],
+    private readonly flowLogs: readonly FlowLogConfig[],
+  ) {
+    this.coverage = flowLogs.map((fl) => coveredEnis(fl, enis));
+  }
+
+  build(w: ClosedWindow): RecordBatch[] {
+    const batches: RecordBatch[] = this.flowLogs.map((fl) => ({
+      flowLogId: fl.id,
+      windowStartSec: w.startSec,
+      windowEndSec: w.endSec,
+      records: [],
+    }));
+    const t = w.table;
+    const keys = t.keyWords();
+    const n = t.size;
+    for (let i = 0; i < n; i++) {
+      const eni = t.eni(i);
+      const flags = t.flags(i);
+      const reject = (flags & FLAG_REJECT) !== 0;
+      let rec: FlowRecord | null = null;
+      for (let f = 0; f < this.flowLogs.length; f++) {
+        if (this.coverage[f][eni] === 0) continue;
+        const fl = this.flowLogs[f];
+        if ((fl.trafficType === 'accept' && reject) || (fl.trafficType === 'reject' && !reject)) {
+          this.counters.filtered++;
+          continue;
+        }
+        if (rec === null) {
+          const family = (flags & FLAG_IPV6) !== 0 ? 6 : 4;
+          const k = i * KEY_WORDS;
+          rec = this.base(eni);
+          rec['srcaddr'] = formatAddress(family, keys, k);
+          rec['srcport'] = String(t.srcPort(i));
+          rec['dstaddr'] = formatAddress(family, keys, k + 4);
+          rec['dstport'] = String(t.dstPort(i));
+          rec['protocol'] = String(t.protocol(i));
+          rec['direction'] = (flags & FLAG_OUT) !== 0 ? 'out' : 'in';
+          rec['packets'] = String(t.packets(i));
+          rec['bytes'] = String(t.bytes(i));
+          rec['start'] = String(t.startSec(i));
+          rec['end'] = String(t.endSec(i));
+          rec['log-status'] = 'OK';
+          rec['action'] = reject ? 'REJECT' : 'ACCEPT';
+        }
+        batches[f].records.push(this.withExtras(rec, fl, t.protocol(i) === 6 ? String(t.tcpFlags(i) & 0x3f) : '0'));
+        this.counters.ok++;
+      }
+    }
+    for (let f = 0; f < this.flowLogs.length; f++) {
+      const cov = this.coverage[f];
+      for (let eni = 0; eni < cov.length; eni++) {
+        if (cov[eni] === 0) continue;
+        const status = logStatusOf(w.eniPackets[eni], w.eniLostPackets[eni]);
+        if (status === 'OK') continue;
+        batches[f].records.push(this.withExtras(this.statusRecord(eni, status, w), this.flowLogs[f], '-'));
+        if (status === 'NODATA') this.counters.nodata++;
+        else this.counters.skipdata++;
+      }
+    }
+    return batches;
+  }
+
+  /** The fields every record of an ENI shares, in record order, with the rest as '-'. */
+  private base(eni: number): FlowRecord {
+    const e = this.enis[eni];
+    return {
+      version: '1',
+      'vswitch-id': e.vswitchId,
+      'vm-id': e.vmId,
+      'vpc-id': e.vpcId,
+      'account-id': this.config.accountId,
+      'eni-id': e.id,
+      srcaddr: '-',
+      srcport: '-',
+      dstaddr: '-',
+      dstport: '-',
+      protocol: '-',
+      direction: '-',
+      packets: '-',
+      bytes: '-',
+      start: '-',
+      end: '-',
+      'log-status': '-',
+      action: '-',
+    };
+  }
+
+  private statusRecord(eni: number, status: LogStatus, w: ClosedWindow): FlowRecord {
+    const rec = this.base(eni);
+    if (status === 'SKIPDATA') {
+      // The count of packets the window could not record; bytes only when every lost packet's
+      // length was known (table overflow), since capture drops report packets alone.
+      rec['packets'] = String(w.eniLostPackets[eni]);
+      if (w.eniLostBytes[eni] > 0) rec['bytes'] = String(w.eniLostBytes[eni]);
+    }
+    rec['start'] = String(w.startSec);
+    rec['end'] = String(w.endSec);
+    rec['log-status'] = status;
+    return rec;
+  }
+
+  private withExtras(rec: FlowRecord, fl: FlowLogConfig, tcpFlags: string): FlowRecord {
+    if (fl.extraFields.length === 0) return rec;
+    const out: FlowRecord = { ...rec };
+    for (const x of fl.extraFields) out[x] = x === 'tcp-flags' ? tcpFlags : this.config.region;
+    return out;
+  }
+}

@@ -1,0 +1,475 @@
+import type { RecordBatch } from '../flow/record';
+import { log as processLog, type Logger } from '../log';
+import { retryDelayMs } from './backoff';
+import { byteBudget, splitBatch } from './batcher';
+import { FailureSummary } from './failure-summary';
+import type { SegmentInfo, SegmentStore } from './segment-store';
+import type { Sink, SinkResult } from './sink';
+import { Spool } from './spool';
+import { SpoolLockedError } from './spool-lock';
+
+/** Delivery tuning of one sink; the names match the `delivery` section of the configuration. */
+export interface DeliveryOptions {
+  /** How long the oldest spooled batch may wait for more of its window to join one request. */
+  lingerMs: number;
+  /** Most records per request (<= 4096). */
+  maxBatchRecords: number;
+  /** Most raw bytes per request (<= 3 MiB); see batcher.ts for the margin kept below it. */
+  maxBatchBytes: number;
+  /** Most requests in flight to this sink at once. */
+  concurrency: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+  /** A write not settled after this long counts as a retryable failure. */
+  requestTimeoutMs: number;
+  /** Bound of the spool; the oldest batches are evicted beyond it. */
+  spoolMaxBytes: number;
+}
+
+/** Counters of one delivery, monotonic except the gauge noted; see delivery-metrics.ts for names. */
+export interface DeliveryStats {
+  batchesSubmitted: number;
+  recordsSubmitted: number;
+  /** Requests the sink acknowledged. */
+  batchesSent: number;
+  /** Requests that failed (retryable, timed out or permanent); each attempt counts. */
+  batchesFailed: number;
+  /** Attempts that were retries of a failed request. */
+  batchesRetried: number;
+  timeouts: number;
+  permanentFailures: number;
+  recordsDelivered: number;
+  /** Records submitted after close, or that could not be queued at all. */
+  recordsDropped: number;
+  /** Gauge: Unix ms of the last acknowledged request, 0 if none yet. */
+  lastSuccessMs: number;
+  /** Sum and count of the durations of acknowledged requests. */
+  latencyMsSum: number;
+  latencyCount: number;
+}
+
+/** What `flush` left behind. */
+export interface FlushResult {
+  /** True when every submitted batch was delivered. */
+  complete: boolean;
+  /** Spooled requests-worth of segments and their records still undelivered. */
+  remainingBatches: number;
+  remainingRecords: number;
+  /** The last failure, when delivery is failing. */
+  failure?: { kind: 'retryable' | 'permanent'; reason: string };
+}
+
+/** Injection points for tests; production uses the defaults. */
+export interface DeliveryDeps {
+  logger?: Logger;
+  /** Random source for backoff jitter, [0, 1). */
+  random?: () => number;
+}
+
+/** One request: consecutive segments of one window, read into memory. */
+interface Run {
+  segments: SegmentInfo[];
+  batches: RecordBatch[];
+  attempt: number;
+  failing: boolean;
+  retryTimer: NodeJS.Timeout | null;
+}
+
+/**
+ * The shared queue + retry + timeout helper in front of one sink (after the OpenTelemetry
+ * Collector's exporterhelper with a persistent queue).
+ *
+ * Path of a batch: `submit` only queues it in memory and returns. A single writer splits it to
+ * the request limits and appends each piece to the spool (write-ahead: once appended, a kill -9
+ * loses nothing; only batches submitted in the last few milliseconds before a crash, not yet
+ * appended, can be lost). The dispatcher takes segments in spool order, merges consecutive ones
+ * of one window into a request (after waiting up to `lingerMs` for the oldest to gain company),
+ * writes it with a timeout and deletes its segments only when the sink answers ok.
+ *
+ * Ordering: segments left by a previous process have lower sequence numbers, so they go first.
+ * With `concurrency` 1 delivery is strictly FIFO. With N > 1 up to N consecutive requests are in
+ * flight; each request's segments are independent, so they are deleted as each is acknowledged
+ * (out of order). When any request fails, no new request starts until it succeeds, so at most
+ * N-1 later requests can overtake a failing one. Records carry their own window times; order
+ * between requests matters only for fairness, not for correctness.
+ *
+ * Failures: retryable results back off exponentially with jitter (honouring `retryAfterMs`);
+ * permanent results are logged once per reason, keep their segments and are probed every
+ * `retryMaxMs`. A request that times out may still land later: delivery is at-least-once.
+ *
+ * Ownership: the delivery owns the sink and the store and closes both in `close`. Submitted
+ * batches become the delivery's; the caller must not mutate them afterwards.
+ */
+export class Delivery {
+  readonly stats: DeliveryStats = {
+    batchesSubmitted: 0,
+    recordsSubmitted: 0,
+    batchesSent: 0,
+    batchesFailed: 0,
+    batchesRetried: 0,
+    timeouts: 0,
+    permanentFailures: 0,
+    recordsDelivered: 0,
+    recordsDropped: 0,
+    lastSuccessMs: 0,
+    latencyMsSum: 0,
+    latencyCount: 0,
+  };
+  private readonly pending: RecordBatch[] = [];
+  private writing: Promise<void> | null = null;
+  private readonly active = new Set<Run>();
+  private readonly attempts = new Set<Promise<void>>();
+  private failingRuns = 0;
+  private nextSeq = 0;
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private flushing = 0;
+  private closed = false;
+  private loggedDropAfterClose = false;
+  private readonly waiters = new Set<() => void>();
+  private readonly failures: FailureSummary;
+  private readonly logger: Logger;
+  private readonly random: () => number;
+  private readonly budgetBytes: number;
+  private lastFailure: FlushResult['failure'];
+
+  constructor(
+    private readonly sink: Sink,
+    private readonly store: SegmentStore,
+    private readonly options: DeliveryOptions,
+    deps: DeliveryDeps = {},
+  ) {
+    this.logger = deps.logger ?? processLog;
+    this.random = deps.random ?? Math.random;
+    this.failures = new FailureSummary(sink.name, this.logger);
+    this.budgetBytes = byteBudget(options.maxBatchBytes);
+    this.pump();
+  }
+
+  /**
+   * Opens the spool at `spoolDir` (the lead passes `<stateDir>/spool/<flowLogId>`) and starts
+   * delivering what it holds. When the directory cannot be used the delivery runs on a
+   * memory-only spool and says so loudly; a directory locked by another live process is an
+   * error (`SpoolLockedError`), since two deliveries would send everything twice.
+   */
+  static async open(
+    sink: Sink,
+    spoolDir: string,
+    options: DeliveryOptions,
+    deps: DeliveryDeps = {},
+  ): Promise<Delivery> {
+    const logger = deps.logger ?? processLog;
+    let store: SegmentStore;
+    try {
+      store = await Spool.open(spoolDir, { maxBytes: options.spoolMaxBytes, logger });
+    } catch (err) {
+      if (err instanceof SpoolLockedError) throw err;
+      logger.error(
+        { err, sink: sink.name },
+        `open spool ${spoolDir}: ${(err as Error).message} (batches for ${sink.name} are kept in memory only)`,
+      );
+      store = Spool.memoryOnly({ maxBytes: options.spoolMaxBytes, logger });
+    }
+    return new Delivery(sink, store, options, deps);
+  }
+
+  get sinkName(): string {
+    return this.sink.name;
+  }
+
+  /** The spool's counters (segments, bytes, evictions, corrupt segments). */
+  get spool(): SegmentStore['stats'] {
+    return this.store.stats;
+  }
+
+  /** Queues `batch` for delivery. Never throws, never waits for I/O. */
+  submit(batch: RecordBatch): void {
+    const count = batch.records.length;
+    if (this.closed) {
+      this.stats.recordsDropped += count;
+      if (!this.loggedDropAfterClose) {
+        this.loggedDropAfterClose = true;
+        this.logger.error(
+          { sink: this.sink.name, records: count },
+          `submit batch to ${this.sink.name}: delivery is closed (records dropped and counted)`,
+        );
+      }
+      return;
+    }
+    if (count === 0) return;
+    this.stats.batchesSubmitted++;
+    this.stats.recordsSubmitted += count;
+    this.pending.push(batch);
+    if (!this.writing) this.writing = this.writeAhead();
+  }
+
+  /**
+   * Delivers everything submitted so far, without the linger. Resolves when nothing is left, when
+   * the sink fails permanently (retrying will not help before the deadline), or at `deadlineMs`
+   * (absolute, Unix ms on the `Date.now()` clock, e.g. `Date.now() + 30_000`). Whatever is left
+   * stays spooled for the next run; the result says how much. Never rejects.
+   */
+  async flush(deadlineMs: number): Promise<FlushResult> {
+    this.flushing++;
+    try {
+      await this.writesDone();
+      this.pump();
+      while (!this.closed && (this.store.segments.length > 0 || this.active.size > 0)) {
+        if (this.lastFailure?.kind === 'permanent' || Date.now() >= deadlineMs) break;
+        await this.progressOrDeadline(deadlineMs);
+      }
+    } finally {
+      this.flushing--;
+    }
+    return this.remaining();
+  }
+
+  /**
+   * Stops dispatching, spools what is still queued, lets in-flight requests settle (each is
+   * bounded by `requestTimeoutMs`), then closes the sink and the spool. Undelivered segments
+   * stay on disk for the next start. Idempotent.
+   */
+  async close(): Promise<FlushResult> {
+    if (this.closed) return this.remaining();
+    await this.writesDone();
+    this.closed = true;
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    for (const run of [...this.active]) {
+      if (run.retryTimer) {
+        clearTimeout(run.retryTimer);
+        this.finish(run);
+      }
+    }
+    while (this.attempts.size > 0) await Promise.allSettled([...this.attempts]);
+    const left = this.remaining();
+    await this.sink.close().catch((err: Error) => {
+      this.logger.warn({ err, sink: this.sink.name }, `close sink ${this.sink.name}: ${err.message}`);
+    });
+    await this.store.close();
+    if (left.remainingBatches > 0) {
+      this.logger.info(
+        { sink: this.sink.name, batches: left.remainingBatches, records: left.remainingRecords },
+        `close delivery to ${this.sink.name}: ${left.remainingRecords} records stay spooled for the next start`,
+      );
+    }
+    this.wake();
+    return left;
+  }
+
+  private remaining(): FlushResult {
+    let records = 0;
+    for (const s of this.store.segments) records += s.recordCount;
+    const remainingBatches = this.store.segments.length;
+    const result: FlushResult = {
+      complete: remainingBatches === 0,
+      remainingBatches,
+      remainingRecords: records,
+    };
+    if (remainingBatches > 0 && this.lastFailure) result.failure = this.lastFailure;
+    return result;
+  }
+
+  /** The write-ahead stage: split and append queued batches, one at a time, in submit order. */
+  private async writeAhead(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.shift() as RecordBatch;
+      try {
+        for (const piece of splitBatch(batch, this.options)) {
+          await this.store.append(piece.batch, piece.rawBytes);
+          this.pump();
+        }
+      } catch (err) {
+        // Not expected (the store does not reject); counted so the loss is visible.
+        this.stats.recordsDropped += batch.records.length;
+        const message = (err as Error).message;
+        this.logger.error({ err, sink: this.sink.name }, `spool batch for ${this.sink.name}: ${message}`);
+      }
+    }
+    this.writing = null;
+  }
+
+  private async writesDone(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  /** Starts requests while slots are free, nothing is failing and segments are waiting. */
+  private pump(): void {
+    const slots = Math.max(1, this.options.concurrency);
+    while (!this.closed && this.active.size < slots && this.failingRuns === 0) {
+      const segments = this.store.segments;
+      let i = firstAtOrAfter(segments, this.nextSeq);
+      if (i >= segments.length) return;
+      const first = segments[i];
+      const run: SegmentInfo[] = [first];
+      let records = first.recordCount;
+      let bytes = first.rawBytes;
+      let full = false;
+      for (i++; i < segments.length; i++) {
+        const next = segments[i];
+        if (
+          next.windowStartSec !== first.windowStartSec ||
+          next.windowEndSec !== first.windowEndSec ||
+          records + next.recordCount > this.options.maxBatchRecords ||
+          bytes + next.rawBytes > this.budgetBytes
+        ) {
+          full = true;
+          break;
+        }
+        run.push(next);
+        records += next.recordCount;
+        bytes += next.rawBytes;
+      }
+      if (records >= this.options.maxBatchRecords) full = true;
+      const lingerUntilMs = first.createdMs + this.options.lingerMs;
+      if (!full && this.flushing === 0 && lingerUntilMs > Date.now()) {
+        if (!this.lingerTimer) {
+          this.lingerTimer = setTimeout(() => {
+            this.lingerTimer = null;
+            this.pump();
+          }, lingerUntilMs - Date.now());
+        }
+        return;
+      }
+      this.nextSeq = run[run.length - 1].seq + 1;
+      this.start({ segments: run, batches: [], attempt: 0, failing: false, retryTimer: null });
+    }
+  }
+
+  private start(run: Run): void {
+    this.active.add(run);
+    this.track(
+      (async () => {
+        for (const segment of run.segments) {
+          const batch = await this.store.read(segment.seq);
+          if (batch) run.batches.push(batch);
+          else run.segments = run.segments.filter((s) => s !== segment);
+        }
+        await this.attempt(run);
+      })(),
+    );
+  }
+
+  private track(work: Promise<void>): void {
+    this.attempts.add(work);
+    void work.finally(() => this.attempts.delete(work));
+  }
+
+  private async attempt(run: Run): Promise<void> {
+    // Segments evicted while the request waited are gone; send what is left.
+    for (let i = run.segments.length - 1; i >= 0; i--) {
+      if (!this.store.has(run.segments[i].seq)) {
+        run.segments.splice(i, 1);
+        run.batches.splice(i, 1);
+      }
+    }
+    if (run.segments.length === 0) return this.finish(run);
+    const request = mergeBatches(run.batches);
+    const startedMs = Date.now();
+    const result = await this.writeWithTimeout(request);
+    const nowMs = Date.now();
+    if (result.kind === 'ok') {
+      this.stats.batchesSent++;
+      this.stats.recordsDelivered += request.records.length;
+      this.stats.lastSuccessMs = nowMs;
+      this.stats.latencyMsSum += nowMs - startedMs;
+      this.stats.latencyCount++;
+      for (const segment of run.segments) await this.store.remove(segment.seq);
+      this.lastFailure = undefined;
+      this.failures.succeeded(nowMs);
+      return this.finish(run);
+    }
+    this.stats.batchesFailed++;
+    this.lastFailure = { kind: result.kind, reason: result.reason };
+    if (!run.failing) {
+      run.failing = true;
+      this.failingRuns++;
+    }
+    if (this.closed) return this.finish(run);
+    let delayMs: number;
+    if (result.kind === 'permanent') {
+      this.stats.permanentFailures++;
+      delayMs = this.options.retryMaxMs;
+      this.failures.permanent(result.reason, nowMs, delayMs);
+    } else {
+      run.attempt++;
+      delayMs = retryDelayMs(run.attempt, this.options, result.retryAfterMs, this.random);
+      this.failures.retryable(result.reason, nowMs, delayMs);
+    }
+    this.wake();
+    run.retryTimer = setTimeout(() => {
+      run.retryTimer = null;
+      this.stats.batchesRetried++;
+      this.track(this.attempt(run));
+    }, delayMs);
+  }
+
+  private finish(run: Run): void {
+    if (!this.active.delete(run)) return;
+    if (run.failing) this.failingRuns--;
+    this.wake();
+    this.pump();
+  }
+
+  /** `sink.write` raced against `requestTimeoutMs`; a throw or rejection (contract breach) is retryable. */
+  private writeWithTimeout(batch: RecordBatch): Promise<SinkResult> {
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (result: SinkResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(result);
+      };
+      const timer = setTimeout(() => {
+        this.stats.timeouts++;
+        const reason = `write timed out after ${this.options.requestTimeoutMs} ms`;
+        settle({ kind: 'retryable', retryAfterMs: 0, reason });
+      }, this.options.requestTimeoutMs);
+      const failed = (err: unknown) =>
+        settle({ kind: 'retryable', retryAfterMs: 0, reason: `write threw: ${(err as Error)?.message ?? err}` });
+      try {
+        this.sink.write(batch).then(settle, failed);
+      } catch (err) {
+        failed(err);
+      }
+    });
+  }
+
+  private progressOrDeadline(deadlineMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, deadlineMs - Date.now()));
+      this.waiters.add(done);
+    });
+  }
+
+  private wake(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+}
+
+/** Index of the first segment with `seq >= seq`, or `segments.length`. */
+function firstAtOrAfter(segments: readonly SegmentInfo[], seq: number): number {
+  let lo = 0;
+  let hi = segments.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (segments[mid].seq < seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function mergeBatches(batches: RecordBatch[]): RecordBatch {
+  if (batches.length === 1) return batches[0];
+  const first = batches[0];
+  return {
+    flowLogId: first.flowLogId,
+    windowStartSec: first.windowStartSec,
+    windowEndSec: first.windowEndSec,
+    records: batches.flatMap((b) => b.records),
+  };
+}

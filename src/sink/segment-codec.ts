@@ -1,0 +1,123 @@
+import type { RecordBatch } from '../flow/record';
+import { crc32 } from './crc32';
+
+/**
+ * Byte layout of one spool segment file (all integers big-endian):
+ *
+ *   offset size  field
+ *   0      4     magic "FLSG" (0x464C5347)
+ *   4      2     format version (1)
+ *   6      2     header length in bytes (64), so a later version can grow the header
+ *   8      4     record count
+ *   12     4     raw size: sum over records of key + value UTF-8 byte lengths
+ *   16     4     payload length in bytes
+ *   20     4     CRC-32 of the payload
+ *   24     8     created, Unix ms (float64)
+ *   32     8     window start, Unix s (float64)
+ *   40     8     window end, Unix s (float64)
+ *   48     12    reserved, zero
+ *   60     4     CRC-32 of bytes 0..59
+ *   64     n     payload: UTF-8 JSON {flowLogId, windowStartSec, windowEndSec, records}
+ *
+ * The header carries its own checksum so a directory scan can trust counts and sizes from 64
+ * bytes per file without reading payloads; the payload checksum is verified when the segment is
+ * read for delivery.
+ */
+export const SEGMENT_MAGIC = 0x464c5347;
+export const SEGMENT_VERSION = 1;
+export const SEGMENT_HEADER_BYTES = 64;
+
+export interface SegmentHeader {
+  recordCount: number;
+  rawBytes: number;
+  payloadBytes: number;
+  payloadCrc: number;
+  createdMs: number;
+  windowStartSec: number;
+  windowEndSec: number;
+}
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** Header and payload of `batch` in one buffer, ready to be written in a single call. */
+export function encodeSegment(batch: RecordBatch, rawBytes: number, createdMs: number): Buffer {
+  const payload = Buffer.from(
+    JSON.stringify({
+      flowLogId: batch.flowLogId,
+      windowStartSec: batch.windowStartSec,
+      windowEndSec: batch.windowEndSec,
+      records: batch.records,
+    }),
+    'utf8',
+  );
+  const out = Buffer.alloc(SEGMENT_HEADER_BYTES + payload.length);
+  out.writeUInt32BE(SEGMENT_MAGIC, 0);
+  out.writeUInt16BE(SEGMENT_VERSION, 4);
+  out.writeUInt16BE(SEGMENT_HEADER_BYTES, 6);
+  out.writeUInt32BE(batch.records.length, 8);
+  out.writeUInt32BE(Math.min(rawBytes, 0xffffffff), 12);
+  out.writeUInt32BE(payload.length, 16);
+  out.writeUInt32BE(crc32(payload), 20);
+  out.writeDoubleBE(createdMs, 24);
+  out.writeDoubleBE(batch.windowStartSec, 32);
+  out.writeDoubleBE(batch.windowEndSec, 40);
+  out.writeUInt32BE(crc32(out, 0, 60), 60);
+  payload.copy(out, SEGMENT_HEADER_BYTES);
+  return out;
+}
+
+/** Validates and reads the first `SEGMENT_HEADER_BYTES` of a segment. */
+export function decodeHeader(bytes: Buffer): Decoded<SegmentHeader> {
+  if (bytes.length < SEGMENT_HEADER_BYTES) {
+    return { ok: false, reason: `header truncated at ${bytes.length} bytes` };
+  }
+  if (bytes.readUInt32BE(0) !== SEGMENT_MAGIC) return { ok: false, reason: 'bad magic' };
+  const version = bytes.readUInt16BE(4);
+  if (version !== SEGMENT_VERSION) return { ok: false, reason: `unknown version ${version}` };
+  if (bytes.readUInt16BE(6) !== SEGMENT_HEADER_BYTES) {
+    return { ok: false, reason: `unexpected header length ${bytes.readUInt16BE(6)}` };
+  }
+  if (bytes.readUInt32BE(60) !== crc32(bytes, 0, 60)) {
+    return { ok: false, reason: 'header checksum mismatch' };
+  }
+  return {
+    ok: true,
+    value: {
+      recordCount: bytes.readUInt32BE(8),
+      rawBytes: bytes.readUInt32BE(12),
+      payloadBytes: bytes.readUInt32BE(16),
+      payloadCrc: bytes.readUInt32BE(20),
+      createdMs: bytes.readDoubleBE(24),
+      windowStartSec: bytes.readDoubleBE(32),
+      windowEndSec: bytes.readDoubleBE(40),
+    },
+  };
+}
+
+/** Verifies the payload against its header and parses it. `payload` excludes the header. */
+export function decodePayload(header: SegmentHeader, payload: Buffer): Decoded<RecordBatch> {
+  if (payload.length !== header.payloadBytes) {
+    return {
+      ok: false,
+      reason: `payload is ${payload.length} bytes, header says ${header.payloadBytes}`,
+    };
+  }
+  if (crc32(payload) !== header.payloadCrc) return { ok: false, reason: 'payload checksum mismatch' };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(payload.toString('utf8'));
+  } catch (err) {
+    return { ok: false, reason: `payload is not JSON: ${(err as Error).message}` };
+  }
+  const batch = parsed as RecordBatch;
+  if (
+    typeof batch !== 'object' ||
+    batch === null ||
+    typeof batch.flowLogId !== 'string' ||
+    !Array.isArray(batch.records) ||
+    batch.records.length !== header.recordCount
+  ) {
+    return { ok: false, reason: 'payload does not match its header' };
+  }
+  return { ok: true, value: batch };
+}

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { PacketView } from '../src/decode/packet-view';
+import { FlowTable, FLAG_OUT, FLAG_REJECT, KEY_WORDS } from '../src/flow/flow-table';
+import { formatAddress } from '../src/flow/address-format';
+import { prng, setView } from './helpers/views';
+
+describe('FlowTable', () => {
+  it('aggregates random packets exactly as a reference map predicts', () => {
+    const rnd = prng(7);
+    const t = new FlowTable(5000);
+    const v = new PacketView();
+    const expected = new Map<string, { packets: number; bytes: number; first: number; last: number; flags: number }>();
+    for (let n = 0; n < 40000; n++) {
+      const f = Math.floor(rnd() * 3000);
+      const v6 = f % 5 === 0;
+      const src = v6 ? `2001:db8::${(f % 97 + 1).toString(16)}` : `10.0.${f % 7}.${f % 251}`;
+      const dst = v6 ? `2001:db8:1::${(f % 13 + 1).toString(16)}` : `192.168.${f % 3}.9`;
+      const sport = 1024 + (f % 4000);
+      const dport = f % 2 ? 443 : 53;
+      const proto = f % 2 ? 6 : 17;
+      const eni = f % 4;
+      const flags = f % 3 === 0 ? FLAG_OUT : f % 3 === 1 ? 0 : FLAG_REJECT;
+      const bytes = 40 + Math.floor(rnd() * 1460);
+      const tcpFlags = proto === 6 ? 1 << Math.floor(rnd() * 6) : 0;
+      const ts = 1_700_000_000 + Math.floor(rnd() * 60);
+      setView(v, { ts, src, dst, proto, sport, dport, bytes, tcpFlags });
+      expect(t.record(v, eni, flags, ts)).toBe(true);
+      const key = [eni, flags, src, dst, sport, dport, proto].join('|');
+      const e = expected.get(key) ?? { packets: 0, bytes: 0, first: Infinity, last: -Infinity, flags: 0 };
+      e.packets++;
+      e.bytes += bytes;
+      e.first = Math.min(e.first, ts);
+      e.last = Math.max(e.last, ts);
+      e.flags |= tcpFlags;
+      expected.set(key, e);
+    }
+    expect(t.size).toBe(expected.size);
+    const keys = t.keyWords();
+    for (let i = 0; i < t.size; i++) {
+      const fam = t.flags(i) & 1 ? 6 : 4;
+      const key = [
+        t.eni(i),
+        t.flags(i) & ~1,
+        formatAddress(fam, keys, i * KEY_WORDS),
+        formatAddress(fam, keys, i * KEY_WORDS + 4),
+        t.srcPort(i),
+        t.dstPort(i),
+        t.protocol(i),
+      ].join('|');
+      const e = expected.get(key);
+      expect(e, key).toBeDefined();
+      expect([t.packets(i), t.bytes(i), t.startSec(i), t.endSec(i), t.tcpFlags(i)]).toEqual([e!.packets, e!.bytes, e!.first, e!.last, e!.flags]);
+    }
+  });
+
+  it('refuses new flows when full but keeps counting existing ones, and clear() empties it', () => {
+    const t = new FlowTable(3);
+    const v = new PacketView();
+    for (let i = 0; i < 3; i++) expect(t.record(setView(v, { ts: 1, src: `10.0.0.${i}`, dst: '10.0.1.1', bytes: 100 }), 0, 0, 1)).toBe(true);
+    expect(t.record(setView(v, { ts: 1, src: '10.0.0.9', dst: '10.0.1.1', bytes: 100 }), 0, 0, 1)).toBe(false);
+    expect(t.record(setView(v, { ts: 2, src: '10.0.0.1', dst: '10.0.1.1', bytes: 60 }), 0, 0, 2)).toBe(true);
+    expect(t.size).toBe(3);
+    expect([t.packets(1), t.bytes(1), t.endSec(1)]).toEqual([2, 160, 2]);
+    t.clear();
+    expect(t.size).toBe(0);
+    expect(t.record(setView(v, { ts: 3, src: '10.0.0.9', dst: '10.0.1.1', bytes: 100 }), 0, 0, 3)).toBe(true);
+    expect(t.packets(0)).toBe(1);
+  });
+
+  it('keeps IPv4 and the IPv6 address with the same first word apart', () => {
+    const t = new FlowTable(4);
+    const v = new PacketView();
+    setView(v, { ts: 1, src: '10.0.0.1', dst: '10.0.0.2', bytes: 1 });
+    t.record(v, 0, 0, 1);
+    setView(v, { ts: 1, src: 'a00:1::', dst: 'a00:2::', bytes: 1 });
+    t.record(v, 0, 0, 1);
+    expect(t.size).toBe(2);
+  });
+});

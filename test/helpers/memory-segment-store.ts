@@ -1,0 +1,82 @@
+import type { RecordBatch } from '../../src/flow/record';
+import type { SegmentInfo, SegmentStore, SpoolStats } from '../../src/sink/segment-store';
+
+/**
+ * An in-memory `SegmentStore` for delivery tests under fake timers: every call settles in a
+ * microtask (no real I/O to wait for), so `vi.advanceTimersByTimeAsync` drives everything.
+ * Segment size is taken as the raw size; eviction drops the oldest beyond `maxBytes`.
+ */
+export class MemorySegmentStore implements SegmentStore {
+  readonly segments: SegmentInfo[] = [];
+  readonly stats: SpoolStats = {
+    segments: 0,
+    bytes: 0,
+    records: 0,
+    memorySegments: 0,
+    appendedSegments: 0,
+    evictedSegments: 0,
+    evictedRecords: 0,
+    corruptSegments: 0,
+    tempFilesMovedAside: 0,
+    writeFailures: 0,
+  };
+  readonly removed: number[] = [];
+  closed = false;
+  private readonly batches = new Map<number, RecordBatch>();
+  private nextSeq = 1;
+
+  constructor(private readonly maxBytes = Number.POSITIVE_INFINITY) {}
+
+  has(seq: number): boolean {
+    return this.batches.has(seq);
+  }
+
+  async append(batch: RecordBatch, rawBytes: number): Promise<SegmentInfo> {
+    while (this.segments.length > 0 && this.stats.bytes + rawBytes > this.maxBytes) {
+      const oldest = this.segments[0];
+      this.stats.evictedSegments++;
+      this.stats.evictedRecords += oldest.recordCount;
+      this.drop(oldest.seq);
+    }
+    const info: SegmentInfo = {
+      seq: this.nextSeq++,
+      recordCount: batch.records.length,
+      rawBytes,
+      fileBytes: rawBytes,
+      createdMs: Date.now(),
+      windowStartSec: batch.windowStartSec,
+      windowEndSec: batch.windowEndSec,
+      durable: true,
+    };
+    this.segments.push(info);
+    this.batches.set(info.seq, batch);
+    this.stats.segments++;
+    this.stats.bytes += rawBytes;
+    this.stats.records += info.recordCount;
+    this.stats.appendedSegments++;
+    return info;
+  }
+
+  async read(seq: number): Promise<RecordBatch | null> {
+    return this.batches.get(seq) ?? null;
+  }
+
+  async remove(seq: number): Promise<void> {
+    if (this.drop(seq)) this.removed.push(seq);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private drop(seq: number): boolean {
+    const at = this.segments.findIndex((s) => s.seq === seq);
+    if (at < 0) return false;
+    const [info] = this.segments.splice(at, 1);
+    this.batches.delete(seq);
+    this.stats.segments--;
+    this.stats.bytes -= info.fileBytes;
+    this.stats.records -= info.recordCount;
+    return true;
+  }
+}

@@ -1,0 +1,41 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { runReplay, type ReplaySummary } from '../../src/cli/replay-command';
+
+/** A scratch directory under the OS temp dir (never inside the repo or ../shared). */
+export function scratchDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `flowlog-${prefix}-`));
+}
+
+/** Captures what a command writes to stderr. */
+export class TextSink extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _enc: string, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+/** Writes a YAML config into `dir` and returns its path. */
+export function writeConfig(dir: string, yaml: string, name = 'config.yaml'): string {
+  const p = join(dir, name);
+  writeFileSync(p, yaml);
+  return p;
+}
+
+/** Replays captures in-process with `--output FILE` and returns the records and summary. */
+export async function replayToRecords(
+  pcaps: string[],
+  configPath: string,
+  dir: string,
+  maxGapWindows = 1440,
+): Promise<{ code: number; records: Array<Record<string, string>>; summary?: ReplaySummary; stderr: string }> {
+  const out = join(dir, `records-${Math.random().toString(36).slice(2)}.jsonl`);
+  const err = new TextSink();
+  const { code, summary } = await runReplay({ pcaps, configPath, output: out, maxGapWindows, err });
+  const text = code === 2 ? '' : readFileSync(out, 'utf8');
+  const records = text === '' ? [] : text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+  return { code, records, summary, stderr: err.text };
+}
