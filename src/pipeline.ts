@@ -14,6 +14,7 @@
  *                             ▼
  *                    RecordSubmitter.submit ──► delivery (batching, retry, spool) ──► Sink
  */
+import { performance } from 'node:perf_hooks';
 import type { AgentConfig, FlowLogConfig } from './config/types';
 import { EniInventory } from './enrich/eni-inventory';
 import { FlowAggregator, type ClosedWindow } from './flow/flow-aggregator';
@@ -30,6 +31,21 @@ export interface RecordSubmitter {
 export interface PipelineOptions {
   /** See FlowAggregatorOptions.maxGapWindows. */
   maxGapWindows: number;
+  /**
+   * 'sync' builds a closed window's records before the next packet (replay: nothing else waits);
+   * 'incremental' builds them in slices between event-loop turns while capture records into a
+   * second table (the daemon: a flush never stalls capture).
+   */
+  drain?: 'sync' | 'incremental';
+  /** Flows per slice in incremental drains. */
+  drainSliceFlows?: number;
+}
+
+/** Window flushes, for metrics. */
+export interface FlushStats {
+  windows: number;
+  lastFlushMs: number;
+  totalFlushMs: number;
 }
 
 export interface Pipeline {
@@ -37,8 +53,11 @@ export interface Pipeline {
   readonly recorder: FlowRecorder;
   readonly aggregators: readonly FlowAggregator[];
   readonly builders: readonly RecordBuilder[];
+  readonly flushStats: FlushStats;
   /** Closes every open window (at `endSec`, or at its end) and submits its batches. */
   finish(endSec?: number): void;
+  /** Resolves when every closed window's batches have been submitted (incremental drains). */
+  drained(): Promise<void>;
 }
 
 export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, options: PipelineOptions): Pipeline {
@@ -53,6 +72,18 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
   const aggregators: FlowAggregator[] = [];
   const builders: RecordBuilder[] = [];
   const coverage: Uint8Array[] = [];
+  const flushStats: FlushStats = { windows: 0, lastFlushMs: 0, totalFlushMs: 0 };
+  const incremental = options.drain === 'incremental';
+  const sliceFlows = options.drainSliceFlows ?? 16384;
+  // Windows of one interval drain one after another so their batches reach the sink in order.
+  let drainChain: Promise<void> = Promise.resolve();
+  const submitAll = (batches: RecordBatch[], startedMs: number) => {
+    for (const batch of batches) if (batch.records.length > 0) submitter.submit(batch);
+    const ms = performance.now() - startedMs;
+    flushStats.windows++;
+    flushStats.lastFlushMs = ms;
+    flushStats.totalFlushMs += ms;
+  };
   for (const [intervalSec, flowLogs] of byInterval) {
     const builder = new RecordBuilder(config, config.enis, flowLogs);
     const cov = new Uint8Array(config.enis.length);
@@ -63,8 +94,16 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
       eniCount: config.enis.length,
       maxGapWindows: options.maxGapWindows,
       onWindowClosed: (w: ClosedWindow) => {
-        for (const batch of builder.build(w)) if (batch.records.length > 0) submitter.submit(batch);
-        aggregator.release(w.table);
+        const startedMs = performance.now();
+        if (!incremental) {
+          submitAll(builder.build(w), startedMs);
+          aggregator.release(w.table);
+          return;
+        }
+        drainChain = drainChain
+          .then(() => builder.buildIncrementally(w, sliceFlows))
+          .then((batches) => submitAll(batches, startedMs))
+          .finally(() => aggregator.release(w.table));
       },
     });
     aggregators.push(aggregator);
@@ -77,8 +116,10 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
     recorder,
     aggregators,
     builders,
+    flushStats,
     finish(endSec?: number) {
       for (const a of aggregators) a.finish(endSec);
     },
+    drained: () => drainChain,
   };
 }

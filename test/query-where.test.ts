@@ -88,11 +88,11 @@ describe('query --where errors name the offending token', () => {
     ['(action=REJECT', /expected "\)", got the end of the expression/],
     ['action=REJECT)', /expected "and", "or" or the end of the expression, got "\)" at column 14/],
     ['dstport in (22 3389)', /expected "," or "\)" in the in-list, got "3389" at column 16/],
-    ['action=REJECT & dstport=22', /unexpected character "&" at column 15/],
+    ['action=REJECT & dstport=22', /expected "and", "or" or the end of the expression, got "&" at column 15/],
     ['action ! REJECT', /"!" at column 8 must be followed by "="/],
     ["action='REJECT", /unterminated string starting at column 8/],
     ['()', /expected a field name, got "\)" at column 2/],
-    ['and', /expected an operator/],
+    ['and', /unknown field "and" at column 1/],
   ];
   it.each(cases)('%j', (expr, message) => {
     let thrown: unknown;

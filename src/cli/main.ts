@@ -1,6 +1,9 @@
 import yargs from 'yargs';
 import { replayCommand } from './replay-command';
 import { validateCommand } from './validate-command';
+import { runCommand } from './run-command';
+import { createSpoolCommand } from './spool-command';
+import { SinkFactory } from '../sink/sink-factory';
 
 /** Parses the command line and runs one command. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config. */
 export function main(argv: string[]): void {
@@ -8,7 +11,16 @@ export function main(argv: string[]): void {
     .scriptName('flowlog-agent')
     .usage('$0 <command> [options]\n\nVPC flow logs from packet captures, per ENI, to Log Service or files.')
     .command(replayCommand)
+    .command(runCommand)
     .command(validateCommand)
+    .command(
+      createSpoolCommand({
+        drainSetup: (config) => {
+          const sinks = new SinkFactory(config);
+          return { sinkFactory: (id) => sinks.createById(id), options: config.delivery };
+        },
+      }),
+    )
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .recommendCommands()

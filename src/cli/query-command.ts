@@ -110,7 +110,7 @@ export async function runQuery(args: QueryArgs, out: TextOutput, err: TextOutput
     out.write(format === 'json' ? groupsAsJson(groupFields, top) : groupsAsTable(groupFields, top));
   } else {
     const records = ranked?.result() ?? [];
-    out.write(format === 'json' ? records.map((r) => JSON.stringify(r) + '\n').join('') : recordsAsTable(records));
+    out.write(format === 'json' ? records.map((r) => JSON.stringify(r) + '\n').join('') : formatRecordsTable(records));
   }
 
   const files = `${args.files.length} file${args.files.length === 1 ? '' : 's'}`;
@@ -135,7 +135,8 @@ function showCount(text: string): string {
   return /^\d+$/.test(text) ? formatCount(Number(text)) : text;
 }
 
-function recordsAsTable(records: FlowRecord[]): string {
+/** The listing table of `query`, also used by `status` for the last records of file sinks. */
+export function formatRecordsTable(records: FlowRecord[]): string {
   const columns: TableColumn[] = LIST_COLUMNS.map((c) => ({ header: c.header, align: c.align }));
   return renderTable(
     columns,

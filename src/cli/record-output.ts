@@ -1,8 +1,10 @@
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { AgentConfig } from '../config/types';
 import type { RecordBatch } from '../flow/record';
 import type { RecordSubmitter } from '../pipeline';
+import { Delivery } from '../sink/delivery';
+import { SinkFactory } from '../sink/sink-factory';
 
 export interface RecordOutput extends RecordSubmitter {
   /** Delivers or spools everything submitted; counts records delivered and left spooled. */
@@ -14,9 +16,50 @@ export interface RecordOutput extends RecordSubmitter {
  * synchronously as each window closes (a local run needs neither retry nor spool); without it,
  * each flow log's configured sink through the delivery layer.
  */
-export async function openRecordOutput(config: AgentConfig, output: string | undefined): Promise<RecordOutput> {
+export async function openRecordOutput(config: AgentConfig, output: string | undefined, flushTimeoutMs = 30_000): Promise<RecordOutput> {
   if (output !== undefined) return new JsonLinesOutput(output);
-  throw new Error('open sinks: delivery to configured sinks is not wired yet; pass --output - or --output FILE');
+  return DeliveredOutput.open(config, flushTimeoutMs);
+}
+
+/** Each flow log's records through its own delivery (spool under stateDir, retry, sink). */
+export class DeliveredOutput implements RecordOutput {
+  private constructor(
+    readonly deliveries: ReadonlyMap<string, Delivery>,
+    private readonly flushTimeoutMs: number,
+  ) {}
+
+  static async open(config: AgentConfig, flushTimeoutMs: number): Promise<DeliveredOutput> {
+    const factory = new SinkFactory(config);
+    const deliveries = new Map<string, Delivery>();
+    try {
+      for (const fl of config.flowLogs) {
+        deliveries.set(fl.id, await Delivery.open(factory.create(fl), join(config.stateDir, 'spool', fl.id), config.delivery));
+      }
+    } catch (err) {
+      await Promise.all([...deliveries.values()].map((d) => d.close()));
+      throw err;
+    }
+    return new DeliveredOutput(deliveries, flushTimeoutMs);
+  }
+
+  submit(batch: RecordBatch): void {
+    this.deliveries.get(batch.flowLogId)?.submit(batch);
+  }
+
+  async close(): Promise<{ delivered: number; spooled: number }> {
+    const deadline = Date.now() + this.flushTimeoutMs;
+    let delivered = 0;
+    let spooled = 0;
+    await Promise.all(
+      [...this.deliveries.values()].map(async (d) => {
+        await d.flush(deadline);
+        const result = await d.close();
+        delivered += d.stats.recordsDelivered;
+        spooled += result.remainingRecords;
+      }),
+    );
+    return { delivered, spooled };
+  }
 }
 
 class JsonLinesOutput implements RecordOutput {

@@ -12,6 +12,8 @@ export interface ReplayOptions {
   /** '-' for stdout, a file path, or undefined for each flow log's own sink. */
   output?: string;
   maxGapWindows: number;
+  /** How long to try delivering at the end before leaving the rest in the spool. */
+  flushTimeoutMs: number;
   /** Streams for the summary and warnings (stderr) and progress; injectable for tests. */
   err: NodeJS.WritableStream & { isTTY?: boolean };
 }
@@ -46,7 +48,7 @@ export async function runReplay(o: ReplayOptions): Promise<{ code: number; summa
 
   let output: RecordOutput;
   try {
-    output = await openRecordOutput(config, o.output);
+    output = await openRecordOutput(config, o.output, o.flushTimeoutMs);
   } catch (err) {
     o.err.write(`flowlog-agent replay: ${(err as Error).message}\n`);
     return { code: 1 };
@@ -116,7 +118,7 @@ function formatSummary(s: ReplaySummary, elapsedMs: number): string {
   return lines.join('\n') + '\n';
 }
 
-export const replayCommand: CommandModule<object, { pcap: string[]; config: string; output?: string; 'max-gap-windows': number }> = {
+export const replayCommand: CommandModule<object, { pcap: string[]; config: string; output?: string; 'max-gap-windows': number; 'flush-timeout': number }> = {
   command: 'replay',
   describe: 'turn capture files (pcap, pcapng) into flow-log records, packet times driving the windows',
   builder: (y) =>
@@ -128,13 +130,15 @@ export const replayCommand: CommandModule<object, { pcap: string[]; config: stri
         type: 'number',
         default: 1440,
         describe: 'empty windows between packets still written as NODATA before a time jump starts a new timeline',
-      }) as never,
+      })
+      .option('flush-timeout', { type: 'number', default: 30, describe: 'seconds to keep delivering at the end before leaving records in the spool' }) as never,
   handler: async (argv) => {
     const { code } = await runReplay({
       pcaps: argv.pcap,
       configPath: argv.config,
       output: argv.output,
       maxGapWindows: argv['max-gap-windows'],
+      flushTimeoutMs: argv['flush-timeout'] * 1000,
       err: process.stderr,
     });
     process.exitCode = code;

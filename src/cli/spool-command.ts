@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { AgentConfig } from '../config/types';
+import type { Logger } from '../log';
 import { Delivery, type DeliveryOptions } from '../sink/delivery';
 import type { Sink } from '../sink/sink';
 import { Spool } from '../sink/spool';
@@ -26,6 +27,8 @@ export interface DrainSetup {
   options: DeliveryOptions;
   /** How long each flow log's spool may take to drain, default 60 000. */
   timeoutMs?: number;
+  /** Where the spool and delivery log (default: the process logger). */
+  logger?: Logger;
 }
 
 /**
@@ -60,7 +63,9 @@ export async function runSpoolStatus(stateDir: string, out: TextOutput, nowMs = 
   }
   const widths = rows[0].map((_, col) => Math.max(...rows.map((r) => r[col].length)));
   for (const row of rows) {
-    out.write(`${row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]) : cell.padStart(widths[col]))).join('  ')}\n`);
+    // Flow log ids align left, numbers right.
+    const cells = row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]) : cell.padStart(widths[col])));
+    out.write(`${cells.join('  ')}\n`);
   }
   return 0;
 }
@@ -102,14 +107,15 @@ async function drainOne(status: SpoolDirStatus, setup: DrainSetup, out: TextOutp
   }
   let spool: Spool;
   try {
-    spool = await Spool.open(status.dir, { maxBytes: setup.options.spoolMaxBytes });
+    spool = await Spool.open(status.dir, { maxBytes: setup.options.spoolMaxBytes, logger: setup.logger });
   } catch (err) {
     await sink.close().catch(() => undefined);
-    const why = err instanceof SpoolLockedError ? `in use by running process ${err.holderPid}` : (err as Error).message;
+    const why =
+      err instanceof SpoolLockedError ? `in use by running process ${err.holderPid}` : (err as Error).message;
     out.write(`${id}: open spool: ${why}; ${status.records} records left\n`);
     return status.records;
   }
-  const delivery = new Delivery(sink, spool, setup.options);
+  const delivery = new Delivery(sink, spool, setup.options, { logger: setup.logger });
   await delivery.flush(Date.now() + (setup.timeoutMs ?? 60_000));
   const left = await delivery.close();
   const delivered = delivery.stats.recordsDelivered;
@@ -130,7 +136,7 @@ export function formatAge(ms: number): string {
 
 /** What the lead wires in: how a loaded configuration becomes sinks and delivery options. */
 export interface SpoolCommandDeps {
-  drainSetup(config: AgentConfig): Omit<DrainSetup, 'stateDir' | 'timeoutMs'>;
+  drainSetup(config: AgentConfig): Omit<DrainSetup, 'stateDir' | 'timeoutMs' | 'logger'>;
 }
 
 interface StatusArgs {
@@ -178,7 +184,11 @@ export function createSpoolCommand(deps: SpoolCommandDeps): CommandModule<object
         process.exitCode = 2;
         return;
       }
-      const setup: DrainSetup = { ...deps.drainSetup(config), stateDir: config.stateDir, timeoutMs: argv.timeout * 1000 };
+      const setup: DrainSetup = {
+        ...deps.drainSetup(config),
+        stateDir: config.stateDir,
+        timeoutMs: argv.timeout * 1000,
+      };
       process.exitCode = await runSpoolDrain(setup, process.stdout);
     },
   };

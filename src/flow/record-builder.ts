@@ -43,17 +43,42 @@ export class RecordBuilder {
     this.coverage = flowLogs.map((fl) => coveredEnis(fl, enis));
   }
 
+  /** Builds every batch of the window at once (replay: the packet loop waits anyway). */
   build(w: ClosedWindow): RecordBatch[] {
-    const batches: RecordBatch[] = this.flowLogs.map((fl) => ({
+    const batches = this.begin(w);
+    this.addFlows(w, batches, 0, w.table.size);
+    this.addStatusRecords(w, batches);
+    return batches;
+  }
+
+  /**
+   * Builds the batches in slices of `sliceFlows` flows, yielding to the event loop between
+   * slices, so a window of a million flows never holds up capture callbacks for long.
+   */
+  async buildIncrementally(w: ClosedWindow, sliceFlows: number): Promise<RecordBatch[]> {
+    const batches = this.begin(w);
+    const n = w.table.size;
+    for (let from = 0; from < n; from += sliceFlows) {
+      this.addFlows(w, batches, from, Math.min(n, from + sliceFlows));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    this.addStatusRecords(w, batches);
+    return batches;
+  }
+
+  private begin(w: ClosedWindow): RecordBatch[] {
+    return this.flowLogs.map((fl) => ({
       flowLogId: fl.id,
       windowStartSec: w.startSec,
       windowEndSec: w.endSec,
       records: [],
     }));
+  }
+
+  private addFlows(w: ClosedWindow, batches: RecordBatch[], from: number, to: number): void {
     const t = w.table;
     const keys = t.keyWords();
-    const n = t.size;
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < to; i++) {
       const eni = t.eni(i);
       const flags = t.flags(i);
       const reject = (flags & FLAG_REJECT) !== 0;
@@ -86,6 +111,9 @@ export class RecordBuilder {
         this.counters.ok++;
       }
     }
+  }
+
+  private addStatusRecords(w: ClosedWindow, batches: RecordBatch[]): void {
     for (let f = 0; f < this.flowLogs.length; f++) {
       const cov = this.coverage[f];
       for (let eni = 0; eni < cov.length; eni++) {
@@ -97,7 +125,6 @@ export class RecordBuilder {
         else this.counters.skipdata++;
       }
     }
-    return batches;
   }
 
   /** The fields every record of an ENI shares, in record order, with the rest as '-'. */

@@ -75,13 +75,12 @@ export function tokenizeWhere(text: string): Token[] {
       }
       tokens.push({ kind: 'string', text: text.slice(i + 1, close), column });
       i = close + 1;
-    } else if (WORD_CHAR.test(ch)) {
+    } else {
+      // Anything else starts a word (WORD_CHAR excludes exactly the characters handled above).
       let j = i;
       while (j < text.length && WORD_CHAR.test(text[j])) j++;
       tokens.push({ kind: 'word', text: text.slice(i, j), column });
       i = j;
-    } else {
-      throw new WhereError(`read --where: unexpected character "${ch}" at column ${column}`, column);
     }
   }
   tokens.push({ kind: 'end', text: '', column: text.length + 1 });

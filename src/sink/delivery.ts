@@ -1,70 +1,25 @@
 import type { RecordBatch } from '../flow/record';
 import { log as processLog, type Logger } from '../log';
+import { DurationHistogram } from '../metrics/duration-histogram';
 import { retryDelayMs } from './backoff';
-import { byteBudget, splitBatch } from './batcher';
+import { mergeBatches, nextRequest } from './batcher';
+import {
+  newDeliveryStats,
+  type DeliveryDeps,
+  type DeliveryOptions,
+  type DeliveryStats,
+  type FlushResult,
+} from './delivery-types';
 import { FailureSummary } from './failure-summary';
+import { ProgressSignal } from './progress-signal';
 import type { SegmentInfo, SegmentStore } from './segment-store';
-import type { Sink, SinkResult } from './sink';
+import type { Sink } from './sink';
 import { Spool } from './spool';
 import { SpoolLockedError } from './spool-lock';
+import { writeWithTimeout } from './timed-write';
+import { WriteAheadQueue } from './write-ahead';
 
-/** Delivery tuning of one sink; the names match the `delivery` section of the configuration. */
-export interface DeliveryOptions {
-  /** How long the oldest spooled batch may wait for more of its window to join one request. */
-  lingerMs: number;
-  /** Most records per request (<= 4096). */
-  maxBatchRecords: number;
-  /** Most raw bytes per request (<= 3 MiB); see batcher.ts for the margin kept below it. */
-  maxBatchBytes: number;
-  /** Most requests in flight to this sink at once. */
-  concurrency: number;
-  retryInitialMs: number;
-  retryMaxMs: number;
-  /** A write not settled after this long counts as a retryable failure. */
-  requestTimeoutMs: number;
-  /** Bound of the spool; the oldest batches are evicted beyond it. */
-  spoolMaxBytes: number;
-}
-
-/** Counters of one delivery, monotonic except the gauge noted; see delivery-metrics.ts for names. */
-export interface DeliveryStats {
-  batchesSubmitted: number;
-  recordsSubmitted: number;
-  /** Requests the sink acknowledged. */
-  batchesSent: number;
-  /** Requests that failed (retryable, timed out or permanent); each attempt counts. */
-  batchesFailed: number;
-  /** Attempts that were retries of a failed request. */
-  batchesRetried: number;
-  timeouts: number;
-  permanentFailures: number;
-  recordsDelivered: number;
-  /** Records submitted after close, or that could not be queued at all. */
-  recordsDropped: number;
-  /** Gauge: Unix ms of the last acknowledged request, 0 if none yet. */
-  lastSuccessMs: number;
-  /** Sum and count of the durations of acknowledged requests. */
-  latencyMsSum: number;
-  latencyCount: number;
-}
-
-/** What `flush` left behind. */
-export interface FlushResult {
-  /** True when every submitted batch was delivered. */
-  complete: boolean;
-  /** Spooled requests-worth of segments and their records still undelivered. */
-  remainingBatches: number;
-  remainingRecords: number;
-  /** The last failure, when delivery is failing. */
-  failure?: { kind: 'retryable' | 'permanent'; reason: string };
-}
-
-/** Injection points for tests; production uses the defaults. */
-export interface DeliveryDeps {
-  logger?: Logger;
-  /** Random source for backoff jitter, [0, 1). */
-  random?: () => number;
-}
+export type { DeliveryDeps, DeliveryOptions, DeliveryStats, FlushResult } from './delivery-types';
 
 /** One request: consecutive segments of one window, read into memory. */
 interface Run {
@@ -101,22 +56,10 @@ interface Run {
  * batches become the delivery's; the caller must not mutate them afterwards.
  */
 export class Delivery {
-  readonly stats: DeliveryStats = {
-    batchesSubmitted: 0,
-    recordsSubmitted: 0,
-    batchesSent: 0,
-    batchesFailed: 0,
-    batchesRetried: 0,
-    timeouts: 0,
-    permanentFailures: 0,
-    recordsDelivered: 0,
-    recordsDropped: 0,
-    lastSuccessMs: 0,
-    latencyMsSum: 0,
-    latencyCount: 0,
-  };
-  private readonly pending: RecordBatch[] = [];
-  private writing: Promise<void> | null = null;
+  readonly stats: DeliveryStats = newDeliveryStats();
+  /** Seconds from hand-over to the sink to its answer (or the timeout), per attempt. */
+  readonly latency = new DurationHistogram();
+  private readonly writeAhead: WriteAheadQueue;
   private readonly active = new Set<Run>();
   private readonly attempts = new Set<Promise<void>>();
   private failingRuns = 0;
@@ -125,11 +68,10 @@ export class Delivery {
   private flushing = 0;
   private closed = false;
   private loggedDropAfterClose = false;
-  private readonly waiters = new Set<() => void>();
+  private readonly progress = new ProgressSignal();
   private readonly failures: FailureSummary;
   private readonly logger: Logger;
   private readonly random: () => number;
-  private readonly budgetBytes: number;
   private lastFailure: FlushResult['failure'];
 
   constructor(
@@ -141,7 +83,11 @@ export class Delivery {
     this.logger = deps.logger ?? processLog;
     this.random = deps.random ?? Math.random;
     this.failures = new FailureSummary(sink.name, this.logger);
-    this.budgetBytes = byteBudget(options.maxBatchBytes);
+    this.writeAhead = new WriteAheadQueue(store, options, () => this.pump(), (batch, err) => {
+      this.stats.recordsDropped += batch.records.length;
+      const message = (err as Error).message;
+      this.logger.error({ err, sink: sink.name }, `spool batch for ${sink.name}: ${message}`);
+    });
     this.pump();
   }
 
@@ -181,6 +127,16 @@ export class Delivery {
     return this.store.stats;
   }
 
+  /**
+   * Unix ms when the oldest batch not yet acknowledged was handed over (spooled, or submitted
+   * and about to be); undefined when nothing waits. Spooled batches keep their original time
+   * across restarts.
+   */
+  get oldestPendingMs(): number | undefined {
+    const head = this.store.segments[0];
+    return head ? head.createdMs : this.writeAhead.oldestQueuedMs;
+  }
+
   /** Queues `batch` for delivery. Never throws, never waits for I/O. */
   submit(batch: RecordBatch): void {
     const count = batch.records.length;
@@ -198,8 +154,7 @@ export class Delivery {
     if (count === 0) return;
     this.stats.batchesSubmitted++;
     this.stats.recordsSubmitted += count;
-    this.pending.push(batch);
-    if (!this.writing) this.writing = this.writeAhead();
+    this.writeAhead.push(batch);
   }
 
   /**
@@ -211,11 +166,11 @@ export class Delivery {
   async flush(deadlineMs: number): Promise<FlushResult> {
     this.flushing++;
     try {
-      await this.writesDone();
+      await this.writeAhead.drained();
       this.pump();
       while (!this.closed && (this.store.segments.length > 0 || this.active.size > 0)) {
         if (this.lastFailure?.kind === 'permanent' || Date.now() >= deadlineMs) break;
-        await this.progressOrDeadline(deadlineMs);
+        await this.progress.nextOrDeadline(deadlineMs);
       }
     } finally {
       this.flushing--;
@@ -230,7 +185,7 @@ export class Delivery {
    */
   async close(): Promise<FlushResult> {
     if (this.closed) return this.remaining();
-    await this.writesDone();
+    await this.writeAhead.drained();
     this.closed = true;
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     for (const run of [...this.active]) {
@@ -251,7 +206,7 @@ export class Delivery {
         `close delivery to ${this.sink.name}: ${left.remainingRecords} records stay spooled for the next start`,
       );
     }
-    this.wake();
+    this.progress.notify();
     return left;
   }
 
@@ -268,69 +223,22 @@ export class Delivery {
     return result;
   }
 
-  /** The write-ahead stage: split and append queued batches, one at a time, in submit order. */
-  private async writeAhead(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending.shift() as RecordBatch;
-      try {
-        for (const piece of splitBatch(batch, this.options)) {
-          await this.store.append(piece.batch, piece.rawBytes);
-          this.pump();
-        }
-      } catch (err) {
-        // Not expected (the store does not reject); counted so the loss is visible.
-        this.stats.recordsDropped += batch.records.length;
-        const message = (err as Error).message;
-        this.logger.error({ err, sink: this.sink.name }, `spool batch for ${this.sink.name}: ${message}`);
-      }
-    }
-    this.writing = null;
-  }
-
-  private async writesDone(): Promise<void> {
-    while (this.writing) await this.writing;
-  }
-
   /** Starts requests while slots are free, nothing is failing and segments are waiting. */
   private pump(): void {
     const slots = Math.max(1, this.options.concurrency);
     while (!this.closed && this.active.size < slots && this.failingRuns === 0) {
-      const segments = this.store.segments;
-      let i = firstAtOrAfter(segments, this.nextSeq);
-      if (i >= segments.length) return;
-      const first = segments[i];
-      const run: SegmentInfo[] = [first];
-      let records = first.recordCount;
-      let bytes = first.rawBytes;
-      let full = false;
-      for (i++; i < segments.length; i++) {
-        const next = segments[i];
-        if (
-          next.windowStartSec !== first.windowStartSec ||
-          next.windowEndSec !== first.windowEndSec ||
-          records + next.recordCount > this.options.maxBatchRecords ||
-          bytes + next.rawBytes > this.budgetBytes
-        ) {
-          full = true;
-          break;
-        }
-        run.push(next);
-        records += next.recordCount;
-        bytes += next.rawBytes;
-      }
-      if (records >= this.options.maxBatchRecords) full = true;
-      const lingerUntilMs = first.createdMs + this.options.lingerMs;
-      if (!full && this.flushing === 0 && lingerUntilMs > Date.now()) {
-        if (!this.lingerTimer) {
-          this.lingerTimer = setTimeout(() => {
-            this.lingerTimer = null;
-            this.pump();
-          }, lingerUntilMs - Date.now());
-        }
+      const next = nextRequest(this.store.segments, this.nextSeq, this.options);
+      if (!next) return;
+      const lingerUntilMs = next.segments[0].createdMs + this.options.lingerMs;
+      if (!next.full && this.flushing === 0 && lingerUntilMs > Date.now()) {
+        this.lingerTimer ??= setTimeout(() => {
+          this.lingerTimer = null;
+          this.pump();
+        }, lingerUntilMs - Date.now());
         return;
       }
-      this.nextSeq = run[run.length - 1].seq + 1;
-      this.start({ segments: run, batches: [], attempt: 0, failing: false, retryTimer: null });
+      this.nextSeq = next.segments[next.segments.length - 1].seq + 1;
+      this.start({ segments: next.segments, batches: [], attempt: 0, failing: false, retryTimer: null });
     }
   }
 
@@ -364,14 +272,15 @@ export class Delivery {
     if (run.segments.length === 0) return this.finish(run);
     const request = mergeBatches(run.batches);
     const startedMs = Date.now();
-    const result = await this.writeWithTimeout(request);
+    const result = await writeWithTimeout(this.sink, request, this.options.requestTimeoutMs, () => {
+      this.stats.timeouts++;
+    });
     const nowMs = Date.now();
+    this.latency.observe((nowMs - startedMs) / 1000);
     if (result.kind === 'ok') {
       this.stats.batchesSent++;
       this.stats.recordsDelivered += request.records.length;
       this.stats.lastSuccessMs = nowMs;
-      this.stats.latencyMsSum += nowMs - startedMs;
-      this.stats.latencyCount++;
       for (const segment of run.segments) await this.store.remove(segment.seq);
       this.lastFailure = undefined;
       this.failures.succeeded(nowMs);
@@ -394,7 +303,7 @@ export class Delivery {
       delayMs = retryDelayMs(run.attempt, this.options, result.retryAfterMs, this.random);
       this.failures.retryable(result.reason, nowMs, delayMs);
     }
-    this.wake();
+    this.progress.notify();
     run.retryTimer = setTimeout(() => {
       run.retryTimer = null;
       this.stats.batchesRetried++;
@@ -405,71 +314,7 @@ export class Delivery {
   private finish(run: Run): void {
     if (!this.active.delete(run)) return;
     if (run.failing) this.failingRuns--;
-    this.wake();
+    this.progress.notify();
     this.pump();
   }
-
-  /** `sink.write` raced against `requestTimeoutMs`; a throw or rejection (contract breach) is retryable. */
-  private writeWithTimeout(batch: RecordBatch): Promise<SinkResult> {
-    return new Promise((resolve) => {
-      let settled = false;
-      const settle = (result: SinkResult) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve(result);
-      };
-      const timer = setTimeout(() => {
-        this.stats.timeouts++;
-        const reason = `write timed out after ${this.options.requestTimeoutMs} ms`;
-        settle({ kind: 'retryable', retryAfterMs: 0, reason });
-      }, this.options.requestTimeoutMs);
-      const failed = (err: unknown) =>
-        settle({ kind: 'retryable', retryAfterMs: 0, reason: `write threw: ${(err as Error)?.message ?? err}` });
-      try {
-        this.sink.write(batch).then(settle, failed);
-      } catch (err) {
-        failed(err);
-      }
-    });
-  }
-
-  private progressOrDeadline(deadlineMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, deadlineMs - Date.now()));
-      this.waiters.add(done);
-    });
-  }
-
-  private wake(): void {
-    for (const waiter of [...this.waiters]) waiter();
-  }
-}
-
-/** Index of the first segment with `seq >= seq`, or `segments.length`. */
-function firstAtOrAfter(segments: readonly SegmentInfo[], seq: number): number {
-  let lo = 0;
-  let hi = segments.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (segments[mid].seq < seq) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function mergeBatches(batches: RecordBatch[]): RecordBatch {
-  if (batches.length === 1) return batches[0];
-  const first = batches[0];
-  return {
-    flowLogId: first.flowLogId,
-    windowStartSec: first.windowStartSec,
-    windowEndSec: first.windowEndSec,
-    records: batches.flatMap((b) => b.records),
-  };
 }

@@ -49,7 +49,8 @@ export class FailureSummary {
           failedAttempts: this.failuresSinceLine,
           failingForMs: nowMs - this.firstFailureMs,
         },
-        `deliver batches to ${this.sinkName}: still failing, ${this.failuresSinceLine} failed attempts since last report: ${reason}`,
+        `deliver batches to ${this.sinkName}: still failing, ` +
+          `${this.failuresSinceLine} failed attempts since last report: ${reason}`,
       );
       this.lastLineMs = nowMs;
       this.failuresSinceLine = 0;

@@ -35,7 +35,8 @@ export interface FileSinkOptions {
 export function classifyFileError(action: string, err: unknown): SinkResult {
   const code = (err as NodeJS.ErrnoException)?.code ?? '';
   const reason = `${action}: ${(err as Error)?.message ?? String(err)}`;
-  return PERMANENT_CODES.has(code) ? { kind: 'permanent', reason } : { kind: 'retryable', retryAfterMs: 0, reason };
+  if (PERMANENT_CODES.has(code)) return { kind: 'permanent', reason };
+  return { kind: 'retryable', retryAfterMs: 0, reason };
 }
 
 /**

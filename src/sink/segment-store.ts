@@ -32,6 +32,21 @@ export interface SpoolStats {
   writeFailures: number;
 }
 
+export function newSpoolStats(): SpoolStats {
+  return {
+    segments: 0,
+    bytes: 0,
+    records: 0,
+    memorySegments: 0,
+    appendedSegments: 0,
+    evictedSegments: 0,
+    evictedRecords: 0,
+    corruptSegments: 0,
+    tempFilesMovedAside: 0,
+    writeFailures: 0,
+  };
+}
+
 /**
  * The queue contract the delivery layer relies on (implemented by `Spool`; tests use an
  * in-memory double). Appends commit in call order and resolve once the segment is committed;

@@ -18,6 +18,7 @@ export const PUT_LOGS_MAX_RAW_BYTES = 3 * 1024 * 1024;
  * the future margin absorbs clock skew between this host and the service.
  */
 export const LOG_TIME_MAX_AGE_SEC = 7 * 24 * 3600;
+export const LOG_TIME_MAX_AHEAD_SEC = 15 * 60;
 const LOG_TIME_PAST_MARGIN_SEC = 24 * 3600;
 const LOG_TIME_FUTURE_MARGIN_SEC = 5 * 60;
 
@@ -55,7 +56,7 @@ export function recordLogTimeSec(record: FlowRecord, windowStartSec: number): nu
 export function acceptedLogTimeRange(nowSec: number): { minSec: number; maxSec: number } {
   return {
     minSec: nowSec - LOG_TIME_MAX_AGE_SEC + LOG_TIME_PAST_MARGIN_SEC,
-    maxSec: nowSec + 15 * 60 - LOG_TIME_FUTURE_MARGIN_SEC,
+    maxSec: nowSec + LOG_TIME_MAX_AHEAD_SEC - LOG_TIME_FUTURE_MARGIN_SEC,
   };
 }
 

@@ -44,15 +44,23 @@ export interface SlsSinkOptions {
   agentVersion?: string;
 }
 
-/** Running totals, for metrics (flowlog_sink_sls_*_total). */
+/**
+ * Running totals since the sink was made, for metrics (names proposed, label sink = `name`):
+ * flowlog_sink_sls_logs_total, flowlog_sink_sls_clamped_log_times_total,
+ * flowlog_sink_sls_bytes_total{stage="raw"|"sent"}, flowlog_sink_sls_refused_batches_total.
+ */
 export interface SlsSinkCounters {
+  /** Batches the service accepted. */
   batches: number;
+  /** Logs (records) the service accepted. */
   logs: number;
-  /** Logs whose time was moved into the range the service accepts (old replays). */
+  /** Logs whose time was moved into the range the service accepts (old replays), sent or not. */
   clampedLogTimes: number;
+  /** Encoded LogGroup bytes of accepted batches, before compression. */
   rawBytes: number;
+  /** Body bytes of accepted batches, as sent. */
   sentBytes: number;
-  /** Batches refused before sending (over the PutLogs limits). */
+  /** Batches refused before sending (over the PutLogs limits); also counted as permanent failures. */
   refusedBatches: number;
   retryableFailures: number;
   permanentFailures: number;

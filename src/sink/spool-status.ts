@@ -59,7 +59,9 @@ export async function readSpoolDirStatus(dir: string): Promise<SpoolDirStatus> {
     status.records += header.value.recordCount;
     status.bytes += header.value.payloadBytes + SEGMENT_HEADER_BYTES;
     const created = header.value.createdMs;
-    if (status.oldestCreatedMs === undefined || created < status.oldestCreatedMs) status.oldestCreatedMs = created;
+    if (status.oldestCreatedMs === undefined || created < status.oldestCreatedMs) {
+      status.oldestCreatedMs = created;
+    }
   }
   status.corruptFiles = (await fs.readdir(path.join(dir, CORRUPT_DIR)).catch(() => [])).length;
   return status;

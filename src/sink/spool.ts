@@ -13,7 +13,7 @@ import {
   writeCommittedSegment,
 } from './spool-files';
 import { acquireSpoolLock, releaseSpoolLock, SpoolError } from './spool-lock';
-import type { SegmentInfo, SegmentStore, SpoolStats } from './segment-store';
+import { newSpoolStats, type SegmentInfo, type SegmentStore, type SpoolStats } from './segment-store';
 
 export type { SegmentInfo, SegmentStore, SpoolStats } from './segment-store';
 
@@ -69,18 +69,7 @@ export class Spool implements SegmentStore {
   private lastWriteError = '';
   private readonly logger: Logger;
   private readonly maxBytes: number;
-  readonly stats: SpoolStats = {
-    segments: 0,
-    bytes: 0,
-    records: 0,
-    memorySegments: 0,
-    appendedSegments: 0,
-    evictedSegments: 0,
-    evictedRecords: 0,
-    corruptSegments: 0,
-    tempFilesMovedAside: 0,
-    writeFailures: 0,
-  };
+  readonly stats: SpoolStats = newSpoolStats();
 
   private constructor(
     /** The spool directory, or null for a memory-only spool. */
@@ -197,13 +186,15 @@ export class Spool implements SegmentStore {
         }
       } catch (err) {
         this.stats.writeFailures++;
-        const message = (err as Error).message;
-        if (message !== this.lastWriteError) {
+        // Compare codes, not messages: messages name the (ever-changing) segment file.
+        const kind = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        if (kind !== this.lastWriteError) {
           this.logger.error(
             { err, dir: this.dir },
-            `write spool segment to ${this.dir}: ${message} (keeping segments in memory; they are lost on exit)`,
+            `write spool segment to ${this.dir}: ${(err as Error).message} ` +
+              '(keeping segments in memory until writes succeed again; those are lost on exit)',
           );
-          this.lastWriteError = message;
+          this.lastWriteError = kind;
         }
       }
     }
@@ -296,7 +287,8 @@ export class Spool implements SegmentStore {
           records: this.stats.records,
           tempFilesMovedAside: this.stats.tempFilesMovedAside,
         },
-        `recover spool ${dir}: ${this.stats.records} records in ${this.stats.segments} segments from a previous run`,
+        `recover spool ${dir}: ${this.stats.records} records in ${this.stats.segments} segments ` +
+          'from a previous run',
       );
     }
   }

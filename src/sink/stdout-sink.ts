@@ -4,7 +4,11 @@ import { formatBatchLines } from './json-lines';
 import type { Sink, SinkResult } from './sink';
 
 /** A reader that went away will not come back: retrying cannot help. */
-const PERMANENT_CODES: ReadonlySet<string> = new Set(['EPIPE', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
+const PERMANENT_CODES: ReadonlySet<string> = new Set([
+  'EPIPE',
+  'ERR_STREAM_DESTROYED',
+  'ERR_STREAM_WRITE_AFTER_END',
+]);
 
 /**
  * Writes records as JSON Lines (json-lines.ts) to a stream, process.stdout by default.
@@ -42,7 +46,8 @@ export class StdoutSink implements Sink {
 
   private writeNow(text: string): Promise<SinkResult> {
     if (this.lastError || this.stream.destroyed || this.stream.writableEnded) {
-      return Promise.resolve(this.classify(this.lastError ?? Object.assign(new Error('stream closed'), { code: 'ERR_STREAM_DESTROYED' })));
+      const err = this.lastError ?? Object.assign(new Error('stream closed'), { code: 'ERR_STREAM_DESTROYED' });
+      return Promise.resolve(this.classify(err));
     }
     return new Promise((resolve) => {
       this.stream.write(text, (err?: Error | null) => {
@@ -53,6 +58,7 @@ export class StdoutSink implements Sink {
 
   private classify(err: NodeJS.ErrnoException): SinkResult {
     const reason = `write ${this.name}: ${err.message}`;
-    return PERMANENT_CODES.has(err.code ?? '') ? { kind: 'permanent', reason } : { kind: 'retryable', retryAfterMs: 0, reason };
+    if (PERMANENT_CODES.has(err.code ?? '')) return { kind: 'permanent', reason };
+    return { kind: 'retryable', retryAfterMs: 0, reason };
   }
 }

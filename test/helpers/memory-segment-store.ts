@@ -1,5 +1,5 @@
 import type { RecordBatch } from '../../src/flow/record';
-import type { SegmentInfo, SegmentStore, SpoolStats } from '../../src/sink/segment-store';
+import { newSpoolStats, type SegmentInfo, type SegmentStore, type SpoolStats } from '../../src/sink/segment-store';
 
 /**
  * An in-memory `SegmentStore` for delivery tests under fake timers: every call settles in a
@@ -8,18 +8,7 @@ import type { SegmentInfo, SegmentStore, SpoolStats } from '../../src/sink/segme
  */
 export class MemorySegmentStore implements SegmentStore {
   readonly segments: SegmentInfo[] = [];
-  readonly stats: SpoolStats = {
-    segments: 0,
-    bytes: 0,
-    records: 0,
-    memorySegments: 0,
-    appendedSegments: 0,
-    evictedSegments: 0,
-    evictedRecords: 0,
-    corruptSegments: 0,
-    tempFilesMovedAside: 0,
-    writeFailures: 0,
-  };
+  readonly stats: SpoolStats = newSpoolStats();
   readonly removed: number[] = [];
   closed = false;
   private readonly batches = new Map<number, RecordBatch>();

@@ -1,0 +1,261 @@
+import { unwatchFile, watchFile } from 'node:fs';
+import { ConfigError, formatProblem, loadConfig } from '../config/load';
+import type { AgentConfig, EniConfig } from '../config/types';
+import { openRecordOutput, type RecordOutput } from '../cli/record-output';
+import { EcsMetadataClient } from '../enrich/ecs-metadata';
+import { enisFromMetadata, listHostInterfaces, resolveLiveEnis, resolutionKey, type HostInterface, type LiveEni } from '../enrich/eni-discovery';
+import type { Logger } from '../log';
+import { CaptureSet } from './capture-set';
+import { LiveGeneration } from './live-generation';
+
+export interface DaemonOptions {
+  configPath: string;
+  /**
+   * Delivery seam: '-' or a file writes JSON Lines (as replay's --output); undefined uses each flow
+   * log's sink once the delivery layer (src/sink/delivery.ts) is wired into openRecordOutput.
+   */
+  output?: string;
+  log: Logger;
+  /** Where refused-reload problems are printed, one line each as `validate` prints them. */
+  err: { write(text: string): unknown };
+  /** Wall-clock tick; windows are checked, drops collected and failed devices retried this often. */
+  tickIntervalMs?: number;
+  /** Seconds after a boundary before an idle window is closed, so buffered packets land in it. */
+  graceSec?: number;
+  /** libpcap read timeout (bounds how late a packet reaches the table). */
+  bufferTimeoutMs?: number;
+  /** Watch the config file and reload on change (as on SIGHUP). */
+  watchConfig?: boolean;
+  /** Host interface listing (tests). */
+  listHosts?: () => HostInterface[];
+}
+
+/** The daemon could not start; `exitCode` 2 for a bad config, 1 when nothing can run. */
+export class DaemonStartError extends Error {
+  override readonly name = 'DaemonStartError';
+  constructor(
+    message: string,
+    readonly exitCode: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * `flowlog-agent run`: live capture of every covered ENI, wall-clock windows, ENIs followed as
+ * they come and go, reload on SIGHUP (wired by the run command), graceful stop.
+ *
+ * Lifecycle: `start()` once, then any number of `reload()`/`refresh()`, then `stop()` once.
+ * Everything runs on the event loop; the packet path runs inside libuv poll callbacks and all
+ * structural changes (new generation, device open/close) run between them.
+ */
+export class FlowlogDaemon {
+  private config!: AgentConfig;
+  private output!: RecordOutput;
+  private readonly pendingDrains = new Set<Promise<void>>();
+  private captures!: CaptureSet;
+  private generation: LiveGeneration | null = null;
+  private metadata: EcsMetadataClient | null = null;
+  private discovered: EniConfig[] = [];
+  private metadataInFlight = false;
+  private lastMetadataError = '';
+  private lastUnresolved = '';
+  private tickTimer: NodeJS.Timeout | null = null;
+  private refreshTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private readonly tickIntervalMs: number;
+  private readonly graceSec: number;
+  private readonly bufferTimeoutMs: number;
+  private readonly listHosts: () => HostInterface[];
+  private readonly log: Logger;
+
+  constructor(private readonly o: DaemonOptions) {
+    this.tickIntervalMs = o.tickIntervalMs ?? 1000;
+    this.graceSec = o.graceSec ?? 2;
+    this.bufferTimeoutMs = o.bufferTimeoutMs ?? 100;
+    this.listHosts = o.listHosts ?? (() => listHostInterfaces());
+    this.log = o.log;
+  }
+
+  /** Loads the config, opens the output and every device it can. Throws DaemonStartError. */
+  async start(): Promise<void> {
+    const config = this.loadOrReport();
+    if (config === null) throw new DaemonStartError(`load config ${this.o.configPath}: refused`, 2);
+    if (config.flowLogs.length === 0) throw new DaemonStartError('start daemon: nothing to capture: the config has no flow logs', 1);
+    this.config = config;
+    try {
+      this.output = await openRecordOutput(config, this.o.output);
+    } catch (err) {
+      throw new DaemonStartError(`start daemon: ${(err as Error).message}`, 1, { cause: err });
+    }
+    this.captures = this.newCaptureSet(config);
+    this.setupDiscovery(config);
+    if (this.metadata !== null) await this.readMetadata();
+    this.refresh();
+    const wanted = this.captures.openDevices().length + this.captures.failedDevices().length;
+    if (this.captures.openDevices().length === 0 && wanted > 0 && this.captures.permissionFailures >= wanted) {
+      this.captures.closeAll();
+      throw new DaemonStartError('start daemon: cannot capture on any device: permission denied (needs CAP_NET_RAW and CAP_NET_ADMIN)', 1);
+    }
+    this.tickTimer = setInterval(() => this.tick(), this.tickIntervalMs);
+    if (this.o.watchConfig ?? true) watchFile(config.sourcePath, { interval: 2000 }, (cur, prev) => {
+      if (cur.mtimeMs !== prev.mtimeMs && !this.stopped) void this.reload('config file changed');
+    });
+    this.log.info({ enis: this.generation?.enis.length ?? 0, devices: this.captures.openDevices() }, 'daemon started');
+  }
+
+  /** ENIs captured now, in index order. */
+  get liveEnis(): readonly LiveEni[] {
+    return this.generation?.enis ?? [];
+  }
+
+  /**
+   * Re-reads the config file. Refused (problems printed like `validate`, old config kept) when
+   * invalid; otherwise the new config takes effect at once (partial window at the change).
+   */
+  async reload(reason = 'SIGHUP'): Promise<boolean> {
+    if (this.stopped) return false;
+    const next = this.loadOrReport();
+    if (next === null) {
+      this.log.error({ reason, config: this.o.configPath }, 'reload refused: config invalid, keeping the running one');
+      return false;
+    }
+    const captureChanged = JSON.stringify(next.capture) !== JSON.stringify(this.config.capture);
+    this.config = next;
+    if (captureChanged) {
+      this.endGeneration();
+      this.captures.closeAll();
+      this.captures = this.newCaptureSet(next);
+    }
+    this.setupDiscovery(next);
+    if (this.metadata !== null) await this.readMetadata();
+    this.refresh(true);
+    this.log.info({ reason, enis: this.liveEnis.length }, 'config reloaded');
+    return true;
+  }
+
+  /**
+   * Finds ENIs and devices now: host interfaces, the config, the last metadata answer. Opens new
+   * devices, closes gone ones, and starts a new generation when the captured set changed.
+   */
+  refresh(force = false): void {
+    if (this.stopped) return;
+    const hosts = this.listHosts();
+    const resolution = resolveLiveEnis(this.config.enis, this.discovered, this.config.flowLogs, hosts);
+    const unresolved = resolution.unresolved.map((u) => `${u.id}: ${u.reason}`).join('; ');
+    if (unresolved !== this.lastUnresolved) {
+      this.lastUnresolved = unresolved;
+      if (unresolved !== '') this.log.warn({ unresolved: resolution.unresolved }, 'ENIs not captured yet');
+    }
+    this.captures.sync(resolution.enis.map((l) => l.device));
+    this.captures.retryDue();
+    const open = new Set(this.captures.openDevices());
+    const live = resolution.enis.filter((l) => open.has(l.device));
+    if (!force && this.generation !== null && resolutionKey(live) === this.generation.key) {
+      this.generation.bindSources(this.captures); // a device reopened under the same ENI
+      return;
+    }
+    this.endGeneration();
+    this.generation = new LiveGeneration(this.config, live, this.output, nowSec());
+    this.generation.bindSources(this.captures);
+    this.log.info({ enis: live.map((l) => ({ id: l.eni.id, device: l.device, mac: l.eni.mac, ips: l.eni.ips })) }, 'capturing ENIs');
+  }
+
+  /**
+   * Stops capture, writes the partial window (end = now) and delivers or spools what is left.
+   * Returns what the output reports.
+   */
+  async stop(): Promise<{ delivered: number; spooled: number }> {
+    if (this.stopped) return { delivered: 0, spooled: 0 };
+    this.stopped = true;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    unwatchFile(this.config.sourcePath);
+    this.endGeneration();
+    this.captures.closeAll();
+    await Promise.all(this.pendingDrains);
+    const result = await this.output.close();
+    this.log.info(result, 'daemon stopped');
+    return result;
+  }
+
+  /** Once per tick: retry failed devices, collect drops, close windows on the delayed clock. */
+  private tick(): void {
+    if (this.stopped) return;
+    if (this.captures.retryDue()) this.refresh();
+    const gen = this.generation;
+    if (gen === null) return;
+    this.captures.drainAll();
+    gen.collectLoss(this.captures);
+    gen.tick(nowSec() - this.graceSec);
+  }
+
+  private endGeneration(): void {
+    const gen = this.generation;
+    if (gen === null) return;
+    this.captures.drainAll();
+    gen.collectLoss(this.captures);
+    gen.finish(nowSec());
+    // Closed windows build their records in slices (so capture never stalls); keep the promise
+    // so a stop delivers them before closing the output.
+    const drained = gen.pipeline.drained();
+    this.pendingDrains.add(drained);
+    void drained.finally(() => this.pendingDrains.delete(drained));
+    this.generation = null;
+  }
+
+  private setupDiscovery(config: AgentConfig): void {
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    const d = config.discovery;
+    this.metadata = d.type === 'ecs-metadata' ? new EcsMetadataClient(d) : null;
+    if (this.metadata === null) this.discovered = [];
+    this.refreshTimer = setInterval(() => {
+      if (this.metadata !== null) void this.readMetadata().then(() => this.refresh());
+      else this.refresh();
+    }, d.refreshIntervalSec * 1000);
+  }
+
+  private async readMetadata(): Promise<void> {
+    const client = this.metadata;
+    if (client === null || this.metadataInFlight) return;
+    this.metadataInFlight = true;
+    try {
+      this.discovered = enisFromMetadata(await client.read());
+      if (this.lastMetadataError !== '') this.log.info({ mode: client.mode }, 'metadata service reachable again');
+      this.lastMetadataError = '';
+    } catch (err) {
+      const message = (err as Error).message;
+      if (message !== this.lastMetadataError) this.log.warn({ err: message }, 'read ECS metadata failed; keeping the last ENI list');
+      this.lastMetadataError = message;
+    } finally {
+      this.metadataInFlight = false;
+    }
+  }
+
+  private newCaptureSet(config: AgentConfig): CaptureSet {
+    return new CaptureSet({
+      capture: config.capture,
+      bufferTimeoutMs: this.bufferTimeoutMs,
+      log: this.log,
+      onOpenSetChanged: () => this.refresh(),
+    });
+  }
+
+  private loadOrReport(): AgentConfig | null {
+    const file = this.o.configPath;
+    try {
+      const { config, warnings } = loadConfig(file);
+      for (const w of warnings) this.o.err.write(formatProblem(file, w) + '\n');
+      return config;
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      for (const p of e.problems) this.o.err.write(formatProblem(file, p) + '\n');
+      return null;
+    }
+  }
+}
+
+function nowSec(): number {
+  return Math.floor(Date.now() / 1000);
+}

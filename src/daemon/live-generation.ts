@@ -1,0 +1,81 @@
+import type { AgentConfig } from '../config/types';
+import type { LiveEni } from '../enrich/eni-discovery';
+import { resolutionKey } from '../enrich/eni-discovery';
+import { buildPipeline, type Pipeline, type RecordSubmitter } from '../pipeline';
+import type { CaptureSet } from './capture-set';
+
+/**
+ * Empty windows still written as NODATA after the process was suspended; a longer gap starts a
+ * new timeline (the kernel buffer cannot have kept that much, so those windows were not observed).
+ */
+const MAX_GAP_WINDOWS = 1;
+
+/**
+ * One pipeline over a fixed list of captured ENIs. ENI indexes are positions in `enis` and never
+ * change during a generation; when the captured set changes (an ENI appears or goes, a device
+ * fails or recovers, the config is reloaded) the daemon ends this generation with a partial
+ * window at `now` and starts the next one. Cost of the choice: a window in which the set changed
+ * is written as two partial windows (flows split at the change, NODATA twice for an idle ENI),
+ * in exchange for never touching the packet path's fixed-size, allocation-free structures.
+ */
+export class LiveGeneration {
+  readonly pipeline: Pipeline;
+  /** resolutionKey of `enis`: equal keys mean nothing to rebuild. */
+  readonly key: string;
+
+  constructor(
+    readonly config: AgentConfig,
+    readonly enis: readonly LiveEni[],
+    submitter: RecordSubmitter,
+    startSec: number,
+  ) {
+    this.pipeline = buildPipeline({ ...config, enis: enis.map((l) => l.eni) }, submitter, {
+      maxGapWindows: MAX_GAP_WINDOWS,
+      drain: 'incremental',
+    });
+    this.key = resolutionKey(enis);
+    // Open the windows at the start time now: a first tick with the grace-delayed clock would
+    // open the previous window, which the previous generation has already written.
+    this.pipeline.recorder.tick(startSec);
+  }
+
+  /** Points every captured device of this generation at its recorder and ENI index. */
+  bindSources(captures: CaptureSet): void {
+    this.enis.forEach((l, i) => captures.source(l.device)?.bind(this.pipeline.recorder, i));
+  }
+
+  /** Adds each device's capture drops since the last call to its ENI's current windows. */
+  collectLoss(captures: CaptureSet): number {
+    let total = 0;
+    this.enis.forEach((l, i) => {
+      const source = captures.source(l.device);
+      if (source === null) return;
+      const dropped = source.takeDrops();
+      if (dropped === 0) return;
+      total += dropped;
+      for (const agg of this.pipeline.aggregators) agg.addLoss(i, dropped);
+    });
+    return total;
+  }
+
+  /** Closes windows that ended by `clockSec` (the grace-delayed wall clock). */
+  tick(clockSec: number): void {
+    this.pipeline.recorder.tick(clockSec);
+  }
+
+  /**
+   * Ends the generation at `nowSec`: windows that ended before it are closed whole, the current
+   * one as a partial window ending at `nowSec`.
+   */
+  finish(nowSec: number): void {
+    this.pipeline.recorder.tick(nowSec - 1);
+    for (const agg of this.pipeline.aggregators) {
+      const start = agg.windowStartSec;
+      if (start < 0) continue;
+      // A window opened this very second: written only if it holds flows (then ending a second
+      // later, as records have whole-second bounds), else a zero-length NODATA window is noise.
+      if (start >= nowSec && agg.activeFlows === 0) continue;
+      agg.finish(Math.max(nowSec, start + 1));
+    }
+  }
+}

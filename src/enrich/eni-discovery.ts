@@ -1,0 +1,147 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { parseIpOrCidr } from '../config/net-address';
+import type { EniConfig, FlowLogConfig } from '../config/types';
+import type { InstanceMetadata } from './ecs-metadata';
+
+/** A network device of this host (in the agent's network namespace). */
+export interface HostInterface {
+  name: string;
+  /** Lower-case colon form; '' when the device has none. */
+  mac: string;
+  /** Its own addresses (no prefix), IPv4 and IPv6. */
+  addresses: string[];
+}
+
+/**
+ * Lists the host's devices from sysfs (`<dir>/<name>/address`), with their addresses from
+ * `os.networkInterfaces()`; loopback is left out. `dir` and `addressesOf` are injectable so tests
+ * can describe a host without touching the real one.
+ */
+export function listHostInterfaces(
+  dir = '/sys/class/net',
+  addressesOf: (name: string) => string[] = osAddresses,
+): HostInterface[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const out: HostInterface[] = [];
+  for (const name of names.sort()) {
+    if (name === 'lo' || name === 'bonding_masters') continue;
+    let mac = '';
+    try {
+      mac = readFileSync(join(dir, name, 'address'), 'utf8').trim().toLowerCase();
+    } catch {
+      continue; // vanished between readdir and read
+    }
+    out.push({ name, mac, addresses: addressesOf(name) });
+  }
+  return out;
+}
+
+function osAddresses(name: string): string[] {
+  return (networkInterfaces()[name] ?? []).map((a) => a.address);
+}
+
+/** An ENI the daemon can capture: its record identity and the device it is seen on. */
+export interface LiveEni {
+  eni: EniConfig;
+  device: string;
+}
+
+/** An ENI that should be captured but has no device on this host (yet). */
+export interface UnresolvedEni {
+  id: string;
+  reason: string;
+}
+
+export interface EniResolution {
+  enis: LiveEni[];
+  unresolved: UnresolvedEni[];
+}
+
+/** ENIs described by the metadata service, as configuration entries (vm-id is the instance). */
+export function enisFromMetadata(md: InstanceMetadata): EniConfig[] {
+  return md.enis.map((e) => ({
+    id: e.eniId,
+    mac: e.mac,
+    ips: e.ips,
+    cidrs: e.ips.map(toCidr).filter((c): c is string => c !== null),
+    vpcId: e.vpcId,
+    vswitchId: e.vswitchId,
+    vmId: md.instanceId,
+    ...(md.instanceType !== '' ? { instanceType: md.instanceType } : {}),
+  }));
+}
+
+/** Whether any flow log covers the ENI (by ENI id, VPC or vSwitch). */
+export function isCovered(eni: EniConfig, flowLogs: readonly FlowLogConfig[]): boolean {
+  return flowLogs.some((fl) => fl.resourceId === (fl.resourceType === 'eni' ? eni.id : fl.resourceType === 'vpc' ? eni.vpcId : eni.vswitchId));
+}
+
+/**
+ * Decides which ENIs to capture and on which device. Configured ENIs come first, in file order,
+ * then discovered ones not configured already (same id or MAC), in the service's order, so an
+ * ENI keeps its position while the set is stable. Only ENIs some flow log covers are captured.
+ * The device is the ENI's `interface`, else the host device with its MAC. MAC and addresses left
+ * out of the configuration default to the device's own.
+ */
+export function resolveLiveEnis(
+  configured: readonly EniConfig[],
+  discovered: readonly EniConfig[],
+  flowLogs: readonly FlowLogConfig[],
+  hosts: readonly HostInterface[],
+): EniResolution {
+  const byName = new Map(hosts.map((h) => [h.name, h]));
+  const byMac = new Map(hosts.filter((h) => h.mac !== '' && h.mac !== '00:00:00:00:00:00').map((h) => [h.mac, h]));
+  const seenIds = new Set(configured.map((e) => e.id));
+  const seenMacs = new Set(configured.filter((e) => e.mac).map((e) => e.mac as string));
+  const candidates = [...configured];
+  for (const e of discovered) {
+    if (seenIds.has(e.id) || (e.mac !== undefined && seenMacs.has(e.mac))) continue;
+    seenIds.add(e.id);
+    candidates.push(e);
+  }
+  const enis: LiveEni[] = [];
+  const unresolved: UnresolvedEni[] = [];
+  const usedDevices = new Set<string>();
+  for (const e of candidates) {
+    if (!isCovered(e, flowLogs)) continue;
+    const host = e.interface !== undefined ? byName.get(e.interface) : e.mac !== undefined ? byMac.get(e.mac) : undefined;
+    if (host === undefined) {
+      const reason = e.interface !== undefined ? `interface ${e.interface} not present` : e.mac !== undefined ? `no interface with MAC ${e.mac}` : 'neither interface nor MAC given';
+      unresolved.push({ id: e.id, reason });
+      continue;
+    }
+    if (usedDevices.has(host.name)) {
+      unresolved.push({ id: e.id, reason: `interface ${host.name} already captured for another ENI` });
+      continue;
+    }
+    usedDevices.add(host.name);
+    const ips = e.ips.length > 0 ? e.ips : host.addresses.filter((a) => toCidr(a) !== null);
+    const eni: EniConfig = {
+      ...e,
+      interface: host.name,
+      ips,
+      cidrs: e.ips.length > 0 ? e.cidrs : ips.map((a) => toCidr(a) as string),
+    };
+    const mac = e.mac ?? (host.mac !== '' ? host.mac : undefined);
+    if (mac !== undefined) eni.mac = mac;
+    enis.push({ eni, device: host.name });
+  }
+  return { enis, unresolved };
+}
+
+function toCidr(address: string): string | null {
+  const parsed = parseIpOrCidr(address);
+  return parsed.ok ? parsed.value.cidr : null;
+}
+
+/** A stable text form of a resolution, to tell whether anything changed between refreshes. */
+export function resolutionKey(enis: readonly LiveEni[]): string {
+  return JSON.stringify(enis.map((l) => [l.device, l.eni.id, l.eni.mac ?? '', l.eni.ips, l.eni.vpcId, l.eni.vswitchId, l.eni.vmId]));
+}

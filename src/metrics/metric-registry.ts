@@ -1,0 +1,153 @@
+/**
+ * The Prometheus metrics of the agent, as a prom-client Registry whose every metric is filled
+ * from a MetricsSource at scrape time (prom-client `collect`). Nothing here is touched by the
+ * packet path; a scrape costs one pass over the source's arrays.
+ */
+import { Counter, Gauge, Registry, type Metric } from 'prom-client';
+import type { HistogramView } from './duration-histogram';
+import type { MetricsSource } from './metrics-source';
+
+/** Metric names, one place for the README and tests. */
+export const METRIC_NAMES = {
+  capturePackets: 'flowlog_capture_packets_total',
+  captureBytes: 'flowlog_capture_bytes_total',
+  captureKernelDrops: 'flowlog_capture_kernel_drops_total',
+  captureInterfaceDrops: 'flowlog_capture_interface_drops_total',
+  decodeMalformed: 'flowlog_decode_malformed_total',
+  enrichUnattributed: 'flowlog_enrich_unattributed_packets_total',
+  flowActiveFlows: 'flowlog_flow_active_flows',
+  flowTableCapacity: 'flowlog_flow_table_capacity',
+  records: 'flowlog_records_total',
+  sinkBatches: 'flowlog_sink_batches_total',
+  sinkLatency: 'flowlog_sink_latency_seconds',
+  sinkLastSuccess: 'flowlog_sink_last_success_timestamp_seconds',
+  spoolSegments: 'flowlog_spool_segments',
+  spoolBytes: 'flowlog_spool_bytes',
+  windowFlush: 'flowlog_window_flush_seconds',
+  configReloads: 'flowlog_config_reloads_total',
+} as const;
+
+type Labels = Record<string, string>;
+
+/** A source bug (NaN, negative) must not fail the whole scrape: such a value reads as 0. */
+function sane(value: number): number {
+  return Number.isFinite(value) && value >= 0 ? value : 0;
+}
+
+/** Builds a registry reading `source` on every scrape. One registry per source; not shared with prom-client's global one. */
+export function buildMetricRegistry(source: MetricsSource): Registry {
+  const registry = new Registry();
+  const counter = (name: string, help: string, labelNames: string[], read: () => [Labels, number][]) =>
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        // Totals come from the pipeline: replace rather than add.
+        this.reset();
+        for (const [labels, value] of read()) this.inc(labels, sane(value));
+      },
+    });
+  const gauge = (name: string, help: string, labelNames: string[], read: () => [Labels, number][]) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [labels, value] of read()) this.set(labels, sane(value));
+      },
+    });
+
+  const devices = () => source.captureDevices();
+  counter(METRIC_NAMES.capturePackets, 'Packets captured, per ENI.', ['eni'], () => devices().map((d) => [{ eni: d.eni }, d.packets]));
+  counter(METRIC_NAMES.captureBytes, 'Bytes captured (wire length), per ENI.', ['eni'], () => devices().map((d) => [{ eni: d.eni }, d.bytes]));
+  counter(METRIC_NAMES.captureKernelDrops, 'Packets dropped by the kernel capture buffer, per ENI.', ['eni'], () =>
+    devices().map((d) => [{ eni: d.eni }, d.kernelDrops]),
+  );
+  counter(METRIC_NAMES.captureInterfaceDrops, 'Packets dropped by the interface or driver, per ENI.', ['eni'], () =>
+    devices().map((d) => [{ eni: d.eni }, d.interfaceDrops]),
+  );
+  counter(METRIC_NAMES.decodeMalformed, 'Packets that could not be decoded, by reason.', ['reason'], () =>
+    Object.entries(source.malformedPackets()).map(([reason, n]) => [{ reason }, n]),
+  );
+  counter(METRIC_NAMES.enrichUnattributed, 'Packets that matched no configured ENI.', [], () => [[{}, source.unattributedPackets()]]);
+  gauge(METRIC_NAMES.flowActiveFlows, 'Flows in the flow table in the current window, per aggregation interval (seconds).', ['interval'], () =>
+    source.flowTable().intervals.map((t) => [{ interval: String(t.intervalSec) }, t.activeFlows]),
+  );
+  gauge(METRIC_NAMES.flowTableCapacity, 'Most flows per window per interval before new flows become SKIPDATA.', [], () => [
+    [{}, source.flowTable().capacity],
+  ]);
+  counter(METRIC_NAMES.records, 'Flow-log records produced, by flow log and log-status.', ['flow_log', 'log_status'], () =>
+    source.records().map((r) => [{ flow_log: r.flowLog, log_status: r.logStatus }, r.records]),
+  );
+  counter(METRIC_NAMES.sinkBatches, 'Record batches per sink by result: sent, failed (given up), retried.', ['sink', 'result'], () =>
+    source.sinks().flatMap((s): [Labels, number][] => [
+      [{ sink: s.sink, result: 'sent' }, s.batchesSent],
+      [{ sink: s.sink, result: 'failed' }, s.batchesFailed],
+      [{ sink: s.sink, result: 'retried' }, s.batchesRetried],
+    ]),
+  );
+  gauge(METRIC_NAMES.sinkLastSuccess, 'Time of the last batch a sink accepted, Unix seconds.', ['sink'], () =>
+    source
+      .sinks()
+      .filter((s) => s.lastSuccessUnixMs !== undefined)
+      .map((s) => [{ sink: s.sink }, (s.lastSuccessUnixMs as number) / 1000]),
+  );
+  gauge(METRIC_NAMES.spoolSegments, 'Segments waiting in the disk spool, per flow log.', ['flow_log'], () =>
+    source.spools().map((s) => [{ flow_log: s.flowLog }, s.segments]),
+  );
+  gauge(METRIC_NAMES.spoolBytes, 'Bytes of the segments in the disk spool, per flow log.', ['flow_log'], () =>
+    source.spools().map((s) => [{ flow_log: s.flowLog }, s.bytes]),
+  );
+  counter(METRIC_NAMES.configReloads, 'Configuration reloads by result: ok, failed.', ['result'], () => {
+    const r = source.configReloads();
+    return [
+      [{ result: 'ok' }, r.ok],
+      [{ result: 'failed' }, r.failed],
+    ];
+  });
+  registry.registerMetric(
+    histogramMetric(METRIC_NAMES.sinkLatency, 'Seconds from handing a batch to a sink to its answer, per attempt.', () =>
+      source.sinks().map((s) => [{ sink: s.sink }, s.latency]),
+    ),
+  );
+  registry.registerMetric(
+    histogramMetric(METRIC_NAMES.windowFlush, 'Seconds to drain a closed window into records and hand them over.', () => [
+      [{}, source.windowFlush()],
+    ]),
+  );
+  return registry;
+}
+
+/**
+ * A histogram rendered from HistogramViews the pipeline owns. prom-client's Histogram can only
+ * be fed observations, so this implements the small part of its metric contract the Registry
+ * uses (name, help, type, get()) and is cast where it is registered.
+ */
+function histogramMetric(name: string, help: string, read: () => [Labels, HistogramView][]): Metric {
+  const metric = {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    async get() {
+      const values: { metricName: string; labels: Record<string, string>; value: number }[] = [];
+      for (const [labels, view] of read()) {
+        let cumulative = 0;
+        view.upperBoundsSec.forEach((bound, i) => {
+          cumulative += sane(view.bucketCounts[i]);
+          values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: String(bound) }, value: cumulative });
+        });
+        cumulative += sane(view.bucketCounts[view.upperBoundsSec.length]);
+        values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: cumulative });
+        values.push({ metricName: `${name}_sum`, labels, value: sane(view.sumSec) });
+        values.push({ metricName: `${name}_count`, labels, value: cumulative });
+      }
+      return { name, help, type: 'histogram', aggregator: 'sum', values };
+    },
+  };
+  return metric as unknown as Metric;
+}

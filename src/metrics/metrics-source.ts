@@ -1,0 +1,108 @@
+/**
+ * What the metrics endpoint reads. The pipeline keeps plain numbers (the packet path only bumps
+ * them); these callbacks are called at scrape time, off the packet path, and may allocate.
+ *
+ * Contract for implementers (the lead's wiring, and test doubles):
+ * - every callback is synchronous, cheap (no I/O) and never throws; it is called once per
+ *   scrape of /metrics or /healthz, from the event loop, never concurrently with itself;
+ * - counters are totals since the process started and never decrease; gauges are current values;
+ * - returned arrays/objects are read during the call only and not kept, so an implementation
+ *   may reuse them between scrapes.
+ */
+import type { LogStatus } from '../flow/record';
+import type { HistogramView } from './duration-histogram';
+
+/** Per ENI capture counters (libpcap statistics and what the capture loop saw). */
+export interface CaptureDeviceCounters {
+  eni: string;
+  packets: number;
+  bytes: number;
+  /** Dropped by the kernel (pcap_stats ps_drop): the buffer was full. */
+  kernelDrops: number;
+  /** Dropped by the interface or driver (pcap_stats ps_ifdrop). */
+  interfaceDrops: number;
+}
+
+/** Flows held in the flow table of one aggregation interval, in the current window. */
+export interface FlowTableUsage {
+  intervalSec: number;
+  activeFlows: number;
+}
+
+/** Records produced for one flow log with one log-status. */
+export interface RecordCount {
+  flowLog: string;
+  logStatus: LogStatus;
+  records: number;
+}
+
+/** Delivery counters of one sink (its `Sink.name`). */
+export interface SinkCounters {
+  sink: string;
+  /** Batches the sink accepted. */
+  batchesSent: number;
+  /** Batches given up on (permanent failure, or evicted from a full spool). */
+  batchesFailed: number;
+  /** Retries after a retryable failure. */
+  batchesRetried: number;
+  /** Seconds from hand-over to the sink to its answer, per attempt. */
+  latency: HistogramView;
+  /** Wall-clock time of the last accepted batch, Unix ms; absent before the first. */
+  lastSuccessUnixMs?: number;
+}
+
+/** Disk spool of one flow log. */
+export interface SpoolUsage {
+  flowLog: string;
+  segments: number;
+  bytes: number;
+}
+
+export interface ConfigReloadCounters {
+  ok: number;
+  failed: number;
+}
+
+/** Scrape-time view of the pipeline's counters; see the contract above. */
+export interface MetricsSource {
+  captureDevices(): readonly CaptureDeviceCounters[];
+  /** Malformed packets by reason (decode status name, e.g. "truncated"). */
+  malformedPackets(): Readonly<Record<string, number>>;
+  /** Packets that matched no configured ENI. */
+  unattributedPackets(): number;
+  /** `capacity`: flows per window per interval before SKIPDATA (config flowTable.capacity). */
+  flowTable(): { capacity: number; intervals: readonly FlowTableUsage[] };
+  records(): readonly RecordCount[];
+  sinks(): readonly SinkCounters[];
+  spools(): readonly SpoolUsage[];
+  /** Seconds spent draining a closed window into records and handing them over. */
+  windowFlush(): HistogramView;
+  configReloads(): ConfigReloadCounters;
+}
+
+/** Delivery state of one sink, for /healthz. */
+export interface SinkDeliveryState {
+  sink: string;
+  /** Aggregation window of the flow log(s) it serves, seconds (the shortest if several). */
+  windowSec: number;
+  /** Last accepted batch, Unix ms; absent before the first. */
+  lastSuccessUnixMs?: number;
+  /** Hand-over time of the oldest batch not yet accepted (queued, retrying or spooled), Unix ms; absent when nothing waits. */
+  oldestPendingUnixMs?: number;
+}
+
+/** One live capture device, for /healthz. */
+export interface CaptureDeviceState {
+  eni: string;
+  device: string;
+  up: boolean;
+  /** Why it is down (pcap error text, "interface vanished"), when `up` is false. */
+  reason?: string;
+}
+
+/** Scrape-time view of what /healthz judges; same contract as MetricsSource. */
+export interface HealthSource {
+  sinkDeliveries(): readonly SinkDeliveryState[];
+  /** Live capture devices only; empty in replay. */
+  captureDeviceStates(): readonly CaptureDeviceState[];
+}

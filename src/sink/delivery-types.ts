@@ -1,0 +1,75 @@
+import type { Logger } from '../log';
+
+/** Delivery tuning of one sink; the names match the `delivery` section of the configuration. */
+export interface DeliveryOptions {
+  /** How long the oldest spooled batch may wait for more of its window to join one request. */
+  lingerMs: number;
+  /** Most records per request (<= 4096). */
+  maxBatchRecords: number;
+  /** Most raw bytes per request (<= 3 MiB); see batcher.ts for the margin kept below it. */
+  maxBatchBytes: number;
+  /** Most requests in flight to this sink at once. */
+  concurrency: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+  /** A write not settled after this long counts as a retryable failure. */
+  requestTimeoutMs: number;
+  /** Bound of the spool; the oldest batches are evicted beyond it. */
+  spoolMaxBytes: number;
+}
+
+/**
+ * Counters of one delivery, monotonic except `lastSuccessMs`. Request latency is in
+ * `Delivery.latency` (a histogram: sum and count included); spool counters in `Delivery.spool`.
+ */
+export interface DeliveryStats {
+  batchesSubmitted: number;
+  recordsSubmitted: number;
+  /** Requests the sink acknowledged. */
+  batchesSent: number;
+  /** Request attempts that failed (retryable, timed out or permanent). */
+  batchesFailed: number;
+  /** Attempts that were retries of a failed request. */
+  batchesRetried: number;
+  timeouts: number;
+  /** Attempts answered `permanent` (each slow probe counts). */
+  permanentFailures: number;
+  recordsDelivered: number;
+  /** Records submitted after close, or that could not be queued at all. */
+  recordsDropped: number;
+  /** Unix ms of the last acknowledged request, 0 if none yet. */
+  lastSuccessMs: number;
+}
+
+export function newDeliveryStats(): DeliveryStats {
+  return {
+    batchesSubmitted: 0,
+    recordsSubmitted: 0,
+    batchesSent: 0,
+    batchesFailed: 0,
+    batchesRetried: 0,
+    timeouts: 0,
+    permanentFailures: 0,
+    recordsDelivered: 0,
+    recordsDropped: 0,
+    lastSuccessMs: 0,
+  };
+}
+
+/** What `flush` or `close` left behind. */
+export interface FlushResult {
+  /** True when every submitted batch was delivered. */
+  complete: boolean;
+  /** Spooled segments still undelivered, and their records. */
+  remainingBatches: number;
+  remainingRecords: number;
+  /** The last failure, when something remains and delivery was failing. */
+  failure?: { kind: 'retryable' | 'permanent'; reason: string };
+}
+
+/** Injection points for tests; production uses the defaults. */
+export interface DeliveryDeps {
+  logger?: Logger;
+  /** Random source for backoff jitter, [0, 1). */
+  random?: () => number;
+}

@@ -1,0 +1,75 @@
+/**
+ * A pipeline stand-in for the metrics endpoint: plain, mutable fields a test sets directly,
+ * read through the MetricsSource and HealthSource callbacks exactly as the server reads the
+ * real pipeline. Tests change a field and scrape again to see the change.
+ */
+import { DurationHistogram } from '../../src/metrics/duration-histogram';
+import type {
+  CaptureDeviceCounters,
+  CaptureDeviceState,
+  ConfigReloadCounters,
+  FlowTableUsage,
+  HealthSource,
+  MetricsSource,
+  RecordCount,
+  SinkCounters,
+  SinkDeliveryState,
+  SpoolUsage,
+} from '../../src/metrics/metrics-source';
+
+export class FakePipelineCounters implements MetricsSource, HealthSource {
+  devices: CaptureDeviceCounters[] = [];
+  malformed: Record<string, number> = {};
+  unattributed = 0;
+  tableCapacity = 0;
+  intervals: FlowTableUsage[] = [];
+  recordCounts: RecordCount[] = [];
+  sinkCounters: SinkCounters[] = [];
+  spoolUsage: SpoolUsage[] = [];
+  flush = new DurationHistogram();
+  reloads: ConfigReloadCounters = { ok: 0, failed: 0 };
+  deliveries: SinkDeliveryState[] = [];
+  deviceStates: CaptureDeviceState[] = [];
+  /** Calls per callback name, to check that scrapes read the source. */
+  readonly calls: Record<string, number> = {};
+
+  private count(name: string): void {
+    this.calls[name] = (this.calls[name] ?? 0) + 1;
+  }
+
+  captureDevices(): readonly CaptureDeviceCounters[] {
+    this.count('captureDevices');
+    return this.devices;
+  }
+  captureDeviceStates(): readonly CaptureDeviceState[] {
+    return this.deviceStates;
+  }
+  malformedPackets(): Readonly<Record<string, number>> {
+    this.count('malformedPackets');
+    return this.malformed;
+  }
+  unattributedPackets(): number {
+    return this.unattributed;
+  }
+  flowTable(): { capacity: number; intervals: readonly FlowTableUsage[] } {
+    return { capacity: this.tableCapacity, intervals: this.intervals };
+  }
+  records(): readonly RecordCount[] {
+    return this.recordCounts;
+  }
+  sinks(): readonly SinkCounters[] {
+    return this.sinkCounters;
+  }
+  spools(): readonly SpoolUsage[] {
+    return this.spoolUsage;
+  }
+  windowFlush(): DurationHistogram {
+    return this.flush;
+  }
+  configReloads(): ConfigReloadCounters {
+    return this.reloads;
+  }
+  sinkDeliveries(): readonly SinkDeliveryState[] {
+    return this.deliveries;
+  }
+}
