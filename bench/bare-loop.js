@@ -7,10 +7,9 @@
  *
  *   node bench/bare-loop.js FILE   ->  {"packets":N,"linkType":"LINKTYPE_ETHERNET"} on stdout
  */
-const path = require('node:path');
 
 function bareLoop(file) {
-  const { PcapSession } = require(path.join(__dirname, '..', 'node_modules', 'pcap', 'build', 'Release', 'pcap_binding'));
+  const { PcapSession } = require('pcap/build/Release/pcap_binding');
   const session = new PcapSession();
   let packets = 0;
   const onPacket = () => {

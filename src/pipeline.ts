@@ -16,6 +16,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { AgentConfig, FlowLogConfig } from './config/types';
+import { actionPolicyFor } from './enrich/action-policy';
 import { EniInventory } from './enrich/eni-inventory';
 import { FlowAggregator, type ClosedWindow } from './flow/flow-aggregator';
 import { FlowRecorder } from './flow/flow-recorder';
@@ -74,11 +75,12 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
   const coverage: Uint8Array[] = [];
   const flushStats: FlushStats = { windows: 0, lastFlushMs: 0, totalFlushMs: 0 };
   const incremental = options.drain === 'incremental';
-  const sliceFlows = options.drainSliceFlows ?? 16384;
+  // 4096 flows make at most 4096 records per flow log: one Log Service request's worth.
+  const sliceFlows = options.drainSliceFlows ?? 4096;
   // Windows of one interval drain one after another so their batches reach the sink in order.
   let drainChain: Promise<void> = Promise.resolve();
-  const submitAll = (batches: RecordBatch[], startedMs: number) => {
-    for (const batch of batches) if (batch.records.length > 0) submitter.submit(batch);
+  const emit = (batch: RecordBatch) => submitter.submit(batch);
+  const flushed = (startedMs: number) => {
     const ms = performance.now() - startedMs;
     flushStats.windows++;
     flushStats.lastFlushMs = ms;
@@ -96,13 +98,14 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
       onWindowClosed: (w: ClosedWindow) => {
         const startedMs = performance.now();
         if (!incremental) {
-          submitAll(builder.build(w), startedMs);
+          builder.buildSlices(w, sliceFlows, emit);
+          flushed(startedMs);
           aggregator.release(w.table);
           return;
         }
         drainChain = drainChain
-          .then(() => builder.buildIncrementally(w, sliceFlows))
-          .then((batches) => submitAll(batches, startedMs))
+          .then(() => builder.buildIncrementally(w, sliceFlows, emit))
+          .then(() => flushed(startedMs))
           .finally(() => aggregator.release(w.table));
       },
     });
@@ -111,6 +114,8 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
     coverage.push(cov);
   }
   const recorder = new FlowRecorder(inventory, aggregators, coverage, config.flowTable.fragmentCacheSize);
+  // Security groups / network ACLs evaluated per connection direction (REJECT without NFLOG).
+  recorder.setActionPolicy(actionPolicyFor(config));
   return {
     inventory,
     recorder,

@@ -29,8 +29,8 @@ describe('renderConfigReference', () => {
   const paths = keyPaths(AGENT_SCHEMA.fields, '');
 
   it('walks a schema of the expected size', () => {
-    // 12 top-level keys; a sample of nested ones proves the walk descends into lists and variants.
-    expect(AGENT_SCHEMA.fields).toHaveLength(12);
+    // 14 top-level keys; a sample of nested ones proves the walk descends into lists and variants.
+    expect(AGENT_SCHEMA.fields).toHaveLength(14);
     expect(paths).toEqual(expect.arrayContaining(['enis[].ips', 'flowLogs[].sink.type', 'flowLogs[].sink.logstore', 'delivery.spoolMaxBytes']));
   });
 

@@ -9,9 +9,10 @@ import { ScriptedSink } from './helpers/scripted-sink';
 const MIB = 1024 * 1024;
 
 describe('raw size', () => {
-  it('counts UTF-8 bytes of every key and value', () => {
-    // "version"(7) + "2"(1) + "eni-id"(6) + "eni-é"(4 + 2 for é) = 20
-    expect(recordRawBytes({ version: '2', 'eni-id': 'eni-é' })).toBe(20);
+  it('counts the protobuf Log encoding the Log Service measures', () => {
+    // pair "version"(7)/"2"(1): 1+1+7+1+1+1 = 12, framed 1+1+12 = 14; pair "eni-id"(6)/"eni-é"(6
+    // UTF-8 bytes): 1+1+6+1+1+6 = 16, framed 18; Log = time 1+5 + 14 + 18 = 38, framed 1+1+38 = 40
+    expect(recordRawBytes({ version: '2', 'eni-id': 'eni-é' })).toBe(40);
     expect(recordRawBytes(sizedRecord(7, 100))).toBe(100);
     expect(recordRawBytes(sizedRecord(12345, 250))).toBe(250);
   });

@@ -24,7 +24,7 @@ describe('FlowTable', () => {
       const tcpFlags = proto === 6 ? 1 << Math.floor(rnd() * 6) : 0;
       const ts = 1_700_000_000 + Math.floor(rnd() * 60);
       setView(v, { ts, src, dst, proto, sport, dport, bytes, tcpFlags });
-      expect(t.record(v, eni, flags, ts)).toBe(true);
+      expect(t.record(v, eni, flags)).toBe(true);
       const key = [eni, flags, src, dst, sport, dport, proto].join('|');
       const e = expected.get(key) ?? { packets: 0, bytes: 0, first: Infinity, last: -Infinity, flags: 0 };
       e.packets++;
@@ -56,14 +56,14 @@ describe('FlowTable', () => {
   it('refuses new flows when full but keeps counting existing ones, and clear() empties it', () => {
     const t = new FlowTable(3);
     const v = new PacketView();
-    for (let i = 0; i < 3; i++) expect(t.record(setView(v, { ts: 1, src: `10.0.0.${i}`, dst: '10.0.1.1', bytes: 100 }), 0, 0, 1)).toBe(true);
-    expect(t.record(setView(v, { ts: 1, src: '10.0.0.9', dst: '10.0.1.1', bytes: 100 }), 0, 0, 1)).toBe(false);
-    expect(t.record(setView(v, { ts: 2, src: '10.0.0.1', dst: '10.0.1.1', bytes: 60 }), 0, 0, 2)).toBe(true);
+    for (let i = 0; i < 3; i++) expect(t.record(setView(v, { ts: 1, src: `10.0.0.${i}`, dst: '10.0.1.1', bytes: 100 }), 0, 0)).toBe(true);
+    expect(t.record(setView(v, { ts: 1, src: '10.0.0.9', dst: '10.0.1.1', bytes: 100 }), 0, 0)).toBe(false);
+    expect(t.record(setView(v, { ts: 2, src: '10.0.0.1', dst: '10.0.1.1', bytes: 60 }), 0, 0)).toBe(true);
     expect(t.size).toBe(3);
     expect([t.packets(1), t.bytes(1), t.endSec(1)]).toEqual([2, 160, 2]);
     t.clear();
     expect(t.size).toBe(0);
-    expect(t.record(setView(v, { ts: 3, src: '10.0.0.9', dst: '10.0.1.1', bytes: 100 }), 0, 0, 3)).toBe(true);
+    expect(t.record(setView(v, { ts: 3, src: '10.0.0.9', dst: '10.0.1.1', bytes: 100 }), 0, 0)).toBe(true);
     expect(t.packets(0)).toBe(1);
   });
 
@@ -71,9 +71,24 @@ describe('FlowTable', () => {
     const t = new FlowTable(4);
     const v = new PacketView();
     setView(v, { ts: 1, src: '10.0.0.1', dst: '10.0.0.2', bytes: 1 });
-    t.record(v, 0, 0, 1);
+    t.record(v, 0, 0);
     setView(v, { ts: 1, src: 'a00:1::', dst: 'a00:2::', bytes: 1 });
-    t.record(v, 0, 0, 1);
+    t.record(v, 0, 0);
     expect(t.size).toBe(2);
+  });
+});
+
+describe('FlowTable index growth', () => {
+  it('finds every flow again after the index has doubled several times', () => {
+    const t = new FlowTable(200_000);
+    const v = new PacketView();
+    for (let round = 0; round < 2; round++) {
+      for (let f = 0; f < 150_000; f++) {
+        setView(v, { ts: 10 + round, src: '10.0.0.5', dst: `10.${(f >> 16) & 255}.${(f >> 8) & 255}.${f & 255}`, proto: 6, sport: 1000 + (f % 5000), dport: 443, bytes: 40 + round });
+        expect(t.record(v, 0, FLAG_OUT)).toBe(true);
+      }
+    }
+    expect(t.size).toBe(150_000);
+    for (const i of [0, 43_690, 43_691, 87_381, 149_999]) expect([t.packets(i), t.bytes(i), t.startSec(i), t.endSec(i)]).toEqual([2, 81, 10, 11]);
   });
 });

@@ -15,6 +15,10 @@ const NOT_COMPARABLE: Record<string, string> = {
   'time_2106_overflow.pcapng': 'timestamps past 2106: the node-pcap binding hands tv_sec over as 32 bits',
   'time_2107.pcapng': 'timestamps past 2106: the node-pcap binding hands tv_sec over as 32 bits',
   'timestamp_invalid_nano.pcap': 'a negative timestamp',
+  'ipv6_frag6_negative_len.pcap':
+    'IPv6 payload length 0 before a fragment header: tshark stops at the fragment header; the agent takes the length from the wire (GSO) and reads on',
+  'ipv6_missing_jumbo_payload_option.pcap':
+    'IPv6 payload length 0 with a hop-by-hop header but no jumbo option: tshark stops at the hop-by-hop header; the agent takes the length from the wire (GSO) and reads on',
   'bigtcp-ipv6.pcap': 'BIG TCP (IPv6 payload length 0, no jumbo option): tshark 4.0 dissects no TCP ports from it',
   'bigtcp-ipv6-geneve-ipv4.pcap': 'BIG TCP (IPv6 payload length 0, no jumbo option): tshark 4.0 dissects no UDP ports from it',
   'bigtcp-ipv6-geneve-ipv6.pcap': 'BIG TCP (IPv6 payload length 0, no jumbo option): tshark 4.0 dissects no UDP ports from it',

@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { runQuery, type QueryArgs } from '../src/cli/query-command';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import yargs from 'yargs';
+import { queryCommand, runQuery, type QueryArgs } from '../src/cli/query-command';
 import { renderTable } from '../src/query/text-table';
 
 /*
@@ -192,5 +193,29 @@ describe('renderTable', () => {
       [['a', '1', ''], ['longer', '1234', 'x']],
     );
     expect(text).toBe(['name       n  note', '------  ----  ----', 'a          1', 'longer  1234  x', ''].join('\n'));
+  });
+});
+
+describe('queryCommand (yargs)', () => {
+  it('parses files, --group, --top, --by and --format from a command line', async () => {
+    let written = '';
+    const outSpy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written += String(chunk);
+      return true;
+    });
+    const errSpy = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      await yargs(['query', A, B, '--where', 'action=REJECT', '--group', 'srcaddr,dstport', '--top', '1', '--by', 'packets', '--format', 'json'])
+        .command(queryCommand)
+        .strict()
+        .parseAsync();
+    } finally {
+      outSpy.mockRestore();
+      errSpy.mockRestore();
+    }
+    expect(process.exitCode).toBe(0);
+    process.exitCode = undefined;
+    // 203.0.113.7:22: 3+2+6 = 11 packets, 180+120+360 = 660 bytes
+    expect(jsonLines(written)).toEqual([{ srcaddr: '203.0.113.7', dstport: '22', records: 3, packets: 11, bytes: 660 }]);
   });
 });

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord, RecordBatch } from '../src/flow/record';
-import { acceptedLogTimeRange, LogGroupEncoder, recordLogTimeSec } from '../src/sink/sls-log-group';
+import { acceptedLogTimeRange, encodedLogBytes, LogGroupEncoder, recordLogTimeSec } from '../src/sink/sls-log-group';
 import { lz4CompressBlock } from '../src/sink/sls-lz4';
 import { readLogGroup } from './sls-server/log-group-reader.js';
 import { lz4DecompressBlock } from './sls-server/lz4-block-decoder.js';
@@ -72,6 +72,20 @@ describe('LogGroupEncoder', () => {
     const out = new LogGroupEncoder().encode(batchOf(records), meta, NOW);
     expect(decode(out.body).Logs.map((l) => l.Time)).toEqual([minSec, minSec, minSec, NOW, maxSec, maxSec]);
     expect(out.clampedLogTimes).toBe(3);
+  });
+});
+
+describe('encodedLogBytes', () => {
+  it.each([
+    ['a short record', { a: '1' }],
+    ['a flow record', { version: '1', srcaddr: '2001:db8::1', srcport: '443', start: String(NOW - 10), 'log-status': 'OK' }],
+    ['a 200-byte value', { k: 'v'.repeat(200) }],
+    ['a 20000-byte UTF-8 value', { k: '中'.repeat(6667) }],
+  ])('is the encoded size of %s', (_name, record) => {
+    const empty = new LogGroupEncoder().encode(batchOf([]), { topic: '', source: '', tags: [] }, NOW).body.length;
+    const one = new LogGroupEncoder().encode(batchOf([record]), { topic: '', source: '', tags: [] }, NOW).body.length - empty;
+    // Any time after 1978 (>= 2^28) takes the 5 varint bytes counted.
+    expect(encodedLogBytes(record)).toBe(one);
   });
 });
 

@@ -105,6 +105,17 @@ describe('SlsSink outcome classification', () => {
     expect(await sink.write(oneRecord())).toEqual({ kind: 'ok' });
   });
 
+  it('an endpoint refusing deflate is retried at once, and gets lz4 from then on', async () => {
+    const sink = newSink();
+    server.faults.next(1, err(400, 'InvalidCompressType'));
+    const r = await sink.write(oneRecord());
+    expect(r).toEqual({ kind: 'retryable', retryAfterMs: 0, reason: 'put logs to test-project/flowlog: the endpoint refuses deflate bodies; retrying with lz4' });
+    const big = oneRecord();
+    big.records[0].bytes = 'x'.repeat(500); // compressible, so the body is sent compressed
+    expect(await sink.write(big)).toEqual({ kind: 'ok' });
+    expect(server.requests.at(-1)!.compressType).toBe('lz4');
+  });
+
   it('SecurityTokenExpired is retryable and drops cached credentials', async () => {
     const sink = newSink();
     const before = good.invalidations;

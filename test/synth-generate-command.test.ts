@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { defaultEniMac, defaultStartSec, runGenerate, type GenerateOptions } from '../src/cli/generate-command';
+import { describe, expect, it, vi } from 'vitest';
+import yargs from 'yargs';
+import { defaultEniMac, defaultStartSec, generateCommand, runGenerate, type GenerateOptions } from '../src/cli/generate-command';
 import { tempDirForFile } from './helpers/temp-dir';
 import { captureFileType, tsharkFields } from './helpers/tshark-fields';
 
@@ -79,6 +80,32 @@ describe('generate command', () => {
     expect(rows.some((r) => !r['frame.time_epoch'].endsWith('000'))).toBe(true); // sub-microsecond digits kept
     const srcMacs = new Set(rows.map((r) => `${r['ip.src'] || r['ipv6.src']} ${r['eth.src']}`).filter((s) => !s.includes('ee:ff')));
     expect(srcMacs).toEqual(new Set(['10.0.0.5 02:00:00:00:00:01', '2408::5 02:00:00:00:00:01', '10.0.0.6 00:16:3e:00:00:06', 'fd00::a00:6 00:16:3e:00:00:06']));
+  });
+
+  it('parses its command line through yargs (dashed options, repeated values)', async () => {
+    const path = join(dir, 'cli.pcapng');
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      await yargs(['generate', '--out', path, '--packets', '40', '--flows', '4', '--start', '1700000000', '--duration', '10',
+        '--eni-ip', '10.0.0.9', '--eni-ip', '10.0.0.10', '--eni-mac', '02:00:00:00:00:09', '--vlan', '5',
+        '--format', 'pcapng', '--ts-resolution', 'ns'])
+        .command(generateCommand)
+        .strict()
+        .fail((msg, err) => {
+          throw err ?? new Error(msg);
+        })
+        .parseAsync();
+      expect(process.exitCode ?? 0).toBe(0);
+    } finally {
+      write.mockRestore();
+      process.exitCode = undefined;
+    }
+    expect(captureFileType(path).type).toBe('pcapng');
+    const rows = tsharkFields(path, ['frame.time_epoch', 'vlan.id', 'ip.src', 'ip.dst', 'eth.src']);
+    expect(rows).toHaveLength(40);
+    expect(rows.every((r) => r['vlan.id'] === '5' && Number(r['frame.time_epoch']) >= 1_700_000_000 && Number(r['frame.time_epoch']) < 1_700_000_010)).toBe(true);
+    const eniSide = new Set(rows.map((r) => (r['eth.src'] === 'ee:ff:ff:ff:ff:ff' ? r['ip.dst'] : `${r['ip.src']} ${r['eth.src']}`)));
+    expect([...eniSide].filter((x) => x.includes(' ')).sort()).toEqual(['10.0.0.10 00:16:3e:00:00:0a', '10.0.0.9 02:00:00:00:00:09']);
   });
 
   it.each([

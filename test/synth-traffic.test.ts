@@ -74,6 +74,7 @@ describe('traffic plan', () => {
     expect(() => planTraffic({ ...OPTIONS, ipv6Share: 1.5 })).toThrow('ipv6Share 1.5');
     expect(() => planTraffic({ ...OPTIONS, enis: [] })).toThrow('no ENI');
     expect(() => planTraffic({ ...OPTIONS, startSec: 1.5 })).toThrow('start 1.5');
+    expect(() => planTraffic({ ...OPTIONS, vlanIds: [4095] })).toThrow('VLAN id 4095');
     expect(() => planTraffic({ ...OPTIONS, enis: [{ ip: '10.0.0.256', mac: '00:16:3e:00:00:05' }] })).toThrow('IPv4 address');
   });
 });

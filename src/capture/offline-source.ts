@@ -1,4 +1,6 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import { isSupportedLinkType } from '../decode/packet-view';
+import { CaptureFileReader, captureFormatOf } from './capture-file-reader';
 import type { FlowRecorder } from '../flow/flow-recorder';
 import { linkTypeFromName, pcapBinding, type NativePcapSession } from './pcap-binding';
 
@@ -17,17 +19,17 @@ export interface CaptureFileReport {
 const FRAME_BUFFER_BYTES = 262144;
 
 /**
- * Reads pcap and pcapng files through libpcap (node-pcap's binding) and feeds every frame to the
- * recorder, files in order as one stream. The frame and header buffers are allocated once; the
- * per-packet callback is created once per file and reads the header through a Uint32Array.
- *
- * `dispatch` reads a whole file synchronously, so a replay does not yield to the event loop
- * while a file is read; progress is reported from inside the loop instead.
+ * Reads capture files and feeds every frame to the recorder, files in order as one stream.
+ * pcap and pcapng go through our own chunked reader (CaptureFileReader: no native call per
+ * packet); any other format through libpcap (node-pcap's binding), whose `dispatch` copies each
+ * frame into the same caller-owned buffer. Buffers and per-packet callbacks are created once per
+ * file. Both paths read a whole file synchronously, so progress is reported from inside the loop.
  */
 export class OfflineCaptureSource {
   private readonly frame = Buffer.alloc(FRAME_BUFFER_BYTES);
   private readonly header = Buffer.alloc(16);
   private readonly headerWords = new Uint32Array(this.header.buffer, this.header.byteOffset, 4);
+  private reader: CaptureFileReader | undefined;
 
   constructor(
     private readonly paths: readonly string[],
@@ -36,10 +38,58 @@ export class OfflineCaptureSource {
   ) {}
 
   run(recorder: FlowRecorder): CaptureFileReport[] {
-    return this.paths.map((p) => this.readFile(p, recorder));
+    return this.paths.map((p) => (this.formatOf(p) !== null ? this.readOwn(p, recorder) : this.readWithLibpcap(p, recorder)));
   }
 
-  private readFile(path: string, recorder: FlowRecorder): CaptureFileReport {
+  private formatOf(path: string): 'pcap' | 'pcapng' | null {
+    const head = Buffer.alloc(4);
+    try {
+      const fd = openSync(path, 'r');
+      try {
+        readSync(fd, head, 0, 4, 0);
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      return null; // libpcap reports the open error with its own words
+    }
+    return captureFormatOf(head);
+  }
+
+  /**
+   * pcap and pcapng through our own chunked reader. Link types are checked per packet, since a
+   * pcapng file may describe several interfaces of different link types; frames of link types the
+   * decoder does not read are counted as such (and the file reported skipped when it had nothing else).
+   */
+  private readOwn(path: string, recorder: FlowRecorder): CaptureFileReport {
+    const reader = (this.reader ??= new CaptureFileReader(recorder.view));
+    const progress = this.onProgress;
+    let packets = 0;
+    let unsupported = 0;
+    const onPacket = (linkType: number): void => {
+      if (!isSupportedLinkType(linkType)) {
+        unsupported++;
+        return;
+      }
+      recorder.onFrame(linkType, reader.frame, false);
+      if ((++packets & 0xffff) === 0 && progress !== undefined) progress(path, packets);
+    };
+    let result;
+    try {
+      result = reader.read(path, onPacket);
+    } catch (err) {
+      return { path, linkType: -1, packets: 0, skipped: `cannot open: ${(err as Error).message}` };
+    }
+    if (progress !== undefined) progress(path, packets);
+    const report: CaptureFileReport = { path, linkType: result.linkType, packets };
+    if (packets === 0 && (unsupported > 0 || !isSupportedLinkType(result.linkType)) && result.linkType !== -1) {
+      report.skipped = `unsupported link type ${result.linkType}`;
+    }
+    if (result.error !== undefined) report.readError = result.error;
+    return report;
+  }
+
+  private readWithLibpcap(path: string, recorder: FlowRecorder): CaptureFileReport {
     const session = new pcapBinding.PcapSession();
     const view = recorder.view;
     const frame = this.frame;

@@ -1,26 +1,37 @@
-import yargs from 'yargs';
-import { replayCommand } from './replay-command';
-import { validateCommand } from './validate-command';
-import { runCommand } from './run-command';
-import { createSpoolCommand } from './spool-command';
-import { SinkFactory } from '../sink/sink-factory';
+import yargs, { type CommandModule } from 'yargs';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+/**
+ * Commands load their modules only when run: `replay` need not pay for the Log Service SDK or
+ * prom-client at start-up (a quarter of a second), while `--help` loads them all to list them.
+ */
+const COMMANDS: Record<string, () => CommandModule<object, never>> = {
+  replay: () => (require('./replay-command') as typeof import('./replay-command')).replayCommand as never,
+  run: () => (require('./run-command') as typeof import('./run-command')).runCommand as never,
+  validate: () => (require('./validate-command') as typeof import('./validate-command')).validateCommand as never,
+  generate: () => (require('./generate-command') as typeof import('./generate-command')).generateCommand as never,
+  query: () => (require('./query-command') as typeof import('./query-command')).queryCommand as never,
+  status: () => (require('./status-command') as typeof import('./status-command')).statusCommand as never,
+  check: () => (require('./check-command') as typeof import('./check-command')).checkCommand as never,
+  sls: () => (require('./sls-command') as typeof import('./sls-command')).slsCommand as never,
+  spool: () => {
+    const { createSpoolCommand } = require('./spool-command') as typeof import('./spool-command');
+    const { SinkFactory } = require('../sink/sink-factory') as typeof import('../sink/sink-factory');
+    return createSpoolCommand({
+      drainSetup: (config) => {
+        const sinks = new SinkFactory(config);
+        return { sinkFactory: (id) => sinks.createById(id), options: config.delivery };
+      },
+    }) as never;
+  },
+};
 
 /** Parses the command line and runs one command. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config. */
 export function main(argv: string[]): void {
   void yargs(argv)
     .scriptName('flowlog-agent')
     .usage('$0 <command> [options]\n\nVPC flow logs from packet captures, per ENI, to Log Service or files.')
-    .command(replayCommand)
-    .command(runCommand)
-    .command(validateCommand)
-    .command(
-      createSpoolCommand({
-        drainSetup: (config) => {
-          const sinks = new SinkFactory(config);
-          return { sinkFactory: (id) => sinks.createById(id), options: config.delivery };
-        },
-      }),
-    )
+    .command(commandsFor(argv))
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .recommendCommands()
@@ -37,4 +48,10 @@ export function main(argv: string[]): void {
       process.stderr.write(`flowlog-agent: ${(err as Error).message ?? String(err)}\n`);
       process.exit(1);
     });
+}
+
+function commandsFor(argv: string[]): Array<CommandModule<object, never>> {
+  const name = argv.find((a) => !a.startsWith('-'));
+  const only = name !== undefined ? COMMANDS[name] : undefined;
+  return only ? [only()] : Object.values(COMMANDS).map((load) => load());
 }

@@ -5,6 +5,7 @@ import type { RecordBatch } from '../flow/record';
 import type { RecordSubmitter } from '../pipeline';
 import { Delivery } from '../sink/delivery';
 import { SinkFactory } from '../sink/sink-factory';
+import { JsonLinesEncoder } from '../sink/json-lines';
 
 export interface RecordOutput extends RecordSubmitter {
   /** Delivers or spools everything submitted; counts records delivered and left spooled. */
@@ -65,6 +66,7 @@ export class DeliveredOutput implements RecordOutput {
 class JsonLinesOutput implements RecordOutput {
   private readonly fd: number;
   private delivered = 0;
+  private readonly encoder = new JsonLinesEncoder();
 
   constructor(private readonly target: string) {
     if (target === '-') this.fd = 1;
@@ -75,9 +77,7 @@ class JsonLinesOutput implements RecordOutput {
   }
 
   submit(batch: RecordBatch): void {
-    let text = '';
-    for (const r of batch.records) text += JSON.stringify(r) + '\n';
-    writeAll(this.fd, text);
+    writeAll(this.fd, this.encoder.encode(batch));
     this.delivered += batch.records.length;
   }
 
@@ -88,8 +88,7 @@ class JsonLinesOutput implements RecordOutput {
 }
 
 /** writeSync may write part of a buffer to a pipe; loop until all of it is out. */
-function writeAll(fd: number, text: string): void {
-  const buf = Buffer.from(text);
+function writeAll(fd: number, buf: Buffer): void {
   let off = 0;
   while (off < buf.length) {
     try {

@@ -3,6 +3,7 @@
  * They run on the walked value even when the walk found errors, so they must tolerate
  * undefined anywhere: a wrong value was already reported and is skipped here.
  */
+import { parsePortRange } from '../enrich/policy/port-range';
 import { parseIpOrCidr } from './net-address';
 import { UNSUPPORTED_INSTANCE_FAMILIES } from './schema';
 import type { SchemaWalk } from './schema-walk';
@@ -120,6 +121,9 @@ export function runCrossChecks(walk: SchemaWalk, config: Record<string, unknown>
     walk.error('delivery.retryMaxMs', `must be at least delivery.retryInitialMs (${delivery.retryInitialMs}), got ${delivery.retryMaxMs}`, walk.lines.get('delivery.retryMaxMs'));
   }
 
+  checkPolicies(walk, enis, records(config.networkAcls));
+  checkNflogGroups(walk, enis, config.nflog as Loose);
+
   const credentials = config.credentials as Loose;
   if (walk.lines.has('credentials.file') && walk.lines.has('credentials.ramRole') && credentials) {
     walk.error('credentials', 'give either file or ramRole, not both', walk.lines.get('credentials'));
@@ -143,5 +147,53 @@ function checkSharedAddresses(walk: SchemaWalk, enis: Loose[]): void {
         walk.warning(path, `${parsed.value.cidr} is also given at ${earlier}; matching packets to ENIs by this address is ambiguous`, walk.lines.get(path));
       }
     });
+  });
+}
+
+/** Port ranges of security-group rules and network-ACL entries, and unique ids. */
+function checkPolicies(walk: SchemaWalk, enis: Loose[], acls: Loose[]): void {
+  const checkEntry = (entry: Loose, at: string) => {
+    const range = str(entry?.portRange);
+    if (range === undefined) return;
+    const parsed = parsePortRange(range);
+    const path = `${at}.portRange`;
+    if (!parsed.ok) {
+      walk.error(path, parsed.reason, walk.lines.get(path) ?? walk.lines.get(at));
+    } else if (!parsed.value.any && entry?.protocol !== 'tcp' && entry?.protocol !== 'udp' && typeof entry?.protocol === 'string') {
+      walk.error(path, `must be "-1/-1" for protocol ${entry.protocol} (ports exist only for tcp and udp), got "${range}"`, walk.lines.get(path));
+    }
+  };
+  enis.forEach((eni, i) => {
+    const groups = records(eni?.securityGroups);
+    checkUnique(walk, groups, `enis[${i}].securityGroups`, 'id', 'security group id');
+    groups.forEach((g, j) => records(g?.rules).forEach((rule, k) => checkEntry(rule, `enis[${i}].securityGroups[${j}].rules[${k}]`)));
+  });
+  checkUnique(walk, acls, 'networkAcls', 'vswitchId', 'network ACL vSwitch');
+  acls.forEach((acl, i) => {
+    for (const direction of ['ingress', 'egress']) {
+      records(acl?.[direction]).forEach((entry, k) => checkEntry(entry, `networkAcls[${i}].${direction}[${k}]`));
+    }
+  });
+}
+
+/** NFLOG group numbers are unique over `nflog.groups` and the ENIs' `nflogGroups`; `eni` exists. */
+function checkNflogGroups(walk: SchemaWalk, enis: Loose[], nflog: Loose): void {
+  const seen = new Map<number, string>();
+  const claim = (group: unknown, path: string) => {
+    if (typeof group !== 'number') return;
+    const earlier = seen.get(group);
+    if (earlier === undefined) seen.set(group, path);
+    else walk.error(path, `duplicate NFLOG group ${group} (also ${earlier})`, walk.lines.get(path));
+  };
+  const ids = new Set(enis.map((e) => str(e?.id)).filter((id) => id !== undefined));
+  records(nflog?.groups).forEach((g, i) => {
+    claim(g?.group, `nflog.groups[${i}].group`);
+    const eni = str(g?.eni);
+    const path = `nflog.groups[${i}].eni`;
+    if (eni !== undefined && !ids.has(eni)) walk.error(path, `names no configured ENI: "${eni}"`, walk.lines.get(path));
+  });
+  enis.forEach((eni, i) => {
+    const groups = Array.isArray(eni?.nflogGroups) ? (eni.nflogGroups as unknown[]) : [];
+    groups.forEach((group, j) => claim(group, `enis[${i}].nflogGroups[${j}]`));
   });
 }

@@ -25,6 +25,60 @@ export const MAX_FLOW_LOGS_PER_REGION = 10;
 export const SLS_MAX_BATCH_RECORDS = 4096;
 export const SLS_MAX_BATCH_BYTES = 3 * 1024 * 1024;
 
+const POLICY_PROTOCOLS = ['tcp', 'udp', 'icmp', 'icmpv6', 'all'] as const;
+const POLICY_VERDICTS = ['accept', 'drop'] as const;
+const PORT_RANGE_DOC = 'Destination port range: `"22/22"` or `"-1/-1"` (all ports) as the product writes it; `"22"` and `"1000-2000"` are accepted too. Must be `"-1/-1"` for icmp, icmpv6 and all.';
+
+const SECURITY_GROUP_RULE: ObjectSchema = {
+  kind: 'object',
+  fields: [
+    { key: 'priority', type: { kind: 'integer', min: 1, max: 100 }, default: 1, doc: 'Evaluation order, 1 first; at equal priority a drop rule wins.' },
+    { key: 'direction', type: { kind: 'enum', values: ['ingress', 'egress'] }, required: true, doc: 'Traffic entering (`ingress`) or leaving (`egress`) the ENI.' },
+    { key: 'protocol', type: { kind: 'enum', values: POLICY_PROTOCOLS }, required: true, doc: 'Protocol matched; `all` matches every protocol.' },
+    { key: 'portRange', type: { kind: 'string', format: 'non-empty' }, default: '-1/-1', doc: PORT_RANGE_DOC },
+    { key: 'cidr', type: { kind: 'string', format: 'ip-or-cidr' }, required: true, doc: 'Source (ingress) or destination (egress) address or CIDR; `0.0.0.0/0` matches IPv4 only, `::/0` IPv6 only.' },
+    { key: 'policy', type: { kind: 'enum', values: POLICY_VERDICTS }, default: 'accept', doc: 'What a matching packet gets.' },
+  ],
+  rules: ['The port range must be "-1/-1" unless the protocol is tcp or udp.'],
+};
+
+const SECURITY_GROUP: ObjectSchema = {
+  kind: 'object',
+  fields: [
+    { key: 'id', type: { kind: 'string', format: 'non-empty' }, required: true, doc: 'Security group id, shown by `flowlog-agent check`. Unique per ENI.' },
+    { key: 'defaultIngress', type: { kind: 'enum', values: POLICY_VERDICTS }, default: 'drop', doc: 'Inbound traffic matching no rule of any group of the ENI.' },
+    { key: 'defaultEgress', type: { kind: 'enum', values: POLICY_VERDICTS }, default: 'accept', doc: 'Outbound traffic matching no rule of any group of the ENI.' },
+    { key: 'rules', type: { kind: 'list', items: SECURITY_GROUP_RULE }, default: [], doc: 'Rules; order in the file does not matter (priority does).' },
+  ],
+  rules: [
+    'Stateful: replies of an accepted connection are accepted whatever the rules say. A connection idle for up to 910 s (the product\'s session length) is remembered; one idle for twice that is forgotten and its next packets are judged by their own rules.',
+    'The rules of all groups of an ENI are merged into one list sorted by priority, drop before accept at equal priority; the first match decides. Traffic matching no rule is accepted when any group defaults to accept for that direction.',
+  ],
+};
+
+const NETWORK_ACL_ENTRY: ObjectSchema = {
+  kind: 'object',
+  fields: [
+    { key: 'protocol', type: { kind: 'enum', values: POLICY_PROTOCOLS }, required: true, doc: 'Protocol matched; `all` matches every protocol.' },
+    { key: 'portRange', type: { kind: 'string', format: 'non-empty' }, default: '-1/-1', doc: PORT_RANGE_DOC },
+    { key: 'cidr', type: { kind: 'string', format: 'ip-or-cidr' }, required: true, doc: 'Source (ingress) or destination (egress) address or CIDR.' },
+    { key: 'policy', type: { kind: 'enum', values: POLICY_VERDICTS }, required: true, doc: 'What a matching packet gets.' },
+  ],
+};
+
+const NETWORK_ACL: ObjectSchema = {
+  kind: 'object',
+  fields: [
+    { key: 'vswitchId', type: { kind: 'string', format: 'non-empty' }, required: true, doc: 'vSwitch the ACL is associated with; it applies to every ENI with this `vswitchId`. Unique.' },
+    { key: 'ingress', type: { kind: 'list', items: NETWORK_ACL_ENTRY }, default: [], doc: 'Inbound entries in order; the first match decides.' },
+    { key: 'egress', type: { kind: 'list', items: NETWORK_ACL_ENTRY }, default: [], doc: 'Outbound entries in order; the first match decides.' },
+  ],
+  rules: [
+    'Stateless: replies are evaluated by the entries of their own direction (allow the ephemeral ports).',
+    'Write the default entry last (e.g. `{protocol: all, cidr: 0.0.0.0/0, policy: accept}`): traffic matching no entry is dropped.',
+  ],
+};
+
 const ENI_FIELDS: readonly FieldSchema[] = [
   { key: 'id', type: { kind: 'string', format: 'eni-id' }, required: true, doc: 'ENI id; the `eni-id` of its records. Unique.' },
   { key: 'interface', type: { kind: 'string', format: 'non-empty' }, doc: 'Capture device of this ENI (daemon), e.g. `eth1`. Unique.' },
@@ -34,6 +88,8 @@ const ENI_FIELDS: readonly FieldSchema[] = [
   { key: 'vswitchId', type: { kind: 'string', format: 'non-empty' }, required: true, doc: 'vSwitch of the ENI; the `vswitch-id` of its records.' },
   { key: 'vmId', type: { kind: 'string', format: 'non-empty' }, required: true, doc: 'Instance the ENI is attached to; the `vm-id` of its records.' },
   { key: 'instanceType', type: { kind: 'string', format: 'instance-type' }, doc: 'Instance type, checked against the families that do not support flow logs.' },
+  { key: 'securityGroups', type: { kind: 'list', items: SECURITY_GROUP }, default: [], doc: 'Security groups the agent evaluates for this ENI to mark flows REJECT; empty: none.' },
+  { key: 'nflogGroups', type: { kind: 'list', items: { kind: 'integer', min: 0, max: 65535 } }, default: [], doc: 'NFLOG groups whose logged (dropped) packets are this ENI\'s REJECT traffic.' },
 ];
 
 const SINK_SCHEMA: VariantSchema = {
@@ -189,6 +245,40 @@ export const AGENT_SCHEMA: ObjectSchema = {
       key: 'metrics',
       type: { kind: 'object', fields: [{ key: 'listen', type: { kind: 'string', format: 'host-port' }, default: '', doc: 'Prometheus endpoint address; empty disables it.' }] },
       doc: 'Metrics endpoint.',
+    },
+    {
+      key: 'networkAcls',
+      type: { kind: 'list', items: NETWORK_ACL },
+      default: [],
+      doc: 'Network ACLs of vSwitches, evaluated by the agent to mark flows REJECT.',
+    },
+    {
+      key: 'nflog',
+      type: {
+        kind: 'object',
+        fields: [
+          {
+            key: 'groups',
+            type: {
+              kind: 'list',
+              items: {
+                kind: 'object',
+                fields: [
+                  { key: 'group', type: { kind: 'integer', min: 0, max: 65535 }, required: true, doc: 'NFLOG group number (`log group N`, `--nflog-group N`).' },
+                  { key: 'eni', type: { kind: 'string', format: 'eni-id' }, doc: 'ENI whose REJECT traffic the group carries; absent: by the packet\'s interface (`interface` of an ENI), else by MAC or address.' },
+                ],
+              },
+            },
+            default: [],
+            doc: 'Groups captured as `nflog:N`; every packet logged there is REJECT traffic, never ACCEPT.',
+          },
+        ],
+        rules: [
+          'Group numbers are unique (over this list and the ENIs\' `nflogGroups`); `eni` names a configured ENI.',
+          'An inbound packet dropped on the input hook is seen twice, by the capture of the ENI\'s device (before the drop) and by NFLOG: records count it once, as REJECT, by subtracting the REJECT flow from the ACCEPT flow of the same 5-tuple and window. Drops on the output hook never reach the device.',
+        ],
+      },
+      doc: 'NFLOG groups carrying packets dropped by netfilter (daemon).',
     },
     {
       key: 'log',

@@ -26,6 +26,61 @@ export interface EniConfig {
   vswitchId: string;
   vmId: string;
   instanceType?: string;
+  /**
+   * Security groups of the ENI, evaluated by the agent (src/enrich/policy). Always set by
+   * loadConfig (empty: no security-group evaluation); optional for ENIs built elsewhere.
+   */
+  securityGroups?: SecurityGroupConfig[];
+  /** NFLOG groups whose logged (dropped) packets belong to this ENI. */
+  nflogGroups?: number[];
+}
+
+export type PolicyProtocol = 'tcp' | 'udp' | 'icmp' | 'icmpv6' | 'all';
+export type PolicyVerdict = 'accept' | 'drop';
+
+/** One security-group rule. `cidr` is the source for ingress, the destination for egress. */
+export interface SecurityGroupRuleConfig {
+  /** 1..100, 1 evaluated first; at equal priority drop wins. */
+  priority: number;
+  direction: 'ingress' | 'egress';
+  protocol: PolicyProtocol;
+  /** As written: "22/22", "-1/-1" (all), "22", "1000-2000"; matches the destination port. */
+  portRange: string;
+  cidr: string;
+  policy: PolicyVerdict;
+}
+
+export interface SecurityGroupConfig {
+  id: string;
+  /** What traffic matching no rule gets (product default: ingress drop, egress accept). */
+  defaultIngress: PolicyVerdict;
+  defaultEgress: PolicyVerdict;
+  rules: SecurityGroupRuleConfig[];
+}
+
+/** One network-ACL entry: stateless, first match decides; `cidr` is the source (ingress) or destination (egress). */
+export interface NetworkAclEntryConfig {
+  protocol: PolicyProtocol;
+  portRange: string;
+  cidr: string;
+  policy: PolicyVerdict;
+}
+
+/** The network ACL of a vSwitch; traffic matching no entry is dropped. */
+export interface NetworkAclConfig {
+  vswitchId: string;
+  ingress: NetworkAclEntryConfig[];
+  egress: NetworkAclEntryConfig[];
+}
+
+/** An NFLOG group carrying dropped packets, optionally tied to one ENI. */
+export interface NflogGroupConfig {
+  group: number;
+  eni?: string;
+}
+
+export interface NflogConfig {
+  groups: NflogGroupConfig[];
 }
 
 export interface FileSinkConfig {
@@ -143,6 +198,10 @@ export interface AgentConfig {
   credentials?: CredentialsConfig;
   metrics: MetricsConfig;
   log: LogConfig;
+  /** Network ACLs of the ENIs' vSwitches (agent-side evaluation); always set by loadConfig. */
+  networkAcls?: NetworkAclConfig[];
+  /** NFLOG groups of dropped traffic (live REJECT records); always set by loadConfig. */
+  nflog?: NflogConfig;
 }
 
 /** One finding of validation. Errors refuse the file; warnings are printed and the file is used. */

@@ -1,3 +1,4 @@
+import { readI32, readU16, readU16Le, readU32 } from './byte-reads';
 import { IpDecoder, type DecoderOptions } from './ip-decoder';
 import { DecodeStatus, LinkType, type PacketView } from './packet-view';
 
@@ -85,31 +86,29 @@ export class Decoder extends IpDecoder {
 
   private decodeEthernet(frame: Uint8Array, end: number, wireEnd: number, view: PacketView): DecodeStatus {
     if (end < 14) return DecodeStatus.Truncated;
-    view.dstMacHi = (frame[0] << 8) | frame[1]; // 0: destination MAC
-    view.dstMacLo = ((frame[2] << 24) | (frame[3] << 16) | (frame[4] << 8) | frame[5]) >>> 0;
-    view.srcMacHi = (frame[6] << 8) | frame[7]; // 6: source MAC
-    view.srcMacLo = ((frame[8] << 24) | (frame[9] << 16) | (frame[10] << 8) | frame[11]) >>> 0;
+    view.dstMacHi = readU16(frame, 0); // 0: destination MAC
+    view.dstMacLo = readI32(frame, 2);
     view.hasDstMac = true;
-    view.hasSrcMac = true;
-    return this.decodeEthertype(frame, 14, (frame[12] << 8) | frame[13], end, wireEnd, view); // 12: ethertype
+    this.setSrcMac(frame, 6, view); // 6: source MAC
+    return this.decodeEthertype(frame, 14, readU16(frame, 12), end, wireEnd, view); // 12: ethertype
   }
 
   /** Linux cooked capture v1: 16-byte header. */
   private decodeSll(frame: Uint8Array, end: number, wireEnd: number, view: PacketView): DecodeStatus {
     if (end < 16) return DecodeStatus.Truncated;
-    view.sllPacketType = (frame[0] << 8) | frame[1]; // 0: packet type
-    const hardwareType = (frame[2] << 8) | frame[3]; // 2: ARPHRD_ type
-    const addressLen = (frame[4] << 8) | frame[5]; // 4: link-layer address length
+    view.sllPacketType = readU16(frame, 0); // 0: packet type
+    const hardwareType = readU16(frame, 2); // 2: ARPHRD_ type
+    const addressLen = readU16(frame, 4); // 4: link-layer address length
     if (addressLen === 6) this.setSrcMac(frame, 6, view); // 6: address (8 bytes, zero padded)
     if (hardwareType === ARPHRD_NETLINK) return DecodeStatus.NotIp;
-    return this.decodeSllProtocol(frame, 16, (frame[14] << 8) | frame[15], end, wireEnd, view); // 14: protocol
+    return this.decodeSllProtocol(frame, 16, readU16(frame, 14), end, wireEnd, view); // 14: protocol
   }
 
   /** Linux cooked capture v2: 20-byte header. */
   private decodeSll2(frame: Uint8Array, end: number, wireEnd: number, view: PacketView): DecodeStatus {
     if (end < 20) return DecodeStatus.Truncated;
-    const protocol = (frame[0] << 8) | frame[1]; // 0: protocol; 2: reserved; 4: interface index
-    const hardwareType = (frame[8] << 8) | frame[9]; // 8: ARPHRD_ type
+    const protocol = readU16(frame, 0); // 0: protocol; 2: reserved; 4: interface index
+    const hardwareType = readU16(frame, 8); // 8: ARPHRD_ type
     view.sllPacketType = frame[10]; // 10: packet type
     if (frame[11] === 6) this.setSrcMac(frame, 12, view); // 11: address length; 12: address (8 bytes)
     if (hardwareType === ARPHRD_NETLINK) return DecodeStatus.NotIp;
@@ -154,7 +153,7 @@ export class Decoder extends IpDecoder {
         ethertype === 0x9300
       ) {
         if (pos + 4 > end) return DecodeStatus.Truncated;
-        ethertype = (frame[pos + 2] << 8) | frame[pos + 3]; // 0: TCI (PCP, DEI, VLAN id); 2: inner ethertype
+        ethertype = readU16(frame, pos + 2); // 0: TCI (PCP, DEI, VLAN id); 2: inner ethertype
         pos += 4;
         continue;
       }
@@ -164,7 +163,7 @@ export class Decoder extends IpDecoder {
       if (ethertype === ETHERTYPE_PPPOE_SESSION) {
         if (pos + 8 > end) return DecodeStatus.Truncated;
         // 0: version/type 0x11; 1: code; 2: session id; 4: length; 6: PPP protocol
-        const pppProtocol = (frame[pos + 6] << 8) | frame[pos + 7];
+        const pppProtocol = readU16(frame, pos + 6);
         if (pppProtocol === 0x0021) return this.decodeIp(frame, pos + 8, end, wireEnd, 4, view);
         if (pppProtocol === 0x0057) return this.decodeIp(frame, pos + 8, end, wireEnd, 6, view);
         return DecodeStatus.NotIp;
@@ -178,7 +177,7 @@ export class Decoder extends IpDecoder {
         if (frame[pos + 3] !== 0 || frame[pos + 4] !== 0 || (frame[pos + 5] !== 0 && frame[pos + 5] !== 0xf8)) {
           return DecodeStatus.NotIp;
         }
-        ethertype = (frame[pos + 6] << 8) | frame[pos + 7]; // 6: ethertype
+        ethertype = readU16(frame, pos + 6); // 6: ethertype
         if (ethertype <= ETHER_MAX_LENGTH_FIELD) return DecodeStatus.NotIp; // no LLC inside SNAP
         pos += 8;
         continue;
@@ -211,10 +210,10 @@ export class Decoder extends IpDecoder {
     view: PacketView,
   ): DecodeStatus {
     if (end < 4) return DecodeStatus.Truncated;
-    let af = ((frame[0] << 24) | (frame[1] << 16) | (frame[2] << 8) | frame[3]) >>> 0; // 0: address family
+    let af = readU32(frame, 0); // 0: address family
     if (linkType === LinkType.Null && (af & 0xffff) === 0) {
-      // The capturing host's byte order is unknown; family numbers are small, so a value in
-      // the high half means the header was written little-endian.
+      // Written in the capturing host's byte order, which the file does not record. Family
+      // numbers are small: read big-endian, one that lands in the high half was little-endian.
       af = ((frame[3] << 24) | (frame[2] << 16) | (frame[1] << 8) | frame[0]) >>> 0;
     }
     const version = familyVersion(af);
@@ -223,20 +222,22 @@ export class Decoder extends IpDecoder {
   }
 
   /**
-   * NFLOG: 4-byte header (0: family; 1: version 0; 2: group, network order), then TLVs of
-   * host-order (little-endian here) length and type, each padded to 4 bytes.
+   * NFLOG: 4-byte header (0: family; 1: version 0; 2: group, network order), then TLVs whose
+   * length and type are in host order, each padded to 4 bytes. libpcap converts them to the
+   * reading host's order (also for savefiles from other hosts), read here as little-endian:
+   * the agent runs on x86-64 and arm64.
    */
   private decodeNflog(frame: Uint8Array, end: number, view: PacketView): DecodeStatus {
     if (end < NFLOG_HEADER_LEN) return DecodeStatus.Truncated;
     if (frame[1] !== 0) return DecodeStatus.UnsupportedLink; // unknown NFLOG header version
     const family = frame[0];
-    view.nflogGroup = (frame[2] << 8) | frame[3];
+    view.nflogGroup = readU16(frame, 2);
     let payloadOff = -1;
     let payloadEnd = 0;
     let pos = NFLOG_HEADER_LEN;
     while (pos + 4 <= end) {
-      const tlvLen = frame[pos] | (frame[pos + 1] << 8); // 0: length, including this 4-byte header
-      const tlvType = (frame[pos + 2] | (frame[pos + 3] << 8)) & 0x3fff; // 2: type (minus nested/byte-order flags)
+      const tlvLen = readU16Le(frame, pos); // 0: length, including this 4-byte header
+      const tlvType = readU16Le(frame, pos + 2) & 0x3fff; // 2: type, without the nested/byte-order flags
       if (tlvLen < 4) return DecodeStatus.BadLength;
       const valueOff = pos + 4;
       const valueEnd = pos + tlvLen;
@@ -246,7 +247,7 @@ export class Decoder extends IpDecoder {
         payloadEnd = valueEnd;
       } else if (valueEnd <= end) {
         if ((tlvType === NFULA_IFINDEX_INDEV || tlvType === NFULA_IFINDEX_OUTDEV) && tlvLen >= 8) {
-          const ifindex = ((frame[valueOff] << 24) | (frame[valueOff + 1] << 16) | (frame[valueOff + 2] << 8) | frame[valueOff + 3]) >>> 0;
+          const ifindex = readU32(frame, valueOff); // network order
           if (tlvType === NFULA_IFINDEX_INDEV) view.nflogIndev = ifindex;
           else view.nflogOutdev = ifindex;
         } else if (tlvType === NFULA_PREFIX) {
@@ -267,8 +268,8 @@ export class Decoder extends IpDecoder {
   }
 
   private setSrcMac(frame: Uint8Array, pos: number, view: PacketView): void {
-    view.srcMacHi = (frame[pos] << 8) | frame[pos + 1];
-    view.srcMacLo = ((frame[pos + 2] << 24) | (frame[pos + 3] << 16) | (frame[pos + 4] << 8) | frame[pos + 5]) >>> 0;
+    view.srcMacHi = readU16(frame, pos);
+    view.srcMacLo = readI32(frame, pos + 2);
     view.hasSrcMac = true;
   }
 }

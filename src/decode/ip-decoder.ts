@@ -1,3 +1,4 @@
+import { readI32, readU16, readU32 } from './byte-reads';
 import { FragmentCache } from './fragment-cache';
 import { DecodeStatus, IpProto, type PacketView } from './packet-view';
 
@@ -36,8 +37,15 @@ export class IpDecoder {
   lengthsFromWire = 0;
   /** IPv6 jumbograms (RFC 2675) whose length came from the hop-by-hop jumbo option. */
   jumbograms = 0;
+  /**
+   * Packets recorded without their upper layer because IPv4 options or an IPv6 extension header
+   * were cut by the snaplen or run past the packet: protocol is the header where reading stopped,
+   * ports 0. The fixed IP header names the flow and its length, so the packet still counts
+   * (tshark lists such packets the same way); dropping them would lose traffic silently.
+   */
+  headersCut = 0;
 
-  protected readonly fragments: FragmentCache;
+  private readonly fragments: FragmentCache;
 
   constructor(opts: DecoderOptions) {
     this.fragments = new FragmentCache(opts.fragmentCacheSize, opts.fragmentTimeoutSec ?? 60);
@@ -67,8 +75,7 @@ export class IpDecoder {
     if (off + 20 > end) return DecodeStatus.Truncated;
     const headerLen = (frame[off] & 0x0f) * 4; // 0: version << 4 | IHL in 32-bit words
     if (headerLen < 20) return DecodeStatus.BadLength;
-    if (off + headerLen > end) return DecodeStatus.Truncated; // options must be captured too
-    let totalLen = (frame[off + 2] << 8) | frame[off + 3]; // 2: total length
+    let totalLen = readU16(frame, off + 2); // 2: total length
     if (totalLen === 0) {
       // TSO/GSO captures hand over the super-packet before the stack fills the length in.
       // (wireEnd >= end >= off + headerLen, so this is never below the header length.)
@@ -79,20 +86,24 @@ export class IpDecoder {
     }
     // A total length beyond the wire length is kept as is: it is the L3 length the header
     // claims (tshark's ip.len); trimming it to the frame would hide the inconsistency.
-    const ipId = (frame[off + 4] << 8) | frame[off + 5]; // 4: identification
-    const fragField = (frame[off + 6] << 8) | frame[off + 7]; // 6: flags (DF 0x4000, MF 0x2000) | offset / 8
+    const ipId = readU16(frame, off + 4); // 4: identification
+    const fragField = readU16(frame, off + 6); // 6: flags (DF 0x4000, MF 0x2000) | offset / 8
     const protocol = frame[off + 9]; // 9: protocol
     view.family = 4;
     view.protocol = protocol;
     view.l3Bytes = totalLen;
-    view.src[0] = (frame[off + 12] << 24) | (frame[off + 13] << 16) | (frame[off + 14] << 8) | frame[off + 15]; // 12: source
-    view.dst[0] = (frame[off + 16] << 24) | (frame[off + 17] << 16) | (frame[off + 18] << 8) | frame[off + 19]; // 16: destination
+    view.src[0] = readI32(frame, off + 12); // 12: source
+    view.dst[0] = readI32(frame, off + 16); // 16: destination
     view.src[1] = view.src[2] = view.src[3] = 0;
     view.dst[1] = view.dst[2] = view.dst[3] = 0;
 
     const fragOffset = fragField & 0x1fff;
     const moreFragments = (fragField & 0x2000) !== 0;
     if (!hasPorts(protocol)) return DecodeStatus.Ok; // ICMP, GRE, ESP...: ports stay 0
+    if (off + headerLen > end) {
+      this.headersCut++; // options cut by the snaplen: no transport header to read
+      return DecodeStatus.Ok;
+    }
     // Transport bytes stop at the IP total length: anything after it is link padding.
     const transportEnd = off + totalLen < end ? off + totalLen : end;
     const key = (protocol << 16) | ipId;
@@ -107,13 +118,11 @@ export class IpDecoder {
 
   private decodeIpv6(frame: Uint8Array, off: number, end: number, wireEnd: number, view: PacketView): DecodeStatus {
     if (off + 40 > end) return DecodeStatus.Truncated;
-    const payloadLen = (frame[off + 4] << 8) | frame[off + 5]; // 4: payload length
+    const payloadLen = readU16(frame, off + 4); // 4: payload length
     let nextHeader = frame[off + 6]; // 6: next header
     for (let i = 0; i < 4; i++) {
-      const s = off + 8 + i * 4; // 8: source address
-      const d = off + 24 + i * 4; // 24: destination address
-      view.src[i] = (frame[s] << 24) | (frame[s + 1] << 16) | (frame[s + 2] << 8) | frame[s + 3];
-      view.dst[i] = (frame[d] << 24) | (frame[d + 1] << 16) | (frame[d + 2] << 8) | frame[d + 3];
+      view.src[i] = readI32(frame, off + 8 + i * 4); // 8: source address
+      view.dst[i] = readI32(frame, off + 24 + i * 4); // 24: destination address
     }
     let l3Bytes = 40 + payloadLen;
     if (payloadLen === 0 && nextHeader !== 59) {
@@ -129,56 +138,71 @@ export class IpDecoder {
     }
     const announcedEnd = off + l3Bytes;
 
-    // Walk the extension headers to the upper layer. Each header is at least 8 bytes, so the
-    // loop ends within the captured bytes whatever they say.
     let pos = off + 40;
     let fragmented = false;
     let fragOffset = 0;
     let moreFragments = false;
     let fragId = 0;
+    let cut = false;
+    // Walk the extension headers to the upper layer. Each header is at least 8 bytes, so the
+    // loop ends within the captured bytes whatever they say. A header that is not captured whole,
+    // or runs past the packet, ends the walk (`cut`): the packet counts with the protocol its
+    // next-header byte names when that byte was captured, else with the cut header's own type
+    // (what tshark shows for such packets), and without ports.
     for (;;) {
       let headerLen: number;
       if (
         nextHeader === 0 || // hop-by-hop options
         nextHeader === 43 || // routing
-        nextHeader === 60 || // destination options
-        nextHeader === 135 || // mobility
-        nextHeader === 139 || // HIP
-        nextHeader === 140 // shim6
+        nextHeader === 60 // destination options
       ) {
-        if (pos + 2 > announcedEnd) return DecodeStatus.BadLength;
-        if (pos + 2 > end) return DecodeStatus.Truncated;
+        if (pos + 2 > announcedEnd || pos + 2 > end) {
+          if (pos < end && pos < announcedEnd) nextHeader = frame[pos]; // 0: next header, if captured
+          cut = true;
+          break;
+        }
         headerLen = (frame[pos + 1] + 1) * 8; // 1: length in 8-byte units, not counting the first 8
       } else if (nextHeader === 51) {
-        if (pos + 2 > announcedEnd) return DecodeStatus.BadLength;
-        if (pos + 2 > end) return DecodeStatus.Truncated;
+        if (pos + 2 > announcedEnd || pos + 2 > end) {
+          if (pos < end && pos < announcedEnd) nextHeader = frame[pos]; // 0: next header, if captured
+          cut = true;
+          break;
+        }
         headerLen = (frame[pos + 1] + 2) * 4; // 1: AH length in 4-byte units, minus 2
       } else if (nextHeader === 44) {
         headerLen = 8; // fragment header: fixed size
-        if (pos + headerLen > announcedEnd) return DecodeStatus.BadLength;
-        if (pos + headerLen > end) return DecodeStatus.Truncated;
-        const field = (frame[pos + 2] << 8) | frame[pos + 3]; // 2: offset / 8 << 3 | M
+        if (pos + headerLen > announcedEnd || pos + headerLen > end) {
+          cut = true; // tshark reads no field of a fragment header it cannot hold whole
+          break;
+        }
+        const field = readU16(frame, pos + 2); // 2: offset / 8 << 3 | M
         fragmented = true;
         fragOffset = field >> 3;
         moreFragments = (field & 1) !== 0;
-        fragId = (frame[pos + 4] << 24) | (frame[pos + 5] << 16) | (frame[pos + 6] << 8) | frame[pos + 7]; // 4: identification
+        fragId = readI32(frame, pos + 4); // 4: identification (int32: stays a small integer)
         nextHeader = frame[pos]; // 0: next header
         pos += headerLen;
         // A later fragment carries data, not headers, after the fragment header.
         if (fragOffset !== 0) break;
         continue;
       } else {
-        break; // upper layer, ESP (50) or no next header (59)
+        break; // upper layer (mobility 135, HIP 139 and shim6 140 count as one, as tshark does), ESP (50), none (59)
       }
-      if (pos + headerLen > announcedEnd) return DecodeStatus.BadLength;
-      if (pos + headerLen > end) return DecodeStatus.Truncated;
       nextHeader = frame[pos]; // 0: next header
+      if (pos + headerLen > announcedEnd || pos + headerLen > end) {
+        cut = true;
+        break;
+      }
       pos += headerLen;
     }
 
     view.family = 6;
     view.protocol = nextHeader;
     view.l3Bytes = l3Bytes;
+    if (cut) {
+      this.headersCut++;
+      return DecodeStatus.Ok;
+    }
     if (fragmented && fragOffset !== 0) {
       this.joinLaterFragment(6, fragId, !moreFragments, view);
       return DecodeStatus.Ok;
@@ -207,8 +231,7 @@ export class IpDecoder {
       if (opt + 2 > end) return -1;
       const len = frame[opt + 1];
       if (type === 0xc2 && len === 4 && opt + 6 <= end) {
-        // 2: jumbo payload length, excluding the IPv6 header, including hop-by-hop
-        return ((frame[opt + 2] << 24) | (frame[opt + 3] << 16) | (frame[opt + 4] << 8) | frame[opt + 5]) >>> 0;
+        return readU32(frame, opt + 2); // 2: jumbo payload length (without the IPv6 header)
       }
       opt += 2 + len;
     }
@@ -218,8 +241,8 @@ export class IpDecoder {
   /** Ports (and TCP flags) of the transport header at `pos`, when captured; else they stay 0. */
   private readTransport(frame: Uint8Array, pos: number, end: number, view: PacketView): void {
     if (pos + 4 > end) return; // a short snaplen keeps the packet, without ports
-    view.srcPort = (frame[pos] << 8) | frame[pos + 1]; // 0: source port
-    view.dstPort = (frame[pos + 2] << 8) | frame[pos + 3]; // 2: destination port
+    view.srcPort = readU16(frame, pos); // 0: source port
+    view.dstPort = readU16(frame, pos + 2); // 2: destination port
     if (view.protocol === IpProto.Tcp && pos + 14 <= end) view.tcpFlags = frame[pos + 13]; // 13: TCP flags
   }
 

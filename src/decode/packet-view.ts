@@ -93,7 +93,10 @@ export class PacketView {
   /** Whether the link layer carried MAC addresses (Ethernet; SLL/SLL2 give only the source). */
   hasSrcMac = false;
   hasDstMac = false;
-  /** MAC addresses split into the high 16 bits and the low 32 bits, so they fit in numbers. */
+  /**
+   * MAC addresses split into the high 16 bits and the low 32 bits, the low word as an int32 (see
+   * readI32: a uint32 field would hold a heap number for half of all MACs).
+   */
   srcMacHi = 0;
   srcMacLo = 0;
   dstMacHi = 0;

@@ -13,7 +13,7 @@ import { parseMac, parsePrefix, prefixMasks } from './ip-address';
  */
 export class EniInventory {
   readonly enis: readonly EniConfig[];
-  private readonly macKeys: Uint32Array; // [hi, lo, eni+1] per slot
+  private readonly macKeys: Int32Array; // [hi, lo (int32, as the decoder reads it), eni+1] per slot
   private readonly macMask: number;
   private readonly hostKeys: Uint32Array; // [family, w0, w1, w2, w3, eni+1] per slot
   private readonly hostMask: number;
@@ -36,9 +36,9 @@ export class EniInventory {
       }
     });
     this.macMask = tableSize(macs.length) - 1;
-    this.macKeys = new Uint32Array((this.macMask + 1) * 3);
+    this.macKeys = new Int32Array((this.macMask + 1) * 3);
     for (const m of macs) {
-      let slot = hashWords(m.hi, m.lo, 0, 0, 0) & this.macMask;
+      let slot = hashWords(m.hi, m.lo | 0, 0, 0, 0) & this.macMask;
       while (this.macKeys[slot * 3 + 2] !== 0) slot = (slot + 1) & this.macMask;
       this.macKeys[slot * 3] = m.hi;
       this.macKeys[slot * 3 + 1] = m.lo;
@@ -48,7 +48,7 @@ export class EniInventory {
     this.hostKeys = new Uint32Array((this.hostMask + 1) * 6);
     for (const h of hosts) {
       const w = h.words;
-      let slot = hashWords(h.family, w[0], w[1], w[2], w[3]) & this.hostMask;
+      let slot = hashWords(h.family, w[0] | 0, w[1] | 0, w[2] | 0, w[3] | 0) & this.hostMask;
       while (this.hostKeys[slot * 6 + 5] !== 0) slot = (slot + 1) & this.hostMask;
       const k = slot * 6;
       this.hostKeys[k] = h.family;
@@ -102,7 +102,7 @@ export class EniInventory {
 
   private addressLookup(family: number, w: Uint32Array): number {
     const keys = this.hostKeys;
-    let slot = hashWords(family, w[0], w[1], w[2], w[3]) & this.hostMask;
+    let slot = hashWords(family, w[0] | 0, w[1] | 0, w[2] | 0, w[3] | 0) & this.hostMask;
     for (;;) {
       const k = slot * 6;
       const e = keys[k + 5];

@@ -77,9 +77,18 @@ export class FlowAggregator {
 
   /** Records one packet for `eni`; `flags` as in FlowTable. Packet path: no allocation. */
   record(v: PacketView, eni: number, flags: number): void {
-    let ts = v.tsSec;
-    if (ts >= this.windowEndSec || ts < this.windowStartSec) ts = this.advanceTo(ts);
-    if ((this.table as FlowTable).record(v, eni, flags, ts)) {
+    const ts = v.tsSec;
+    let recorded: boolean;
+    if (ts >= this.windowEndSec || ts < this.windowStartSec) {
+      // Late packets are recorded at the window start; the view's time is put back afterwards
+      // because other aggregators (other intervals) read the same view.
+      v.tsSec = this.advanceTo(ts);
+      recorded = (this.table as FlowTable).record(v, eni, flags);
+      v.tsSec = ts;
+    } else {
+      recorded = (this.table as FlowTable).record(v, eni, flags);
+    }
+    if (recorded) {
       this.eniPackets[eni] += 1;
     } else {
       this.tableFullPackets += 1;

@@ -1,6 +1,7 @@
 import { Decoder } from '../decode/decoder';
 import { DecodeStatus, DECODE_STATUS_NAMES, PacketView } from '../decode/packet-view';
 import type { EniInventory } from '../enrich/eni-inventory';
+import type { PolicyEvaluator } from '../enrich/policy/policy-evaluator';
 import { FlowAggregator } from './flow-aggregator';
 import { FLAG_OUT, FLAG_REJECT } from './flow-table';
 
@@ -42,6 +43,8 @@ export class FlowRecorder {
   /** Aggregators covering ENI e are eniAggIndex[eniAggOffset[e] .. eniAggOffset[e+1]). */
   private readonly eniAggOffset: Int32Array;
   private readonly eniAggIndex: Int32Array;
+  /** Agent-side security groups / network ACLs; null: only NFLOG frames are REJECT. */
+  private policy: PolicyEvaluator | null = null;
 
   constructor(
     private inventory: EniInventory,
@@ -91,8 +94,9 @@ export class FlowRecorder {
       return;
     }
     const action = reject ? FLAG_REJECT : 0;
-    if (out >= 0) this.recordFor(out, FLAG_OUT | action);
-    if (inbound >= 0) this.recordFor(inbound, action);
+    const policy = this.policy;
+    if (out >= 0) this.recordFor(out, FLAG_OUT | (policy !== null && !reject && policy.rejects(v, out, true) ? FLAG_REJECT : action));
+    if (inbound >= 0) this.recordFor(inbound, policy !== null && !reject && policy.rejects(v, inbound, false) ? FLAG_REJECT : action);
   }
 
   /**
@@ -120,8 +124,56 @@ export class FlowRecorder {
       return;
     }
     const action = reject ? FLAG_REJECT : 0;
-    if (out) this.recordFor(eni, FLAG_OUT | action);
-    if (inbound) this.recordFor(eni, action);
+    const policy = this.policy;
+    if (out) this.recordFor(eni, FLAG_OUT | (policy !== null && !reject && policy.rejects(v, eni, true) ? FLAG_REJECT : action));
+    if (inbound) this.recordFor(eni, policy !== null && !reject && policy.rejects(v, eni, false) ? FLAG_REJECT : action);
+  }
+
+  /**
+   * Records one frame of dropped traffic from an NFLOG group (live `nflog:N` capture): always
+   * REJECT, never evaluated. The ENI is `fixedEni` when >= 0 (the group is tied to one ENI), else
+   * the ENI whose interface has the netfilter hook's input or output interface index
+   * (`eniByIfindex[ifindex]`, -1 for none), else the ENIs the addresses name (as `onFrame`).
+   * Direction: by address/MAC as usual; for an ENI its addresses do not name, the hook decides
+   * (an output interface means the packet was leaving). Same contract as `onFrame`; no clock tick.
+   */
+  onNflogFrame(linkType: number, frame: Uint8Array, fixedEni: number, eniByIfindex: Int32Array): void {
+    const c = this.counters;
+    c.frames++;
+    const v = this.view;
+    const status = this.decoder.decode(linkType, frame, v);
+    c.byStatus[status]++;
+    if (status !== DecodeStatus.Ok) return;
+    let eni = fixedEni;
+    if (eni < 0 && v.nflogIndev > 0 && v.nflogIndev < eniByIfindex.length) eni = eniByIfindex[v.nflogIndev];
+    let viaOutdev = false;
+    if (eni < 0 && v.nflogOutdev > 0 && v.nflogOutdev < eniByIfindex.length) {
+      eni = eniByIfindex[v.nflogOutdev];
+      viaOutdev = eni >= 0;
+    }
+    const inv = this.inventory;
+    const out = inv.sourceEni(v);
+    const inbound = inv.destinationEni(v);
+    if (eni < 0) {
+      if (out < 0 && inbound < 0) {
+        c.unattributed++;
+        return;
+      }
+      if (out >= 0) this.recordFor(out, FLAG_OUT | FLAG_REJECT);
+      if (inbound >= 0) this.recordFor(inbound, FLAG_REJECT);
+      return;
+    }
+    if (out === eni) this.recordFor(eni, FLAG_OUT | FLAG_REJECT);
+    if (inbound === eni) this.recordFor(eni, FLAG_REJECT);
+    if (out !== eni && inbound !== eni) this.recordFor(eni, viaOutdev || (v.nflogOutdev > 0 && v.nflogIndev === 0) ? FLAG_OUT | FLAG_REJECT : FLAG_REJECT);
+  }
+
+  /**
+   * Makes agent-side rule evaluation decide ACCEPT/REJECT of frames not already known dropped
+   * (see actionPolicyFor); null turns it off. The evaluator's ENI indexes must be the inventory's.
+   */
+  setActionPolicy(policy: PolicyEvaluator | null): void {
+    this.policy = policy;
   }
 
   /** Swaps in a new inventory (config reload); ENI indexes must keep their meaning. */

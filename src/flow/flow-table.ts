@@ -3,22 +3,35 @@ import type { PacketView } from '../decode/packet-view';
 /**
  * Unidirectional flows of one aggregation window, in typed arrays.
  *
- * Layout: flows live densely in entry order (0..size-1) so a drain walks them sequentially and a
- * reset is O(1) for the entries; an open-addressing index (linear probing, power-of-two size,
- * load <= 2/3) maps a key hash to `entry + 1` (0 = empty). Per flow that is
- * 10 key words (40 B) + packets and bytes as float64 (16 B) + first/last second (8 B) + hash (4 B)
- * + TCP flags (1 B) + about 6 B of index = about 75 B, with no per-flow object for the GC to trace.
+ * Layout: one 64-byte entry per flow (a cache line), entries dense in insertion order so a drain
+ * walks them sequentially, plus an open-addressing index (linear probing, power-of-two size,
+ * load <= 2/3) mapping a key hash to `entry + 1` (0 = empty). Keeping a flow's key and counters
+ * in one line makes a packet cost one index read and one entry line; a structure of separate
+ * arrays cost a cache miss per counter. Per flow: 64 B + about 8 B of index, and no per-flow
+ * object for the GC to trace.
  *
- * Key words of entry i at keys[i*10 ..]:
+ * Words of entry i at words[i*16 ..] (u32 unless noted):
  *   0..3  source address (IPv4 in word 0, words 1..3 zero)
  *   4..7  destination address
  *   8     srcPort << 16 | dstPort
  *   9     eni << 16 | protocol << 8 | flags  (bit 0 IPv6, bit 1 direction out, bit 2 REJECT)
+ *   10    hash & 0xffffff00 | TCP flags seen
+ *   11    packets (a window would need 4.29e9 packets of one flow to wrap: 7 Mpps for 10 minutes)
+ *   12    first second
+ *   13    last second
+ *   14-15 bytes, float64 (exact to 2^53)
  *
  * Ownership: the table owns its arrays for its whole life; `record` copies what it needs out of
- * the caller's `PacketView`. Not safe for re-entrant use; one table serves one thread of records.
+ * the caller's `PacketView`. Single-threaded; not re-entrant.
  */
-export const KEY_WORDS = 10;
+export const KEY_WORDS = 16;
+const W_HASH = 10;
+const W_PACKETS = 11;
+const W_FIRST = 12;
+const W_LAST = 13;
+/** Float64 index of the bytes of entry i is i * 8 + F_BYTES. */
+const F_BYTES = 7;
+const HASH_MASK = 0xffffff00;
 export const FLAG_IPV6 = 1;
 export const FLAG_OUT = 2;
 export const FLAG_REJECT = 4;
@@ -27,15 +40,14 @@ export const MAX_ENIS = 0xffff;
 
 export class FlowTable {
   readonly capacity: number;
-  private readonly mask: number;
-  private readonly index: Int32Array;
-  private readonly keys: Uint32Array;
-  private readonly hashes: Uint32Array;
-  private readonly packetCount: Float64Array;
-  private readonly byteCount: Float64Array;
-  private readonly firstSec: Uint32Array;
-  private readonly lastSec: Uint32Array;
-  private readonly flagsSeen: Uint8Array;
+  private mask: number;
+  private index: Int32Array;
+  /** Flows the index holds before it doubles (2/3 of its slots). */
+  private growAt: number;
+  /** Largest index: enough slots for `capacity` flows at load <= 2/3. */
+  private readonly maxSlots: number;
+  private readonly words: Uint32Array;
+  private readonly doubles: Float64Array;
   private count = 0;
 
   constructor(capacity: number) {
@@ -43,15 +55,19 @@ export class FlowTable {
     this.capacity = capacity;
     let slots = 1;
     while (slots * 2 < capacity * 3) slots <<= 1; // load factor <= 2/3
-    this.mask = slots - 1;
-    this.index = new Int32Array(slots);
-    this.keys = new Uint32Array(capacity * KEY_WORDS);
-    this.hashes = new Uint32Array(capacity);
-    this.packetCount = new Float64Array(capacity);
-    this.byteCount = new Float64Array(capacity);
-    this.firstSec = new Uint32Array(capacity);
-    this.lastSec = new Uint32Array(capacity);
-    this.flagsSeen = new Uint8Array(capacity);
+    if (slots > 1 << 24) throw new RangeError(`flow table capacity must be at most ${Math.floor(((1 << 24) * 2) / 3)}, got ${capacity}`);
+    this.maxSlots = slots;
+    // The index starts small and doubles with the flows: a packet's index read then stays in
+    // cache for the flow counts of most windows, where an index sized for the whole capacity
+    // (8 MiB at a million flows) costs a cache miss per packet. Growth happens a handful of times
+    // in a table's life (tables are reused across windows), never once the index has grown.
+    const initial = Math.min(slots, 1 << 16);
+    this.mask = initial - 1;
+    this.index = new Int32Array(initial);
+    this.growAt = Math.floor((initial * 2) / 3);
+    const entries = new ArrayBuffer(capacity * KEY_WORDS * 4);
+    this.words = new Uint32Array(entries);
+    this.doubles = new Float64Array(entries);
   }
 
   /** Number of flows recorded since the last `clear`. */
@@ -61,75 +77,68 @@ export class FlowTable {
 
   /** Bytes held by the table's arrays (for the memory benchmark and the capacity metric). */
   get allocatedBytes(): number {
-    return (
-      this.index.byteLength +
-      this.keys.byteLength +
-      this.hashes.byteLength +
-      this.packetCount.byteLength +
-      this.byteCount.byteLength +
-      this.firstSec.byteLength +
-      this.lastSec.byteLength +
-      this.flagsSeen.byteLength
-    );
+    return this.index.byteLength + this.words.byteLength;
   }
 
   /**
-   * Adds one packet to its flow. `flags` combines FLAG_OUT / FLAG_REJECT; `tsSec` is the time to
-   * record (the caller clamps late packets into the window). Returns false, recording nothing,
-   * when the packet starts a new flow and the table is full.
+   * Adds one packet, at time `v.tsSec`, to its flow. `flags` combines FLAG_OUT / FLAG_REJECT.
+   * Returns false, recording nothing, when the packet starts a new flow and the table is full.
+   * (The time is read from the view rather than passed: epoch seconds exceed V8's small-integer
+   * range, and a boxed number argument would allocate on every packet.)
    */
-  record(v: PacketView, eni: number, flags: number, tsSec: number): boolean {
+  record(v: PacketView, eni: number, flags: number): boolean {
+    const tsSec = v.tsSec;
     const s = v.src;
     const d = v.dst;
     const ports = ((v.srcPort << 16) | v.dstPort) >>> 0;
     const meta = ((eni << 16) | (v.protocol << 8) | flags | (v.family === 6 ? FLAG_IPV6 : 0)) >>> 0;
-    // murmur3-style mixing of the ten key words; Math.imul keeps it in int32 without allocation.
+    // murmur3-style mixing of the ten key words. Words go in as int32 (`| 0`): a uint32 of 2^31
+    // or more is a heap number in V8 and would be allocated if mixWord were not inlined.
     let h = 0x9747b28c;
-    h = mixWord(h, s[0]);
-    h = mixWord(h, s[1]);
-    h = mixWord(h, s[2]);
-    h = mixWord(h, s[3]);
-    h = mixWord(h, d[0]);
-    h = mixWord(h, d[1]);
-    h = mixWord(h, d[2]);
-    h = mixWord(h, d[3]);
-    h = mixWord(h, ports);
-    h = mixWord(h, meta);
+    h = mixWord(h, s[0] | 0);
+    h = mixWord(h, s[1] | 0);
+    h = mixWord(h, s[2] | 0);
+    h = mixWord(h, s[3] | 0);
+    h = mixWord(h, d[0] | 0);
+    h = mixWord(h, d[1] | 0);
+    h = mixWord(h, d[2] | 0);
+    h = mixWord(h, d[3] | 0);
+    h = mixWord(h, ports | 0);
+    h = mixWord(h, meta | 0);
     h ^= h >>> 16;
     h = Math.imul(h, 0x85ebca6b);
     h ^= h >>> 13;
     h = Math.imul(h, 0xc2b2ae35);
     h = (h ^ (h >>> 16)) >>> 0;
+    const tag = (h & HASH_MASK) >>> 0;
 
     const index = this.index;
-    const keys = this.keys;
+    const w = this.words;
     const mask = this.mask;
-    let slot = h & mask;
+    let slot = (h >>> 8) & mask; // the bits kept in the entry's tag, so the index can be rebuilt
     for (;;) {
       const e = index[slot];
       if (e === 0) break;
-      const i = e - 1;
-      if (this.hashes[i] === h) {
-        const k = i * KEY_WORDS;
-        if (
-          keys[k + 9] === meta &&
-          keys[k + 8] === ports &&
-          keys[k] === s[0] &&
-          keys[k + 4] === d[0] &&
-          keys[k + 1] === s[1] &&
-          keys[k + 2] === s[2] &&
-          keys[k + 3] === s[3] &&
-          keys[k + 5] === d[1] &&
-          keys[k + 6] === d[2] &&
-          keys[k + 7] === d[3]
-        ) {
-          this.packetCount[i] += 1;
-          this.byteCount[i] += v.l3Bytes;
-          if (tsSec < this.firstSec[i]) this.firstSec[i] = tsSec;
-          if (tsSec > this.lastSec[i]) this.lastSec[i] = tsSec;
-          this.flagsSeen[i] |= v.tcpFlags;
-          return true;
-        }
+      const k = (e - 1) * KEY_WORDS;
+      if (
+        ((w[k + W_HASH] & HASH_MASK) >>> 0) === tag &&
+        w[k + 9] === meta &&
+        w[k + 8] === ports &&
+        w[k] === s[0] &&
+        w[k + 4] === d[0] &&
+        w[k + 1] === s[1] &&
+        w[k + 2] === s[2] &&
+        w[k + 3] === s[3] &&
+        w[k + 5] === d[1] &&
+        w[k + 6] === d[2] &&
+        w[k + 7] === d[3]
+      ) {
+        w[k + W_PACKETS] += 1;
+        this.doubles[(e - 1) * 8 + F_BYTES] += v.l3Bytes;
+        if (tsSec < w[k + W_FIRST]) w[k + W_FIRST] = tsSec;
+        if (tsSec > w[k + W_LAST]) w[k + W_LAST] = tsSec;
+        w[k + W_HASH] |= v.tcpFlags & 0xff;
+        return true;
       }
       slot = (slot + 1) & mask;
     }
@@ -138,26 +147,42 @@ export class FlowTable {
     this.count = i + 1;
     index[slot] = i + 1;
     const k = i * KEY_WORDS;
-    keys[k] = s[0];
-    keys[k + 1] = s[1];
-    keys[k + 2] = s[2];
-    keys[k + 3] = s[3];
-    keys[k + 4] = d[0];
-    keys[k + 5] = d[1];
-    keys[k + 6] = d[2];
-    keys[k + 7] = d[3];
-    keys[k + 8] = ports;
-    keys[k + 9] = meta;
-    this.hashes[i] = h;
-    this.packetCount[i] = 1;
-    this.byteCount[i] = v.l3Bytes;
-    this.firstSec[i] = tsSec;
-    this.lastSec[i] = tsSec;
-    this.flagsSeen[i] = v.tcpFlags;
+    w[k] = s[0];
+    w[k + 1] = s[1];
+    w[k + 2] = s[2];
+    w[k + 3] = s[3];
+    w[k + 4] = d[0];
+    w[k + 5] = d[1];
+    w[k + 6] = d[2];
+    w[k + 7] = d[3];
+    w[k + 8] = ports;
+    w[k + 9] = meta;
+    w[k + W_HASH] = tag | (v.tcpFlags & 0xff);
+    w[k + W_PACKETS] = 1;
+    w[k + W_FIRST] = tsSec;
+    w[k + W_LAST] = tsSec;
+    this.doubles[i * 8 + F_BYTES] = v.l3Bytes;
+    if (this.count > this.growAt && this.index.length < this.maxSlots) this.growIndex();
     return true;
   }
 
-  /** Forgets every flow. The index is zeroed; entry arrays are overwritten on reuse. */
+  /** Doubles the index and re-inserts every entry by its stored hash tag. */
+  private growIndex(): void {
+    const slots = this.index.length * 2;
+    const index = new Int32Array(slots);
+    const mask = slots - 1;
+    const w = this.words;
+    for (let i = 0; i < this.count; i++) {
+      let slot = (w[i * KEY_WORDS + W_HASH] >>> 8) & mask;
+      while (index[slot] !== 0) slot = (slot + 1) & mask;
+      index[slot] = i + 1;
+    }
+    this.index = index;
+    this.mask = mask;
+    this.growAt = slots === this.maxSlots ? this.capacity : Math.floor((slots * 2) / 3);
+  }
+
+  /** Forgets every flow. The index is zeroed; entries are overwritten on reuse. */
   clear(): void {
     if (this.count > 0) this.index.fill(0);
     this.count = 0;
@@ -165,38 +190,38 @@ export class FlowTable {
 
   // ---- per-entry accessors for drains (entry i in 0..size-1) ----
   eni(i: number): number {
-    return this.keys[i * KEY_WORDS + 9] >>> 16;
+    return this.words[i * KEY_WORDS + 9] >>> 16;
   }
   protocol(i: number): number {
-    return (this.keys[i * KEY_WORDS + 9] >>> 8) & 0xff;
+    return (this.words[i * KEY_WORDS + 9] >>> 8) & 0xff;
   }
   flags(i: number): number {
-    return this.keys[i * KEY_WORDS + 9] & 0xff;
+    return this.words[i * KEY_WORDS + 9] & 0xff;
   }
   srcPort(i: number): number {
-    return this.keys[i * KEY_WORDS + 8] >>> 16;
+    return this.words[i * KEY_WORDS + 8] >>> 16;
   }
   dstPort(i: number): number {
-    return this.keys[i * KEY_WORDS + 8] & 0xffff;
+    return this.words[i * KEY_WORDS + 8] & 0xffff;
   }
   packets(i: number): number {
-    return this.packetCount[i];
+    return this.words[i * KEY_WORDS + W_PACKETS];
   }
   bytes(i: number): number {
-    return this.byteCount[i];
+    return this.doubles[i * 8 + F_BYTES];
   }
   startSec(i: number): number {
-    return this.firstSec[i];
+    return this.words[i * KEY_WORDS + W_FIRST];
   }
   endSec(i: number): number {
-    return this.lastSec[i];
+    return this.words[i * KEY_WORDS + W_LAST];
   }
   tcpFlags(i: number): number {
-    return this.flagsSeen[i];
+    return this.words[i * KEY_WORDS + W_HASH] & 0xff;
   }
-  /** The key words array and the offset of entry i's source (0) and destination (4) addresses. */
+  /** The entry words; entry i's source address is at i*KEY_WORDS, its destination 4 words later. */
   keyWords(): Uint32Array {
-    return this.keys;
+    return this.words;
   }
 }
 

@@ -22,6 +22,19 @@ export interface RecordBuilderCounters {
   skipdata: number;
   /** OK records left out by a flow log's trafficType. */
   filtered: number;
+  /** Inbound ACCEPT flows left out because NFLOG reported every one of their packets dropped. */
+  netted: number;
+}
+
+/**
+ * ENIs whose inbound ACCEPT flows are netted against NFLOG drops: an ENI tied to an NFLOG group,
+ * or every ENI when some group is tied to none.
+ */
+export function nflogNettedEnis(config: AgentConfig, enis: readonly EniConfig[]): Uint8Array {
+  const groups = config.nflog?.groups ?? [];
+  const anyUntied = groups.some((g) => g.eni === undefined);
+  const tied = new Set(groups.map((g) => g.eni));
+  return Uint8Array.from(enis, (e) => (anyUntied || tied.has(e.id) || (e.nflogGroups ?? []).length > 0 ? 1 : 0));
 }
 
 /**
@@ -32,8 +45,19 @@ export interface RecordBuilderCounters {
  * Runs once per window, off the packet path: it may allocate (records are plain objects).
  */
 export class RecordBuilder {
-  readonly counters: RecordBuilderCounters = { ok: 0, nodata: 0, skipdata: 0, filtered: 0 };
+  readonly counters: RecordBuilderCounters = { ok: 0, nodata: 0, skipdata: 0, filtered: 0, netted: 0 };
   private readonly coverage: Uint8Array[];
+  /**
+   * A packet dropped by netfilter on input was captured on the ENI's device before the drop and
+   * logged to NFLOG after it: it is in the window twice, as ACCEPT and as REJECT. For ENIs fed by
+   * NFLOG, an inbound ACCEPT flow is therefore written with the packets and bytes of its REJECT
+   * twin subtracted, and left out when nothing remains. Outbound drops (output hook) never reach
+   * the device, so outbound flows are not netted.
+   */
+  private readonly netted: Uint8Array;
+  private readonly nettingActive: boolean;
+  /** Per window being built: key of each inbound REJECT flow of a netted ENI -> its entry. */
+  private rejectTwins: Map<string, number> | null = null;
 
   constructor(
     private readonly config: AgentConfig,
@@ -41,9 +65,11 @@ export class RecordBuilder {
     private readonly flowLogs: readonly FlowLogConfig[],
   ) {
     this.coverage = flowLogs.map((fl) => coveredEnis(fl, enis));
+    this.netted = nflogNettedEnis(config, enis);
+    this.nettingActive = this.netted.includes(1);
   }
 
-  /** Builds every batch of the window at once (replay: the packet loop waits anyway). */
+  /** Builds every batch of the window at once: one batch per flow log (tests, small windows). */
   build(w: ClosedWindow): RecordBatch[] {
     const batches = this.begin(w);
     this.addFlows(w, batches, 0, w.table.size);
@@ -52,27 +78,70 @@ export class RecordBuilder {
   }
 
   /**
-   * Builds the batches in slices of `sliceFlows` flows, yielding to the event loop between
-   * slices, so a window of a million flows never holds up capture callbacks for long.
+   * Builds the window slice by slice, `sliceFlows` flows at a time, and hands each slice's
+   * non-empty batches to `emit` at once (the status records come last). Records then live only
+   * as long as one slice: a window of a hundred thousand flows built whole kept every record
+   * alive until the end and cost more in garbage collection than building them.
    */
-  async buildIncrementally(w: ClosedWindow, sliceFlows: number): Promise<RecordBatch[]> {
-    const batches = this.begin(w);
+  buildSlices(w: ClosedWindow, sliceFlows: number, emit: (batch: RecordBatch) => void): void {
+    this.prepare(w);
+    const n = w.table.size;
+    for (let from = 0; from < n; from += sliceFlows) this.emitSlice(w, from, Math.min(n, from + sliceFlows), emit);
+    this.emitStatus(w, emit);
+  }
+
+  /**
+   * As `buildSlices`, yielding to the event loop between slices, so a window of a million flows
+   * never holds up capture callbacks for long (the daemon).
+   */
+  async buildIncrementally(w: ClosedWindow, sliceFlows: number, emit: (batch: RecordBatch) => void): Promise<void> {
+    this.prepare(w);
     const n = w.table.size;
     for (let from = 0; from < n; from += sliceFlows) {
-      this.addFlows(w, batches, from, Math.min(n, from + sliceFlows));
+      this.emitSlice(w, from, Math.min(n, from + sliceFlows), emit);
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
+    this.emitStatus(w, emit);
+  }
+
+  private emitSlice(w: ClosedWindow, from: number, to: number, emit: (batch: RecordBatch) => void): void {
+    const batches = this.newBatches(w);
+    this.addFlows(w, batches, from, to);
+    for (const b of batches) if (b.records.length > 0) emit(b);
+  }
+
+  private emitStatus(w: ClosedWindow, emit: (batch: RecordBatch) => void): void {
+    const batches = this.newBatches(w);
     this.addStatusRecords(w, batches);
-    return batches;
+    for (const b of batches) if (b.records.length > 0) emit(b);
   }
 
   private begin(w: ClosedWindow): RecordBatch[] {
+    this.prepare(w);
+    return this.newBatches(w);
+  }
+
+  private prepare(w: ClosedWindow): void {
+    this.rejectTwins = this.nettingActive ? this.collectRejectTwins(w) : null;
+  }
+
+  private newBatches(w: ClosedWindow): RecordBatch[] {
     return this.flowLogs.map((fl) => ({
       flowLogId: fl.id,
       windowStartSec: w.startSec,
       windowEndSec: w.endSec,
       records: [],
     }));
+  }
+
+  private collectRejectTwins(w: ClosedWindow): Map<string, number> {
+    const t = w.table;
+    const twins = new Map<string, number>();
+    for (let i = 0; i < t.size; i++) {
+      const flags = t.flags(i);
+      if ((flags & FLAG_REJECT) !== 0 && (flags & FLAG_OUT) === 0 && this.netted[t.eni(i)] === 1) twins.set(flowKeyText(t.keyWords(), i), i);
+    }
+    return twins;
   }
 
   private addFlows(w: ClosedWindow, batches: RecordBatch[], from: number, to: number): void {
@@ -82,6 +151,17 @@ export class RecordBuilder {
       const eni = t.eni(i);
       const flags = t.flags(i);
       const reject = (flags & FLAG_REJECT) !== 0;
+      let packets = t.packets(i);
+      let bytes = t.bytes(i);
+      const twin = !reject && (flags & FLAG_OUT) === 0 && this.rejectTwins !== null && this.netted[eni] === 1 ? this.rejectTwins.get(flowKeyText(keys, i)) : undefined;
+      if (twin !== undefined) {
+        packets -= t.packets(twin);
+        bytes -= t.bytes(twin);
+        if (packets <= 0) {
+          this.counters.netted++;
+          continue;
+        }
+      }
       let rec: FlowRecord | null = null;
       for (let f = 0; f < this.flowLogs.length; f++) {
         if (this.coverage[f][eni] === 0) continue;
@@ -100,8 +180,8 @@ export class RecordBuilder {
           rec['dstport'] = String(t.dstPort(i));
           rec['protocol'] = String(t.protocol(i));
           rec['direction'] = (flags & FLAG_OUT) !== 0 ? 'out' : 'in';
-          rec['packets'] = String(t.packets(i));
-          rec['bytes'] = String(t.bytes(i));
+          rec['packets'] = String(packets);
+          rec['bytes'] = String(Math.max(0, bytes));
           rec['start'] = String(t.startSec(i));
           rec['end'] = String(t.endSec(i));
           rec['log-status'] = 'OK';
@@ -172,4 +252,10 @@ export class RecordBuilder {
     for (const x of fl.extraFields) out[x] = x === 'tcp-flags' ? tcpFlags : this.config.region;
     return out;
   }
+}
+
+/** The flow key of entry i without its REJECT bit, as text (drains only). */
+function flowKeyText(keys: Uint32Array, i: number): string {
+  const k = i * KEY_WORDS;
+  return `${keys[k]},${keys[k + 1]},${keys[k + 2]},${keys[k + 3]},${keys[k + 4]},${keys[k + 5]},${keys[k + 6]},${keys[k + 7]},${keys[k + 8]},${(keys[k + 9] & ~FLAG_REJECT) >>> 0}`;
 }

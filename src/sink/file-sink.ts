@@ -2,7 +2,7 @@ import { promises as fs, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { RecordBatch } from '../flow/record';
-import { formatBatchLines } from './json-lines';
+import { JsonLinesEncoder } from './json-lines';
 import type { Sink, SinkResult } from './sink';
 
 /**
@@ -55,6 +55,8 @@ export class FileSink implements Sink {
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly syncEachWrite: boolean;
+  /** Appends run one at a time (`tail`), so one encoder's reused buffer serves them all. */
+  private readonly encoder = new JsonLinesEncoder();
 
   constructor(
     readonly filePath: string,
@@ -78,7 +80,7 @@ export class FileSink implements Sink {
 
   private async append(batch: RecordBatch): Promise<SinkResult> {
     if (this.closed) return { kind: 'permanent', reason: `write file ${this.filePath}: sink is closed` };
-    const bytes = Buffer.from(formatBatchLines(batch), 'utf8');
+    const bytes = this.encoder.encode(batch);
     let handle: FileHandle;
     try {
       handle = await this.openCurrent();

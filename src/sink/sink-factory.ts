@@ -1,9 +1,7 @@
 import type { AgentConfig, FlowLogConfig } from '../config/types';
 import { FileSink } from './file-sink';
 import type { Sink } from './sink';
-import { resolveSlsCredentials } from './sls-credentials';
 import type { SlsCredentialsProvider } from './sls-credentials-contract';
-import { SlsSink } from './sls-sink';
 import { StdoutSink } from './stdout-sink';
 
 /**
@@ -23,7 +21,13 @@ export class SinkFactory {
         return new FileSink(s.path);
       case 'stdout':
         return new StdoutSink();
-      case 'sls':
+      case 'sls': {
+        // Loaded on first use: the Log Service SDK costs a tenth of a second at start-up that a
+        // replay to files should not pay.
+        /* eslint-disable @typescript-eslint/no-require-imports */
+        const { resolveSlsCredentials } = require('./sls-credentials') as typeof import('./sls-credentials');
+        const { SlsSink } = require('./sls-sink') as typeof import('./sls-sink');
+        /* eslint-enable @typescript-eslint/no-require-imports */
         this.credentials ??= resolveSlsCredentials({
           credentials: this.config.credentials,
           metadataUrl: this.config.discovery.metadataUrl,
@@ -36,6 +40,7 @@ export class SinkFactory {
           credentials: this.credentials,
           requestTimeoutMs: this.config.delivery.requestTimeoutMs,
         });
+      }
     }
   }
 

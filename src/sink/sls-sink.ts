@@ -93,7 +93,7 @@ export class SlsSink implements Sink {
   private readonly credentials: SlsCredentialsProvider;
   private readonly encoder = new LogGroupEncoder();
   private readonly meta: LogGroupMeta;
-  private readonly compression: SlsCompression;
+  private compression: SlsCompression;
   private closed = false;
   private clampWarned = false;
 
@@ -147,6 +147,14 @@ export class SlsSink implements Sink {
     }
 
     const outcome = await this.api.putLogs(this.project, this.logstore, body, rawSize, compressType);
+    if (compressType === 'deflate' && (outcome.error as { code?: unknown } | undefined)?.code === 'InvalidCompressType') {
+      // deflate is what the official SDKs send, but only lz4 is documented: an endpoint that
+      // refuses deflate gets lz4 from now on, and this batch is retried at once.
+      this.compression = 'lz4';
+      log.warn({ sink: this.name }, 'the endpoint refuses deflate bodies; using lz4');
+      this.counters.retryableFailures++;
+      return { kind: 'retryable', retryAfterMs: 0, reason: `${what}: the endpoint refuses deflate bodies; retrying with lz4` };
+    }
     const { result, invalidateCredentials } = classifySlsOutcome(outcome, what);
     if (invalidateCredentials) this.credentials.invalidate();
     if (result.kind === 'ok') {

@@ -1,6 +1,7 @@
 import { openCaptureWriter, type CaptureWriterOptions } from './pcap-writer';
 import { FrameBuilder, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, ipHeaderBytes, newFrameSpec, transportHeaderBytes } from './frame-builder';
 import { apportionPackets, drawFlows, parseEnis, type EniAddresses, type EniEndpoint, type SynthFlow } from './flow-mix';
+import { parseMac } from './address-codec';
 import { SeededRandom } from './seeded-random';
 
 export type { EniEndpoint, SynthFlow } from './flow-mix';
@@ -73,6 +74,7 @@ export class TrafficPlan {
   readonly startSec: number;
   private readonly enis: EniAddresses[];
   private readonly gatewayMac: Uint8Array;
+  private readonly seed: number;
   private readonly vlanIds: number[];
   /** Per planned packet (planning order): flow, direction (1 out), payload bytes, TCP flags, time. */
   private readonly flowOf: Uint32Array;
@@ -89,7 +91,8 @@ export class TrafficPlan {
     const durationUs = Math.round(options.durationSec * 1_000_000);
     this.startSec = options.startSec;
     this.enis = parseEnis(options.enis);
-    this.gatewayMac = parseEnis([{ ip: '0.0.0.0', mac: options.gatewayMac ?? 'ee:ff:ff:ff:ff:ff' }])[0].mac;
+    this.gatewayMac = parseMac(options.gatewayMac ?? 'ee:ff:ff:ff:ff:ff');
+    this.seed = options.seed ?? 1;
     this.vlanIds = options.vlanIds ?? [];
     this.flows = drawFlows(rng, options.flows, options.ipv6Share ?? 0, this.enis, durationUs);
     apportionPackets(rng, this.flows, options.packets);
@@ -113,7 +116,9 @@ export class TrafficPlan {
         acc += gaps[k];
         this.flowOf[p] = flow.index;
         this.offsetUsOf[p] = Math.min(durationUs - 1, flow.firstOffsetUs + Math.floor((flow.spanUs * acc) / sum));
-        const initiatorSends = k === 0 ? true : k === 1 ? false : flow.protocol === PROTO_ICMP || flow.protocol === PROTO_ICMPV6 ? k % 2 === 0 : rng.nextFloat() < 0.5;
+        // The initiator opens, the responder answers; then echo alternates and the rest is random.
+        const icmp = flow.protocol === PROTO_ICMP || flow.protocol === PROTO_ICMPV6;
+        const initiatorSends = k < 2 || icmp ? k % 2 === 0 : rng.nextFloat() < 0.5;
         this.outboundOf[p] = initiatorSends === flow.eniInitiated ? 1 : 0;
         this.planPayload(rng, p, flow, k);
       }
@@ -128,7 +133,8 @@ export class TrafficPlan {
     spec.vlanIds = this.vlanIds;
     // TCP sequence numbers per flow and side: [initiator, responder].
     const nextSeq = new Uint32Array(this.flows.length * 2);
-    const seqRng = new SeededRandom(this.flows.length ^ 0x5eed);
+    // Initial sequence numbers from their own stream, so planning and framing stay independent.
+    const seqRng = new SeededRandom(this.seed ^ 0x5eed5eed);
     for (let i = 0; i < nextSeq.length; i++) nextSeq[i] = seqRng.nextUint32();
     const icmpSeq = new Uint16Array(this.flows.length);
     const packet: SynthPacket = {
@@ -286,4 +292,5 @@ function validate(o: TrafficOptions): void {
   const share = o.ipv6Share ?? 0;
   if (!(share >= 0 && share <= 1)) bad(`ipv6Share ${share} is not in 0..1`);
   if (o.enis.length === 0) bad('no ENI given');
+  for (const v of o.vlanIds ?? []) if (!Number.isInteger(v) || v < 0 || v > 4094) bad(`VLAN id ${v} is not in 0..4094`);
 }

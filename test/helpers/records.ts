@@ -1,14 +1,44 @@
 import type { FlowRecord, RecordBatch } from '../../src/flow/record';
 
+/** Bytes of a protobuf varint holding `v`. */
+function varintBytes(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
 /**
- * A record of known raw size for batching arithmetic: key "n" (1 byte) with the record's number,
- * plus key "p" (1 byte) padded so that key+value bytes total `rawBytes` exactly.
+ * Size of a record as one protobuf `Log` inside a LogGroup (field 1, length-delimited), from the
+ * Log Service's proto: Log { 1: Time (uint32, counted as a 5-byte varint), 2: Contents { 1: Key,
+ * 2: Value } repeated }. Written out here from the proto, independently of the sink's encoder.
+ */
+export function protobufLogBytes(record: FlowRecord): number {
+  let log = 1 + 5;
+  for (const k of Object.keys(record)) {
+    const kb = Buffer.byteLength(k);
+    const vb = Buffer.byteLength(record[k]);
+    const pair = 1 + varintBytes(kb) + kb + 1 + varintBytes(vb) + vb;
+    log += 1 + varintBytes(pair) + pair;
+  }
+  return 1 + varintBytes(log) + log;
+}
+
+/**
+ * A record of known raw size for batching arithmetic: key "n" with the record's number, plus key
+ * "p" padded so that its protobuf Log encoding is `rawBytes` exactly.
  */
 export function sizedRecord(n: number, rawBytes = 100): FlowRecord {
   const id = String(n);
-  const padding = rawBytes - 1 - id.length - 1;
-  if (padding < 0) throw new Error(`record ${n} cannot be ${rawBytes} bytes`);
-  return { n: id, p: 'x'.repeat(padding) };
+  for (let padding = 0; padding <= rawBytes; padding++) {
+    const r = { n: id, p: 'x'.repeat(padding) };
+    const size = protobufLogBytes(r);
+    if (size === rawBytes) return r;
+    if (size > rawBytes) break;
+  }
+  throw new Error(`record ${n} cannot be exactly ${rawBytes} bytes`);
 }
 
 /** `count` sized records numbered from `firstN`, in one batch of window `windowStartSec`. */

@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * `npm run bench`: the agent's throughput and cost against the ceiling of its design and against
+ * peers, all in ONE run over the same generated capture (so machine noise hits all alike):
+ *   agent replay | bare node-pcap loop | pmacctd | softflowd (optional)
+ * then the flow table's memory per flow and GC pressure, then (when available) the Log Service
+ * delivery bench and the live capture bench of the other bench files. Prints a table, the
+ * target ratios, and a final `BENCH_SUMMARY {json}` line for refreshing the README figures.
+ *
+ *   node bench/run.js [--packets N] [--flows M] [--no-softflowd] [--no-sls] [--no-live]
+ * Uses the compiled dist/ (npm run build) and bin/flowlog-agent. Cache: ~/.cache/flowlog-agent-bench
+ * (or $FLOWLOG_BENCH_CACHE).
+ */
+const { spawnSync } = require('node:child_process');
+const { existsSync, readFileSync } = require('node:fs');
+const { join } = require('node:path');
+const { DEFAULT_CAPTURE, cacheDir, checkRecords, ensureCapture, writeAgentConfig } = require('./bench-capture');
+const { runAgent, runBare, runPmacctd, runSoftflowd } = require('./peer-runs');
+
+const ROOT = join(__dirname, '..');
+const TARGETS = { bareOverAgentWall: 0.55, pmacctdOverAgentCpu: 5, bytesPerFlow: 100 };
+
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(`--${name}`);
+const num = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const log = (s) => process.stdout.write(`${s}\n`);
+const round = (v, d = 2) => (Number.isFinite(v) ? Math.round(v * 10 ** d) / 10 ** d : null);
+
+function row(name, r, packets) {
+  if (r.skipped || r.error) return `  ${name.padEnd(10)} ${r.skipped ? `skipped: ${r.skipped}` : `FAILED: ${r.error}`}`;
+  const pps = packets / r.wallSec;
+  return (
+    `  ${name.padEnd(10)} ${r.wallSec.toFixed(2).padStart(7)} s ${r.userSec.toFixed(2).padStart(7)} s ${r.sysSec.toFixed(2).padStart(7)} s` +
+    ` ${r.cpuSec.toFixed(2).padStart(7)} s ${Math.round(pps).toLocaleString('en').padStart(11)}` +
+    ` ${r.maxRssKb === null ? '     n/a' : `${Math.round(r.maxRssKb / 1024)} MiB`.padStart(8)} ${String(r.packets).padStart(10)}`
+  );
+}
+
+async function attempt(fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    return { error: e.message.split('\n')[0] };
+  }
+}
+
+function brief(r) {
+  if (r.skipped || r.error) return r;
+  return { wallSec: round(r.wallSec, 3), userSec: round(r.userSec), sysSec: round(r.sysSec), cpuSec: round(r.cpuSec), maxRssKb: r.maxRssKb, packets: r.packets };
+}
+
+async function main() {
+  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('find dist/cli/main.js: build first (npm run build)');
+  const params = { ...DEFAULT_CAPTURE, packets: num('packets', DEFAULT_CAPTURE.packets), flows: num('flows', DEFAULT_CAPTURE.flows) };
+  const dir = cacheDir();
+  log(`bench cache: ${dir}`);
+  const cap = ensureCapture(params);
+  const mib = Math.round(Number(require('node:fs').statSync(cap.path).size) / 1048576);
+  log(
+    `capture: ${cap.summary.packets.toLocaleString('en')} packets, ${cap.summary.flows.toLocaleString('en')} flows, ` +
+      `${params.durationSec} s, snaplen ${params.snapLen}, ${mib} MiB ` +
+      (cap.reused ? '(reused)' : `(generated in ${cap.generateSec.toFixed(1)} s)`),
+  );
+  const recordsPath = join(dir, 'agent-records.jsonl');
+  const config = writeAgentConfig(dir, recordsPath);
+  // Warm the page cache so the first contender does not pay for the disk alone.
+  spawnSync('cat', [cap.path], { stdio: ['ignore', 'ignore', 'ignore'] });
+
+  const packets = cap.summary.packets;
+  const agent = await attempt(() => runAgent(cap.path, config, recordsPath));
+  const bare = await attempt(() => runBare(cap.path));
+  const pmacctd = await attempt(() => runPmacctd(cap.path, dir));
+  const softflowd = flag('no-softflowd') ? { skipped: '--no-softflowd' } : await attempt(() => runSoftflowd(cap.path, dir));
+
+  log('');
+  log('  contender     wall     user      sys      CPU   packets/s   max RSS    packets');
+  for (const [name, r] of [['agent', agent], ['bare loop', bare], ['pmacctd', pmacctd], ['softflowd', softflowd]]) log(row(name, r, packets));
+
+  const ok = (r) => !r.error && !r.skipped;
+  const ratios = {
+    bareOverAgentWall: ok(agent) && ok(bare) ? round(bare.wallSec / agent.wallSec, 3) : null,
+    pmacctdOverAgentCpu: ok(agent) && ok(pmacctd) ? round(pmacctd.cpuSec / agent.cpuSec, 3) : null,
+    softflowdOverAgentCpu: ok(agent) && ok(softflowd) ? round(softflowd.cpuSec / agent.cpuSec, 3) : null,
+  };
+  const verdict = (v, target) => (v === null ? 'n/a' : v >= target ? `meets >= ${target}` : `BELOW target ${target}`);
+  log('');
+  log(`  wall(bare)/wall(agent)     = ${ratios.bareOverAgentWall ?? 'n/a'}  (${verdict(ratios.bareOverAgentWall, TARGETS.bareOverAgentWall)})`);
+  log(`  CPU(pmacctd)/CPU(agent)    = ${ratios.pmacctdOverAgentCpu ?? 'n/a'}  (${verdict(ratios.pmacctdOverAgentCpu, TARGETS.pmacctdOverAgentCpu)})`);
+  if (ratios.softflowdOverAgentCpu !== null) log(`  CPU(softflowd)/CPU(agent)  = ${ratios.softflowdOverAgentCpu}`);
+  if (ok(pmacctd)) log('  (pmacctd wall includes its fixed 2 s start-up sleep for savefiles; its CPU does not)');
+
+  let sanity = null;
+  if (ok(agent)) {
+    sanity = checkRecords(cap.plan, readFileSync(recordsPath, 'utf8'));
+    const good = sanity.packets === packets && sanity.mismatched === 0 && sanity.missing === 0;
+    log('');
+    log(
+      `  sanity: agent records count ${sanity.packets.toLocaleString('en')} of ${packets.toLocaleString('en')} generated packets; ` +
+        `${sanity.okRecords} OK records, ${sanity.mismatched} differ from the generator's totals, ${sanity.missing} missing ` +
+        `-> ${good ? 'OK' : 'MISMATCH'}`,
+    );
+    sanity.ok = good;
+  }
+
+  log('');
+  log('flow table memory (node --expose-gc bench/flow-memory.js):');
+  const mem = spawnSync(process.execPath, ['--expose-gc', join(__dirname, 'flow-memory.js')], { encoding: 'utf8' });
+  let flowMemory = { error: (mem.stderr || `exit ${mem.status}`).trim() };
+  if (mem.status === 0) {
+    flowMemory = JSON.parse(mem.stdout.trim());
+    log(
+      `  ${flowMemory.flows.toLocaleString('en')} flows: ${flowMemory.bytesPerFlow} bytes/flow (${verdict(TARGETS.bytesPerFlow - flowMemory.bytesPerFlow, 0).replace('>= 0', `< ${TARGETS.bytesPerFlow}`)}), ` +
+        `${flowMemory.gcPerMillionPackets} GCs and ${flowMemory.heapGrowthBytesPerMillionPackets} bytes of heap growth per million packets recorded, ` +
+        `${flowMemory.recordNsPerPacket} ns/packet`,
+    );
+  } else log(`  FAILED: ${flowMemory.error}`);
+
+  const extras = {};
+  if (!flag('no-sls') && existsSync(join(__dirname, 'sls-bench.js'))) {
+    extras.sls = await attempt(() => require('./sls-bench').runSlsBench({ batches: 60, concurrency: 2 }));
+    log('');
+    log('log service delivery (bench/sls-bench.js, batches of 4096 records to a local server):');
+    if (Array.isArray(extras.sls)) {
+      for (const r of extras.sls) log(`  ${r.compression.padEnd(11)} ${r.recordsPerSec.toLocaleString('en').padStart(9)} records/s, ${r.recordsPerCpuSec.toLocaleString('en').padStart(9)} records per CPU-second, ${r.sentBytesPerRecord} B/record sent`);
+    } else log(`  ${extras.sls.error ? `FAILED: ${extras.sls.error}` : JSON.stringify(extras.sls)}`);
+  }
+  if (!flag('no-live') && existsSync(join(__dirname, 'live-bench.js'))) {
+    const root = typeof process.getuid === 'function' && process.getuid() === 0;
+    extras.live = root ? await attempt(() => require('./live-bench').runLiveBench({})) : { skipped: 'needs root for network namespaces' };
+    log('');
+    log('live capture (bench/live-bench.js, tcpreplay --topspeed into a veth):');
+    const l = extras.live;
+    if (l.agent) {
+      log(`  sent ${l.replay.packets} packets at ${l.replay.pps.toLocaleString('en')} pps; agent recorded ${l.agent.recorded} (${l.agent.dropped} SKIPDATA) in ${l.agent.cpuSec} s CPU; tcpdump captured ${l.tcpdump.captured}, dropped ${l.tcpdump.dropped}`);
+      for (const b of l.bindings || []) log(`  binding ${b.binding.padEnd(4)}: captured ${b.captured}/${b.sent}, ${b.cpuSec} s CPU`);
+    } else log(`  ${l.skipped ? `skipped: ${l.skipped}` : `FAILED: ${l.error}`}`);
+  }
+
+  const summary = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: require('node:os').cpus().length,
+    capture: { packets, flows: cap.summary.flows, durationSec: params.durationSec, snapLen: params.snapLen, ipv6Share: params.ipv6Share },
+    agent: brief(agent),
+    bare: brief(bare),
+    pmacctd: brief(pmacctd),
+    softflowd: brief(softflowd),
+    packetsPerSec: Object.fromEntries(
+      Object.entries({ agent, bare, pmacctd, softflowd }).map(([k, r]) => [k, ok(r) ? Math.round(packets / r.wallSec) : null]),
+    ),
+    ratios,
+    targets: TARGETS,
+    sanity,
+    flowMemory,
+    ...extras,
+  };
+  log('');
+  log(`BENCH_SUMMARY ${JSON.stringify(summary)}`);
+  if (!ok(agent) || (sanity && !sanity.ok)) process.exitCode = 1;
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench: ${e.message}\n`);
+  process.exitCode = 1;
+});

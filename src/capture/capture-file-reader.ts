@@ -1,0 +1,283 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import type { PacketView } from '../decode/packet-view';
+
+/**
+ * Reads pcap and pcapng files in large chunks and hands each packet over in place of a per-packet
+ * native callback. node-pcap's binding (the libpcap path) crosses from C++ into JS once per packet,
+ * which alone costs more than decoding and aggregating it; here the loop stays in JS and the only
+ * per-packet work is reading 16-32 header bytes and one memcpy of the captured bytes into the
+ * caller's frame buffer. Formats this reader does not know (e.g. the modified "Kuznetzov" pcap)
+ * go to libpcap instead (see OfflineCaptureSource).
+ *
+ * Never throws on file contents: a malformed header or block ends the file with `error` set,
+ * after every packet before it was delivered. Per packet: no allocation.
+ */
+
+export interface CaptureFileResult {
+  packets: number;
+  /** Link type of the first interface (pcap: the file's). */
+  linkType: number;
+  /** Why reading stopped early; undefined at a clean end of file. */
+  error?: string;
+}
+
+/** Called once per packet; `view` holds ts/capLen/wireLen and `frame` the captured bytes. */
+export type PacketVisitor = (linkType: number) => void;
+
+const PCAP_US = 0xa1b2c3d4;
+const PCAP_NS = 0xa1b23c4d;
+const PCAPNG_SHB = 0x0a0d0d0a;
+const PCAPNG_BOM = 0x1a2b3c4d;
+/** Largest record or block accepted (libpcap's own bound for pcapng blocks is 16 MiB). */
+const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+const CHUNK_BYTES = 4 * 1024 * 1024;
+
+/** 'pcap' | 'pcapng' when this reader handles the file (by its first four bytes), else null. */
+export function captureFormatOf(head: Buffer): 'pcap' | 'pcapng' | null {
+  if (head.length < 4) return null;
+  const le = head.readUInt32LE(0);
+  const be = head.readUInt32BE(0);
+  if (le === PCAP_US || le === PCAP_NS || be === PCAP_US || be === PCAP_NS) return 'pcap';
+  if (le === PCAPNG_SHB) return 'pcapng';
+  return null;
+}
+
+/** Frame bytes handed to the decoder; longer captures are clamped (headers are all it reads). */
+export const FRAME_BYTES = 262144;
+
+export class CaptureFileReader {
+  /**
+   * One allocation holds the frame (first FRAME_BYTES) and the read chunk (the rest), so a packet
+   * moves into the frame with `copyWithin`, a plain memmove: about 50 ns for a 128-byte packet,
+   * where Buffer#copy between two buffers costs about 150 ns in argument checks.
+   */
+  private arena = new Uint8Array(FRAME_BYTES + CHUNK_BYTES);
+  /** The frame buffer packets are delivered in; replaced (rarely) when a huge block grows the arena. */
+  frame = Buffer.from(this.arena.buffer, 0, FRAME_BYTES);
+  private chunk = Buffer.from(this.arena.buffer, FRAME_BYTES, CHUNK_BYTES);
+  /** Valid bytes in `chunk` are [pos, len). */
+  private pos = 0;
+  private len = 0;
+  private fd = -1;
+  private eof = false;
+  private little = true;
+  // pcapng interfaces of the current section (small arrays, grown only on IDB blocks)
+  private ifLinkType: number[] = [];
+  private ifUnitsPerSec: number[] = [];
+  private ifOffsetSec: number[] = [];
+  private ifSnapLen: number[] = [];
+
+  constructor(private readonly view: PacketView) {}
+
+  read(path: string, visit: PacketVisitor): CaptureFileResult {
+    this.fd = openSync(path, 'r');
+    this.pos = this.len = 0;
+    this.eof = false;
+    try {
+      if (!this.fill(4)) return { packets: 0, linkType: -1, error: 'empty file' };
+      const format = captureFormatOf(this.chunk.subarray(this.pos, this.pos + 4));
+      return format === 'pcap' ? this.readPcap(visit) : this.readPcapng(visit);
+    } finally {
+      closeSync(this.fd);
+      this.fd = -1;
+    }
+  }
+
+  private readPcap(visit: PacketVisitor): CaptureFileResult {
+    if (!this.fill(24)) return { packets: 0, linkType: -1, error: 'truncated file header' };
+    const c = this.chunk;
+    const magicLe = c.readUInt32LE(this.pos);
+    this.little = magicLe === PCAP_US || magicLe === PCAP_NS;
+    const nanos = (this.little ? magicLe : c.readUInt32BE(this.pos)) === PCAP_NS;
+    const linkType = this.u32(this.pos + 20) & 0xffff; // 20: network (upper bits: FCS length)
+    this.pos += 24;
+    const view = this.view;
+    let packets = 0;
+    for (;;) {
+      if (!this.fill(16)) {
+        if (this.len === this.pos) return { packets, linkType };
+        return { packets, linkType, error: `truncated record header after ${packets} packets` };
+      }
+      const p = this.pos;
+      const tsSec = this.u32(p); // 0: seconds
+      const tsFrac = this.u32(p + 4); // 4: micro- or nanoseconds
+      const capLen = this.u32(p + 8); // 8: captured length
+      const wireLen = this.u32(p + 12); // 12: length on the wire
+      if (capLen > MAX_RECORD_BYTES) return { packets, linkType, error: `bogus captured length ${capLen} after ${packets} packets` };
+      if (!this.fill(16 + capLen)) return { packets, linkType, error: `truncated packet after ${packets} packets` };
+      view.tsSec = tsSec;
+      view.tsUsec = nanos ? Math.floor(tsFrac / 1000) : tsFrac;
+      this.deliver(this.pos + 16, capLen, wireLen);
+      this.pos += 16 + capLen;
+      packets++;
+      visit(linkType);
+    }
+  }
+
+  private readPcapng(visit: PacketVisitor): CaptureFileResult {
+    let packets = 0;
+    let firstLinkType = -1;
+    for (;;) {
+      if (!this.fill(12)) {
+        if (this.len === this.pos) return { packets, linkType: firstLinkType };
+        return { packets, linkType: firstLinkType, error: `truncated block header after ${packets} packets` };
+      }
+      const c = this.chunk;
+      let p = this.pos;
+      const type = c.readUInt32LE(p) === PCAPNG_SHB ? PCAPNG_SHB : this.u32(p);
+      if (type === PCAPNG_SHB) {
+        // Section header: its byte-order magic decides how every later field is read.
+        const bom = c.readUInt32LE(p + 8);
+        if (bom === PCAPNG_BOM) this.little = true;
+        else if (c.readUInt32BE(p + 8) === PCAPNG_BOM) this.little = false;
+        else return { packets, linkType: firstLinkType, error: `bad section byte-order magic after ${packets} packets` };
+        this.ifLinkType.length = this.ifUnitsPerSec.length = this.ifOffsetSec.length = this.ifSnapLen.length = 0;
+      }
+      const total = this.u32(p + 4);
+      if (total < 12 || total % 4 !== 0 || total > MAX_RECORD_BYTES) {
+        return { packets, linkType: firstLinkType, error: `bad block length ${total} after ${packets} packets` };
+      }
+      if (!this.fill(total)) return { packets, linkType: firstLinkType, error: `truncated block after ${packets} packets` };
+      p = this.pos;
+      const bodyEnd = p + total - 4;
+      if (type === 6 || type === 2) {
+        // Enhanced (6): if u32, ts hi, ts lo, caplen, len. Obsolete packet (2): if u16, drops u16, ...
+        if (p + 28 > bodyEnd) return { packets, linkType: firstLinkType, error: `short packet block after ${packets} packets` };
+        const iface = type === 6 ? this.u32(p + 8) : this.u16(p + 8);
+        const capLen = this.u32(p + 20);
+        const wireLen = this.u32(p + 24);
+        if (iface >= this.ifLinkType.length) return { packets, linkType: firstLinkType, error: `packet of unknown interface ${iface} after ${packets} packets` };
+        if (p + 28 + capLen > bodyEnd) return { packets, linkType: firstLinkType, error: `packet overruns its block after ${packets} packets` };
+        this.setTime(iface, this.u32(p + 12), this.u32(p + 16));
+        this.deliver(p + 28, capLen, wireLen);
+        packets++;
+        visit(this.ifLinkType[iface]);
+      } else if (type === 3) {
+        // Simple packet: original length, then data; captured length from the block or snaplen.
+        if (this.ifLinkType.length === 0) return { packets, linkType: firstLinkType, error: `simple packet without an interface after ${packets} packets` };
+        const wireLen = this.u32(p + 8);
+        let capLen = bodyEnd - (p + 12);
+        if (wireLen < capLen) capLen = wireLen;
+        if (this.ifSnapLen[0] > 0 && this.ifSnapLen[0] < capLen) capLen = this.ifSnapLen[0];
+        const view = this.view;
+        view.tsSec = 0;
+        view.tsUsec = 0;
+        this.deliver(p + 12, capLen, wireLen);
+        packets++;
+        visit(this.ifLinkType[0]);
+      } else if (type === 1) {
+        if (p + 16 > bodyEnd) return { packets, linkType: firstLinkType, error: `short interface block after ${packets} packets` };
+        this.addInterface(p, bodyEnd);
+        if (firstLinkType < 0) firstLinkType = this.ifLinkType[0];
+      }
+      this.pos = p + total;
+    }
+  }
+
+  /** Interface description: link type, snaplen and the timestamp resolution and offset options. */
+  private addInterface(p: number, bodyEnd: number): void {
+    this.ifLinkType.push(this.u16(p + 8)); // 8: link type
+    this.ifSnapLen.push(this.u32(p + 12)); // 12: snaplen
+    let unitsPerSec = 1e6;
+    let offsetSec = 0;
+    for (let o = p + 16; o + 4 <= bodyEnd; ) {
+      const code = this.u16(o);
+      const optLen = this.u16(o + 2);
+      if (code === 0) break;
+      if (code === 9 && optLen >= 1) {
+        const v = this.chunk[o + 4];
+        unitsPerSec = v & 0x80 ? 2 ** (v & 0x7f) : 10 ** v;
+      } else if (code === 14 && optLen >= 8) {
+        // if_tsoffset: seconds added to every timestamp; a 64-bit value, low word first when
+        // the section is little-endian.
+        const first = this.u32(o + 4);
+        const second = this.u32(o + 8);
+        offsetSec = this.little ? second * 4294967296 + first : first * 4294967296 + second;
+      }
+      o += 4 + ((optLen + 3) & ~3);
+    }
+    this.ifUnitsPerSec.push(unitsPerSec);
+    this.ifOffsetSec.push(offsetSec);
+  }
+
+  /**
+   * Splits a 64-bit timestamp in the interface's units into seconds and microseconds exactly:
+   * long division in base 2^16 keeps every intermediate below 2^53.
+   */
+  private setTime(iface: number, hi: number, lo: number): void {
+    const units = this.ifUnitsPerSec[iface];
+    const view = this.view;
+    if (units > 4294967296) {
+      const t = (hi * 4294967296 + lo) / units; // beyond nanoseconds: approximate
+      view.tsSec = Math.floor(t) + this.ifOffsetSec[iface];
+      view.tsUsec = Math.floor((t - Math.floor(t)) * 1e6);
+      return;
+    }
+    let r = hi >>> 16;
+    let q = Math.floor(r / units);
+    r -= q * units;
+    let sec = q;
+    let cur = r * 65536 + (hi & 0xffff);
+    q = Math.floor(cur / units);
+    r = cur - q * units;
+    sec = sec * 65536 + q;
+    cur = r * 65536 + (lo >>> 16);
+    q = Math.floor(cur / units);
+    r = cur - q * units;
+    sec = sec * 65536 + q;
+    cur = r * 65536 + (lo & 0xffff);
+    q = Math.floor(cur / units);
+    r = cur - q * units;
+    sec = sec * 65536 + q;
+    view.tsSec = sec + this.ifOffsetSec[iface];
+    view.tsUsec = Math.floor((r * 1e6) / units);
+  }
+
+  /** Copies the captured bytes into the frame (clamped to its size) and sets lengths. */
+  private deliver(start: number, capLen: number, wireLen: number): void {
+    const n = capLen < FRAME_BYTES ? capLen : FRAME_BYTES;
+    this.arena.copyWithin(0, FRAME_BYTES + start, FRAME_BYTES + start + n);
+    this.view.capLen = n;
+    this.view.wireLen = wireLen;
+  }
+
+  /** Ensures `need` bytes from `pos` are in the chunk; false at end of file before that. */
+  private fill(need: number): boolean {
+    if (this.len - this.pos >= need) return true;
+    if (this.eof) return false;
+    if (need > this.chunk.length) {
+      const arena = new Uint8Array(FRAME_BYTES + Math.max(need, this.chunk.length * 2));
+      arena.set(this.arena.subarray(FRAME_BYTES + this.pos, FRAME_BYTES + this.len), FRAME_BYTES);
+      this.len -= this.pos;
+      this.pos = 0;
+      this.arena = arena;
+      this.frame = Buffer.from(arena.buffer, 0, FRAME_BYTES);
+      this.chunk = Buffer.from(arena.buffer, FRAME_BYTES);
+    } else if (this.pos > 0) {
+      this.chunk.copy(this.chunk, 0, this.pos, this.len);
+      this.len -= this.pos;
+      this.pos = 0;
+    }
+    while (this.len < need) {
+      const n = readSync(this.fd, this.chunk, this.len, this.chunk.length - this.len, null);
+      if (n === 0) {
+        this.eof = true;
+        return false;
+      }
+      this.len += n;
+    }
+    return true;
+  }
+
+  private u32(at: number): number {
+    const c = this.chunk;
+    return this.little
+      ? (c[at] | (c[at + 1] << 8) | (c[at + 2] << 16) | (c[at + 3] << 24)) >>> 0
+      : ((c[at] << 24) | (c[at + 1] << 16) | (c[at + 2] << 8) | c[at + 3]) >>> 0;
+  }
+
+  private u16(at: number): number {
+    const c = this.chunk;
+    return this.little ? c[at] | (c[at + 1] << 8) : (c[at] << 8) | c[at + 1];
+  }
+}

@@ -1,0 +1,160 @@
+import { readFileSync } from 'node:fs';
+import { LinkType } from '../decode/packet-view';
+import type { EniConfig } from '../config/types';
+import type { FlowRecorder } from '../flow/flow-recorder';
+import { CaptureDeviceError, type LiveCaptureStats } from './live-source';
+import { linkTypeFromName, pcapBinding, type NativePcapSession } from './pcap-binding';
+
+/** How one NFLOG group is captured. */
+export interface NflogCaptureOptions {
+  /** NFLOG group number: the handle is libpcap's `nflog:<group>` device. */
+  group: number;
+  snaplenBytes: number;
+  bufferBytes: number;
+  /** libpcap read timeout; 0 selects immediate mode. */
+  bufferTimeoutMs: number;
+}
+
+/** Largest frame copied from libpcap (NFLOG TLVs precede the packet). */
+const FRAME_BUFFER_BYTES = 262144;
+
+/**
+ * Live capture of one NFLOG group: the packets a netfilter rule logged just before dropping them
+ * (`log group N` in nftables, `-j NFLOG --nflog-group N` in iptables). Every frame is REJECT
+ * traffic of an ENI (see FlowRecorder.onNflogFrame for how the ENI and direction are found).
+ *
+ * Lifecycle as LiveCaptureSource: `open()` (throws CaptureDeviceError) → `bind()` → `start()` →
+ * `readAvailable()` any number of times → `close()`. The per-packet closure is created once;
+ * the interface-index map is rebuilt by `bind` (off the packet path): the packet path allocates
+ * nothing. Owns its buffers and native session; the recorder is borrowed.
+ */
+export class NflogCaptureSource {
+  readonly device: string;
+  linkType = -1;
+  /** Frames read from the group. */
+  packets = 0;
+  private readonly frame = Buffer.alloc(FRAME_BUFFER_BYTES);
+  private readonly header = Buffer.alloc(16);
+  private readonly headerWords = new Uint32Array(this.header.buffer, this.header.byteOffset, 4);
+  private session: NativePcapSession | null = null;
+  private recorder: FlowRecorder | null = null;
+  private fixedEni = -1;
+  private eniByIfindex = new Int32Array(0);
+  private readonly onPacket: () => void;
+
+  constructor(private readonly options: NflogCaptureOptions) {
+    this.device = `nflog:${options.group}`;
+    const hdr = this.headerWords;
+    const frame = this.frame;
+    this.onPacket = () => {
+      const rec = this.recorder;
+      this.packets++;
+      if (rec === null) return;
+      const v = rec.view;
+      v.tsSec = hdr[0];
+      v.tsUsec = hdr[1];
+      v.capLen = hdr[2] > FRAME_BUFFER_BYTES ? FRAME_BUFFER_BYTES : hdr[2];
+      v.wireLen = hdr[3];
+      rec.onNflogFrame(this.linkType, frame, this.fixedEni, this.eniByIfindex);
+    };
+  }
+
+  /** Opens `nflog:<group>`. Throws CaptureDeviceError (no NFLOG support, permission, group busy). */
+  open(): void {
+    const o = this.options;
+    const session = new pcapBinding.PcapSession();
+    let name: string;
+    try {
+      name = session.open_live(this.device, '', o.bufferBytes, o.snaplenBytes, '', this.onPacket, false, o.bufferTimeoutMs, ignoreWarning, false);
+    } catch (err) {
+      throw new CaptureDeviceError(this.device, `open capture device ${this.device}: ${(err as Error).message}`, { cause: err });
+    }
+    this.session = session;
+    this.linkType = linkTypeFromName(name);
+    if (this.linkType !== LinkType.Nflog) {
+      this.close();
+      throw new CaptureDeviceError(this.device, `open capture device ${this.device}: link type ${this.linkType}, expected NFLOG (239)`);
+    }
+  }
+
+  /**
+   * Directs frames to `recorder`. `enis` is the recorder's ENI list: the group's ENI is the one
+   * named by `eniId` (config `nflog.groups[].eni`, or an ENI listing the group in `nflogGroups`);
+   * without one, ENIs are found by the interface index of the hook, from each ENI's `interface`
+   * as this host numbers it now (`ifindexOf`, injectable for tests), then by address.
+   */
+  bind(recorder: FlowRecorder, enis: readonly EniConfig[], eniId?: string, ifindexOf: (iface: string) => number = readIfindex): void {
+    this.fixedEni = eniId === undefined ? -1 : enis.findIndex((e) => e.id === eniId);
+    const pairs: Array<[number, number]> = [];
+    enis.forEach((e, i) => {
+      if (e.interface === undefined) return;
+      const ifindex = ifindexOf(e.interface);
+      if (ifindex > 0) pairs.push([ifindex, i]);
+    });
+    const map = new Int32Array(pairs.reduce((m, [ix]) => Math.max(m, ix + 1), 0)).fill(-1);
+    for (const [ix, eni] of pairs) map[ix] = eni;
+    this.eniByIfindex = map;
+    this.recorder = recorder;
+  }
+
+  /** Starts reading when the descriptor is readable (libuv poll). */
+  start(): void {
+    const session = this.session;
+    if (session === null) throw new CaptureDeviceError(this.device, `start capture on ${this.device}: not open`);
+    session.read_callback = () => this.readAvailable();
+    session.start_polling();
+  }
+
+  /** Reads every frame the kernel holds now. */
+  readAvailable(): void {
+    const session = this.session;
+    if (session !== null) session.dispatch(this.frame, this.header);
+  }
+
+  /** Cumulative statistics; zeros when closed. */
+  stats(): LiveCaptureStats {
+    if (this.session === null) return { received: 0, droppedKernel: 0, droppedInterface: 0 };
+    try {
+      const s = this.session.stats();
+      return { received: s.ps_recv >>> 0, droppedKernel: s.ps_drop >>> 0, droppedInterface: s.ps_ifdrop >>> 0 };
+    } catch {
+      return { received: 0, droppedKernel: 0, droppedInterface: 0 };
+    }
+  }
+
+  /** Stops reading and frees the handle (close sets the break flag; the next dispatch frees). */
+  close(): void {
+    const session = this.session;
+    if (session === null) return;
+    this.session = null;
+    session.read_callback = undefined;
+    try {
+      session.close();
+      session.dispatch(this.frame, this.header);
+    } catch {
+      // Already released by libpcap after a read error.
+    }
+  }
+}
+
+/**
+ * NFLOG groups to capture and the ENI each is tied to (undefined: found per packet), from
+ * `nflog.groups` and the ENIs' `nflogGroups` (the loader refuses a group given twice).
+ */
+export function nflogGroupsOf(enis: readonly EniConfig[], groups: ReadonlyArray<{ group: number; eni?: string }>): Array<{ group: number; eniId?: string }> {
+  const out: Array<{ group: number; eniId?: string }> = groups.map((g) => ({ group: g.group, eniId: g.eni }));
+  for (const e of enis) for (const group of e.nflogGroups ?? []) out.push({ group, eniId: e.id });
+  return out;
+}
+
+function readIfindex(iface: string): number {
+  try {
+    return Number(readFileSync(`/sys/class/net/${iface}/ifindex`, 'utf8').trim());
+  } catch {
+    return -1; // interface absent in this namespace: matched by address instead
+  }
+}
+
+function ignoreWarning(): void {
+  // Warnings about the netmask lookup do not apply to NFLOG devices.
+}

@@ -1,0 +1,63 @@
+import path from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { describe, expect, it } from 'vitest';
+import { Decoder } from '../src/decode/decoder';
+import { PacketView } from '../src/decode/packet-view';
+import { CORPUS_DIR, corpusFiles, readCapture } from './fixtures/decode/corpus-reader';
+
+interface StoredFrame {
+  link: number;
+  bytes: Uint8Array;
+  wireLen: number;
+  tsSec: number;
+}
+
+/** Scavenges (minor GCs) during `work`; an allocation per call shows up as several of them. */
+async function minorGcsDuring(work: () => void): Promise<number> {
+  let minor = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if ((entry as unknown as { detail?: { kind?: number } }).detail?.kind === 1) minor++; // NODE_PERFORMANCE_GC_MINOR
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  work();
+  await new Promise((resolve) => setTimeout(resolve, 50)); // gc entries arrive asynchronously
+  observer.disconnect();
+  return minor;
+}
+
+describe('Decoder allocation', () => {
+  it('decodes two million corpus frames without a single minor GC', async () => {
+    // Every frame of the corpus (all link types, malformed ones, fragments), each in its own
+    // array created up front so the loop below allocates nothing itself.
+    const frames: StoredFrame[] = [];
+    for (const file of corpusFiles()) {
+      readCapture(path.join(CORPUS_DIR, file), (link, f) => {
+        frames.push({ link, bytes: Uint8Array.from(f.buffer.subarray(0, f.capLen)), wireLen: f.wireLen, tsSec: f.tsSec });
+      });
+    }
+    expect(frames.length).toBeGreaterThan(5000);
+    const decoder = new Decoder({ fragmentCacheSize: 64 });
+    const view = new PacketView();
+    let statusSum = 0;
+    const run = (count: number): void => {
+      for (let i = 0; i < count; i++) {
+        const frame = frames[i % frames.length];
+        view.capLen = frame.bytes.length;
+        view.wireLen = frame.wireLen;
+        view.tsSec = frame.tsSec;
+        statusSum += decoder.decode(frame.link, frame.bytes, view);
+      }
+    };
+    run(200_000); // let the JIT settle
+    // The check works: 2M calls that each allocate one small object cause several scavenges.
+    const kept: unknown[] = new Array(16);
+    const allocating = await minorGcsDuring(() => {
+      for (let i = 0; i < 2_000_000; i++) kept[i & 15] = { i };
+    });
+    expect(allocating).toBeGreaterThan(1);
+    expect(await minorGcsDuring(() => run(2_000_000))).toBe(0);
+    expect(statusSum).toBeGreaterThan(0);
+  });
+});
