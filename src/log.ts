@@ -26,3 +26,8 @@ export const log = pino(
 );
 
 export type Logger = typeof log;
+
+/** Applies the config's `log.level`, unless FLOWLOG_LOG_LEVEL was set (the environment wins). */
+export function applyLogLevel(level: string): void {
+  if (process.env.FLOWLOG_LOG_LEVEL === undefined) log.level = level;
+}

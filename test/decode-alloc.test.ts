@@ -50,14 +50,15 @@ describe('Decoder allocation', () => {
         statusSum += decoder.decode(frame.link, frame.bytes, view);
       }
     };
-    run(200_000); // let the JIT settle
-    // The check works: 2M calls that each allocate one small object cause several scavenges.
+    run(2_000_000); // let the JIT settle (optimisation, a possible re-optimisation)
+    // The check works: 6M calls that each allocate one small object cause several scavenges.
     const kept: unknown[] = new Array(16);
     const allocating = await minorGcsDuring(() => {
-      for (let i = 0; i < 2_000_000; i++) kept[i & 15] = { i };
+      for (let i = 0; i < 6_000_000; i++) kept[i & 15] = { i };
     });
-    expect(allocating).toBeGreaterThan(1);
-    expect(await minorGcsDuring(() => run(2_000_000))).toBe(0);
+    expect(allocating).toBeGreaterThan(2);
+    // Up to two scavenges are allowed for whatever else the test process does meanwhile.
+    expect(await minorGcsDuring(() => run(6_000_000))).toBeLessThanOrEqual(2);
     expect(statusSum).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,6 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { expectedFlows, recordFlows, tsharkPackets, type OracleFlow } from './helpers/tshark-oracle';
 import { replayToRecords, scratchDir, writeConfig } from './helpers/replay-run';
 
@@ -33,6 +33,7 @@ const NOT_COMPARABLE: Record<string, string> = {
  */
 describe('corpus captures agree with tshark', () => {
   const dir = scratchDir('oracle-corpus');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const config = writeConfig(
     dir,
     `region: cn-hangzhou

@@ -21,7 +21,7 @@ async function minorGcsDuring(work: () => void): Promise<number> {
 }
 
 describe('policy packet path allocation', () => {
-  it('two million decisions (new connections, cached ones, rotations) without a minor GC', async () => {
+  it('six million decisions (new connections, cached ones, rotations) without a minor GC', async () => {
     const eni: EniConfig = {
       id: 'eni-a', ips: ['10.0.0.5'], vpcId: 'vpc-1', vswitchId: 'vsw-1', vmId: 'i-1',
       securityGroups: [{ id: 'sg-1', defaultIngress: 'drop', defaultEgress: 'accept', rules: [
@@ -42,10 +42,13 @@ describe('policy packet path allocation', () => {
         if (evaluator.rejects(view, 0, false)) rejects++;
       }
     };
-    run(); // warm up (JIT, lazy allocations)
+    run(); // warm up (JIT, lazy allocations, a re-optimisation)
+    run();
     rejects = 0;
-    expect(await minorGcsDuring(run)).toBe(0);
+    // Six million decisions: one 16-byte allocation each would be 96 MB of garbage, six or more
+    // scavenges; up to two are allowed for whatever else the test process does meanwhile.
+    expect(await minorGcsDuring(() => [1, 2, 3].forEach(run))).toBeLessThanOrEqual(2);
     // tcp/22 accepted, tcp/1500 default drop, udp/22 default drop, udp/1500 drop rule: 3 of 4.
-    expect(rejects).toBe(1_500_000);
+    expect(rejects).toBe(3 * 1_500_000);
   });
 });

@@ -2,6 +2,9 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { isSupportedLinkType } from '../decode/packet-view';
 import { CaptureFileReader, captureFormatOf } from './capture-file-reader';
 import type { FlowRecorder } from '../flow/flow-recorder';
+
+/** What a capture source feeds: the reused view and the per-frame entry of the packet path. */
+export type FrameConsumer = Pick<FlowRecorder, 'view' | 'onFrame'>;
 import { linkTypeFromName, pcapBinding, type NativePcapSession } from './pcap-binding';
 
 /** What happened to one capture file of a replay. */
@@ -37,7 +40,7 @@ export class OfflineCaptureSource {
     private readonly onProgress?: (path: string, packets: number) => void,
   ) {}
 
-  run(recorder: FlowRecorder): CaptureFileReport[] {
+  run(recorder: FrameConsumer): CaptureFileReport[] {
     return this.paths.map((p) => (this.formatOf(p) !== null ? this.readOwn(p, recorder) : this.readWithLibpcap(p, recorder)));
   }
 
@@ -61,7 +64,7 @@ export class OfflineCaptureSource {
    * pcapng file may describe several interfaces of different link types; frames of link types the
    * decoder does not read are counted as such (and the file reported skipped when it had nothing else).
    */
-  private readOwn(path: string, recorder: FlowRecorder): CaptureFileReport {
+  private readOwn(path: string, recorder: FrameConsumer): CaptureFileReport {
     const reader = (this.reader ??= new CaptureFileReader(recorder.view));
     const progress = this.onProgress;
     let packets = 0;
@@ -89,7 +92,7 @@ export class OfflineCaptureSource {
     return report;
   }
 
-  private readWithLibpcap(path: string, recorder: FlowRecorder): CaptureFileReport {
+  private readWithLibpcap(path: string, recorder: FrameConsumer): CaptureFileReport {
     const session = new pcapBinding.PcapSession();
     const view = recorder.view;
     const frame = this.frame;

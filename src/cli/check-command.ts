@@ -6,7 +6,6 @@ import { ActionAudit, protocolName } from '../enrich/action-audit';
 import { EniInventory } from '../enrich/eni-inventory';
 import { PolicyEvaluator } from '../enrich/policy/policy-evaluator';
 import { FlowSpecError, fillView, parseFlowSpec } from '../enrich/policy/flow-spec';
-import type { FlowRecorder } from '../flow/flow-recorder';
 import { formatCount, renderTable } from '../query/text-table';
 import { loadConfigOrExit } from './config-arg';
 
@@ -68,7 +67,7 @@ export function runCheck(o: CheckOptions): number {
   for (const p of o.pcaps ?? []) if (!existsSync(p)) return usage(`capture file not found: ${p}`);
   const audit = new ActionAudit(config, eni);
   // The audit has the two members a capture source uses (`view`, `onFrame`).
-  const reports = new OfflineCaptureSource(o.pcaps ?? []).run(audit as unknown as FlowRecorder);
+  const reports = new OfflineCaptureSource(o.pcaps ?? []).run(audit);
   let code = 0;
   for (const r of reports) {
     if (r.skipped) {

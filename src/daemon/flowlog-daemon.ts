@@ -1,18 +1,23 @@
 import { unwatchFile, watchFile } from 'node:fs';
 import { ConfigError, formatProblem, loadConfig } from '../config/load';
 import type { AgentConfig, EniConfig } from '../config/types';
-import { openRecordOutput, type RecordOutput } from '../cli/record-output';
+import { DeliveredOutput, openRecordOutput } from '../cli/record-output';
 import { EcsMetadataClient } from '../enrich/ecs-metadata';
 import { enisFromMetadata, listHostInterfaces, resolveLiveEnis, resolutionKey, type HostInterface, type LiveEni } from '../enrich/eni-discovery';
 import type { Logger } from '../log';
 import { CaptureSet } from './capture-set';
+import { CountedOutput } from './counted-output';
+import { DaemonMetrics } from './daemon-metrics';
 import { LiveGeneration } from './live-generation';
+import { MetricsEndpoint } from './metrics-endpoint';
+import { NflogSet } from './nflog-set';
 
 export interface DaemonOptions {
   configPath: string;
   /**
-   * Delivery seam: '-' or a file writes JSON Lines (as replay's --output); undefined uses each flow
-   * log's sink once the delivery layer (src/sink/delivery.ts) is wired into openRecordOutput.
+   * Delivery seam: '-' or a file writes JSON Lines (as replay's --output); undefined delivers
+   * through each flow log's sink (delivery layer: batching, retry, spool). Sinks are opened at
+   * start; a reload that changes them is logged and takes effect on the next start.
    */
   output?: string;
   log: Logger;
@@ -52,10 +57,16 @@ export class DaemonStartError extends Error {
  */
 export class FlowlogDaemon {
   private config!: AgentConfig;
-  private output!: RecordOutput;
+  private output!: CountedOutput;
   private readonly pendingDrains = new Set<Promise<void>>();
   private captures!: CaptureSet;
+  private nflog!: NflogSet;
   private generation: LiveGeneration | null = null;
+  /** ENIs resolved to a device by the last refresh, open or not (health names the failed ones). */
+  private wantedEnis: LiveEni[] = [];
+  private readonly reloads = { ok: 0, failed: 0 };
+  private metrics!: DaemonMetrics;
+  private endpoint!: MetricsEndpoint;
   private metadata: EcsMetadataClient | null = null;
   private discovered: EniConfig[] = [];
   private metadataInFlight = false;
@@ -85,24 +96,39 @@ export class FlowlogDaemon {
     if (config.flowLogs.length === 0) throw new DaemonStartError('start daemon: nothing to capture: the config has no flow logs', 1);
     this.config = config;
     try {
-      this.output = await openRecordOutput(config, this.o.output);
+      this.output = new CountedOutput(await openRecordOutput(config, this.o.output));
     } catch (err) {
       throw new DaemonStartError(`start daemon: ${(err as Error).message}`, 1, { cause: err });
     }
+    this.metrics = this.newDaemonMetrics();
+    this.endpoint = new MetricsEndpoint(this.metrics, this.log);
+    try {
+      await this.endpoint.start(config.metrics.listen);
+    } catch (err) {
+      await this.output.close();
+      throw new DaemonStartError(`start daemon: ${(err as Error).message}`, 1, { cause: err });
+    }
     this.captures = this.newCaptureSet(config);
+    this.nflog = new NflogSet({ bufferTimeoutMs: this.bufferTimeoutMs, log: this.log });
+    this.nflog.sync(config);
     this.setupDiscovery(config);
     if (this.metadata !== null) await this.readMetadata();
     this.refresh();
     const wanted = this.captures.openDevices().length + this.captures.failedDevices().length;
     if (this.captures.openDevices().length === 0 && wanted > 0 && this.captures.permissionFailures >= wanted) {
       this.captures.closeAll();
+      this.nflog.closeAll();
+      await this.endpoint.close();
       throw new DaemonStartError('start daemon: cannot capture on any device: permission denied (needs CAP_NET_RAW and CAP_NET_ADMIN)', 1);
     }
     this.tickTimer = setInterval(() => this.tick(), this.tickIntervalMs);
     if (this.o.watchConfig ?? true) watchFile(config.sourcePath, { interval: 2000 }, (cur, prev) => {
       if (cur.mtimeMs !== prev.mtimeMs && !this.stopped) void this.reload('config file changed');
     });
-    this.log.info({ enis: this.generation?.enis.length ?? 0, devices: this.captures.openDevices() }, 'daemon started');
+    this.log.info(
+      { enis: this.generation?.enis.length ?? 0, devices: this.captures.openDevices(), nflog: this.nflog.states().filter((g) => g.up).map((g) => g.device), metrics: this.endpoint.url },
+      'daemon started',
+    );
   }
 
   /** ENIs captured now, in index order. */
@@ -118,16 +144,22 @@ export class FlowlogDaemon {
     if (this.stopped) return false;
     const next = this.loadOrReport();
     if (next === null) {
+      this.reloads.failed++;
       this.log.error({ reason, config: this.o.configPath }, 'reload refused: config invalid, keeping the running one');
       return false;
     }
-    const captureChanged = JSON.stringify(next.capture) !== JSON.stringify(this.config.capture);
+    this.reloads.ok++;
+    const previous = this.config;
+    const captureChanged = JSON.stringify(next.capture) !== JSON.stringify(previous.capture);
     this.config = next;
+    this.warnSinksFixed(previous, next);
     if (captureChanged) {
       this.endGeneration();
       this.captures.closeAll();
       this.captures = this.newCaptureSet(next);
     }
+    this.nflog.sync(next);
+    await this.endpoint.follow(next.metrics.listen);
     this.setupDiscovery(next);
     if (this.metadata !== null) await this.readMetadata();
     this.refresh(true);
@@ -148,8 +180,10 @@ export class FlowlogDaemon {
       this.lastUnresolved = unresolved;
       if (unresolved !== '') this.log.warn({ unresolved: resolution.unresolved }, 'ENIs not captured yet');
     }
+    this.wantedEnis = resolution.enis;
     this.captures.sync(resolution.enis.map((l) => l.device));
     this.captures.retryDue();
+    this.nflog.retryDue();
     const open = new Set(this.captures.openDevices());
     const live = resolution.enis.filter((l) => open.has(l.device));
     if (!force && this.generation !== null && resolutionKey(live) === this.generation.key) {
@@ -159,6 +193,7 @@ export class FlowlogDaemon {
     this.endGeneration();
     this.generation = new LiveGeneration(this.config, live, this.output, nowSec());
     this.generation.bindSources(this.captures);
+    this.nflog.bind(this.generation.pipeline.recorder, live);
     this.log.info({ enis: live.map((l) => ({ id: l.eni.id, device: l.device, mac: l.eni.mac, ips: l.eni.ips })) }, 'capturing ENIs');
   }
 
@@ -172,8 +207,10 @@ export class FlowlogDaemon {
     if (this.tickTimer) clearInterval(this.tickTimer);
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     unwatchFile(this.config.sourcePath);
+    await this.endpoint.close();
     this.endGeneration();
     this.captures.closeAll();
+    this.nflog.closeAll();
     await Promise.all(this.pendingDrains);
     const result = await this.output.close();
     this.log.info(result, 'daemon stopped');
@@ -184,9 +221,12 @@ export class FlowlogDaemon {
   private tick(): void {
     if (this.stopped) return;
     if (this.captures.retryDue()) this.refresh();
+    this.nflog.retryDue();
+    this.metrics.sample();
     const gen = this.generation;
     if (gen === null) return;
     this.captures.drainAll();
+    this.nflog.drainAll();
     gen.collectLoss(this.captures);
     gen.tick(nowSec() - this.graceSec);
   }
@@ -195,8 +235,10 @@ export class FlowlogDaemon {
     const gen = this.generation;
     if (gen === null) return;
     this.captures.drainAll();
+    this.nflog.drainAll();
     gen.collectLoss(this.captures);
     gen.finish(nowSec());
+    this.metrics.retire(gen);
     // Closed windows build their records in slices (so capture never stalls); keep the promise
     // so a stop delivers them before closing the output.
     const drained = gen.pipeline.drained();
@@ -231,6 +273,49 @@ export class FlowlogDaemon {
     } finally {
       this.metadataInFlight = false;
     }
+  }
+
+  /**
+   * The sinks are opened once, at start (their spools are locked per flow log, and batches of
+   * windows still draining belong to them). A reload that changes sinks or delivery settings is
+   * accepted for everything else and says so; records of a flow log new in the reload have no
+   * delivery until the next start and are dropped (counted by the metrics as records, not sent).
+   */
+  private warnSinksFixed(previous: AgentConfig, next: AgentConfig): void {
+    if (!(this.output.inner instanceof DeliveredOutput)) return;
+    const sinksOf = (c: AgentConfig) => JSON.stringify([c.flowLogs.map((f) => [f.id, f.sink]), c.delivery, c.credentials ?? null, c.stateDir]);
+    if (sinksOf(previous) === sinksOf(next)) return;
+    const open = this.output.inner.deliveries;
+    const withoutSink = next.flowLogs.filter((f) => !open.has(f.id)).map((f) => f.id);
+    this.log.warn({ withoutSink }, 'reload changed sinks or delivery settings: they take effect on restart; records keep going to the sinks opened at start');
+  }
+
+  private newDaemonMetrics(): DaemonMetrics {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const daemon = this;
+    return new DaemonMetrics({
+      get config() {
+        return daemon.config;
+      },
+      get generation() {
+        return daemon.generation;
+      },
+      get captures() {
+        return daemon.captures;
+      },
+      get nflog() {
+        return daemon.nflog;
+      },
+      get wantedEnis() {
+        return daemon.wantedEnis;
+      },
+      get output() {
+        return daemon.output;
+      },
+      get reloads() {
+        return daemon.reloads;
+      },
+    });
   }
 
   private newCaptureSet(config: AgentConfig): CaptureSet {

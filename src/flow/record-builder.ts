@@ -2,7 +2,7 @@ import type { AgentConfig, EniConfig, FlowLogConfig } from '../config/types';
 import type { ClosedWindow } from './flow-aggregator';
 import { FLAG_IPV6, FLAG_OUT, FLAG_REJECT, KEY_WORDS } from './flow-table';
 import { formatAddress } from './address-format';
-import type { FlowRecord, LogStatus, RecordBatch } from './record';
+import { PLAIN_TEXT, type FlowRecord, type LogStatus, type RecordBatch } from './record';
 import { logStatusOf } from './log-status';
 
 /** Which ENIs (by inventory index) a flow log covers, from its resource type and id. */
@@ -47,6 +47,8 @@ export function nflogNettedEnis(config: AgentConfig, enis: readonly EniConfig[])
 export class RecordBuilder {
   readonly counters: RecordBuilderCounters = { ok: 0, nodata: 0, skipdata: 0, filtered: 0, netted: 0 };
   private readonly coverage: Uint8Array[];
+  /** Per ENI: 1 when its ids (and the account id) need no escaping, so its records carry PLAIN_TEXT. */
+  private readonly plainEni: Uint8Array;
   /**
    * A packet dropped by netfilter on input was captured on the ENI's device before the drop and
    * logged to NFLOG after it: it is in the window twice, as ACCEPT and as REJECT. For ENIs fed by
@@ -65,6 +67,9 @@ export class RecordBuilder {
     private readonly flowLogs: readonly FlowLogConfig[],
   ) {
     this.coverage = flowLogs.map((fl) => coveredEnis(fl, enis));
+    this.plainEni = Uint8Array.from(enis, (e) =>
+      [e.id, e.vpcId, e.vswitchId, e.vmId, config.accountId, config.region].every(isPlainString) ? 1 : 0,
+    );
     this.netted = nflogNettedEnis(config, enis);
     this.nettingActive = this.netted.includes(1);
   }
@@ -210,7 +215,7 @@ export class RecordBuilder {
   /** The fields every record of an ENI shares, in record order, with the rest as '-'. */
   private base(eni: number): FlowRecord {
     const e = this.enis[eni];
-    return {
+    const rec: FlowRecord = {
       version: '1',
       'vswitch-id': e.vswitchId,
       'vm-id': e.vmId,
@@ -230,6 +235,8 @@ export class RecordBuilder {
       'log-status': '-',
       action: '-',
     };
+    if (this.plainEni[eni] === 1) (rec as unknown as Record<symbol, boolean>)[PLAIN_TEXT] = true;
+    return rec;
   }
 
   private statusRecord(eni: number, status: LogStatus, w: ClosedWindow): FlowRecord {
@@ -258,4 +265,8 @@ export class RecordBuilder {
 function flowKeyText(keys: Uint32Array, i: number): string {
   const k = i * KEY_WORDS;
   return `${keys[k]},${keys[k + 1]},${keys[k + 2]},${keys[k + 3]},${keys[k + 4]},${keys[k + 5]},${keys[k + 6]},${keys[k + 7]},${keys[k + 8]},${(keys[k + 9] & ~FLAG_REJECT) >>> 0}`;
+}
+
+function isPlainString(v: string): boolean {
+  return !/["\\\u0000-\u001f]/.test(v);
 }

@@ -29,6 +29,20 @@ export type Direction = 'in' | 'out';
 export type Action = 'ACCEPT' | 'REJECT';
 
 /**
+ * Marks a record whose every value is known to be plain text (no quote, backslash or control
+ * character): the record builder sets it when the ENI's ids and the account id are (checked once
+ * per ENI), since everything else it writes is digits, addresses and fixed words. Encoders may
+ * then skip their per-character checks. A symbol key: invisible to for-in, Object.keys and
+ * JSON.stringify, so records still have exactly their fields.
+ */
+export const PLAIN_TEXT: unique symbol = Symbol('flowlog.plainText');
+
+/** Whether `record` carries the PLAIN_TEXT mark. */
+export function isPlainText(record: FlowRecord): boolean {
+  return (record as unknown as Record<symbol, unknown>)[PLAIN_TEXT] === true;
+}
+
+/**
  * One record. Built once per flow per window at drain time (off the packet path), so plain
  * objects are fine here. Key order is the field order above followed by extra fields.
  */

@@ -1,4 +1,4 @@
-import { RECORD_FIELDS, type FlowRecord, type RecordBatch } from '../flow/record';
+import { isPlainText, RECORD_FIELDS, type FlowRecord, type RecordBatch } from '../flow/record';
 
 const STANDARD_FIELDS: ReadonlySet<string> = new Set(RECORD_FIELDS);
 
@@ -72,11 +72,12 @@ export class JsonLinesEncoder {
     for (const _ in r) keys++;
     if (
       keys === RECORD_FIELDS.length &&
-      plain(r['version']) && plain(r['vswitch-id']) && plain(r['vm-id']) && plain(r['vpc-id']) &&
+      (isPlainText(r) ||
+      (plain(r['version']) && plain(r['vswitch-id']) && plain(r['vm-id']) && plain(r['vpc-id']) &&
       plain(r['account-id']) && plain(r['eni-id']) && plain(r['srcaddr']) && plain(r['srcport']) &&
       plain(r['dstaddr']) && plain(r['dstport']) && plain(r['protocol']) && plain(r['direction']) &&
       plain(r['packets']) && plain(r['bytes']) && plain(r['start']) && plain(r['end']) &&
-      plain(r['log-status']) && plain(r['action'])
+      plain(r['log-status']) && plain(r['action'])))
     ) {
       this.putString(
         `{"version":"${r['version']}","vswitch-id":"${r['vswitch-id']}","vm-id":"${r['vm-id']}","vpc-id":"${r['vpc-id']}",` +

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import * as fs from 'node:fs';
 
 /**
@@ -98,6 +99,7 @@ class BufferedCaptureWriter implements CaptureWriter {
     // A record is at most the packet header/EPB framing plus snapLen plus 3 bytes of padding.
     this.buf = Buffer.allocUnsafe(Math.max(options.bufferBytes ?? DEFAULT_BUFFER_BYTES, this.snapLen + 64, 1024));
     try {
+      fs.mkdirSync(dirname(path), { recursive: true });
       this.fd = fs.openSync(path, 'w');
     } catch (err) {
       throw new CaptureWriteError(path, err);

@@ -1,0 +1,297 @@
+import { readFileSync } from 'node:fs';
+import { DeliveredOutput } from '../cli/record-output';
+import type { AgentConfig } from '../config/types';
+import { DECODE_STATUS_NAMES, DecodeStatus } from '../decode/packet-view';
+import type { LiveEni } from '../enrich/eni-discovery';
+import type { PacketCounters } from '../flow/flow-recorder';
+import { DurationHistogram, type HistogramView } from '../metrics/duration-histogram';
+import type {
+  CaptureDeviceCounters,
+  CaptureDeviceState,
+  ConfigReloadCounters,
+  FlowTableUsage,
+  HealthSource,
+  MetricsSource,
+  RecordCount,
+  SinkCounters,
+  SinkDeliveryState,
+  SpoolUsage,
+} from '../metrics/metrics-source';
+import type { FlushStats } from '../pipeline';
+import { sinkCountersOf, sinkDeliveryStateOf, spoolUsageOf } from '../sink/delivery-metrics';
+import type { CaptureSet } from './capture-set';
+import type { CountedOutput } from './counted-output';
+import type { LiveGeneration } from './live-generation';
+import type { NflogSet } from './nflog-set';
+
+/** What the daemon shows its metrics: read at every scrape and sample, never kept. */
+export interface DaemonView {
+  readonly config: AgentConfig;
+  readonly generation: LiveGeneration | null;
+  readonly captures: CaptureSet;
+  readonly nflog: NflogSet;
+  /** ENIs resolved to a device now, whether the device is open or not. */
+  readonly wantedEnis: readonly LiveEni[];
+  readonly output: CountedOutput;
+  readonly reloads: ConfigReloadCounters;
+}
+
+/** IFF_UP in /sys/class/net/<dev>/flags. */
+const IFF_UP = 0x1;
+
+/**
+ * Whether `device`'s link is administratively up. A link set down keeps its libpcap handle open
+ * and readable (non-blocking reads never see the socket error), so health asks the kernel.
+ * Unknown (vanished, unreadable) counts as up: discovery handles devices that go away.
+ */
+function linkIsUp(device: string): boolean {
+  try {
+    return (parseInt(readFileSync(`/sys/class/net/${device}/flags`, 'utf8'), 16) & IFF_UP) !== 0;
+  } catch {
+    return true;
+  }
+}
+
+/** pcap_stat fields are u_int and wrap; deltas are taken modulo 2^32. */
+const U32 = 0x1_0000_0000;
+/** Statuses counted as malformed (not Ok, not NotIp), with their label. */
+const MALFORMED = [DecodeStatus.Truncated, DecodeStatus.BadVersion, DecodeStatus.BadLength, DecodeStatus.UnsupportedLink];
+
+interface EniTotals {
+  packets: number;
+  bytes: number;
+  kernelDrops: number;
+  interfaceDrops: number;
+}
+
+/**
+ * The daemon's MetricsSource and HealthSource. Generations are rebuilt whenever the captured ENI
+ * set changes, and each has fresh counters; so totals are kept per ENI id here: a retired
+ * generation's counters are folded in once it can no longer receive frames, and a scrape adds the
+ * live generation's. Capture drops come from libpcap's cumulative per-handle statistics, sampled
+ * every tick (`sample`) as deltas per handle, so a reopened device adds rather than restarts.
+ * Window flush durations are sampled from each pipeline's FlushStats (see `sample`).
+ *
+ * Lifecycle: made once per daemon; the daemon calls `retire` when a generation ends and `sample`
+ * every tick. All methods run on the event loop, off the packet path.
+ */
+export class DaemonMetrics implements MetricsSource, HealthSource {
+  private readonly totals = new Map<string, EniTotals>();
+  private readonly malformed = new Float64Array(DECODE_STATUS_NAMES.length);
+  private unattributed = 0;
+  private readonly retired: Array<{ counters: PacketCounters; enis: readonly LiveEni[] }> = [];
+  private readonly lastDrops = new WeakMap<object, { kernel: number; iface: number }>();
+  private readonly flush = new DurationHistogram();
+  /** Pipelines whose flushes are still sampled (the live one and retired ones still draining). */
+  private readonly flushing = new Map<FlushStats, { windows: number; totalMs: number }>();
+  /** Wanted devices whose link was down at the last sample (sysfs is read per tick, not per scrape). */
+  private linksDown = new Set<string>();
+
+  constructor(private readonly view: DaemonView) {}
+
+  /** A generation ended: its counters are folded in at the next sample or scrape. */
+  retire(gen: LiveGeneration): void {
+    this.retired.push({ counters: gen.pipeline.recorder.counters, enis: gen.enis });
+    this.watchFlushes(gen.pipeline.flushStats);
+    void gen.pipeline.drained().then(() => {
+      this.sampleFlushes();
+      this.flushing.delete(gen.pipeline.flushStats);
+    });
+  }
+
+  /** Once per tick: capture drops per handle and window flush durations. */
+  sample(): void {
+    this.foldRetired();
+    const gen = this.view.generation;
+    if (gen !== null) this.watchFlushes(gen.pipeline.flushStats);
+    this.sampleFlushes();
+    this.linksDown = new Set(this.view.wantedEnis.filter((l) => !linkIsUp(l.device)).map((l) => l.device));
+    for (const l of this.view.wantedEnis) {
+      const source = this.view.captures.source(l.device);
+      if (source !== null) this.addDrops(l.eni.id, source, source.stats());
+    }
+    for (const g of this.view.nflog.states()) {
+      // A group's drops count for its ENI when it has one; an untied group's belong to none.
+      if (g.source !== null && g.eniId !== undefined) this.addDrops(g.eniId, g.source, g.source.stats());
+    }
+  }
+
+  captureDevices(): readonly CaptureDeviceCounters[] {
+    this.foldRetired();
+    const live = new Map<string, { packets: number; bytes: number }>();
+    const gen = this.view.generation;
+    if (gen !== null) {
+      const c = gen.pipeline.recorder.counters;
+      gen.enis.forEach((l, i) => live.set(l.eni.id, { packets: c.eniPackets[i], bytes: c.eniBytes[i] }));
+    }
+    const ids = new Set([...this.totals.keys(), ...live.keys()]);
+    return [...ids].sort().map((eni) => {
+      const t = this.totals.get(eni);
+      const l = live.get(eni);
+      return {
+        eni,
+        packets: (t?.packets ?? 0) + (l?.packets ?? 0),
+        bytes: (t?.bytes ?? 0) + (l?.bytes ?? 0),
+        kernelDrops: t?.kernelDrops ?? 0,
+        interfaceDrops: t?.interfaceDrops ?? 0,
+      };
+    });
+  }
+
+  malformedPackets(): Readonly<Record<string, number>> {
+    this.foldRetired();
+    const live = this.view.generation?.pipeline.recorder.counters.byStatus;
+    const out: Record<string, number> = {};
+    for (const s of MALFORMED) out[DECODE_STATUS_NAMES[s]] = this.malformed[s] + (live?.[s] ?? 0);
+    return out;
+  }
+
+  unattributedPackets(): number {
+    this.foldRetired();
+    return this.unattributed + (this.view.generation?.pipeline.recorder.counters.unattributed ?? 0);
+  }
+
+  flowTable(): { capacity: number; intervals: readonly FlowTableUsage[] } {
+    const aggs = this.view.generation?.pipeline.aggregators ?? [];
+    return { capacity: this.view.config.flowTable.capacity, intervals: aggs.map((a) => ({ intervalSec: a.intervalSec, activeFlows: a.activeFlows })) };
+  }
+
+  records(): readonly RecordCount[] {
+    return this.view.output.recordCounts();
+  }
+
+  sinks(): readonly SinkCounters[] {
+    // Flow logs may share a sink (two flow logs into one file): one series per sink name.
+    const byName = new Map<string, SinkCounters>();
+    for (const d of this.deliveries().values()) {
+      const c = sinkCountersOf(d);
+      const seen = byName.get(c.sink);
+      byName.set(c.sink, seen === undefined ? c : mergeSinkCounters(seen, c));
+    }
+    return [...byName.values()];
+  }
+
+  spools(): readonly SpoolUsage[] {
+    return [...this.deliveries()].map(([id, d]) => spoolUsageOf(id, d));
+  }
+
+  windowFlush(): HistogramView {
+    this.sampleFlushes();
+    return this.flush;
+  }
+
+  configReloads(): ConfigReloadCounters {
+    return { ...this.view.reloads };
+  }
+
+  sinkDeliveries(): readonly SinkDeliveryState[] {
+    const windows = new Map(this.view.config.flowLogs.map((f) => [f.id, f.aggregationIntervalSec]));
+    const byName = new Map<string, SinkDeliveryState>();
+    for (const [id, d] of this.deliveries()) {
+      const s = sinkDeliveryStateOf(d, windows.get(id) ?? 60);
+      const seen = byName.get(s.sink);
+      byName.set(s.sink, seen === undefined ? s : mergeDeliveryStates(seen, s));
+    }
+    return [...byName.values()];
+  }
+
+  captureDeviceStates(): readonly CaptureDeviceState[] {
+    const failed = new Map(this.view.captures.failedDevices().map((f) => [f.device, f.error]));
+    const states: CaptureDeviceState[] = this.view.wantedEnis.map((l) => {
+      if (this.linksDown.has(l.device)) return { eni: l.eni.id, device: l.device, up: false, reason: 'link is down' };
+      const up = this.view.captures.source(l.device) !== null;
+      return up ? { eni: l.eni.id, device: l.device, up } : { eni: l.eni.id, device: l.device, up, reason: failed.get(l.device) || 'not open' };
+    });
+    for (const g of this.view.nflog.states()) {
+      const state: CaptureDeviceState = { eni: g.eniId ?? '-', device: g.device, up: g.up };
+      if (!g.up) state.reason = g.reason ?? 'not open';
+      states.push(state);
+    }
+    return states;
+  }
+
+  private deliveries(): ReadonlyMap<string, import('../sink/delivery').Delivery> {
+    const inner = this.view.output.inner;
+    return inner instanceof DeliveredOutput ? inner.deliveries : new Map();
+  }
+
+  private foldRetired(): void {
+    for (const { counters, enis } of this.retired.splice(0)) {
+      enis.forEach((l, i) => {
+        const t = this.totalsOf(l.eni.id);
+        t.packets += counters.eniPackets[i];
+        t.bytes += counters.eniBytes[i];
+      });
+      for (const s of MALFORMED) this.malformed[s] += counters.byStatus[s];
+      this.unattributed += counters.unattributed;
+    }
+  }
+
+  private addDrops(eniId: string, handle: object, s: { droppedKernel: number; droppedInterface: number }): void {
+    const last = this.lastDrops.get(handle) ?? { kernel: 0, iface: 0 };
+    const t = this.totalsOf(eniId);
+    t.kernelDrops += (s.droppedKernel - last.kernel + U32) % U32;
+    t.interfaceDrops += (s.droppedInterface - last.iface + U32) % U32;
+    this.lastDrops.set(handle, { kernel: s.droppedKernel, iface: s.droppedInterface });
+  }
+
+  private watchFlushes(stats: FlushStats): void {
+    if (!this.flushing.has(stats)) this.flushing.set(stats, { windows: 0, totalMs: 0 });
+  }
+
+  /**
+   * FlushStats keeps a count, a total and the last duration, not a distribution. A window seen
+   * alone since the last sample is observed exactly; several (intervals closing together) are
+   * observed at their mean, so count and sum stay exact and only their bucket may blur.
+   */
+  private sampleFlushes(): void {
+    for (const [stats, last] of this.flushing) {
+      const windows = stats.windows - last.windows;
+      if (windows <= 0) continue;
+      const totalMs = stats.totalFlushMs - last.totalMs;
+      if (windows === 1) this.flush.observe(stats.lastFlushMs / 1000);
+      else for (let i = 0; i < windows; i++) this.flush.observe(totalMs / windows / 1000);
+      last.windows = stats.windows;
+      last.totalMs = stats.totalFlushMs;
+    }
+  }
+
+  private totalsOf(eniId: string): EniTotals {
+    let t = this.totals.get(eniId);
+    if (t === undefined) {
+      t = { packets: 0, bytes: 0, kernelDrops: 0, interfaceDrops: 0 };
+      this.totals.set(eniId, t);
+    }
+    return t;
+  }
+}
+
+function mergeSinkCounters(a: SinkCounters, b: SinkCounters): SinkCounters {
+  const merged: SinkCounters = {
+    sink: a.sink,
+    batchesSent: a.batchesSent + b.batchesSent,
+    batchesFailed: a.batchesFailed + b.batchesFailed,
+    batchesRetried: a.batchesRetried + b.batchesRetried,
+    latency: mergeHistograms(a.latency, b.latency),
+  };
+  const last = Math.max(a.lastSuccessUnixMs ?? 0, b.lastSuccessUnixMs ?? 0);
+  if (last > 0) merged.lastSuccessUnixMs = last;
+  return merged;
+}
+
+/** Histograms with equal bounds add bucket by bucket; otherwise the first is kept (never happens: one bound set). */
+function mergeHistograms(a: HistogramView, b: HistogramView): HistogramView {
+  if (a.upperBoundsSec.length !== b.upperBoundsSec.length || a.upperBoundsSec.some((x, i) => x !== b.upperBoundsSec[i])) return a;
+  const counts = Float64Array.from(a.bucketCounts as ArrayLike<number>, (n, i) => n + b.bucketCounts[i]);
+  return { upperBoundsSec: a.upperBoundsSec, bucketCounts: counts, sumSec: a.sumSec + b.sumSec, count: a.count + b.count };
+}
+
+/** One sink serving several flow logs: healthy by its latest success, waiting since the oldest batch, judged by the shortest window. */
+function mergeDeliveryStates(a: SinkDeliveryState, b: SinkDeliveryState): SinkDeliveryState {
+  const merged: SinkDeliveryState = { sink: a.sink, windowSec: Math.min(a.windowSec, b.windowSec) };
+  const last = Math.max(a.lastSuccessUnixMs ?? 0, b.lastSuccessUnixMs ?? 0);
+  if (last > 0) merged.lastSuccessUnixMs = last;
+  const oldest = Math.min(a.oldestPendingUnixMs ?? Infinity, b.oldestPendingUnixMs ?? Infinity);
+  if (oldest !== Infinity) merged.oldestPendingUnixMs = oldest;
+  return merged;
+}

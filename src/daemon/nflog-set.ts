@@ -1,0 +1,154 @@
+import { CaptureDeviceError } from '../capture/live-source';
+import { NflogCaptureSource, nflogGroupsOf } from '../capture/nflog-source';
+import type { AgentConfig, EniConfig } from '../config/types';
+import type { LiveEni } from '../enrich/eni-discovery';
+import type { FlowRecorder } from '../flow/flow-recorder';
+import type { Logger } from '../log';
+import { retryDelayMs } from '../sink/backoff';
+
+/** Retry schedule of a group that failed to open or read (as capture devices). */
+const GROUP_RETRY = { retryInitialMs: 1000, retryMaxMs: 30_000 };
+
+interface GroupSlot {
+  group: number;
+  /** ENI the group is tied to (config), undefined: found per packet. */
+  eniId?: string;
+  source: NflogCaptureSource | null;
+  failures: number;
+  retryAtMs: number;
+  lastError: string;
+}
+
+/** State of one NFLOG group, for /healthz and metrics. */
+export interface NflogGroupState {
+  device: string;
+  eniId?: string;
+  up: boolean;
+  reason?: string;
+  source: NflogCaptureSource | null;
+}
+
+export interface NflogSetOptions {
+  /** libpcap read timeout of every group handle. */
+  bufferTimeoutMs: number;
+  log: Logger;
+  nowMs?: () => number;
+}
+
+/**
+ * The NFLOG handles of the daemon: one `nflog:N` per group of nflogGroupsOf(config). Next to
+ * CaptureSet: a group that cannot be opened (no nfnetlink_log, permission, group bound by another
+ * process) is logged by name and retried with exponential backoff; the device handles keep
+ * running. Read failures are not detected: libpcap's NFLOG read returns -1 for an empty
+ * non-blocking socket as for a real error, so the return code cannot tell them apart. Owns its sources; `sync` and `closeAll` are the only closers.
+ *
+ * Each group is re-bound to every new generation's recorder (`bind`) with the generation's ENI
+ * list, so ENI indexes and interface indexes always match the pipeline the frames go to.
+ */
+export class NflogSet {
+  private readonly slots = new Map<number, GroupSlot>();
+  private readonly nowMs: () => number;
+  private snaplenBytes = 0;
+  private bufferBytes = 0;
+  private recorder: FlowRecorder | null = null;
+  private enis: readonly EniConfig[] = [];
+
+  constructor(private readonly o: NflogSetOptions) {
+    this.nowMs = o.nowMs ?? Date.now;
+  }
+
+  /**
+   * Makes the config's groups the captured ones: closes groups no longer wanted (or whose capture
+   * settings or ENI changed) and opens new ones now. Called at start and on every reload.
+   */
+  sync(config: AgentConfig): void {
+    const wanted = nflogGroupsOf(config.enis, config.nflog?.groups ?? []);
+    const settingsChanged = config.capture.snaplenBytes !== this.snaplenBytes || config.capture.bufferBytes !== this.bufferBytes;
+    this.snaplenBytes = config.capture.snaplenBytes;
+    this.bufferBytes = config.capture.bufferBytes;
+    const byGroup = new Map(wanted.map((g) => [g.group, g]));
+    for (const [group, slot] of this.slots) {
+      const next = byGroup.get(group);
+      if (next !== undefined && next.eniId === slot.eniId && !settingsChanged) continue;
+      this.closeSlot(slot);
+      this.slots.delete(group);
+    }
+    for (const g of wanted) {
+      if (this.slots.has(g.group)) continue;
+      const slot: GroupSlot = { group: g.group, eniId: g.eniId, source: null, failures: 0, retryAtMs: 0, lastError: '' };
+      this.slots.set(g.group, slot);
+      this.tryOpen(slot);
+    }
+  }
+
+  /**
+   * Points every group at `recorder`, whose ENIs are `enis` in index order. The ENI configs get
+   * their live device as `interface`, so the hook's interface index finds ENIs resolved by MAC.
+   */
+  bind(recorder: FlowRecorder, enis: readonly LiveEni[]): void {
+    this.recorder = recorder;
+    this.enis = enis.map((l) => ({ ...l.eni, interface: l.device }));
+    for (const slot of this.slots.values()) slot.source?.bind(recorder, this.enis, slot.eniId);
+  }
+
+  /** Reopens failed groups whose backoff has passed. */
+  retryDue(): void {
+    const now = this.nowMs();
+    for (const slot of this.slots.values()) if (slot.source === null && now >= slot.retryAtMs) this.tryOpen(slot);
+  }
+
+  /** Reads what every group has buffered (before a window closes or the pipeline changes). */
+  drainAll(): void {
+    for (const slot of this.slots.values()) slot.source?.readAvailable();
+  }
+
+  states(): NflogGroupState[] {
+    return [...this.slots.values()].map((s) => {
+      const state: NflogGroupState = { device: `nflog:${s.group}`, up: s.source !== null, source: s.source };
+      if (s.eniId !== undefined) state.eniId = s.eniId;
+      if (s.source === null && s.lastError !== '') state.reason = s.lastError;
+      return state;
+    });
+  }
+
+  closeAll(): void {
+    for (const slot of this.slots.values()) this.closeSlot(slot);
+    this.slots.clear();
+  }
+
+  private closeSlot(slot: GroupSlot): void {
+    if (slot.source === null) return;
+    slot.source.readAvailable();
+    slot.source.close();
+    slot.source = null;
+    this.o.log.info({ device: `nflog:${slot.group}` }, 'capture stopped');
+  }
+
+  private tryOpen(slot: GroupSlot): boolean {
+    const source = new NflogCaptureSource({ group: slot.group, snaplenBytes: this.snaplenBytes, bufferBytes: this.bufferBytes, bufferTimeoutMs: this.o.bufferTimeoutMs });
+    try {
+      source.open();
+      if (this.recorder !== null) source.bind(this.recorder, this.enis, slot.eniId);
+      source.start();
+    } catch (err) {
+      source.close();
+      const message = err instanceof CaptureDeviceError ? err.message : `open capture device ${source.device}: ${(err as Error).message}`;
+      this.scheduleRetry(slot, message);
+      return false;
+    }
+    slot.source = source;
+    if (slot.failures > 0) this.o.log.info({ device: source.device, failures: slot.failures }, 'capture device recovered');
+    slot.failures = 0;
+    slot.lastError = '';
+    this.o.log.info({ device: source.device, eni: slot.eniId }, 'capture started');
+    return true;
+  }
+
+  private scheduleRetry(slot: GroupSlot, message: string): void {
+    slot.failures++;
+    slot.lastError = message;
+    const delayMs = retryDelayMs(slot.failures, GROUP_RETRY);
+    slot.retryAtMs = this.nowMs() + delayMs;
+    this.o.log.warn({ device: `nflog:${slot.group}`, failures: slot.failures, retryInMs: delayMs }, message);
+  }
+}

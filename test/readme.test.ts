@@ -1,0 +1,23 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { renderConfigReference } from '../src/config/reference';
+
+describe('README', () => {
+  const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+
+  it('embeds the configuration reference generated from the schema (npm run docs:config)', () => {
+    const start = '<!-- config-reference:start -->';
+    const end = '<!-- config-reference:end -->';
+    const embedded = readme.slice(readme.indexOf(start) + start.length, readme.indexOf(end)).trim();
+    expect(embedded).toBe(renderConfigReference().trim());
+  });
+
+  it('names the set-up and test commands that CI runs', () => {
+    const ci = readFileSync(join(__dirname, '..', '.ci', 'run'), 'utf8');
+    for (const command of ['npm ci', 'npm test']) {
+      expect(readme).toContain(command);
+      expect(ci).toContain(command);
+    }
+  });
+});
