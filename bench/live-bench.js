@@ -5,14 +5,17 @@
  * with its pipeline) captures the other end, next to tcpdump on the same device in the same run.
  * Also compares the two libpcap bindings (node-pcap, cap) counting packets only, each on its own
  * run of the same traffic. Needs root (network namespaces). Traffic stays inside two namespaces.
+ * Then the million-flow case (bench/million-flow-case.js): windows of 1.1 M flows flushed while
+ * tcpreplay keeps sending, with no packet lost (--no-million skips it; --million-pps sets its rate).
  *
- *   node bench/live-bench.js [--packets 200000] [--flows 1000] [--json]
+ *   node bench/live-bench.js [--packets 200000] [--flows 1000] [--no-million] [--million-pps 200000] [--json]
  * Exported: runLiveBench(options) -> result object (bench/run.js calls it).
  */
 const { execFileSync, spawn } = require('node:child_process');
 const { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
+const { runMillionFlowCase } = require('./million-flow-case');
 
 const REPO = resolve(__dirname, '..');
 const NS_A = 'flb-agent';
@@ -34,6 +37,7 @@ function setUp() {
     ip(['netns', 'del', ns], true);
     ip(['netns', 'add', ns]);
   }
+  ip(inNs(NS_A, 'ip', ['link', 'set', 'lo', 'up'])); // the million-flow case scrapes the agent's /metrics
   ip(['link', 'add', DEV, 'netns', NS_A, 'type', 'veth', 'peer', 'name', PEER, 'netns', NS_B]);
   for (const [ns, dev, cidr] of [[NS_A, DEV, '10.203.0.1/16'], [NS_B, PEER, '10.203.0.2/16']]) {
     ip(inNs(ns, 'sysctl', ['-qw', `net.ipv6.conf.${dev}.disable_ipv6=1`]));
@@ -162,7 +166,7 @@ async function bindingOnly(which, pcap, bufferBytes) {
   return { binding: which, sent: replay.packets, pps: replay.pps, ...res, cpuSec };
 }
 
-async function runLiveBench({ packets = 200000, flows = 1000, bufferBytes = 32 * 1024 * 1024 } = {}) {
+async function runLiveBench({ packets = 200000, flows = 1000, bufferBytes = 32 * 1024 * 1024, million = true, millionPps } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'flowlog-live-bench-'));
   try {
     const mac = setUp();
@@ -170,22 +174,41 @@ async function runLiveBench({ packets = 200000, flows = 1000, bufferBytes = 32 *
     writeTrafficPcap(pcap, packets, flows, mac);
     const run = await agentVsTcpdump(dir, pcap, bufferBytes);
     const bindings = [await bindingOnly('pcap', pcap, bufferBytes), await bindingOnly('cap', pcap, bufferBytes)];
-    return { packets, flows, bufferBytes, ...run, bindings };
+    const ns = { agentNs: NS_A, peerNs: NS_B, dev: DEV, peer: PEER, daemonJs: join(dir, 'daemon.js'), dir, waitFor, readCpu };
+    const millionFlows = million ? await runMillionFlowCase(ns, millionPps ? { pps: millionPps } : {}) : { skipped: '--no-million' };
+    return { packets, flows, bufferBytes, ...run, bindings, millionFlows };
   } finally {
     tearDown();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-module.exports = { runLiveBench };
+/** Report lines of the million-flow case (bench/run.js may print them too). */
+function millionLines(m) {
+  if (!m || m.skipped) return [`million flows: skipped (${m ? m.skipped : 'not run'})`];
+  const w = m.largestWindow;
+  const s = (v) => (v === null ? 'n/a' : `${v.toFixed(2)} s`);
+  return [
+    `million flows: tcpreplay ${m.replay.sent} packets (${m.flows} distinct flows x ${m.loops} loops) at ${m.replay.rate} pps, ${m.replay.failed} failed, ${m.windowSec} s windows`,
+    `  largest window ${new Date(w.startSec * 1000).toISOString()}: ${w.flows} flows (OK records), ${w.packets} packets; whole window inside the traffic: ${w.wholeWindowInTraffic}`,
+    `  its flush: ${s(w.flushSec)} draining (flowlog_window_flush_seconds), last record written ${s(w.lastRecordWrittenAfterEndSec)} after the window end, traffic went on ${s(w.trafficAfterLastRecordSec)} after that`,
+    `  agent  : ${m.agent.recorded}/${m.replay.sent} packets recorded, ${m.agent.skipdataRecords} SKIPDATA (${m.agent.skipdataPackets} packets), pcap drops ${m.agent.pcapDrops}, ${m.agent.cpuSec.toFixed(1)} s CPU`,
+    `  tcpdump: ${m.tcpdump.captured} captured, ${m.tcpdump.dropped} dropped by kernel`,
+    `  windows: ${m.windows.map((x) => `${x.startSec % 3600}:${x.ok}/${x.okPackets}p${x.skipdata ? `/SKIP${x.skipdata}` : ''}`).join(' ')}`,
+  ];
+}
+
+module.exports = { runLiveBench, millionLines };
 
 if (require.main === module) {
   const arg = (name, dflt) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : dflt; };
-  runLiveBench({ packets: arg('packets', 200000), flows: arg('flows', 1000) }).then((r) => {
+  const million = !process.argv.includes('--no-million');
+  runLiveBench({ packets: arg('packets', 200000), flows: arg('flows', 1000), million, millionPps: arg('million-pps', undefined) }).then((r) => {
     if (process.argv.includes('--json')) return console.log(JSON.stringify(r, null, 2));
     console.log(`live: tcpreplay ${r.replay.packets} packets at ${r.replay.pps} pps into a veth (${r.flows} flows)`);
     console.log(`  agent  : ${r.agent.recorded} recorded, ${r.agent.dropped} dropped (SKIPDATA), ${r.agent.cpuSec.toFixed(2)} s CPU`);
     console.log(`  tcpdump: ${r.tcpdump.captured} captured, ${r.tcpdump.dropped} dropped by kernel`);
     for (const b of r.bindings) console.log(`  binding ${b.binding.padEnd(4)}: ${b.captured}/${b.sent} at ${b.pps} pps, dropped ${b.dropped ?? 'n/a (no stats)'}, ${b.cpuSec.toFixed(2)} s CPU`);
+    for (const line of millionLines(r.millionFlows)) console.log(line);
   }, (e) => { console.error(`live bench: ${e.message}`); process.exit(1); });
 }

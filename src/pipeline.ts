@@ -40,6 +40,8 @@ export interface PipelineOptions {
   drain?: 'sync' | 'incremental';
   /** Flows per slice in incremental drains. */
   drainSliceFlows?: number;
+  /** The daemon: windows close on the (grace-delayed) wall clock only; see FlowAggregatorOptions.wallClock. */
+  wallClock?: boolean;
 }
 
 /** Window flushes, for metrics. */
@@ -95,6 +97,7 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
       tableCapacity: config.flowTable.capacity,
       eniCount: config.enis.length,
       maxGapWindows: options.maxGapWindows,
+      wallClock: options.wallClock ?? false,
       onWindowClosed: (w: ClosedWindow) => {
         const startedMs = performance.now();
         if (!incremental) {

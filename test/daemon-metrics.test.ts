@@ -6,7 +6,7 @@
  * naming that sink after three windows while the file sink keeps delivering. Taking a device's
  * link down makes /healthz name the device.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRIC_NAMES } from '../src/metrics/metric-registry';
@@ -153,5 +153,20 @@ describe.skipIf(!canRun)('daemon metrics and health endpoint', () => {
       problems = (JSON.parse(httpGetInNamespace(lab, nsA, `${BASE}/healthz`).body) as { problems: typeof problems }).problems;
     }
     expect(problems).toContainEqual(expect.objectContaining({ kind: 'capture', device: 'fldm1', eni: 'eni-m1' }));
+  });
+
+  it('moves the endpoint on a reload that changes metrics.listen, and says sink changes wait for a restart', async () => {
+    const text = readFileSync(configPath, 'utf8')
+      .replace('127.0.0.1:9465', '127.0.0.1:9467')
+      .replace(`path: ${join(dir, 'm1.jsonl')}`, `path: ${join(dir, 'm1-new.jsonl')}`)
+      .replace('flowLogs:\n', `flowLogs:\n  - { id: fl-new, resourceType: eni, resourceId: eni-m1, aggregationInterval: "${WINDOW_SEC}s", sink: { type: stdout } }\n`);
+    writeFileSync(configPath, text);
+    daemon.child.kill('SIGHUP');
+    await daemon.waitForLog('metrics endpoint listening', 5000, (l) => l.url === 'http://127.0.0.1:9467');
+    const warning = daemon.logLines().find((l) => typeof l.msg === 'string' && l.msg.startsWith('reload changed sinks'));
+    expect(warning).toMatchObject({ level: 40, withoutSink: ['fl-new'] });
+    const m = scrapeMetrics(lab, nsA, 'http://127.0.0.1:9467');
+    expect(sampleValue(m, METRIC_NAMES.configReloads, { result: 'ok' })).toBe(2);
+    expect(() => httpGetInNamespace(lab, nsA, `${BASE}/metrics`)).toThrow(); // curl: connection refused
   });
 });

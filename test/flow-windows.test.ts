@@ -148,3 +148,50 @@ describe('RecordBuilder', () => {
     expect(b.counters.filtered).toBe(2);
   });
 });
+
+describe('FlowAggregator in wall-clock mode (the daemon)', () => {
+  const v = new PacketView();
+  const pkt = (ts: number, src = '10.0.0.1') => setView(v, { ts, src, dst: '10.0.0.2', bytes: 100 });
+  function wallClock() {
+    const closed: Array<{ start: number; end: number; flows: number; packets: number[] }> = [];
+    const agg: FlowAggregator = new FlowAggregator({
+      intervalSec: 60,
+      tableCapacity: 100,
+      eniCount: 2,
+      maxGapWindows: 1,
+      wallClock: true,
+      onWindowClosed: (w: ClosedWindow) => {
+        closed.push({ start: w.startSec, end: w.endSec, flows: w.table.size, packets: [...w.eniPackets] });
+        agg.release(w.table);
+      },
+    });
+    return { agg, closed };
+  }
+
+  it('keeps the window open for stragglers after a packet of the next window, until the clock moves', () => {
+    const { agg, closed } = wallClock();
+    agg.advanceTo(600);
+    agg.record(pkt(659), 0, 0);
+    agg.record(pkt(660, '10.0.0.7'), 1, 0); // next window, delivered first by another handle
+    agg.record(pkt(659, '10.0.0.3'), 0, 0); // straggler of the first window: still counted there
+    expect(closed).toHaveLength(0);
+    expect(agg.latePackets).toBe(0);
+    agg.advanceTo(662); // the clock, 2 s after the boundary
+    expect(closed).toEqual([{ start: 600, end: 660, flows: 2, packets: [2, 0] }]);
+    agg.record(pkt(661, '10.0.0.7'), 1, 0);
+    agg.finish(700);
+    expect(closed[1]).toEqual({ start: 660, end: 700, flows: 1, packets: [0, 2] });
+  });
+
+  it('writes both windows at shutdown when the next one had started', () => {
+    const { agg, closed } = wallClock();
+    agg.advanceTo(600);
+    agg.record(pkt(650), 0, 0);
+    agg.record(pkt(661), 1, 0);
+    agg.finish(661);
+    expect(closed).toEqual([
+      { start: 600, end: 660, flows: 1, packets: [1, 0] },
+      { start: 660, end: 661, flows: 1, packets: [0, 1] },
+    ]);
+  });
+});

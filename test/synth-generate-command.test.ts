@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import yargs from 'yargs';
@@ -7,6 +7,7 @@ import { tempDirForFile } from './helpers/temp-dir';
 import { captureFileType, tsharkFields } from './helpers/tshark-fields';
 
 const dir = tempDirForFile('synth-generate');
+writeFileSync(join(dir, 'a-file'), ''); // a parent path that is a file: the capture cannot be created
 
 class Text {
   text = '';
@@ -113,7 +114,7 @@ describe('generate command', () => {
     [{ eniIps: ['10.0.0'] }, 2, 'parse IPv4 address "10.0.0"'],
     [{ eniMacs: ['zz:00:00:00:00:00'] }, 2, 'parse MAC address'],
     [{ eniMacs: ['02:00:00:00:00:01', '02:00:00:00:00:02'] }, 2, 'more --eni-mac'],
-    [{ out: join(dir, 'missing', 'x.pcap') }, 1, 'write capture'],
+    [{ out: join(dir, 'a-file', 'x.pcap') }, 1, 'write capture'],
   ] as const)('refuses %o with exit %i', (over, code, message) => {
     const err = new Text();
     expect(runGenerate(options(over as Partial<GenerateOptions>), new Text(), err)).toBe(code);

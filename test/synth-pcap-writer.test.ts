@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CaptureWriteError, openCaptureWriter, type CaptureFormat, type TimestampResolution } from '../src/synth/pcap-writer';
@@ -103,9 +103,13 @@ describe('capture writer lengths', () => {
   });
 
   it('fails with a typed error naming the file', () => {
-    const path = join(dir, 'no-such-dir', 'x.pcap');
+    // Missing parent directories are created; a parent that is a regular file cannot be.
+    writeFileSync(join(dir, 'a-file'), '');
+    const path = join(dir, 'a-file', 'x.pcap');
     expect(() => openCaptureWriter(path)).toThrow(CaptureWriteError);
-    expect(() => openCaptureWriter(path)).toThrow(`write capture ${path}: ENOENT`);
+    expect(() => openCaptureWriter(path)).toThrow(`write capture ${path}: EEXIST`);
+    const nested = openCaptureWriter(join(dir, 'new-dir', 'deeper', 'x.pcap'));
+    nested.close();
     const w = openCaptureWriter(join(dir, 'closed.pcap'));
     w.close();
     expect(() => w.writePacket(0, 0, Buffer.alloc(1), 1, 1)).toThrow(CaptureWriteError);

@@ -9,6 +9,7 @@ import { linkTypeFromName, pcapBinding, type NativePcapSession } from './pcap-bi
 export interface NflogCaptureOptions {
   /** NFLOG group number: the handle is libpcap's `nflog:<group>` device. */
   group: number;
+  /** Raised to NFLOG_SNAPLEN_BYTES (see there): a smaller one loses batched packets. */
   snaplenBytes: number;
   bufferBytes: number;
   /** libpcap read timeout; 0 selects immediate mode. */
@@ -17,6 +18,14 @@ export interface NflogCaptureOptions {
 
 /** Largest frame copied from libpcap (NFLOG TLVs precede the packet). */
 const FRAME_BUFFER_BYTES = 262144;
+/**
+ * Snaplen asked of libpcap for NFLOG, whatever the configured one. libpcap sizes its receive
+ * buffer as snaplen + 128 bytes, but the kernel batches a group's messages (by default up to 100
+ * packets or 1 s) into one netlink datagram of up to 128 KiB; a buffer sized for a 128-byte
+ * snaplen truncates every batch to its first packet, so a burst of 20 drops read as 1. The cost:
+ * logged packets are copied whole (dropped traffic only), not cut at the configured snaplen.
+ */
+const NFLOG_SNAPLEN_BYTES = 262144;
 
 /**
  * Live capture of one NFLOG group: the packets a netfilter rule logged just before dropping them
@@ -65,7 +74,7 @@ export class NflogCaptureSource {
     const session = new pcapBinding.PcapSession();
     let name: string;
     try {
-      name = session.open_live(this.device, '', o.bufferBytes, o.snaplenBytes, '', this.onPacket, false, o.bufferTimeoutMs, ignoreWarning, false);
+      name = session.open_live(this.device, '', o.bufferBytes, Math.max(o.snaplenBytes, NFLOG_SNAPLEN_BYTES), '', this.onPacket, false, o.bufferTimeoutMs, ignoreWarning, false);
     } catch (err) {
       throw new CaptureDeviceError(this.device, `open capture device ${this.device}: ${(err as Error).message}`, { cause: err });
     }

@@ -24,16 +24,19 @@ import type { CountedOutput } from './counted-output';
 import type { LiveGeneration } from './live-generation';
 import type { NflogSet } from './nflog-set';
 
-/** What the daemon shows its metrics: read at every scrape and sample, never kept. */
+/**
+ * What the daemon shows its metrics, as accessors: the daemon swaps these objects (reload, new
+ * generation, new capture set), so they are read afresh at every scrape and sample, never kept.
+ */
 export interface DaemonView {
-  readonly config: AgentConfig;
-  readonly generation: LiveGeneration | null;
-  readonly captures: CaptureSet;
-  readonly nflog: NflogSet;
+  config(): AgentConfig;
+  generation(): LiveGeneration | null;
+  captures(): CaptureSet;
+  nflog(): NflogSet;
   /** ENIs resolved to a device now, whether the device is open or not. */
-  readonly wantedEnis: readonly LiveEni[];
-  readonly output: CountedOutput;
-  readonly reloads: ConfigReloadCounters;
+  wantedEnis(): readonly LiveEni[];
+  output(): CountedOutput;
+  reloads(): ConfigReloadCounters;
 }
 
 /** IFF_UP in /sys/class/net/<dev>/flags. */
@@ -102,15 +105,15 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   /** Once per tick: capture drops per handle and window flush durations. */
   sample(): void {
     this.foldRetired();
-    const gen = this.view.generation;
+    const gen = this.view.generation();
     if (gen !== null) this.watchFlushes(gen.pipeline.flushStats);
     this.sampleFlushes();
-    this.linksDown = new Set(this.view.wantedEnis.filter((l) => !linkIsUp(l.device)).map((l) => l.device));
-    for (const l of this.view.wantedEnis) {
-      const source = this.view.captures.source(l.device);
+    this.linksDown = new Set(this.view.wantedEnis().filter((l) => !linkIsUp(l.device)).map((l) => l.device));
+    for (const l of this.view.wantedEnis()) {
+      const source = this.view.captures().source(l.device);
       if (source !== null) this.addDrops(l.eni.id, source, source.stats());
     }
-    for (const g of this.view.nflog.states()) {
+    for (const g of this.view.nflog().states()) {
       // A group's drops count for its ENI when it has one; an untied group's belong to none.
       if (g.source !== null && g.eniId !== undefined) this.addDrops(g.eniId, g.source, g.source.stats());
     }
@@ -119,7 +122,7 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   captureDevices(): readonly CaptureDeviceCounters[] {
     this.foldRetired();
     const live = new Map<string, { packets: number; bytes: number }>();
-    const gen = this.view.generation;
+    const gen = this.view.generation();
     if (gen !== null) {
       const c = gen.pipeline.recorder.counters;
       gen.enis.forEach((l, i) => live.set(l.eni.id, { packets: c.eniPackets[i], bytes: c.eniBytes[i] }));
@@ -140,7 +143,7 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
 
   malformedPackets(): Readonly<Record<string, number>> {
     this.foldRetired();
-    const live = this.view.generation?.pipeline.recorder.counters.byStatus;
+    const live = this.view.generation()?.pipeline.recorder.counters.byStatus;
     const out: Record<string, number> = {};
     for (const s of MALFORMED) out[DECODE_STATUS_NAMES[s]] = this.malformed[s] + (live?.[s] ?? 0);
     return out;
@@ -148,16 +151,16 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
 
   unattributedPackets(): number {
     this.foldRetired();
-    return this.unattributed + (this.view.generation?.pipeline.recorder.counters.unattributed ?? 0);
+    return this.unattributed + (this.view.generation()?.pipeline.recorder.counters.unattributed ?? 0);
   }
 
   flowTable(): { capacity: number; intervals: readonly FlowTableUsage[] } {
-    const aggs = this.view.generation?.pipeline.aggregators ?? [];
-    return { capacity: this.view.config.flowTable.capacity, intervals: aggs.map((a) => ({ intervalSec: a.intervalSec, activeFlows: a.activeFlows })) };
+    const aggs = this.view.generation()?.pipeline.aggregators ?? [];
+    return { capacity: this.view.config().flowTable.capacity, intervals: aggs.map((a) => ({ intervalSec: a.intervalSec, activeFlows: a.activeFlows })) };
   }
 
   records(): readonly RecordCount[] {
-    return this.view.output.recordCounts();
+    return this.view.output().recordCounts();
   }
 
   sinks(): readonly SinkCounters[] {
@@ -181,11 +184,11 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   }
 
   configReloads(): ConfigReloadCounters {
-    return { ...this.view.reloads };
+    return { ...this.view.reloads() };
   }
 
   sinkDeliveries(): readonly SinkDeliveryState[] {
-    const windows = new Map(this.view.config.flowLogs.map((f) => [f.id, f.aggregationIntervalSec]));
+    const windows = new Map(this.view.config().flowLogs.map((f) => [f.id, f.aggregationIntervalSec]));
     const byName = new Map<string, SinkDeliveryState>();
     for (const [id, d] of this.deliveries()) {
       const s = sinkDeliveryStateOf(d, windows.get(id) ?? 60);
@@ -196,13 +199,13 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   }
 
   captureDeviceStates(): readonly CaptureDeviceState[] {
-    const failed = new Map(this.view.captures.failedDevices().map((f) => [f.device, f.error]));
-    const states: CaptureDeviceState[] = this.view.wantedEnis.map((l) => {
+    const failed = new Map(this.view.captures().failedDevices().map((f) => [f.device, f.error]));
+    const states: CaptureDeviceState[] = this.view.wantedEnis().map((l) => {
       if (this.linksDown.has(l.device)) return { eni: l.eni.id, device: l.device, up: false, reason: 'link is down' };
-      const up = this.view.captures.source(l.device) !== null;
+      const up = this.view.captures().source(l.device) !== null;
       return up ? { eni: l.eni.id, device: l.device, up } : { eni: l.eni.id, device: l.device, up, reason: failed.get(l.device) || 'not open' };
     });
-    for (const g of this.view.nflog.states()) {
+    for (const g of this.view.nflog().states()) {
       const state: CaptureDeviceState = { eni: g.eniId ?? '-', device: g.device, up: g.up };
       if (!g.up) state.reason = g.reason ?? 'not open';
       states.push(state);
@@ -211,7 +214,7 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   }
 
   private deliveries(): ReadonlyMap<string, import('../sink/delivery').Delivery> {
-    const inner = this.view.output.inner;
+    const inner = this.view.output().inner;
     return inner instanceof DeliveredOutput ? inner.deliveries : new Map();
   }
 

@@ -1,7 +1,7 @@
 import { unwatchFile, watchFile } from 'node:fs';
 import { ConfigError, formatProblem, loadConfig } from '../config/load';
 import type { AgentConfig, EniConfig } from '../config/types';
-import { DeliveredOutput, openRecordOutput } from '../cli/record-output';
+import { openRecordOutput } from '../cli/record-output';
 import { EcsMetadataClient } from '../enrich/ecs-metadata';
 import { enisFromMetadata, listHostInterfaces, resolveLiveEnis, resolutionKey, type HostInterface, type LiveEni } from '../enrich/eni-discovery';
 import type { Logger } from '../log';
@@ -11,6 +11,7 @@ import { DaemonMetrics } from './daemon-metrics';
 import { LiveGeneration } from './live-generation';
 import { MetricsEndpoint } from './metrics-endpoint';
 import { NflogSet } from './nflog-set';
+import { sinkChangesOnReload } from './sink-reload';
 
 export interface DaemonOptions {
   configPath: string;
@@ -100,7 +101,15 @@ export class FlowlogDaemon {
     } catch (err) {
       throw new DaemonStartError(`start daemon: ${(err as Error).message}`, 1, { cause: err });
     }
-    this.metrics = this.newDaemonMetrics();
+    this.metrics = new DaemonMetrics({
+      config: () => this.config,
+      generation: () => this.generation,
+      captures: () => this.captures,
+      nflog: () => this.nflog,
+      wantedEnis: () => this.wantedEnis,
+      output: () => this.output,
+      reloads: () => this.reloads,
+    });
     this.endpoint = new MetricsEndpoint(this.metrics, this.log);
     try {
       await this.endpoint.start(config.metrics.listen);
@@ -152,7 +161,10 @@ export class FlowlogDaemon {
     const previous = this.config;
     const captureChanged = JSON.stringify(next.capture) !== JSON.stringify(previous.capture);
     this.config = next;
-    this.warnSinksFixed(previous, next);
+    const sinksFixed = sinkChangesOnReload(this.output.inner, previous, next);
+    if (sinksFixed !== null) {
+      this.log.warn(sinksFixed, 'reload changed sinks or delivery settings: they take effect on restart; records keep going to the sinks opened at start');
+    }
     if (captureChanged) {
       this.endGeneration();
       this.captures.closeAll();
@@ -273,49 +285,6 @@ export class FlowlogDaemon {
     } finally {
       this.metadataInFlight = false;
     }
-  }
-
-  /**
-   * The sinks are opened once, at start (their spools are locked per flow log, and batches of
-   * windows still draining belong to them). A reload that changes sinks or delivery settings is
-   * accepted for everything else and says so; records of a flow log new in the reload have no
-   * delivery until the next start and are dropped (counted by the metrics as records, not sent).
-   */
-  private warnSinksFixed(previous: AgentConfig, next: AgentConfig): void {
-    if (!(this.output.inner instanceof DeliveredOutput)) return;
-    const sinksOf = (c: AgentConfig) => JSON.stringify([c.flowLogs.map((f) => [f.id, f.sink]), c.delivery, c.credentials ?? null, c.stateDir]);
-    if (sinksOf(previous) === sinksOf(next)) return;
-    const open = this.output.inner.deliveries;
-    const withoutSink = next.flowLogs.filter((f) => !open.has(f.id)).map((f) => f.id);
-    this.log.warn({ withoutSink }, 'reload changed sinks or delivery settings: they take effect on restart; records keep going to the sinks opened at start');
-  }
-
-  private newDaemonMetrics(): DaemonMetrics {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const daemon = this;
-    return new DaemonMetrics({
-      get config() {
-        return daemon.config;
-      },
-      get generation() {
-        return daemon.generation;
-      },
-      get captures() {
-        return daemon.captures;
-      },
-      get nflog() {
-        return daemon.nflog;
-      },
-      get wantedEnis() {
-        return daemon.wantedEnis;
-      },
-      get output() {
-        return daemon.output;
-      },
-      get reloads() {
-        return daemon.reloads;
-      },
-    });
   }
 
   private newCaptureSet(config: AgentConfig): CaptureSet {

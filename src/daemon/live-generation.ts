@@ -32,6 +32,7 @@ export class LiveGeneration {
     this.pipeline = buildPipeline({ ...config, enis: enis.map((l) => l.eni) }, submitter, {
       maxGapWindows: MAX_GAP_WINDOWS,
       drain: 'incremental',
+      wallClock: true,
     });
     this.key = resolutionKey(enis);
     // Open the windows at the start time now: a first tick with the grace-delayed clock would

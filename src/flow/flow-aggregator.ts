@@ -30,6 +30,14 @@ export interface FlowAggregatorOptions {
    */
   maxGapWindows: number;
   onWindowClosed: (window: ClosedWindow) => void;
+  /**
+   * Wall-clock mode (the daemon): windows close only when the clock is moved (`advanceTo`, a
+   * grace after each boundary), and packets stamped in the next window that arrive before then
+   * (another capture handle delivered first) are recorded in that next window, instead of closing
+   * the current one early and turning its stragglers into late packets. Replay leaves it off:
+   * there the packets are the clock.
+   */
+  wallClock?: boolean;
 }
 
 /**
@@ -52,6 +60,12 @@ export class FlowAggregator {
   private eniPackets: Float64Array;
   private eniLostPackets: Float64Array;
   private eniLostBytes: Float64Array;
+  private readonly wallClock: boolean;
+  /** Wall-clock mode: the next window's flows and counts, recorded before the current one closed. */
+  private ahead: FlowTable | null = null;
+  private aheadPackets: Float64Array | null = null;
+  private aheadLostPackets: Float64Array | null = null;
+  private aheadLostBytes: Float64Array | null = null;
   /** -1 until the first timestamp arrives. */
   windowStartSec = -1;
   windowEndSec = -1;
@@ -69,6 +83,7 @@ export class FlowAggregator {
     this.eniCount = o.eniCount;
     this.maxGapWindows = o.maxGapWindows;
     this.onWindowClosed = o.onWindowClosed;
+    this.wallClock = o.wallClock ?? false;
     this.table = new FlowTable(o.tableCapacity);
     this.eniPackets = new Float64Array(o.eniCount);
     this.eniLostPackets = new Float64Array(o.eniCount);
@@ -79,6 +94,10 @@ export class FlowAggregator {
   record(v: PacketView, eni: number, flags: number): void {
     const ts = v.tsSec;
     let recorded: boolean;
+    if (this.wallClock && ts >= this.windowEndSec && this.windowStartSec >= 0 && ts < this.windowEndSec + this.intervalSec) {
+      this.recordAhead(v, eni, flags);
+      return;
+    }
     if (ts >= this.windowEndSec || ts < this.windowStartSec) {
       // Late packets are recorded at the window start; the view's time is put back afterwards
       // because other aggregators (other intervals) read the same view.
@@ -97,9 +116,36 @@ export class FlowAggregator {
     }
   }
 
+  /** A packet of the next window that arrived before the clock closed the current one. */
+  private recordAhead(v: PacketView, eni: number, flags: number): void {
+    if (this.ahead === null) {
+      // Once per window at most, and from the spare table when the last drain has returned it.
+      if (this.spare !== null) {
+        this.ahead = this.spare;
+        this.spare = null;
+      } else {
+        this.ahead = new FlowTable(this.capacity);
+        this.tablesAllocated += 1;
+      }
+      this.aheadPackets = new Float64Array(this.eniCount);
+      this.aheadLostPackets = new Float64Array(this.eniCount);
+      this.aheadLostBytes = new Float64Array(this.eniCount);
+    }
+    if (this.ahead.record(v, eni, flags)) {
+      (this.aheadPackets as Float64Array)[eni] += 1;
+    } else {
+      this.tableFullPackets += 1;
+      (this.aheadLostPackets as Float64Array)[eni] += 1;
+      (this.aheadLostBytes as Float64Array)[eni] += v.l3Bytes;
+    }
+  }
+
   /** Counts packets lost before aggregation (capture drops) against the current window of `eni`. */
   addLoss(eni: number, packets: number): void {
-    this.eniLostPackets[eni] += packets;
+    // In wall-clock mode, once packets of the next window are arriving, losses reported now
+    // belong with them rather than with the window waiting out its grace.
+    if (this.ahead !== null) (this.aheadLostPackets as Float64Array)[eni] += packets;
+    else this.eniLostPackets[eni] += packets;
   }
 
   /**
@@ -146,7 +192,15 @@ export class FlowAggregator {
   finish(endSec?: number): void {
     if (this.windowStartSec < 0) return;
     const end = endSec === undefined ? this.windowEndSec : Math.max(this.windowStartSec, Math.min(endSec, this.windowEndSec));
+    const nextStart = this.windowEndSec;
+    const hadAhead = this.ahead !== null;
     this.closeWindow(end);
+    if (hadAhead) {
+      // Packets of the next window were recorded already: that window is written too, ending
+      // at `endSec` (or at its own end).
+      this.openWindow(nextStart);
+      this.closeWindow(endSec === undefined ? this.windowEndSec : Math.max(nextStart + 1, Math.min(endSec, this.windowEndSec)));
+    }
     this.windowStartSec = -1;
     this.windowEndSec = -1;
   }
@@ -155,7 +209,7 @@ export class FlowAggregator {
   release(table: FlowTable): void {
     table.clear();
     if (this.table === null) this.table = table;
-    else if (table !== this.table) this.spare = table;
+    else if (table !== this.table && table !== this.ahead) this.spare = table;
   }
 
   /** Flows recorded in the current window (for the active-flows gauge). */
@@ -179,11 +233,20 @@ export class FlowAggregator {
       eniLostPackets: this.eniLostPackets,
       eniLostBytes: this.eniLostBytes,
     };
-    this.eniPackets = new Float64Array(this.eniCount);
-    this.eniLostPackets = new Float64Array(this.eniCount);
-    this.eniLostBytes = new Float64Array(this.eniCount);
-    this.table = this.spare;
-    this.spare = null;
+    if (this.ahead !== null) {
+      // The next window started recording early (wall-clock mode): it becomes the current one.
+      this.eniPackets = this.aheadPackets as Float64Array;
+      this.eniLostPackets = this.aheadLostPackets as Float64Array;
+      this.eniLostBytes = this.aheadLostBytes as Float64Array;
+      this.table = this.ahead;
+      this.ahead = this.aheadPackets = this.aheadLostPackets = this.aheadLostBytes = null;
+    } else {
+      this.eniPackets = new Float64Array(this.eniCount);
+      this.eniLostPackets = new Float64Array(this.eniCount);
+      this.eniLostBytes = new Float64Array(this.eniCount);
+      this.table = this.spare;
+      this.spare = null;
+    }
     this.onWindowClosed(window); // may call release(closing) synchronously
     if (this.table === null) {
       this.table = new FlowTable(this.capacity);

@@ -63,7 +63,7 @@ export function buildMetricRegistry(source: MetricsSource): Registry {
 
   const devices = () => source.captureDevices();
   counter(METRIC_NAMES.capturePackets, 'Packets captured, per ENI.', ['eni'], () => devices().map((d) => [{ eni: d.eni }, d.packets]));
-  counter(METRIC_NAMES.captureBytes, 'Bytes captured (wire length), per ENI.', ['eni'], () => devices().map((d) => [{ eni: d.eni }, d.bytes]));
+  counter(METRIC_NAMES.captureBytes, 'Layer-3 bytes (from the IP header) of the packets attributed to each ENI.', ['eni'], () => devices().map((d) => [{ eni: d.eni }, d.bytes]));
   counter(METRIC_NAMES.captureKernelDrops, 'Packets dropped by the kernel capture buffer, per ENI.', ['eni'], () =>
     devices().map((d) => [{ eni: d.eni }, d.kernelDrops]),
   );
