@@ -8,7 +8,7 @@
  * Then the million-flow case (bench/million-flow-case.js): windows of 1.1 M flows flushed while
  * tcpreplay keeps sending, with no packet lost (--no-million skips it; --million-pps sets its rate).
  *
- *   node bench/live-bench.js [--packets 200000] [--flows 1000] [--no-million] [--million-pps 200000] [--json]
+ *   node bench/live-bench.js [--packets 200000] [--flows 1000] [--no-million] [--million-pps 120000] [--million-stall-ms 0] [--json]
  * Exported: runLiveBench(options) -> result object (bench/run.js calls it).
  */
 const { execFileSync, spawn } = require('node:child_process');
@@ -166,7 +166,7 @@ async function bindingOnly(which, pcap, bufferBytes) {
   return { binding: which, sent: replay.packets, pps: replay.pps, ...res, cpuSec };
 }
 
-async function runLiveBench({ packets = 200000, flows = 1000, bufferBytes = 32 * 1024 * 1024, million = true, millionPps } = {}) {
+async function runLiveBench({ packets = 200000, flows = 1000, bufferBytes = 32 * 1024 * 1024, million = true, millionOptions = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'flowlog-live-bench-'));
   try {
     const mac = setUp();
@@ -175,7 +175,7 @@ async function runLiveBench({ packets = 200000, flows = 1000, bufferBytes = 32 *
     const run = await agentVsTcpdump(dir, pcap, bufferBytes);
     const bindings = [await bindingOnly('pcap', pcap, bufferBytes), await bindingOnly('cap', pcap, bufferBytes)];
     const ns = { agentNs: NS_A, peerNs: NS_B, dev: DEV, peer: PEER, daemonJs: join(dir, 'daemon.js'), dir, waitFor, readCpu };
-    const millionFlows = million ? await runMillionFlowCase(ns, millionPps ? { pps: millionPps } : {}) : { skipped: '--no-million' };
+    const millionFlows = million ? await runMillionFlowCase(ns, millionOptions) : { skipped: '--no-million' };
     return { packets, flows, bufferBytes, ...run, bindings, millionFlows };
   } finally {
     tearDown();
@@ -189,9 +189,10 @@ function millionLines(m) {
   const w = m.largestWindow;
   const s = (v) => (v === null ? 'n/a' : `${v.toFixed(2)} s`);
   return [
-    `million flows: tcpreplay ${m.replay.sent} packets (${m.flows} distinct flows x ${m.loops} loops) at ${m.replay.rate} pps, ${m.replay.failed} failed, ${m.windowSec} s windows`,
+    `million flows: tcpreplay ${m.replay.sent} packets (${m.flows} distinct flows, looped) at ${m.replay.rate} pps, ${m.replay.failed} failed; veth received ${m.replay.vethReceived}, dropped ${m.replay.vethDropped}; ${m.windowSec} s windows`,
     `  largest window ${new Date(w.startSec * 1000).toISOString()}: ${w.flows} flows (OK records), ${w.packets} packets; whole window inside the traffic: ${w.wholeWindowInTraffic}`,
-    `  its flush: ${s(w.flushSec)} draining (flowlog_window_flush_seconds), last record written ${s(w.lastRecordWrittenAfterEndSec)} after the window end, traffic went on ${s(w.trafficAfterLastRecordSec)} after that`,
+    `  its flush: drained in ${s(w.flushSec)} (flowlog_window_flush_seconds), done by ${s(w.drainDoneAfterEndSec)} after the window end; traffic until ${s(w.trafficEndAfterEndSec)}; ` +
+      `last record on disk at ${s(w.lastRecordWrittenAfterEndSec)}${w.agentCpuDuringFlush ? ` (agent CPU from close to then ${(w.agentCpuDuringFlush.cpuSec / w.agentCpuDuringFlush.wallSec * 100).toFixed(0)}%)` : ''}`,
     `  agent  : ${m.agent.recorded}/${m.replay.sent} packets recorded, ${m.agent.skipdataRecords} SKIPDATA (${m.agent.skipdataPackets} packets), pcap drops ${m.agent.pcapDrops}, ${m.agent.cpuSec.toFixed(1)} s CPU`,
     `  tcpdump: ${m.tcpdump.captured} captured, ${m.tcpdump.dropped} dropped by kernel`,
     `  windows: ${m.windows.map((x) => `${x.startSec % 3600}:${x.ok}/${x.okPackets}p${x.skipdata ? `/SKIP${x.skipdata}` : ''}`).join(' ')}`,
@@ -203,7 +204,9 @@ module.exports = { runLiveBench, millionLines };
 if (require.main === module) {
   const arg = (name, dflt) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : dflt; };
   const million = !process.argv.includes('--no-million');
-  runLiveBench({ packets: arg('packets', 200000), flows: arg('flows', 1000), million, millionPps: arg('million-pps', undefined) }).then((r) => {
+  const millionOptions = { pps: arg('million-pps', undefined), stallMs: arg('million-stall-ms', undefined) };
+  for (const k of Object.keys(millionOptions)) if (millionOptions[k] === undefined) delete millionOptions[k];
+  runLiveBench({ packets: arg('packets', 200000), flows: arg('flows', 1000), million, millionOptions }).then((r) => {
     if (process.argv.includes('--json')) return console.log(JSON.stringify(r, null, 2));
     console.log(`live: tcpreplay ${r.replay.packets} packets at ${r.replay.pps} pps into a veth (${r.flows} flows)`);
     console.log(`  agent  : ${r.agent.recorded} recorded, ${r.agent.dropped} dropped (SKIPDATA), ${r.agent.cpuSec.toFixed(2)} s CPU`);

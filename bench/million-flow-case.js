@@ -91,12 +91,34 @@ async function readWindows(path, windowSec) {
   return [...windows.values()].sort((a, b) => a.startSec - b.startSec);
 }
 
+/** Agent CPU (user+sys, s) between two times, from the samples. */
+function cpuBetween(samples, fromMs, toMs) {
+  const a = samples.filter((x) => x.atMs <= fromMs).pop();
+  const b = samples.find((x) => x.atMs >= toMs) || samples[samples.length - 1];
+  return a && b && b.atMs > a.atMs ? { cpuSec: (b.cpuTicks - a.cpuTicks) / 100, wallSec: (b.atMs - a.atMs) / 1000 } : null;
+}
+
+/**
+ * Packets and drops the agent's namespace has seen on `dev` (/proc/PID/net/dev shows the
+ * namespace of PID: no process to spawn, so it can be polled finely).
+ */
+function rxOf(pid, dev) {
+  const line = readFileSync(`/proc/${pid}/net/dev`, 'utf8').split('\n').find((l) => l.trim().startsWith(`${dev}:`));
+  const f = line.split(':')[1].trim().split(/\s+/).map(Number);
+  return { packets: f[1], dropped: f[3] };
+}
+
 /**
  * Runs the case. `ns`: { agentNs, peerNs, dev, peer, daemonJs, dir, waitFor, readCpu }.
- * Options: pps (tcpreplay rate), trafficSec (how long the loop runs), windowSec, bufferBytes.
+ * Options: pps (tcpreplay's fixed rate: --topspeed on 2 shared cores varies too much to plan
+ * windows by), windowSec, graceSec (the daemon's: a window closes that long after its end),
+ * tailSec (traffic goes on this long after the first whole window closed), bufferBytes (the
+ * agent's default: 16 MiB hold well under a second of this traffic, so a stalled flush would
+ * show as drops), stallMs (control run: the agent is stopped that long mid-window, which must
+ * show as drops, or the case could not see a stall either).
  */
-async function runMillionFlowCase(ns, { flows = 1_100_000, pps = 200_000, trafficSec = 26, windowSec = 10, bufferBytes = 64 * 1024 * 1024 } = {}) {
-  if (flows / pps > windowSec * 0.8) throw new RangeError(`run million-flow case: a pass of ${flows} packets at ${pps} pps must fit in a ${windowSec} s window`);
+async function runMillionFlowCase(ns, { flows = 1_100_000, pps = 120_000, windowSec = 10, graceSec = 2, tailSec = 10, bufferBytes = 16 * 1024 * 1024, stallMs = 0 } = {}) {
+  if (flows / pps > windowSec * 0.95) throw new RangeError(`run million-flow case: a pass of ${flows} packets at ${pps} pps must fit in a ${windowSec} s window`);
   const capture = ensureCapture(flows);
   const records = join(ns.dir, 'million-records.jsonl');
   const config = writeConfig(ns.dir, ns.dev, { windowSec, capacity: Math.max(1_200_000, Math.ceil(flows * 1.1)), bufferBytes, records });
@@ -107,58 +129,86 @@ async function runMillionFlowCase(ns, { flows = 1_100_000, pps = 200_000, traffi
   tcpdump.stderr.on('data', (d) => (tdText += d));
   let agentLog = '';
   agent.stderr.on('data', (d) => (agentLog += d));
+  const agentExited = new Promise((r) => agent.on('exit', () => r(Date.now())));
+  let replay = null;
   try {
     await Promise.all([ns.waitFor(agent, /daemon started/, 20000), ns.waitFor(tcpdump, /listening on/, 10000)]);
-    // Start just after a boundary, so the first whole window holds a full pass even if preloading is slow.
-    const windowMs = windowSec * 1000;
-    const boundaryMs = Math.ceil((Date.now() + 1500) / windowMs) * windowMs;
-    await sleep(boundaryMs - Date.now() + 100);
-    const cpu0 = ns.readCpu(agent.pid);
-    const loops = Math.ceil((trafficSec * pps) / flows);
-    const replay = spawn('ip', ['netns', 'exec', ns.peerNs, 'tcpreplay', '-K', '--pps', String(pps), '--loop', String(loops), '-i', ns.peer, capture.path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Loop until stopped. One pass fits in a window at `pps`, so the first window wholly inside
+    // the traffic holds every flow; the traffic goes on `tailSec` after that window closed.
+    const rx0 = rxOf(agent.pid, ns.dev);
+    replay = spawn('ip', ['netns', 'exec', ns.peerNs, 'tcpreplay', '-K', '--pps', String(pps), '--loop', '0', '-i', ns.peer, capture.path], { stdio: ['ignore', 'pipe', 'pipe'] });
     let replayText = '';
     replay.stdout.on('data', (d) => (replayText += d));
     replay.stderr.on('data', (d) => (replayText += d));
     let replayEndMs = 0;
     const replayDone = new Promise((r) => replay.on('exit', () => r((replayEndMs = Date.now()))));
-    // File size every 200 ms (when did a window's last record land) and /metrics every second.
-    const sizes = [];
+    const windowMs = windowSec * 1000;
+    const replayStartMs = await (async () => { // tcpreplay preloads the file first (seconds)
+      for (const until = Date.now() + 30000; Date.now() < until && replayEndMs === 0; await sleep(10)) if (rxOf(agent.pid, ns.dev).packets > rx0.packets) return Date.now();
+      throw new Error(`run million-flow case: tcpreplay sent nothing: ${replayText.slice(-300)}`);
+    })();
+    const wholeStartMs = Math.ceil(replayStartMs / windowMs) * windowMs;
+    const stopTimer = setTimeout(() => replay.kill('SIGINT'), wholeStartMs + windowMs + (graceSec + tailSec) * 1000 - Date.now());
+    if (stallMs > 0) {
+      setTimeout(() => { agent.kill('SIGSTOP'); setTimeout(() => agent.kill('SIGCONT'), stallMs); }, wholeStartMs + windowMs / 2 - Date.now());
+    }
+    // Until the agent exits: file size and agent CPU every 200 ms (when did a window's last record
+    // land, how busy was the agent meanwhile), /metrics every second while it serves.
+    const samples = [];
     const scrapes = [];
+    let exited = false;
+    void agentExited.then(() => (exited = true));
     const sampled = (async () => {
-      while (replayEndMs === 0 || Date.now() < replayEndMs + 3000) {
-        sizes.push({ atMs: Date.now(), bytes: existsSync(records) ? statSync(records).size : 0 });
-        if (sizes.length % 5 === 0) scrapes.push(await scrape(ns.agentNs));
+      while (!exited) {
+        let cpuTicks = NaN;
+        try { cpuTicks = ns.readCpu(agent.pid); } catch { /* exited meanwhile */ }
+        let rx = NaN;
+        try { rx = rxOf(agent.pid, ns.dev).packets; } catch { /* exited meanwhile */ }
+        samples.push({ atMs: Date.now(), bytes: existsSync(records) ? statSync(records).size : 0, cpuTicks, rx });
+        if (samples.length % 5 === 0 && replayEndMs === 0) scrapes.push(await scrape(ns.agentNs));
         await sleep(200);
       }
     })();
     await replayDone;
-    await sampled;
-    const cpuSec = (ns.readCpu(agent.pid) - cpu0) / 100;
+    clearTimeout(stopTimer);
+    const rx1 = rxOf(agent.pid, ns.dev);
+    // tcpreplay takes a while to exit after SIGINT: the traffic ended when the veth stopped receiving.
+    replayEndMs = samples.find((x) => x.rx >= rx1.packets)?.atMs ?? replayEndMs;
+    await sleep(1000);
     const lastScrape = await scrape(ns.agentNs);
     tcpdump.kill('SIGINT');
     agent.kill('SIGTERM');
-    await Promise.all([new Promise((r) => tcpdump.on('exit', r)), new Promise((r) => agent.on('exit', r))]);
+    await Promise.all([new Promise((r) => tcpdump.on('exit', r)), agentExited, sampled]);
 
     const sent = Number((/Actual: (\d+) packets/.exec(replayText) || [])[1]);
     const sendSec = Number((/packets \(\d+ bytes\) sent in ([\d.]+) seconds/.exec(replayText) || [])[1]);
     const failed = Number((/Failed packets:\s+(\d+)/.exec(replayText) || [0, 0])[1]);
-    const replayStartMs = replayEndMs - sendSec * 1000;
     const windows = await readWindows(records, windowSec);
+    if (windows.length === 0) throw new Error(`run million-flow case: no records: ${agentLog.slice(-500)}`);
+    // The earliest of the fullest windows: the most traffic after its close.
     const largest = windows.reduce((a, w) => (w.ok > a.ok ? w : a), windows[0]);
     const endMs = (largest.startSec + windowSec) * 1000;
-    const written = sizes.find((s) => s.bytes >= largest.endOffset);
-    const before = scrapes.filter((s) => s !== null && s.atMs <= endMs).pop();
-    const after = scrapes.find((s) => s !== null && before && s.flushCount > before.flushCount);
-    const flushSec = after && before ? (after.flushSec - before.flushSec) / (after.flushCount - before.flushCount) : null;
+    const written = samples.find((x) => x.bytes >= largest.endOffset);
+    const live = scrapes.filter((x) => x !== null);
+    const before = live.filter((x) => x.atMs <= endMs).pop();
+    const after = before && live.find((x) => x.flushCount > before.flushCount);
+    const flushSec = after ? (after.flushSec - before.flushSec) / (after.flushCount - before.flushCount) : null;
+    const closeMs = endMs + graceSec * 1000;
+    const busy = written ? cpuBetween(samples.filter((x) => Number.isFinite(x.cpuTicks)), closeMs, written.atMs) : null;
     return {
-      flows, pps, loops, windowSec,
-      replay: { sent, failed, sendSec, rate: Math.round(sent / sendSec), startedAfterBoundarySec: (replayStartMs - boundaryMs) / 1000, preloadSec: null },
+      flows, pps, windowSec, bufferBytes, captureGenerateSec: capture.generateSec,
+      replay: { sent, failed, sendSec, rate: Math.round(sent / sendSec), vethReceived: rx1.packets - rx0.packets, vethDropped: rx1.dropped - rx0.dropped },
       largestWindow: {
         startSec: largest.startSec, flows: largest.ok, packets: largest.okPackets,
         wholeWindowInTraffic: replayStartMs <= largest.startSec * 1000 && replayEndMs >= endMs,
-        flushSec, // the pipeline's own drain time (flowlog_window_flush_seconds)
+        flushSec, // the pipeline's own drain time (flowlog_window_flush_seconds); null if it ended after the last scrape
+        // Times after the window's end: its drain seen done (next /metrics scrape), traffic end, last record on disk.
+        drainDoneAfterEndSec: after ? (after.atMs - endMs) / 1000 : null,
+        trafficEndAfterEndSec: (replayEndMs - endMs) / 1000,
         lastRecordWrittenAfterEndSec: written ? (written.atMs - endMs) / 1000 : null,
+        // Positive: packets kept arriving for that long after the window's last record was written.
         trafficAfterLastRecordSec: written ? (replayEndMs - written.atMs) / 1000 : null,
+        agentCpuDuringFlush: busy,
       },
       windows: windows.map((w) => ({ startSec: w.startSec, ok: w.ok, okPackets: w.okPackets, skipdata: w.skipdata, nodata: w.nodata })),
       agent: {
@@ -166,14 +216,13 @@ async function runMillionFlowCase(ns, { flows = 1_100_000, pps = 200_000, traffi
         skipdataRecords: windows.reduce((n, w) => n + w.skipdata, 0),
         skipdataPackets: windows.reduce((n, w) => n + w.skipPackets, 0),
         pcapDrops: lastScrape ? lastScrape.kernelDrops + lastScrape.interfaceDrops : null,
-        cpuSec,
+        cpuSec: (samples.filter((x) => Number.isFinite(x.cpuTicks)).pop().cpuTicks - samples[0].cpuTicks) / 100,
         errors: agentLog.split('\n').filter((l) => /"level":(50|60)/.test(l)).slice(0, 3),
       },
       tcpdump: { captured: Number((/(\d+) packets captured/.exec(tdText) || [])[1]), dropped: Number((/(\d+) packets dropped by kernel/.exec(tdText) || [])[1]) },
     };
   } finally {
-    agent.kill('SIGKILL');
-    tcpdump.kill('SIGKILL');
+    for (const child of [agent, tcpdump, replay]) if (child !== null) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     rmSync(records, { force: true });
   }
 }

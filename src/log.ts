@@ -1,8 +1,30 @@
 import pino from 'pino';
 
+const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+
 /**
- * The process logger. JSON lines on stderr (stdout may carry records with `--output -`).
- * Secrets are redacted by key wherever they appear in a logged object.
+ * On a terminal, one readable line per entry ("15:04:05 WARN message {fields}") instead of JSON;
+ * journald, files and pipes keep JSON. FLOWLOG_LOG_FORMAT=json forces JSON everywhere.
+ */
+function terminalDestination(): { write(line: string): void } {
+  return {
+    write(line: string): void {
+      try {
+        const { level, time, msg, pid: _pid, hostname: _host, name: _name, ...fields } = JSON.parse(line) as Record<string, unknown>;
+        const extra = Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
+        const clock = new Date(Number(time)).toISOString().slice(11, 19);
+        process.stderr.write(`${clock} ${LEVEL_NAMES[Number(level)] ?? String(level)} ${String(msg ?? '')}${extra}\n`);
+      } catch {
+        process.stderr.write(line);
+      }
+    },
+  };
+}
+
+/**
+ * The process logger. JSON lines on stderr (stdout may carry records with `--output -`), or
+ * readable lines when stderr is a terminal. Secrets are redacted by key wherever they appear in
+ * a logged object.
  */
 export const log = pino(
   {
@@ -22,7 +44,7 @@ export const log = pino(
       censor: '[redacted]',
     },
   },
-  pino.destination({ fd: 2, sync: true }),
+  process.stderr.isTTY && process.env.FLOWLOG_LOG_FORMAT !== 'json' ? terminalDestination() : pino.destination({ fd: 2, sync: true }),
 );
 
 export type Logger = typeof log;

@@ -23,6 +23,8 @@ import { FlowRecorder } from './flow/flow-recorder';
 import { MAX_ENIS } from './flow/flow-table';
 import type { RecordBatch } from './flow/record';
 import { RecordBuilder, coveredEnis } from './flow/record-builder';
+import { WindowDropSummary } from './flow/window-drop-summary';
+import type { Logger } from './log';
 
 /** Where finished batches go. `submit` must not block or throw: it only queues. */
 export interface RecordSubmitter {
@@ -42,6 +44,8 @@ export interface PipelineOptions {
   drainSliceFlows?: number;
   /** The daemon: windows close on the (grace-delayed) wall clock only; see FlowAggregatorOptions.wallClock. */
   wallClock?: boolean;
+  /** Log once per window (of the shortest interval) what was dropped; replay prints a summary at the end instead. */
+  dropLog?: Logger;
 }
 
 /** Window flushes, for metrics. */
@@ -88,6 +92,8 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
     flushStats.lastFlushMs = ms;
     flushStats.totalFlushMs += ms;
   };
+  let dropSummary: WindowDropSummary | null = null;
+  const shortest = Math.min(...byInterval.keys());
   for (const [intervalSec, flowLogs] of byInterval) {
     const builder = new RecordBuilder(config, config.enis, flowLogs);
     const cov = new Uint8Array(config.enis.length);
@@ -100,6 +106,7 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
       wallClock: options.wallClock ?? false,
       onWindowClosed: (w: ClosedWindow) => {
         const startedMs = performance.now();
+        if (intervalSec === shortest) dropSummary?.onWindowClosed(w);
         if (!incremental) {
           builder.buildSlices(w, sliceFlows, emit);
           flushed(startedMs);
@@ -119,6 +126,7 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
   const recorder = new FlowRecorder(inventory, aggregators, coverage, config.flowTable.fragmentCacheSize);
   // Security groups / network ACLs evaluated per connection direction (REJECT without NFLOG).
   recorder.setActionPolicy(actionPolicyFor(config));
+  if (options.dropLog) dropSummary = new WindowDropSummary(recorder.counters, config.enis.map((e) => e.id), options.dropLog);
   return {
     inventory,
     recorder,

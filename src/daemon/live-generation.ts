@@ -1,6 +1,7 @@
 import type { AgentConfig } from '../config/types';
 import type { LiveEni } from '../enrich/eni-discovery';
 import { resolutionKey } from '../enrich/eni-discovery';
+import { log } from '../log';
 import { buildPipeline, type Pipeline, type RecordSubmitter } from '../pipeline';
 import type { CaptureSet } from './capture-set';
 
@@ -33,6 +34,7 @@ export class LiveGeneration {
       maxGapWindows: MAX_GAP_WINDOWS,
       drain: 'incremental',
       wallClock: true,
+      dropLog: log,
     });
     this.key = resolutionKey(enis);
     // Open the windows at the start time now: a first tick with the grace-delayed clock would
