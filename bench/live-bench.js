@@ -195,7 +195,7 @@ function millionLines(m) {
       `last record on disk at ${s(w.lastRecordWrittenAfterEndSec)}${w.agentCpuDuringFlush ? ` (agent CPU from close to then ${(w.agentCpuDuringFlush.cpuSec / w.agentCpuDuringFlush.wallSec * 100).toFixed(0)}%)` : ''}`,
     `  agent  : ${m.agent.recorded}/${m.replay.sent} packets recorded, ${m.agent.skipdataRecords} SKIPDATA (${m.agent.skipdataPackets} packets), pcap drops ${m.agent.pcapDrops}, ${m.agent.cpuSec.toFixed(1)} s CPU`,
     `  tcpdump: ${m.tcpdump.captured} captured, ${m.tcpdump.dropped} dropped by kernel`,
-    `  windows: ${m.windows.map((x) => `${x.startSec % 3600}:${x.ok}/${x.okPackets}p${x.skipdata ? `/SKIP${x.skipdata}` : ''}`).join(' ')}`,
+    `  windows: ${m.windows.map((x) => `${new Date(x.startSec * 1000).toISOString().slice(11, 19)} ${x.ok} flows/${x.okPackets}p${x.skipdata ? `/SKIP${x.skipdata}` : ''}`).join(' ')}`,
   ];
 }
 

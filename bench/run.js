@@ -8,7 +8,7 @@
  * delivery bench and the live capture bench of the other bench files. Prints a table, the
  * target ratios, and a final `BENCH_SUMMARY {json}` line for refreshing the README figures.
  *
- *   node bench/run.js [--packets N] [--flows M] [--no-softflowd] [--no-sls] [--no-live]
+ *   node bench/run.js [--packets N] [--flows M] [--no-softflowd] [--no-sls] [--no-live] [--no-million]
  * Uses the compiled dist/ (npm run build) and bin/flowlog-agent. Cache: ~/.cache/flowlog-agent-bench
  * (or $FLOWLOG_BENCH_CACHE).
  */
@@ -130,13 +130,14 @@ async function main() {
   }
   if (!flag('no-live') && existsSync(join(__dirname, 'live-bench.js'))) {
     const root = typeof process.getuid === 'function' && process.getuid() === 0;
-    extras.live = root ? await attempt(() => require('./live-bench').runLiveBench({})) : { skipped: 'needs root for network namespaces' };
+    extras.live = root ? await attempt(() => require('./live-bench').runLiveBench({ million: !flag('no-million') })) : { skipped: 'needs root for network namespaces' };
     log('');
     log('live capture (bench/live-bench.js, tcpreplay --topspeed into a veth):');
     const l = extras.live;
     if (l.agent) {
       log(`  sent ${l.replay.packets} packets at ${l.replay.pps.toLocaleString('en')} pps; agent recorded ${l.agent.recorded} (${l.agent.dropped} SKIPDATA) in ${l.agent.cpuSec} s CPU; tcpdump captured ${l.tcpdump.captured}, dropped ${l.tcpdump.dropped}`);
       for (const b of l.bindings || []) log(`  binding ${b.binding.padEnd(4)}: captured ${b.captured}/${b.sent}, ${b.cpuSec} s CPU`);
+      if (l.millionFlows) for (const line of require('./live-bench').millionLines(l.millionFlows)) log(`  ${line}`);
     } else log(`  ${l.skipped ? `skipped: ${l.skipped}` : `FAILED: ${l.error}`}`);
   }
 

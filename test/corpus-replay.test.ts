@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { scratchDir, writeConfig } from './helpers/replay-run';
+import { everyAddressConfig, scratchDir, writeConfig } from './helpers/replay-run';
 
 const ROOT = join(__dirname, '..');
 const CORPUS = join(ROOT, '..', 'shared', 'corpus', 'tcpdump-tests');
@@ -18,17 +18,7 @@ describe.skipIf(!existsSync(join(ROOT, 'dist', 'cli', 'main.js')))('replay over 
   it('exits 0 and counts every packet as decoded, not IP, malformed or skipped', () => {
     const files = readdirSync(CORPUS).filter((f) => /\.pcap(ng)?$/.test(f)).map((f) => join(CORPUS, f));
     expect(files.length).toBeGreaterThanOrEqual(800);
-    const config = writeConfig(
-      dir,
-      `region: cn-hangzhou
-accountId: "1234567890123456"
-stateDir: ${dir}/state
-enis:
-  - { id: eni-all, ips: ["0.0.0.0/0", "::/0"], vpcId: vpc-1, vswitchId: vsw-1, vmId: i-1 }
-flowLogs:
-  - { id: fl-all, resourceType: eni, resourceId: eni-all, aggregationInterval: 1, sink: { type: stdout } }
-`,
-    );
+    const config = writeConfig(dir, everyAddressConfig(dir));
     const args = ['replay', '--config', config, '--output', join(dir, 'records.jsonl'), ...files.flatMap((f) => ['--pcap', f])];
     const r = spawnSync(join(ROOT, 'bin', 'flowlog-agent'), args, { encoding: 'utf8', maxBuffer: 64 << 20 });
     expect(r.error).toBeUndefined();

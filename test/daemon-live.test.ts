@@ -5,10 +5,9 @@
  * interface created while the daemon runs, and SIGTERM writing the partial window.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonProcess, bundleDaemon, readRecords, sleep, sleepUntilWindowOffset } from './helpers/daemon-process';
+import { DaemonProcess, bundleDaemon, readRecords, sleep, sleepUntilWindowOffset, writeDaemonConfig } from './helpers/daemon-process';
 import { NetnsLab, udpSenderScript } from './helpers/netns';
 import { tempDirForFile } from './helpers/temp-dir';
 
@@ -35,29 +34,21 @@ describe.skipIf(!canRun)('flowlog-agent run in network namespaces', () => {
     nsB = lab.namespace('b');
     mac0 = lab.veth(nsA, 'fldl0', '10.201.1.1/24', nsB, 'fldlp0', '10.201.1.2/24').macA;
     lab.veth(nsA, 'fldl1', '10.201.2.1/24', nsB, 'fldlp1', '10.201.2.2/24');
-    const config = join(dir, 'agent.yaml');
-    writeFileSync(
-      config,
-      [
-        'region: cn-hangzhou',
-        'accountId: "1234567890123456"',
-        `stateDir: ${join(dir, 'state')}`,
-        'discovery: { type: static, refreshIntervalSec: 2 }',
-        'enis:',
-        ...[
-          [ENI0, 'fldl0'],
-          [ENI1, 'fldl1'],
-          [ENI2, 'fldl2'],
-        ].flatMap(([id, dev]) => [`  - id: ${id}`, `    interface: ${dev}`, '    vpcId: vpc-live', '    vswitchId: vsw-live', '    vmId: i-live']),
-        'flowLogs:',
-        '  - id: fl-live',
-        '    resourceType: vpc',
-        '    resourceId: vpc-live',
-        `    aggregationInterval: "${WINDOW_SEC}s"`,
-        '    sink: { type: file, path: unused.jsonl }',
-        '',
-      ].join('\n'),
-    );
+    const config = writeDaemonConfig(dir, [
+      'discovery: { type: static, refreshIntervalSec: 2 }',
+      'enis:',
+      ...[
+        [ENI0, 'fldl0'],
+        [ENI1, 'fldl1'],
+        [ENI2, 'fldl2'],
+      ].flatMap(([id, dev]) => [`  - id: ${id}`, `    interface: ${dev}`, '    vpcId: vpc-live', '    vswitchId: vsw-live', '    vmId: i-live']),
+      'flowLogs:',
+      '  - id: fl-live',
+      '    resourceType: vpc',
+      '    resourceId: vpc-live',
+      `    aggregationInterval: "${WINDOW_SEC}s"`,
+      '    sink: { type: file, path: unused.jsonl }',
+    ]);
     tcpdump = lab.spawn(nsA, 'tcpdump', ['-i', 'fldl0', '-n', '-U', '-w', pcapPath, 'tcp']);
     daemon = DaemonProcess.start(lab, nsA, bundleDaemon(dir), config, out);
     await daemon.waitForLog('daemon started', 15_000);

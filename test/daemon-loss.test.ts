@@ -4,10 +4,10 @@
  * rest are a SKIPDATA record, so together they account for every datagram sent. A window
  * without loss has no SKIPDATA.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonProcess, bundleDaemon, readRecords, sleep, sleepUntilWindowOffset } from './helpers/daemon-process';
+import { DaemonProcess, bundleDaemon, readRecords, sleep, sleepUntilWindowOffset, writeDaemonConfig } from './helpers/daemon-process';
 import { NetnsLab, udpSenderScript } from './helpers/netns';
 import { tempDirForFile } from './helpers/temp-dir';
 
@@ -31,19 +31,14 @@ describe.skipIf(!canRun)('capture loss becomes SKIPDATA', () => {
     lab.veth(nsA, 'fldx0', '10.202.1.1/24', nsB, 'fldxp0', '10.202.1.2/24');
     // Static neighbour: no ARP exchange inside the burst.
     lab.exec(nsB, 'ip', ['neigh', 'replace', '10.202.1.1', 'lladdr', lab.mac(nsA, 'fldx0'), 'dev', 'fldxp0']);
-    config = join(dir, 'agent.yaml');
-    configText = [
-        'region: cn-hangzhou',
-        'accountId: "1234567890123456"',
-        `stateDir: ${join(dir, 'state')}`,
-        'enis:',
-        '  - { id: eni-loss0, interface: fldx0, vpcId: vpc-loss, vswitchId: vsw-loss, vmId: i-loss }',
-        'flowLogs:',
-        `  - { id: fl-loss, resourceType: eni, resourceId: eni-loss0, aggregationInterval: "${WINDOW_SEC}s", sink: { type: file, path: unused.jsonl } }`,
-        'capture: { snaplenBytes: 128, bufferBytes: 65536 }',
-        '',
-      ].join('\n');
-    writeFileSync(config, configText);
+    config = writeDaemonConfig(dir, [
+      'enis:',
+      '  - { id: eni-loss0, interface: fldx0, vpcId: vpc-loss, vswitchId: vsw-loss, vmId: i-loss }',
+      'flowLogs:',
+      `  - { id: fl-loss, resourceType: eni, resourceId: eni-loss0, aggregationInterval: "${WINDOW_SEC}s", sink: { type: file, path: unused.jsonl } }`,
+      'capture: { snaplenBytes: 128, bufferBytes: 65536 }',
+    ]);
+    configText = readFileSync(config, 'utf8');
     daemon = DaemonProcess.start(lab, nsA, bundleDaemon(dir), config, out);
     await daemon.waitForLog('daemon started', 15_000);
   });

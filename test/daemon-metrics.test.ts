@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRIC_NAMES } from '../src/metrics/metric-registry';
-import { bundleDaemon, readRecords, sleep, sleepUntilWindowOffset, type DaemonProcess } from './helpers/daemon-process';
+import { bundleDaemon, readRecords, sleep, sleepUntilWindowOffset, writeDaemonConfig, type DaemonProcess } from './helpers/daemon-process';
 import { httpGetInNamespace, sampleValue, scrapeMetrics, startDaemonWithSinks } from './helpers/daemon-scrape';
 import { NetnsLab, udpSenderScript } from './helpers/netns';
 import { tempDirForFile } from './helpers/temp-dir';
@@ -39,27 +39,19 @@ describe.skipIf(!canRun)('daemon metrics and health endpoint', () => {
     lab.veth(nsA, 'fldm1', '10.203.2.1/24', nsB, 'fldmp1', '10.203.2.2/24');
     // Static neighbours: no ARP (not IP, so not counted anyway) racing the burst.
     lab.exec(nsB, 'ip', ['neigh', 'replace', '10.203.1.1', 'lladdr', lab.mac(nsA, 'fldm0'), 'dev', 'fldmp0']);
-    configPath = join(dir, 'agent.yaml');
-    writeFileSync(
-      configPath,
-      [
-        'region: cn-hangzhou',
-        'accountId: "1234567890123456"',
-        `stateDir: ${join(dir, 'state')}`,
-        'discovery: { type: static, refreshIntervalSec: 1 }',
-        'metrics: { listen: "127.0.0.1:9465" }',
-        'flowTable: { capacity: 5000 }',
-        'delivery: { lingerMs: 100, retryInitialMs: 200, retryMaxMs: 1000, requestTimeoutMs: 1000 }',
-        'enis:',
-        '  - { id: eni-m0, interface: fldm0, vpcId: vpc-m, vswitchId: vsw-m, vmId: i-m }',
-        '  - { id: eni-m1, interface: fldm1, vpcId: vpc-m, vswitchId: vsw-m, vmId: i-m }',
-        'flowLogs:',
-        `  - { id: fl-file, resourceType: eni, resourceId: eni-m0, aggregationInterval: "${WINDOW_SEC}s", sink: { type: file, path: ${recordsPath} } }`,
-        `  - { id: fl-sls, resourceType: eni, resourceId: eni-m0, aggregationInterval: "${WINDOW_SEC}s", sink: { type: sls, project: flowlog-test, logstore: down-store, endpoint: "http://127.0.0.1:9" } }`,
-        `  - { id: fl-m1, resourceType: eni, resourceId: eni-m1, aggregationInterval: "${WINDOW_SEC}s", sink: { type: file, path: ${join(dir, 'm1.jsonl')} } }`,
-        '',
-      ].join('\n'),
-    );
+    configPath = writeDaemonConfig(dir, [
+      'discovery: { type: static, refreshIntervalSec: 1 }',
+      'metrics: { listen: "127.0.0.1:9465" }',
+      'flowTable: { capacity: 5000 }',
+      'delivery: { lingerMs: 100, retryInitialMs: 200, retryMaxMs: 1000, requestTimeoutMs: 1000 }',
+      'enis:',
+      '  - { id: eni-m0, interface: fldm0, vpcId: vpc-m, vswitchId: vsw-m, vmId: i-m }',
+      '  - { id: eni-m1, interface: fldm1, vpcId: vpc-m, vswitchId: vsw-m, vmId: i-m }',
+      'flowLogs:',
+      `  - { id: fl-file, resourceType: eni, resourceId: eni-m0, aggregationInterval: "${WINDOW_SEC}s", sink: { type: file, path: ${recordsPath} } }`,
+      `  - { id: fl-sls, resourceType: eni, resourceId: eni-m0, aggregationInterval: "${WINDOW_SEC}s", sink: { type: sls, project: flowlog-test, logstore: down-store, endpoint: "http://127.0.0.1:9" } }`,
+      `  - { id: fl-m1, resourceType: eni, resourceId: eni-m1, aggregationInterval: "${WINDOW_SEC}s", sink: { type: file, path: ${join(dir, 'm1.jsonl')} } }`,
+    ]);
     const env = { ALIBABA_CLOUD_ACCESS_KEY_ID: 'test-access-key-id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'test-access-key-secret' };
     daemon = startDaemonWithSinks(lab, nsA, bundleDaemon(dir), configPath, env);
     await daemon.waitForLog('daemon started', 15_000);

@@ -6,10 +6,9 @@
  * others as ACCEPT. Group 9 is held by tcpdump when the daemon starts: the daemon names it as
  * down (log and /healthz) and opens it once tcpdump lets go.
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleDaemon, readRecords, sleep, sleepUntilWindowOffset, type DaemonProcess } from './helpers/daemon-process';
+import { bundleDaemon, readRecords, sleep, sleepUntilWindowOffset, writeDaemonConfig, type DaemonProcess } from './helpers/daemon-process';
 import { httpGetInNamespace, startDaemonWithSinks } from './helpers/daemon-scrape';
 import { NetnsLab, udpSenderScript } from './helpers/netns';
 import { tempDirForFile } from './helpers/temp-dir';
@@ -55,25 +54,17 @@ describe.skipIf(!canRun)('NFLOG drops in the daemon become REJECT records', () =
     holder.stderr?.on('data', (d: Buffer) => (holderErr += d.toString()));
     for (let i = 0; i < 50 && !holderErr.includes('listening on'); i++) await sleep(100);
     expect(holderErr).toContain('listening on');
-    const config = join(dir, 'agent.yaml');
-    writeFileSync(
-      config,
-      [
-        'region: cn-hangzhou',
-        'accountId: "1234567890123456"',
-        `stateDir: ${join(dir, 'state')}`,
-        'metrics: { listen: "127.0.0.1:9466" }',
-        'delivery: { lingerMs: 100 }',
-        'enis:',
-        `  - { id: eni-n0, interface: fldn0, ips: [${SRV}], vpcId: vpc-n, vswitchId: vsw-n, vmId: i-n }`,
-        // Group 7 tied to no ENI: the daemon finds the ENI by the hook's input interface.
-        'nflog: { groups: [ { group: 7 }, { group: 9, eni: eni-n0 } ] }',
-        'flowLogs:',
-        `  - { id: fl-all, resourceType: eni, resourceId: eni-n0, aggregationInterval: "${WINDOW_SEC}s", sink: { type: file, path: ${allPath} } }`,
-        `  - { id: fl-reject, resourceType: eni, resourceId: eni-n0, trafficType: reject, aggregationInterval: "${WINDOW_SEC}s", sink: { type: file, path: ${rejectPath} } }`,
-        '',
-      ].join('\n'),
-    );
+    const config = writeDaemonConfig(dir, [
+      'metrics: { listen: "127.0.0.1:9466" }',
+      'delivery: { lingerMs: 100 }',
+      'enis:',
+      `  - { id: eni-n0, interface: fldn0, ips: [${SRV}], vpcId: vpc-n, vswitchId: vsw-n, vmId: i-n }`,
+      // Group 7 tied to no ENI: the daemon finds the ENI by the hook's input interface.
+      'nflog: { groups: [ { group: 7 }, { group: 9, eni: eni-n0 } ] }',
+      'flowLogs:',
+      `  - { id: fl-all, resourceType: eni, resourceId: eni-n0, aggregationInterval: "${WINDOW_SEC}s", sink: { type: file, path: ${allPath} } }`,
+      `  - { id: fl-reject, resourceType: eni, resourceId: eni-n0, trafficType: reject, aggregationInterval: "${WINDOW_SEC}s", sink: { type: file, path: ${rejectPath} } }`,
+    ]);
     daemon = startDaemonWithSinks(lab, nsA, bundleDaemon(dir), config);
     await daemon.waitForLog('daemon started', 15_000);
   });

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { byteBudget, recordRawBytes, splitBatch } from '../src/sink/batcher';
 import { Delivery, type DeliveryOptions } from '../src/sink/delivery';
 import { captureLogger } from './helpers/capture-logger';
+import { deliveryOptions } from './helpers/delivery-options';
 import { MemorySegmentStore } from './helpers/memory-segment-store';
 import { numbers, sizedBatch, sizedRecord } from './helpers/records';
 import { ScriptedSink } from './helpers/scripted-sink';
@@ -54,16 +55,7 @@ describe('splitBatch', () => {
 });
 
 describe('Delivery request sizing', () => {
-  const options: DeliveryOptions = {
-    lingerMs: 0,
-    maxBatchRecords: 4,
-    maxBatchBytes: 1e9,
-    concurrency: 1,
-    retryInitialMs: 100,
-    retryMaxMs: 1000,
-    requestTimeoutMs: 5000,
-    spoolMaxBytes: 1e9,
-  };
+  const options = deliveryOptions({ maxBatchRecords: 4, maxBatchBytes: 1e9 });
   beforeEach(() => {
     vi.useFakeTimers();
   });

@@ -1,21 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Delivery, type DeliveryOptions } from '../src/sink/delivery';
+import { Delivery } from '../src/sink/delivery';
 import { sinkCountersOf, sinkDeliveryStateOf, spoolUsageOf } from '../src/sink/delivery-metrics';
 import { captureLogger } from './helpers/capture-logger';
+import { deliveryOptions } from './helpers/delivery-options';
 import { MemorySegmentStore } from './helpers/memory-segment-store';
 import { sizedBatch } from './helpers/records';
 import { ok, permanent, retryable, ScriptedSink } from './helpers/scripted-sink';
 
-const options: DeliveryOptions = {
-  lingerMs: 0,
-  maxBatchRecords: 4096,
-  maxBatchBytes: 3 * 1024 * 1024,
-  concurrency: 1,
-  retryInitialMs: 100,
-  retryMaxMs: 1000,
-  requestTimeoutMs: 5000,
-  spoolMaxBytes: 1e9,
-};
+const options = deliveryOptions();
 
 describe('delivery metrics adapters', () => {
   beforeEach(() => {

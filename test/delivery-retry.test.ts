@@ -2,20 +2,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { retryDelayMs } from '../src/sink/backoff';
 import { Delivery, type DeliveryOptions } from '../src/sink/delivery';
 import { captureLogger } from './helpers/capture-logger';
+import { deliveryOptions } from './helpers/delivery-options';
 import { MemorySegmentStore } from './helpers/memory-segment-store';
 import { sizedBatch } from './helpers/records';
 import { ok, permanent, retryable, ScriptedSink, type ScriptStep } from './helpers/scripted-sink';
 
-const options: DeliveryOptions = {
-  lingerMs: 0,
-  maxBatchRecords: 4096,
-  maxBatchBytes: 3 * 1024 * 1024,
-  concurrency: 1,
-  retryInitialMs: 100,
-  retryMaxMs: 1000,
-  requestTimeoutMs: 5000,
-  spoolMaxBytes: 1e9,
-};
+// The delays predicted below follow from retryInitialMs 100 and retryMaxMs 1000.
+const options = deliveryOptions({ retryInitialMs: 100, retryMaxMs: 1000 });
 
 describe('retryDelayMs', () => {
   const policy = { retryInitialMs: 100, retryMaxMs: 1000 };

@@ -2,26 +2,18 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RecordBatch } from '../src/flow/record';
-import { Delivery, type DeliveryOptions } from '../src/sink/delivery';
+import { Delivery } from '../src/sink/delivery';
 import type { SinkResult } from '../src/sink/sink';
 import { Spool } from '../src/sink/spool';
 import { SpoolLockedError } from '../src/sink/spool-lock';
 import { captureLogger } from './helpers/capture-logger';
+import { deliveryOptions } from './helpers/delivery-options';
 import { numbers, sizedBatch } from './helpers/records';
 import { retryable, ScriptedSink } from './helpers/scripted-sink';
 import { tempDirForFile } from './helpers/temp-dir';
 
 // Real disk and real timers, short delays: these tests are about the spool, not the clock.
-const options: DeliveryOptions = {
-  lingerMs: 0,
-  maxBatchRecords: 4096,
-  maxBatchBytes: 3 * 1024 * 1024,
-  concurrency: 1,
-  retryInitialMs: 10,
-  retryMaxMs: 50,
-  requestTimeoutMs: 2000,
-  spoolMaxBytes: 1e9,
-};
+const options = deliveryOptions({ retryInitialMs: 10, retryMaxMs: 50, requestTimeoutMs: 2000 });
 const root = tempDirForFile('delivery-spool');
 let dirCount = 0;
 const freshDir = () => join(root, `fl-${++dirCount}`);

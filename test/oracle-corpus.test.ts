@@ -2,7 +2,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectedFlows, recordFlows, tsharkPackets, type OracleFlow } from './helpers/tshark-oracle';
-import { replayToRecords, scratchDir, writeConfig } from './helpers/replay-run';
+import { everyAddressConfig, replayToRecords, scratchDir, writeConfig } from './helpers/replay-run';
 
 const CORPUS = join(__dirname, '..', '..', 'shared', 'corpus', 'tcpdump-tests');
 const INTERVAL = 60;
@@ -34,17 +34,7 @@ const NOT_COMPARABLE: Record<string, string> = {
 describe('corpus captures agree with tshark', () => {
   const dir = scratchDir('oracle-corpus');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const config = writeConfig(
-    dir,
-    `region: cn-hangzhou
-accountId: "1234567890123456"
-stateDir: ${dir}/state
-enis:
-  - { id: eni-all, ips: ["0.0.0.0/0", "::/0"], vpcId: vpc-1, vswitchId: vsw-1, vmId: i-1 }
-flowLogs:
-  - { id: fl-all, resourceType: eni, resourceId: eni-all, aggregationInterval: 1, sink: { type: stdout } }
-`,
-  );
+  const config = writeConfig(dir, everyAddressConfig(dir));
   const files = readdirSync(CORPUS).filter((f) => /\.pcap(ng)?$/.test(f)).sort();
 
   it('covers the whole corpus', () => {

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import yargs from 'yargs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createSpoolCommand, formatAge, runSpoolDrain, runSpoolStatus, type DrainSetup } from '../src/cli/spool-command';
-import type { DeliveryOptions } from '../src/sink/delivery';
 import { Spool } from '../src/sink/spool';
 import { captureLogger } from './helpers/capture-logger';
+import { deliveryOptions } from './helpers/delivery-options';
 import { numbers, sizedBatch } from './helpers/records';
 import { retryable, ScriptedSink } from './helpers/scripted-sink';
 import { tempDirForFile } from './helpers/temp-dir';
@@ -13,16 +13,7 @@ import { tempDirForFile } from './helpers/temp-dir';
 const root = tempDirForFile('spool-command');
 let stateCount = 0;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
-const options: DeliveryOptions = {
-  lingerMs: 0,
-  maxBatchRecords: 4096,
-  maxBatchBytes: 3 * 1024 * 1024,
-  concurrency: 1,
-  retryInitialMs: 10,
-  retryMaxMs: 50,
-  requestTimeoutMs: 1000,
-  spoolMaxBytes: 1e9,
-};
+const options = deliveryOptions({ retryInitialMs: 10, retryMaxMs: 50, requestTimeoutMs: 1000 });
 
 class Text {
   text = '';

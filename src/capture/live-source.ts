@@ -1,6 +1,8 @@
 import { isSupportedLinkType } from '../decode/packet-view';
 import type { FlowRecorder } from '../flow/flow-recorder';
-import { linkTypeFromName, pcapBinding, type NativePcapSession } from './pcap-binding';
+import { CaptureDeviceError, LiveHandle, type LiveCaptureStats } from './live-handle';
+
+export { CaptureDeviceError, type LiveCaptureStats } from './live-handle';
 
 /** How one live handle is opened. */
 export interface LiveCaptureOptions {
@@ -19,29 +21,6 @@ export interface LiveCaptureOptions {
   bufferTimeoutMs: number;
 }
 
-/** A capture device could not be opened or read; `device` names it. */
-export class CaptureDeviceError extends Error {
-  override readonly name = 'CaptureDeviceError';
-  constructor(
-    readonly device: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
-/** Cumulative libpcap statistics of a handle since it was opened. */
-export interface LiveCaptureStats {
-  received: number;
-  /** Dropped by the kernel (ring full). */
-  droppedKernel: number;
-  /** Dropped by the interface or driver before the capture saw them. */
-  droppedInterface: number;
-}
-
-/** Largest frame copied from libpcap; the snaplen is at most 262144 (config limit). */
-const FRAME_BUFFER_BYTES = 262144;
 /** pcap_stat fields are u_int and wrap; deltas are taken modulo 2^32. */
 const U32 = 0x1_0000_0000;
 
@@ -53,8 +32,8 @@ const U32 = 0x1_0000_0000;
  * descriptor becomes readable (libuv poll); each read drains what the kernel has, calling the
  * per-packet closure created once in the constructor: the packet path allocates nothing.
  *
- * Ownership: the source owns its frame and header buffers and the native session; the recorder
- * is borrowed and may be swapped with `bind` between reads.
+ * Ownership: the source owns its LiveHandle (frame and header buffers, native session); the
+ * recorder is borrowed and may be swapped with `bind` between reads.
  */
 export class LiveCaptureSource {
   readonly device: string;
@@ -62,10 +41,7 @@ export class LiveCaptureSource {
   linkType = -1;
   /** Frames read from the handle. */
   packets = 0;
-  private readonly frame = Buffer.alloc(FRAME_BUFFER_BYTES);
-  private readonly header = Buffer.alloc(16);
-  private readonly headerWords = new Uint32Array(this.header.buffer, this.header.byteOffset, 4);
-  private session: NativePcapSession | null = null;
+  private readonly handle: LiveHandle;
   private recorder: FlowRecorder | null = null;
   private eni = -1;
   private lastDropKernel = 0;
@@ -81,17 +57,13 @@ export class LiveCaptureSource {
     private readonly onFailure?: (source: LiveCaptureSource, error: CaptureDeviceError) => void,
   ) {
     this.device = options.device;
-    const hdr = this.headerWords;
-    const frame = this.frame;
+    const handle = (this.handle = new LiveHandle(options.device));
+    const frame = handle.frame;
     this.onPacket = () => {
       const rec = this.recorder;
       this.packets++;
       if (rec === null) return;
-      const v = rec.view;
-      v.tsSec = hdr[0];
-      v.tsUsec = hdr[1];
-      v.capLen = hdr[2] > FRAME_BUFFER_BYTES ? FRAME_BUFFER_BYTES : hdr[2];
-      v.wireLen = hdr[3];
+      handle.loadHeader(rec.view);
       rec.onFrameForEni(this.eni, this.linkType, frame, false);
     };
     this.onReadable = () => this.readAvailable();
@@ -99,19 +71,10 @@ export class LiveCaptureSource {
 
   /** Opens the device. Throws CaptureDeviceError (missing device, permission, bad filter). */
   open(): void {
-    const o = this.options;
-    const session = new pcapBinding.PcapSession();
-    let name: string;
-    try {
-      name = session.open_live(o.device, o.filter, o.bufferBytes, o.snaplenBytes, '', this.onPacket, false, o.bufferTimeoutMs, ignoreWarning, false);
-    } catch (err) {
-      throw new CaptureDeviceError(o.device, `open capture device ${o.device}: ${(err as Error).message}`, { cause: err });
-    }
-    this.session = session;
-    this.linkType = linkTypeFromName(name);
+    this.linkType = this.handle.open(this.options, this.onPacket);
     if (!isSupportedLinkType(this.linkType)) {
       this.close();
-      throw new CaptureDeviceError(o.device, `open capture device ${o.device}: unsupported link type ${this.linkType}`);
+      throw new CaptureDeviceError(this.device, `open capture device ${this.device}: unsupported link type ${this.linkType}`);
     }
     const s = this.stats();
     this.lastDropKernel = s.droppedKernel;
@@ -126,29 +89,18 @@ export class LiveCaptureSource {
 
   /** Starts reading when the descriptor is readable. */
   start(): void {
-    const session = this.session;
-    if (session === null) throw new CaptureDeviceError(this.device, `start capture on ${this.device}: not open`);
-    session.read_callback = this.onReadable;
-    session.start_polling();
+    this.handle.start(this.onReadable);
   }
 
   /** Reads every frame the kernel holds now; the daemon also calls it before a window closes. */
   readAvailable(): void {
-    const session = this.session;
-    if (session === null) return;
-    const rc = session.dispatch(this.frame, this.header);
-    if (rc === -1) this.fail('read error (device gone or down)');
+    if (this.handle.dispatch() === -1) this.fail('read error (device gone or down)');
   }
 
   /** Cumulative statistics; zeros when closed. */
   stats(): LiveCaptureStats {
-    if (this.session === null) return { received: 0, droppedKernel: 0, droppedInterface: 0 };
-    try {
-      const s = this.session.stats();
-      return { received: s.ps_recv >>> 0, droppedKernel: s.ps_drop >>> 0, droppedInterface: s.ps_ifdrop >>> 0 };
-    } catch {
-      return { received: 0, droppedKernel: this.lastDropKernel, droppedInterface: this.lastDropInterface };
-    }
+    if (!this.handle.isOpen) return { received: 0, droppedKernel: 0, droppedInterface: 0 };
+    return this.handle.stats() ?? { received: 0, droppedKernel: this.lastDropKernel, droppedInterface: this.lastDropInterface };
   }
 
   /** Packets dropped (kernel + interface) since the previous call (or open). */
@@ -162,24 +114,12 @@ export class LiveCaptureSource {
   }
 
   get isOpen(): boolean {
-    return this.session !== null;
+    return this.handle.isOpen;
   }
 
-  /**
-   * Stops reading and frees the handle. node-pcap's close() only sets libpcap's break-loop flag;
-   * the following dispatch returns -2 and frees the handle and the poll watcher.
-   */
+  /** Stops reading and frees the handle. */
   close(): void {
-    const session = this.session;
-    if (session === null) return;
-    this.session = null;
-    session.read_callback = undefined;
-    try {
-      session.close();
-      session.dispatch(this.frame, this.header);
-    } catch {
-      // Already released by libpcap after a read error; nothing more to free.
-    }
+    this.handle.close();
   }
 
   private fail(reason: string): void {
@@ -188,8 +128,4 @@ export class LiveCaptureSource {
     this.close();
     this.onFailure?.(this, error);
   }
-}
-
-function ignoreWarning(): void {
-  // pcap_lookupnet fails on devices without IPv4 (only used for the filter's netmask): harmless.
 }

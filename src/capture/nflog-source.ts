@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs';
 import { LinkType } from '../decode/packet-view';
 import type { EniConfig } from '../config/types';
 import type { FlowRecorder } from '../flow/flow-recorder';
-import { CaptureDeviceError, type LiveCaptureStats } from './live-source';
-import { linkTypeFromName, pcapBinding, type NativePcapSession } from './pcap-binding';
+import { CaptureDeviceError, LiveHandle, type LiveCaptureStats } from './live-handle';
 
 /** How one NFLOG group is captured. */
 export interface NflogCaptureOptions {
@@ -16,8 +15,6 @@ export interface NflogCaptureOptions {
   bufferTimeoutMs: number;
 }
 
-/** Largest frame copied from libpcap (NFLOG TLVs precede the packet). */
-const FRAME_BUFFER_BYTES = 262144;
 /**
  * Snaplen asked of libpcap for NFLOG, whatever the configured one. libpcap sizes its receive
  * buffer as snaplen + 128 bytes, but the kernel batches a group's messages (by default up to 100
@@ -35,58 +32,46 @@ const NFLOG_SNAPLEN_BYTES = 262144;
  * Lifecycle as LiveCaptureSource: `open()` (throws CaptureDeviceError) → `bind()` → `start()` →
  * `readAvailable()` any number of times → `close()`. The per-packet closure is created once;
  * the interface-index map is rebuilt by `bind` (off the packet path): the packet path allocates
- * nothing. Owns its buffers and native session; the recorder is borrowed.
+ * nothing. Owns its LiveHandle (buffers, native session); the recorder is borrowed.
  */
 export class NflogCaptureSource {
   readonly device: string;
   linkType = -1;
   /** Frames read from the group. */
   packets = 0;
-  private readonly frame = Buffer.alloc(FRAME_BUFFER_BYTES);
-  private readonly header = Buffer.alloc(16);
-  private readonly headerWords = new Uint32Array(this.header.buffer, this.header.byteOffset, 4);
-  private session: NativePcapSession | null = null;
+  private readonly handle: LiveHandle;
   private recorder: FlowRecorder | null = null;
   private fixedEni = -1;
   private eniByIfindex = new Int32Array(0);
   private readonly onPacket: () => void;
+  private readonly onReadable: () => void;
 
   constructor(private readonly options: NflogCaptureOptions) {
     this.device = `nflog:${options.group}`;
-    const hdr = this.headerWords;
-    const frame = this.frame;
+    const handle = (this.handle = new LiveHandle(this.device));
+    const frame = handle.frame;
     this.onPacket = () => {
       const rec = this.recorder;
       this.packets++;
       if (rec === null) return;
-      const v = rec.view;
-      v.tsSec = hdr[0];
-      v.tsUsec = hdr[1];
-      v.capLen = hdr[2] > FRAME_BUFFER_BYTES ? FRAME_BUFFER_BYTES : hdr[2];
-      v.wireLen = hdr[3];
+      handle.loadHeader(rec.view);
       rec.onNflogFrame(this.linkType, frame, this.fixedEni, this.eniByIfindex);
     };
+    this.onReadable = () => this.readAvailable();
   }
 
   /** Opens `nflog:<group>`. Throws CaptureDeviceError (no NFLOG support, permission, group busy). */
   open(): void {
     const o = this.options;
-    const session = new pcapBinding.PcapSession();
-    let name: string;
-    try {
-      name = session.open_live(this.device, '', o.bufferBytes, Math.max(o.snaplenBytes, NFLOG_SNAPLEN_BYTES), '', this.onPacket, false, o.bufferTimeoutMs, ignoreWarning, false);
-    } catch (err) {
-      throw new CaptureDeviceError(this.device, `open capture device ${this.device}: ${(err as Error).message}`, { cause: err });
-    }
-    this.session = session;
-    this.linkType = linkTypeFromName(name);
+    const snaplenBytes = Math.max(o.snaplenBytes, NFLOG_SNAPLEN_BYTES);
+    this.linkType = this.handle.open({ filter: '', bufferBytes: o.bufferBytes, snaplenBytes, bufferTimeoutMs: o.bufferTimeoutMs }, this.onPacket);
     if (this.linkType !== LinkType.Nflog) {
       this.close();
       throw new CaptureDeviceError(this.device, `open capture device ${this.device}: link type ${this.linkType}, expected NFLOG (239)`);
     }
   }
 
-  /**
+/**
    * Directs frames to `recorder`. `enis` is the recorder's ENI list: the group's ENI is the one
    * named by `eniId` (config `nflog.groups[].eni`, or an ENI listing the group in `nflogGroups`);
    * without one, ENIs are found by the interface index of the hook, from each ENI's `interface`
@@ -108,41 +93,22 @@ export class NflogCaptureSource {
 
   /** Starts reading when the descriptor is readable (libuv poll). */
   start(): void {
-    const session = this.session;
-    if (session === null) throw new CaptureDeviceError(this.device, `start capture on ${this.device}: not open`);
-    session.read_callback = () => this.readAvailable();
-    session.start_polling();
+    this.handle.start(this.onReadable);
   }
 
-  /** Reads every frame the kernel holds now. */
+  /** Reads every frame the kernel holds now (a -1 is not a failure here: see NflogSet). */
   readAvailable(): void {
-    const session = this.session;
-    if (session !== null) session.dispatch(this.frame, this.header);
+    this.handle.dispatch();
   }
 
   /** Cumulative statistics; zeros when closed. */
   stats(): LiveCaptureStats {
-    if (this.session === null) return { received: 0, droppedKernel: 0, droppedInterface: 0 };
-    try {
-      const s = this.session.stats();
-      return { received: s.ps_recv >>> 0, droppedKernel: s.ps_drop >>> 0, droppedInterface: s.ps_ifdrop >>> 0 };
-    } catch {
-      return { received: 0, droppedKernel: 0, droppedInterface: 0 };
-    }
+    return this.handle.stats() ?? { received: 0, droppedKernel: 0, droppedInterface: 0 };
   }
 
-  /** Stops reading and frees the handle (close sets the break flag; the next dispatch frees). */
+  /** Stops reading and frees the handle. */
   close(): void {
-    const session = this.session;
-    if (session === null) return;
-    this.session = null;
-    session.read_callback = undefined;
-    try {
-      session.close();
-      session.dispatch(this.frame, this.header);
-    } catch {
-      // Already released by libpcap after a read error.
-    }
+    this.handle.close();
   }
 }
 
@@ -162,8 +128,4 @@ function readIfindex(iface: string): number {
   } catch {
     return -1; // interface absent in this namespace: matched by address instead
   }
-}
-
-function ignoreWarning(): void {
-  // Warnings about the netmask lookup do not apply to NFLOG devices.
 }

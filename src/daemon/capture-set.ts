@@ -1,17 +1,11 @@
-import { CaptureDeviceError, LiveCaptureSource, type LiveCaptureOptions } from '../capture/live-source';
+import { LiveCaptureSource, type CaptureDeviceError, type LiveCaptureOptions } from '../capture/live-source';
 import type { CaptureConfig } from '../config/types';
 import type { Logger } from '../log';
-import { retryDelayMs } from '../sink/backoff';
+import { markOpened, openFailureMessage, scheduleRetry, type HandleRetryState } from './handle-retry';
 
-/** Retry schedule of a device that failed to open or read. */
-const DEVICE_RETRY = { retryInitialMs: 1000, retryMaxMs: 30_000 };
-
-interface DeviceSlot {
+interface DeviceSlot extends HandleRetryState {
   device: string;
   source: LiveCaptureSource | null;
-  failures: number;
-  retryAtMs: number;
-  lastError: string;
 }
 
 export interface CaptureSetOptions {
@@ -113,15 +107,13 @@ export class CaptureSet {
       source.start();
     } catch (err) {
       source.close();
-      const message = err instanceof CaptureDeviceError ? err.message : `open capture device ${slot.device}: ${(err as Error).message}`;
+      const message = openFailureMessage(slot.device, err);
       if (/permission|not permitted/i.test(message)) this.permissionFailures++;
-      this.scheduleRetry(slot, message);
+      scheduleRetry(slot, slot.device, message, this.nowMs(), this.o.log);
       return false;
     }
     slot.source = source;
-    if (slot.failures > 0) this.o.log.info({ device: slot.device, failures: slot.failures }, 'capture device recovered');
-    slot.failures = 0;
-    slot.lastError = '';
+    markOpened(slot, slot.device, this.o.log);
     this.o.log.info({ device: slot.device, linkType: source.linkType }, 'capture started');
     return true;
   }
@@ -129,16 +121,8 @@ export class CaptureSet {
   private onReadFailure(slot: DeviceSlot, source: LiveCaptureSource, error: CaptureDeviceError): void {
     if (slot.source !== source) return;
     slot.source = null;
-    this.scheduleRetry(slot, error.message);
+    scheduleRetry(slot, slot.device, error.message, this.nowMs(), this.o.log);
     // Not from inside the read: the owner rebuilds the pipeline, which must not happen mid-dispatch.
     setImmediate(this.o.onOpenSetChanged);
-  }
-
-  private scheduleRetry(slot: DeviceSlot, message: string): void {
-    slot.failures++;
-    slot.lastError = message;
-    const delayMs = retryDelayMs(slot.failures, DEVICE_RETRY);
-    slot.retryAtMs = this.nowMs() + delayMs;
-    this.o.log.warn({ device: slot.device, failures: slot.failures, retryInMs: delayMs }, message);
   }
 }

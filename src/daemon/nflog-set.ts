@@ -1,22 +1,16 @@
-import { CaptureDeviceError } from '../capture/live-source';
 import { NflogCaptureSource, nflogGroupsOf } from '../capture/nflog-source';
 import type { AgentConfig, EniConfig } from '../config/types';
 import type { LiveEni } from '../enrich/eni-discovery';
 import type { FlowRecorder } from '../flow/flow-recorder';
 import type { Logger } from '../log';
-import { retryDelayMs } from '../sink/backoff';
+import { markOpened, openFailureMessage, scheduleRetry, type HandleRetryState } from './handle-retry';
 
-/** Retry schedule of a group that failed to open or read (as capture devices). */
-const GROUP_RETRY = { retryInitialMs: 1000, retryMaxMs: 30_000 };
-
-interface GroupSlot {
+/** A group's slot; it is retried on the capture devices' schedule. */
+interface GroupSlot extends HandleRetryState {
   group: number;
   /** ENI the group is tied to (config), undefined: found per packet. */
   eniId?: string;
   source: NflogCaptureSource | null;
-  failures: number;
-  retryAtMs: number;
-  lastError: string;
 }
 
 /** State of one NFLOG group, for /healthz and metrics. */
@@ -132,23 +126,12 @@ export class NflogSet {
       source.start();
     } catch (err) {
       source.close();
-      const message = err instanceof CaptureDeviceError ? err.message : `open capture device ${source.device}: ${(err as Error).message}`;
-      this.scheduleRetry(slot, message);
+      scheduleRetry(slot, source.device, openFailureMessage(source.device, err), this.nowMs(), this.o.log);
       return false;
     }
     slot.source = source;
-    if (slot.failures > 0) this.o.log.info({ device: source.device, failures: slot.failures }, 'capture device recovered');
-    slot.failures = 0;
-    slot.lastError = '';
+    markOpened(slot, source.device, this.o.log);
     this.o.log.info({ device: source.device, eni: slot.eniId }, 'capture started');
     return true;
-  }
-
-  private scheduleRetry(slot: GroupSlot, message: string): void {
-    slot.failures++;
-    slot.lastError = message;
-    const delayMs = retryDelayMs(slot.failures, GROUP_RETRY);
-    slot.retryAtMs = this.nowMs() + delayMs;
-    this.o.log.warn({ device: `nflog:${slot.group}`, failures: slot.failures, retryInMs: delayMs }, message);
   }
 }

@@ -1,22 +1,17 @@
+import type { DeliveryConfig } from '../config/types';
 import type { Logger } from '../log';
 
-/** Delivery tuning of one sink; the names match the `delivery` section of the configuration. */
-export interface DeliveryOptions {
-  /** How long the oldest spooled batch may wait for more of its window to join one request. */
-  lingerMs: number;
-  /** Most records per request (<= 4096). */
-  maxBatchRecords: number;
-  /** Most raw bytes per request (<= 3 MiB); see batcher.ts for the margin kept below it. */
-  maxBatchBytes: number;
-  /** Most requests in flight to this sink at once. */
-  concurrency: number;
-  retryInitialMs: number;
-  retryMaxMs: number;
-  /** A write not settled after this long counts as a retryable failure. */
-  requestTimeoutMs: number;
-  /** Bound of the spool; the oldest batches are evicted beyond it. */
-  spoolMaxBytes: number;
-}
+/**
+ * Delivery tuning of one sink: the `delivery` section of the configuration, as loaded. How the
+ * delivery reads each field:
+ * - `lingerMs`: how long the oldest spooled batch may wait for more of its window to join one request.
+ * - `maxBatchRecords` / `maxBatchBytes`: most records / raw bytes per request (<= 4096 / 3 MiB);
+ *   see batcher.ts for the margin kept below the byte limit.
+ * - `concurrency`: most requests in flight to this sink at once.
+ * - `requestTimeoutMs`: a write not settled after this long counts as a retryable failure.
+ * - `spoolMaxBytes`: bound of the spool; the oldest batches are evicted beyond it.
+ */
+export type DeliveryOptions = DeliveryConfig;
 
 /**
  * Counters of one delivery, monotonic except `lastSuccessMs`. Request latency is in

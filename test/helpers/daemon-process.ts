@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { NetnsLab } from './netns';
 
@@ -25,6 +25,17 @@ export function bundleDaemon(dir: string): string {
     logLevel: 'error',
   });
   return outfile;
+}
+
+/**
+ * Writes the daemon's config to `dir`/agent.yaml and returns its path: the header every daemon
+ * test shares (region, account, state under `dir`/state), then `lines` (ENIs, flow logs, ...).
+ */
+export function writeDaemonConfig(dir: string, lines: readonly string[]): string {
+  const path = join(dir, 'agent.yaml');
+  const header = ['region: cn-hangzhou', 'accountId: "1234567890123456"', `stateDir: ${join(dir, 'state')}`];
+  writeFileSync(path, [...header, ...lines, ''].join('\n'));
+  return path;
 }
 
 /** A daemon child process running inside a namespace, with its stderr (JSON log lines) kept. */

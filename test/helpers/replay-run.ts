@@ -25,6 +25,22 @@ export function writeConfig(dir: string, yaml: string, name = 'config.yaml'): st
   return p;
 }
 
+/**
+ * A config in which one ENI (`eni-all`) owns every IPv4 and IPv6 address, with one 1-minute flow
+ * log (`fl-all`) over it: each IP packet is one outbound and one inbound flow packet of it. The
+ * state directory is `dir`/state.
+ */
+export function everyAddressConfig(dir: string): string {
+  return `region: cn-hangzhou
+accountId: "1234567890123456"
+stateDir: ${dir}/state
+enis:
+  - { id: eni-all, ips: ["0.0.0.0/0", "::/0"], vpcId: vpc-1, vswitchId: vsw-1, vmId: i-1 }
+flowLogs:
+  - { id: fl-all, resourceType: eni, resourceId: eni-all, aggregationInterval: 1, sink: { type: stdout } }
+`;
+}
+
 /** Replays captures in-process with `--output FILE` and returns the records and summary. */
 export async function replayToRecords(
   pcaps: string[],
