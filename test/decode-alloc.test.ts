@@ -58,7 +58,11 @@ describe('Decoder allocation', () => {
     });
     expect(allocating).toBeGreaterThan(2);
     // Up to two scavenges are allowed for whatever else the test process does meanwhile.
-    expect(await minorGcsDuring(() => run(6_000_000))).toBeLessThanOrEqual(2);
+    // On a loaded machine the optimised code can arrive late (baseline code boxes numbers), so
+    // the measurement is tried up to three times; an allocation per decode fails every try.
+    const tries: number[] = [];
+    for (let t = 0; t < 3 && (tries.length === 0 || tries[tries.length - 1] > 2); t++) tries.push(await minorGcsDuring(() => run(6_000_000)));
+    expect(Math.min(...tries)).toBeLessThanOrEqual(2);
     expect(statusSum).toBeGreaterThan(0);
   });
 });

@@ -47,7 +47,15 @@ describe('policy packet path allocation', () => {
     rejects = 0;
     // Six million decisions: one 16-byte allocation each would be 96 MB of garbage, six or more
     // scavenges; up to two are allowed for whatever else the test process does meanwhile.
-    expect(await minorGcsDuring(() => [1, 2, 3].forEach(run))).toBeLessThanOrEqual(2);
+    // On a loaded machine the optimised code can arrive late (baseline code boxes numbers), so
+    // the measurement is tried up to three times; an allocation per decision fails every try.
+    const tries: number[] = [];
+    for (let t = 0; t < 3 && (tries.length === 0 || tries[tries.length - 1] > 2); t++) {
+      rejects = 0;
+      tries.push(await minorGcsDuring(() => [1, 2, 3].forEach(run)));
+    }
+    if (process.env.FLOWLOG_SHOW_GC) console.log('minor GCs per try', tries);
+    expect(Math.min(...tries)).toBeLessThanOrEqual(2);
     // tcp/22 accepted, tcp/1500 default drop, udp/22 default drop, udp/1500 drop rule: 3 of 4.
     expect(rejects).toBe(3 * 1_500_000);
   });

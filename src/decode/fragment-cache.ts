@@ -36,7 +36,7 @@ export class FragmentCache {
   private readonly storedAtSec: Float64Array;
   /** 1 once the last fragment was seen: replacing such an entry is expiry, not an eviction. */
   private readonly lastSeen: Uint8Array;
-  private readonly hashOf: Uint32Array;
+  private readonly hashOf: Int32Array;
   /** Hash chains: bucket -> first slot, slot -> next slot; -1 ends a chain. */
   private readonly bucketHead: Int32Array;
   private readonly nextInBucket: Int32Array;
@@ -57,7 +57,7 @@ export class FragmentCache {
     this.dstPort = new Uint16Array(capacity);
     this.storedAtSec = new Float64Array(capacity);
     this.lastSeen = new Uint8Array(capacity);
-    this.hashOf = new Uint32Array(capacity);
+    this.hashOf = new Int32Array(capacity);
     this.nextInBucket = new Int32Array(capacity).fill(-1);
     // At least twice the capacity, a power of two, so chains stay about one entry long.
     let buckets = 1;
@@ -192,6 +192,6 @@ export class FragmentCache {
     h = Math.imul(h ^ dst[3], 0x01000193);
     h = Math.imul(h ^ id, 0x01000193);
     h ^= h >>> 15;
-    return h >>> 0;
+    return h; // int32: a uint32 result would be a heap number whenever the call is not inlined
   }
 }

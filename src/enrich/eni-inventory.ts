@@ -141,5 +141,5 @@ function hashWords(a: number, b: number, c: number, d: number, e: number): numbe
   h = Math.imul(h ^ c ^ (h >>> 13), 0x85ebca6b);
   h = Math.imul(h ^ d ^ (h >>> 16), 0xc2b2ae35);
   h = Math.imul(h ^ e ^ (h >>> 15), 0x85ebca6b);
-  return (h ^ (h >>> 16)) >>> 0;
+  return h ^ (h >>> 16); // int32: see readI32 on why not uint32
 }

@@ -31,7 +31,7 @@ const W_FIRST = 12;
 const W_LAST = 13;
 /** Float64 index of the bytes of entry i is i * 8 + F_BYTES. */
 const F_BYTES = 7;
-const HASH_MASK = 0xffffff00;
+const HASH_MASK = 0xffffff00 | 0;
 export const FLAG_IPV6 = 1;
 export const FLAG_OUT = 2;
 export const FLAG_REJECT = 4;
@@ -109,8 +109,8 @@ export class FlowTable {
     h = Math.imul(h, 0x85ebca6b);
     h ^= h >>> 13;
     h = Math.imul(h, 0xc2b2ae35);
-    h = (h ^ (h >>> 16)) >>> 0;
-    const tag = (h & HASH_MASK) >>> 0;
+    h ^= h >>> 16; // int32 throughout: a uint32 of 2^31 or more would be a boxed heap number
+    const tag = h & HASH_MASK;
 
     const index = this.index;
     const w = this.words;
@@ -121,7 +121,7 @@ export class FlowTable {
       if (e === 0) break;
       const k = (e - 1) * KEY_WORDS;
       if (
-        ((w[k + W_HASH] & HASH_MASK) >>> 0) === tag &&
+        (w[k + W_HASH] & HASH_MASK) === tag &&
         w[k + 9] === meta &&
         w[k + 8] === ports &&
         w[k] === s[0] &&

@@ -119,7 +119,7 @@ export class PolicyEvaluator {
   rejects(v: PacketView, eni: number, outbound: boolean): boolean {
     if (this.hasPolicy[eni] === 0) return false;
     const conns = this.connections;
-    const entry = conns.find(v, eni, v.tsSec);
+    const entry = conns.find(v, eni);
     const dir = conns.lastDirection;
     let state = conns.state(entry);
     const shift = DECISION_SHIFT + 2 * dir;
