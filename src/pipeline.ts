@@ -1,16 +1,17 @@
 /**
  * The one place that assembles the pipeline from a validated config.
  *
- *   capture source ──frame──► FlowRecorder ─────────────────────────────────────────┐
- *   (offline file,            │ Decoder.decode(frame, view)   src/decode           │ packet path:
- *    live device,             │ EniInventory source/dest ENI  src/enrich           │ no allocation,
- *    nflog group)             │ FlowAggregator.record         src/flow (per interval)│ counters only
- *                             ▼                                                    ┘
- *                    window closes (packet time in replay, wall clock in the daemon)
+ *   capture source ──frame──► FlowRecorder ──────────────────────────────────────────┐
+ *   (offline file,            │ Decoder.decode(frame, view)    src/decode           │ packet path:
+ *    live device,             │ EniInventory source/dest ENI   src/enrich           │ no allocation,
+ *    nflog group)             │ PolicyEvaluator (ACCEPT/REJECT) src/enrich/policy   │ counters only
+ *                             │ FlowAggregator.record          src/flow, per interval
+ *                             ▼                                                     ┘
+ *                    window closes (packet time in replay, wall clock + grace in the daemon)
  *                             │ ClosedWindow: FlowTable + per-ENI packet/loss counts
  *                             ▼
- *                    RecordBuilder.build ──► one RecordBatch per flow log (OK / NODATA / SKIPDATA)
- *                             │
+ *                    RecordBuilder.buildSlices / buildIncrementally (4096 flows a slice)
+ *                             │ RecordBatches per flow log: OK, then NODATA / SKIPDATA
  *                             ▼
  *                    RecordSubmitter.submit ──► delivery (batching, retry, spool) ──► Sink
  */
