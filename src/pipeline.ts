@@ -52,6 +52,8 @@ export interface PipelineOptions {
 /** Window flushes, for metrics. */
 export interface FlushStats {
   windows: number;
+  /** Flows of every closed window (a flow active across windows counts once per window). */
+  flows: number;
   lastFlushMs: number;
   totalFlushMs: number;
 }
@@ -80,7 +82,7 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
   const aggregators: FlowAggregator[] = [];
   const builders: RecordBuilder[] = [];
   const coverage: Uint8Array[] = [];
-  const flushStats: FlushStats = { windows: 0, lastFlushMs: 0, totalFlushMs: 0 };
+  const flushStats: FlushStats = { windows: 0, flows: 0, lastFlushMs: 0, totalFlushMs: 0 };
   const incremental = options.drain === 'incremental';
   // 4096 flows make at most 4096 records per flow log: one Log Service request's worth.
   const sliceFlows = options.drainSliceFlows ?? 4096;
@@ -107,6 +109,7 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
       wallClock: options.wallClock ?? false,
       onWindowClosed: (w: ClosedWindow) => {
         const startedMs = performance.now();
+        flushStats.flows += w.table.size;
         if (intervalSec === shortest) dropSummary?.onWindowClosed(w);
         if (!incremental) {
           builder.buildSlices(w, sliceFlows, emit);

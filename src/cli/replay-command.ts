@@ -21,6 +21,8 @@ export interface ReplayOptions {
 export interface ReplaySummary {
   files: CaptureFileReport[];
   frames: number;
+  /** Flows recorded, summed over windows and aggregation intervals. */
+  flows: number;
   decoded: number;
   malformed: Record<string, number>;
   notIp: number;
@@ -86,6 +88,7 @@ export async function runReplay(o: ReplayOptions): Promise<{ code: number; summa
   const summary: ReplaySummary = {
     files,
     frames: c.frames,
+    flows: pipeline.flushStats.flows,
     decoded: c.byStatus[DecodeStatus.Ok],
     malformed,
     notIp: c.byStatus[DecodeStatus.NotIp],
@@ -106,7 +109,7 @@ function formatSummary(s: ReplaySummary, elapsedMs: number): string {
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
   const lines = [
-    `replay: ${read} of ${s.files.length} files read, ${s.frames} packets in ${(elapsedMs / 1000).toFixed(2)} s`,
+    `replay: ${read} of ${s.files.length} files read, ${s.frames} packets, ${s.flows} flows in ${(elapsedMs / 1000).toFixed(2)} s`,
     `  decoded ${s.decoded}, not IP ${s.notIp}, malformed ${malformed || '0'}, unattributed ${s.unattributed}`,
     `  records: OK ${s.records.ok}, NODATA ${s.records.nodata}, SKIPDATA ${s.records.skipdata}` +
       (s.records.filtered ? ` (${s.records.filtered} left out by trafficType)` : ''),
