@@ -6,7 +6,7 @@
  * naming that sink after three windows while the file sink keeps delivering. Taking a device's
  * link down makes /healthz name the device.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRIC_NAMES } from '../src/metrics/metric-registry';
@@ -147,18 +147,26 @@ describe.skipIf(!canRun)('daemon metrics and health endpoint', () => {
     expect(problems).toContainEqual(expect.objectContaining({ kind: 'capture', device: 'fldm1', eni: 'eni-m1' }));
   });
 
-  it('moves the endpoint on a reload that changes metrics.listen, and says sink changes wait for a restart', async () => {
+  it('moves the endpoint on a reload that changes metrics.listen, opens the sink of an added flow log, and says changed sinks wait for a restart', async () => {
     const text = readFileSync(configPath, 'utf8')
       .replace('127.0.0.1:9465', '127.0.0.1:9467')
       .replace(`path: ${join(dir, 'm1.jsonl')}`, `path: ${join(dir, 'm1-new.jsonl')}`)
-      .replace('flowLogs:\n', `flowLogs:\n  - { id: fl-new, resourceType: eni, resourceId: eni-m1, aggregationInterval: "${WINDOW_SEC}s", sink: { type: stdout } }\n`);
+      .replace('flowLogs:\n', `flowLogs:\n  - { id: fl-new, resourceType: eni, resourceId: eni-m1, aggregationInterval: "${WINDOW_SEC}s", sink: { type: file, path: ${join(dir, 'fl-new.jsonl')} } }\n`);
     writeFileSync(configPath, text);
     daemon.child.kill('SIGHUP');
     await daemon.waitForLog('metrics endpoint listening', 5000, (l) => l.url === 'http://127.0.0.1:9467');
     const warning = daemon.logLines().find((l) => typeof l.msg === 'string' && l.msg.startsWith('reload changed sinks'));
-    expect(warning).toMatchObject({ level: 40, withoutSink: ['fl-new'] });
+    expect(warning).toMatchObject({ level: 40, withoutSink: [] });
+    const opened = daemon.logLines().find((l) => typeof l.msg === 'string' && l.msg.startsWith('opened the sinks of flow logs added'));
+    expect(opened).toMatchObject({ flowLogs: ['fl-new'] });
     const m = scrapeMetrics(lab, nsA, 'http://127.0.0.1:9467');
     expect(sampleValue(m, METRIC_NAMES.configReloads, { result: 'ok' })).toBe(2);
     expect(() => httpGetInNamespace(lab, nsA, `${BASE}/metrics`)).toThrow(); // curl: connection refused
+    // The added flow log's records reach its file within a couple of windows (eni-m1 is idle now:
+    // NODATA records, one per window).
+    const newFile = join(dir, 'fl-new.jsonl');
+    const until = Date.now() + 4 * WINDOW_SEC * 1000 + 4000;
+    while (!(existsSync(newFile) && readFileSync(newFile, 'utf8').includes('"eni-id":"eni-m1"')) && Date.now() < until) await sleep(250);
+    expect(readFileSync(newFile, 'utf8')).toContain('"eni-id":"eni-m1"');
   });
 });

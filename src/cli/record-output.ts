@@ -24,10 +24,34 @@ export async function openRecordOutput(config: AgentConfig, output: string | und
 
 /** Each flow log's records through its own delivery (spool under stateDir, retry, sink). */
 export class DeliveredOutput implements RecordOutput {
+  /** Batches of a flow log without a delivery (none should arrive; counted, never silent). */
+  unroutedRecords = 0;
+
   private constructor(
-    readonly deliveries: ReadonlyMap<string, Delivery>,
+    private readonly byFlowLog: Map<string, Delivery>,
     private readonly flushTimeoutMs: number,
   ) {}
+
+  get deliveries(): ReadonlyMap<string, Delivery> {
+    return this.byFlowLog;
+  }
+
+  /**
+   * Opens deliveries for flow logs of `next` that have none yet (added by a reload), so their
+   * records are delivered from the first window. Flow logs already open keep their sink until
+   * restart: their delivery holds the spool lock and batches of windows still draining.
+   * Returns the ids it opened.
+   */
+  async addFlowLogs(next: AgentConfig): Promise<string[]> {
+    const factory = new SinkFactory(next);
+    const opened: string[] = [];
+    for (const fl of next.flowLogs) {
+      if (this.byFlowLog.has(fl.id)) continue;
+      this.byFlowLog.set(fl.id, await Delivery.open(factory.create(fl), join(next.stateDir, 'spool', fl.id), next.delivery));
+      opened.push(fl.id);
+    }
+    return opened;
+  }
 
   static async open(config: AgentConfig, flushTimeoutMs: number): Promise<DeliveredOutput> {
     const factory = new SinkFactory(config);
@@ -44,7 +68,9 @@ export class DeliveredOutput implements RecordOutput {
   }
 
   submit(batch: RecordBatch): void {
-    this.deliveries.get(batch.flowLogId)?.submit(batch);
+    const d = this.byFlowLog.get(batch.flowLogId);
+    if (d !== undefined) d.submit(batch);
+    else this.unroutedRecords += batch.records.length;
   }
 
   async close(): Promise<{ delivered: number; spooled: number }> {
@@ -52,7 +78,7 @@ export class DeliveredOutput implements RecordOutput {
     let delivered = 0;
     let spooled = 0;
     await Promise.all(
-      [...this.deliveries.values()].map(async (d) => {
+      [...this.byFlowLog.values()].map(async (d) => {
         await d.flush(deadline);
         const result = await d.close();
         delivered += d.stats.recordsDelivered;

@@ -1,7 +1,7 @@
 import { unwatchFile, watchFile } from 'node:fs';
 import { ConfigError, formatProblem, loadConfig } from '../config/load';
 import type { AgentConfig, EniConfig } from '../config/types';
-import { openRecordOutput } from '../cli/record-output';
+import { DeliveredOutput, openRecordOutput } from '../cli/record-output';
 import { EcsMetadataClient } from '../enrich/ecs-metadata';
 import { enisFromMetadata, listHostInterfaces, resolveLiveEnis, resolutionKey, type HostInterface, type LiveEni } from '../enrich/eni-discovery';
 import type { Logger } from '../log';
@@ -161,7 +161,17 @@ export class FlowlogDaemon {
     const previous = this.config;
     const captureChanged = JSON.stringify(next.capture) !== JSON.stringify(previous.capture);
     this.config = next;
-    const sinksFixed = sinkChangesOnReload(this.output.inner, previous, next);
+    const inner = this.output.inner;
+    if (inner instanceof DeliveredOutput) {
+      // Flow logs new in this config get their sinks now, before the pipeline that feeds them.
+      try {
+        const opened = await inner.addFlowLogs(next);
+        if (opened.length > 0) this.log.info({ flowLogs: opened }, 'opened the sinks of flow logs added by the reload');
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, `open sinks of added flow logs: ${(err as Error).message} (their records are counted as unrouted until restart)`);
+      }
+    }
+    const sinksFixed = sinkChangesOnReload(inner, previous, next);
     if (sinksFixed !== null) {
       this.log.warn(sinksFixed, 'reload changed sinks or delivery settings: they take effect on restart; records keep going to the sinks opened at start');
     }

@@ -2,11 +2,11 @@ import { DeliveredOutput, type RecordOutput } from '../cli/record-output';
 import type { AgentConfig } from '../config/types';
 
 /**
- * What a reload cannot change: the daemon opens each flow log's sink once, at start, because
- * each delivery holds its flow log's spool lock and windows still draining hand their batches to
- * it. A reload that changes sinks or delivery settings is applied to everything else; this says
- * what stays as it was, for one warning per such reload. Flow logs new in the reload have no
- * delivery until the next start: their records are counted (flowlog_records_total) and dropped.
+ * What a reload cannot change: a flow log's sink, once open, stays until restart, because its
+ * delivery holds the flow log's spool lock and windows still draining hand their batches to it.
+ * (Flow logs new in the reload get their sinks at the reload: DeliveredOutput.addFlowLogs.) This
+ * says what stays as it was, for one warning per reload that changes sinks or delivery settings;
+ * `withoutSink` lists flow logs whose sink could not be opened.
  *
  * Returns null when nothing about the sinks changed, or when the output is not the configured
  * sinks (`run --output`).
