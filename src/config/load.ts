@@ -39,7 +39,7 @@ export function formatProblem(file: string, p: ConfigProblem): string {
 }
 
 /** Why a file could not be read, in words; never a stack. */
-function describeReadError(err: unknown): string {
+export function describeReadError(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
     case 'ENOENT':

@@ -84,11 +84,6 @@ export class EniInventory {
     return this.addressLookup(v.family, v.dst);
   }
 
-  /** Whether the packet's source (MAC, else address) belongs to ENI `eni`. */
-  isSourceOf(v: PacketView, eni: number): boolean {
-    return this.sourceEni(v) === eni;
-  }
-
   private macLookup(hi: number, lo: number): number {
     const keys = this.macKeys;
     let slot = hashWords(hi, lo, 0, 0, 0) & this.macMask;

@@ -1,3 +1,4 @@
+import { describeReadError } from '../config/load';
 /**
  * Streaming reader of file-sink output (JSON Lines, one record per line). Files may be large,
  * so lines are read with readline and handed on one at a time; nothing is kept here.
@@ -49,7 +50,7 @@ export async function readRecordFile(
       throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
     }
   } catch (err) {
-    throw new RecordFileError(file, `read records ${file}: ${describeFsError(err)}`, { cause: err });
+    throw new RecordFileError(file, `read records ${file}: ${describeReadError(err)}`, { cause: err });
   }
   const lines = readline.createInterface({ input: handle.createReadStream({ encoding: 'utf8' }), crlfDelay: Infinity });
   let lineNo = 0;
@@ -67,7 +68,7 @@ export async function readRecordFile(
       onRecord(problem);
     }
   } catch (err) {
-    throw new RecordFileError(file, `read records ${file}: ${describeFsError(err)}`, { cause: err });
+    throw new RecordFileError(file, `read records ${file}: ${describeReadError(err)}`, { cause: err });
   } finally {
     lines.close();
     await handle.close().catch(() => undefined);
@@ -93,16 +94,3 @@ export function checkRecordLine(line: string): FlowRecord | string {
   return record as FlowRecord;
 }
 
-function describeFsError(err: unknown): string {
-  switch ((err as NodeJS.ErrnoException | undefined)?.code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EISDIR':
-      return 'is a directory, not a file';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    default:
-      return err instanceof Error ? err.message : String(err);
-  }
-}
