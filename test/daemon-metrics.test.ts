@@ -93,8 +93,11 @@ describe.skipIf(!canRun)('daemon metrics and health endpoint', () => {
     expect(sampleValue(m, METRIC_NAMES.enrichUnattributed)).toBe(0);
     expect(sampleValue(m, METRIC_NAMES.flowTableCapacity)).toBe(5000);
 
-    // One UDP flow in one window, seen by both flow logs of the ENI.
-    const okRecords = 1;
+    // One UDP flow, seen by both flow logs of the ENI: one record, or two when the reload's
+    // pipeline rebuild (a partial window at the change) fell while its packets were being read.
+    const udp = readRecords(recordsPath).filter((r) => r.protocol === '17');
+    const okRecords = udp.length;
+    expect([1, 2]).toContain(okRecords);
     expect(sampleValue(m, METRIC_NAMES.records, { flow_log: 'fl-file', log_status: 'OK' })).toBe(okRecords);
     expect(sampleValue(m, METRIC_NAMES.records, { flow_log: 'fl-sls', log_status: 'OK' })).toBe(okRecords);
     const nodata = sampleValue(m, METRIC_NAMES.records, { flow_log: 'fl-file', log_status: 'NODATA' }) ?? 0;
@@ -116,10 +119,10 @@ describe.skipIf(!canRun)('daemon metrics and health endpoint', () => {
     expect(sampleValue(m, `${METRIC_NAMES.windowFlush}_count`)).toBeGreaterThanOrEqual(2);
     expect(sampleValue(m, METRIC_NAMES.configReloads, { result: 'ok' })).toBe(1);
     expect(sampleValue(m, METRIC_NAMES.configReloads, { result: 'failed' })).toBe(0);
-    // The file holds what was counted as delivered: the UDP record, exact.
-    expect(readRecords(recordsPath).filter((r) => r.protocol === '17')).toEqual([
-      expect.objectContaining({ 'eni-id': 'eni-m0', dstport: '5001', packets: String(DATAGRAMS), bytes: String(DATAGRAMS * (28 + PAYLOAD)) }),
-    ]);
+    // The file holds what was counted as delivered: the UDP flow, exact to the packet and byte.
+    for (const r of udp) expect(r).toMatchObject({ 'eni-id': 'eni-m0', dstport: '5001', direction: 'in', 'log-status': 'OK' });
+    expect(udp.reduce((n, r) => n + Number(r.packets), 0)).toBe(DATAGRAMS);
+    expect(udp.reduce((n, r) => n + Number(r.bytes), 0)).toBe(DATAGRAMS * (28 + PAYLOAD));
   });
 
   it('turns /healthz 503 naming the sink that has not delivered for three windows', async () => {
