@@ -22,7 +22,7 @@ import { EniInventory } from './enrich/eni-inventory';
 import { FlowAggregator, type ClosedWindow } from './flow/flow-aggregator';
 import { FlowRecorder } from './flow/flow-recorder';
 import { MAX_ENIS } from './flow/flow-table';
-import type { RecordBatch } from './flow/record';
+import type { FlowSlice, RecordBatch } from './flow/record';
 import { RecordBuilder, coveredEnis } from './flow/record-builder';
 import { WindowDropSummary } from './flow/window-drop-summary';
 import type { Logger } from './log';
@@ -30,6 +30,13 @@ import type { Logger } from './log';
 /** Where finished batches go. `submit` must not block or throw: it only queues. */
 export interface RecordSubmitter {
   submit(batch: RecordBatch): void;
+  /**
+   * Optional: takes a window's OK records as flow-table entries (see FlowSlice), which the
+   * submitter formats itself without record objects. Used by synchronous drains only (the slice
+   * is borrowed for the call, the table reused after the drain); status records still come
+   * through `submit`.
+   */
+  submitFlows?(slice: FlowSlice): void;
 }
 
 export interface PipelineOptions {
@@ -89,6 +96,7 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
   // Windows of one interval drain one after another so their batches reach the sink in order.
   let drainChain: Promise<void> = Promise.resolve();
   const emit = (batch: RecordBatch) => submitter.submit(batch);
+  const emitFlows = submitter.submitFlows === undefined ? undefined : (slice: FlowSlice) => submitter.submitFlows?.(slice);
   const flushed = (startedMs: number) => {
     const ms = performance.now() - startedMs;
     flushStats.windows++;
@@ -112,7 +120,7 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
         flushStats.flows += w.table.size;
         if (intervalSec === shortest) dropSummary?.onWindowClosed(w);
         if (!incremental) {
-          builder.buildSlices(w, sliceFlows, emit);
+          builder.buildSlices(w, sliceFlows, emit, emitFlows);
           flushed(startedMs);
           aggregator.release(w.table);
           return;

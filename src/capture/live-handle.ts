@@ -66,7 +66,7 @@ export class LiveHandle {
    */
   open(options: LiveHandleOptions, onPacket: () => void): number {
     const o = options;
-    const session = new pcapBinding.PcapSession();
+    const session = new (pcapBinding().PcapSession)();
     let name: string;
     try {
       name = session.open_live(this.device, o.filter, o.bufferBytes, o.snaplenBytes, '', onPacket, false, o.bufferTimeoutMs, ignoreWarning, false);

@@ -93,7 +93,7 @@ export class OfflineCaptureSource {
   }
 
   private readWithLibpcap(path: string, recorder: FrameConsumer): CaptureFileReport {
-    const session = new pcapBinding.PcapSession();
+    const session = new (pcapBinding().PcapSession)();
     const view = recorder.view;
     const frame = this.frame;
     const hdr = this.headerWords;
@@ -101,6 +101,7 @@ export class OfflineCaptureSource {
     let linkType = -1;
     let packets = 0;
     const onPacket = (): void => {
+      view.frameOffset = 0; // the view is shared with the file reader, which sets it per packet
       view.tsSec = hdr[0];
       view.tsUsec = hdr[1];
       view.capLen = hdr[2] > FRAME_BUFFER_BYTES ? FRAME_BUFFER_BYTES : hdr[2];

@@ -4,8 +4,6 @@
  * packet; the binding copies each frame into a caller-owned Buffer and calls a no-argument
  * callback, which keeps the packet path allocation-free.
  */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const binding = require('pcap/build/Release/pcap_binding') as PcapBinding;
 
 export interface NativePcapSession {
   /** Opens a file; returns the link type as node-pcap names it (see `linkTypeFromName`). Throws on failure. */
@@ -51,7 +49,16 @@ interface PcapBinding {
   findalldevs(): Array<{ name: string; addresses?: Array<{ addr?: string }>; flags?: string }>;
 }
 
-export const pcapBinding = binding;
+let binding: PcapBinding | undefined;
+
+/**
+ * The binding, loaded on first use: loading it costs about 50 ms of start-up, which a replay of
+ * pcap/pcapng files (read by our own reader) never needs.
+ */
+export function pcapBinding(): PcapBinding {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (binding ??= require('pcap/build/Release/pcap_binding') as PcapBinding);
+}
 
 /** node-pcap returns link types as names for five DLTs and "Unknown linktype N" otherwise. */
 export function linkTypeFromName(name: string): number {

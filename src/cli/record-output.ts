@@ -1,11 +1,12 @@
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AgentConfig } from '../config/types';
-import type { RecordBatch } from '../flow/record';
+import type { FlowSlice, RecordBatch } from '../flow/record';
 import type { RecordSubmitter } from '../pipeline';
 import { Delivery } from '../sink/delivery';
 import { SinkFactory } from '../sink/sink-factory';
 import { JsonLinesEncoder } from '../sink/json-lines';
+import { SliceJsonLinesEncoder } from '../sink/json-lines-slice';
 
 export interface RecordOutput extends RecordSubmitter {
   /** Delivers or spools everything submitted; counts records delivered and left spooled. */
@@ -93,6 +94,7 @@ class JsonLinesOutput implements RecordOutput {
   private readonly fd: number;
   private delivered = 0;
   private readonly encoder = new JsonLinesEncoder();
+  private readonly sliceEncoder = new SliceJsonLinesEncoder();
 
   constructor(private readonly target: string) {
     if (target === '-') this.fd = 1;
@@ -105,6 +107,11 @@ class JsonLinesOutput implements RecordOutput {
   submit(batch: RecordBatch): void {
     writeAll(this.fd, this.encoder.encode(batch));
     this.delivered += batch.records.length;
+  }
+
+  submitFlows(slice: FlowSlice): void {
+    writeAll(this.fd, this.sliceEncoder.encode(slice));
+    this.delivered += slice.count;
   }
 
   async close(): Promise<{ delivered: number; spooled: number }> {

@@ -49,70 +49,76 @@ export class Decoder extends IpDecoder {
   }
 
   /**
-   * Decodes bytes [0, view.capLen) of `frame` (the capture source's reused buffer) as a frame
-   * of `linkType`. The caller sets `view.tsSec/tsUsec/capLen/wireLen` first; every other view
+   * Decodes bytes [view.frameOffset, view.frameOffset + view.capLen) of `frame` (the capture
+   * source's reused buffer) as a frame of `linkType`. The caller sets `view.tsSec/tsUsec/capLen/
+   * wireLen/frameOffset` first; every other view
    * field is overwritten here, and is meaningful only when the result is `DecodeStatus.Ok`
    * (MAC, SLL and NFLOG fields are filled as soon as their header is read).
    */
   decode(linkType: number, frame: Uint8Array, view: PacketView): DecodeStatus {
     resetView(view);
-    const end = view.capLen < frame.length ? view.capLen : frame.length;
+    // Positions below are absolute in `frame`: the frame starts at `base` (a file reader hands
+    // packets over in place, inside its read chunk) and its captured bytes end at `end`.
+    const base = view.frameOffset;
+    const held = frame.length - base;
+    const captured = view.capLen < held ? view.capLen : held > 0 ? held : 0;
+    const end = base + captured;
     // A wire length below the captured length is corrupt; never infer lengths below what we hold.
-    const wireEnd = view.wireLen > end ? view.wireLen : end;
+    const wireEnd = base + (view.wireLen > captured ? view.wireLen : captured);
     switch (linkType) {
       case LinkType.Ethernet:
-        return this.decodeEthernet(frame, end, wireEnd, view);
+        return this.decodeEthernet(frame, base, end, wireEnd, view);
       case LinkType.LinuxSll:
-        return this.decodeSll(frame, end, wireEnd, view);
+        return this.decodeSll(frame, base, end, wireEnd, view);
       case LinkType.LinuxSll2:
-        return this.decodeSll2(frame, end, wireEnd, view);
+        return this.decodeSll2(frame, base, end, wireEnd, view);
       case LinkType.Raw:
       case LinkType.RawOpenBsd:
       case LinkType.RawAlt:
-        return this.decodeIp(frame, 0, end, wireEnd, 0, view);
+        return this.decodeIp(frame, base, end, wireEnd, 0, view);
       case LinkType.Ipv4:
-        return this.decodeIp(frame, 0, end, wireEnd, 4, view);
+        return this.decodeIp(frame, base, end, wireEnd, 4, view);
       case LinkType.Ipv6:
-        return this.decodeIp(frame, 0, end, wireEnd, 6, view);
+        return this.decodeIp(frame, base, end, wireEnd, 6, view);
       case LinkType.Nflog:
-        return this.decodeNflog(frame, end, view);
+        return this.decodeNflog(frame, base, end, view);
       case LinkType.Null:
       case LinkType.Loop:
-        return this.decodeLoopback(linkType, frame, end, wireEnd, view);
+        return this.decodeLoopback(linkType, frame, base, end, wireEnd, view);
       default:
         return DecodeStatus.UnsupportedLink;
     }
   }
 
-  private decodeEthernet(frame: Uint8Array, end: number, wireEnd: number, view: PacketView): DecodeStatus {
-    if (end < 14) return DecodeStatus.Truncated;
-    view.dstMacHi = readU16(frame, 0); // 0: destination MAC
-    view.dstMacLo = readI32(frame, 2);
+  private decodeEthernet(frame: Uint8Array, b: number, end: number, wireEnd: number, view: PacketView): DecodeStatus {
+    if (end - b < 14) return DecodeStatus.Truncated;
+    view.dstMacHi = readU16(frame, b); // 0: destination MAC
+    view.dstMacLo = readI32(frame, b + 2);
     view.hasDstMac = true;
-    this.setSrcMac(frame, 6, view); // 6: source MAC
-    return this.decodeEthertype(frame, 14, readU16(frame, 12), end, wireEnd, view); // 12: ethertype
+    this.setSrcMac(frame, b + 6, view); // 6: source MAC
+    return this.decodeEthertype(frame, b + 14, readU16(frame, b + 12), end, wireEnd, view); // 12: ethertype
   }
 
   /** Linux cooked capture v1: 16-byte header. */
-  private decodeSll(frame: Uint8Array, end: number, wireEnd: number, view: PacketView): DecodeStatus {
-    if (end < 16) return DecodeStatus.Truncated;
-    view.sllPacketType = readU16(frame, 0); // 0: packet type
-    const hardwareType = readU16(frame, 2); // 2: ARPHRD_ type
-    const addressLen = readU16(frame, 4); // 4: link-layer address length
-    if (addressLen === 6) this.setSrcMac(frame, 6, view); // 6: address (8 bytes, zero padded)
+  private decodeSll(frame: Uint8Array, b: number, end: number, wireEnd: number, view: PacketView): DecodeStatus {
+    if (end - b < 16) return DecodeStatus.Truncated;
+    view.sllPacketType = readU16(frame, b); // 0: packet type
+    const hardwareType = readU16(frame, b + 2); // 2: ARPHRD_ type
+    const addressLen = readU16(frame, b + 4); // 4: link-layer address length
+    if (addressLen === 6) this.setSrcMac(frame, b + 6, view); // 6: address (8 bytes, zero padded)
     if (hardwareType === ARPHRD_NETLINK) return DecodeStatus.NotIp;
-    return this.decodeSllProtocol(frame, 16, readU16(frame, 14), end, wireEnd, view); // 14: protocol
+    return this.decodeSllProtocol(frame, b + 16, readU16(frame, b + 14), end, wireEnd, view); // 14: protocol
   }
 
   /** Linux cooked capture v2: 20-byte header. */
-  private decodeSll2(frame: Uint8Array, end: number, wireEnd: number, view: PacketView): DecodeStatus {
-    if (end < 20) return DecodeStatus.Truncated;
-    const protocol = readU16(frame, 0); // 0: protocol; 2: reserved; 4: interface index
-    const hardwareType = readU16(frame, 8); // 8: ARPHRD_ type
-    view.sllPacketType = frame[10]; // 10: packet type
-    if (frame[11] === 6) this.setSrcMac(frame, 12, view); // 11: address length; 12: address (8 bytes)
+  private decodeSll2(frame: Uint8Array, b: number, end: number, wireEnd: number, view: PacketView): DecodeStatus {
+    if (end - b < 20) return DecodeStatus.Truncated;
+    const protocol = readU16(frame, b); // 0: protocol; 2: reserved; 4: interface index
+    const hardwareType = readU16(frame, b + 8); // 8: ARPHRD_ type
+    view.sllPacketType = frame[b + 10]; // 10: packet type
+    if (frame[b + 11] === 6) this.setSrcMac(frame, b + 12, view); // 11: address length; 12: address (8 bytes)
     if (hardwareType === ARPHRD_NETLINK) return DecodeStatus.NotIp;
-    return this.decodeSllProtocol(frame, 20, protocol, end, wireEnd, view);
+    return this.decodeSllProtocol(frame, b + 20, protocol, end, wireEnd, view);
   }
 
   private decodeSllProtocol(
@@ -205,20 +211,21 @@ export class Decoder extends IpDecoder {
   private decodeLoopback(
     linkType: number,
     frame: Uint8Array,
+    b: number,
     end: number,
     wireEnd: number,
     view: PacketView,
   ): DecodeStatus {
-    if (end < 4) return DecodeStatus.Truncated;
-    let af = readU32(frame, 0); // 0: address family
+    if (end - b < 4) return DecodeStatus.Truncated;
+    let af = readU32(frame, b); // 0: address family
     if (linkType === LinkType.Null && (af & 0xffff) === 0) {
       // Written in the capturing host's byte order, which the file does not record. Family
       // numbers are small: read big-endian, one that lands in the high half was little-endian.
-      af = ((frame[3] << 24) | (frame[2] << 16) | (frame[1] << 8) | frame[0]) >>> 0;
+      af = ((frame[b + 3] << 24) | (frame[b + 2] << 16) | (frame[b + 1] << 8) | frame[b]) >>> 0;
     }
     const version = familyVersion(af);
     if (version === 0) return DecodeStatus.NotIp;
-    return this.decodeIp(frame, 4, end, wireEnd, version, view);
+    return this.decodeIp(frame, b + 4, end, wireEnd, version, view);
   }
 
   /**
@@ -227,14 +234,14 @@ export class Decoder extends IpDecoder {
    * reading host's order (also for savefiles from other hosts), read here as little-endian:
    * the agent runs on x86-64 and arm64.
    */
-  private decodeNflog(frame: Uint8Array, end: number, view: PacketView): DecodeStatus {
-    if (end < NFLOG_HEADER_LEN) return DecodeStatus.Truncated;
-    if (frame[1] !== 0) return DecodeStatus.UnsupportedLink; // unknown NFLOG header version
-    const family = frame[0];
-    view.nflogGroup = readU16(frame, 2);
+  private decodeNflog(frame: Uint8Array, b: number, end: number, view: PacketView): DecodeStatus {
+    if (end - b < NFLOG_HEADER_LEN) return DecodeStatus.Truncated;
+    if (frame[b + 1] !== 0) return DecodeStatus.UnsupportedLink; // unknown NFLOG header version
+    const family = frame[b];
+    view.nflogGroup = readU16(frame, b + 2);
     let payloadOff = -1;
     let payloadEnd = 0;
-    let pos = NFLOG_HEADER_LEN;
+    let pos = b + NFLOG_HEADER_LEN;
     while (pos + 4 <= end) {
       const tlvLen = readU16Le(frame, pos); // 0: length, including this 4-byte header
       const tlvType = readU16Le(frame, pos + 2) & 0x3fff; // 2: type, without the nested/byte-order flags

@@ -70,6 +70,12 @@ export class PacketView {
   capLen = 0;
   /** Bytes on the wire as libpcap reports them. */
   wireLen = 0;
+  /**
+   * Where the frame starts in the buffer handed to `Decoder.decode` (0 unless the source hands
+   * frames over in place, as the capture-file reader does). Decoded byte positions, such as
+   * `nflogPrefixOffset`, are positions in that buffer.
+   */
+  frameOffset = 0;
 
   // ---- set by the decoder ----
   /** 4 or 6 when status is Ok. */
@@ -109,7 +115,7 @@ export class PacketView {
   nflogIndev = 0;
   nflogOutdev = 0;
   nflogGroup = -1;
-  /** NFLOG only: byte range of the log prefix inside the frame (length 0 when absent); never copied. */
+  /** NFLOG only: byte range of the log prefix in the frame's buffer (length 0 when absent); never copied. */
   nflogPrefixOffset = 0;
   nflogPrefixLength = 0;
 }

@@ -1,3 +1,6 @@
+import type { EniConfig } from '../config/types';
+import type { FlowTable } from './flow-table';
+
 /**
  * The flow-log record: exactly these 18 fields, in this order, string values, as the Log
  * Service stores them. Optional extra fields (per flow log) follow the 18.
@@ -55,4 +58,26 @@ export interface RecordBatch {
   windowStartSec: number;
   windowEndSec: number;
   records: FlowRecord[];
+}
+
+/**
+ * The OK records of one slice of a closed window for one flow log, as flow-table entries rather
+ * than record objects: for encoders that format records straight from the table (a replay to a
+ * JSON Lines file writes a record in a fifth of the time it takes to build its object and
+ * encode that). Same records, same order as the `RecordBatch` the builder would have made.
+ * Built only for plain-text ENIs, flow logs without extra fields and windows without NFLOG netting.
+ *
+ * Ownership: borrowed for the call it is passed to; the table and `entries` are reused after it.
+ */
+export interface FlowSlice {
+  flowLogId: string;
+  windowStartSec: number;
+  windowEndSec: number;
+  table: FlowTable;
+  /** Entries of `table` to write, in record order: entries[0 .. count). */
+  entries: Int32Array;
+  count: number;
+  /** The records' ids: ENI configs by inventory index, and the account. */
+  enis: readonly EniConfig[];
+  accountId: string;
 }

@@ -1,0 +1,146 @@
+import { formatIpv6 } from '../flow/address-format';
+import { FLAG_IPV6, FLAG_OUT, FLAG_REJECT, KEY_WORDS } from '../flow/flow-table';
+import type { FlowSlice } from '../flow/record';
+
+/**
+ * Writes the OK records of a `FlowSlice` as JSON Lines straight from the flow table: the same
+ * bytes `formatRecordLine` gives for the records the builder would have made (a test holds the
+ * two paths equal), without a record object, a number-to-string conversion or a template string
+ * per record. A replay of 134,218 records spent about 0.5 s building, encoding and collecting
+ * them; this writes them in about 0.03 s.
+ *
+ * The fields up to `srcaddr` are the same for every record of an ENI: their bytes are built once
+ * per ENI. The rest is digits, IPv4 octets, fixed words and (rarely) IPv6 text.
+ *
+ * Ownership: the returned buffer is a view into the encoder's storage, valid until the next call.
+ */
+export class SliceJsonLinesEncoder {
+  private buf = Buffer.allocUnsafe(1 << 20);
+  private pos = 0;
+  /** Per ENI index: `{"version":"1",...,"eni-id":"…","srcaddr":"` as bytes, built on first use. */
+  private prefixes: Uint8Array[] = [];
+  private prefixAccount = '';
+
+  encode(slice: FlowSlice): Buffer {
+    if (slice.accountId !== this.prefixAccount) {
+      this.prefixes = [];
+      this.prefixAccount = slice.accountId;
+    }
+    const t = slice.table;
+    const keys = t.keyWords();
+    this.pos = 0;
+    for (let n = 0; n < slice.count; n++) {
+      const i = slice.entries[n];
+      const meta = keys[i * KEY_WORDS + 9];
+      const eni = meta >>> 16;
+      const prefix = this.prefixes[eni] ?? this.prefixFor(slice, eni);
+      this.reserve(prefix.length + MAX_TAIL_BYTES);
+      const buf = this.buf;
+      buf.set(prefix, this.pos); // one memcpy: about 30 ns for the 170-byte prefix, a byte loop 230
+      let p = this.pos + prefix.length;
+      const k = i * KEY_WORDS;
+      const ipv6 = (meta & FLAG_IPV6) !== 0;
+      p = ipv6 ? putAscii(buf, p, formatIpv6(keys, k)) : putIpv4(buf, p, keys[k]);
+      p = putBytes(buf, p, SRCPORT);
+      p = putDigits(buf, p, t.srcPort(i));
+      p = putBytes(buf, p, DSTADDR);
+      p = ipv6 ? putAscii(buf, p, formatIpv6(keys, k + 4)) : putIpv4(buf, p, keys[k + 4]);
+      p = putBytes(buf, p, DSTPORT);
+      p = putDigits(buf, p, t.dstPort(i));
+      p = putBytes(buf, p, PROTOCOL);
+      p = putDigits(buf, p, (meta >>> 8) & 0xff);
+      p = putBytes(buf, p, (meta & FLAG_OUT) !== 0 ? OUT_PACKETS : IN_PACKETS);
+      p = putDigits(buf, p, t.packets(i));
+      p = putBytes(buf, p, BYTES);
+      p = putDigits(buf, p, Math.max(0, t.bytes(i)));
+      p = putBytes(buf, p, START);
+      p = putDigits(buf, p, t.startSec(i));
+      p = putBytes(buf, p, END);
+      p = putDigits(buf, p, t.endSec(i));
+      p = putBytes(buf, p, (meta & FLAG_REJECT) !== 0 ? OK_REJECT : OK_ACCEPT);
+      this.pos = p;
+    }
+    return this.buf.subarray(0, this.pos);
+  }
+
+  private prefixFor(slice: FlowSlice, eni: number): Uint8Array {
+    const e = slice.enis[eni];
+    const text =
+      `{"version":"1","vswitch-id":"${e.vswitchId}","vm-id":"${e.vmId}","vpc-id":"${e.vpcId}",` +
+      `"account-id":"${slice.accountId}","eni-id":"${e.id}","srcaddr":"`;
+    const bytes = new Uint8Array(Buffer.from(text, 'utf8'));
+    this.prefixes[eni] = bytes;
+    return bytes;
+  }
+
+  private reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(bigger, 0, 0, this.pos);
+    this.buf = bigger;
+  }
+}
+
+/**
+ * Bytes after the prefix, at most: two IPv6 addresses in mixed notation (45 each), five numbers
+ * of up to 10 digits and bytes of up to 16, and the fixed text between them (about 150).
+ */
+const MAX_TAIL_BYTES = 400;
+
+// The fixed text between the variable fields, as bytes: a byte loop over a Uint8Array costs
+// about a third of one over a string's char codes.
+const SRCPORT = ascii('","srcport":"');
+const DSTADDR = ascii('","dstaddr":"');
+const DSTPORT = ascii('","dstport":"');
+const PROTOCOL = ascii('","protocol":"');
+const OUT_PACKETS = ascii('","direction":"out","packets":"');
+const IN_PACKETS = ascii('","direction":"in","packets":"');
+const BYTES = ascii('","bytes":"');
+const START = ascii('","start":"');
+const END = ascii('","end":"');
+const OK_REJECT = ascii('","log-status":"OK","action":"REJECT"}\n');
+const OK_ACCEPT = ascii('","log-status":"OK","action":"ACCEPT"}\n');
+
+function ascii(s: string): Uint8Array {
+  return Uint8Array.from(s, (c) => c.charCodeAt(0));
+}
+
+function putBytes(buf: Buffer, p: number, b: Uint8Array): number {
+  for (let i = 0; i < b.length; i++) buf[p++] = b[i];
+  return p;
+}
+
+/** Writes an ASCII string (IPv6 address text). */
+function putAscii(buf: Buffer, p: number, s: string): number {
+  for (let i = 0; i < s.length; i++) buf[p++] = s.charCodeAt(i);
+  return p;
+}
+
+/** Writes a non-negative integer below 2^53 in decimal, as String() would. */
+function putDigits(buf: Buffer, p: number, v: number): number {
+  if (v < 10) {
+    buf[p] = 48 + v;
+    return p + 1;
+  }
+  if (v > 0xffffffff) return putAscii(buf, p, String(v)); // bytes of a flow over 4 GiB: rare
+  // uint32 division (`>>> 0`) instead of Math.floor on doubles: a quarter of the cost.
+  const digits = v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5 : v < 1000000 ? 6 : v < 10000000 ? 7 : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10;
+  let x = v;
+  for (let q = p + digits - 1; q >= p; q--) {
+    const next = (x / 10) >>> 0;
+    buf[q] = 48 + (x - next * 10);
+    x = next;
+  }
+  return p + digits;
+}
+
+/** Writes a dotted-quad IPv4 address held as one big-endian 32-bit word. */
+function putIpv4(buf: Buffer, p: number, w: number): number {
+  p = putDigits(buf, p, w >>> 24);
+  buf[p++] = 46;
+  p = putDigits(buf, p, (w >>> 16) & 0xff);
+  buf[p++] = 46;
+  p = putDigits(buf, p, (w >>> 8) & 0xff);
+  buf[p++] = 46;
+  return putDigits(buf, p, w & 0xff);
+}
