@@ -1,4 +1,4 @@
-import pino from 'pino';
+import type { Logger as PinoLogger } from 'pino';
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 
@@ -26,30 +26,55 @@ function terminalDestination(): { write(line: string): void } {
  * readable lines when stderr is a terminal. Secrets are redacted by key wherever they appear in
  * a logged object.
  */
-export const log = pino(
-  {
-    name: 'flowlog-agent',
-    level: process.env.FLOWLOG_LOG_LEVEL ?? 'info',
-    redact: {
-      paths: [
-        'accessKeyId',
-        'accessKeySecret',
-        'securityToken',
-        '*.accessKeyId',
-        '*.accessKeySecret',
-        '*.securityToken',
-        'headers.authorization',
-        'headers["x-acs-security-token"]',
-      ],
-      censor: '[redacted]',
+function createLogger(): PinoLogger {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pino = require('pino') as typeof import('pino');
+  return pino(
+    {
+      name: 'flowlog-agent',
+      level: process.env.FLOWLOG_LOG_LEVEL ?? configuredLevel ?? 'info',
+      redact: {
+        paths: [
+          'accessKeyId',
+          'accessKeySecret',
+          'securityToken',
+          '*.accessKeyId',
+          '*.accessKeySecret',
+          '*.securityToken',
+          'headers.authorization',
+          'headers["x-acs-security-token"]',
+        ],
+        censor: '[redacted]',
+      },
     },
-  },
-  process.stderr.isTTY && process.env.FLOWLOG_LOG_FORMAT !== 'json' ? terminalDestination() : pino.destination({ fd: 2, sync: true }),
-);
+    process.stderr.isTTY && process.env.FLOWLOG_LOG_FORMAT !== 'json' ? terminalDestination() : pino.destination({ fd: 2, sync: true }),
+  );
+}
 
-export type Logger = typeof log;
+let instance: PinoLogger | undefined;
+/** `log.level` from the config, set before the logger existed. */
+let configuredLevel: string | undefined;
+
+/**
+ * The logger, created on first use: loading pino is a tenth of the start-up of a command (a
+ * replay that logs nothing never pays it). Methods are bound to the one pino instance.
+ */
+export const log: PinoLogger = new Proxy({} as PinoLogger, {
+  get(_target, key) {
+    const logger = (instance ??= createLogger());
+    const value: unknown = Reflect.get(logger, key, logger);
+    return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(logger) : value;
+  },
+  set(_target, key, value) {
+    return Reflect.set((instance ??= createLogger()), key, value);
+  },
+});
+
+export type Logger = PinoLogger;
 
 /** Applies the config's `log.level`, unless FLOWLOG_LOG_LEVEL was set (the environment wins). */
 export function applyLogLevel(level: string): void {
-  if (process.env.FLOWLOG_LOG_LEVEL === undefined) log.level = level;
+  if (process.env.FLOWLOG_LOG_LEVEL !== undefined) return;
+  if (instance === undefined) configuredLevel = level; // taken when the logger is created
+  else instance.level = level;
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { DeliveredOutput } from '../cli/record-output';
+import { DeliveredOutput } from '../cli/delivered-output';
 import type { AgentConfig } from '../config/types';
 import { DECODE_STATUS_NAMES, DecodeStatus } from '../decode/packet-view';
 import type { LiveEni } from '../enrich/eni-discovery';

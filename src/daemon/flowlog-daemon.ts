@@ -1,7 +1,8 @@
 import { unwatchFile, watchFile } from 'node:fs';
 import { ConfigError, formatProblem, loadConfig } from '../config/load';
 import type { AgentConfig, EniConfig } from '../config/types';
-import { DeliveredOutput, openRecordOutput } from '../cli/record-output';
+import { DeliveredOutput } from '../cli/delivered-output';
+import { openRecordOutput } from '../cli/record-output';
 import { EcsMetadataClient } from '../enrich/ecs-metadata';
 import { enisFromMetadata, listHostInterfaces, resolveLiveEnis, resolutionKey, type HostInterface, type LiveEni } from '../enrich/eni-discovery';
 import type { Logger } from '../log';

@@ -1,4 +1,5 @@
-import { DeliveredOutput, type RecordOutput } from '../cli/record-output';
+import { DeliveredOutput } from '../cli/delivered-output';
+import type { RecordOutput } from '../cli/record-output';
 import type { AgentConfig } from '../config/types';
 
 /**

@@ -84,7 +84,6 @@ export class PolicyEvaluator {
     networkAcls: readonly NetworkAclConfig[],
     options: PolicyEvaluatorOptions,
   ) {
-    this.connections = new ConnectionTable(options.connectionCapacity, options.sessionTimeoutSec ?? 910);
     this.hasPolicy = new Uint8Array(enis.length);
     this.rules = enis.map((eni, i) => {
       const groups = eni.securityGroups ?? [];
@@ -100,6 +99,8 @@ export class PolicyEvaluator {
       if (r.sgIngress !== null || r.aclIngress !== null) this.hasPolicy[i] = 1;
       return r;
     });
+    // Without rules nothing is tracked: a full-size table would cost start-up time for nothing.
+    this.connections = new ConnectionTable(this.active ? options.connectionCapacity : 1, options.sessionTimeoutSec ?? 910);
   }
 
   /** Whether any ENI has rules to evaluate (else the pipeline need not call `rejects`). */
