@@ -4,11 +4,12 @@ import type { PacketView } from '../decode/packet-view';
 import { ReadAhead } from './read-ahead';
 
 /**
- * Reads pcap and pcapng files in chunks and hands each packet over in place, in place of a
- * per-packet native callback. node-pcap's binding (the libpcap path) crosses from C++ into JS
- * once per packet, which alone costs more than decoding and aggregating it; here the loop stays
- * in JS and the only per-packet work is reading 16-32 header bytes. Formats this reader does not know (e.g. the modified "Kuznetzov" pcap)
- * go to libpcap instead (see OfflineCaptureSource).
+ * Reads pcap and pcapng files in chunks and hands each packet over where it lies in the chunk,
+ * instead of through a per-packet native callback: node-pcap's binding (the libpcap path) crosses
+ * from C++ into JS once per packet, which alone costs more than decoding and aggregating it.
+ * Here the loop stays in JS and the only per-packet work is reading 16-32 header bytes. Big
+ * files are read ahead on a worker thread (ReadAhead). Formats this reader does not know (e.g.
+ * the modified "Kuznetzov" pcap) go to libpcap instead (see OfflineCaptureSource).
  *
  * Never throws on file contents: a malformed header or block ends the file with `error` set,
  * after every packet before it was delivered. Per packet: no allocation.
@@ -22,7 +23,7 @@ export interface CaptureFileResult {
   error?: string;
 }
 
-/** Called once per packet; `view` holds ts/capLen/wireLen and `frame` the captured bytes. */
+/** Called once per packet; `view` holds ts/capLen/wireLen/frameOffset and `frame` the captured bytes. */
 export type PacketVisitor = (linkType: number) => void;
 
 const PCAP_US = 0xa1b2c3d4;
