@@ -1,6 +1,7 @@
 import { formatIpv6 } from '../flow/address-format';
 import { FLAG_IPV6, FLAG_OUT, FLAG_REJECT, KEY_WORDS } from '../flow/flow-table';
 import type { FlowSlice } from '../flow/record';
+import { putWords, wordText } from './json-lines';
 
 /**
  * Writes the OK records of a `FlowSlice` as JSON Lines straight from the flow table: the same
@@ -16,6 +17,7 @@ import type { FlowSlice } from '../flow/record';
  */
 export class SliceJsonLinesEncoder {
   private buf = Buffer.allocUnsafe(1 << 20);
+  private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private pos = 0;
   /** Per ENI index: `{"version":"1",...,"eni-id":"…","srcaddr":"` as bytes, built on first use. */
   private prefixes: Uint8Array[] = [];
@@ -36,28 +38,29 @@ export class SliceJsonLinesEncoder {
       const prefix = this.prefixes[eni] ?? this.prefixFor(slice, eni);
       this.reserve(prefix.length + MAX_TAIL_BYTES);
       const buf = this.buf;
+      const view = this.view;
       buf.set(prefix, this.pos); // one memcpy: about 30 ns for the 170-byte prefix, a byte loop 230
       let p = this.pos + prefix.length;
       const k = i * KEY_WORDS;
       const ipv6 = (meta & FLAG_IPV6) !== 0;
       p = ipv6 ? putAscii(buf, p, formatIpv6(keys, k)) : putIpv4(buf, p, keys[k]);
-      p = putBytes(buf, p, SRCPORT);
+      p = putWords(view, p, SRCPORT);
       p = putDigits(buf, p, t.srcPort(i));
-      p = putBytes(buf, p, DSTADDR);
+      p = putWords(view, p, DSTADDR);
       p = ipv6 ? putAscii(buf, p, formatIpv6(keys, k + 4)) : putIpv4(buf, p, keys[k + 4]);
-      p = putBytes(buf, p, DSTPORT);
+      p = putWords(view, p, DSTPORT);
       p = putDigits(buf, p, t.dstPort(i));
-      p = putBytes(buf, p, PROTOCOL);
+      p = putWords(view, p, PROTOCOL);
       p = putDigits(buf, p, (meta >>> 8) & 0xff);
-      p = putBytes(buf, p, (meta & FLAG_OUT) !== 0 ? OUT_PACKETS : IN_PACKETS);
+      p = putWords(view, p, (meta & FLAG_OUT) !== 0 ? OUT_PACKETS : IN_PACKETS);
       p = putDigits(buf, p, t.packets(i));
-      p = putBytes(buf, p, BYTES);
+      p = putWords(view, p, BYTES);
       p = putDigits(buf, p, Math.max(0, t.bytes(i)));
-      p = putBytes(buf, p, START);
+      p = putWords(view, p, START);
       p = putDigits(buf, p, t.startSec(i));
-      p = putBytes(buf, p, END);
+      p = putWords(view, p, END);
       p = putDigits(buf, p, t.endSec(i));
-      p = putBytes(buf, p, (meta & FLAG_REJECT) !== 0 ? OK_REJECT : OK_ACCEPT);
+      p = putWords(view, p, (meta & FLAG_REJECT) !== 0 ? OK_REJECT : OK_ACCEPT);
       this.pos = p;
     }
     return this.buf.subarray(0, this.pos);
@@ -78,37 +81,29 @@ export class SliceJsonLinesEncoder {
     const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
     this.buf.copy(bigger, 0, 0, this.pos);
     this.buf = bigger;
+    this.view = new DataView(bigger.buffer, bigger.byteOffset, bigger.byteLength);
   }
 }
 
 /**
  * Bytes after the prefix, at most: two IPv6 addresses in mixed notation (45 each), five numbers
- * of up to 10 digits and bytes of up to 16, and the fixed text between them (about 150).
+ * of up to 10 digits and bytes of up to 16, the fixed text between them (about 150) and the
+ * last word's padding.
  */
 const MAX_TAIL_BYTES = 400;
 
-// The fixed text between the variable fields, as bytes: a byte loop over a Uint8Array costs
-// about a third of one over a string's char codes.
-const SRCPORT = ascii('","srcport":"');
-const DSTADDR = ascii('","dstaddr":"');
-const DSTPORT = ascii('","dstport":"');
-const PROTOCOL = ascii('","protocol":"');
-const OUT_PACKETS = ascii('","direction":"out","packets":"');
-const IN_PACKETS = ascii('","direction":"in","packets":"');
-const BYTES = ascii('","bytes":"');
-const START = ascii('","start":"');
-const END = ascii('","end":"');
-const OK_REJECT = ascii('","log-status":"OK","action":"REJECT"}\n');
-const OK_ACCEPT = ascii('","log-status":"OK","action":"ACCEPT"}\n');
-
-function ascii(s: string): Uint8Array {
-  return Uint8Array.from(s, (c) => c.charCodeAt(0));
-}
-
-function putBytes(buf: Buffer, p: number, b: Uint8Array): number {
-  for (let i = 0; i < b.length; i++) buf[p++] = b[i];
-  return p;
-}
+// The fixed text between the variable fields, written four bytes per store (see WordText).
+const SRCPORT = wordText('","srcport":"');
+const DSTADDR = wordText('","dstaddr":"');
+const DSTPORT = wordText('","dstport":"');
+const PROTOCOL = wordText('","protocol":"');
+const OUT_PACKETS = wordText('","direction":"out","packets":"');
+const IN_PACKETS = wordText('","direction":"in","packets":"');
+const BYTES = wordText('","bytes":"');
+const START = wordText('","start":"');
+const END = wordText('","end":"');
+const OK_REJECT = wordText('","log-status":"OK","action":"REJECT"}\n');
+const OK_ACCEPT = wordText('","log-status":"OK","action":"ACCEPT"}\n');
 
 /** Writes an ASCII string (IPv6 address text). */
 function putAscii(buf: Buffer, p: number, s: string): number {

@@ -50,15 +50,22 @@ function plain(v: string): boolean {
  * per store (a byte loop over the ~140 constant bytes of a line was a third of its cost). The
  * padding lands past the string's end, where the next write goes, so it never survives.
  */
-interface WordText {
+export interface WordText {
   readonly words: Uint32Array;
   readonly length: number;
 }
 
-function wordText(s: string): WordText {
+export function wordText(s: string): WordText {
   const words = new Uint32Array(Math.ceil(s.length / 4));
   for (let i = 0; i < s.length; i++) words[i >> 2] |= s.charCodeAt(i) << (8 * (i & 3));
   return { words, length: s.length };
+}
+
+/** Writes `text` at `p` (plus up to 3 bytes of padding after it, which the caller has room for); returns its end. */
+export function putWords(view: DataView, p: number, text: WordText): number {
+  const w = text.words;
+  for (let i = 0; i < w.length; i++) view.setUint32(p + 4 * i, w[i], true);
+  return p + text.length;
 }
 
 /** The constant text before each per-flow value (srcaddr's key ends the per-ENI prefix). */
@@ -87,9 +94,7 @@ const TAIL_ROOM =
  */
 function putField(buf: Buffer, view: DataView, p: number, key: WordText, value: string): number {
   if (p < 0) return p;
-  const w = key.words;
-  for (let i = 0; i < w.length; i++) view.setUint32(p + 4 * i, w[i], true);
-  p += key.length;
+  p = putWords(view, p, key);
   const n = value.length;
   let seen = 0;
   let i = 0;
