@@ -97,6 +97,14 @@ describe('recordLogTimeSec', () => {
     [{ start: '17000000.5' }, 1700000000],
     [{ start: '99999999999' }, 1700000000],
     [{}, 1700000000],
+    // Digit strings take a fast parse; these must agree with Number() around its edges.
+    [{ start: '4294967295' }, 4294967295],
+    [{ start: '4294967296' }, 1700000000],
+    [{ start: '0' }, 1700000000],
+    [{ start: '0001700000' }, 1700000],
+    [{ start: ' 1700000030' }, 1700000030],
+    [{ start: '1e9' }, 1000000000],
+    [{ start: '17x' }, 1700000000],
   ])('%j -> %d', (record, expected) => {
     expect(recordLogTimeSec(record as FlowRecord, 1700000000)).toBe(expected);
   });
@@ -115,6 +123,27 @@ describe('lz4CompressBlock', () => {
   ])('round-trips through the test server decoder: %s', (_name, src) => {
     const packed = lz4CompressBlock(src);
     expect(lz4DecompressBlock(packed, src.length).equals(src)).toBe(true);
+  });
+
+  // 64 distinct bytes, a copy of their first 4 + k, a differing byte, 32 more distinct bytes:
+  // one sequence (token, 1 length byte, 64 literals, offset) and the last 33 literals (token, 1
+  // length byte, 33 bytes) = 103 bytes, but only if the match is found to its full 4 + k bytes;
+  // each byte missed would become a literal.
+  it.each([0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12])('finds the whole match of 4 + %i bytes', (k) => {
+    const head = Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 37 + 11) & 0xff));
+    const tail = Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 73 + 200) & 0xff));
+    const src = Buffer.concat([head, head.subarray(0, 4 + k), Buffer.from([head[4 + k] ^ 0xff]), tail]);
+    const packed = lz4CompressBlock(src);
+    expect(lz4DecompressBlock(packed, src.length).equals(src)).toBe(true);
+    expect(packed.length).toBe(103);
+  });
+
+  it('returns a buffer of its own (later calls do not overwrite it)', () => {
+    const a = Buffer.from('flow log body, flow log body, flow log body, end');
+    const packed = lz4CompressBlock(a);
+    const copy = Buffer.from(packed);
+    lz4CompressBlock(Buffer.alloc(5000, 1));
+    expect(packed.equals(copy)).toBe(true);
   });
 
   it('compresses 100,000 equal bytes to one sequence: under 1% of the input', () => {

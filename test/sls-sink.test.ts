@@ -1,3 +1,4 @@
+import { pbkdf2 } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RECORD_FIELDS, type FlowRecord, type RecordBatch } from '../src/flow/record';
 import type { SlsSinkConfig } from '../src/config/types';
@@ -149,5 +150,35 @@ describe('SlsSink log time', () => {
     expect(stored[4].time).toBe(t0 - 3 * 86400);
     expect(Object.fromEntries(stored[0].contents).start).toBe(String(old));
     expect(sink.counters.clampedLogTimes).toBe(4);
+  });
+});
+
+describe('SlsSink overlapping writes', () => {
+  // Writes share encoders (a body may be a view on an encoder's buffer until deflated or sent),
+  // so a write must not get an encoder whose body is still being compressed or sent. Every
+  // record names its batch: a body overwritten by a later batch shows in what the server stored.
+  it.each(['deflate', 'lz4', 'none'] as const)('sends every batch as it was (%s)', async (compression) => {
+    const ls = 'other';
+    const sink = newSink({ sink: sinkConfig({ logstore: ls }), compression });
+    const before = server.stored(PROJECT, ls).length;
+    const start = nowSec() - 120;
+    const batches = [0, 1, 2].map((k) => {
+      const b = batch(4000 + k, start);
+      for (const r of b.records) r['vm-id'] = `i-batch${k}`;
+      return b;
+    });
+    // 0 and 1 back to back, with libuv's pool busy so that 0's deflate runs after 1's encode;
+    // 2 once 0 and 1 are sending (bodies of 4000 records take more than one socket write).
+    const poolBusy = Array.from({ length: 8 }, () => new Promise((resolve) => pbkdf2('p', 's', 20_000, 32, 'sha256', resolve)));
+    const writes = [sink.write(batches[0]), sink.write(batches[1])];
+    await new Promise((resolve) => setImmediate(resolve));
+    writes.push(sink.write(batches[2]));
+    expect(await Promise.all(writes)).toEqual(batches.map(() => ({ kind: 'ok' })));
+    await Promise.all(poolBusy);
+    const stored = server.stored(PROJECT, ls).slice(before);
+    batches.forEach((b, k) => {
+      const mine = stored.filter((log) => log.contents[2][1] === `i-batch${k}`);
+      expect(mine.map((log) => log.contents)).toEqual(b.records.map((r) => Object.entries(r)));
+    });
   });
 });

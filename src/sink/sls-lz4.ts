@@ -15,6 +15,11 @@ const MAX_OFFSET = 65535;
 
 // Reused between calls (compression is synchronous): positions + 1, 0 meaning empty.
 const table = new Int32Array(1 << HASH_BITS);
+/**
+ * Output scratch, reused between calls: a fresh worst-case buffer per call (3 MB for a full
+ * batch) cost more than compressing, in page faults; the result is copied out at its size.
+ */
+let scratch = Buffer.allocUnsafe(0);
 
 /** Worst-case compressed size of `n` bytes. */
 export function lz4CompressBound(n: number): number {
@@ -24,7 +29,9 @@ export function lz4CompressBound(n: number): number {
 /** Compresses `src` into a new buffer holding one LZ4 block. */
 export function lz4CompressBlock(src: Uint8Array): Buffer {
   const n = src.length;
-  const out = Buffer.allocUnsafe(lz4CompressBound(n));
+  if (scratch.length < lz4CompressBound(n)) scratch = Buffer.allocUnsafe(lz4CompressBound(n));
+  const out = scratch;
+  const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
   let op = 0;
   let anchor = 0;
   if (n >= MF_LIMIT + 1) {
@@ -33,16 +40,26 @@ export function lz4CompressBlock(src: Uint8Array): Buffer {
     const matchEndLimit = n - LAST_LITERALS;
     let ip = 0;
     while (ip < matchStartLimit) {
-      const seq = read32(src, ip);
+      const seq = view.getInt32(ip, true);
       const h = Math.imul(seq, 2654435761) >>> (32 - HASH_BITS);
       const ref = table[h] - 1;
       table[h] = ip + 1;
-      if (ref < 0 || ip - ref > MAX_OFFSET || read32(src, ref) !== seq) {
+      if (ref < 0 || ip - ref > MAX_OFFSET || view.getInt32(ref, true) !== seq) {
         // Skip faster through incompressible stretches, as LZ4 does.
         ip += 1 + ((ip - anchor) >>> 6);
         continue;
       }
+      // Extend four bytes at a time (log bodies repeat keys and ids: long matches); the first
+      // differing word's lowest set bit says how many of its bytes still match.
       let len = MIN_MATCH;
+      while (ip + len + 4 <= matchEndLimit) {
+        const diff = view.getInt32(ref + len, true) ^ view.getInt32(ip + len, true);
+        if (diff !== 0) {
+          len += (31 - Math.clz32(diff & -diff)) >>> 3;
+          break;
+        }
+        len += 4;
+      }
       while (ip + len < matchEndLimit && src[ref + len] === src[ip + len]) len++;
       op = writeSequence(out, op, src, anchor, ip - anchor, ip - ref, len);
       ip += len;
@@ -54,7 +71,7 @@ export function lz4CompressBlock(src: Uint8Array): Buffer {
   op = writeLength(out, op, litLen, 0);
   out.set(src.subarray(anchor, n), op);
   op += litLen;
-  return out.subarray(0, op);
+  return Buffer.from(out.subarray(0, op));
 }
 
 function writeSequence(out: Buffer, op: number, src: Uint8Array, litStart: number, litLen: number, offset: number, matchLen: number): number {
@@ -92,8 +109,4 @@ function writeExtension(out: Buffer, op: number, rest: number): number {
   }
   out[op++] = rest;
   return op;
-}
-
-function read32(b: Uint8Array, i: number): number {
-  return b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24);
 }
