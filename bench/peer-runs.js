@@ -31,7 +31,7 @@ async function runAgent(capture, configPath, recordsPath) {
   const bin = join(ROOT, 'bin', 'flowlog-agent');
   const run = await runMeasured(process.execPath, [bin, 'replay', '--pcap', capture, '--config', configPath, '--output', recordsPath], { timeoutMs: TIMEOUT_MS });
   if (run.code !== 0) throw failed('agent replay', run);
-  const m = /(\d+) packets in/.exec(run.stderr);
+  const m = /(\d+) packets\b/.exec(run.stderr); // "replay: 1 of 1 files read, N packets, M flows in T s"
   return { ...run, packets: m ? Number(m[1]) : NaN };
 }
 

@@ -1,15 +1,17 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { readI32 } from '../decode/byte-reads';
 import type { PacketView } from '../decode/packet-view';
-import { ReadAhead } from './read-ahead';
 
 /**
  * Reads pcap and pcapng files in chunks and hands each packet over where it lies in the chunk,
  * instead of through a per-packet native callback: node-pcap's binding (the libpcap path) crosses
  * from C++ into JS once per packet, which alone costs more than decoding and aggregating it.
- * Here the loop stays in JS and the only per-packet work is reading 16-32 header bytes. Big
- * files are read ahead on a worker thread (ReadAhead). Formats this reader does not know (e.g.
- * the modified "Kuznetzov" pcap) go to libpcap instead (see OfflineCaptureSource).
+ * Here the loop stays in JS and the only per-packet work is reading 16-32 header bytes. Formats
+ * this reader does not know (e.g. the modified "Kuznetzov" pcap) go to libpcap instead (see
+ * OfflineCaptureSource).
+ *
+ * Reading ahead on a worker thread was tried and left out: on two cores the worker competed with
+ * V8's compiler and GC threads, and replays got slower (wall and CPU) rather than faster.
  *
  * Never throws on file contents: a malformed header or block ends the file with `error` set,
  * after every packet before it was delivered. Per packet: no allocation.
@@ -44,20 +46,6 @@ export function captureFormatOf(head: Buffer): 'pcap' | 'pcapng' | null {
   return null;
 }
 
-export interface CaptureFileReaderOptions {
-  /** Files of at least this size are read ahead on a worker thread (default 32 MiB). */
-  readAheadMinBytes?: number;
-  /** Bytes read here before the worker's first chunk is taken (default 8 MiB). */
-  readAheadStartBytes?: number;
-}
-
-/**
- * Below 32 MiB the worker's start-up (about 30 ms of CPU) costs more than it saves; the first
- * 8 MiB (about 60,000 packets) are read here while it starts.
- */
-const READ_AHEAD_MIN_BYTES = 32 * 1024 * 1024;
-const READ_AHEAD_START_BYTES = 8 * 1024 * 1024;
-
 /** Captured bytes handed to the decoder; longer captures are clamped (headers are all it reads). */
 export const FRAME_BYTES = 262144;
 
@@ -82,30 +70,17 @@ export class CaptureFileReader {
   private ifOffsetSec: number[] = [];
   private ifSnapLen: number[] = [];
 
-  /** File offset of the next byte read into `frame`. */
-  private filePos = 0;
-  /** Reads ahead on a worker thread for big files (see ReadAhead); null for small ones. */
-  private ahead: ReadAhead | null = null;
-
-  constructor(
-    private readonly view: PacketView,
-    private readonly options: CaptureFileReaderOptions = {},
-  ) {}
+  constructor(private readonly view: PacketView) {}
 
   read(path: string, visit: PacketVisitor): CaptureFileResult {
     this.fd = openSync(path, 'r');
-    this.pos = this.len = this.filePos = 0;
+    this.pos = this.len = 0;
     this.eof = false;
     try {
-      // The first bytes are read here while the worker starts (it takes tens of milliseconds).
-      const minBytes = this.options.readAheadMinBytes ?? READ_AHEAD_MIN_BYTES;
-      if (fstatSync(this.fd).size >= minBytes) this.ahead = new ReadAhead(this.fd, this.options.readAheadStartBytes ?? READ_AHEAD_START_BYTES);
       if (!this.fill(4)) return { packets: 0, linkType: -1, error: 'empty file' };
       const format = captureFormatOf(this.frame.subarray(this.pos, this.pos + 4));
       return format === 'pcap' ? this.readPcap(visit) : this.readPcapng(visit);
     } finally {
-      this.ahead?.close();
-      this.ahead = null;
       closeSync(this.fd);
       this.fd = -1;
     }
@@ -291,19 +266,7 @@ export class CaptureFileReader {
       this.pos = 0;
     }
     while (this.len < need) {
-      let room = this.frame.length - this.len;
-      let n = -1;
-      const ahead = this.ahead;
-      if (ahead !== null) {
-        if (this.filePos === ahead.position) {
-          n = ahead.take(this.frame, this.len, room);
-          if (n < 0) this.ahead = null; // the worker failed: read on from here ourselves
-        } else {
-          room = Math.min(room, ahead.position - this.filePos); // our own reads stop where it starts
-        }
-      }
-      if (n < 0) n = readSync(this.fd, this.frame, this.len, room, this.filePos);
-      this.filePos += n;
+      const n = readSync(this.fd, this.frame, this.len, this.frame.length - this.len, null);
       if (n === 0) {
         this.eof = true;
         return false;
