@@ -86,6 +86,11 @@ export class EniInventory {
 
   private macLookup(hi: number, lo: number): number {
     const keys = this.macKeys;
+    if (this.macMask < SCAN_SLOTS) {
+      // A handful of ENIs (an instance, a small host): comparing every slot beats hashing.
+      for (let k = 0; k <= this.macMask * 3; k += 3) if (keys[k] === hi && keys[k + 1] === lo && keys[k + 2] !== 0) return keys[k + 2] - 1;
+      return -1;
+    }
     let slot = hashWords(hi, lo, 0, 0, 0) & this.macMask;
     for (;;) {
       const e = keys[slot * 3 + 2];
@@ -97,15 +102,23 @@ export class EniInventory {
 
   private addressLookup(family: number, w: Uint32Array): number {
     const keys = this.hostKeys;
-    let slot = hashWords(family, w[0] | 0, w[1] | 0, w[2] | 0, w[3] | 0) & this.hostMask;
-    for (;;) {
-      const k = slot * 6;
-      const e = keys[k + 5];
-      if (e === 0) break;
-      if (keys[k] === family && keys[k + 1] === w[0] && keys[k + 2] === w[1] && keys[k + 3] === w[2] && keys[k + 4] === w[3]) {
-        return e - 1;
+    if (this.hostMask < SCAN_SLOTS) {
+      for (let k = 0; k <= this.hostMask * 6; k += 6) {
+        if (keys[k + 1] === w[0] && keys[k] === family && keys[k + 5] !== 0 && keys[k + 2] === w[1] && keys[k + 3] === w[2] && keys[k + 4] === w[3]) {
+          return keys[k + 5] - 1;
+        }
       }
-      slot = (slot + 1) & this.hostMask;
+    } else {
+      let slot = hashWords(family, w[0] | 0, w[1] | 0, w[2] | 0, w[3] | 0) & this.hostMask;
+      for (;;) {
+        const k = slot * 6;
+        const e = keys[k + 5];
+        if (e === 0) break;
+        if (keys[k] === family && keys[k + 1] === w[0] && keys[k + 2] === w[1] && keys[k + 3] === w[2] && keys[k + 4] === w[3]) {
+          return e - 1;
+        }
+        slot = (slot + 1) & this.hostMask;
+      }
     }
     const p = this.prefixes;
     for (let i = 0; i < this.prefixCount; i++) {
@@ -123,6 +136,9 @@ export class EniInventory {
     return -1;
   }
 }
+
+/** Tables of at most this many slots (four entries) are scanned whole instead of hashed. */
+const SCAN_SLOTS = 8;
 
 function tableSize(entries: number): number {
   let n = 4;
