@@ -69,8 +69,15 @@ export class OfflineCaptureSource {
     const progress = this.onProgress;
     let packets = 0;
     let unsupported = 0;
+    // The link type is the same for every packet of a pcap file (and of most pcapng files).
+    let lastLinkType = -1;
+    let lastSupported = false;
     const onPacket = (linkType: number): void => {
-      if (!isSupportedLinkType(linkType)) {
+      if (linkType !== lastLinkType) {
+        lastLinkType = linkType;
+        lastSupported = isSupportedLinkType(linkType);
+      }
+      if (!lastSupported) {
         unsupported++;
         return;
       }
