@@ -36,6 +36,17 @@ describe('crc32', () => {
     expect(inputs.map((buf) => crc32(buf))).toEqual(zlibCrc32(files));
   });
 
+  it('agrees with zlib on unaligned ranges of every length up to 40', () => {
+    const buf = randomBytes(64);
+    const cases = Array.from({ length: 41 }, (_, n) => [3, 3 + n] as const);
+    const files = cases.map(([from, to], i) => {
+      const file = join(dir, `crc-range-${i}.bin`);
+      writeFileSync(file, buf.subarray(from, to));
+      return file;
+    });
+    expect(cases.map(([from, to]) => crc32(buf, from, to))).toEqual(zlibCrc32(files));
+  });
+
   it('continues a running checksum over pieces', () => {
     const buf = randomBytes(1000);
     expect(crc32(buf, 400, 1000, crc32(buf, 0, 400))).toBe(crc32(buf));

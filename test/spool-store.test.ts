@@ -131,6 +131,22 @@ describe('Spool', () => {
     await taken.close();
   });
 
+  it('serves the newest batches from memory and older ones from their files', async () => {
+    const dir = freshDir();
+    const spool = await Spool.open(dir, { maxBytes: 1e9, logger: quiet });
+    await spool.append(sizedBatch(1, 2), 200);
+    rmSync(join(dir, seqName(1))); // the file is gone; the batch this process appended is not
+    expect(await spool.read(1)).toEqual(sizedBatch(1, 2));
+    await spool.append(sizedBatch(3, 2), 200);
+    await spool.close();
+    const reopened = await Spool.open(dir, { maxBytes: 1e9, logger: quiet });
+    expect(reopened.segments.map((s) => s.seq)).toEqual([2]);
+    rmSync(join(dir, seqName(2))); // a new process has only the file: gone is gone
+    expect(await reopened.read(2)).toBeNull();
+    expect(reopened.segments).toEqual([]);
+    await reopened.close();
+  });
+
   it('keeps segments in memory, in order, when the disk refuses them', async () => {
     const dir = freshDir();
     const logs = captureLogger();
@@ -142,7 +158,8 @@ describe('Spool', () => {
     expect(second.durable).toBe(false);
     expect(spool.stats).toMatchObject({ writeFailures: 2, memorySegments: 2, segments: 3 });
     expect(logs.at('error')).toHaveLength(1); // one line per kind of failure, not per segment
-    expect(await spool.read(1)).toBeNull(); // its file went with the directory
+    // Its file went with the directory, but this process still holds the batch it appended.
+    expect(await spool.read(1)).toEqual(sizedBatch(1, 2));
     expect(await spool.read(second.seq)).toEqual(sizedBatch(3, 2));
     await spool.remove(second.seq);
     expect(spool.stats.memorySegments).toBe(1);
