@@ -31,18 +31,7 @@ const BATCH = Number(opt('batch', 4096));
 const { JsonLinesEncoder, formatBatchLines } = require(path.join(DIR, 'sink', 'json-lines.js'));
 const { PLAIN_TEXT } = require(path.join(DIR, 'flow', 'record.js'));
 
-/** Deterministic pseudo-random numbers (xorshift32), so every run encodes the same records. */
-function prng(seed) {
-  let x = seed >>> 0 || 1;
-  return (n) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % n;
-  };
-}
+const { prng } = require('./prng');
 
 // Per ENI, the id strings are built once (config load), so every record shares them.
 const enis = Array.from({ length: ENIS }, (_, i) => {

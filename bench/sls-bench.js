@@ -17,18 +17,7 @@ const path = require('node:path');
 const ROOT = path.join(__dirname, '..');
 const RECORDS_PER_BATCH = 4096;
 
-/** Deterministic pseudo-random numbers (xorshift32), so every run sends the same records. */
-function prng(seed) {
-  let x = seed >>> 0 || 1;
-  return (n) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % n;
-  };
-}
+const { prng } = require('./prng');
 
 /**
  * Realistic flow records, built the way src/flow/record-builder.ts builds them: ids shared per

@@ -5,6 +5,7 @@ import { FLAG_OUT } from '../src/flow/flow-table';
 import { RecordBuilder } from '../src/flow/record-builder';
 import { RECORD_FIELDS } from '../src/flow/record';
 import type { AgentConfig, EniConfig, FlowLogConfig } from '../src/config/types';
+import { flowLogConfig } from './helpers/records';
 import { setView } from './helpers/views';
 
 function collect(intervalSec: number, maxGapWindows = 100, capacity = 100) {
@@ -94,16 +95,7 @@ describe('RecordBuilder', () => {
     { id: 'eni-a', ips: ['10.0.0.1'], vpcId: 'vpc-1', vswitchId: 'vsw-1', vmId: 'i-a' },
     { id: 'eni-b', ips: ['10.0.0.2'], vpcId: 'vpc-1', vswitchId: 'vsw-2', vmId: 'i-b' },
   ];
-  const fl = (id: string, over: Partial<FlowLogConfig>): FlowLogConfig => ({
-    id,
-    resourceType: 'vpc',
-    resourceId: 'vpc-1',
-    trafficType: 'all',
-    aggregationIntervalSec: 60,
-    sink: { type: 'stdout' },
-    extraFields: [],
-    ...over,
-  });
+  const fl = flowLogConfig;
   const config = { accountId: '1234567890123456', region: 'cn-hangzhou' } as AgentConfig;
 
   function windowWith(packets: Array<{ eni: number; flags: number; proto?: number; tcpFlags?: number }>, lost = [0, 0]) {

@@ -7,6 +7,7 @@ import type { FlowSlice, RecordBatch } from '../src/flow/record';
 import { RecordBuilder } from '../src/flow/record-builder';
 import { formatRecordLine } from '../src/sink/json-lines';
 import { SliceJsonLinesEncoder } from '../src/sink/json-lines-slice';
+import { flowLogConfig } from './helpers/records';
 import { prng, setView } from './helpers/views';
 
 /**
@@ -19,16 +20,7 @@ const enis: EniConfig[] = [
   { id: 'eni-c', ips: ['10.0.0.3'], vpcId: 'vpc-2', vswitchId: 'vsw-3', vmId: 'i-c' },
 ];
 const config = { accountId: '1234567890123456', region: 'cn-hangzhou' } as AgentConfig;
-const fl = (id: string, over: Partial<FlowLogConfig>): FlowLogConfig => ({
-  id,
-  resourceType: 'vpc',
-  resourceId: 'vpc-1',
-  trafficType: 'all',
-  aggregationIntervalSec: 60,
-  sink: { type: 'stdout' },
-  extraFields: [],
-  ...over,
-});
+const fl = flowLogConfig;
 
 const ADDRESSES = ['10.0.0.1', '0.0.0.0', '255.255.255.255', '172.16.9.200', '2001:db8::2', '::ffff:10.1.2.3', '::1', 'fe80::1:0:0:1', '1:2:3:4:5:6:7:8'];
 

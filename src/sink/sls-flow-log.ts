@@ -155,12 +155,7 @@ export function writeFlowLog(buf: Buffer, view: DataView, pos: number, record: F
   buf[pos] = 0x0a;
   pos += 3; // Two bytes for the log length: a fast-path log is 128..2600 bytes.
   buf[pos++] = 0x08;
-  let t = timeSec >>> 0;
-  while (t >= 0x80) {
-    buf[pos++] = (t & 0x7f) | 0x80;
-    t >>>= 7;
-  }
-  buf[pos++] = t;
+  pos = putVarint32(buf, pos, timeSec);
   buf.set(prefix.bytes, pos);
   pos += prefix.bytes.length;
   let i = 0;
@@ -219,4 +214,15 @@ export function flowLogBytes(record: FlowRecord): number {
   }
   if (i < STANDARD) return -1;
   return 1 + (logLen < 0x80 ? 1 : 2) + logLen;
+}
+
+/** Writes `value` (0..2^32-1) as a protobuf varint at `pos`; returns the end. */
+export function putVarint32(buf: Uint8Array, pos: number, value: number): number {
+  let v = value >>> 0;
+  while (v >= 0x80) {
+    buf[pos++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[pos++] = v;
+  return pos;
 }

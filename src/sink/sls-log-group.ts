@@ -1,5 +1,5 @@
 import type { FlowRecord, RecordBatch } from '../flow/record';
-import { FLOW_LOG_MAX_BYTES, flowLogBytes, writeFlowLog } from './sls-flow-log';
+import { FLOW_LOG_MAX_BYTES, flowLogBytes, putVarint32, writeFlowLog } from './sls-flow-log';
 
 /**
  * PutLogs limits, per the Log Service API reference "PutLogs"
@@ -162,12 +162,7 @@ export class LogGroupEncoder {
     const logLenAt = pos;
     pos += 2;
     buf[pos++] = 0x08;
-    let t = timeSec >>> 0;
-    while (t >= 0x80) {
-      buf[pos++] = (t & 0x7f) | 0x80;
-      t >>>= 7;
-    }
-    buf[pos++] = t;
+    pos = putVarint32(buf, pos, timeSec);
     for (const key in record) {
       const raw = record[key];
       const value = typeof raw === 'string' ? raw : String(raw);
@@ -277,13 +272,9 @@ export class LogGroupEncoder {
   }
 
   private writeVarint(value: number): void {
-    let v = value >>> 0;
-    while (v >= 0x80) {
-      this.buf[this.pos++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    this.buf[this.pos++] = v;
+    this.pos = putVarint32(this.buf, this.pos, value);
   }
+
 
   private ensure(extra: number): void {
     if (this.pos + extra <= this.buf.length) return;

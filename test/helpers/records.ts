@@ -1,3 +1,4 @@
+import type { FlowLogConfig } from '../../src/config/types';
 import type { FlowRecord, RecordBatch } from '../../src/flow/record';
 
 /** Bytes of a protobuf varint holding `v`. */
@@ -51,4 +52,18 @@ export function sizedBatch(firstN: number, count: number, windowStartSec = 1_700
 /** "1".."n" as strings, the expected `n` fields of records firstN..firstN+count-1. */
 export function numbers(firstN: number, count: number): string[] {
   return Array.from({ length: count }, (_, i) => String(firstN + i));
+}
+
+/** A flow log config for record-builder tests: every ENI of vpc-1, all traffic, 60 s windows, `over` applied. */
+export function flowLogConfig(id: string, over: Partial<FlowLogConfig> = {}): FlowLogConfig {
+  return {
+    id,
+    resourceType: 'vpc',
+    resourceId: 'vpc-1',
+    trafficType: 'all',
+    aggregationIntervalSec: 60,
+    sink: { type: 'stdout' },
+    extraFields: [],
+    ...over,
+  };
 }
