@@ -41,28 +41,28 @@ export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 /** Header and payload of `batch` in one buffer, ready to be written in a single call. */
 export function encodeSegment(batch: RecordBatch, rawBytes: number, createdMs: number): Buffer {
-  const payload = Buffer.from(
-    JSON.stringify({
-      flowLogId: batch.flowLogId,
-      windowStartSec: batch.windowStartSec,
-      windowEndSec: batch.windowEndSec,
-      records: batch.records,
-    }),
-    'utf8',
-  );
-  const out = Buffer.alloc(SEGMENT_HEADER_BYTES + payload.length);
+  const json = JSON.stringify({
+    flowLogId: batch.flowLogId,
+    windowStartSec: batch.windowStartSec,
+    windowEndSec: batch.windowEndSec,
+    records: batch.records,
+  });
+  // The JSON is written straight after the header: no zero-filled buffer, no second copy.
+  const payloadBytes = Buffer.byteLength(json, 'utf8');
+  const out = Buffer.allocUnsafe(SEGMENT_HEADER_BYTES + payloadBytes);
+  out.fill(0, 0, SEGMENT_HEADER_BYTES);
+  out.write(json, SEGMENT_HEADER_BYTES, 'utf8');
   out.writeUInt32BE(SEGMENT_MAGIC, 0);
   out.writeUInt16BE(SEGMENT_VERSION, 4);
   out.writeUInt16BE(SEGMENT_HEADER_BYTES, 6);
   out.writeUInt32BE(batch.records.length, 8);
   out.writeUInt32BE(Math.min(rawBytes, 0xffffffff), 12);
-  out.writeUInt32BE(payload.length, 16);
-  out.writeUInt32BE(crc32(payload), 20);
+  out.writeUInt32BE(payloadBytes, 16);
+  out.writeUInt32BE(crc32(out, SEGMENT_HEADER_BYTES), 20);
   out.writeDoubleBE(createdMs, 24);
   out.writeDoubleBE(batch.windowStartSec, 32);
   out.writeDoubleBE(batch.windowEndSec, 40);
   out.writeUInt32BE(crc32(out, 0, 60), 60);
-  payload.copy(out, SEGMENT_HEADER_BYTES);
   return out;
 }
 
