@@ -51,12 +51,18 @@ const FRAME_BUFFER_BYTES = 262144;
  * Ownership: the handle owns its frame and header buffers and the native session; the owning
  * source owns the handle.
  */
+const U32 = 0x1_0000_0000;
+
 export class LiveHandle {
   /** The frame of the packet being delivered; valid only inside the packet callback. */
   readonly frame = Buffer.alloc(FRAME_BUFFER_BYTES);
   private readonly header = Buffer.alloc(16);
   private readonly headerWords = new Uint32Array(this.header.buffer, this.header.byteOffset, 4);
   private session: NativePcapSession | null = null;
+  /** Drop counters at the last `takeDrops` (or the open); libpcap's are 32-bit and wrap. */
+  private lastDropKernel = 0;
+  private lastDropInterface = 0;
+  private lastStats: LiveCaptureStats = { received: 0, droppedKernel: 0, droppedInterface: 0 };
 
   constructor(readonly device: string) {}
 
@@ -74,7 +80,25 @@ export class LiveHandle {
       throw new CaptureDeviceError(this.device, `open capture device ${this.device}: ${(err as Error).message}`, { cause: err });
     }
     this.session = session;
+    this.lastStats = { received: 0, droppedKernel: 0, droppedInterface: 0 };
+    const s = this.stats();
+    this.lastDropKernel = s?.droppedKernel ?? 0;
+    this.lastDropInterface = s?.droppedInterface ?? 0;
     return linkTypeFromName(name);
+  }
+
+  /**
+   * Packets libpcap reports dropped (kernel + interface) since the previous call or the open;
+   * 0 when closed.
+   */
+  takeDrops(): number {
+    const s = this.stats();
+    if (s === null) return 0;
+    const kernel = (s.droppedKernel - this.lastDropKernel + U32) % U32;
+    const iface = (s.droppedInterface - this.lastDropInterface + U32) % U32;
+    this.lastDropKernel = s.droppedKernel;
+    this.lastDropInterface = s.droppedInterface;
+    return kernel + iface;
   }
 
   /** Calls `onReadable` whenever the descriptor becomes readable (libuv poll). */
@@ -103,15 +127,19 @@ export class LiveHandle {
     view.wireLen = hdr[3];
   }
 
-  /** Cumulative statistics; null when closed or when libpcap cannot tell (the owner picks a fallback). */
+  /**
+   * Cumulative statistics; null when closed. When libpcap cannot tell, the last figures it gave
+   * (so counters computed from them never move backwards).
+   */
   stats(): LiveCaptureStats | null {
     if (this.session === null) return null;
     try {
       const s = this.session.stats();
-      return { received: s.ps_recv >>> 0, droppedKernel: s.ps_drop >>> 0, droppedInterface: s.ps_ifdrop >>> 0 };
+      this.lastStats = { received: s.ps_recv >>> 0, droppedKernel: s.ps_drop >>> 0, droppedInterface: s.ps_ifdrop >>> 0 };
     } catch {
-      return null;
+      // keep the last figures
     }
+    return this.lastStats;
   }
 
   get isOpen(): boolean {

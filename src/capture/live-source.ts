@@ -22,7 +22,6 @@ export interface LiveCaptureOptions {
 }
 
 /** pcap_stat fields are u_int and wrap; deltas are taken modulo 2^32. */
-const U32 = 0x1_0000_0000;
 
 /**
  * One live libpcap handle on one ENI's device, feeding frames to a FlowRecorder as that ENI's.
@@ -44,8 +43,6 @@ export class LiveCaptureSource {
   private readonly handle: LiveHandle;
   private recorder: FlowRecorder | null = null;
   private eni = -1;
-  private lastDropKernel = 0;
-  private lastDropInterface = 0;
   private readonly onPacket: () => void;
   private readonly onReadable: () => void;
   /** Set when a read fails (device gone); the owner decides whether to reopen. */
@@ -76,9 +73,6 @@ export class LiveCaptureSource {
       this.close();
       throw new CaptureDeviceError(this.device, `open capture device ${this.device}: unsupported link type ${this.linkType}`);
     }
-    const s = this.stats();
-    this.lastDropKernel = s.droppedKernel;
-    this.lastDropInterface = s.droppedInterface;
   }
 
   /** Directs frames to `recorder` as ENI `eni`'s. Safe between reads (never during one). */
@@ -100,17 +94,12 @@ export class LiveCaptureSource {
   /** Cumulative statistics; zeros when closed. */
   stats(): LiveCaptureStats {
     if (!this.handle.isOpen) return { received: 0, droppedKernel: 0, droppedInterface: 0 };
-    return this.handle.stats() ?? { received: 0, droppedKernel: this.lastDropKernel, droppedInterface: this.lastDropInterface };
+    return this.handle.stats() ?? { received: 0, droppedKernel: 0, droppedInterface: 0 };
   }
 
   /** Packets dropped (kernel + interface) since the previous call (or open). */
   takeDrops(): number {
-    const s = this.stats();
-    const kernel = (s.droppedKernel - this.lastDropKernel + U32) % U32;
-    const iface = (s.droppedInterface - this.lastDropInterface + U32) % U32;
-    this.lastDropKernel = s.droppedKernel;
-    this.lastDropInterface = s.droppedInterface;
-    return kernel + iface;
+    return this.handle.takeDrops();
   }
 
   get isOpen(): boolean {

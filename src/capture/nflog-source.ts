@@ -101,6 +101,14 @@ export class NflogCaptureSource {
     this.handle.dispatch();
   }
 
+  /**
+   * Overflows since the previous call. For NFLOG libpcap's drop count is the number of times
+   * the netlink socket overflowed (ENOBUFS), not of packets: a lower bound of what was lost.
+   */
+  takeDrops(): number {
+    return this.handle.takeDrops();
+  }
+
   /** Cumulative statistics; zeros when closed. */
   stats(): LiveCaptureStats {
     return this.handle.stats() ?? { received: 0, droppedKernel: 0, droppedInterface: 0 };

@@ -251,6 +251,7 @@ export class FlowlogDaemon {
     this.captures.drainAll();
     this.nflog.drainAll();
     gen.collectLoss(this.captures);
+    gen.collectNflogLoss(this.nflog);
     gen.tick(nowSec() - this.graceSec);
   }
 
@@ -260,6 +261,7 @@ export class FlowlogDaemon {
     this.captures.drainAll();
     this.nflog.drainAll();
     gen.collectLoss(this.captures);
+    gen.collectNflogLoss(this.nflog);
     gen.finish(nowSec());
     this.metrics.retire(gen);
     // Closed windows build their records in slices (so capture never stalls); keep the promise

@@ -4,6 +4,7 @@ import { resolutionKey } from '../enrich/eni-discovery';
 import { log } from '../log';
 import { buildPipeline, type Pipeline, type RecordSubmitter } from '../pipeline';
 import type { CaptureSet } from './capture-set';
+import type { NflogDrops } from './nflog-set';
 
 /**
  * Empty windows still written as NODATA after the process was suspended; a longer gap starts a
@@ -58,6 +59,25 @@ export class LiveGeneration {
       total += dropped;
       for (const agg of this.pipeline.aggregators) agg.addLoss(i, dropped);
     });
+    return total;
+  }
+
+  /**
+   * Adds NFLOG drops (`nflog.takeDrops()`) to the current windows, so they get SKIPDATA: a
+   * group tied to an ENI marks that ENI; an untied group's drops could belong to any ENI, so
+   * every ENI's window is marked with the group's count. Returns the drops taken.
+   */
+  collectNflogLoss(nflog: { takeDrops(): readonly NflogDrops[] }): number {
+    let total = 0;
+    for (const d of nflog.takeDrops()) {
+      total += d.dropped;
+      const tied = d.eniId === undefined ? -1 : this.enis.findIndex((l) => l.eni.id === d.eniId);
+      if (d.eniId !== undefined && tied < 0) continue; // its ENI has no device in this generation
+      this.enis.forEach((_, i) => {
+        if (tied >= 0 && i !== tied) return;
+        for (const agg of this.pipeline.aggregators) agg.addLoss(i, d.dropped);
+      });
+    }
     return total;
   }
 

@@ -39,6 +39,14 @@ export interface NflogSetOptions {
  * Each group is re-bound to every new generation's recorder (`bind`) with the generation's ENI
  * list, so ENI indexes and interface indexes always match the pipeline the frames go to.
  */
+/** Drops of one NFLOG group since the last look. */
+export interface NflogDrops {
+  group: number;
+  /** The ENI the group is tied to; absent for a group that logs for any ENI. */
+  eniId?: string;
+  dropped: number;
+}
+
 export class NflogSet {
   private readonly slots = new Map<number, GroupSlot>();
   private readonly nowMs: () => number;
@@ -94,6 +102,16 @@ export class NflogSet {
   /** Reads what every group has buffered (before a window closes or the pipeline changes). */
   drainAll(): void {
     for (const slot of this.slots.values()) slot.source?.readAvailable();
+  }
+
+  /** Each open group's drops since the last call (see NflogCaptureSource.takeDrops), with its ENI when tied to one. */
+  takeDrops(): NflogDrops[] {
+    const out: NflogDrops[] = [];
+    for (const slot of this.slots.values()) {
+      const dropped = slot.source?.takeDrops() ?? 0;
+      if (dropped > 0) out.push(slot.eniId === undefined ? { group: slot.group, dropped } : { group: slot.group, eniId: slot.eniId, dropped });
+    }
+    return out;
   }
 
   states(): NflogGroupState[] {

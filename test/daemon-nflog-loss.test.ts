@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/load';
+import { LiveGeneration } from '../src/daemon/live-generation';
+import type { NflogDrops } from '../src/daemon/nflog-set';
+import type { RecordBatch } from '../src/flow/record';
+
+const CONFIG = `region: cn-hangzhou
+accountId: "1234567890123456"
+enis:
+  - id: eni-a
+    ips: [10.0.0.1]
+    vpcId: vpc-1
+    vswitchId: vsw-1
+    vmId: i-1
+  - id: eni-b
+    ips: [10.0.0.2]
+    vpcId: vpc-1
+    vswitchId: vsw-1
+    vmId: i-2
+flowLogs:
+  - id: fl-1
+    resourceType: vpc
+    resourceId: vpc-1
+    aggregationInterval: 1
+    sink: {type: stdout}
+`;
+
+/**
+ * NFLOG drops (netlink overflows) must never vanish: they mark the windows SKIPDATA, on the
+ * group's ENI when it has one, on every ENI when the group logs for any.
+ */
+describe('LiveGeneration.collectNflogLoss', () => {
+  it('turns the drops of each group into SKIPDATA on its ENI, or on every ENI for an untied group', async () => {
+    const { config } = parseConfig(CONFIG, '/cfg/nflog-loss.yaml');
+    const batches: RecordBatch[] = [];
+    const startSec = 1_700_000_040; // inside the minute 1_700_000_040 .. 1_700_000_100
+    const gen = new LiveGeneration(
+      config,
+      config.enis.map((eni, i) => ({ eni, device: `veth-${i}` })),
+      { submit: (b) => batches.push(b) },
+      startSec,
+    );
+    const drops: NflogDrops[][] = [
+      [
+        { group: 5, eniId: 'eni-a', dropped: 3 },
+        { group: 6, dropped: 2 },
+        { group: 7, eniId: 'eni-z', dropped: 9 }, // an ENI this generation does not capture
+      ],
+      [{ group: 5, eniId: 'eni-a', dropped: 4 }],
+    ];
+    const taken = drops.map((d) => gen.collectNflogLoss({ takeDrops: () => d }));
+    expect(taken).toEqual([14, 4]);
+    gen.finish(startSec + 10);
+    await gen.pipeline.drained();
+    const status = batches.flatMap((b) => b.records).map((r) => [r['eni-id'], r['log-status'], r.packets]);
+    expect(status).toEqual([
+      ['eni-a', 'SKIPDATA', String(3 + 2 + 4)],
+      ['eni-b', 'SKIPDATA', '2'],
+    ]);
+  });
+});
