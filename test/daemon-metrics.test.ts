@@ -150,7 +150,7 @@ describe.skipIf(!canRun)('daemon metrics and health endpoint', () => {
     expect(problems).toContainEqual(expect.objectContaining({ kind: 'capture', device: 'fldm1', eni: 'eni-m1' }));
   });
 
-  it('moves the endpoint on a reload that changes metrics.listen, opens the sink of an added flow log, and says changed sinks wait for a restart', async () => {
+  it('moves the endpoint on a reload that changes metrics.listen, opens the sink of an added flow log, and moves a changed sink', async () => {
     const text = readFileSync(configPath, 'utf8')
       .replace('127.0.0.1:9465', '127.0.0.1:9467')
       .replace(`path: ${join(dir, 'm1.jsonl')}`, `path: ${join(dir, 'm1-new.jsonl')}`)
@@ -158,10 +158,10 @@ describe.skipIf(!canRun)('daemon metrics and health endpoint', () => {
     writeFileSync(configPath, text);
     daemon.child.kill('SIGHUP');
     await daemon.waitForLog('metrics endpoint listening', 5000, (l) => l.url === 'http://127.0.0.1:9467');
-    const warning = daemon.logLines().find((l) => typeof l.msg === 'string' && l.msg.startsWith('reload changed sinks'));
-    expect(warning).toMatchObject({ level: 40, withoutSink: [] });
     const opened = daemon.logLines().find((l) => typeof l.msg === 'string' && l.msg.startsWith('opened the sinks of flow logs added'));
     expect(opened).toMatchObject({ flowLogs: ['fl-new'] });
+    const moved = daemon.logLines().find((l) => typeof l.msg === 'string' && l.msg.startsWith('moved flow logs to their changed sinks'));
+    expect(moved).toMatchObject({ level: 30, flowLogs: ['fl-m1'] });
     const m = scrapeMetrics(lab, nsA, 'http://127.0.0.1:9467');
     expect(sampleValue(m, METRIC_NAMES.configReloads, { result: 'ok' })).toBe(2);
     expect(() => httpGetInNamespace(lab, nsA, `${BASE}/metrics`)).toThrow(); // curl: connection refused
@@ -169,7 +169,15 @@ describe.skipIf(!canRun)('daemon metrics and health endpoint', () => {
     // NODATA records, one per window).
     const newFile = join(dir, 'fl-new.jsonl');
     const until = Date.now() + 4 * WINDOW_SEC * 1000 + 4000;
-    while (!(existsSync(newFile) && readFileSync(newFile, 'utf8').includes('"eni-id":"eni-m1"')) && Date.now() < until) await sleep(250);
+    // fl-m1's records now go to its new file, and no longer to the old one.
+    const movedFile = join(dir, 'm1-new.jsonl');
+    const oldLines = existsSync(join(dir, 'm1.jsonl')) ? readFileSync(join(dir, 'm1.jsonl'), 'utf8').split('\n').length : 0;
+    const ready = () => existsSync(newFile) && readFileSync(newFile, 'utf8').includes('"eni-id":"eni-m1"') && existsSync(movedFile) && readFileSync(movedFile, 'utf8').includes('"eni-id":"eni-m1"');
+    while (!ready() && Date.now() < until) await sleep(250);
     expect(readFileSync(newFile, 'utf8')).toContain('"eni-id":"eni-m1"');
+    expect(readFileSync(movedFile, 'utf8')).toContain('"eni-id":"eni-m1"');
+    await sleep(2 * WINDOW_SEC * 1000);
+    const oldNow = existsSync(join(dir, 'm1.jsonl')) ? readFileSync(join(dir, 'm1.jsonl'), 'utf8').split('\n').length : 0;
+    expect(oldNow).toBe(oldLines);
   });
 });

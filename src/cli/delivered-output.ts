@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { AgentConfig } from '../config/types';
+import type { AgentConfig, FlowLogConfig } from '../config/types';
 import type { RecordBatch } from '../flow/record';
 import { Delivery } from '../sink/delivery';
 import { SinkFactory } from '../sink/sink-factory';
@@ -9,6 +9,10 @@ import type { RecordOutput } from './record-output';
 export class DeliveredOutput implements RecordOutput {
   /** Batches of a flow log without a delivery (none should arrive; counted, never silent). */
   unroutedRecords = 0;
+  /** Batches of flow logs being moved to a new sink, submitted to it once it is open. */
+  private readonly holding = new Map<string, RecordBatch[]>();
+  /** Records delivered by deliveries replaced in a reload. */
+  private retiredDelivered = 0;
 
   private constructor(
     private readonly byFlowLog: Map<string, Delivery>,
@@ -21,8 +25,7 @@ export class DeliveredOutput implements RecordOutput {
 
   /**
    * Opens deliveries for flow logs of `next` that have none yet (added by a reload), so their
-   * records are delivered from the first window. Flow logs already open keep their sink until
-   * restart: their delivery holds the spool lock and batches of windows still draining.
+   * records are delivered from the first window (flow logs already open: replaceChangedSinks).
    * Returns the ids it opened.
    */
   async addFlowLogs(next: AgentConfig): Promise<string[]> {
@@ -34,6 +37,47 @@ export class DeliveredOutput implements RecordOutput {
       opened.push(fl.id);
     }
     return opened;
+  }
+
+  /**
+   * Moves each flow log whose sink, delivery settings or credentials changed in a reload onto a
+   * delivery opened from `next`. The old delivery is closed first: it spools what it still holds,
+   * lets requests in flight settle and releases the spool's lock; batches submitted meanwhile
+   * wait here. The new delivery starts from the same spool, so records not yet delivered go to
+   * the new sink too. A flow log whose new sink cannot be opened goes back to its previous one.
+   * Not for a changed stateDir (the spool would stay behind): the caller leaves those to a restart.
+   */
+  async replaceChangedSinks(previous: AgentConfig, next: AgentConfig): Promise<{ moved: string[]; kept: Array<{ id: string; error: string }> }> {
+    const moved: string[] = [];
+    const kept: Array<{ id: string; error: string }> = [];
+    for (const fl of next.flowLogs) {
+      const old = this.byFlowLog.get(fl.id);
+      const before = previous.flowLogs.find((f) => f.id === fl.id);
+      if (old === undefined || before === undefined || sinkSettings(previous, before) === sinkSettings(next, fl)) continue;
+      const spoolDir = join(next.stateDir, 'spool', fl.id);
+      const held: RecordBatch[] = [];
+      this.holding.set(fl.id, held);
+      try {
+        await old.close();
+        this.retiredDelivered += old.stats.recordsDelivered;
+        try {
+          this.byFlowLog.set(fl.id, await Delivery.open(new SinkFactory(next).create(fl), spoolDir, next.delivery));
+          moved.push(fl.id);
+        } catch (err) {
+          kept.push({ id: fl.id, error: (err as Error).message });
+          this.byFlowLog.delete(fl.id);
+          this.byFlowLog.set(fl.id, await Delivery.open(new SinkFactory(previous).create(before), spoolDir, previous.delivery));
+        }
+      } catch (err) {
+        // Not even the previous sink reopens: its batches are counted as unrouted from now on.
+        this.byFlowLog.delete(fl.id);
+        if (!kept.some((k) => k.id === fl.id)) kept.push({ id: fl.id, error: (err as Error).message });
+      } finally {
+        this.holding.delete(fl.id);
+        for (const b of held) this.submit(b);
+      }
+    }
+    return { moved, kept };
   }
 
   static async open(config: AgentConfig, flushTimeoutMs: number): Promise<DeliveredOutput> {
@@ -51,6 +95,11 @@ export class DeliveredOutput implements RecordOutput {
   }
 
   submit(batch: RecordBatch): void {
+    const held = this.holding.get(batch.flowLogId);
+    if (held !== undefined) {
+      held.push(batch); // its flow log is moving to a new sink (replaceChangedSinks)
+      return;
+    }
     const d = this.byFlowLog.get(batch.flowLogId);
     if (d !== undefined) d.submit(batch);
     else this.unroutedRecords += batch.records.length;
@@ -58,7 +107,7 @@ export class DeliveredOutput implements RecordOutput {
 
   async close(): Promise<{ delivered: number; spooled: number }> {
     const deadline = Date.now() + this.flushTimeoutMs;
-    let delivered = 0;
+    let delivered = this.retiredDelivered;
     let spooled = 0;
     await Promise.all(
       [...this.byFlowLog.values()].map(async (d) => {
@@ -70,4 +119,9 @@ export class DeliveredOutput implements RecordOutput {
     );
     return { delivered, spooled };
   }
+}
+
+/** What a flow log's delivery is opened from: its sink, the delivery settings and the credentials. */
+function sinkSettings(config: AgentConfig, flowLog: FlowLogConfig): string {
+  return JSON.stringify([flowLog.sink, config.delivery, config.credentials ?? null]);
 }

@@ -1,7 +1,6 @@
 import { unwatchFile, watchFile } from 'node:fs';
 import { ConfigError, formatProblem, loadConfig } from '../config/load';
 import type { AgentConfig, EniConfig } from '../config/types';
-import { DeliveredOutput } from '../cli/delivered-output';
 import { openRecordOutput } from '../cli/record-output';
 import { EcsMetadataClient } from '../enrich/ecs-metadata';
 import { enisFromMetadata, listHostInterfaces, resolveLiveEnis, resolutionKey, type HostInterface, type LiveEni } from '../enrich/eni-discovery';
@@ -12,14 +11,14 @@ import { DaemonMetrics } from './daemon-metrics';
 import { LiveGeneration } from './live-generation';
 import { MetricsEndpoint } from './metrics-endpoint';
 import { NflogSet } from './nflog-set';
-import { sinkChangesOnReload } from './sink-reload';
+import { applySinkChanges } from './sink-reload';
 
 export interface DaemonOptions {
   configPath: string;
   /**
    * Delivery seam: '-' or a file writes JSON Lines (as replay's --output); undefined delivers
-   * through each flow log's sink (delivery layer: batching, retry, spool). Sinks are opened at
-   * start; a reload that changes them is logged and takes effect on the next start.
+   * through each flow log's sink (delivery layer: batching, retry, spool). A reload opens the
+   * sinks of added flow logs and moves changed ones (see applySinkChanges).
    */
   output?: string;
   log: Logger;
@@ -162,20 +161,7 @@ export class FlowlogDaemon {
     const previous = this.config;
     const captureChanged = JSON.stringify(next.capture) !== JSON.stringify(previous.capture);
     this.config = next;
-    const inner = this.output.inner;
-    if (inner instanceof DeliveredOutput) {
-      // Flow logs new in this config get their sinks now, before the pipeline that feeds them.
-      try {
-        const opened = await inner.addFlowLogs(next);
-        if (opened.length > 0) this.log.info({ flowLogs: opened }, 'opened the sinks of flow logs added by the reload');
-      } catch (err) {
-        this.log.error({ err: (err as Error).message }, `open sinks of added flow logs: ${(err as Error).message} (their records are counted as unrouted until restart)`);
-      }
-    }
-    const sinksFixed = sinkChangesOnReload(inner, previous, next);
-    if (sinksFixed !== null) {
-      this.log.warn(sinksFixed, 'reload changed sinks or delivery settings: they take effect on restart; records keep going to the sinks opened at start');
-    }
+    await applySinkChanges(this.output.inner, previous, next, this.log);
     if (captureChanged) {
       this.endGeneration();
       this.captures.closeAll();

@@ -3,18 +3,36 @@ import type { RecordOutput } from '../cli/record-output';
 import type { AgentConfig } from '../config/types';
 
 /**
- * What a reload cannot change: a flow log's sink, once open, stays until restart, because its
- * delivery holds the flow log's spool lock and windows still draining hand their batches to it.
- * (Flow logs new in the reload get their sinks at the reload: DeliveredOutput.addFlowLogs.) This
- * says what stays as it was, for one warning per reload that changes sinks or delivery settings;
- * `withoutSink` lists flow logs whose sink could not be opened.
- *
- * Returns null when nothing about the sinks changed, or when the output is not the configured
- * sinks (`run --output`).
+ * What a reload does to the configured sinks (`run` without `--output`): flow logs it adds get
+ * their sinks, flow logs whose sink, delivery settings or credentials changed move to the new
+ * ones with their spooled records (DeliveredOutput.addFlowLogs, replaceChangedSinks). A changed
+ * `stateDir` is the exception: the spools stay where they are until restart. Logs one line for
+ * each outcome; returns the flow logs moved.
  */
-export function sinkChangesOnReload(output: RecordOutput, previous: AgentConfig, next: AgentConfig): { withoutSink: string[] } | null {
-  if (!(output instanceof DeliveredOutput)) return null;
-  const sinksOf = (c: AgentConfig) => JSON.stringify([c.flowLogs.map((f) => [f.id, f.sink]), c.delivery, c.credentials ?? null, c.stateDir]);
-  if (sinksOf(previous) === sinksOf(next)) return null;
-  return { withoutSink: next.flowLogs.filter((f) => !output.deliveries.has(f.id)).map((f) => f.id) };
+export async function applySinkChanges(
+  output: RecordOutput,
+  previous: AgentConfig,
+  next: AgentConfig,
+  log: { info(o: object, msg: string): void; warn(o: object, msg: string): void; error(o: object, msg: string): void },
+): Promise<string[]> {
+  if (!(output instanceof DeliveredOutput)) return [];
+  try {
+    const opened = await output.addFlowLogs(next);
+    if (opened.length > 0) log.info({ flowLogs: opened }, 'opened the sinks of flow logs added by the reload');
+  } catch (err) {
+    log.error({ err: (err as Error).message }, `open sinks of added flow logs: ${(err as Error).message} (their records are counted as unrouted until restart)`);
+  }
+  if (previous.stateDir !== next.stateDir) {
+    log.warn(
+      { stateDir: next.stateDir, previous: previous.stateDir },
+      'reload changed stateDir: it takes effect on restart; sinks and spools stay as they were',
+    );
+    return [];
+  }
+  const { moved, kept } = await output.replaceChangedSinks(previous, next);
+  if (moved.length > 0) log.info({ flowLogs: moved }, 'moved flow logs to their changed sinks; records not yet delivered follow them');
+  for (const k of kept) {
+    log.error({ flowLog: k.id, err: k.error }, `open the changed sink of flow log ${k.id}: ${k.error} (it keeps its previous sink)`);
+  }
+  return moved;
 }
