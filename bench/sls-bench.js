@@ -153,17 +153,7 @@ async function runSlsBench(o = {}) {
       if (stored !== records) throw new Error(`bench ${compression}: server stored ${stored} logs, sent ${records}`);
       const raw = sink.counters.rawBytes - c0.rawBytes;
       const sent = sink.counters.sentBytes - c0.sentBytes;
-      results.push({
-        compression,
-        records,
-        seconds: round(seconds, 3),
-        recordsPerSec: Math.round(records / seconds),
-        cpuSeconds: round(cpuSeconds, 3),
-        recordsPerCpuSec: Math.round(records / cpuSeconds),
-        rawBytesPerRecord: round(raw / records, 1),
-        sentBytesPerRecord: round(sent / records, 1),
-        ratio: round(sent / raw, 3),
-      });
+      results.push(result(compression, records, seconds, cpuSeconds, raw, sent));
       await sink.close();
     }
     if (o.delivery !== false) results.push(await throughDelivery(url, credentials, batchCount, child));
@@ -203,17 +193,7 @@ async function throughDelivery(url, credentials, batchCount, child) {
     const records = batchCount * RECORDS_PER_BATCH;
     const stored = (await serverCount(child)) - before;
     if (stored !== records) throw new Error(`bench delivery: server stored ${stored} logs, sent ${records}`);
-    return {
-      compression: 'delivery+deflate',
-      records,
-      seconds: round(seconds, 3),
-      recordsPerSec: Math.round(records / seconds),
-      cpuSeconds: round(cpuSeconds, 3),
-      recordsPerCpuSec: Math.round(records / cpuSeconds),
-      rawBytesPerRecord: 0,
-      sentBytesPerRecord: 0,
-      ratio: 0,
-    };
+    return result('delivery+deflate', records, seconds, cpuSeconds);
   } finally {
     fs.rmSync(spoolDir, { recursive: true, force: true });
   }
@@ -239,16 +219,21 @@ function encodeOnly(batchCount) {
     cpuSeconds += (cpu.user + cpu.system) / 1e6;
   }
   const records = batchCount * RECORDS_PER_BATCH;
+  return result('encode-only', records, seconds, cpuSeconds, raw);
+}
+
+/** One row of the bench's results; byte figures 0 where a row has none. */
+function result(compression, records, seconds, cpuSeconds, rawBytes = 0, sentBytes = 0) {
   return {
-    compression: 'encode-only',
+    compression,
     records,
     seconds: round(seconds, 3),
     recordsPerSec: Math.round(records / seconds),
     cpuSeconds: round(cpuSeconds, 3),
     recordsPerCpuSec: Math.round(records / cpuSeconds),
-    rawBytesPerRecord: round(raw / records, 1),
-    sentBytesPerRecord: 0,
-    ratio: 0,
+    rawBytesPerRecord: round(rawBytes / records, 1),
+    sentBytesPerRecord: round(sentBytes / records, 1),
+    ratio: rawBytes > 0 ? round(sentBytes / rawBytes, 3) : 0,
   };
 }
 

@@ -14,6 +14,7 @@
  *                             │ RecordBatches per flow log: OK, then NODATA / SKIPDATA
  *                             ▼
  *                    RecordSubmitter.submit ──► delivery (batching, retry, spool) ──► Sink
+ *                    (replay --output: OK records as table entries, submitFlows ──► JSON Lines file)
  */
 import { performance } from 'node:perf_hooks';
 import type { AgentConfig, FlowLogConfig } from './config/types';

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { readI32 } from '../decode/byte-reads';
+import { readI32, readI32Le } from '../decode/byte-reads';
 import type { PacketView } from '../decode/packet-view';
 
 /**
@@ -287,9 +287,4 @@ export class CaptureFileReader {
     const c = this.frame;
     return this.little ? c[at] | (c[at + 1] << 8) : (c[at] << 8) | c[at + 1];
   }
-}
-
-/** The 32 bits at `at`, little-endian, as an int32. */
-function readI32Le(c: Uint8Array, at: number): number {
-  return c[at] | (c[at + 1] << 8) | (c[at + 2] << 16) | (c[at + 3] << 24);
 }

@@ -38,6 +38,9 @@ export interface LiveHandleOptions {
  */
 const FRAME_BUFFER_BYTES = 262144;
 
+/** pcap_stat fields are u_int and wrap; drop deltas are taken modulo 2^32. */
+const U32 = 0x1_0000_0000;
+
 /**
  * One live libpcap handle (a network device or `nflog:<group>`) read through node-pcap's binding
  * into buffers allocated once: the code both live sources share. The sources decide what a
@@ -51,8 +54,6 @@ const FRAME_BUFFER_BYTES = 262144;
  * Ownership: the handle owns its frame and header buffers and the native session; the owning
  * source owns the handle.
  */
-const U32 = 0x1_0000_0000;
-
 export class LiveHandle {
   /** The frame of the packet being delivered; valid only inside the packet callback. */
   readonly frame = Buffer.alloc(FRAME_BUFFER_BYTES);

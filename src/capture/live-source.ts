@@ -21,8 +21,6 @@ export interface LiveCaptureOptions {
   bufferTimeoutMs: number;
 }
 
-/** pcap_stat fields are u_int and wrap; deltas are taken modulo 2^32. */
-
 /**
  * One live libpcap handle on one ENI's device, feeding frames to a FlowRecorder as that ENI's.
  *
@@ -93,7 +91,6 @@ export class LiveCaptureSource {
 
   /** Cumulative statistics; zeros when closed. */
   stats(): LiveCaptureStats {
-    if (!this.handle.isOpen) return { received: 0, droppedKernel: 0, droppedInterface: 0 };
     return this.handle.stats() ?? { received: 0, droppedKernel: 0, droppedInterface: 0 };
   }
 

@@ -64,14 +64,16 @@ export class DeliveredOutput implements RecordOutput {
           this.byFlowLog.set(fl.id, await Delivery.open(new SinkFactory(next).create(fl), spoolDir, next.delivery));
           moved.push(fl.id);
         } catch (err) {
-          kept.push({ id: fl.id, error: (err as Error).message });
-          this.byFlowLog.delete(fl.id);
+          kept.push({ id: fl.id, error: `${(err as Error).message} (it keeps its previous sink)` });
           this.byFlowLog.set(fl.id, await Delivery.open(new SinkFactory(previous).create(before), spoolDir, previous.delivery));
         }
       } catch (err) {
         // Not even the previous sink reopens: its batches are counted as unrouted from now on.
         this.byFlowLog.delete(fl.id);
-        if (!kept.some((k) => k.id === fl.id)) kept.push({ id: fl.id, error: (err as Error).message });
+        const error = `${(err as Error).message} (its previous sink did not reopen either: its records are counted as unrouted until restart)`;
+        const seen = kept.find((k) => k.id === fl.id);
+        if (seen === undefined) kept.push({ id: fl.id, error });
+        else seen.error = error;
       } finally {
         this.holding.delete(fl.id);
         for (const b of held) this.submit(b);

@@ -57,7 +57,7 @@ export class LiveGeneration {
       const dropped = source.takeDrops();
       if (dropped === 0) return;
       total += dropped;
-      for (const agg of this.pipeline.aggregators) agg.addLoss(i, dropped);
+      this.addLoss(i, dropped);
     });
     return total;
   }
@@ -71,14 +71,18 @@ export class LiveGeneration {
     let total = 0;
     for (const d of nflog.takeDrops()) {
       total += d.dropped;
-      const tied = d.eniId === undefined ? -1 : this.enis.findIndex((l) => l.eni.id === d.eniId);
-      if (d.eniId !== undefined && tied < 0) continue; // its ENI has no device in this generation
-      this.enis.forEach((_, i) => {
-        if (tied >= 0 && i !== tied) return;
-        for (const agg of this.pipeline.aggregators) agg.addLoss(i, d.dropped);
-      });
+      if (d.eniId === undefined) this.enis.forEach((_, i) => this.addLoss(i, d.dropped));
+      else {
+        const eni = this.enis.findIndex((l) => l.eni.id === d.eniId);
+        if (eni >= 0) this.addLoss(eni, d.dropped); // else its ENI has no device in this generation
+      }
     }
     return total;
+  }
+
+  /** Lost packets of ENI `eni` in the current window of every interval: SKIPDATA. */
+  private addLoss(eni: number, packets: number): void {
+    for (const agg of this.pipeline.aggregators) agg.addLoss(eni, packets);
   }
 
   /** Closes windows that ended by `clockSec` (the grace-delayed wall clock). */

@@ -32,7 +32,7 @@ export async function applySinkChanges(
   const { moved, kept } = await output.replaceChangedSinks(previous, next);
   if (moved.length > 0) log.info({ flowLogs: moved }, 'moved flow logs to their changed sinks; records not yet delivered follow them');
   for (const k of kept) {
-    log.error({ flowLog: k.id, err: k.error }, `open the changed sink of flow log ${k.id}: ${k.error} (it keeps its previous sink)`);
+    log.error({ flowLog: k.id, err: k.error }, `move flow log ${k.id} to its changed sink: ${k.error}`);
   }
   return moved;
 }

@@ -27,3 +27,8 @@ export function readI32(frame: Uint8Array, off: number): number {
 export function readU16Le(frame: Uint8Array, off: number): number {
   return frame[off] | (frame[off + 1] << 8);
 }
+
+/** The same 32 bits read little-endian, as an int32 (pcap record headers in host order). */
+export function readI32Le(frame: Uint8Array, off: number): number {
+  return frame[off] | (frame[off + 1] << 8) | (frame[off + 2] << 16) | (frame[off + 3] << 24);
+}

@@ -101,25 +101,8 @@ export class EniInventory {
   }
 
   private addressLookup(family: number, w: Uint32Array): number {
-    const keys = this.hostKeys;
-    if (this.hostMask < SCAN_SLOTS) {
-      for (let k = 0; k <= this.hostMask * 6; k += 6) {
-        if (keys[k + 1] === w[0] && keys[k] === family && keys[k + 5] !== 0 && keys[k + 2] === w[1] && keys[k + 3] === w[2] && keys[k + 4] === w[3]) {
-          return keys[k + 5] - 1;
-        }
-      }
-    } else {
-      let slot = hashWords(family, w[0] | 0, w[1] | 0, w[2] | 0, w[3] | 0) & this.hostMask;
-      for (;;) {
-        const k = slot * 6;
-        const e = keys[k + 5];
-        if (e === 0) break;
-        if (keys[k] === family && keys[k + 1] === w[0] && keys[k + 2] === w[1] && keys[k + 3] === w[2] && keys[k + 4] === w[3]) {
-          return e - 1;
-        }
-        slot = (slot + 1) & this.hostMask;
-      }
-    }
+    const host = this.hostMask < SCAN_SLOTS ? this.scanHosts(family, w) : this.probeHosts(family, w);
+    if (host >= 0) return host;
     const p = this.prefixes;
     for (let i = 0; i < this.prefixCount; i++) {
       const k = i * 10;
@@ -134,6 +117,30 @@ export class EniInventory {
       }
     }
     return -1;
+  }
+
+  /** Exact addresses of a handful of ENIs: every slot compared, no hash (see SCAN_SLOTS). */
+  private scanHosts(family: number, w: Uint32Array): number {
+    const keys = this.hostKeys;
+    for (let k = 0; k <= this.hostMask * 6; k += 6) {
+      if (keys[k + 1] === w[0] && keys[k] === family && keys[k + 5] !== 0 && keys[k + 2] === w[1] && keys[k + 3] === w[2] && keys[k + 4] === w[3]) {
+        return keys[k + 5] - 1;
+      }
+    }
+    return -1;
+  }
+
+  /** Exact addresses through the hash table (linear probing). */
+  private probeHosts(family: number, w: Uint32Array): number {
+    const keys = this.hostKeys;
+    let slot = hashWords(family, w[0] | 0, w[1] | 0, w[2] | 0, w[3] | 0) & this.hostMask;
+    for (;;) {
+      const k = slot * 6;
+      const e = keys[k + 5];
+      if (e === 0) return -1;
+      if (keys[k] === family && keys[k + 1] === w[0] && keys[k + 2] === w[1] && keys[k + 3] === w[2] && keys[k + 4] === w[3]) return e - 1;
+      slot = (slot + 1) & this.hostMask;
+    }
   }
 }
 

@@ -1,7 +1,8 @@
 import { formatIpv6 } from '../flow/address-format';
 import { FLAG_IPV6, FLAG_OUT, FLAG_REJECT, KEY_WORDS } from '../flow/flow-table';
 import type { FlowSlice } from '../flow/record';
-import { putWords, wordText } from './json-lines';
+import { recordPrefixText } from './json-lines';
+import { putWords, wordText } from './word-text';
 
 /**
  * Writes the OK records of a `FlowSlice` as JSON Lines straight from the flow table: the same
@@ -19,13 +20,15 @@ export class SliceJsonLinesEncoder {
   private buf = Buffer.allocUnsafe(1 << 20);
   private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private pos = 0;
-  /** Per ENI index: `{"version":"1",...,"eni-id":"…","srcaddr":"` as bytes, built on first use. */
+  /** Per ENI index of `prefixEnis`: `{"version":"1",...,"eni-id":"…","srcaddr":"` as bytes, built on first use. */
   private prefixes: Uint8Array[] = [];
+  private prefixEnis: FlowSlice['enis'] | null = null;
   private prefixAccount = '';
 
   encode(slice: FlowSlice): Buffer {
-    if (slice.accountId !== this.prefixAccount) {
-      this.prefixes = [];
+    if (slice.enis !== this.prefixEnis || slice.accountId !== this.prefixAccount) {
+      this.prefixes = []; // another ENI list (another pipeline): indexes mean other ENIs
+      this.prefixEnis = slice.enis;
       this.prefixAccount = slice.accountId;
     }
     const t = slice.table;
@@ -68,9 +71,7 @@ export class SliceJsonLinesEncoder {
 
   private prefixFor(slice: FlowSlice, eni: number): Uint8Array {
     const e = slice.enis[eni];
-    const text =
-      `{"version":"1","vswitch-id":"${e.vswitchId}","vm-id":"${e.vmId}","vpc-id":"${e.vpcId}",` +
-      `"account-id":"${slice.accountId}","eni-id":"${e.id}","srcaddr":"`;
+    const text = recordPrefixText('1', e.vswitchId, e.vmId, e.vpcId, slice.accountId, e.id);
     const bytes = new Uint8Array(Buffer.from(text, 'utf8'));
     this.prefixes[eni] = bytes;
     return bytes;

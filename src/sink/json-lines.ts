@@ -1,4 +1,5 @@
 import { isPlainText, RECORD_FIELDS, type FlowRecord, type RecordBatch } from '../flow/record';
+import { putWords, wordText, type WordText } from './word-text';
 
 const STANDARD_FIELDS: ReadonlySet<string> = new Set(RECORD_FIELDS);
 
@@ -43,29 +44,6 @@ function plain(v: string): boolean {
     if (c < 0x20 || c === 0x22 || c === 0x5c) return false;
   }
   return true;
-}
-
-/**
- * A constant ASCII string as little-endian 32-bit words, the last one padded: written four bytes
- * per store (a byte loop over the ~140 constant bytes of a line was a third of its cost). The
- * padding lands past the string's end, where the next write goes, so it never survives.
- */
-export interface WordText {
-  readonly words: Uint32Array;
-  readonly length: number;
-}
-
-export function wordText(s: string): WordText {
-  const words = new Uint32Array(Math.ceil(s.length / 4));
-  for (let i = 0; i < s.length; i++) words[i >> 2] |= s.charCodeAt(i) << (8 * (i & 3));
-  return { words, length: s.length };
-}
-
-/** Writes `text` at `p` (plus up to 3 bytes of padding after it, which the caller has room for); returns its end. */
-export function putWords(view: DataView, p: number, text: WordText): number {
-  const w = text.words;
-  for (let i = 0; i < w.length; i++) view.setUint32(p + 4 * i, w[i], true);
-  return p + text.length;
 }
 
 /** The constant text before each per-flow value (srcaddr's key ends the per-ENI prefix). */
@@ -260,8 +238,17 @@ export class JsonLinesEncoder {
 function newPrefix(r: FlowRecord): EniPrefix | null {
   const [version, vswitchId, vmId, vpcId, accountId, eniId] = RECORD_FIELDS.slice(0, 6).map((f) => r[f]);
   if (![version, vswitchId, vmId, vpcId, accountId, eniId].every((v) => typeof v === 'string')) return null;
-  const text =
-    `{"version":"${jsonBody(version)}","vswitch-id":"${jsonBody(vswitchId)}","vm-id":"${jsonBody(vmId)}",` +
-    `"vpc-id":"${jsonBody(vpcId)}","account-id":"${jsonBody(accountId)}","eni-id":"${jsonBody(eniId)}","srcaddr":"`;
+  const text = recordPrefixText(version, vswitchId, vmId, vpcId, accountId, eniId);
   return { version, vswitchId, vmId, vpcId, accountId, eniId, bytes: Buffer.from(text, 'utf8') };
+}
+
+/**
+ * The start of a record's line up to the value of `srcaddr`, for the six fields every record of
+ * an ENI shares: `{"version":"…","vswitch-id":"…",…,"eni-id":"…","srcaddr":"`.
+ */
+export function recordPrefixText(version: string, vswitchId: string, vmId: string, vpcId: string, accountId: string, eniId: string): string {
+  return (
+    `{"version":"${jsonBody(version)}","vswitch-id":"${jsonBody(vswitchId)}","vm-id":"${jsonBody(vmId)}",` +
+    `"vpc-id":"${jsonBody(vpcId)}","account-id":"${jsonBody(accountId)}","eni-id":"${jsonBody(eniId)}","srcaddr":"`
+  );
 }

@@ -1,4 +1,5 @@
 import { RECORD_FIELDS, type FlowRecord } from '../flow/record';
+import { putWords, wordText, type WordText } from './word-text';
 
 /**
  * Fast path of the LogGroup encoder for flow records: the 18 standard fields in their order,
@@ -37,23 +38,11 @@ const MAX_PAIR_BYTES = 129;
  */
 export const FLOW_LOG_MAX_BYTES = 9 + KEYS.length * MAX_PAIR_BYTES + 3;
 
-// Per known key k: 0x0a, k.length, k, 0x12 (Content.Key tag and length, key, Content.Value tag),
-// as little-endian 32-bit words (zero-padded) from HEAD_AT[f], HEAD_LEN[f] bytes long.
-const HEAD_LEN = new Int32Array(KEYS.length);
-const HEAD_AT = new Int32Array(KEYS.length);
-const HEAD_WORDS = buildHeadWords();
-
-function buildHeadWords(): Int32Array {
-  const words: number[] = [];
-  KEYS.forEach((key, f) => {
-    const bytes = [0x0a, key.length, ...Buffer.from(key, 'latin1'), 0x12];
-    HEAD_LEN[f] = bytes.length;
-    HEAD_AT[f] = words.length;
-    while (bytes.length % 4 !== 0) bytes.push(0);
-    for (let i = 0; i < bytes.length; i += 4) words.push(bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
-  });
-  return Int32Array.from(words);
-}
+/**
+ * Per known key k, the head of its Content pair: 0x0a, k.length, k, 0x12 (Key tag and length,
+ * the key, Value tag), written as 32-bit words.
+ */
+const HEADS: readonly WordText[] = KEYS.map((key) => wordText(`\n${String.fromCharCode(key.length)}${key}\x12`));
 
 /**
  * The encoded Content pairs of fields 0..5 of an ENI's records, and the strings they encode;
@@ -107,15 +96,16 @@ function flowPrefix(record: FlowRecord): (PrefixEntry & { bytes: Uint8Array }) |
 
 /** Content pairs for fields 0..5 with these values; null when one is not ASCII or too long. */
 function encodePrefix(values: readonly string[]): Uint8Array | null {
-  const bytes = new Uint8Array(PREFIX_FIELDS * MAX_PAIR_BYTES);
+  const bytes = new Uint8Array(PREFIX_FIELDS * MAX_PAIR_BYTES + 3);
+  const view = new DataView(bytes.buffer);
   let pos = 0;
   for (let f = 0; f < PREFIX_FIELDS; f++) {
     const value = values[f];
-    const pairLen = HEAD_LEN[f] + 1 + value.length;
+    const pairLen = HEADS[f].length + 1 + value.length;
     if (pairLen >= 0x80) return null;
     bytes[pos++] = 0x12;
     bytes[pos++] = pairLen;
-    for (let i = 0; i < HEAD_LEN[f]; i++) bytes[pos++] = headByte(f, i);
+    pos = putWords(view, pos, HEADS[f]);
     bytes[pos++] = value.length;
     for (let i = 0; i < value.length; i++) {
       const c = value.charCodeAt(i);
@@ -124,11 +114,6 @@ function encodePrefix(values: readonly string[]): Uint8Array | null {
     }
   }
   return bytes.slice(0, pos);
-}
-
-/** Byte `i` of key `f`'s head. */
-function headByte(f: number, i: number): number {
-  return (HEAD_WORDS[HEAD_AT[f] + (i >>> 2)] >>> ((i & 3) * 8)) & 0xff;
 }
 
 /**
@@ -167,14 +152,12 @@ export function writeFlowLog(buf: Buffer, view: DataView, pos: number, record: F
     const value = record[key];
     if (typeof value !== 'string') return -1;
     const n = value.length;
-    const headLen = HEAD_LEN[f];
-    const pairLen = headLen + 1 + n;
+    const head = HEADS[f];
+    const pairLen = head.length + 1 + n;
     if (pairLen >= 0x80) return -1;
     buf[pos] = 0x12;
     buf[pos + 1] = pairLen;
-    let p = pos + 2;
-    for (let w = HEAD_AT[f], end = p + headLen; p < end; p += 4) view.setInt32(p, HEAD_WORDS[w++], true);
-    p = pos + 2 + headLen;
+    let p = putWords(view, pos + 2, head);
     buf[p++] = n;
     for (let j = 0; j < n; j++) {
       const c = value.charCodeAt(j);
@@ -207,7 +190,7 @@ export function flowLogBytes(record: FlowRecord): number {
     const value = record[key];
     if (typeof value !== 'string') return -1;
     const n = value.length;
-    const pairLen = HEAD_LEN[f] + 1 + n;
+    const pairLen = HEADS[f].length + 1 + n;
     if (pairLen >= 0x80) return -1;
     for (let j = 0; j < n; j++) if (value.charCodeAt(j) >= 0x80) return -1;
     logLen += 2 + pairLen;

@@ -42,8 +42,8 @@ export type { SegmentInfo, SegmentStore, SpoolStats } from './segment-store';
  *   5 fsync the directory        (rename survives
  *     power loss); only now is the append resolved
  *
- *   read(seq): the batch as appended while this process still holds it (the newest 32 MiB),
- *         else the file, its CRC checked
+ *   read(seq): the batch as appended, while this process holds it (up to 32 MiB of segments
+ *         appended here; delivering them frees room), else the file, its CRC checked
  *
  *   open: 7 take the lock; move every tmp-* aside (it was never committed, the writer was
  *         killed between 2 and 4); check each header (size, CRC); a bad one goes aside too
@@ -73,7 +73,8 @@ interface Entry extends SegmentInfo {
  * Segment bytes whose batches are kept in memory after their append. Reading back what was just
  * written (file read, CRC, JSON.parse) was half of the delivery layer's CPU: with it the spool
  * passed about 100 k records/s. The file is still written and fsynced before the append
- * resolves; only the read is skipped, for the newest segments, within this bound.
+ * resolves; only the read is skipped, for segments appended while the kept ones stay within
+ * this bound (during an outage, the first 32 MiB; later ones are read from their files).
  */
 const RECENT_BATCH_BYTES = 32 * 1024 * 1024;
 
