@@ -35,6 +35,12 @@ const PCAPNG_BOM = 0x1a2b3c4d;
 /** Largest record or block accepted (libpcap's own bound for pcapng blocks is 16 MiB). */
 const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 const CHUNK_BYTES = 256 * 1024;
+/**
+ * The first read of a file is this small, so the packet loop's refill call runs (and V8 records
+ * feedback for it) before the loop is optimized: a refill site first reached in optimized code
+ * deoptimizes the whole inlined packet path and costs a recompile.
+ */
+const FIRST_READ_BYTES = 16 * 1024;
 
 /** 'pcap' | 'pcapng' when this reader handles the file (by its first four bytes), else null. */
 export function captureFormatOf(head: Buffer): 'pcap' | 'pcapng' | null {
@@ -63,6 +69,8 @@ export class CaptureFileReader {
   private len = 0;
   private fd = -1;
   private eof = false;
+  /** Most bytes the next read may take: FIRST_READ_BYTES for a file's first read. */
+  private readLimit = FIRST_READ_BYTES;
   private little = true;
   // pcapng interfaces of the current section (small arrays, grown only on IDB blocks)
   private ifLinkType: number[] = [];
@@ -76,6 +84,7 @@ export class CaptureFileReader {
     this.fd = openSync(path, 'r');
     this.pos = this.len = 0;
     this.eof = false;
+    this.readLimit = FIRST_READ_BYTES;
     try {
       if (!this.fill(4)) return { packets: 0, linkType: -1, error: 'empty file' };
       const format = captureFormatOf(this.frame.subarray(this.pos, this.pos + 4));
@@ -266,7 +275,9 @@ export class CaptureFileReader {
       this.pos = 0;
     }
     while (this.len < need) {
-      const n = readSync(this.fd, this.frame, this.len, this.frame.length - this.len, null);
+      const room = this.frame.length - this.len;
+      const n = readSync(this.fd, this.frame, this.len, room < this.readLimit ? room : this.readLimit, null);
+      this.readLimit = this.frame.length;
       if (n === 0) {
         this.eof = true;
         return false;

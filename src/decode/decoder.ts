@@ -61,7 +61,11 @@ export class Decoder extends IpDecoder {
     // packets over in place, inside its read chunk) and its captured bytes end at `end`.
     const base = view.frameOffset;
     const held = frame.length - base;
-    const captured = view.capLen < held ? view.capLen : held > 0 ? held : 0;
+    // Written so that every comparison runs on every packet: a branch first taken after V8 has
+    // optimized this function (a packet ending exactly at the end of a read chunk) deoptimizes it.
+    let captured = view.capLen;
+    if (captured > held) captured = held;
+    if (captured < 0) captured = 0;
     const end = base + captured;
     // A wire length below the captured length is corrupt; never infer lengths below what we hold.
     const wireEnd = base + (view.wireLen > captured ? view.wireLen : captured);

@@ -148,8 +148,12 @@ export class FlowTable {
       ) {
         w[k + W_PACKETS] += 1;
         this.doubles[entry * 8 + F_BYTES] += v.l3Bytes;
-        if (tsSec < w[k + W_FIRST]) w[k + W_FIRST] = tsSec;
-        if (tsSec > w[k + W_LAST]) w[k + W_LAST] = tsSec;
+        // Stored unconditionally: a store first reached after V8 optimized this method (the
+        // first packet of a flow in a later second) would deoptimize it.
+        const first = w[k + W_FIRST];
+        const last = w[k + W_LAST];
+        w[k + W_FIRST] = tsSec < first ? tsSec : first;
+        w[k + W_LAST] = tsSec > last ? tsSec : last;
         w[k + W_HASH] |= v.tcpFlags & 0xff;
         return true;
       }

@@ -231,13 +231,23 @@ function deflateChunkSize(rawLength: number): number {
 
 let cachedVersion: string | undefined;
 
-/** The agent's version from package.json (two levels up from both src/sink and dist/sink). */
+/**
+ * The agent's version from package.json: two levels up from src/sink and dist/sink, one level up
+ * from the bundle (dist/flowlog-agent.js).
+ */
 function packageVersion(): string {
   if (cachedVersion === undefined) {
-    try {
-      cachedVersion = String((JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version);
-    } catch {
-      cachedVersion = 'unknown';
+    cachedVersion = 'unknown';
+    for (const up of [['..'], ['..', '..']]) {
+      try {
+        const pkg = JSON.parse(readFileSync(join(__dirname, ...up, 'package.json'), 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === 'flowlog-agent' && typeof pkg.version === 'string') {
+          cachedVersion = pkg.version;
+          break;
+        }
+      } catch {
+        // not at this level
+      }
     }
   }
   return cachedVersion;

@@ -1,0 +1,90 @@
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { Script } from 'node:vm';
+
+/** What bin/flowlog-agent calls in the CLI module. */
+export interface CliModule {
+  main(argv: string[]): void;
+}
+
+/**
+ * Loads the bundled CLI (dist/flowlog-agent.js, see tools/bundle.js) with a V8 code cache, the
+ * way Node 22's `module.enableCompileCache` does (used instead when the runtime has it).
+ *
+ * Why: a replay parses and compiles about a megabyte of JavaScript before its first packet; with
+ * the bytecode of the previous run of the same command that start-up took about 40 ms less.
+ *
+ * The cache is one file per command (`replay`, `run`, ...) in `$FLOWLOG_AGENT_CACHE_DIR`, else
+ * `$XDG_CACHE_HOME/flowlog-agent`, else `~/.cache/flowlog-agent`, never in a shared directory
+ * (the file holds code). Its name carries the bundle's size and time and the Node version, so a
+ * rebuilt bundle or another Node never reads an old cache, and V8 itself rejects data from
+ * another V8 or other flags. The first run of a command (or one whose cache was rejected) writes
+ * it at exit; every failure to read or write it only means running without it.
+ * `FLOWLOG_AGENT_CACHE_DIR=off` turns it off.
+ */
+export function loadBundle(bundlePath: string, command: string): CliModule {
+  const dir = cacheDir();
+  const nodeModule = require('node:module') as { enableCompileCache?: (dir: string) => unknown };
+  if (dir !== null && typeof nodeModule.enableCompileCache === 'function') {
+    try {
+      nodeModule.enableCompileCache(dir);
+    } catch {
+      // no cache
+    }
+    return require(bundlePath) as CliModule;
+  }
+  const source = readFileSync(bundlePath, 'utf8');
+  const st = statSync(bundlePath);
+  const prefix = `${/^[a-z][a-z-]{0,19}$/.test(command) ? command : 'other'}-`;
+  const name = `${prefix}${process.version}-${st.size}-${Math.floor(st.mtimeMs)}.v8cache`;
+  let cached: Buffer | undefined;
+  if (dir !== null) {
+    try {
+      cached = readFileSync(join(dir, name));
+    } catch {
+      cached = undefined;
+    }
+  }
+  // The CommonJS wrapper, as Node's own loader builds it.
+  const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n})`;
+  const script = new Script(wrapped, { filename: bundlePath, cachedData: cached });
+  if (dir !== null && (cached === undefined || script.cachedDataRejected === true)) {
+    process.once('exit', () => writeCache(dir, prefix, name, script));
+  }
+  const mod = { exports: {} as CliModule };
+  const fn = script.runInThisContext() as (e: object, r: NodeJS.Require, m: object, f: string, d: string) => void;
+  fn.call(mod.exports, mod.exports, createRequire(bundlePath), mod, bundlePath, dirname(bundlePath));
+  return mod.exports;
+}
+
+function cacheDir(): string | null {
+  const env = process.env.FLOWLOG_AGENT_CACHE_DIR;
+  if (env === 'off') return null;
+  if (env !== undefined && env !== '') return env;
+  const xdg = process.env.XDG_CACHE_HOME;
+  if (xdg !== undefined && xdg.startsWith('/')) return join(xdg, 'flowlog-agent');
+  let home: string;
+  try {
+    home = homedir();
+  } catch {
+    return null;
+  }
+  return home === '' || home === '/' ? null : join(home, '.cache', 'flowlog-agent');
+}
+
+/** Writes the code compiled by this run (atomically) and removes the command's older caches. */
+function writeCache(dir: string, prefix: string, name: string, script: Script): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const tmp = join(dir, `.${name}.${process.pid}`);
+    writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
+    renameSync(tmp, join(dir, name));
+    for (const f of readdirSync(dir)) {
+      if (f.startsWith(prefix) && f.endsWith('.v8cache') && f !== basename(name)) unlinkSync(join(dir, f));
+    }
+  } catch {
+    // a read-only home or a full disk: the next run compiles as this one did
+  }
+}
