@@ -107,25 +107,34 @@ export class CaptureFileReader {
     const little = this.little;
     let packets = 0;
     for (;;) {
-      if (this.len - this.pos < 16 && !this.fill(16)) {
-        if (this.len === this.pos) return { packets, linkType };
-        return { packets, linkType, error: `truncated record header after ${packets} packets` };
-      }
       // Record header: 0 seconds, 4 micro- or nanoseconds, 8 captured length, 12 wire length.
       // Read inline, the byte order decided once per file: a read method per field was 10% of
       // a replay. (int32 reads: every value is stored or compared, never passed on boxed.)
       const c = this.frame;
       const p = this.pos;
+      let need = 16;
+      if (this.len - p >= 16) {
+        const capLen = little ? readI32Le(c, p + 8) : readI32(c, p + 8);
+        if (capLen > MAX_RECORD_BYTES || capLen < 0) return { packets, linkType, error: `bogus captured length ${capLen >>> 0} after ${packets} packets` };
+        need = 16 + capLen;
+      }
+      // One refill for a header and for a packet cut by the chunk's end: a refill site first
+      // reached in optimized code would deoptimize the whole inlined packet path (see
+      // FIRST_READ_BYTES).
+      if (this.len - p < need) {
+        if (this.fill(need)) continue;
+        if (this.len === this.pos) return { packets, linkType };
+        const what = this.len - this.pos < 16 ? 'record header' : 'packet';
+        return { packets, linkType, error: `truncated ${what} after ${packets} packets` };
+      }
       const tsSec = little ? readI32Le(c, p) : readI32(c, p);
       const tsFrac = little ? readI32Le(c, p + 4) : readI32(c, p + 4);
-      const capLen = little ? readI32Le(c, p + 8) : readI32(c, p + 8);
+      const capLen = need - 16;
       const wireLen = little ? readI32Le(c, p + 12) : readI32(c, p + 12);
-      if (capLen > MAX_RECORD_BYTES || capLen < 0) return { packets, linkType, error: `bogus captured length ${capLen >>> 0} after ${packets} packets` };
-      if (this.len - p < 16 + capLen && !this.fill(16 + capLen)) return { packets, linkType, error: `truncated packet after ${packets} packets` };
       view.tsSec = tsSec >>> 0;
       view.tsUsec = nanos ? Math.floor((tsFrac >>> 0) / 1000) : tsFrac >>> 0;
-      this.deliver(this.pos + 16, capLen, wireLen >>> 0);
-      this.pos += 16 + capLen;
+      this.deliver(p + 16, capLen, wireLen >>> 0);
+      this.pos = p + need;
       packets++;
       visit(linkType);
     }

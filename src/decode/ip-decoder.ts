@@ -10,11 +10,17 @@ export interface DecoderOptions {
   fragmentTimeoutSec?: number;
 }
 
-/** Whether the first four bytes of this protocol's header are a source and destination port. */
+/** 1 for the protocols whose header starts with a source and destination port. */
+const PORT_PROTOCOLS = new Uint8Array(256);
+for (const p of [IpProto.Tcp, IpProto.Udp, IpProto.Sctp, IpProto.UdpLite]) PORT_PROTOCOLS[p] = 1;
+
+/**
+ * Whether the first four bytes of this protocol's header are a source and destination port. A
+ * table read rather than a chain of comparisons: the chain's later terms ran only for the first
+ * packet of another protocol, and running them first in optimized code deoptimized the decoder.
+ */
 function hasPorts(protocol: number): boolean {
-  return (
-    protocol === IpProto.Tcp || protocol === IpProto.Udp || protocol === IpProto.Sctp || protocol === IpProto.UdpLite
-  );
+  return PORT_PROTOCOLS[protocol & 0xff] === 1;
 }
 
 /**
@@ -99,19 +105,22 @@ export class IpDecoder {
 
     const fragOffset = fragField & 0x1fff;
     const moreFragments = (fragField & 0x2000) !== 0;
-    if (!hasPorts(protocol)) return DecodeStatus.Ok; // ICMP, GRE, ESP...: ports stay 0
-    if (off + headerLen > end) {
+    // ICMP, GRE, ESP...: ports stay 0. (One return for every outcome: a return reached first in
+    // optimized code, by the first packet without ports, would deoptimize the decoder.)
+    if (!hasPorts(protocol)) {
+      // no transport header to read
+    } else if (off + headerLen > end) {
       this.headersCut++; // options cut by the snaplen: no transport header to read
-      return DecodeStatus.Ok;
-    }
-    // Transport bytes stop at the IP total length: anything after it is link padding.
-    const transportEnd = off + totalLen < end ? off + totalLen : end;
-    const key = (protocol << 16) | ipId;
-    if (fragOffset === 0) {
-      this.readTransport(frame, off + headerLen, transportEnd, view);
-      if (moreFragments) this.rememberFirstFragment(4, key, view);
     } else {
-      this.joinLaterFragment(4, key, !moreFragments, view);
+      // Transport bytes stop at the IP total length: anything after it is link padding.
+      const transportEnd = off + totalLen < end ? off + totalLen : end;
+      const key = (protocol << 16) | ipId;
+      if (fragOffset === 0) {
+        this.readTransport(frame, off + headerLen, transportEnd, view);
+        if (moreFragments) this.rememberFirstFragment(4, key, view);
+      } else {
+        this.joinLaterFragment(4, key, !moreFragments, view);
+      }
     }
     return DecodeStatus.Ok;
   }

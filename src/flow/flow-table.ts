@@ -67,12 +67,14 @@ export class FlowTable {
     this.maxSlots = slots;
     // The index starts small and doubles with the flows: a packet's index read then stays in
     // cache for the flow counts of most windows, where an index sized for the whole capacity
-    // (8 MiB at a million flows) costs a cache miss per packet. Growth happens a handful of times
-    // in a table's life (tables are reused across windows), never once the index has grown.
-    const initial = Math.min(slots, 1 << 16);
+    // (8 MiB at a million flows) costs a cache miss per packet. It starts tiny, so its first
+    // doublings happen within the first few dozen flows, before V8 optimizes `record` (growth
+    // first reached in optimized code would deoptimize it). Growth happens only while a table is
+    // new (tables are reused across windows), never once the index has grown.
+    const initial = Math.min(slots, 16);
     this.mask = initial - 1;
     this.index = new Int32Array(initial);
-    this.growAt = Math.floor((initial * 2) / 3);
+    this.growAt = initial === slots ? capacity : Math.floor((initial * 2) / 3);
     const entries = new ArrayBuffer(capacity * KEY_WORDS * 4);
     this.words = new Uint32Array(entries);
     this.doubles = new Float64Array(entries);
@@ -126,8 +128,12 @@ export class FlowTable {
     const index = this.index;
     const w = this.words;
     const mask = this.mask;
-    let slot = (h >>> 8) & mask; // the bits kept in the entry's tag, so the index can be rebuilt
+    // The slot comes from the hash bits kept in the entry's tag, so the index can be rebuilt. The
+    // step to the next slot is taken first, so it runs on every packet: a step first taken after
+    // V8 optimized this method (the first collision) would deoptimize it.
+    let slot = ((h >>> 8) - 1) & mask;
     for (;;) {
+      slot = (slot + 1) & mask;
       const e = index[slot];
       if (e === 0) break;
       const entry = (e & ENTRY_MASK) - 1;
@@ -157,7 +163,6 @@ export class FlowTable {
         w[k + W_HASH] |= v.tcpFlags & 0xff;
         return true;
       }
-      slot = (slot + 1) & mask;
     }
     const i = this.count;
     if (i === this.capacity) return false;
@@ -179,7 +184,7 @@ export class FlowTable {
     w[k + W_FIRST] = tsSec;
     w[k + W_LAST] = tsSec;
     this.doubles[i * 8 + F_BYTES] = v.l3Bytes;
-    if (this.count > this.growAt && this.index.length < this.maxSlots) this.growIndex();
+    if (this.count > this.growAt) this.growIndex();
     return true;
   }
 
