@@ -16,7 +16,7 @@ const { spawnSync } = require('node:child_process');
 const { existsSync, readFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { DEFAULT_CAPTURE, cacheDir, checkRecords, ensureCapture, writeAgentConfig } = require('./bench-capture');
-const { runAgent, runBare, runPmacctd, runSoftflowd } = require('./peer-runs');
+const { runAgent, runBare, runPmacctd, runSoftflowd, nodeStartCostOfExtraCerts } = require('./peer-runs');
 
 const ROOT = join(__dirname, '..');
 const TARGETS = { bareOverAgentWall: 0.55, pmacctdOverAgentCpu: 5, bytesPerFlow: 100 };
@@ -124,6 +124,14 @@ async function main() {
   log(`  CPU(pmacctd)/CPU(agent)    = ${ratios.pmacctdOverAgentCpu ?? 'n/a'}  (${verdict(ratios.pmacctdOverAgentCpu, TARGETS.pmacctdOverAgentCpu)})`);
   if (ratios.softflowdOverAgentCpu !== null) log(`  CPU(softflowd)/CPU(agent)  = ${ratios.softflowdOverAgentCpu}`);
   if (ok(pmacctd)) log('  (pmacctd wall includes its fixed 2 s start-up sleep for savefiles; its CPU does not)');
+  const extraCertsSec = await nodeStartCostOfExtraCerts();
+  if (extraCertsSec !== null) {
+    const withCerts = ok(agent) && ok(pmacctd) ? round(pmacctd.cpuSec / (agent.cpuSec + extraCertsSec), 3) : 'n/a';
+    log(
+      `  (node contenders ran without NODE_EXTRA_CA_CERTS, which this environment sets: with it every node start parses ` +
+        `those certificates, +${extraCertsSec.toFixed(3)} s CPU; CPU(pmacctd)/CPU(agent) with it = ${withCerts})`,
+    );
+  }
 
   let sanity = null;
   if (ok(agent)) {
@@ -194,6 +202,7 @@ async function main() {
       Object.entries({ agent, bare, pmacctd, softflowd }).map(([k, r]) => [k, ok(r) ? Math.round(packets / r.wallSec) : null]),
     ),
     ratios,
+    nodeExtraCaCertsCpuSec: extraCertsSec,
     targets: TARGETS,
     sanity,
     flowMemory,
