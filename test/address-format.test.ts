@@ -19,6 +19,9 @@ describe('formatAddress', () => {
     ['1:0:0:0:0:0:0:0', '1::'],
     ['0:0:0:0:0:ffff:c000:280', '::ffff:192.0.2.128'], // IPv4-mapped
     ['0:0:0:0:0:0:c000:280', '::192.0.2.128'], // IPv4-compatible
+    ['0:0:0:0:0:ffff:9:a63', '::ffff:0.9.10.99'], // one-, two- and three-digit octets
+    ['0:0:0:0:0:0:6400:ff', '::100.0.0.255'],
+    ['f:f0:f00:f000:0:0:0:0', 'f:f0:f00:f000::'], // one to four hex digits
     ['ABCD:EF01:2345:6789:ABCD:EF01:2345:6789', 'abcd:ef01:2345:6789:abcd:ef01:2345:6789'],
   ])('IPv6 %s -> %s', (full, text) => {
     expect(formatAddress(6, words(full), 0)).toBe(text);

@@ -99,9 +99,7 @@ export class IpDecoder {
     view.protocol = protocol;
     view.l3Bytes = totalLen;
     view.src[0] = readI32(frame, off + 12); // 12: source
-    view.dst[0] = readI32(frame, off + 16); // 16: destination
-    view.src[1] = view.src[2] = view.src[3] = 0;
-    view.dst[1] = view.dst[2] = view.dst[3] = 0;
+    view.dst[0] = readI32(frame, off + 16); // 16: destination (words 1..3 stay as decode zeroed them)
 
     const fragOffset = fragField & 0x1fff;
     const moreFragments = (fragField & 0x2000) !== 0;

@@ -1,4 +1,4 @@
-import { formatIpv6 } from '../flow/address-format';
+import { writeIpv6 } from '../flow/address-format';
 import { FLAG_IPV6, FLAG_OUT, FLAG_REJECT, KEY_WORDS } from '../flow/flow-table';
 import type { FlowSlice } from '../flow/record';
 import { recordPrefixText } from './json-lines';
@@ -12,7 +12,7 @@ import { putWords, wordText } from './word-text';
  * them; this writes them in about 0.03 s.
  *
  * The fields up to `srcaddr` are the same for every record of an ENI: their bytes are built once
- * per ENI. The rest is digits, IPv4 octets, fixed words and (rarely) IPv6 text.
+ * per ENI. The rest is digits, IPv4 octets, IPv6 text and fixed words, all written as bytes.
  *
  * Ownership: the returned buffer is a view into the encoder's storage, valid until the next call.
  */
@@ -46,11 +46,11 @@ export class SliceJsonLinesEncoder {
       let p = this.pos + prefix.length;
       const k = i * KEY_WORDS;
       const ipv6 = (meta & FLAG_IPV6) !== 0;
-      p = ipv6 ? putAscii(buf, p, formatIpv6(keys, k)) : putIpv4(buf, p, keys[k]);
+      p = ipv6 ? writeIpv6(buf, p, keys, k) : putIpv4(buf, p, keys[k]);
       p = putWords(view, p, SRCPORT);
       p = putDigits(buf, p, t.srcPort(i));
       p = putWords(view, p, DSTADDR);
-      p = ipv6 ? putAscii(buf, p, formatIpv6(keys, k + 4)) : putIpv4(buf, p, keys[k + 4]);
+      p = ipv6 ? writeIpv6(buf, p, keys, k + 4) : putIpv4(buf, p, keys[k + 4]);
       p = putWords(view, p, DSTPORT);
       p = putDigits(buf, p, t.dstPort(i));
       p = putWords(view, p, PROTOCOL);
@@ -106,7 +106,7 @@ const END = wordText('","end":"');
 const OK_REJECT = wordText('","log-status":"OK","action":"REJECT"}\n');
 const OK_ACCEPT = wordText('","log-status":"OK","action":"ACCEPT"}\n');
 
-/** Writes an ASCII string (IPv6 address text). */
+/** Writes an ASCII string. */
 function putAscii(buf: Buffer, p: number, s: string): number {
   for (let i = 0; i < s.length; i++) buf[p++] = s.charCodeAt(i);
   return p;
