@@ -19,7 +19,7 @@ for (const p of [IpProto.Tcp, IpProto.Udp, IpProto.Sctp, IpProto.UdpLite]) PORT_
  * table read rather than a chain of comparisons: the chain's later terms ran only for the first
  * packet of another protocol, and running them first in optimized code deoptimized the decoder.
  */
-function hasPorts(protocol: number): boolean {
+export function hasPorts(protocol: number): boolean {
   return PORT_PROTOCOLS[protocol & 0xff] === 1;
 }
 
