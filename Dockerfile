@@ -20,6 +20,7 @@ COPY package.json package-lock.json ./
 COPY tsconfig.json ./
 COPY src ./src
 COPY bin ./bin
+COPY tools ./tools
 RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev
 
