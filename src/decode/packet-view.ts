@@ -139,3 +139,13 @@ export function isSupportedLinkType(linkType: number): boolean {
       return false;
   }
 }
+
+/** The fields only SLL and NFLOG frames set. */
+export function resetLinkExtras(view: PacketView): void {
+  view.sllPacketType = -1;
+  view.nflogIndev = 0;
+  view.nflogOutdev = 0;
+  view.nflogGroup = -1;
+  view.nflogPrefixOffset = 0;
+  view.nflogPrefixLength = 0;
+}
