@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { readI32, readI32Le } from '../decode/byte-reads';
-import type { PacketView } from '../decode/packet-view';
+import { isSupportedLinkType, type PacketView } from '../decode/packet-view';
 
 /**
  * Reads pcap and pcapng files in chunks and hands each packet over where it lies in the chunk,
@@ -18,15 +18,25 @@ import type { PacketView } from '../decode/packet-view';
  */
 
 export interface CaptureFileResult {
+  /** Packets handed to the consumer. */
   packets: number;
+  /** Packets of link types the decoder does not read (counted, not handed over). */
+  unsupported: number;
   /** Link type of the first interface (pcap: the file's). */
   linkType: number;
   /** Why reading stopped early; undefined at a clean end of file. */
   error?: string;
 }
 
-/** Called once per packet; `view` holds ts/capLen/wireLen/frameOffset and `frame` the captured bytes. */
-export type PacketVisitor = (linkType: number) => void;
+/**
+ * Where the reader hands packets: the packet path's entry (FlowRecorder), called directly from
+ * the read loop rather than through a per-file closure, so V8 compiles the inlined packet path
+ * twice (the entry, then the loop) instead of three times. The view holds ts, lengths and the
+ * frame's offset in `frame`, the read chunk.
+ */
+export interface PacketConsumer {
+  onFrame(linkType: number, frame: Uint8Array, reject: boolean): void;
+}
 
 const PCAP_US = 0xa1b2c3d4;
 const PCAP_NS = 0xa1b23c4d;
@@ -36,11 +46,12 @@ const PCAPNG_BOM = 0x1a2b3c4d;
 const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 const CHUNK_BYTES = 256 * 1024;
 /**
- * The first read of a file is this small, so the packet loop's refill call runs (and V8 records
- * feedback for it) before the loop is optimized: a refill site first reached in optimized code
- * deoptimizes the whole inlined packet path and costs a recompile.
+ * The first read of a file is this small and each next one twice as big, up to the chunk: the
+ * packet loop's refill then runs several times (and V8 records feedback for it, and for the read
+ * inside it) before the loop is optimized. Code first reached in optimized code deoptimizes the
+ * whole inlined packet path and costs a recompile.
  */
-const FIRST_READ_BYTES = 16 * 1024;
+const FIRST_READ_BYTES = 4 * 1024;
 
 /** 'pcap' | 'pcapng' when this reader handles the file (by its first four bytes), else null. */
 export function captureFormatOf(head: Buffer): 'pcap' | 'pcapng' | null {
@@ -69,7 +80,7 @@ export class CaptureFileReader {
   private len = 0;
   private fd = -1;
   private eof = false;
-  /** Most bytes the next read may take: FIRST_READ_BYTES for a file's first read. */
+  /** Most bytes the next read may take: FIRST_READ_BYTES for a file's first read, doubling. */
   private readLimit = FIRST_READ_BYTES;
   private little = true;
   // pcapng interfaces of the current section (small arrays, grown only on IDB blocks)
@@ -78,25 +89,39 @@ export class CaptureFileReader {
   private ifOffsetSec: number[] = [];
   private ifSnapLen: number[] = [];
 
+  /** Packets of unsupported link types in the file being read. */
+  private unsupported = 0;
+  /** Called every 65,536 packets handed over, with their count so far. */
+  private progress: ((packets: number) => void) | undefined;
+
   constructor(private readonly view: PacketView) {}
 
-  read(path: string, visit: PacketVisitor): CaptureFileResult {
+  read(path: string, consumer: PacketConsumer, progress?: (packets: number) => void): CaptureFileResult {
     this.fd = openSync(path, 'r');
     this.pos = this.len = 0;
     this.eof = false;
     this.readLimit = FIRST_READ_BYTES;
+    this.unsupported = 0;
+    this.progress = progress;
     try {
-      if (!this.fill(4)) return { packets: 0, linkType: -1, error: 'empty file' };
+      if (!this.fill(4)) return this.result(0, -1, 'empty file');
       const format = captureFormatOf(this.frame.subarray(this.pos, this.pos + 4));
-      return format === 'pcap' ? this.readPcap(visit) : this.readPcapng(visit);
+      return format === 'pcap' ? this.readPcap(consumer) : this.readPcapng(consumer);
     } finally {
       closeSync(this.fd);
       this.fd = -1;
     }
   }
 
-  private readPcap(visit: PacketVisitor): CaptureFileResult {
-    if (!this.fill(24)) return { packets: 0, linkType: -1, error: 'truncated file header' };
+  /** `read` packets were read in all; those of unsupported link types were not handed over. */
+  private result(read: number, linkType: number, error?: string): CaptureFileResult {
+    const r: CaptureFileResult = { packets: read - this.unsupported, unsupported: this.unsupported, linkType };
+    if (error !== undefined) r.error = error;
+    return r;
+  }
+
+  private readPcap(consumer: PacketConsumer): CaptureFileResult {
+    if (!this.fill(24)) return this.result(0, -1, 'truncated file header');
     const c = this.frame;
     const magicLe = c.readUInt32LE(this.pos);
     this.little = magicLe === PCAP_US || magicLe === PCAP_NS;
@@ -105,6 +130,8 @@ export class CaptureFileReader {
     this.pos += 24;
     const view = this.view;
     const little = this.little;
+    const supported = isSupportedLinkType(linkType); // one link type for the whole file
+    const progress = this.progress; // a local: a field read only every 65,536 packets would deoptimize the loop
     let packets = 0;
     for (;;) {
       // Record header: 0 seconds, 4 micro- or nanoseconds, 8 captured length, 12 wire length.
@@ -115,7 +142,7 @@ export class CaptureFileReader {
       let need = 16;
       if (this.len - p >= 16) {
         const capLen = little ? readI32Le(c, p + 8) : readI32(c, p + 8);
-        if (capLen > MAX_RECORD_BYTES || capLen < 0) return { packets, linkType, error: `bogus captured length ${capLen >>> 0} after ${packets} packets` };
+        if (capLen > MAX_RECORD_BYTES || capLen < 0) return this.result(packets, linkType, `bogus captured length ${capLen >>> 0} after ${packets} packets`);
         need = 16 + capLen;
       }
       // One refill for a header and for a packet cut by the chunk's end: a refill site first
@@ -123,9 +150,9 @@ export class CaptureFileReader {
       // FIRST_READ_BYTES).
       if (this.len - p < need) {
         if (this.fill(need)) continue;
-        if (this.len === this.pos) return { packets, linkType };
+        if (this.len === this.pos) return this.result(packets, linkType);
         const what = this.len - this.pos < 16 ? 'record header' : 'packet';
-        return { packets, linkType, error: `truncated ${what} after ${packets} packets` };
+        return this.result(packets, linkType, `truncated ${what} after ${packets} packets`);
       }
       const tsSec = little ? readI32Le(c, p) : readI32(c, p);
       const tsFrac = little ? readI32Le(c, p + 4) : readI32(c, p + 4);
@@ -136,17 +163,19 @@ export class CaptureFileReader {
       this.deliver(p + 16, capLen, wireLen >>> 0);
       this.pos = p + need;
       packets++;
-      visit(linkType);
+      if (supported) consumer.onFrame(linkType, this.frame, false);
+      else this.unsupported++;
+      if ((packets & 0xffff) === 0 && progress !== undefined) progress(packets - this.unsupported);
     }
   }
 
-  private readPcapng(visit: PacketVisitor): CaptureFileResult {
+  private readPcapng(consumer: PacketConsumer): CaptureFileResult {
     let packets = 0;
     let firstLinkType = -1;
     for (;;) {
       if (!this.fill(12)) {
-        if (this.len === this.pos) return { packets, linkType: firstLinkType };
-        return { packets, linkType: firstLinkType, error: `truncated block header after ${packets} packets` };
+        if (this.len === this.pos) return this.result(packets, firstLinkType);
+        return this.result(packets, firstLinkType, `truncated block header after ${packets} packets`);
       }
       const c = this.frame;
       let p = this.pos;
@@ -156,31 +185,31 @@ export class CaptureFileReader {
         const bom = c.readUInt32LE(p + 8);
         if (bom === PCAPNG_BOM) this.little = true;
         else if (c.readUInt32BE(p + 8) === PCAPNG_BOM) this.little = false;
-        else return { packets, linkType: firstLinkType, error: `bad section byte-order magic after ${packets} packets` };
+        else return this.result(packets, firstLinkType, `bad section byte-order magic after ${packets} packets`);
         this.ifLinkType.length = this.ifUnitsPerSec.length = this.ifOffsetSec.length = this.ifSnapLen.length = 0;
       }
       const total = this.u32(p + 4);
       if (total < 12 || total % 4 !== 0 || total > MAX_RECORD_BYTES) {
-        return { packets, linkType: firstLinkType, error: `bad block length ${total} after ${packets} packets` };
+        return this.result(packets, firstLinkType, `bad block length ${total} after ${packets} packets`);
       }
-      if (!this.fill(total)) return { packets, linkType: firstLinkType, error: `truncated block after ${packets} packets` };
+      if (!this.fill(total)) return this.result(packets, firstLinkType, `truncated block after ${packets} packets`);
       p = this.pos;
       const bodyEnd = p + total - 4;
       if (type === 6 || type === 2) {
         // Enhanced (6): if u32, ts hi, ts lo, caplen, len. Obsolete packet (2): if u16, drops u16, ...
-        if (p + 28 > bodyEnd) return { packets, linkType: firstLinkType, error: `short packet block after ${packets} packets` };
+        if (p + 28 > bodyEnd) return this.result(packets, firstLinkType, `short packet block after ${packets} packets`);
         const iface = type === 6 ? this.u32(p + 8) : this.u16(p + 8);
         const capLen = this.u32(p + 20);
         const wireLen = this.u32(p + 24);
-        if (iface >= this.ifLinkType.length) return { packets, linkType: firstLinkType, error: `packet of unknown interface ${iface} after ${packets} packets` };
-        if (p + 28 + capLen > bodyEnd) return { packets, linkType: firstLinkType, error: `packet overruns its block after ${packets} packets` };
+        if (iface >= this.ifLinkType.length) return this.result(packets, firstLinkType, `packet of unknown interface ${iface} after ${packets} packets`);
+        if (p + 28 + capLen > bodyEnd) return this.result(packets, firstLinkType, `packet overruns its block after ${packets} packets`);
         this.setTime(iface, this.u32(p + 12), this.u32(p + 16));
         this.deliver(p + 28, capLen, wireLen);
         packets++;
-        visit(this.ifLinkType[iface]);
+        this.handOver(consumer, this.ifLinkType[iface], packets);
       } else if (type === 3) {
         // Simple packet: original length, then data; captured length from the block or snaplen.
-        if (this.ifLinkType.length === 0) return { packets, linkType: firstLinkType, error: `simple packet without an interface after ${packets} packets` };
+        if (this.ifLinkType.length === 0) return this.result(packets, firstLinkType, `simple packet without an interface after ${packets} packets`);
         const wireLen = this.u32(p + 8);
         let capLen = bodyEnd - (p + 12);
         if (wireLen < capLen) capLen = wireLen;
@@ -190,14 +219,21 @@ export class CaptureFileReader {
         view.tsUsec = 0;
         this.deliver(p + 12, capLen, wireLen);
         packets++;
-        visit(this.ifLinkType[0]);
+        this.handOver(consumer, this.ifLinkType[0], packets);
       } else if (type === 1) {
-        if (p + 16 > bodyEnd) return { packets, linkType: firstLinkType, error: `short interface block after ${packets} packets` };
+        if (p + 16 > bodyEnd) return this.result(packets, firstLinkType, `short interface block after ${packets} packets`);
         this.addInterface(p, bodyEnd);
         if (firstLinkType < 0) firstLinkType = this.ifLinkType[0];
       }
       this.pos = p + total;
     }
+  }
+
+  /** A pcapng packet (whose interfaces may differ in link type) to the consumer, or counted as unsupported. */
+  private handOver(consumer: PacketConsumer, linkType: number, read: number): void {
+    if (isSupportedLinkType(linkType)) consumer.onFrame(linkType, this.frame, false);
+    else this.unsupported++;
+    if ((read & 0xffff) === 0 && this.progress !== undefined) this.progress(read - this.unsupported);
   }
 
   /** Interface description: link type, snaplen and the timestamp resolution and offset options. */
@@ -286,7 +322,7 @@ export class CaptureFileReader {
     while (this.len < need) {
       const room = this.frame.length - this.len;
       const n = readSync(this.fd, this.frame, this.len, room < this.readLimit ? room : this.readLimit, null);
-      this.readLimit = this.frame.length;
+      this.readLimit = Math.min(this.readLimit * 2, CHUNK_BYTES);
       if (n === 0) {
         this.eof = true;
         return false;

@@ -60,39 +60,24 @@ export class OfflineCaptureSource {
   }
 
   /**
-   * pcap and pcapng through our own chunked reader. Link types are checked per packet, since a
-   * pcapng file may describe several interfaces of different link types; frames of link types the
-   * decoder does not read are counted as such (and the file reported skipped when it had nothing else).
+   * pcap and pcapng through our own chunked reader, which hands frames to the recorder itself.
+   * It checks link types (once per pcap file, per packet in pcapng, whose interfaces may differ);
+   * frames of link types the decoder does not read are counted as such (and the file reported
+   * skipped when it had nothing else).
    */
   private readOwn(path: string, recorder: FrameConsumer): CaptureFileReport {
     const reader = (this.reader ??= new CaptureFileReader(recorder.view));
     const progress = this.onProgress;
-    let packets = 0;
-    let unsupported = 0;
-    // The link type is the same for every packet of a pcap file (and of most pcapng files).
-    let lastLinkType = -1;
-    let lastSupported = false;
-    const onPacket = (linkType: number): void => {
-      if (linkType !== lastLinkType) {
-        lastLinkType = linkType;
-        lastSupported = isSupportedLinkType(linkType);
-      }
-      if (!lastSupported) {
-        unsupported++;
-        return;
-      }
-      recorder.onFrame(linkType, reader.frame, false);
-      if ((++packets & 0xffff) === 0 && progress !== undefined) progress(path, packets);
-    };
     let result;
     try {
-      result = reader.read(path, onPacket);
+      result = reader.read(path, recorder, progress === undefined ? undefined : (n) => progress(path, n));
     } catch (err) {
       return { path, linkType: -1, packets: 0, skipped: `cannot open: ${(err as Error).message}` };
     }
+    const packets = result.packets;
     if (progress !== undefined) progress(path, packets);
     const report: CaptureFileReport = { path, linkType: result.linkType, packets };
-    if (packets === 0 && (unsupported > 0 || !isSupportedLinkType(result.linkType)) && result.linkType !== -1) {
+    if (packets === 0 && (result.unsupported > 0 || !isSupportedLinkType(result.linkType)) && result.linkType !== -1) {
       report.skipped = `unsupported link type ${result.linkType}`;
     }
     if (result.error !== undefined) report.readError = result.error;
