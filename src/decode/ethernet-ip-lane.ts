@@ -10,8 +10,8 @@ import { resetLinkExtras, type PacketView } from './packet-view';
  * captured within the IP length), and returns true; returns false for any other frame, which
  * then takes the general path (the fields it may have written are all reset there). Most
  * packets on an ENI are such frames, and the general path's calls through the ethertype and IP
- * layers cost about as much as the decoding itself: a replay of the bench capture took 0.1 s
- * (10%) less CPU with this.
+ * layers cost about as much as the decoding itself (decoding the bench capture took 40-65 ms
+ * less of about 150 ms).
  */
 export function decodeEthernetIp(frame: Uint8Array, b: number, end: number, view: PacketView): boolean {
   if (end - b < 34) return false;
