@@ -32,7 +32,7 @@ function failed(name, run) {
  * come from), and neither contender opens a TLS connection. `nodeStartCostOfExtraCerts` measures
  * what the variable costs, and run.js prints it beside the table.
  */
-const NODE_ENV = (() => {
+const CONTENDER_ENV = (() => {
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
   return env;
@@ -46,14 +46,14 @@ async function nodeStartCostOfExtraCerts() {
     for (let i = 0; i < 5; i++) min = Math.min(min, (await runMeasured(process.execPath, ['-e', '0'], { env })).cpuSec);
     return min;
   };
-  return Math.max(0, (await least(process.env)) - (await least(NODE_ENV)));
+  return Math.max(0, (await least(process.env)) - (await least(CONTENDER_ENV)));
 }
 
 /** `flowlog-agent replay --pcap FILE --config FILE --output FILE`. */
 async function runAgent(capture, configPath, recordsPath) {
   rmSync(recordsPath, { force: true });
   const bin = join(ROOT, 'bin', 'flowlog-agent');
-  const run = await runMeasured(process.execPath, [bin, 'replay', '--pcap', capture, '--config', configPath, '--output', recordsPath], { env: NODE_ENV, timeoutMs: TIMEOUT_MS });
+  const run = await runMeasured(process.execPath, [bin, 'replay', '--pcap', capture, '--config', configPath, '--output', recordsPath], { env: CONTENDER_ENV, timeoutMs: TIMEOUT_MS });
   if (run.code !== 0) throw failed('agent replay', run);
   const m = /(\d+) packets\b/.exec(run.stderr); // "replay: 1 of 1 files read, N packets, M flows in T s"
   return { ...run, packets: m ? Number(m[1]) : NaN };
@@ -61,7 +61,7 @@ async function runAgent(capture, configPath, recordsPath) {
 
 /** bench/bare-loop.js: the binding's read loop with a counting callback. */
 async function runBare(capture) {
-  const run = await runMeasured(process.execPath, [join(__dirname, 'bare-loop.js'), capture], { cwd: ROOT, env: NODE_ENV, timeoutMs: TIMEOUT_MS });
+  const run = await runMeasured(process.execPath, [join(__dirname, 'bare-loop.js'), capture], { cwd: ROOT, env: CONTENDER_ENV, timeoutMs: TIMEOUT_MS });
   if (run.code !== 0) throw failed('bare loop', run);
   return { ...run, packets: JSON.parse(run.stdout.trim()).packets };
 }

@@ -3,27 +3,14 @@ import { parseConfig } from '../src/config/load';
 import { LiveGeneration } from '../src/daemon/live-generation';
 import type { NflogDrops } from '../src/daemon/nflog-set';
 import type { RecordBatch } from '../src/flow/record';
+import { BASE_CONFIG, edit } from './helpers/config-text';
 
-const CONFIG = `region: cn-hangzhou
-accountId: "1234567890123456"
-enis:
-  - id: eni-a
-    ips: [10.0.0.1]
-    vpcId: vpc-1
-    vswitchId: vsw-1
-    vmId: i-1
-  - id: eni-b
-    ips: [10.0.0.2]
-    vpcId: vpc-1
-    vswitchId: vsw-1
-    vmId: i-2
-flowLogs:
-  - id: fl-1
-    resourceType: vpc
-    resourceId: vpc-1
-    aggregationInterval: 1
-    sink: {type: stdout}
-`;
+// Two ENIs in one VPC, covered by one flow log of 1-minute windows.
+const CONFIG = edit(
+  edit(BASE_CONFIG, 'flowLogs:', '  - id: eni-b\n    ips: [10.0.0.2]\n    vpcId: vpc-1\n    vswitchId: vsw-1\n    vmId: i-2\nflowLogs:'),
+  '    resourceType: eni\n    resourceId: eni-a\n',
+  '    resourceType: vpc\n    resourceId: vpc-1\n    aggregationInterval: 1\n',
+);
 
 /**
  * NFLOG drops (netlink overflows) must never vanish: they mark the windows SKIPDATA, on the

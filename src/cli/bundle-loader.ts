@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import * as nodeModule from 'node:module';
 import { homedir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 
 /** What bin/flowlog-agent calls in the CLI module. */
@@ -26,10 +26,11 @@ export interface CliModule {
  */
 export function loadBundle(bundlePath: string, command: string): CliModule {
   const dir = cacheDir();
-  const nodeModule = require('node:module') as { enableCompileCache?: (dir: string) => unknown };
-  if (dir !== null && typeof nodeModule.enableCompileCache === 'function') {
+  // Node 22.1+ (not in Node 20's typings).
+  const enableCompileCache = (nodeModule as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache;
+  if (dir !== null && typeof enableCompileCache === 'function') {
     try {
-      nodeModule.enableCompileCache(dir);
+      enableCompileCache(dir);
     } catch {
       // no cache
     }
@@ -55,7 +56,7 @@ export function loadBundle(bundlePath: string, command: string): CliModule {
   }
   const mod = { exports: {} as CliModule };
   const fn = script.runInThisContext() as (e: object, r: NodeJS.Require, m: object, f: string, d: string) => void;
-  fn.call(mod.exports, mod.exports, createRequire(bundlePath), mod, bundlePath, dirname(bundlePath));
+  fn.call(mod.exports, mod.exports, nodeModule.createRequire(bundlePath), mod, bundlePath, dirname(bundlePath));
   return mod.exports;
 }
 
@@ -82,7 +83,7 @@ function writeCache(dir: string, prefix: string, name: string, script: Script): 
     writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
     renameSync(tmp, join(dir, name));
     for (const f of readdirSync(dir)) {
-      if (f.startsWith(prefix) && f.endsWith('.v8cache') && f !== basename(name)) unlinkSync(join(dir, f));
+      if (f.startsWith(prefix) && f.endsWith('.v8cache') && f !== name) unlinkSync(join(dir, f));
     }
   } catch {
     // a read-only home or a full disk: the next run compiles as this one did

@@ -53,14 +53,7 @@ export function writeIpv6(out: Uint8Array, p: number, words: Uint32Array, offset
     }
     if (i !== 0) out[p++] = 58;
     if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && groups[5] === 0xffff))) {
-      const w = words[offset + 3];
-      p = writeOctet(out, p, w >>> 24);
-      out[p++] = 46; // '.'
-      p = writeOctet(out, p, (w >>> 16) & 0xff);
-      out[p++] = 46;
-      p = writeOctet(out, p, (w >>> 8) & 0xff);
-      out[p++] = 46;
-      return writeOctet(out, p, w & 0xff);
+      return writeIpv4(out, p, words[offset + 3]);
     }
     const g = groups[i];
     // lower-case hex without leading zeros, as toString(16)
@@ -71,6 +64,17 @@ export function writeIpv6(out: Uint8Array, p: number, words: Uint32Array, offset
   }
   if (bestBase !== -1 && bestBase + bestLen === 8) out[p++] = 58;
   return p;
+}
+
+/** Writes the dotted quad of an IPv4 address held as one big-endian 32-bit word; returns the end. */
+export function writeIpv4(out: Uint8Array, p: number, w: number): number {
+  p = writeOctet(out, p, w >>> 24);
+  out[p++] = 46; // '.'
+  p = writeOctet(out, p, (w >>> 16) & 0xff);
+  out[p++] = 46;
+  p = writeOctet(out, p, (w >>> 8) & 0xff);
+  out[p++] = 46;
+  return writeOctet(out, p, w & 0xff);
 }
 
 /** Writes 0..255 in decimal. */

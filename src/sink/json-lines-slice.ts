@@ -1,4 +1,4 @@
-import { writeIpv6 } from '../flow/address-format';
+import { writeIpv4, writeIpv6 } from '../flow/address-format';
 import { FLAG_IPV6, FLAG_OUT, FLAG_REJECT, KEY_WORDS } from '../flow/flow-table';
 import type { FlowSlice } from '../flow/record';
 import { recordPrefixText } from './json-lines';
@@ -46,11 +46,11 @@ export class SliceJsonLinesEncoder {
       let p = this.pos + prefix.length;
       const k = i * KEY_WORDS;
       const ipv6 = (meta & FLAG_IPV6) !== 0;
-      p = ipv6 ? writeIpv6(buf, p, keys, k) : putIpv4(buf, p, keys[k]);
+      p = ipv6 ? writeIpv6(buf, p, keys, k) : writeIpv4(buf, p, keys[k]);
       p = putWords(view, p, SRCPORT);
       p = putDigits(buf, p, t.srcPort(i));
       p = putWords(view, p, DSTADDR);
-      p = ipv6 ? writeIpv6(buf, p, keys, k + 4) : putIpv4(buf, p, keys[k + 4]);
+      p = ipv6 ? writeIpv6(buf, p, keys, k + 4) : writeIpv4(buf, p, keys[k + 4]);
       p = putWords(view, p, DSTPORT);
       p = putDigits(buf, p, t.dstPort(i));
       p = putWords(view, p, PROTOCOL);
@@ -128,15 +128,4 @@ function putDigits(buf: Buffer, p: number, v: number): number {
     x = next;
   }
   return p + digits;
-}
-
-/** Writes a dotted-quad IPv4 address held as one big-endian 32-bit word. */
-function putIpv4(buf: Buffer, p: number, w: number): number {
-  p = putDigits(buf, p, w >>> 24);
-  buf[p++] = 46;
-  p = putDigits(buf, p, (w >>> 16) & 0xff);
-  buf[p++] = 46;
-  p = putDigits(buf, p, (w >>> 8) & 0xff);
-  buf[p++] = 46;
-  return putDigits(buf, p, w & 0xff);
 }
