@@ -65,6 +65,11 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'aggregation interval as a duration longer than the product offers',
+    text: withFlowLog('    aggregationInterval: "2h"\n'),
+    expect: [{ severity: 'error', path: 'flowLogs[0].aggregationInterval', message: 'must be at most 60 minutes, got "2h" (7200s)', at: 'aggregationInterval' }],
+  },
+  {
     name: 'aggregation interval shorter than a second',
     text: withFlowLog('    aggregationInterval: "0s"\n'),
     expect: [{ severity: 'error', path: 'flowLogs[0].aggregationInterval', message: /must be at least 1 second/, at: 'aggregationInterval' }],

@@ -61,6 +61,11 @@ describe('decoder fast lane', () => {
     const r = prng(20261124);
     const decoder = new Decoder({ fragmentCacheSize: 64 });
     const view = new PacketView();
+    // As sources do, every frame is copied into one reused buffer (the decoder keeps a DataView
+    // per buffer for the fast lane): half of them end exactly at the buffer's end, so a read past
+    // the captured bytes would throw; the others sit anywhere, followed by stale bytes.
+    const untaggedBuf = new Uint8Array(512).fill(0xee);
+    const taggedBuf = new Uint8Array(512).fill(0xee);
     let fastCandidates = 0;
     for (let n = 0; n < 20_000; n++) {
       const { ethertype, ip, fast } = randomPacket(r);
@@ -69,18 +74,25 @@ describe('decoder fast lane', () => {
       // A snaplen anywhere from the Ethernet header to the whole frame, the wire length whole.
       const capLen = r() < 0.5 ? untagged.length : 14 + Math.floor(r() * (untagged.length - 13));
       if (fast && (ethertype === 0x0800 ? capLen >= 34 && ip[0] >> 4 === 4 : capLen >= 54 && ip[0] >> 4 === 6)) fastCandidates++;
+      const atEnd = n % 2 === 0;
+      const at = atEnd ? untaggedBuf.length - capLen : Math.floor(r() * (untaggedBuf.length - tagged.length));
+      const taggedAt = atEnd ? taggedBuf.length - capLen - 4 : at;
+      untaggedBuf.fill(0xee);
+      untaggedBuf.set(untagged.subarray(0, atEnd ? capLen : untagged.length), at);
+      taggedBuf.fill(0xee);
+      taggedBuf.set(tagged.subarray(0, atEnd ? capLen + 4 : tagged.length), taggedAt);
 
       // Each decode starts from a view another frame left dirty (SLL and NFLOG fields included).
       Object.assign(view, { sllPacketType: 3, nflogGroup: 7, nflogIndev: 2, nflogOutdev: 4, nflogPrefixOffset: 9, nflogPrefixLength: 5 });
       view.src.fill(0xffffffff);
       view.dst.fill(0xffffffff);
-      Object.assign(view, { frameOffset: 0, capLen, wireLen: untagged.length, tsSec: 1_700_000_000 });
-      const a = snapshot(view, decoder.decode(LinkType.Ethernet, untagged, view));
+      Object.assign(view, { frameOffset: at, capLen, wireLen: untagged.length, tsSec: 1_700_000_000 });
+      const a = snapshot(view, decoder.decode(LinkType.Ethernet, untaggedBuf, view));
 
       Object.assign(view, { sllPacketType: 1, nflogGroup: 3 });
       view.src.fill(0x12345678);
-      Object.assign(view, { frameOffset: 0, capLen: capLen + 4, wireLen: tagged.length, tsSec: 1_700_000_000 });
-      const b = snapshot(view, decoder.decode(LinkType.Ethernet, tagged, view));
+      Object.assign(view, { frameOffset: taggedAt, capLen: capLen + 4, wireLen: tagged.length, tsSec: 1_700_000_000 });
+      const b = snapshot(view, decoder.decode(LinkType.Ethernet, taggedBuf, view));
       expect(a, `case ${n}: ${Buffer.from(untagged.subarray(0, capLen)).toString('hex')}`).toEqual(b);
     }
     expect(fastCandidates).toBeGreaterThan(2500);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PacketView } from '../src/decode/packet-view';
-import { FlowTable, FLAG_OUT, FLAG_REJECT, KEY_WORDS } from '../src/flow/flow-table';
+import { FlowTable, FLAG_OUT, FLAG_REJECT } from '../src/flow/flow-table';
 import { formatAddress } from '../src/flow/address-format';
 import { prng, setView } from './helpers/views';
 
@@ -35,14 +35,13 @@ describe('FlowTable', () => {
       expected.set(key, e);
     }
     expect(t.size).toBe(expected.size);
-    const keys = t.keyWords();
     for (let i = 0; i < t.size; i++) {
       const fam = t.flags(i) & 1 ? 6 : 4;
       const key = [
         t.eni(i),
         t.flags(i) & ~1,
-        formatAddress(fam, keys, i * KEY_WORDS),
-        formatAddress(fam, keys, i * KEY_WORDS + 4),
+        formatAddress(fam, t.addressWords(i), t.srcAddressAt(i)),
+        formatAddress(fam, t.addressWords(i), t.dstAddressAt(i)),
         t.srcPort(i),
         t.dstPort(i),
         t.protocol(i),

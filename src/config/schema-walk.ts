@@ -10,6 +10,9 @@ import { STRING_FORMATS } from './string-formats';
 import { parseByteSize, parseDurationSec } from './units';
 import { closestWord, describeNode, joinOr } from './wording';
 
+/** Longest window a duration string may give (the product's longest is 10 minutes). */
+const MAX_WINDOW_DURATION_SEC = 3600;
+
 /** State of one walk: where problems go and where each key path sits in the file. */
 export class SchemaWalk {
   readonly problems: ConfigProblem[] = [];
@@ -154,6 +157,11 @@ export class SchemaWalk {
     const parsed = parseDurationSec(value);
     if (!parsed.ok) {
       this.error(path, `must be ${allowed} or a duration such as "30s": ${parsed.reason}`, line);
+      return undefined;
+    }
+    if (parsed.value > MAX_WINDOW_DURATION_SEC) {
+      // A flow table stores times as offsets that reach 9 hours; demos need far less.
+      this.error(path, `must be at most ${MAX_WINDOW_DURATION_SEC / 60} minutes, got "${value}" (${parsed.value}s)`, line);
       return undefined;
     }
     if (!schema.minutes.some((m) => m * 60 === parsed.value)) {

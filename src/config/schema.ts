@@ -135,7 +135,7 @@ const FLOW_LOG_SCHEMA: ObjectSchema = {
       type: { kind: 'window', minutes: [1, 5, 10] },
       unit: 'minutes',
       default: 600,
-      doc: 'Aggregation window, aligned to the clock: `1`, `5` or `10` (minutes). For tests and demos a duration string such as `"30s"` or `"2m"` (whole seconds, at least 1) is accepted with a warning, as the product offers only 1, 5 and 10 minutes.',
+      doc: 'Aggregation window, aligned to the clock: `1`, `5` or `10` (minutes). For tests and demos a duration string such as `"30s"` or `"2m"` (whole seconds, from 1 s to 1 h) is accepted with a warning, as the product offers only 1, 5 and 10 minutes.',
     },
     { key: 'sink', type: SINK_SCHEMA, required: true, doc: 'Where the records go; `type` selects one of the forms below.' },
     { key: 'extraFields', type: { kind: 'list', items: { kind: 'enum', values: ['tcp-flags', 'region'] } }, default: [], doc: 'Fields appended after the 18 standard ones. No duplicates.' },

@@ -25,6 +25,11 @@ const NFULA_PAYLOAD = 9;
 const NFULA_PREFIX = 10;
 const NFPROTO_ARP = 3;
 
+/** DataViews kept by a decoder: more than a host's capture handles (one per ENI, plus NFLOG groups). */
+const MAX_FRAME_VIEWS = 64;
+/** Once that many are kept, a new view per this many frames of buffers without one. */
+const VIEW_REFILL_FRAMES = 4096;
+
 /** Address family values of BSD null/loopback headers; AF_INET6 differs between systems. */
 function familyVersion(af: number): number {
   if (af === 2) return 4; // AF_INET everywhere
@@ -45,6 +50,14 @@ function familyVersion(af: number): number {
  * Tunnels (GRE, VXLAN, Geneve, IP-in-IP) are not descended: the outer header is the flow.
  */
 export class Decoder extends IpDecoder {
+  /** The frame buffer of the last call and a DataView over it, for the fast lane. */
+  private lastFrame: Uint8Array | null = null;
+  private lastData: DataView = new DataView(new ArrayBuffer(0));
+  /** DataViews of the frame buffers seen lately, most recent last (see dataOf). */
+  private readonly frames: Uint8Array[] = [];
+  private readonly datas: DataView[] = [];
+  private uncachedFrames = 0;
+
   constructor(opts: DecoderOptions) {
     super(opts);
   }
@@ -67,7 +80,10 @@ export class Decoder extends IpDecoder {
     if (captured > held) captured = held;
     if (captured < 0) captured = 0;
     const end = base + captured;
-    if (linkType === LinkType.Ethernet && decodeEthernetIp(frame, base, end, view)) return DecodeStatus.Ok;
+    // Sources reuse one buffer for every frame (a file reader's chunk, a live handle's frame), so
+    // this is an identity check on nearly every packet.
+    const data = frame === this.lastFrame ? this.lastData : this.dataOf(frame);
+    if (linkType === LinkType.Ethernet && data !== null && decodeEthernetIp(frame, data, base, end, view)) return DecodeStatus.Ok;
     resetView(view);
     // A wire length below the captured length is corrupt; never infer lengths below what we hold.
     const wireEnd = base + (view.wireLen > captured ? view.wireLen : captured);
@@ -94,6 +110,31 @@ export class Decoder extends IpDecoder {
       default:
         return DecodeStatus.UnsupportedLink;
     }
+  }
+
+  /**
+   * A DataView over `frame`, made once per buffer: a daemon's decoder sees the frame buffers of
+   * all its handles in turn, one dispatch batch at a time. Up to MAX_FRAME_VIEWS are kept. A
+   * caller that hands over a new buffer per frame would make one per packet: once the cache is
+   * full, such frames skip the fast lane (null), and only one in VIEW_REFILL_FRAMES of them
+   * replaces the least recent view, so a reopened handle's new buffer still gets one.
+   */
+  private dataOf(frame: Uint8Array): DataView | null {
+    let i = this.frames.indexOf(frame);
+    if (i < 0) {
+      if (this.frames.length === MAX_FRAME_VIEWS) {
+        if (++this.uncachedFrames < VIEW_REFILL_FRAMES) return null;
+        this.uncachedFrames = 0;
+        this.frames.shift();
+        this.datas.shift();
+      }
+      this.frames.push(frame);
+      this.datas.push(new DataView(frame.buffer, frame.byteOffset, frame.byteLength));
+      i = this.frames.length - 1;
+    }
+    this.lastFrame = frame;
+    this.lastData = this.datas[i];
+    return this.lastData;
   }
 
   private decodeEthernet(frame: Uint8Array, b: number, end: number, wireEnd: number, view: PacketView): DecodeStatus {

@@ -1,6 +1,6 @@
 import type { AgentConfig, EniConfig, FlowLogConfig } from '../config/types';
 import type { ClosedWindow } from './flow-aggregator';
-import { FLAG_IPV6, FLAG_OUT, FLAG_REJECT, KEY_WORDS } from './flow-table';
+import { FLAG_IPV6, FLAG_OUT, FLAG_REJECT, type FlowTable } from './flow-table';
 import { formatAddress } from './address-format';
 import { PLAIN_TEXT, type FlowRecord, type FlowSlice, type LogStatus, type RecordBatch } from './record';
 import { logStatusOf } from './log-status';
@@ -181,21 +181,20 @@ export class RecordBuilder {
     const twins = new Map<string, number>();
     for (let i = 0; i < t.size; i++) {
       const flags = t.flags(i);
-      if ((flags & FLAG_REJECT) !== 0 && (flags & FLAG_OUT) === 0 && this.netted[t.eni(i)] === 1) twins.set(flowKeyText(t.keyWords(), i), i);
+      if ((flags & FLAG_REJECT) !== 0 && (flags & FLAG_OUT) === 0 && this.netted[t.eni(i)] === 1) twins.set(flowKeyText(t, i), i);
     }
     return twins;
   }
 
   private addFlows(w: ClosedWindow, batches: RecordBatch[], from: number, to: number): void {
     const t = w.table;
-    const keys = t.keyWords();
     for (let i = from; i < to; i++) {
       const eni = t.eni(i);
       const flags = t.flags(i);
       const reject = (flags & FLAG_REJECT) !== 0;
       let packets = t.packets(i);
       let bytes = t.bytes(i);
-      const twin = !reject && (flags & FLAG_OUT) === 0 && this.rejectTwins !== null && this.netted[eni] === 1 ? this.rejectTwins.get(flowKeyText(keys, i)) : undefined;
+      const twin = !reject && (flags & FLAG_OUT) === 0 && this.rejectTwins !== null && this.netted[eni] === 1 ? this.rejectTwins.get(flowKeyText(t, i)) : undefined;
       if (twin !== undefined) {
         packets -= t.packets(twin);
         bytes -= t.bytes(twin);
@@ -214,11 +213,11 @@ export class RecordBuilder {
         }
         if (rec === null) {
           const family = (flags & FLAG_IPV6) !== 0 ? 6 : 4;
-          const k = i * KEY_WORDS;
+          const addresses = t.addressWords(i);
           rec = this.base(eni);
-          rec['srcaddr'] = formatAddress(family, keys, k);
+          rec['srcaddr'] = formatAddress(family, addresses, t.srcAddressAt(i));
           rec['srcport'] = String(t.srcPort(i));
-          rec['dstaddr'] = formatAddress(family, keys, k + 4);
+          rec['dstaddr'] = formatAddress(family, addresses, t.dstAddressAt(i));
           rec['dstport'] = String(t.dstPort(i));
           rec['protocol'] = String(t.protocol(i));
           rec['direction'] = (flags & FLAG_OUT) !== 0 ? 'out' : 'in';
@@ -299,9 +298,10 @@ export class RecordBuilder {
 }
 
 /** The flow key of entry i without its REJECT bit, as text (drains only). */
-function flowKeyText(keys: Uint32Array, i: number): string {
-  const k = i * KEY_WORDS;
-  return `${keys[k]},${keys[k + 1]},${keys[k + 2]},${keys[k + 3]},${keys[k + 4]},${keys[k + 5]},${keys[k + 6]},${keys[k + 7]},${keys[k + 8]},${(keys[k + 9] & ~FLAG_REJECT) >>> 0}`;
+function flowKeyText(t: FlowTable, i: number): string {
+  const family = (t.flags(i) & FLAG_IPV6) !== 0 ? 6 : 4;
+  const a = t.addressWords(i);
+  return `${t.eni(i)},${t.flags(i) & ~FLAG_REJECT},${t.protocol(i)},${formatAddress(family, a, t.srcAddressAt(i))},${t.srcPort(i)},${formatAddress(family, a, t.dstAddressAt(i))},${t.dstPort(i)}`;
 }
 
 function isPlainString(v: string): boolean {

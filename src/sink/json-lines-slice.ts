@@ -1,5 +1,5 @@
 import { writeIpv4, writeIpv6 } from '../flow/address-format';
-import { FLAG_IPV6, FLAG_OUT, FLAG_REJECT, KEY_WORDS } from '../flow/flow-table';
+import { FLAG_IPV6, FLAG_OUT, FLAG_REJECT } from '../flow/flow-table';
 import type { FlowSlice } from '../flow/record';
 import { recordPrefixText } from './json-lines';
 import { putWords, wordText } from './word-text';
@@ -32,30 +32,31 @@ export class SliceJsonLinesEncoder {
       this.prefixAccount = slice.accountId;
     }
     const t = slice.table;
-    const keys = t.keyWords();
     this.pos = 0;
     for (let n = 0; n < slice.count; n++) {
       const i = slice.entries[n];
-      const meta = keys[i * KEY_WORDS + 9];
-      const eni = meta >>> 16;
+      const eni = t.eni(i);
+      const flags = t.flags(i);
       const prefix = this.prefixes[eni] ?? this.prefixFor(slice, eni);
       this.reserve(prefix.length + MAX_TAIL_BYTES);
       const buf = this.buf;
       const view = this.view;
       buf.set(prefix, this.pos); // one memcpy: about 30 ns for the 170-byte prefix, a byte loop 230
       let p = this.pos + prefix.length;
-      const k = i * KEY_WORDS;
-      const ipv6 = (meta & FLAG_IPV6) !== 0;
-      p = ipv6 ? writeIpv6(buf, p, keys, k) : writeIpv4(buf, p, keys[k]);
+      const addresses = t.addressWords(i);
+      const ipv6 = (flags & FLAG_IPV6) !== 0;
+      const src = t.srcAddressAt(i);
+      const dst = t.dstAddressAt(i);
+      p = ipv6 ? writeIpv6(buf, p, addresses, src) : writeIpv4(buf, p, addresses[src]);
       p = putWords(view, p, SRCPORT);
       p = putDigits(buf, p, t.srcPort(i));
       p = putWords(view, p, DSTADDR);
-      p = ipv6 ? writeIpv6(buf, p, keys, k + 4) : writeIpv4(buf, p, keys[k + 4]);
+      p = ipv6 ? writeIpv6(buf, p, addresses, dst) : writeIpv4(buf, p, addresses[dst]);
       p = putWords(view, p, DSTPORT);
       p = putDigits(buf, p, t.dstPort(i));
       p = putWords(view, p, PROTOCOL);
-      p = putDigits(buf, p, (meta >>> 8) & 0xff);
-      p = putWords(view, p, (meta & FLAG_OUT) !== 0 ? OUT_PACKETS : IN_PACKETS);
+      p = putDigits(buf, p, t.protocol(i));
+      p = putWords(view, p, (flags & FLAG_OUT) !== 0 ? OUT_PACKETS : IN_PACKETS);
       p = putDigits(buf, p, t.packets(i));
       p = putWords(view, p, BYTES);
       p = putDigits(buf, p, Math.max(0, t.bytes(i)));
@@ -63,7 +64,7 @@ export class SliceJsonLinesEncoder {
       p = putDigits(buf, p, t.startSec(i));
       p = putWords(view, p, END);
       p = putDigits(buf, p, t.endSec(i));
-      p = putWords(view, p, (meta & FLAG_REJECT) !== 0 ? OK_REJECT : OK_ACCEPT);
+      p = putWords(view, p, (flags & FLAG_REJECT) !== 0 ? OK_REJECT : OK_ACCEPT);
       this.pos = p;
     }
     return this.buf.subarray(0, this.pos);
