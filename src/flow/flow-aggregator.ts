@@ -20,6 +20,23 @@ export interface ClosedWindow {
   eniLostBytes: Float64Array;
 }
 
+/**
+ * A ClosedWindow made by a constructor rather than an object literal: V8 generalizes the field
+ * types of a literal's map on the literal's second use, which threw away the compiled record
+ * builder and encoder at every replay's second window.
+ */
+class ClosedFlowWindow implements ClosedWindow {
+  constructor(
+    readonly intervalSec: number,
+    readonly startSec: number,
+    readonly endSec: number,
+    readonly table: FlowTable,
+    readonly eniPackets: Float64Array,
+    readonly eniLostPackets: Float64Array,
+    readonly eniLostBytes: Float64Array,
+  ) {}
+}
+
 export interface FlowAggregatorOptions {
   intervalSec: number;
   tableCapacity: number;
@@ -224,15 +241,7 @@ export class FlowAggregator {
 
   private closeWindow(endSec: number): void {
     const closing = this.table as FlowTable;
-    const window: ClosedWindow = {
-      intervalSec: this.intervalSec,
-      startSec: this.windowStartSec,
-      endSec,
-      table: closing,
-      eniPackets: this.eniPackets,
-      eniLostPackets: this.eniLostPackets,
-      eniLostBytes: this.eniLostBytes,
-    };
+    const window = new ClosedFlowWindow(this.intervalSec, this.windowStartSec, endSec, closing, this.eniPackets, this.eniLostPackets, this.eniLostBytes);
     if (this.ahead !== null) {
       // The next window started recording early (wall-clock mode): it becomes the current one.
       this.eniPackets = this.aheadPackets as Float64Array;

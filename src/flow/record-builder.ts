@@ -1,9 +1,12 @@
 import type { AgentConfig, EniConfig, FlowLogConfig } from '../config/types';
 import type { ClosedWindow } from './flow-aggregator';
-import { FLAG_IPV6, FLAG_OUT, FLAG_REJECT, type FlowTable } from './flow-table';
+import { FLAG_IPV6, FLAG_OUT, FLAG_REJECT, FlowTable } from './flow-table';
 import { formatAddress } from './address-format';
 import { PLAIN_TEXT, type FlowRecord, type FlowSlice, type LogStatus, type RecordBatch } from './record';
 import { logStatusOf } from './log-status';
+
+/** What `slice.table` holds until the first slice (see RecordBuilder.slice). */
+const PLACEHOLDER_TABLE = new FlowTable(1);
 
 /** Which ENIs (by inventory index) a flow log covers, from its resource type and id. */
 export function coveredEnis(flowLog: FlowLogConfig, enis: readonly EniConfig[]): Uint8Array {
@@ -63,6 +66,15 @@ export class RecordBuilder {
   /** Whether windows may be handed over as FlowSlices: plain-text ids, no extra fields (netting is checked per window). */
   private readonly sliceable: boolean;
   private sliceEntries = new Int32Array(0);
+  /**
+   * The one FlowSlice handed to `emitFlows`, refilled for each slice. V8 compiles the fields of
+   * an object written once as constants, and a later write aborts every compilation that relied
+   * on them: a new object literal per slice had its field types generalized on its second use,
+   * and one object filled at its first use had them turned mutable on its second; either way the
+   * encoder that reads the slice was compiled three times in the first replay window. Filled
+   * once here with placeholders, its fields are mutable before any slice is encoded.
+   */
+  private readonly slice: FlowSlice;
 
   constructor(
     private readonly config: AgentConfig,
@@ -76,6 +88,7 @@ export class RecordBuilder {
     this.netted = nflogNettedEnis(config, enis);
     this.nettingActive = this.netted.includes(1);
     this.sliceable = !this.plainEni.includes(0) && flowLogs.every((fl) => fl.extraFields.length === 0);
+    this.slice = { flowLogId: '', windowStartSec: 0, windowEndSec: 0, table: PLACEHOLDER_TABLE, entries: this.sliceEntries, count: 0, enis, accountId: config.accountId };
   }
 
   /** Builds every batch of the window at once: one batch per flow log (tests, small windows). */
@@ -127,7 +140,14 @@ export class RecordBuilder {
       }
       this.counters.ok += count;
       if (count > 0) {
-        emitFlows({ flowLogId: fl.id, windowStartSec: w.startSec, windowEndSec: w.endSec, table: t, entries, count, enis: this.enis, accountId: this.config.accountId });
+        const slice = this.slice;
+        slice.flowLogId = fl.id;
+        slice.windowStartSec = w.startSec;
+        slice.windowEndSec = w.endSec;
+        slice.table = t;
+        slice.entries = entries;
+        slice.count = count;
+        emitFlows(slice);
       }
     }
   }

@@ -67,7 +67,8 @@ export interface RecordBatch {
  * encode that). Same records, same order as the `RecordBatch` the builder would have made.
  * Built only for plain-text ENIs, flow logs without extra fields and windows without NFLOG netting.
  *
- * Ownership: borrowed for the call it is passed to; the table and `entries` are reused after it.
+ * Ownership: borrowed for the call it is passed to; the slice object, the table and `entries`
+ * are reused after it.
  */
 export interface FlowSlice {
   flowLogId: string;
