@@ -13,20 +13,32 @@
  * cap), and packages that find files of their own at run time or are only loaded by the daemon
  * (pino's transports, @alicloud/log, prom-client).
  */
+const { readFileSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { build } = require('esbuild');
 
 const root = join(__dirname, '..');
+const outfile = join(root, 'dist', 'flowlog-agent.js');
 build({
   entryPoints: [join(root, 'dist', 'cli', 'main.js')],
-  outfile: join(root, 'dist', 'flowlog-agent.js'),
+  outfile,
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'cjs',
   external: ['pcap', 'pcap/*', 'cap', 'cap/*', 'pino', '@alicloud/log', 'prom-client'],
+  charset: 'ascii',
   logLevel: 'warning',
-}).catch((err) => {
-  process.stderr.write(`bundle dist/flowlog-agent.js: ${err.message}\n`);
-  process.exit(1);
-});
+})
+  .then(() => {
+    // esbuild escapes non-ASCII characters in code but leaves comments as they are; escaped
+    // there too (\uXXXX is inert in a comment), the file is pure ASCII, which the loader reads
+    // as latin1: a third of the time of decoding a megabyte of UTF-8 (2 ms of each start-up).
+    const text = readFileSync(outfile, 'utf8');
+    const ascii = text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    if (ascii !== text) writeFileSync(outfile, ascii);
+  })
+  .catch((err) => {
+    process.stderr.write(`bundle dist/flowlog-agent.js: ${err.message}\n`);
+    process.exit(1);
+  });

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import * as nodeModule from 'node:module';
 import { homedir } from 'node:os';
@@ -36,7 +37,10 @@ export function loadBundle(bundlePath: string, command: string): CliModule {
     }
     return require(bundlePath) as CliModule;
   }
-  const source = readFileSync(bundlePath, 'utf8');
+  // tools/bundle.js writes the bundle as pure ASCII, read as latin1 (faster than UTF-8);
+  // anything else (a bundle built another way) is decoded as UTF-8.
+  const bytes = readFileSync(bundlePath);
+  const source = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
   const st = statSync(bundlePath);
   const prefix = `${/^[a-z][a-z-]{0,19}$/.test(command) ? command : 'other'}-`;
   const name = `${prefix}${process.version}-${st.size}-${Math.floor(st.mtimeMs)}.v8cache`;
