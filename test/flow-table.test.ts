@@ -91,3 +91,48 @@ describe('FlowTable index growth', () => {
     for (const i of [0, 43_690, 43_691, 87_381, 149_999]) expect([t.packets(i), t.bytes(i), t.startSec(i), t.endSec(i)]).toEqual([2, 81, 10, 11]);
   });
 });
+
+describe('FlowTable counters and times', () => {
+  it('counts bytes past 2^32 exactly (the carry into the high word)', () => {
+    const t = new FlowTable(4);
+    const v = new PacketView();
+    // IPv6 jumbograms carry up to 2^32 - 1 bytes: five of them pass 2^32 four times.
+    const jumbo = 2 ** 32 - 1;
+    for (let n = 0; n < 5; n++) t.record(setView(v, { ts: 100, src: '10.0.0.1', dst: '10.0.0.2', bytes: jumbo }), 0, 0);
+    for (let n = 0; n < 70_000; n++) t.record(setView(v, { ts: 100, src: '10.0.0.3', dst: '10.0.0.2', bytes: 65_535 }), 0, 0);
+    expect([t.packets(0), t.bytes(0)]).toEqual([5, 5 * jumbo]);
+    expect([t.packets(1), t.bytes(1)]).toEqual([70_000, 70_000 * 65_535]);
+  });
+
+  it('keeps first and last seconds of packets out of order, on both sides of the first packet', () => {
+    const t = new FlowTable(4);
+    const v = new PacketView();
+    const times = [1_700_000_300, 1_700_000_100, 1_700_000_599, 1_700_000_000, 1_700_000_450];
+    for (const ts of times) t.record(setView(v, { ts, src: '10.0.0.1', dst: '10.0.0.2', bytes: 1 }), 0, 0);
+    t.record(setView(v, { ts: 1_700_000_200, src: '10.0.0.9', dst: '10.0.0.2', bytes: 1 }), 0, 0);
+    expect([t.startSec(0), t.endSec(0), t.startSec(1), t.endSec(1)]).toEqual([1_700_000_000, 1_700_000_599, 1_700_000_200, 1_700_000_200]);
+    // A table reused for the next window takes its times from that window's first packet.
+    t.clear();
+    t.record(setView(v, { ts: 1_800_000_000, src: '10.0.0.1', dst: '10.0.0.2', bytes: 1 }), 0, 0);
+    expect([t.startSec(0), t.endSec(0)]).toEqual([1_800_000_000, 1_800_000_000]);
+  });
+
+  it('keeps IPv6 flows apart after clear() reuses the side array, and when it grows', () => {
+    const t = new FlowTable(300); // full of IPv6 flows every round: the side array is reused, never outgrown
+    const v = new PacketView();
+    for (let round = 0; round < 3; round++) {
+      t.clear();
+      for (let f = 0; f < 300; f++) {
+        const src = `2001:db8::${(f + 1 + round * 1000).toString(16)}`;
+        t.record(setView(v, { ts: 5, src, dst: '2001:db8:1::1', proto: 6, sport: 1000, dport: 443, bytes: 100 }), 0, 0);
+        t.record(setView(v, { ts: 6, src, dst: '2001:db8:1::1', proto: 6, sport: 1000, dport: 443, bytes: 50 }), 0, 0);
+      }
+      expect(t.size).toBe(300);
+      for (let i = 0; i < 300; i++) {
+        expect(formatAddress(6, t.addressWords(i), t.srcAddressAt(i))).toBe(`2001:db8::${(i + 1 + round * 1000).toString(16)}`);
+        expect(formatAddress(6, t.addressWords(i), t.dstAddressAt(i))).toBe('2001:db8:1::1');
+        expect([t.packets(i), t.bytes(i)]).toEqual([2, 150]);
+      }
+    }
+  });
+});
