@@ -40,9 +40,11 @@ describe.skipIf(!existsSync(LOADER))('bundle loader (V8 code cache)', () => {
     expect(second.stdout).toBe(first.stdout);
     expect(statSync(join(dir, files[0])).mtimeMs).toBe(written);
 
-    // Another command gets its own file.
+    // Another command gets its own file; words that are no command share one, `other`.
     load(bundle, 'validate', dir);
     expect(cacheFiles(dir)).toHaveLength(2);
+    for (const typo of ['replya', 'nosuch', '--version', 'toString']) load(bundle, typo, dir);
+    expect(cacheFiles(dir).map((f) => f.split('-v')[0])).toEqual(['other', 'replay', 'validate']);
   });
 
   it('never reads the cache of another bundle, and replaces it', () => {

@@ -4,6 +4,7 @@ import * as nodeModule from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
+import { COMMAND_NAMES } from './command-names';
 
 /** What bin/flowlog-agent calls in the CLI module. */
 export interface CliModule {
@@ -42,7 +43,7 @@ export function loadBundle(bundlePath: string, command: string): CliModule {
   const bytes = readFileSync(bundlePath);
   const source = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
   const st = statSync(bundlePath);
-  const prefix = `${/^[a-z][a-z-]{0,19}$/.test(command) ? command : 'other'}-`;
+  const prefix = `${(COMMAND_NAMES as readonly string[]).includes(command) ? command : 'other'}-`;
   const name = `${prefix}${process.version}-${st.size}-${Math.floor(st.mtimeMs)}.v8cache`;
   let cached: Buffer | undefined;
   if (dir !== null) {

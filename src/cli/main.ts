@@ -1,11 +1,12 @@
 import yargs, { type CommandModule } from 'yargs';
+import type { CommandName } from './command-names';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 /**
  * Commands load their modules only when run: `replay` need not pay for the Log Service SDK or
  * prom-client at start-up (a quarter of a second), while `--help` loads them all to list them.
  */
-const COMMANDS: Record<string, () => CommandModule<object, never>> = {
+const COMMANDS: Record<CommandName, () => CommandModule<object, never>> = {
   replay: () => (require('./replay-command') as typeof import('./replay-command')).replayCommand as never,
   run: () => (require('./run-command') as typeof import('./run-command')).runCommand as never,
   validate: () => (require('./validate-command') as typeof import('./validate-command')).validateCommand as never,
@@ -52,6 +53,6 @@ export function main(argv: string[]): void {
 
 function commandsFor(argv: string[]): Array<CommandModule<object, never>> {
   const name = argv.find((a) => !a.startsWith('-'));
-  const only = name !== undefined ? COMMANDS[name] : undefined;
+  const only = name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name as CommandName] : undefined;
   return only ? [only()] : Object.values(COMMANDS).map((load) => load());
 }
