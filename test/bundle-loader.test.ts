@@ -60,6 +60,17 @@ describe.skipIf(!existsSync(LOADER))('bundle loader (V8 code cache)', () => {
     expect(now[0]).not.toBe(old);
   });
 
+  it("uses systemd's CACHE_DIRECTORY (the unit's CacheDirectory=) when no directory is named", () => {
+    writeFileSync(bundle, body(4));
+    const dir = join(tmp, 'cache-systemd');
+    const env: NodeJS.ProcessEnv = { ...process.env, CACHE_DIRECTORY: `${dir}:/nonexistent-second` };
+    delete env.FLOWLOG_AGENT_CACHE_DIR;
+    const code = `require(${JSON.stringify(LOADER)}).loadBundle(${JSON.stringify(bundle)}, 'run').main([])`;
+    const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 20_000, env });
+    expect(r.status).toBe(0);
+    expect(cacheFiles(dir).map((f) => f.split('-v')[0])).toEqual(['run']);
+  });
+
   it('rewrites a cache that V8 rejects, and writes nothing when turned off', () => {
     const dir = join(tmp, 'cache-c');
     writeFileSync(bundle, body(3));

@@ -19,6 +19,7 @@ describe('systemd/flowlog-agent.service', () => {
     ['ProtectHome', 'yes'],
     ['PrivateTmp', 'yes'],
     ['StateDirectory', 'flowlog-agent'],
+    ['CacheDirectory', 'flowlog-agent'],
     ['Restart', 'on-failure'],
     ['ExecReload', '/bin/kill -HUP $MAINPID'],
     ['User', 'flowlog-agent'],

@@ -19,7 +19,8 @@ export interface CliModule {
  * the bytecode of the previous run of the same command that start-up took about 40 ms less.
  *
  * The cache is one file per command (`replay`, `run`, ...) in `$FLOWLOG_AGENT_CACHE_DIR`, else
- * `$XDG_CACHE_HOME/flowlog-agent`, else `~/.cache/flowlog-agent`, never in a shared directory
+ * systemd's `$CACHE_DIRECTORY` (the unit's `CacheDirectory=`: the daemon's user has no home),
+ * else `$XDG_CACHE_HOME/flowlog-agent`, else `~/.cache/flowlog-agent`, never in a shared directory
  * (the file holds code). Its name carries the bundle's size and time and the Node version, so a
  * rebuilt bundle or another Node never reads an old cache, and V8 itself rejects data from
  * another V8 or other flags. The first run of a command (or one whose cache was rejected) writes
@@ -69,6 +70,9 @@ function cacheDir(): string | null {
   const env = process.env.FLOWLOG_AGENT_CACHE_DIR;
   if (env === 'off') return null;
   if (env !== undefined && env !== '') return env;
+  // systemd lists the unit's cache directories separated by colons; the unit names one.
+  const systemd = process.env.CACHE_DIRECTORY?.split(':')[0];
+  if (systemd !== undefined && systemd.startsWith('/')) return systemd;
   const xdg = process.env.XDG_CACHE_HOME;
   if (xdg !== undefined && xdg.startsWith('/')) return join(xdg, 'flowlog-agent');
   let home: string;
