@@ -22,8 +22,8 @@ export interface ClosedWindow {
 
 /**
  * A ClosedWindow made by a constructor rather than an object literal: V8 generalizes the field
- * types of a literal's map on the literal's second use, which threw away the compiled record
- * builder and encoder at every replay's second window.
+ * types of a literal's map on the literal's second use, which threw away the record builder's
+ * compiled slice loop (it reads the window) when a replay's second window closed.
  */
 class ClosedFlowWindow implements ClosedWindow {
   constructor(
