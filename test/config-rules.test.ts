@@ -67,7 +67,7 @@ const CASES: Case[] = [
   {
     name: 'aggregation interval as a duration longer than the product offers',
     text: withFlowLog('    aggregationInterval: "2h"\n'),
-    expect: [{ severity: 'error', path: 'flowLogs[0].aggregationInterval', message: 'must be at most 60 minutes, got "2h" (7200s)', at: 'aggregationInterval' }],
+    expect: [{ severity: 'error', path: 'flowLogs[0].aggregationInterval', message: 'must be at most 60 minutes (the product offers 1, 5 or 10 minutes), got "2h" (7200s)', at: 'aggregationInterval' }],
   },
   {
     name: 'aggregation interval shorter than a second',

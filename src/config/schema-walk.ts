@@ -161,7 +161,7 @@ export class SchemaWalk {
     }
     if (parsed.value > MAX_WINDOW_DURATION_SEC) {
       // A flow table stores times as offsets that reach 9 hours; demos need far less.
-      this.error(path, `must be at most ${MAX_WINDOW_DURATION_SEC / 60} minutes, got "${value}" (${parsed.value}s)`, line);
+      this.error(path, `must be at most ${MAX_WINDOW_DURATION_SEC / 60} minutes (the product offers ${allowed}), got "${value}" (${parsed.value}s)`, line);
       return undefined;
     }
     if (!schema.minutes.some((m) => m * 60 === parsed.value)) {
