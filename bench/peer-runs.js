@@ -49,11 +49,11 @@ async function nodeStartCostOfExtraCerts() {
   return Math.max(0, (await least(process.env)) - (await least(CONTENDER_ENV)));
 }
 
-/** `flowlog-agent replay --pcap FILE --config FILE --output FILE`. */
-async function runAgent(capture, configPath, recordsPath) {
+/** `flowlog-agent replay --pcap FILE --config FILE --output FILE [extra...]` (`--no-kernel`: TypeScript only). */
+async function runAgent(capture, configPath, recordsPath, extra = []) {
   rmSync(recordsPath, { force: true });
   const bin = join(ROOT, 'bin', 'flowlog-agent');
-  const run = await runMeasured(process.execPath, [bin, 'replay', '--pcap', capture, '--config', configPath, '--output', recordsPath], { env: CONTENDER_ENV, timeoutMs: TIMEOUT_MS });
+  const run = await runMeasured(process.execPath, [bin, 'replay', '--pcap', capture, '--config', configPath, '--output', recordsPath, ...extra], { env: CONTENDER_ENV, timeoutMs: TIMEOUT_MS });
   if (run.code !== 0) throw failed('agent replay', run);
   const m = /(\d+) packets\b/.exec(run.stderr); // "replay: 1 of 1 files read, N packets, M flows in T s"
   return { ...run, packets: m ? Number(m[1]) : NaN };

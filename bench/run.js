@@ -99,30 +99,36 @@ async function main() {
   // the machine hits every contender alike; the table shows each one's best run, the ratios
   // compare best wall with best wall and least CPU with least CPU.
   const runs = Math.max(1, num('runs', 3));
-  const tries = { agent: [], bare: [], pmacctd: [], softflowd: [] };
+  const tries = { agent: [], agentTs: [], bare: [], pmacctd: [], softflowd: [] };
+  const tsRecordsPath = `${recordsPath}.no-kernel`;
   for (let r = 0; r < runs; r++) {
     tries.agent.push(await attempt(() => runAgent(cap.path, config, recordsPath)));
+    // The same replay with the TypeScript packet path only (no WebAssembly kernel), for comparison.
+    tries.agentTs.push(await attempt(() => runAgent(cap.path, config, tsRecordsPath, ['--no-kernel'])));
     tries.bare.push(await attempt(() => runBare(cap.path)));
     tries.pmacctd.push(await attempt(() => runPmacctd(cap.path, dir)));
     tries.softflowd.push(flag('no-softflowd') ? { skipped: '--no-softflowd' } : await attempt(() => runSoftflowd(cap.path, dir)));
   }
-  const [agent, bare, pmacctd, softflowd] = [tries.agent, tries.bare, tries.pmacctd, tries.softflowd].map((list) => best(list, packets));
+  const [agent, agentTs, bare, pmacctd, softflowd] = [tries.agent, tries.agentTs, tries.bare, tries.pmacctd, tries.softflowd].map((list) => best(list, packets));
 
   log('');
   log('  contender     wall     user      sys      CPU   packets/s   max RSS    packets');
-  for (const [name, r] of [['agent', agent], ['bare loop', bare], ['pmacctd', pmacctd], ['softflowd', softflowd]]) log(row(name, r, packets));
+  for (const [name, r] of [['agent', agent], ['agent, TS', agentTs], ['bare loop', bare], ['pmacctd', pmacctd], ['softflowd', softflowd]]) log(row(name, r, packets));
+  log('  (agent, TS: the same replay with --no-kernel, the TypeScript packet path alone)');
 
   const ok = (r) => !r.error && !r.skipped;
   const ratios = {
     bareOverAgentWall: ok(agent) && ok(bare) ? round(bare.wallSec / agent.wallSec, 3) : null,
     pmacctdOverAgentCpu: ok(agent) && ok(pmacctd) ? round(pmacctd.cpuSec / agent.cpuSec, 3) : null,
     softflowdOverAgentCpu: ok(agent) && ok(softflowd) ? round(softflowd.cpuSec / agent.cpuSec, 3) : null,
+    pmacctdOverAgentTsCpu: ok(agentTs) && ok(pmacctd) ? round(pmacctd.cpuSec / agentTs.cpuSec, 3) : null,
   };
   const verdict = (v, target) => (v === null ? 'n/a' : v >= target ? `meets >= ${target}` : `BELOW target ${target}`);
   log('');
   log(`  wall(bare)/wall(agent)     = ${ratios.bareOverAgentWall ?? 'n/a'}  (${verdict(ratios.bareOverAgentWall, TARGETS.bareOverAgentWall)})`);
   log(`  CPU(pmacctd)/CPU(agent)    = ${ratios.pmacctdOverAgentCpu ?? 'n/a'}  (${verdict(ratios.pmacctdOverAgentCpu, TARGETS.pmacctdOverAgentCpu)})`);
   if (ratios.softflowdOverAgentCpu !== null) log(`  CPU(softflowd)/CPU(agent)  = ${ratios.softflowdOverAgentCpu}`);
+  if (ratios.pmacctdOverAgentTsCpu !== null) log(`  CPU(pmacctd)/CPU(agent, TS) = ${ratios.pmacctdOverAgentTsCpu} (without the kernel)`);
   if (ok(pmacctd)) log('  (pmacctd wall includes its fixed 2 s start-up sleep for savefiles; its CPU does not)');
   const extraCertsSec = await nodeStartCostOfExtraCerts();
   if (extraCertsSec !== null) {
@@ -144,6 +150,11 @@ async function main() {
         `-> ${good ? 'OK' : 'MISMATCH'}`,
     );
     sanity.ok = good;
+    if (ok(agentTs)) {
+      sanity.sameAsTypeScriptPath = readFileSync(tsRecordsPath, 'utf8') === readFileSync(recordsPath, 'utf8');
+      log(`  kernel and TypeScript path wrote ${sanity.sameAsTypeScriptPath ? 'the same records, byte for byte' : 'DIFFERENT records'}`);
+      if (!sanity.sameAsTypeScriptPath) sanity.ok = false;
+    }
   }
 
   log('');
@@ -195,6 +206,7 @@ async function main() {
     cpus: require('node:os').cpus().length,
     capture: { packets, flows: cap.summary.flows, durationSec: params.durationSec, snapLen: params.snapLen, ipv6Share: params.ipv6Share },
     agent: brief(agent),
+    agentTypeScriptOnly: brief(agentTs),
     bare: brief(bare),
     pmacctd: brief(pmacctd),
     softflowd: brief(softflowd),

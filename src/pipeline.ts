@@ -26,6 +26,7 @@ import { MAX_ENIS } from './flow/flow-table';
 import type { FlowSlice, RecordBatch } from './flow/record';
 import { RecordBuilder, coveredEnis } from './flow/record-builder';
 import { WindowDropSummary } from './flow/window-drop-summary';
+import { KernelMemory, ReplayKernel } from './kernel/replay-kernel';
 import type { Logger } from './log';
 
 /** Where finished batches go. `submit` must not block or throw: it only queues. */
@@ -55,6 +56,11 @@ export interface PipelineOptions {
   wallClock?: boolean;
   /** Log once per window (of the shortest interval) what was dropped; replay prints a summary at the end instead. */
   dropLog?: Logger;
+  /**
+   * Replay: hand classic pcap files' common frames to the WebAssembly kernel (src/kernel), with
+   * the flow tables in its memory. Off by default (the daemon and tests of the TypeScript path).
+   */
+  kernel?: boolean;
 }
 
 /** Window flushes, for metrics. */
@@ -72,6 +78,10 @@ export interface Pipeline {
   readonly aggregators: readonly FlowAggregator[];
   readonly builders: readonly RecordBuilder[];
   readonly flushStats: FlushStats;
+  /** The replay kernel when asked for and available, else null. */
+  readonly kernel: ReplayKernel | null;
+  /** Why the kernel was asked for but is not there (agent-side rules turn it off without a reason). */
+  readonly kernelUnavailable?: string;
   /** Closes every open window (at `endSec`, or at its end) and submits its batches. */
   finish(endSec?: number): void;
   /** Resolves when every closed window's batches have been submitted (incremental drains). */
@@ -106,6 +116,16 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
   };
   let dropSummary: WindowDropSummary | null = null;
   const shortest = Math.min(...byInterval.keys());
+  let kernelMemory: KernelMemory | null = null;
+  let kernelUnavailable: string | undefined;
+  if (options.kernel === true) {
+    try {
+      kernelMemory = KernelMemory.forReplay(inventory, byInterval.size, config.flowTable.capacity);
+      if (kernelMemory === null) kernelUnavailable = `flow tables of ${config.flowTable.capacity} flows exceed its memory`;
+    } catch (err) {
+      kernelUnavailable = `allocate its memory: ${(err as Error).message}`;
+    }
+  }
   for (const [intervalSec, flowLogs] of byInterval) {
     const builder = new RecordBuilder(config, config.enis, flowLogs);
     const cov = new Uint8Array(config.enis.length);
@@ -116,6 +136,7 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
       eniCount: config.enis.length,
       maxGapWindows: options.maxGapWindows,
       wallClock: options.wallClock ?? false,
+      ...(kernelMemory === null ? {} : { arena: kernelMemory }),
       onWindowClosed: (w: ClosedWindow) => {
         const startedMs = performance.now();
         flushStats.flows += w.table.size;
@@ -139,6 +160,14 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
   const recorder = new FlowRecorder(inventory, aggregators, coverage, config.flowTable.fragmentCacheSize);
   // Security groups / network ACLs evaluated per connection direction (REJECT without NFLOG).
   recorder.setActionPolicy(actionPolicyFor(config));
+  let kernel: ReplayKernel | null = null;
+  if (kernelMemory !== null && !recorder.hasActionPolicy) {
+    try {
+      kernel = new ReplayKernel(kernelMemory, inventory, recorder, aggregators);
+    } catch (err) {
+      kernelUnavailable = `instantiate it: ${(err as Error).message}`;
+    }
+  }
   if (options.dropLog) dropSummary = new WindowDropSummary(recorder.counters, config.enis.map((e) => e.id), options.dropLog);
   return {
     inventory,
@@ -146,6 +175,8 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
     aggregators,
     builders,
     flushStats,
+    kernel,
+    ...(kernelUnavailable === undefined ? {} : { kernelUnavailable }),
     finish(endSec?: number) {
       for (const a of aggregators) a.finish(endSec);
     },

@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { readI32, readI32Le } from '../decode/byte-reads';
 import { isSupportedLinkType, type PacketView } from '../decode/packet-view';
+import type { ReplayKernel } from '../kernel/replay-kernel';
 
 /**
  * Reads pcap and pcapng files in chunks and hands each packet over where it lies in the chunk,
@@ -38,13 +39,14 @@ export interface PacketConsumer {
   onFrame(linkType: number, frame: Uint8Array, reject: boolean): void;
 }
 
+const LINKTYPE_ETHERNET = 1;
 const PCAP_US = 0xa1b2c3d4;
 const PCAP_NS = 0xa1b23c4d;
 const PCAPNG_SHB = 0x0a0d0d0a;
 const PCAPNG_BOM = 0x1a2b3c4d;
 /** Largest record or block accepted (libpcap's own bound for pcapng blocks is 16 MiB). */
 const MAX_RECORD_BYTES = 16 * 1024 * 1024;
-const CHUNK_BYTES = 256 * 1024;
+export const CHUNK_BYTES = 256 * 1024;
 /**
  * The first read of a file is this small and each next one twice as big, up to the chunk: the
  * packet loop's refill then runs several times (and V8 records feedback for it, and for the read
@@ -74,7 +76,7 @@ export class CaptureFileReader {
    * in the L2 cache between the kernel's copy into it and the decoder's reads; 4 MiB chunks
    * streamed through the cache and evicted the flow table's entries (5% slower replay).
    */
-  frame: Buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  frame: Buffer;
   /** Valid bytes in `frame` are [pos, len). */
   private pos = 0;
   private len = 0;
@@ -94,7 +96,16 @@ export class CaptureFileReader {
   /** Called every 65,536 packets handed over, with their count so far. */
   private progress: ((packets: number) => void) | undefined;
 
-  constructor(private readonly view: PacketView) {}
+  /**
+   * With a kernel, the chunk is the kernel's, and classic little-endian Ethernet pcap files go
+   * through it (see ReplayKernel); every other record still comes here one at a time.
+   */
+  constructor(
+    private readonly view: PacketView,
+    private readonly kernel: ReplayKernel | null = null,
+  ) {
+    this.frame = kernel === null ? Buffer.allocUnsafe(CHUNK_BYTES) : kernel.chunk;
+  }
 
   read(path: string, consumer: PacketConsumer, progress?: (packets: number) => void): CaptureFileResult {
     this.fd = openSync(path, 'r');
@@ -132,8 +143,26 @@ export class CaptureFileReader {
     const little = this.little;
     const supported = isSupportedLinkType(linkType); // one link type for the whole file
     const progress = this.progress; // a local: a field read only every 65,536 packets would deoptimize the loop
+    const kernel = little && linkType === LINKTYPE_ETHERNET ? this.kernel : null;
+    // Records to leave to this loop before asking the kernel again: none, until the kernel has
+    // taken no record 8 times in a row (a capture of frames it does not read, such as 802.1Q);
+    // then twice as many each time, up to 4096, so a call per record is not wasted on them.
+    let kernelWait = 0;
+    let kernelMisses = 0;
     let packets = 0;
     for (;;) {
+      if (kernel !== null && this.frame === kernel.chunk && --kernelWait < 0) {
+        const stop = kernel.run(this.pos, this.len);
+        const n = kernel.handled;
+        if (n > 0) {
+          this.pos = stop;
+          if (progress !== undefined && ((packets + n) >>> 16) !== packets >>> 16) progress(packets + n - this.unsupported);
+          packets += n;
+          kernelMisses = 0;
+        } else if (++kernelMisses >= 8) {
+          kernelWait = kernelMisses < 20 ? 1 << (kernelMisses - 8) : 4096;
+        }
+      }
       // Record header: 0 seconds, 4 micro- or nanoseconds, 8 captured length, 12 wire length.
       // Read inline, the byte order decided once per file: a read method per field was 10% of
       // a replay. (int32 reads: every value is stored or compared, never passed on boxed.)

@@ -2,6 +2,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { isSupportedLinkType } from '../decode/packet-view';
 import { CaptureFileReader, captureFormatOf } from './capture-file-reader';
 import type { FlowRecorder } from '../flow/flow-recorder';
+import type { ReplayKernel } from '../kernel/replay-kernel';
 
 /** What a capture source feeds: the reused view and the per-frame entry of the packet path. */
 export type FrameConsumer = Pick<FlowRecorder, 'view' | 'onFrame'>;
@@ -38,6 +39,8 @@ export class OfflineCaptureSource {
     private readonly paths: readonly string[],
     /** Called every 65,536 packets of a file and at its end. */
     private readonly onProgress?: (path: string, packets: number) => void,
+    /** Takes the common frames of classic pcap files (see ReplayKernel); null: none. */
+    private readonly kernel: ReplayKernel | null = null,
   ) {}
 
   run(recorder: FrameConsumer): CaptureFileReport[] {
@@ -66,7 +69,7 @@ export class OfflineCaptureSource {
    * skipped when it had nothing else).
    */
   private readOwn(path: string, recorder: FrameConsumer): CaptureFileReport {
-    const reader = (this.reader ??= new CaptureFileReader(recorder.view));
+    const reader = (this.reader ??= new CaptureFileReader(recorder.view, this.kernel));
     const progress = this.onProgress;
     let result;
     try {

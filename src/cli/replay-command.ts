@@ -14,6 +14,8 @@ export interface ReplayOptions {
   maxGapWindows: number;
   /** How long to try delivering at the end before leaving the rest in the spool. */
   flushTimeoutMs: number;
+  /** Hand the common frames of pcap files to the WebAssembly kernel (default true); see src/kernel. */
+  kernel?: boolean;
   /** Streams for the summary and warnings (stderr) and progress; injectable for tests. */
   err: NodeJS.WritableStream & { isTTY?: boolean };
 }
@@ -31,6 +33,10 @@ export interface ReplaySummary {
   latePackets: number;
   timelineRestarts: number;
   tableFullPackets: number;
+  /** Per ENI id: packets and L3 bytes attributed to it (each direction it matched counts). */
+  enis: Record<string, { packets: number; bytes: number }>;
+  /** Packets handled by the WebAssembly kernel (the rest by the TypeScript path). */
+  kernelPackets: number;
   delivery: { delivered: number; spooled: number };
 }
 
@@ -55,7 +61,10 @@ export async function runReplay(o: ReplayOptions): Promise<{ code: number; summa
     o.err.write(`flowlog-agent replay: ${(err as Error).message}\n`);
     return { code: 1 };
   }
-  const pipeline = buildPipeline(config, output, { maxGapWindows: o.maxGapWindows });
+  const pipeline = buildPipeline(config, output, { maxGapWindows: o.maxGapWindows, kernel: o.kernel ?? true });
+  if (pipeline.kernelUnavailable !== undefined) {
+    o.err.write(`flowlog-agent replay: WebAssembly kernel unavailable, replaying in TypeScript alone: ${pipeline.kernelUnavailable}\n`);
+  }
   const started = Date.now();
   const progress = o.err.isTTY
     ? (path: string, packets: number) => {
@@ -63,7 +72,7 @@ export async function runReplay(o: ReplayOptions): Promise<{ code: number; summa
         o.err.write(`\r\x1b[2K${path}: ${packets.toLocaleString('en')} packets (${rate.toLocaleString('en')}/s)`);
       }
     : undefined;
-  const files = new OfflineCaptureSource(o.pcaps, progress).run(pipeline.recorder);
+  const files = new OfflineCaptureSource(o.pcaps, progress, pipeline.kernel).run(pipeline.recorder);
   if (progress) o.err.write('\r\x1b[2K');
   pipeline.finish();
   const delivery = await output.close();
@@ -97,6 +106,8 @@ export async function runReplay(o: ReplayOptions): Promise<{ code: number; summa
     latePackets: sum((a) => a.latePackets),
     timelineRestarts: sum((a) => a.timelineRestarts),
     tableFullPackets: sum((a) => a.tableFullPackets),
+    enis: Object.fromEntries(config.enis.map((e, i) => [e.id, { packets: c.eniPackets[i], bytes: c.eniBytes[i] }])),
+    kernelPackets: pipeline.kernel === null ? 0 : pipeline.kernel.packets,
     delivery,
   };
   o.err.write(formatSummary(summary, Date.now() - started));
@@ -110,7 +121,8 @@ function formatSummary(s: ReplaySummary, elapsedMs: number): string {
     .join(', ');
   const lines = [
     `replay: ${read} of ${s.files.length} files read, ${s.frames} packets, ${s.flows} flows in ${(elapsedMs / 1000).toFixed(2)} s`,
-    `  decoded ${s.decoded}, not IP ${s.notIp}, malformed ${malformed || '0'}, unattributed ${s.unattributed}`,
+    `  decoded ${s.decoded}, not IP ${s.notIp}, malformed ${malformed || '0'}, unattributed ${s.unattributed}` +
+      (s.kernelPackets ? `; ${s.kernelPackets} in the WebAssembly kernel` : ''),
     `  records: OK ${s.records.ok}, NODATA ${s.records.nodata}, SKIPDATA ${s.records.skipdata}` +
       (s.records.filtered ? ` (${s.records.filtered} left out by trafficType)` : ''),
   ];
@@ -121,7 +133,7 @@ function formatSummary(s: ReplaySummary, elapsedMs: number): string {
   return lines.join('\n') + '\n';
 }
 
-export const replayCommand: CommandModule<object, { pcap: string[]; config: string; output?: string; 'max-gap-windows': number; 'flush-timeout': number }> = {
+export const replayCommand: CommandModule<object, { pcap: string[]; config: string; output?: string; 'max-gap-windows': number; 'flush-timeout': number; kernel: boolean }> = {
   command: 'replay',
   describe: 'turn capture files (pcap, pcapng) into flow-log records, packet times driving the windows',
   builder: (y) =>
@@ -134,7 +146,8 @@ export const replayCommand: CommandModule<object, { pcap: string[]; config: stri
         default: 1440,
         describe: 'empty windows between packets still written as NODATA before a time jump starts a new timeline',
       })
-      .option('flush-timeout', { type: 'number', default: 30, describe: 'seconds to keep delivering at the end before leaving records in the spool' }) as never,
+      .option('flush-timeout', { type: 'number', default: 30, describe: 'seconds to keep delivering at the end before leaving records in the spool' })
+      .option('kernel', { type: 'boolean', default: true, describe: 'take common frames of pcap files through the WebAssembly kernel (--no-kernel: TypeScript only)' }) as never,
   handler: async (argv) => {
     const { code } = await runReplay({
       pcaps: argv.pcap,
@@ -142,6 +155,7 @@ export const replayCommand: CommandModule<object, { pcap: string[]; config: stri
       output: argv.output,
       maxGapWindows: argv['max-gap-windows'],
       flushTimeoutMs: argv['flush-timeout'] * 1000,
+      kernel: argv.kernel,
       err: process.stderr,
     });
     process.exitCode = code;

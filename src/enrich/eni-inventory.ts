@@ -75,6 +75,15 @@ export class EniInventory {
     });
   }
 
+  /**
+   * The lookup tables packed, for the replay kernel (src/kernel), which scans them in this order:
+   * MACs as [hi, lo, eni + 1], exact addresses as [family, w0..w3, eni + 1], prefixes as
+   * [family, w0..w3, m0..m3, eni], longest first.
+   */
+  packedLists(): { macs: Int32Array; hosts: Uint32Array; prefixes: Uint32Array } {
+    return { macs: this.macList, hosts: this.hostList, prefixes: this.prefixes };
+  }
+
   /** The ENI the packet leaves, or -1. */
   sourceEni(v: PacketView): number {
     if (v.hasSrcMac) {

@@ -1,5 +1,5 @@
 import type { PacketView } from '../decode/packet-view';
-import { FlowTable } from './flow-table';
+import { FlowTable, type TableArena } from './flow-table';
 
 /**
  * A window's worth of flows and per-ENI counts, handed to the record builder when the window
@@ -55,6 +55,8 @@ export interface FlowAggregatorOptions {
    * there the packets are the clock.
    */
   wallClock?: boolean;
+  /** Where tables keep their arrays: the replay kernel's memory (src/kernel); default their own. */
+  arena?: TableArena;
 }
 
 /**
@@ -78,6 +80,7 @@ export class FlowAggregator {
   private eniLostPackets: Float64Array;
   private eniLostBytes: Float64Array;
   private readonly wallClock: boolean;
+  private readonly arena: TableArena | undefined;
   /** Wall-clock mode: the next window's flows and counts, recorded before the current one closed. */
   private ahead: FlowTable | null = null;
   private aheadPackets: Float64Array | null = null;
@@ -101,7 +104,8 @@ export class FlowAggregator {
     this.maxGapWindows = o.maxGapWindows;
     this.onWindowClosed = o.onWindowClosed;
     this.wallClock = o.wallClock ?? false;
-    this.table = new FlowTable(o.tableCapacity);
+    this.arena = o.arena;
+    this.table = new FlowTable(o.tableCapacity, o.arena);
     this.eniPackets = new Float64Array(o.eniCount);
     this.eniLostPackets = new Float64Array(o.eniCount);
     this.eniLostBytes = new Float64Array(o.eniCount);
@@ -141,7 +145,7 @@ export class FlowAggregator {
         this.ahead = this.spare;
         this.spare = null;
       } else {
-        this.ahead = new FlowTable(this.capacity);
+        this.ahead = new FlowTable(this.capacity, this.arena);
         this.tablesAllocated += 1;
       }
       this.aheadPackets = new Float64Array(this.eniCount);
@@ -229,6 +233,16 @@ export class FlowAggregator {
     else if (table !== this.table && table !== this.ahead) this.spare = table;
   }
 
+  /** The current window's table (null only inside a close); for the replay kernel. */
+  get currentTable(): FlowTable | null {
+    return this.table;
+  }
+
+  /** The current window's packets recorded per ENI; the replay kernel adds its own. */
+  get recordedPackets(): Float64Array {
+    return this.eniPackets;
+  }
+
   /** Flows recorded in the current window (for the active-flows gauge). */
   get activeFlows(): number {
     return this.table === null ? 0 : this.table.size;
@@ -258,7 +272,7 @@ export class FlowAggregator {
     }
     this.onWindowClosed(window); // may call release(closing) synchronously
     if (this.table === null) {
-      this.table = new FlowTable(this.capacity);
+      this.table = new FlowTable(this.capacity, this.arena);
       this.tablesAllocated += 1;
     }
   }

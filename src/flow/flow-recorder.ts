@@ -41,8 +41,8 @@ export class FlowRecorder {
   readonly counters: PacketCounters;
   private readonly decoder: Decoder;
   /** Aggregators covering ENI e are eniAggIndex[eniAggOffset[e] .. eniAggOffset[e+1]). */
-  private readonly eniAggOffset: Int32Array;
-  private readonly eniAggIndex: Int32Array;
+  readonly eniAggOffset: Int32Array;
+  readonly eniAggIndex: Int32Array;
   /** Agent-side security groups / network ACLs; null: only NFLOG frames are REJECT. */
   private policy: PolicyEvaluator | null = null;
 
@@ -174,6 +174,11 @@ export class FlowRecorder {
    */
   setActionPolicy(policy: PolicyEvaluator | null): void {
     this.policy = policy;
+  }
+
+  /** Whether rule evaluation decides actions (the replay kernel then stays out of the way). */
+  get hasActionPolicy(): boolean {
+    return this.policy !== null;
   }
 
   /** Swaps in a new inventory (config reload); ENI indexes must keep their meaning. */

@@ -52,6 +52,19 @@ export const FLAG_REJECT = 4;
 /** ENI indexes are stored in 16 bits of the key. */
 export const MAX_ENIS = 0xffff;
 
+/**
+ * Linear memory a table's arrays can live in, shared with the replay kernel (src/kernel). An
+ * arena is never grown, so views into it stay valid; a table takes plain arrays when it is full.
+ */
+export interface TableArena {
+  readonly buffer: ArrayBuffer;
+  /** The byte offset of `bytes` zeroed bytes (8-aligned) never handed out before, or -1. */
+  allocate(bytes: number): number;
+}
+
+/** Words of a table's kernel descriptor (see exportTo); the base second follows as a float64. */
+export const KERNEL_DESCRIPTOR_WORDS = 10;
+
 export class FlowTable {
   readonly capacity: number;
   private mask: number;
@@ -69,8 +82,13 @@ export class FlowTable {
   /** Second of the first packet since `clear`, minus TIME_BIAS. */
   private baseSec = 0;
   private count = 0;
+  /** Byte offsets of the arrays in the arena, -1 for arrays of their own. */
+  private readonly arena: TableArena | null;
+  private indexAt = -1;
+  private readonly entriesAt: number = -1;
+  private v6At = -1;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, arena?: TableArena) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`flow table capacity must be a positive integer, got ${capacity}`);
     this.capacity = capacity;
     let slots = 1;
@@ -85,12 +103,61 @@ export class FlowTable {
     // new (tables are reused across windows), never once the index has grown.
     const initial = Math.min(slots, 16);
     this.mask = initial - 1;
-    this.index = new Int32Array(initial);
+    this.arena = arena ?? null;
+    this.index = this.newIndex(initial);
     this.growAt = initial === slots ? capacity : Math.floor((initial * 2) / 3);
-    const entries = new ArrayBuffer(capacity * ENTRY_WORDS * 4);
-    this.words = new Uint32Array(entries);
-    this.ints = new Int32Array(entries);
-    this.v6 = new Uint32Array(Math.min(capacity, 16) * V6_WORDS);
+    const entryBytes = capacity * ENTRY_WORDS * 4;
+    const entriesAt = arena === undefined ? -1 : arena.allocate(entryBytes);
+    // In an arena the IPv6 side array takes its whole capacity at once (the kernel cannot grow
+    // it); pages never written cost no memory.
+    const v6At = entriesAt < 0 ? -1 : (arena as TableArena).allocate(capacity * V6_WORDS * 4);
+    if (v6At >= 0) {
+      const buffer = (arena as TableArena).buffer;
+      this.entriesAt = entriesAt;
+      this.words = new Uint32Array(buffer, entriesAt, capacity * ENTRY_WORDS);
+      this.ints = new Int32Array(buffer, entriesAt, capacity * ENTRY_WORDS);
+      this.v6At = v6At;
+      this.v6 = new Uint32Array(buffer, v6At, capacity * V6_WORDS);
+    } else {
+      const entries = new ArrayBuffer(entryBytes);
+      this.words = new Uint32Array(entries);
+      this.ints = new Int32Array(entries);
+      this.v6 = new Uint32Array(Math.min(capacity, 16) * V6_WORDS);
+    }
+  }
+
+  /** A zeroed index of `slots` slots, in the arena when it has room. */
+  private newIndex(slots: number): Int32Array {
+    const at = this.arena === null ? -1 : this.arena.allocate(slots * 4);
+    this.indexAt = at;
+    return at < 0 ? new Int32Array(slots) : new Int32Array((this.arena as TableArena).buffer, at, slots);
+  }
+
+  /**
+   * Writes what the replay kernel needs to update this table into `words` from `at` (see
+   * src/kernel/assembly: index, mask, growAt, count, capacity, entries, IPv6 array, IPv6 count,
+   * then the base second as a float64 in the next 8 bytes). False when an array is not in the
+   * arena; the kernel then leaves the table alone.
+   */
+  exportTo(words: Uint32Array, floats: Float64Array, at: number): boolean {
+    if (this.indexAt < 0 || this.v6At < 0) return false;
+    words[at] = this.indexAt;
+    words[at + 1] = this.mask;
+    words[at + 2] = this.growAt;
+    words[at + 3] = this.count;
+    words[at + 4] = this.capacity;
+    words[at + 5] = this.entriesAt;
+    words[at + 6] = this.v6At;
+    words[at + 7] = this.v6Count;
+    floats[(at + 8) >> 1] = this.baseSec;
+    return true;
+  }
+
+  /** Takes back what the kernel changed (the flows and IPv6 slots it added, the base second). */
+  importFrom(words: Uint32Array, floats: Float64Array, at: number): void {
+    this.count = words[at + 3];
+    this.v6Count = words[at + 7];
+    this.baseSec = floats[(at + 8) >> 1];
   }
 
   /** Number of flows recorded since the last `clear`. */
@@ -201,7 +268,7 @@ export class FlowTable {
   /** Doubles the index and re-inserts every entry by its hash. */
   private growIndex(): void {
     const slots = this.index.length * 2;
-    const index = new Int32Array(slots);
+    const index = this.newIndex(slots);
     const mask = slots - 1;
     const w = this.ints;
     for (let i = 0; i < this.count; i++) {

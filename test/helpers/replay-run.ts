@@ -47,10 +47,12 @@ export async function replayToRecords(
   configPath: string,
   dir: string,
   maxGapWindows = 1440,
+  /** false: the TypeScript path only (replay --no-kernel); default as the CLI (kernel on). */
+  kernel = true,
 ): Promise<{ code: number; records: Array<Record<string, string>>; summary?: ReplaySummary; stderr: string }> {
   const out = join(dir, `records-${Math.random().toString(36).slice(2)}.jsonl`);
   const err = new TextSink();
-  const { code, summary } = await runReplay({ pcaps, configPath, output: out, maxGapWindows, flushTimeoutMs: 5000, err });
+  const { code, summary } = await runReplay({ pcaps, configPath, output: out, maxGapWindows, flushTimeoutMs: 5000, kernel, err });
   const text = code === 2 ? '' : readFileSync(out, 'utf8');
   const records = text === '' ? [] : text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
   return { code, records, summary, stderr: err.text };

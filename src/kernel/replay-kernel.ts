@@ -1,0 +1,215 @@
+import { CHUNK_BYTES } from '../capture/capture-file-reader';
+import { DecodeStatus } from '../decode/packet-view';
+import type { EniInventory } from '../enrich/eni-inventory';
+import type { FlowAggregator } from '../flow/flow-aggregator';
+import type { FlowRecorder } from '../flow/flow-recorder';
+import { KERNEL_DESCRIPTOR_WORDS, type TableArena } from '../flow/flow-table';
+import { KERNEL_WASM_BASE64 } from './replay-kernel-wasm';
+
+/**
+ * The replay kernel: the packet path of the common frame in WebAssembly, for replays of classic
+ * pcap files. One call walks a whole read chunk (about 2,000 packets); the TypeScript path takes
+ * only the records the kernel stops at, one each, then the kernel goes on.
+ *
+ *   CaptureFileReader chunk ──► ReplayKernel.run ─── common frame ──► kernel: lane decode,
+ *      (in kernel memory)          │                                   ENI lookup, counters,
+ *                                  │ stops at any other record         flow-table update
+ *                                  ▼                                        │
+ *                        FlowRecorder.onFrame (TypeScript) ◄────────────────┘ counters folded
+ *                        for that one record, then back to the kernel         in after each call
+ *
+ * Why: a replay in TypeScript spends a quarter of its CPU before V8 has optimized the packet
+ * path, and the optimized path still checks every typed-array read and every field's type.
+ * WebAssembly is compiled before the first packet and reads memory unchecked.
+ *
+ * It stops, having changed nothing for that record, at: a frame the fast lane does not read
+ * (tags, options, fragments, extension headers, other link layers), a time outside every
+ * aggregator's current window (window closes, late packets), a new flow that the table cannot
+ * take without the host (the index must grow, the table is full), an oversized record, and the
+ * end of the chunk. The rules it repeats are held equal to the TypeScript path by
+ * test/kernel/replay-kernel.test.ts, which replays every capture both ways.
+ *
+ * Memory: one linear memory, never grown (so views stay valid): the lookup lists, the tables'
+ * descriptors and counters, the reader's chunk, then the flow tables (FlowTable with a
+ * TableArena), whose untouched pages cost nothing.
+ */
+
+/** Largest kernel memory asked for; above it (huge table capacities) replays stay in TypeScript. */
+const MAX_MEMORY_BYTES = 3 * 1024 * 1024 * 1024;
+const PAGE_BYTES = 65536;
+
+/** Bytes one flow table can take from the arena (entries, IPv6 side array, every index size). */
+function tableBytes(capacity: number): number {
+  let slots = 1;
+  while (slots * 2 < capacity * 3) slots <<= 1;
+  return capacity * 32 * 2 + slots * 4 * 2 + 64;
+}
+
+/** Bytes of the kernel's own regions (lists, descriptors, counters, chunk). */
+function controlBytes(inventory: EniInventory, aggregators: number): number {
+  const lists = inventory.packedLists();
+  const enis = inventory.enis.length;
+  const words = lists.macs.length + lists.hosts.length + lists.prefixes.length + (enis + 1) + enis * aggregators + 1;
+  return words * 4 + aggregators * KERNEL_DESCRIPTOR_WORDS * 4 + (2 + aggregators) * enis * 8 + CHUNK_BYTES + 16 * 8;
+}
+
+/** The kernel's linear memory, handed out front to back; also the flow tables' arena. */
+export class KernelMemory implements TableArena {
+  readonly memory: WebAssembly.Memory;
+  readonly buffer: ArrayBuffer;
+  private next = 0;
+
+  private constructor(bytes: number) {
+    this.memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE_BYTES), maximum: Math.ceil(bytes / PAGE_BYTES) });
+    this.buffer = this.memory.buffer;
+  }
+
+  /**
+   * Memory for a replay whose aggregators each keep up to two tables of `capacity` flows, or
+   * null when that would exceed MAX_MEMORY_BYTES.
+   */
+  static forReplay(inventory: EniInventory, aggregators: number, capacity: number): KernelMemory | null {
+    const bytes = controlBytes(inventory, aggregators) + aggregators * 2 * tableBytes(capacity);
+    return bytes > MAX_MEMORY_BYTES ? null : new KernelMemory(bytes);
+  }
+
+  allocate(bytes: number): number {
+    const at = (this.next + 7) & ~7;
+    if (at + bytes > this.buffer.byteLength) return -1;
+    this.next = at + bytes;
+    return at;
+  }
+
+  /** Like allocate, for the kernel's own regions, which always fit (see controlBytes). */
+  take(bytes: number): number {
+    const at = this.allocate(bytes);
+    if (at < 0) throw new RangeError(`allocate kernel region: ${bytes} bytes past the end of its memory`);
+    return at;
+  }
+}
+
+interface KernelExports {
+  configure(...addresses: number[]): void;
+  run(pos: number, end: number, loSec: number, hiSec: number): number;
+  handled: WebAssembly.Global;
+  unattributed: WebAssembly.Global;
+}
+
+let compiled: WebAssembly.Module | undefined;
+
+export class ReplayKernel {
+  /** The reader's chunk, in kernel memory: CaptureFileReader reads the file into it. */
+  readonly chunk: Buffer;
+  /** Packets the kernel handled (the rest went through the TypeScript path). */
+  packets = 0;
+  /** Packets handled by the last `run`. */
+  handled = 0;
+  private readonly exports: KernelExports;
+  private readonly chunkAt: number;
+  private readonly descWords: Uint32Array;
+  private readonly descFloats: Float64Array;
+  private readonly eniPackets: Float64Array;
+  private readonly eniBytes: Float64Array;
+  private readonly aggPackets: Float64Array;
+  private readonly eniCount: number;
+
+  /**
+   * `memory` must be the arena the aggregators' tables were made in. Throws only when the
+   * module cannot be instantiated (the caller then replays without it).
+   */
+  constructor(
+    memory: KernelMemory,
+    inventory: EniInventory,
+    private readonly recorder: FlowRecorder,
+    private readonly aggregators: readonly FlowAggregator[],
+  ) {
+    compiled ??= new WebAssembly.Module(Buffer.from(KERNEL_WASM_BASE64, 'base64'));
+    this.exports = new WebAssembly.Instance(compiled, { env: { memory: memory.memory } }).exports as unknown as KernelExports;
+    const buffer = memory.buffer;
+    const lists = inventory.packedLists();
+    const copy = (words: Int32Array | Uint32Array): number => {
+      const at = memory.take(Math.max(4, words.length * 4));
+      new Uint32Array(buffer, at, words.length).set(words);
+      return at;
+    };
+    const enis = (this.eniCount = inventory.enis.length);
+    const aggs = aggregators.length;
+    const macs = copy(lists.macs);
+    const hosts = copy(lists.hosts);
+    const prefixes = copy(lists.prefixes);
+    const aggOffset = copy(recorder.eniAggOffset);
+    const aggIndex = copy(recorder.eniAggIndex);
+    const tables = memory.take(aggs * KERNEL_DESCRIPTOR_WORDS * 4);
+    this.descWords = new Uint32Array(buffer, tables, aggs * KERNEL_DESCRIPTOR_WORDS);
+    this.descFloats = new Float64Array(buffer, tables, (aggs * KERNEL_DESCRIPTOR_WORDS) / 2);
+    const eniPacketsAt = memory.take(enis * 8);
+    const eniBytesAt = memory.take(enis * 8);
+    const aggPacketsAt = memory.take(aggs * enis * 8);
+    this.eniPackets = new Float64Array(buffer, eniPacketsAt, enis);
+    this.eniBytes = new Float64Array(buffer, eniBytesAt, enis);
+    this.aggPackets = new Float64Array(buffer, aggPacketsAt, aggs * enis);
+    this.chunkAt = memory.take(CHUNK_BYTES);
+    this.chunk = Buffer.from(buffer, this.chunkAt, CHUNK_BYTES);
+    this.exports.configure(
+      macs, lists.macs.length / 3, hosts, lists.hosts.length / 6, prefixes, lists.prefixes.length / 10,
+      aggOffset, aggIndex, tables, eniPacketsAt, eniBytesAt, aggPacketsAt, enis,
+    );
+  }
+
+  /**
+   * Handles the pcap records of the chunk in [pos, end) (little-endian, Ethernet) from the first
+   * on, and returns where it stopped; `handled` says how many it took. The record there, if
+   * whole, is the TypeScript path's.
+   */
+  run(pos: number, end: number): number {
+    this.handled = 0;
+    if (this.recorder.hasActionPolicy) return pos;
+    const aggs = this.aggregators;
+    let lo = -1;
+    let hi = Infinity;
+    for (let a = 0; a < aggs.length; a++) {
+      const agg = aggs[a];
+      const table = agg.currentTable;
+      if (agg.windowStartSec < 0 || table === null || !table.exportTo(this.descWords, this.descFloats, a * KERNEL_DESCRIPTOR_WORDS)) return pos;
+      if (agg.windowStartSec > lo) lo = agg.windowStartSec;
+      if (agg.windowEndSec < hi) hi = agg.windowEndSec;
+    }
+    const ex = this.exports;
+    const stop = ex.run(this.chunkAt + pos, this.chunkAt + end, lo, hi) - this.chunkAt;
+    const n = ex.handled.value as number;
+    if (n === 0) return pos;
+    this.handled = n;
+    this.packets += n;
+    this.foldCounters(n, ex.unattributed.value as number);
+    return stop;
+  }
+
+  /** Adds what the kernel counted to the recorder's and aggregators' counters, and takes back the tables' state. */
+  private foldCounters(handled: number, unattributed: number): void {
+    const c = this.recorder.counters;
+    c.frames += handled;
+    c.byStatus[DecodeStatus.Ok] += handled;
+    c.unattributed += unattributed;
+    const enis = this.eniCount;
+    const packets = this.eniPackets;
+    const bytes = this.eniBytes;
+    for (let e = 0; e < enis; e++) {
+      if (packets[e] === 0) continue;
+      c.eniPackets[e] += packets[e];
+      c.eniBytes[e] += bytes[e];
+      packets[e] = 0;
+      bytes[e] = 0;
+    }
+    const aggs = this.aggregators;
+    const aggPackets = this.aggPackets;
+    for (let a = 0; a < aggs.length; a++) {
+      const recorded = aggs[a].recordedPackets;
+      for (let e = 0, k = a * enis; e < enis; e++, k++) {
+        if (aggPackets[k] === 0) continue;
+        recorded[e] += aggPackets[k];
+        aggPackets[k] = 0;
+      }
+      (aggs[a].currentTable as NonNullable<FlowAggregator['currentTable']>).importFrom(this.descWords, this.descFloats, a * KERNEL_DESCRIPTOR_WORDS);
+    }
+  }
+}

@@ -1,0 +1,161 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runGenerate, type GenerateOptions } from '../src/cli/generate-command';
+import { openCaptureWriter } from '../src/synth/pcap-writer';
+import { randomPacket } from './helpers/random-frames';
+import { everyAddressConfig, replayToRecords, scratchDir, writeConfig } from './helpers/replay-run';
+import { prng } from './helpers/views';
+
+const ROOT = join(__dirname, '..');
+const CORPUS = join(ROOT, '..', 'shared', 'corpus', 'tcpdump-tests');
+const dir = scratchDir('replay-kernel');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const quiet = { write: () => true };
+const START = 1_700_000_000; // a multiple of 60 and of 300 less 200 s: windows of both sizes close inside
+
+/** Writes a synthetic capture (see `flowlog-agent generate`) and returns its path. */
+function capture(name: string, o: Partial<GenerateOptions>): string {
+  const path = join(dir, name);
+  const code = runGenerate(
+    {
+      out: path, packets: 20_000, flows: 300, seed: 7, start: START, durationSec: 400, eniIps: ['10.0.0.5', '10.0.0.6', '10.0.0.7', '10.0.0.8'], eniMacs: [], eniIpv6s: [],
+      ipv6Share: 0.3, format: 'pcap', snapLen: 262144, tsResolution: 'us', vlanIds: [], windowSec: 60, ...o,
+    },
+    quiet,
+    quiet,
+  );
+  expect(code).toBe(0);
+  return path;
+}
+
+/**
+ * Generated traffic has four ENI addresses, 10.0.0.5-8 (and fd00::a00:5-8); the config has three
+ * ENIs attributed three ways (MAC; exact addresses; prefixes; .8 belongs to none), a fourth that owns the
+ * remote IPv4 range (so such a packet of the first three is also one of it: two ENIs, and two
+ * new flows in one table), and flow logs of 1 and 5 minutes (two aggregators).
+ */
+function config(name: string, capacity = 1_000_000, extra = ''): string {
+  return writeConfig(
+    dir,
+    `region: cn-hangzhou
+accountId: "1234567890123456"
+stateDir: ${dir}/state
+flowTable: { capacity: ${capacity} }
+enis:
+  - { id: eni-mac, mac: "00:16:3e:00:00:05", vpcId: vpc-1, vswitchId: vsw-1, vmId: i-1 }
+  - { id: eni-host, ips: ["10.0.0.6", "fd00::a00:6"], vpcId: vpc-1, vswitchId: vsw-1, vmId: i-2 }
+  - { id: eni-prefix, ips: ["10.0.0.6/31", "fd00::a00:6/127"], vpcId: vpc-1, vswitchId: vsw-2, vmId: i-3 }
+  - { id: eni-remote, ips: ["198.18.0.0/15"], vpcId: vpc-1, vswitchId: vsw-3, vmId: i-4 }
+flowLogs:
+  - { id: fl-mac, resourceType: eni, resourceId: eni-mac, aggregationInterval: 1, extraFields: [tcp-flags], sink: { type: stdout } }
+  - { id: fl-vpc1, resourceType: vpc, resourceId: vpc-1, aggregationInterval: 5, sink: { type: stdout } }
+  - { id: fl-prefix, resourceType: eni, resourceId: eni-prefix, aggregationInterval: 1, sink: { type: stdout } }
+${extra}`,
+    name,
+  );
+}
+
+/** Replays both ways; the records and every counter must be equal. Returns the kernel's share. */
+async function bothWays(pcaps: string[], configPath: string, maxGapWindows = 1440): Promise<{ kernel: number; frames: number; records: number }> {
+  const withKernel = await replayToRecords(pcaps, configPath, dir, maxGapWindows, true);
+  const without = await replayToRecords(pcaps, configPath, dir, maxGapWindows, false);
+  expect(withKernel.code).toBe(without.code);
+  expect(without.summary!.kernelPackets).toBe(0);
+  const kernel = withKernel.summary!.kernelPackets;
+  expect(withKernel.records.length).toBe(without.records.length);
+  for (let i = 0; i < without.records.length; i++) {
+    if (JSON.stringify(withKernel.records[i]) !== JSON.stringify(without.records[i])) {
+      expect({ record: i, ...withKernel.records[i] }).toEqual({ record: i, ...without.records[i] });
+    }
+  }
+  expect({ ...withKernel.summary, kernelPackets: 0 }).toEqual(without.summary); // per-ENI packets and bytes too
+  return { kernel, frames: without.summary!.frames, records: without.records.length };
+}
+
+describe('the WebAssembly replay kernel writes what the TypeScript path writes', () => {
+  it('is built from its source (npm run build:kernel)', () => {
+    execFileSync(process.execPath, [join(ROOT, 'tools', 'build-kernel.js'), '--check'], { stdio: 'pipe' });
+  });
+
+  it('MAC, address and prefix ENIs, two ENIs a packet, windows of 1 and 5 minutes', async () => {
+    const r = await bothWays([capture('mixed.pcap', {})], config('mixed.yaml'));
+    expect(r.records).toBeGreaterThan(1000);
+    // Every packet but the first of each 1-minute window (it closes the last) goes through the kernel.
+    expect(r.kernel).toBeGreaterThan(r.frames * 0.99);
+  });
+
+  it('a table that fills up (SKIPDATA) and grows its index', async () => {
+    const path = capture('full.pcap', { flows: 2000, packets: 30_000 });
+    // The kernel takes the packets of flows in the table; new flows of a full table are the host's.
+    const shares: number[] = [];
+    for (const capacity of [5, 60, 700, 100_000]) {
+      const r = await bothWays([path], config(`full-${capacity}.yaml`, capacity));
+      shares.push(r.kernel / r.frames);
+    }
+    expect(shares[0]).toBeGreaterThan(0);
+    expect(shares[3]).toBeGreaterThan(0.9);
+  });
+
+  it('late packets, a timeline restart, and frames the kernel leaves (802.1Q, pcapng, nanoseconds, short snaplen)', async () => {
+    const first = capture('first.pcap', { durationSec: 150 });
+    const late = capture('late.pcap', { start: START + 130, durationSec: 100, seed: 8, tsResolution: 'ns' });
+    const vlan = capture('vlan.pcap', { vlanIds: [100], packets: 3000, start: START + 200 });
+    const snap = capture('snap.pcap', { snapLen: 54, packets: 3000, start: START + 300, seed: 9 });
+    const ng = capture('ng.pcapng', { format: 'pcapng', packets: 3000, start: START + 400 });
+    const earlier = capture('earlier.pcap', { start: START - 100_000, packets: 3000 });
+    const r = await bothWays([first, late, vlan, snap, ng, earlier], config('late.yaml'));
+    expect(r.kernel).toBeGreaterThan(20_000);
+    expect(r.kernel).toBeLessThan(r.frames - 6000); // none of the 802.1Q or pcapng frames
+  });
+
+  it('random headers and snaplens, many just outside what the kernel takes', async () => {
+    const r = prng(20261125);
+    const path = join(dir, 'random.pcap');
+    const writer = openCaptureWriter(path);
+    const eni = [0x00, 0x16, 0x3e, 0x00, 0x00, 0x05];
+    const gateway = [0xee, 0xff, 0xff, 0xff, 0xff, 0xff];
+    for (let n = 0; n < 20_000; ) {
+      const { ethertype, ip, fast } = randomPacket(r);
+      // Mostly frames of the lane's shape (their lengths and snaplens still vary), so the
+      // kernel is asked about each of the others rather than backing off.
+      if (!(fast && ethertype === (ip[0] >> 4 === 4 ? 0x0800 : 0x86dd)) && r() < 0.85) continue;
+      // Some IPv6 sources share their first word with 10.0.0.6 (an IPv4 ENI address), the rest 0.
+      if (ethertype === 0x86dd && ip[0] >> 4 === 6 && r() < 0.2) ip.splice(8, 16, 10, 0, 0, 6, ...new Array<number>(12).fill(0));
+      const macs = r() < 0.5 ? [...eni, ...gateway] : [...gateway, ...eni];
+      const frame = Uint8Array.from([...macs, ethertype >> 8, ethertype & 0xff, ...ip]);
+      const capLen = r() < 0.7 ? frame.length : 14 + Math.floor(r() * (frame.length - 13));
+      writer.writePacket(START + Math.floor(n++ / 50), 0, frame, capLen, frame.length);
+    }
+    writer.close();
+    const result = await bothWays([path], config('random.yaml'));
+    expect(result.kernel).toBeGreaterThan(5000);
+  });
+
+  it('stays out of the way of agent-side rules (actions)', async () => {
+    const withRules = readFileSync(config('rules.yaml'), 'utf8').replace(
+      'vmId: i-1 }',
+      'vmId: i-1, securityGroups: [{ id: sg-1, rules: [{ direction: ingress, protocol: tcp, portRange: "443/443", cidr: 0.0.0.0/0 }] }] }',
+    );
+    const r = await bothWays([capture('rules.pcap', { packets: 3000 })], writeConfig(dir, withRules, 'rules.yaml'));
+    expect(r.kernel).toBe(0);
+  });
+
+  it('says so and replays in TypeScript when its memory would be too large', async () => {
+    // Two aggregators of two 11-million-flow tables each: about 3.9 GB for the kernel's memory.
+    const path = config('huge.yaml', 11_000_000);
+    const { summary, stderr } = await replayToRecords([capture('huge.pcap', { packets: 2000 })], path, dir);
+    expect(stderr).toMatch(/^flowlog-agent replay: WebAssembly kernel unavailable, replaying in TypeScript alone: flow tables of 11000000 flows exceed its memory$/m);
+    expect(summary!.kernelPackets).toBe(0);
+    expect(summary!.frames).toBe(2000);
+  });
+
+  it('every capture of the tcpdump corpus, one ENI owning every address', { timeout: 300_000 }, async () => {
+    const files = readdirSync(CORPUS).filter((f) => /\.pcap(ng)?$/.test(f)).sort().map((f) => join(CORPUS, f));
+    expect(files.length).toBeGreaterThanOrEqual(800);
+    const r = await bothWays(files, writeConfig(dir, everyAddressConfig(dir), 'corpus.yaml'), 0);
+    expect(r.kernel).toBeGreaterThan(1000);
+  });
+});
