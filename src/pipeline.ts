@@ -15,6 +15,10 @@
  *                             ▼
  *                    RecordSubmitter.submit ──► delivery (batching, retry, spool) ──► Sink
  *                    (replay --output: OK records as table entries, submitFlows ──► JSON Lines file)
+ *
+ * Replay of pcap files (options.kernel): ReplayKernel (src/kernel, WebAssembly) takes the common
+ * frames of each read chunk through the same three stages into the same flow tables, which then
+ * live in its memory; FlowRecorder gets only the records it stops at.
  */
 import { performance } from 'node:perf_hooks';
 import type { AgentConfig, FlowLogConfig } from './config/types';

@@ -14,7 +14,7 @@ const dir = scratchDir('replay-kernel');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const quiet = { write: () => true };
-const START = 1_700_000_000; // a multiple of 60 and of 300 less 200 s: windows of both sizes close inside
+const START = 1_700_000_000; // 20 s into a minute, 200 s into 5 minutes: windows of both sizes close inside
 
 /** Writes a synthetic capture (see `flowlog-agent generate`) and returns its path. */
 function capture(name: string, o: Partial<GenerateOptions>): string {
@@ -59,7 +59,11 @@ ${extra}`,
 }
 
 /** Replays both ways; the records and every counter must be equal. Returns the kernel's share. */
-async function bothWays(pcaps: string[], configPath: string, maxGapWindows = 1440): Promise<{ kernel: number; frames: number; records: number }> {
+async function bothWays(
+  pcaps: string[],
+  configPath: string,
+  maxGapWindows = 1440,
+): Promise<{ kernel: number; frames: number; records: number; flows: Array<Record<string, string>> }> {
   const withKernel = await replayToRecords(pcaps, configPath, dir, maxGapWindows, true);
   const without = await replayToRecords(pcaps, configPath, dir, maxGapWindows, false);
   expect(withKernel.code).toBe(without.code);
@@ -72,7 +76,7 @@ async function bothWays(pcaps: string[], configPath: string, maxGapWindows = 144
     }
   }
   expect({ ...withKernel.summary, kernelPackets: 0 }).toEqual(without.summary); // per-ENI packets and bytes too
-  return { kernel, frames: without.summary!.frames, records: without.records.length };
+  return { kernel, frames: without.summary!.frames, records: without.records.length, flows: without.records };
 }
 
 describe('the WebAssembly replay kernel writes what the TypeScript path writes', () => {
@@ -132,6 +136,28 @@ describe('the WebAssembly replay kernel writes what the TypeScript path writes',
     writer.close();
     const result = await bothWays([path], config('random.yaml'));
     expect(result.kernel).toBeGreaterThan(5000);
+  });
+
+  it('a flow past 4 GiB in a window (the byte count carries into its high word)', async () => {
+    // 66,000 TCP packets of one flow, each 65,535 bytes long by its IP header, 54 bytes captured.
+    const path = join(dir, 'carry.pcap');
+    const writer = openCaptureWriter(path, { snapLen: 54 });
+    const frame = Uint8Array.from([
+      0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x16, 0x3e, 0x00, 0x00, 0x05, 0x08, 0x00, // Ethernet, from the ENI
+      0x45, 0x00, 0xff, 0xff, 0x00, 0x00, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00, // IPv4, total length 65535, TCP
+      10, 0, 0, 5, 198, 18, 0, 1, // source, destination
+      0x9c, 0x40, 0x01, 0xbb, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x10, 0xff, 0xff, 0, 0, 0, 0, // TCP 40000 -> 443, ACK
+    ]);
+    for (let n = 0; n < 66_000; n++) writer.writePacket(START + Math.floor(n / 2000), 0, frame, frame.length, 65535 + 14);
+    writer.close();
+    const r = await bothWays([path], config('carry.yaml'));
+    expect(r.kernel).toBeGreaterThan(65_000);
+    // All 33 seconds of it lie in one window of each interval (START is 20 s into a minute).
+    const flows = r.flows.filter((x) => x['eni-id'] === 'eni-mac' && x.srcport === '40000');
+    expect(flows.map((x) => [x.packets, x.bytes])).toEqual([
+      ['66000', String(66_000 * 65_535)],
+      ['66000', String(66_000 * 65_535)],
+    ]);
   });
 
   it('stays out of the way of agent-side rules (actions)', async () => {
