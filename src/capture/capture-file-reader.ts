@@ -90,6 +90,15 @@ export class CaptureFileReader {
   private ifUnitsPerSec: number[] = [];
   private ifOffsetSec: number[] = [];
   private ifSnapLen: number[] = [];
+  /** Changes with the interfaces above (for the kernel's copy of them). */
+  private ifVersion = 0;
+  /**
+   * Records to leave to the loops before asking the kernel again: none, until the kernel has
+   * taken no record 8 times in a row (a capture of frames it does not read, such as 802.1Q);
+   * then twice as many each time, up to 4096, so a call per record is not wasted on them.
+   */
+  private kernelWait = 0;
+  private kernelMisses = 0;
 
   /** Packets of unsupported link types in the file being read. */
   private unsupported = 0;
@@ -97,8 +106,8 @@ export class CaptureFileReader {
   private progress: ((packets: number) => void) | undefined;
 
   /**
-   * With a kernel, the chunk is the kernel's, and classic little-endian Ethernet pcap files go
-   * through it (see ReplayKernel); every other record still comes here one at a time.
+   * With a kernel, the chunk is the kernel's, and the records of little-endian pcap files and
+   * pcapng sections go through it (see ReplayKernel); every record it leaves comes here.
    */
   constructor(
     private readonly view: PacketView,
@@ -114,6 +123,7 @@ export class CaptureFileReader {
     this.readLimit = FIRST_READ_BYTES;
     this.unsupported = 0;
     this.progress = progress;
+    this.kernelWait = this.kernelMisses = 0;
     try {
       if (!this.fill(4)) return this.result(0, -1, 'empty file');
       const format = captureFormatOf(this.frame.subarray(this.pos, this.pos + 4));
@@ -144,25 +154,9 @@ export class CaptureFileReader {
     const supported = isSupportedLinkType(linkType); // one link type for the whole file
     const progress = this.progress; // a local: a field read only every 65,536 packets would deoptimize the loop
     const kernel = little && linkType === LINKTYPE_ETHERNET ? this.kernel : null;
-    // Records to leave to this loop before asking the kernel again: none, until the kernel has
-    // taken no record 8 times in a row (a capture of frames it does not read, such as 802.1Q);
-    // then twice as many each time, up to 4096, so a call per record is not wasted on them.
-    let kernelWait = 0;
-    let kernelMisses = 0;
     let packets = 0;
     for (;;) {
-      if (kernel !== null && this.frame === kernel.chunk && --kernelWait < 0) {
-        const stop = kernel.run(this.pos, this.len);
-        const n = kernel.handled;
-        if (n > 0) {
-          this.pos = stop;
-          if (progress !== undefined && ((packets + n) >>> 16) !== packets >>> 16) progress(packets + n - this.unsupported);
-          packets += n;
-          kernelMisses = 0;
-        } else if (++kernelMisses >= 8) {
-          kernelWait = kernelMisses < 20 ? 1 << (kernelMisses - 8) : 4096;
-        }
-      }
+      if (kernel !== null && this.frame === kernel.chunk) packets += this.kernelStep(kernel, false, packets);
       // Record header: 0 seconds, 4 micro- or nanoseconds, 8 captured length, 12 wire length.
       // Read inline, the byte order decided once per file: a read method per field was 10% of
       // a replay. (int32 reads: every value is stored or compared, never passed on boxed.)
@@ -201,7 +195,9 @@ export class CaptureFileReader {
   private readPcapng(consumer: PacketConsumer): CaptureFileResult {
     let packets = 0;
     let firstLinkType = -1;
+    const kernel = this.kernel;
     for (;;) {
+      if (kernel !== null && this.little && this.frame === kernel.chunk) packets += this.kernelStep(kernel, true, packets);
       if (!this.fill(12)) {
         if (this.len === this.pos) return this.result(packets, firstLinkType);
         return this.result(packets, firstLinkType, `truncated block header after ${packets} packets`);
@@ -216,12 +212,14 @@ export class CaptureFileReader {
         else if (c.readUInt32BE(p + 8) === PCAPNG_BOM) this.little = false;
         else return this.result(packets, firstLinkType, `bad section byte-order magic after ${packets} packets`);
         this.ifLinkType.length = this.ifUnitsPerSec.length = this.ifOffsetSec.length = this.ifSnapLen.length = 0;
+        this.ifVersion++;
       }
       const total = this.u32(p + 4);
       if (total < 12 || total % 4 !== 0 || total > MAX_RECORD_BYTES) {
         return this.result(packets, firstLinkType, `bad block length ${total} after ${packets} packets`);
       }
       if (!this.fill(total)) return this.result(packets, firstLinkType, `truncated block after ${packets} packets`);
+      if (kernel !== null && this.pos !== p) continue; // refilled: the kernel goes first (a section header reads the same twice)
       p = this.pos;
       const bodyEnd = p + total - 4;
       if (type === 6 || type === 2) {
@@ -258,6 +256,26 @@ export class CaptureFileReader {
     }
   }
 
+  /**
+   * Lets the kernel take the records from `pos` on (`packets` read so far); returns how many it
+   * took, `pos` moved past them. The record it stopped at is the loop's.
+   */
+  private kernelStep(kernel: ReplayKernel, pcapng: boolean, packets: number): number {
+    if (--this.kernelWait >= 0) return 0;
+    if (pcapng) kernel.setInterfaces(this.ifVersion, this.ifLinkType, this.ifUnitsPerSec, this.ifOffsetSec);
+    const stop = pcapng ? kernel.runPcapng(this.pos, this.len) : kernel.run(this.pos, this.len);
+    const n = kernel.handled;
+    if (n > 0) {
+      this.pos = stop;
+      this.kernelMisses = 0;
+      const progress = this.progress;
+      if (progress !== undefined && (packets + n) >>> 16 !== packets >>> 16) progress(packets + n - this.unsupported);
+    } else if (++this.kernelMisses >= 8) {
+      this.kernelWait = this.kernelMisses < 20 ? 1 << (this.kernelMisses - 8) : 4096;
+    }
+    return n;
+  }
+
   /** A pcapng packet (whose interfaces may differ in link type) to the consumer, or counted as unsupported. */
   private handOver(consumer: PacketConsumer, linkType: number, read: number): void {
     if (isSupportedLinkType(linkType)) consumer.onFrame(linkType, this.frame, false);
@@ -289,6 +307,7 @@ export class CaptureFileReader {
     }
     this.ifUnitsPerSec.push(unitsPerSec);
     this.ifOffsetSec.push(offsetSec);
+    this.ifVersion++;
   }
 
   /**

@@ -7,8 +7,8 @@ import { KERNEL_DESCRIPTOR_WORDS, type TableArena } from '../flow/flow-table';
 import { KERNEL_WASM_BASE64 } from './replay-kernel-wasm';
 
 /**
- * The replay kernel: the packet path of the common frame in WebAssembly, for replays of classic
- * pcap files. One call walks a whole read chunk (about 2,000 packets); the TypeScript path takes
+ * The replay kernel: the packet path of the common frame in WebAssembly, for replays of pcap and
+ * pcapng files. One call walks a whole read chunk (about 2,000 packets); the TypeScript path takes
  * only the records the kernel stops at, one each, then the kernel goes on.
  *
  *   CaptureFileReader chunk ──► ReplayKernel.run ─── common frame ──► kernel: lane decode,
@@ -90,12 +90,17 @@ export class KernelMemory implements TableArena {
 
 interface KernelExports {
   configure(...addresses: number[]): void;
+  interfaces(at: number, count: number): void;
   run(pos: number, end: number, loSec: number, hiSec: number): number;
+  runPcapng(pos: number, end: number, loSec: number, hiSec: number): number;
   handled: WebAssembly.Global;
   unattributed: WebAssembly.Global;
 }
 
 let compiled: WebAssembly.Module | undefined;
+
+/** pcapng interfaces the kernel knows of in a section; later ones are left to the host. */
+const MAX_INTERFACES = 64;
 
 export class ReplayKernel {
   /** The reader's chunk, in kernel memory: CaptureFileReader reads the file into it. */
@@ -112,6 +117,9 @@ export class ReplayKernel {
   private readonly eniBytes: Float64Array;
   private readonly aggPackets: Float64Array;
   private readonly eniCount: number;
+  /** [readable, units per second, offset seconds] per pcapng interface (see `setInterfaces`). */
+  private readonly ifaces: Float64Array;
+  private ifacesVersion = -1;
 
   /**
    * `memory` must be the arena the aggregators' tables were made in. Throws only when the
@@ -148,6 +156,9 @@ export class ReplayKernel {
     this.eniPackets = new Float64Array(buffer, eniPacketsAt, enis);
     this.eniBytes = new Float64Array(buffer, eniBytesAt, enis);
     this.aggPackets = new Float64Array(buffer, aggPacketsAt, aggs * enis);
+    const ifacesAt = memory.take(MAX_INTERFACES * 24);
+    this.ifaces = new Float64Array(buffer, ifacesAt, MAX_INTERFACES * 3);
+    this.exports.interfaces(ifacesAt, 0);
     this.chunkAt = memory.take(CHUNK_BYTES);
     this.chunk = Buffer.from(buffer, this.chunkAt, CHUNK_BYTES);
     this.exports.configure(
@@ -162,6 +173,38 @@ export class ReplayKernel {
    * whole, is the TypeScript path's.
    */
   run(pos: number, end: number): number {
+    return this.call(false, pos, end);
+  }
+
+  /**
+   * Like `run`, for the blocks of a little-endian pcapng section, whose interfaces the reader
+   * has given with `setInterfaces`.
+   */
+  runPcapng(pos: number, end: number): number {
+    return this.call(true, pos, end);
+  }
+
+  /**
+   * The interfaces of the pcapng section being read (link type, timestamp units per second,
+   * offset in seconds, by interface id); `version` changes whenever they do, and the same version
+   * is not written again. The kernel reads packets of Ethernet interfaces whose units are whole
+   * and at most 2^32 (the reader's exact division) and leaves the others to the reader.
+   */
+  setInterfaces(version: number, linkTypes: readonly number[], unitsPerSec: readonly number[], offsetSec: readonly number[]): void {
+    if (version === this.ifacesVersion) return;
+    this.ifacesVersion = version;
+    const n = Math.min(linkTypes.length, MAX_INTERFACES);
+    const f = this.ifaces;
+    for (let i = 0; i < n; i++) {
+      const units = unitsPerSec[i];
+      f[i * 3] = linkTypes[i] === 1 && Number.isInteger(units) && units >= 1 && units <= 4294967296 ? 1 : 0;
+      f[i * 3 + 1] = units;
+      f[i * 3 + 2] = offsetSec[i];
+    }
+    this.exports.interfaces(this.ifaces.byteOffset, n);
+  }
+
+  private call(pcapng: boolean, pos: number, end: number): number {
     this.handled = 0;
     if (this.recorder.hasActionPolicy) return pos;
     const aggs = this.aggregators;
@@ -175,7 +218,8 @@ export class ReplayKernel {
       if (agg.windowEndSec < hi) hi = agg.windowEndSec;
     }
     const ex = this.exports;
-    const stop = ex.run(this.chunkAt + pos, this.chunkAt + end, lo, hi) - this.chunkAt;
+    const at = this.chunkAt;
+    const stop = (pcapng ? ex.runPcapng(at + pos, at + end, lo, hi) : ex.run(at + pos, at + end, lo, hi)) - at;
     const n = ex.handled.value as number;
     if (n === 0) return pos;
     this.handled = n;

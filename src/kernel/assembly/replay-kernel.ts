@@ -286,46 +286,99 @@ function recordFor(eni: i32, flags: u32, mayStop: bool): bool {
 }
 
 /**
- * Handles the little-endian pcap records in [pos, end), stamped in [loSec, hiSec) (inside every
+ * The frame at `b` (`capLen` bytes captured), stamped `tsSec`, through the packet path. False
+ * when the host must take it; nothing has changed then.
+ */
+function handle(b: usize, capLen: u32): bool {
+  if (tsSec < loSec || tsSec >= hiSec) return false;
+  if (!decodeLane(b, b + capLen)) return false;
+  const out = eniOf(b + 6, ip + (ipv6 ? 8 : 12));
+  const inbound = eniOf(b, ip + (ipv6 ? 24 : 16));
+  if (out < 0 && inbound < 0) {
+    unattributed++;
+    return true;
+  }
+  const targets = aggsOf(out) + aggsOf(inbound);
+  if (targets <= 1) {
+    // One table at most, updated first: it can stop before anything else changed.
+    if (aggsOf(out) == 0) {
+      if (inbound >= 0 && !recordFor(inbound, 0, true)) return false;
+      if (out >= 0) recordFor(out, 2, false);
+    } else {
+      if (!recordFor(out, 2, true)) return false;
+      if (inbound >= 0) recordFor(inbound, 0, false);
+    }
+    return true;
+  }
+  if (!roomFor(out, 2, targets) || !roomFor(inbound, 0, targets)) return false;
+  if (out >= 0) recordFor(out, 2, false);
+  if (inbound >= 0) recordFor(inbound, 0, false);
+  return true;
+}
+
+// The current windows' bounds: [max start, min end) over the aggregators.
+let loSec: f64 = 0;
+let hiSec: f64 = 0;
+
+/**
+ * Handles the little-endian pcap records in [pos, end), stamped in [lo, hi) (inside every
  * aggregator's current window), from the first on. Returns the address of the first record not
  * handled; `handled` and `unattributed` count what was.
  */
-export function run(pos: usize, end: usize, loSec: f64, hiSec: f64): usize {
-  let n: u32 = 0;
-  let none: u32 = 0;
+export function run(pos: usize, end: usize, lo: f64, hi: f64): usize {
+  loSec = lo;
+  hiSec = hi;
+  handled = 0;
+  unattributed = 0;
   while (end - pos >= 16) {
     // 0: seconds, 4: fraction, 8: captured length, 12: wire length; then the frame
     const capLen = load<u32>(pos, 8);
     if (capLen > 262144 || end - pos - 16 < <usize>capLen) break;
     tsSec = <f64>load<u32>(pos);
-    if (tsSec < loSec || tsSec >= hiSec) break;
-    const b = pos + 16;
-    if (!decodeLane(b, b + capLen)) break;
-    const out = eniOf(b + 6, ip + (ipv6 ? 8 : 12));
-    const inbound = eniOf(b, ip + (ipv6 ? 24 : 16));
-    if (out < 0 && inbound < 0) {
-      none++;
-    } else {
-      const targets = aggsOf(out) + aggsOf(inbound);
-      if (targets <= 1) {
-        // One table at most, updated first: it can stop before anything else changed.
-        if (aggsOf(out) == 0) {
-          if (inbound >= 0 && !recordFor(inbound, 0, true)) break;
-          if (out >= 0) recordFor(out, 2, false);
-        } else {
-          if (!recordFor(out, 2, true)) break;
-          if (inbound >= 0) recordFor(inbound, 0, false);
-        }
-      } else {
-        if (!roomFor(out, 2, targets) || !roomFor(inbound, 0, targets)) break;
-        if (out >= 0) recordFor(out, 2, false);
-        if (inbound >= 0) recordFor(inbound, 0, false);
-      }
-    }
-    n++;
-    pos = b + capLen;
+    if (!handle(pos + 16, capLen)) break;
+    handled++;
+    pos += 16 + <usize>capLen;
   }
-  handled = n;
-  unattributed = none;
+  return pos;
+}
+
+// pcapng interfaces, set by `interfaces`: [readable (1/0), units per second, offset seconds] f64 each
+let ifacesAt: usize = 0;
+let ifaceCount: u32 = 0;
+
+export function interfaces(at: usize, count: u32): void {
+  ifacesAt = at;
+  ifaceCount = count;
+}
+
+/**
+ * Like `run`, for the blocks of a little-endian pcapng section: Enhanced Packet Blocks of
+ * interfaces the host marked readable (Ethernet, whole units per second up to 2^32); any other
+ * block stops it.
+ */
+export function runPcapng(pos: usize, end: usize, lo: f64, hi: f64): usize {
+  loSec = lo;
+  hiSec = hi;
+  handled = 0;
+  unattributed = 0;
+  while (end - pos >= 32) {
+    // 0: type (6), 4: total length, 8: interface, 12: time high, 16: time low,
+    // 20: captured length, 24: wire length, 28: the frame; total length again at the end
+    if (load<u32>(pos) != 6) break;
+    const total = load<u32>(pos, 4);
+    if (total < 32 || (total & 3) != 0 || <usize>total > end - pos) break;
+    const iface = load<u32>(pos, 8);
+    if (iface >= ifaceCount) break;
+    const d = ifacesAt + <usize>iface * 24;
+    if (load<f64>(d) == 0) break;
+    const capLen = load<u32>(pos, 20);
+    if (capLen > 262144 || capLen + 28 > total - 4) break;
+    const sec = ((<u64>load<u32>(pos, 12) << 32) | <u64>load<u32>(pos, 16)) / <u64>load<f64>(d, 8);
+    if (sec > 0xffffffff) break;
+    tsSec = <f64>sec + load<f64>(d, 16);
+    if (!handle(pos + 28, capLen)) break;
+    handled++;
+    pos += <usize>total;
+  }
   return pos;
 }
