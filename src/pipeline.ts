@@ -16,9 +16,9 @@
  *                    RecordSubmitter.submit ──► delivery (batching, retry, spool) ──► Sink
  *                    (replay --output: OK records as table entries, submitFlows ──► JSON Lines file)
  *
- * Replay of pcap files (options.kernel): ReplayKernel (src/kernel, WebAssembly) takes the common
- * frames of each read chunk through the same three stages into the same flow tables, which then
- * live in its memory; FlowRecorder gets only the records it stops at.
+ * Replay of pcap and pcapng files (options.kernel): ReplayKernel (src/kernel, WebAssembly) takes
+ * the common frames of each read chunk through the same three stages into the same flow tables,
+ * which then live in its memory; FlowRecorder gets only the records it stops at.
  */
 import { performance } from 'node:perf_hooks';
 import type { AgentConfig, FlowLogConfig } from './config/types';
@@ -61,8 +61,9 @@ export interface PipelineOptions {
   /** Log once per window (of the shortest interval) what was dropped; replay prints a summary at the end instead. */
   dropLog?: Logger;
   /**
-   * Replay: hand classic pcap files' common frames to the WebAssembly kernel (src/kernel), with
-   * the flow tables in its memory. Off by default (the daemon and tests of the TypeScript path).
+   * Replay: hand the common frames of pcap and pcapng files to the WebAssembly kernel
+   * (src/kernel), with the flow tables in its memory. Off by default (the daemon, and tests of
+   * the TypeScript path).
    */
   kernel?: boolean;
 }

@@ -39,7 +39,7 @@ export class OfflineCaptureSource {
     private readonly paths: readonly string[],
     /** Called every 65,536 packets of a file and at its end. */
     private readonly onProgress?: (path: string, packets: number) => void,
-    /** Takes the common frames of classic pcap files (see ReplayKernel); null: none. */
+    /** Takes the common frames of pcap and pcapng files (see ReplayKernel); null: none. */
     private readonly kernel: ReplayKernel | null = null,
   ) {}
 

@@ -14,7 +14,7 @@ export interface ReplayOptions {
   maxGapWindows: number;
   /** How long to try delivering at the end before leaving the rest in the spool. */
   flushTimeoutMs: number;
-  /** Hand the common frames of pcap files to the WebAssembly kernel (default true); see src/kernel. */
+  /** Hand the common frames of pcap and pcapng files to the WebAssembly kernel (default true); see src/kernel. */
   kernel?: boolean;
   /** Streams for the summary and warnings (stderr) and progress; injectable for tests. */
   err: NodeJS.WritableStream & { isTTY?: boolean };
@@ -147,7 +147,7 @@ export const replayCommand: CommandModule<object, { pcap: string[]; config: stri
         describe: 'empty windows between packets still written as NODATA before a time jump starts a new timeline',
       })
       .option('flush-timeout', { type: 'number', default: 30, describe: 'seconds to keep delivering at the end before leaving records in the spool' })
-      .option('kernel', { type: 'boolean', default: true, describe: 'take common frames of pcap files through the WebAssembly kernel (--no-kernel: TypeScript only)' }) as never,
+      .option('kernel', { type: 'boolean', default: true, describe: 'take common frames of pcap and pcapng files through the WebAssembly kernel (--no-kernel: TypeScript only)' }) as never,
   handler: async (argv) => {
     const { code } = await runReplay({
       pcaps: argv.pcap,
