@@ -143,16 +143,21 @@ function handle(b: usize, capLen: u32): bool {
 let loSec: f64 = 0;
 let hiSec: f64 = 0;
 
+/** Starts a call of `run` or `runPcapng`: the windows' bounds, and no record handled yet. */
+@inline function begin(lo: f64, hi: f64): void {
+  loSec = lo;
+  hiSec = hi;
+  handled = 0;
+  unattributed = 0;
+}
+
 /**
  * Handles the little-endian pcap records in [pos, end), stamped in [lo, hi) (inside every
  * aggregator's current window), from the first on. Returns the address of the first record not
  * handled; `handled` and `unattributed` count what was.
  */
 export function run(pos: usize, end: usize, lo: f64, hi: f64): usize {
-  loSec = lo;
-  hiSec = hi;
-  handled = 0;
-  unattributed = 0;
+  begin(lo, hi);
   while (end - pos >= 16) {
     // 0: seconds, 4: fraction, 8: captured length, 12: wire length; then the frame
     const capLen = load<u32>(pos, 8);
@@ -180,10 +185,7 @@ export function interfaces(at: usize, count: u32): void {
  * block stops it.
  */
 export function runPcapng(pos: usize, end: usize, lo: f64, hi: f64): usize {
-  loSec = lo;
-  hiSec = hi;
-  handled = 0;
-  unattributed = 0;
+  begin(lo, hi);
   while (end - pos >= 32) {
     // 0: type (6), 4: total length, 8: interface, 12: time high, 16: time low,
     // 20: captured length, 24: wire length, 28: the frame; total length again at the end
