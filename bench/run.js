@@ -211,7 +211,7 @@ async function main() {
     pmacctd: brief(pmacctd),
     softflowd: brief(softflowd),
     packetsPerSec: Object.fromEntries(
-      Object.entries({ agent, bare, pmacctd, softflowd }).map(([k, r]) => [k, ok(r) ? Math.round(packets / r.wallSec) : null]),
+      Object.entries({ agent, agentTypeScriptOnly: agentTs, bare, pmacctd, softflowd }).map(([k, r]) => [k, ok(r) ? Math.round(packets / r.wallSec) : null]),
     ),
     ratios,
     nodeExtraCaCertsCpuSec: extraCertsSec,

@@ -44,18 +44,21 @@ export class EniInventory {
     this.macScanWords = macs.length <= SCAN_ENTRIES ? this.macList.length : -1;
     this.hostList = Uint32Array.from(hosts.flatMap((h) => [h.family, ...h.words, h.eni + 1]));
     this.hostScanWords = hosts.length <= SCAN_ENTRIES ? this.hostList.length : -1;
-    this.macMask = tableSize(macs.length) - 1;
-    this.macKeys = new Int32Array((this.macMask + 1) * 3);
-    for (const m of macs) {
+    // The hash tables are built only for lists too long to scan (empty otherwise, never probed).
+    const macSlots = this.macScanWords >= 0 ? 0 : tableSize(macs.length);
+    this.macMask = macSlots - 1;
+    this.macKeys = new Int32Array(macSlots * 3);
+    for (const m of macSlots === 0 ? [] : macs) {
       let slot = hashWords(m.hi, m.lo | 0, 0, 0, 0) & this.macMask;
       while (this.macKeys[slot * 3 + 2] !== 0) slot = (slot + 1) & this.macMask;
       this.macKeys[slot * 3] = m.hi;
       this.macKeys[slot * 3 + 1] = m.lo;
       this.macKeys[slot * 3 + 2] = m.eni + 1;
     }
-    this.hostMask = tableSize(hosts.length) - 1;
-    this.hostKeys = new Uint32Array((this.hostMask + 1) * 6);
-    for (const h of hosts) {
+    const hostSlots = this.hostScanWords >= 0 ? 0 : tableSize(hosts.length);
+    this.hostMask = hostSlots - 1;
+    this.hostKeys = new Uint32Array(hostSlots * 6);
+    for (const h of hostSlots === 0 ? [] : hosts) {
       const w = h.words;
       let slot = hashWords(h.family, w[0] | 0, w[1] | 0, w[2] | 0, w[3] | 0) & this.hostMask;
       while (this.hostKeys[slot * 6 + 5] !== 0) slot = (slot + 1) & this.hostMask;

@@ -34,6 +34,9 @@ import { KERNEL_WASM_BASE64 } from './replay-kernel-wasm';
  * TableArena), whose untouched pages cost nothing.
  */
 
+/** pcapng interfaces the kernel knows of in a section; later ones are left to the host. */
+const MAX_INTERFACES = 64;
+
 /** Largest kernel memory asked for; above it (huge table capacities) replays stay in TypeScript. */
 const MAX_MEMORY_BYTES = 3 * 1024 * 1024 * 1024;
 const PAGE_BYTES = 65536;
@@ -45,12 +48,13 @@ function tableBytes(capacity: number): number {
   return capacity * 32 * 2 + slots * 4 * 2 + 64;
 }
 
-/** Bytes of the kernel's own regions (lists, descriptors, counters, chunk). */
+/** Bytes of the kernel's own regions, as ReplayKernel's constructor takes them (each 8-aligned). */
 function controlBytes(inventory: EniInventory, aggregators: number): number {
   const lists = inventory.packedLists();
   const enis = inventory.enis.length;
-  const words = lists.macs.length + lists.hosts.length + lists.prefixes.length + (enis + 1) + enis * aggregators + 1;
-  return words * 4 + aggregators * KERNEL_DESCRIPTOR_WORDS * 4 + (2 + aggregators) * enis * 8 + CHUNK_BYTES + 16 * 8;
+  const copies = [lists.macs.length, lists.hosts.length, lists.prefixes.length, enis + 1, enis * aggregators].map((n) => Math.max(4, n * 4));
+  const regions = [...copies, aggregators * KERNEL_DESCRIPTOR_WORDS * 4, enis * 8, enis * 8, aggregators * enis * 8, MAX_INTERFACES * 24, CHUNK_BYTES];
+  return regions.reduce((sum, bytes) => sum + bytes + 8, 0);
 }
 
 /** The kernel's linear memory, handed out front to back; also the flow tables' arena. */
@@ -98,9 +102,6 @@ interface KernelExports {
 }
 
 let compiled: WebAssembly.Module | undefined;
-
-/** pcapng interfaces the kernel knows of in a section; later ones are left to the host. */
-const MAX_INTERFACES = 64;
 
 export class ReplayKernel {
   /** The reader's chunk, in kernel memory: CaptureFileReader reads the file into it. */
