@@ -113,7 +113,7 @@ async function agentVsTcpdump(dir, pcap, bufferBytes) {
     'flowLogs:', '  - { id: fl-bench, resourceType: vpc, resourceId: vpc-bench, aggregationInterval: 1, sink: { type: file, path: unused.jsonl } }',
     `capture: { snaplenBytes: 128, bufferBytes: ${bufferBytes} }`, '',
   ].join('\n'));
-  const env = { ...process.env, NODE_PATH: join(REPO, 'node_modules') };
+  const env = { ...process.env, NODE_PATH: join(REPO, 'node_modules'), FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node') };
   const agent = spawn('ip', inNs(NS_A, process.execPath, [bundle(dir), config, out]), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const tcpdump = spawn('ip', inNs(NS_A, 'tcpdump', ['-i', DEV, '-n', '-s', '128', '-B', String(bufferBytes >> 10), '-w', '/dev/null', 'udp']), { stdio: ['ignore', 'pipe', 'pipe'] });
   let tdText = '';
@@ -151,7 +151,7 @@ async function bindingOnly(which, pcap, bufferBytes) {
     : `const {Cap}=require('cap');const c=new Cap();const fr=Buffer.alloc(65535);let n=0;
        c.open('${DEV}','udp',${bufferBytes},fr);c.on('packet',()=>{n++});
        process.on('SIGTERM',()=>{console.log(JSON.stringify({captured:n,dropped:null}));process.exit(0)});console.log('ready')`;
-  const env = { ...process.env, NODE_PATH: join(REPO, 'node_modules') };
+  const env = { ...process.env, NODE_PATH: join(REPO, 'node_modules'), FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node') };
   const child = spawn('ip', inNs(NS_A, process.execPath, ['-e', script]), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout.on('data', (d) => (text += d));

@@ -122,7 +122,7 @@ async function runMillionFlowCase(ns, { flows = 1_100_000, pps = 120_000, window
   const capture = ensureCapture(flows);
   const records = join(ns.dir, 'million-records.jsonl');
   const config = writeConfig(ns.dir, ns.dev, { windowSec, capacity: Math.max(1_200_000, Math.ceil(flows * 1.1)), bufferBytes, records });
-  const env = { ...process.env, NODE_PATH: join(REPO, 'node_modules') };
+  const env = { ...process.env, NODE_PATH: join(REPO, 'node_modules'), FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node') };
   const agent = spawn('ip', ['netns', 'exec', ns.agentNs, process.execPath, ns.daemonJs, config], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const tcpdump = spawn('ip', ['netns', 'exec', ns.agentNs, 'tcpdump', '-i', ns.dev, '-n', '-s', '128', '-B', String(bufferBytes >> 10), '-w', '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let tdText = '';

@@ -121,7 +121,7 @@ flowLogs:
 `,
     );
     const out = join(dir, 'records.jsonl');
-    const env = { ...process.env, NODE_PATH: join(REPO, 'node_modules') };
+    const env = { ...process.env, NODE_PATH: join(REPO, 'node_modules'), FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node') };
     const agent = lab.spawn(srv, process.execPath, [bundle(dir), config, out], env);
     agent.stderr?.on('data', (d: Buffer) => (agentStderr += d.toString()));
     const agentExit = new Promise((r) => agent.on('exit', r));

@@ -1,5 +1,8 @@
 import type { PacketView } from '../decode/packet-view';
+import { DropDelta, type LiveCaptureStats } from './drop-delta';
 import { linkTypeFromName, pcapBinding, type NativePcapSession } from './pcap-binding';
+
+export type { LiveCaptureStats } from './drop-delta';
 
 /** A capture device could not be opened or read; `device` names it. */
 export class CaptureDeviceError extends Error {
@@ -11,15 +14,6 @@ export class CaptureDeviceError extends Error {
   ) {
     super(message, options);
   }
-}
-
-/** Cumulative libpcap statistics of a handle since it was opened. */
-export interface LiveCaptureStats {
-  received: number;
-  /** Dropped by the kernel (ring full). */
-  droppedKernel: number;
-  /** Dropped by the interface or driver before the capture saw them. */
-  droppedInterface: number;
 }
 
 /** How libpcap opens a live handle. */
@@ -37,9 +31,6 @@ export interface LiveHandleOptions {
  * for exactly that (its TLVs precede the packet).
  */
 const FRAME_BUFFER_BYTES = 262144;
-
-/** pcap_stat fields are u_int and wrap; drop deltas are taken modulo 2^32. */
-const U32 = 0x1_0000_0000;
 
 /**
  * One live libpcap handle (a network device or `nflog:<group>`) read through node-pcap's binding
@@ -60,9 +51,7 @@ export class LiveHandle {
   private readonly header = Buffer.alloc(16);
   private readonly headerWords = new Uint32Array(this.header.buffer, this.header.byteOffset, 4);
   private session: NativePcapSession | null = null;
-  /** Drop counters at the last `takeDrops` (or the open); libpcap's are 32-bit and wrap. */
-  private lastDropKernel = 0;
-  private lastDropInterface = 0;
+  private readonly drops = new DropDelta();
   private lastStats: LiveCaptureStats = { received: 0, droppedKernel: 0, droppedInterface: 0 };
 
   constructor(readonly device: string) {}
@@ -82,9 +71,7 @@ export class LiveHandle {
     }
     this.session = session;
     this.lastStats = { received: 0, droppedKernel: 0, droppedInterface: 0 };
-    const s = this.stats();
-    this.lastDropKernel = s?.droppedKernel ?? 0;
-    this.lastDropInterface = s?.droppedInterface ?? 0;
+    this.drops.reset(this.stats());
     return linkTypeFromName(name);
   }
 
@@ -93,13 +80,7 @@ export class LiveHandle {
    * 0 when closed.
    */
   takeDrops(): number {
-    const s = this.stats();
-    if (s === null) return 0;
-    const kernel = (s.droppedKernel - this.lastDropKernel + U32) % U32;
-    const iface = (s.droppedInterface - this.lastDropInterface + U32) % U32;
-    this.lastDropKernel = s.droppedKernel;
-    this.lastDropInterface = s.droppedInterface;
-    return kernel + iface;
+    return this.drops.take(this.stats());
   }
 
   /** Calls `onReadable` whenever the descriptor becomes readable (libuv poll). */
@@ -122,6 +103,7 @@ export class LiveHandle {
   /** Copies the current packet's pcap header into `view` (inside the packet callback only). */
   loadHeader(view: PacketView): void {
     const hdr = this.headerWords;
+    view.frameOffset = 0; // the view is shared with the chunked path, which sets it per record
     view.tsSec = hdr[0];
     view.tsUsec = hdr[1];
     view.capLen = hdr[2] > FRAME_BUFFER_BYTES ? FRAME_BUFFER_BYTES : hdr[2];

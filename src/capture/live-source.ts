@@ -1,8 +1,12 @@
 import { isSupportedLinkType } from '../decode/packet-view';
-import type { FlowRecorder } from '../flow/flow-recorder';
-import { CaptureDeviceError, LiveHandle, type LiveCaptureStats } from './live-handle';
+import type { ChunkRecorder } from '../flow/chunk-recorder';
+import { CHUNK_BYTES } from './capture-file-reader';
+import { ChunkHandle } from './chunk-handle';
+import type { LiveCaptureStats } from './drop-delta';
+import { CaptureDeviceError } from './live-handle';
 
-export { CaptureDeviceError, type LiveCaptureStats } from './live-handle';
+export { CaptureDeviceError } from './live-handle';
+export type { LiveCaptureStats } from './drop-delta';
 
 /** How one live handle is opened. */
 export interface LiveCaptureOptions {
@@ -14,23 +18,28 @@ export interface LiveCaptureOptions {
   /** BPF expression; '' captures everything. */
   filter: string;
   /**
-   * libpcap read timeout. With TPACKET_V3 the kernel hands over a block when it fills or when this
-   * expires, so it bounds how late a packet reaches the flow table; 0 selects immediate mode
-   * (one wake-up per packet: lowest latency, most CPU at high rates).
+   * libpcap read timeout, above 0. With TPACKET_V3 the kernel hands over a block when it fills
+   * or when this expires, so it bounds how late a packet reaches the flow table.
    */
   bufferTimeoutMs: number;
+  /** A device shared by many ENIs (frames counted by address, device promiscuous). */
+  shared?: boolean;
 }
 
+/** Where unbound sources read to, so their ring still drains. */
+let scratch: Buffer | null = null;
+
 /**
- * One live libpcap handle on one ENI's device, feeding frames to a FlowRecorder as that ENI's.
+ * One live libpcap handle on a device: an ENI's own device, or a device shared by many ENIs.
+ * Each poll wake-up copies every frame the kernel holds into the recorder's chunk in one native
+ * call (ChunkHandle) and hands the chunk to the ChunkRecorder (WebAssembly kernel, TypeScript
+ * for what it leaves).
  *
  * Lifecycle: `open()` (throws CaptureDeviceError) → `bind()` → `start()` → any number of
- * `bind()` (pipeline rebuilt) and `takeDrops()` → `close()`. The handle is read when its file
- * descriptor becomes readable (libuv poll); each read drains what the kernel has, calling the
- * per-packet closure created once in the constructor: the packet path allocates nothing.
+ * `bind()` (pipeline rebuilt) and `takeDrops()` → `close()`.
  *
- * Ownership: the source owns its LiveHandle (frame and header buffers, native session); the
- * recorder is borrowed and may be swapped with `bind` between reads.
+ * Ownership: the source owns its ChunkHandle; the ChunkRecorder is borrowed and may be swapped
+ * with `bind` between reads.
  */
 export class LiveCaptureSource {
   readonly device: string;
@@ -38,10 +47,10 @@ export class LiveCaptureSource {
   linkType = -1;
   /** Frames read from the handle. */
   packets = 0;
-  private readonly handle: LiveHandle;
-  private recorder: FlowRecorder | null = null;
+  private readonly handle: ChunkHandle;
+  private recorder: ChunkRecorder | null = null;
+  /** The ENI this device belongs to; -1 for a shared device. */
   private eni = -1;
-  private readonly onPacket: () => void;
   private readonly onReadable: () => void;
   /** Set when a read fails (device gone); the owner decides whether to reopen. */
   failure: CaptureDeviceError | null = null;
@@ -52,29 +61,31 @@ export class LiveCaptureSource {
     private readonly onFailure?: (source: LiveCaptureSource, error: CaptureDeviceError) => void,
   ) {
     this.device = options.device;
-    const handle = (this.handle = new LiveHandle(options.device));
-    const frame = handle.frame;
-    this.onPacket = () => {
-      const rec = this.recorder;
-      this.packets++;
-      if (rec === null) return;
-      handle.loadHeader(rec.view);
-      rec.onFrameForEni(this.eni, this.linkType, frame, false);
-    };
+    this.handle = new ChunkHandle(options.device);
     this.onReadable = () => this.readAvailable();
+  }
+
+  get shared(): boolean {
+    return this.options.shared === true;
+  }
+
+  /** Ring bytes asked of libpcap. */
+  get ringBytes(): number {
+    return this.handle.ringBytes;
   }
 
   /** Opens the device. Throws CaptureDeviceError (missing device, permission, bad filter). */
   open(): void {
-    this.linkType = this.handle.open(this.options, this.onPacket);
+    const o = this.options;
+    this.linkType = this.handle.open({ ...o, promiscuous: o.shared === true });
     if (!isSupportedLinkType(this.linkType)) {
       this.close();
       throw new CaptureDeviceError(this.device, `open capture device ${this.device}: unsupported link type ${this.linkType}`);
     }
   }
 
-  /** Directs frames to `recorder` as ENI `eni`'s. Safe between reads (never during one). */
-  bind(recorder: FlowRecorder, eni: number): void {
+  /** Directs frames to `recorder` as ENI `eni`'s (-1: a shared device). Safe between reads. */
+  bind(recorder: ChunkRecorder, eni: number): void {
     this.recorder = recorder;
     this.eni = eni;
   }
@@ -86,7 +97,20 @@ export class LiveCaptureSource {
 
   /** Reads every frame the kernel holds now; the daemon also calls it before a window closes. */
   readAvailable(): void {
-    if (this.handle.dispatch() === -1) this.fail('read error (device gone or down)');
+    const handle = this.handle;
+    for (;;) {
+      const rec = this.recorder;
+      const chunk = rec !== null ? rec.chunk : (scratch ??= Buffer.allocUnsafe(CHUNK_BYTES));
+      const n = handle.dispatch(chunk, 0, chunk.length);
+      if (n < 0) {
+        this.fail(`read error (device gone or down): ${handle.lastError}`);
+        return;
+      }
+      if (n === 0) return;
+      this.packets += rec !== null ? rec.record(this.eni, this.linkType, n) : countRecords(chunk, n);
+      // Room for another record left: libpcap had no more.
+      if (n <= chunk.length - handle.recordMaxBytes) return;
+    }
   }
 
   /** Cumulative statistics; zeros when closed. */
@@ -114,4 +138,10 @@ export class LiveCaptureSource {
     this.close();
     this.onFailure?.(this, error);
   }
+}
+
+function countRecords(chunk: Buffer, end: number): number {
+  let n = 0;
+  for (let pos = 0; end - pos >= 16; pos += 16 + chunk.readUInt32LE(pos + 8)) n++;
+  return n;
 }

@@ -2,6 +2,7 @@ import type { AgentConfig } from '../config/types';
 import type { LiveEni } from '../enrich/eni-discovery';
 import { resolutionKey } from '../enrich/eni-discovery';
 import { log } from '../log';
+import { ChunkRecorder } from '../flow/chunk-recorder';
 import { buildPipeline, type Pipeline, type RecordSubmitter } from '../pipeline';
 import type { CaptureSet } from './capture-set';
 import type { NflogDrops } from './nflog-set';
@@ -22,6 +23,8 @@ const MAX_GAP_WINDOWS = 1;
  */
 export class LiveGeneration {
   readonly pipeline: Pipeline;
+  /** The packet entry of every device of this generation (kernel first, TypeScript for the rest). */
+  readonly chunks: ChunkRecorder;
   /** resolutionKey of `enis`: equal keys mean nothing to rebuild. */
   readonly key: string;
 
@@ -36,7 +39,10 @@ export class LiveGeneration {
       drain: 'incremental',
       wallClock: true,
       dropLog: log,
+      kernel: true,
     });
+    this.chunks = new ChunkRecorder(this.pipeline.recorder, this.pipeline.kernel);
+    if (this.pipeline.kernelUnavailable !== undefined) log.warn({ reason: this.pipeline.kernelUnavailable }, 'WebAssembly kernel unavailable, capturing through the TypeScript path alone');
     this.key = resolutionKey(enis);
     // Open the windows at the start time now: a first tick with the grace-delayed clock would
     // open the previous window, which the previous generation has already written.
@@ -45,7 +51,7 @@ export class LiveGeneration {
 
   /** Points every captured device of this generation at its recorder and ENI index. */
   bindSources(captures: CaptureSet): void {
-    this.enis.forEach((l, i) => captures.source(l.device)?.bind(this.pipeline.recorder, i));
+    this.enis.forEach((l, i) => captures.source(l.device)?.bind(this.chunks, i));
   }
 
   /** Adds each device's capture drops since the last call to its ENI's current windows. */

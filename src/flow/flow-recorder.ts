@@ -43,6 +43,11 @@ export class FlowRecorder {
   /** Aggregators covering ENI e are eniAggIndex[eniAggOffset[e] .. eniAggOffset[e+1]). */
   readonly eniAggOffset: Int32Array;
   readonly eniAggIndex: Int32Array;
+  /**
+   * 1 per ENI that frames of shared devices may count (it has no device of its own); set by the
+   * daemon (see `onSharedFrame`). Kept equal to the replay kernel's copy by the owner.
+   */
+  readonly sharedEnis: Uint8Array;
   /** Agent-side security groups / network ACLs; null: only NFLOG frames are REJECT. */
   private policy: PolicyEvaluator | null = null;
 
@@ -56,6 +61,7 @@ export class FlowRecorder {
     this.decoder = new Decoder({ fragmentCacheSize });
     const eniCount = inventory.enis.length;
     this.counters = new PacketCounters(eniCount);
+    this.sharedEnis = new Uint8Array(eniCount);
     this.eniAggOffset = new Int32Array(eniCount + 1);
     const idx: number[] = [];
     for (let e = 0; e < eniCount; e++) {
@@ -85,18 +91,22 @@ export class FlowRecorder {
     // Every frame moves the clocks forward, so NODATA windows close even when no packet of a
     // covered ENI arrives; late and backward-jumping times are handled where packets are recorded.
     this.tick(v.tsSec);
-    if (status !== DecodeStatus.Ok) return;
-    const inv = this.inventory;
-    const out = inv.sourceEni(v);
-    const inbound = inv.destinationEni(v);
-    if (out < 0 && inbound < 0) {
-      c.unattributed++;
-      return;
-    }
-    const action = reject ? FLAG_REJECT : 0;
-    const policy = this.policy;
-    if (out >= 0) this.recordFor(out, FLAG_OUT | (policy !== null && !reject && policy.rejects(v, out, true) ? FLAG_REJECT : action));
-    if (inbound >= 0) this.recordFor(inbound, policy !== null && !reject && policy.rejects(v, inbound, false) ? FLAG_REJECT : action);
+    if (status === DecodeStatus.Ok) this.recordByAddress(reject, null);
+  }
+
+  /**
+   * Records one frame captured on a device shared by many ENIs (a bridge, the uplink): like
+   * `onFrame` it counts for every ENI its addresses name (a frame between two ENIs counts once
+   * for each), but only for ENIs marked in `sharedEnis`: an ENI captured on a device of its own
+   * is counted there alone, never twice. No clock tick (the daemon ticks on the wall clock).
+   * Same contract as `onFrame`.
+   */
+  onSharedFrame(linkType: number, frame: Uint8Array): void {
+    const c = this.counters;
+    c.frames++;
+    const status = this.decoder.decode(linkType, frame, this.view);
+    c.byStatus[status]++;
+    if (status === DecodeStatus.Ok) this.recordByAddress(false, this.sharedEnis);
   }
 
   /**
@@ -166,6 +176,26 @@ export class FlowRecorder {
     if (out === eni) this.recordFor(eni, FLAG_OUT | FLAG_REJECT);
     if (inbound === eni) this.recordFor(eni, FLAG_REJECT);
     if (out !== eni && inbound !== eni) this.recordFor(eni, viaOutdev || (v.nflogOutdev > 0 && v.nflogIndev === 0) ? FLAG_OUT | FLAG_REJECT : FLAG_REJECT);
+  }
+
+  /** The source and destination ENIs of the decoded view (those `mask` marks, when given). */
+  private recordByAddress(reject: boolean, mask: Uint8Array | null): void {
+    const v = this.view;
+    const inv = this.inventory;
+    let out = inv.sourceEni(v);
+    let inbound = inv.destinationEni(v);
+    if (mask !== null) {
+      if (out >= 0 && mask[out] === 0) out = -1;
+      if (inbound >= 0 && mask[inbound] === 0) inbound = -1;
+    }
+    if (out < 0 && inbound < 0) {
+      this.counters.unattributed++;
+      return;
+    }
+    const action = reject ? FLAG_REJECT : 0;
+    const policy = this.policy;
+    if (out >= 0) this.recordFor(out, FLAG_OUT | (policy !== null && !reject && policy.rejects(v, out, true) ? FLAG_REJECT : action));
+    if (inbound >= 0) this.recordFor(inbound, policy !== null && !reject && policy.rejects(v, inbound, false) ? FLAG_REJECT : action);
   }
 
   /**

@@ -53,7 +53,7 @@ function controlBytes(inventory: EniInventory, aggregators: number): number {
   const lists = inventory.packedLists();
   const enis = inventory.enis.length;
   const copies = [lists.macs.length, lists.hosts.length, lists.prefixes.length, enis + 1, enis * aggregators].map((n) => Math.max(4, n * 4));
-  const regions = [...copies, aggregators * KERNEL_DESCRIPTOR_WORDS * 4, enis * 8, enis * 8, aggregators * enis * 8, MAX_INTERFACES * 24, CHUNK_BYTES];
+  const regions = [...copies, aggregators * KERNEL_DESCRIPTOR_WORDS * 4, enis * 8, enis * 8, aggregators * enis * 8, MAX_INTERFACES * 24, Math.max(4, enis), CHUNK_BYTES];
   return regions.reduce((sum, bytes) => sum + bytes + 8, 0);
 }
 
@@ -95,6 +95,7 @@ export class KernelMemory implements TableArena {
 interface KernelExports {
   configure(...addresses: number[]): void;
   interfaces(at: number, count: number): void;
+  scope(eni: number, shared: number): void;
   run(pos: number, end: number, loSec: number, hiSec: number): number;
   runPcapng(pos: number, end: number, loSec: number, hiSec: number): number;
   handled: WebAssembly.Global;
@@ -121,6 +122,10 @@ export class ReplayKernel {
   /** [readable, units per second, offset seconds] per pcapng interface (see `setInterfaces`). */
   private readonly ifaces: Float64Array;
   private ifacesVersion = -1;
+  /** 1 per ENI that shared devices may count (live capture; see `runLive`). */
+  readonly sharedEnis: Uint8Array;
+  private readonly sharedAt: number;
+  private scopeEni = -2;
 
   /**
    * `memory` must be the arena the aggregators' tables were made in. Throws only when the
@@ -160,6 +165,8 @@ export class ReplayKernel {
     const ifacesAt = memory.take(MAX_INTERFACES * 24);
     this.ifaces = new Float64Array(buffer, ifacesAt, MAX_INTERFACES * 3);
     this.exports.interfaces(ifacesAt, 0);
+    this.sharedAt = memory.take(Math.max(4, enis));
+    this.sharedEnis = new Uint8Array(buffer, this.sharedAt, enis);
     this.chunkAt = memory.take(CHUNK_BYTES);
     this.chunk = Buffer.from(buffer, this.chunkAt, CHUNK_BYTES);
     this.exports.configure(
@@ -174,6 +181,23 @@ export class ReplayKernel {
    * whole, is the TypeScript path's.
    */
   run(pos: number, end: number): number {
+    if (this.scopeEni !== -2) {
+      this.scopeEni = -2;
+      this.exports.scope(-2, this.sharedAt);
+    }
+    return this.call(false, pos, end);
+  }
+
+  /**
+   * Like `run`, for a chunk of live frames (Ethernet) captured on the device of ENI `eni`, which
+   * alone they count for (FlowRecorder.onFrameForEni), or on a shared device when `eni` is -1:
+   * then for the ENIs marked in `sharedEnis` (FlowRecorder.onSharedFrame).
+   */
+  runLive(eni: number, pos: number, end: number): number {
+    if (eni !== this.scopeEni) {
+      this.scopeEni = eni;
+      this.exports.scope(eni, this.sharedAt);
+    }
     return this.call(false, pos, end);
   }
 

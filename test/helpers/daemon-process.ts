@@ -50,7 +50,7 @@ export class DaemonProcess {
   }
 
   static start(lab: NetnsLab, ns: string, bundle: string, configPath: string, outputPath: string): DaemonProcess {
-    const env = { ...process.env, NODE_PATH: join(REPO, 'node_modules'), FLOWLOG_LOG_LEVEL: 'info' };
+    const env = { ...process.env, NODE_PATH: join(REPO, 'node_modules'), FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node'), FLOWLOG_LOG_LEVEL: 'info' };
     return new DaemonProcess(lab.spawn(ns, process.execPath, [bundle, configPath, outputPath], env));
   }
 

@@ -10,7 +10,7 @@ const REPO = resolve(__dirname, '../..');
  * configured sink (the production path), with `env` added to the environment (credentials).
  */
 export function startDaemonWithSinks(lab: NetnsLab, ns: string, bundle: string, configPath: string, env: NodeJS.ProcessEnv = {}): DaemonProcess {
-  const full = { ...process.env, NODE_PATH: join(REPO, 'node_modules'), FLOWLOG_LOG_LEVEL: 'info', ...env };
+  const full = { ...process.env, NODE_PATH: join(REPO, 'node_modules'), FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node'), FLOWLOG_LOG_LEVEL: 'info', ...env };
   return new DaemonProcess(lab.spawn(ns, process.execPath, [bundle, configPath], full));
 }
 

@@ -27,6 +27,10 @@ let eniPacketsAt: usize = 0; // f64 per ENI: packets attributed (recorder counte
 let eniBytesAt: usize = 0; // f64 per ENI: L3 bytes attributed
 let aggPacketsAt: usize = 0; // f64 per aggregator x ENI: packets recorded in the window
 let eniCount: u32 = 0;
+// Whose packets a frame counts for (live capture, see `scope`): -2 every ENI it names (replay),
+// -1 those marked at sharedAt (a shared device), e >= 0 ENI e alone (that ENI's own device).
+let scopeEni: i32 = -2;
+let sharedAt: usize = 0; // u8 per ENI: 1 when a shared device may count its packets
 
 /** Packets handled by the last `run` (consumed records, attributed or not). */
 export let handled: u32 = 0;
@@ -40,6 +44,22 @@ export function configure(
   macAt = macs; macCount = nMacs; hostAt = hosts; hostCount = nHosts; prefixAt = prefixes; prefixCount = nPrefixes;
   aggOffsetAt = aggOffset; aggIndexAt = aggIndex; tablesAt = tables;
   eniPacketsAt = eniPackets; eniBytesAt = eniBytes; aggPacketsAt = aggPackets; eniCount = enis;
+}
+
+/**
+ * Sets whose packets the next calls count (FlowRecorder.onFrameForEni for e >= 0,
+ * onSharedFrame for -1 with the mask at `shared`, onFrame's attribution for -2).
+ */
+export function scope(eni: i32, shared: usize): void {
+  scopeEni = eni;
+  sharedAt = shared;
+}
+
+/** `eni` if the current scope counts its packets, else -1. */
+@inline function scoped(eni: i32): i32 {
+  if (eni < 0 || scopeEni == -2) return eni;
+  if (scopeEni >= 0) return eni == scopeEni ? eni : -1;
+  return load<u8>(sharedAt + <usize>eni) != 0 ? eni : -1;
 }
 
 /** The ENI whose MAC is at `mac` (6 bytes), else whose address is at `addr`, or -1. */
@@ -115,8 +135,8 @@ function recordFor(eni: i32, flags: u32, mayStop: bool): bool {
 function handle(b: usize, capLen: u32): bool {
   if (tsSec < loSec || tsSec >= hiSec) return false;
   if (!decodeLane(b, b + capLen)) return false;
-  const out = eniOf(b + 6, ip + (ipv6 ? 8 : 12));
-  const inbound = eniOf(b, ip + (ipv6 ? 24 : 16));
+  const out = scoped(eniOf(b + 6, ip + (ipv6 ? 8 : 12)));
+  const inbound = scoped(eniOf(b, ip + (ipv6 ? 24 : 16)));
   if (out < 0 && inbound < 0) {
     unattributed++;
     return true;

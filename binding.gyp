@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "flowlog_capture",
+      "sources": ["src/capture/native/chunk-capture.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"],
+      "link_settings": { "libraries": ["-lpcap"] }
+    }
+  ]
+}

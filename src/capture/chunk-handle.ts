@@ -1,0 +1,133 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { DropDelta, type LiveCaptureStats } from './drop-delta';
+import { CaptureDeviceError } from './live-handle';
+
+/**
+ * The project's own libpcap addon (src/capture/native/chunk-capture.c, built by `npm ci` through
+ * binding.gyp): one call copies a whole read into a caller-owned buffer as pcap records, where
+ * node-pcap crosses into JavaScript once per packet.
+ */
+interface ChunkCaptureBinding {
+  open(device: string, snaplen: number, bufferBytes: number, timeoutMs: number, filter: string, promiscuous: boolean): object;
+  linkType(handle: object): number;
+  snaplen(handle: object): number;
+  start(handle: object, onReadable: () => void): void;
+  /** Bytes of records written at [offset, offset + length); -1 read error (lastError), -2 closed. */
+  dispatch(handle: object, buffer: Uint8Array, offset: number, length: number): number;
+  stats(handle: object): [number, number, number] | null;
+  lastError(handle: object): string;
+  close(handle: object): void;
+  libVersion(): string;
+}
+
+let binding: ChunkCaptureBinding | undefined;
+
+const ADDON = join('build', 'Release', 'flowlog_capture.node');
+
+/**
+ * The addon, loaded on first use: $FLOWLOG_CAPTURE_ADDON when set (bundles made outside the
+ * package, e.g. by tests), else the package's build/, the nearest one above this file (dist/,
+ * the CLI bundle and src/ all find it).
+ */
+export function chunkCaptureBinding(): ChunkCaptureBinding {
+  if (binding !== undefined) return binding;
+  let path = process.env.FLOWLOG_CAPTURE_ADDON ?? '';
+  for (let dir = __dirname; path === ''; dir = dirname(dir)) {
+    if (existsSync(join(dir, ADDON))) path = join(dir, ADDON);
+    else if (dirname(dir) === dir) throw new Error(`load capture addon: ${ADDON} not found above ${__dirname} (run \`npm ci\`)`);
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (binding = require(path) as ChunkCaptureBinding);
+}
+
+/** How a chunked handle is opened. */
+export interface ChunkHandleOptions {
+  filter: string;
+  bufferBytes: number;
+  snaplenBytes: number;
+  /** libpcap read timeout, above 0: TPACKET_V3 hands a block over when full or at this timeout. */
+  bufferTimeoutMs: number;
+  /** Shared devices (a bridge) see forwarded frames only in promiscuous mode. */
+  promiscuous: boolean;
+}
+
+/**
+ * One live libpcap handle on a network device, read a chunk at a time.
+ *
+ * Lifecycle: `open()` (throws CaptureDeviceError) → `start()` → `dispatch()` any number of times
+ * → `close()`. Ownership: the handle owns the native session; chunks are the caller's.
+ */
+export class ChunkHandle {
+  private native: object | null = null;
+  private readonly drops = new DropDelta();
+  private lastStats: LiveCaptureStats = { received: 0, droppedKernel: 0, droppedInterface: 0 };
+  /** Largest record `dispatch` writes: 16 header bytes and the snaplen. */
+  recordMaxBytes = 0;
+  /** Ring bytes asked of libpcap at open. */
+  ringBytes = 0;
+
+  constructor(readonly device: string) {}
+
+  /** Opens the device and returns its link type (DLT). */
+  open(o: ChunkHandleOptions): number {
+    const b = chunkCaptureBinding();
+    let native: object;
+    try {
+      native = b.open(this.device, o.snaplenBytes, o.bufferBytes, o.bufferTimeoutMs, o.filter, o.promiscuous);
+    } catch (err) {
+      throw new CaptureDeviceError(this.device, `open capture device ${this.device}: ${(err as Error).message}`, { cause: err });
+    }
+    this.native = native;
+    this.ringBytes = o.bufferBytes;
+    this.recordMaxBytes = 16 + b.snaplen(native);
+    this.lastStats = { received: 0, droppedKernel: 0, droppedInterface: 0 };
+    this.drops.reset(this.stats());
+    return b.linkType(native);
+  }
+
+  /** Calls `onReadable` whenever the descriptor becomes readable (libuv poll in the addon). */
+  start(onReadable: () => void): void {
+    if (this.native === null) throw new CaptureDeviceError(this.device, `start capture on ${this.device}: not open`);
+    chunkCaptureBinding().start(this.native, onReadable);
+  }
+
+  /**
+   * Copies the frames libpcap holds, as many as fit, into `chunk` [offset, offset + length) as
+   * pcap records; returns the bytes written, -1 on a read error (`lastError`), 0 when closed.
+   */
+  dispatch(chunk: Uint8Array, offset: number, length: number): number {
+    const native = this.native;
+    if (native === null) return 0;
+    const n = chunkCaptureBinding().dispatch(native, chunk, offset, length);
+    return n === -2 ? 0 : n;
+  }
+
+  get lastError(): string {
+    return this.native === null ? '' : chunkCaptureBinding().lastError(this.native);
+  }
+
+  /** Packets dropped (kernel + interface) since the previous call or the open; 0 when closed. */
+  takeDrops(): number {
+    return this.drops.take(this.stats());
+  }
+
+  /** Cumulative statistics; null when closed; the last figures when libpcap cannot tell. */
+  stats(): LiveCaptureStats | null {
+    if (this.native === null) return null;
+    const s = chunkCaptureBinding().stats(this.native);
+    if (s !== null) this.lastStats = { received: s[0], droppedKernel: s[1], droppedInterface: s[2] };
+    return this.lastStats;
+  }
+
+  get isOpen(): boolean {
+    return this.native !== null;
+  }
+
+  close(): void {
+    const native = this.native;
+    if (native === null) return;
+    this.native = null;
+    chunkCaptureBinding().close(native);
+  }
+}

@@ -1,0 +1,95 @@
+import { CHUNK_BYTES, FRAME_BYTES } from '../capture/capture-file-reader';
+import type { ReplayKernel } from '../kernel/replay-kernel';
+import type { FlowRecorder } from './flow-recorder';
+
+const LINKTYPE_ETHERNET = 1;
+/** Kernel calls that took nothing, in a row, before the walker starts leaving records to TypeScript. */
+const KERNEL_MISSES_BEFORE_WAIT = 8;
+const KERNEL_WAIT_MAX = 4096;
+
+/**
+ * The daemon's packet entry: walks a chunk of live frames laid out as pcap records (what
+ * ChunkHandle.dispatch writes) and records them for one ENI (its own device) or for the ENIs of
+ * a shared device (`eni` -1). Common Ethernet frames go through the WebAssembly kernel, a whole
+ * run at a time; a record the kernel stops at (another frame shape, a time outside the current
+ * windows, a new flow needing the table grown) goes to FlowRecorder, then the kernel goes on.
+ * Without a kernel (agent-side rules, or no kernel memory) every record goes to FlowRecorder.
+ *
+ *   ChunkHandle.dispatch ──► chunk (kernel memory) ──► ReplayKernel.runLive ──► flow tables
+ *                                                      │ stops at a record
+ *                                                      ▼
+ *                                        FlowRecorder.onFrameForEni / onSharedFrame
+ *
+ * The kernel's tables are the aggregators' own, so window closes, incremental drains into the
+ * second table, NODATA and SKIPDATA all work as with the TypeScript path alone.
+ *
+ * Per record: no allocation. Single-threaded: sources call `record` one after another, each
+ * after filling `chunk`.
+ */
+export class ChunkRecorder {
+  /** Where sources dispatch into: the kernel's chunk when there is a kernel. */
+  readonly chunk: Buffer;
+  private readonly words: DataView;
+  /** Records handled by the kernel since construction. */
+  kernelPackets = 0;
+  private kernelWait = 0;
+  private kernelMisses = 0;
+
+  constructor(
+    readonly recorder: FlowRecorder,
+    private readonly kernel: ReplayKernel | null,
+  ) {
+    this.chunk = kernel === null ? Buffer.allocUnsafe(CHUNK_BYTES) : kernel.chunk;
+    this.words = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.byteLength);
+  }
+
+  /** Marks the ENIs that frames of shared devices may count (those with no device of their own). */
+  setSharedEnis(shared: Uint8Array): void {
+    this.recorder.sharedEnis.set(shared);
+    this.kernel?.sharedEnis.set(shared);
+  }
+
+  /** Records the pcap records in chunk [0, end) for `eni` (-1: a shared device); returns how many. */
+  record(eni: number, linkType: number, end: number): number {
+    const kernel = linkType === LINKTYPE_ETHERNET ? this.kernel : null;
+    const rec = this.recorder;
+    const view = rec.view;
+    const w = this.words;
+    const chunk = this.chunk;
+    let pos = 0;
+    let packets = 0;
+    while (end - pos >= 16) {
+      if (kernel !== null) {
+        if (this.kernelWait > 0) this.kernelWait--;
+        else {
+          const stop = kernel.runLive(eni, pos, end);
+          const n = kernel.handled;
+          if (n > 0) {
+            pos = stop;
+            packets += n;
+            this.kernelPackets += n;
+            this.kernelMisses = 0;
+            continue;
+          }
+          if (++this.kernelMisses >= KERNEL_MISSES_BEFORE_WAIT) {
+            const shift = this.kernelMisses - KERNEL_MISSES_BEFORE_WAIT;
+            this.kernelWait = shift >= 12 ? KERNEL_WAIT_MAX : 1 << shift;
+          }
+        }
+      }
+      // 0: seconds, 4: microseconds, 8: captured length, 12: wire length, 16: the frame
+      const capLen = w.getUint32(pos + 8, true);
+      if (end - pos - 16 < capLen) break; // never happens: the addon writes whole records
+      view.tsSec = w.getUint32(pos, true);
+      view.tsUsec = w.getUint32(pos + 4, true);
+      view.capLen = capLen < FRAME_BYTES ? capLen : FRAME_BYTES;
+      view.wireLen = w.getUint32(pos + 12, true);
+      view.frameOffset = pos + 16;
+      if (eni >= 0) rec.onFrameForEni(eni, linkType, chunk, false);
+      else rec.onSharedFrame(linkType, chunk);
+      pos += 16 + capLen;
+      packets++;
+    }
+    return packets;
+  }
+}
