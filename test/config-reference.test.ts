@@ -41,7 +41,7 @@ describe('renderConfigReference', () => {
   });
 
   it('documents defaults in their written units', () => {
-    expect(reference).toMatch(/^\| `capture\.bufferBytes` \| [^|]+ \| 16777216 \(16 MiB\) \|/m);
+    expect(reference).toMatch(/^\| `capture\.totalBufferBytes` \| [^|]+ \| 268435456 \(256 MiB\) \|/m);
     expect(reference).toMatch(/^\| `flowLogs\[\]\.aggregationInterval` \| minutes or duration \| 10 \|/m);
     expect(reference).toMatch(/^\| `region` \| enum \| \*\*required\*\* \|/m);
   });

@@ -112,6 +112,7 @@ describe('ECS metadata discovery', () => {
     expect(r.enis).toEqual([
       {
         device: 'eth0',
+        shared: false,
         eni: expect.objectContaining({
           id: 'eni-bp1primary',
           interface: 'eth0',

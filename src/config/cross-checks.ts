@@ -4,7 +4,9 @@
  * undefined anywhere: a wrong value was already reported and is skipped here.
  */
 import { parsePortRange } from '../enrich/policy/port-range';
+import { RING_FLOOR_BYTES } from '../capture/ring-share';
 import { parseIpOrCidr } from './net-address';
+import { formatByteSize } from './units';
 import { UNSUPPORTED_INSTANCE_FAMILIES } from './schema';
 import type { SchemaWalk } from './schema-walk';
 
@@ -79,6 +81,7 @@ export function runCrossChecks(walk: SchemaWalk, config: Record<string, unknown>
   checkUnique(walk, enis, 'enis', 'mac', 'MAC');
   checkUnique(walk, enis, 'enis', 'interface', 'interface');
   checkSharedAddresses(walk, enis);
+  checkCaptureDevices(walk, enis, config.capture as Loose);
 
   checkUnique(walk, flowLogs, 'flowLogs', 'id', 'flow log id');
   checkUnique(walk, flowLogs, 'flowLogs', 'sink', 'output file', (fl) => {
@@ -174,6 +177,43 @@ function checkPolicies(walk: SchemaWalk, enis: Loose[], acls: Loose[]): void {
       records(acl?.[direction]).forEach((entry, k) => checkEntry(entry, `networkAcls[${i}].${direction}[${k}]`));
     }
   });
+}
+
+/**
+ * Shared capture devices are unique and never an ENI's own interface (one device, one way of
+ * counting), and the ring budget gives every device it can count (ENI interfaces and shared
+ * devices) at least the floor share.
+ */
+function checkCaptureDevices(walk: SchemaWalk, enis: Loose[], capture: Loose): void {
+  const devices = Array.isArray(capture?.devices) ? (capture.devices as unknown[]) : [];
+  const sharedAt = new Map<string, number>();
+  devices.forEach((d, j) => {
+    if (typeof d !== 'string') return;
+    const path = `capture.devices[${j}]`;
+    const earlier = sharedAt.get(d);
+    if (earlier !== undefined) walk.error(path, `duplicate shared device "${d}" (also capture.devices[${earlier}])`, walk.lines.get(path));
+    else sharedAt.set(d, j);
+  });
+  enis.forEach((eni, i) => {
+    const dev = str(eni?.interface);
+    const j = dev === undefined ? undefined : sharedAt.get(dev);
+    if (j === undefined) return;
+    const path = `enis[${i}].interface`;
+    walk.error(path, `"${dev}" is also a shared device (capture.devices[${j}]); an ENI on a shared device needs mac or ips, not interface`, walk.lines.get(path));
+  });
+  const total = capture?.totalBufferBytes;
+  if (typeof total !== 'number') return;
+  const handles = enis.filter((e) => str(e?.interface) !== undefined).length + sharedAt.size;
+  const cap = typeof capture?.bufferBytes === 'number' ? capture.bufferBytes : Infinity;
+  const floor = Math.min(RING_FLOOR_BYTES, cap);
+  if (total < floor * handles) {
+    const path = 'capture.totalBufferBytes';
+    walk.error(
+      path,
+      `${formatByteSize(total)} is below ${formatByteSize(floor)} (the smallest ring) x ${handles} capture devices (ENI interfaces and capture.devices) = ${formatByteSize(floor * handles)}`,
+      walk.lines.get(path),
+    );
+  }
 }
 
 /** NFLOG group numbers are unique over `nflog.groups` and the ENIs' `nflogGroups`; `eni` exists. */

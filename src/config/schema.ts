@@ -2,6 +2,7 @@
  * The configuration schema: every key the agent reads, as data. Validation (schema-walk.ts,
  * cross-checks.ts) and the Markdown reference (reference.ts) are both derived from it.
  */
+import { RING_FLOOR_BYTES } from '../capture/ring-share';
 import type { FieldSchema, ObjectSchema, VariantSchema } from './schema-types';
 
 /** Regions where VPC flow logs are offered. */
@@ -190,8 +191,26 @@ export const AGENT_SCHEMA: ObjectSchema = {
         kind: 'object',
         fields: [
           { key: 'snaplenBytes', type: { kind: 'integer', min: 64, max: 262144 }, unit: 'bytes', default: 128, doc: 'Bytes kept of each frame; the default keeps headers only.' },
-          { key: 'bufferBytes', type: { kind: 'bytes', min: 65536 }, unit: 'bytes', default: 16 * 1024 * 1024, doc: 'Kernel capture buffer; a number of bytes or a size such as `"64MiB"`.' },
+          {
+            key: 'totalBufferBytes',
+            type: { kind: 'bytes', min: RING_FLOOR_BYTES },
+            unit: 'bytes',
+            default: 256 * 1024 * 1024,
+            doc: 'Kernel capture rings of all devices together: each handle gets an equal share (rounded down to 256 KiB, at least 512 KiB, at most `bufferBytes` when set).',
+          },
+          { key: 'bufferBytes', type: { kind: 'bytes', min: 65536 }, unit: 'bytes', doc: 'Largest ring of one device; absent: the share of `totalBufferBytes` alone decides.' },
+          {
+            key: 'devices',
+            type: { kind: 'list', items: { kind: 'string', format: 'non-empty' } },
+            default: [],
+            doc: 'Devices shared by many ENIs (a Linux bridge, an OVS internal port, a macvlan parent, the uplink), captured promiscuously; frames there count for the ENIs their MACs, else addresses, name.',
+          },
           { key: 'filter', type: { kind: 'string' }, default: '', doc: 'Extra BPF filter expression; empty captures everything.' },
+        ],
+        rules: [
+          'The ring share is `totalBufferBytes` divided by the devices captured (ENI devices and `devices`), computed when a device is opened; `validate` refuses a budget below 512 KiB (two TPACKET_V3 blocks) per device it can count.',
+          'An ENI with a device of its own (its `interface`, or a host device with its MAC) is counted on that device alone; shared devices count only the ENIs without one, so no packet is counted twice. A frame between two ENIs of a shared device counts once for each; a frame of no such ENI counts as unattributed.',
+          'A device may not be both an ENI\'s `interface` and a shared device.',
         ],
       },
       doc: 'libpcap capture settings (daemon).',

@@ -125,8 +125,12 @@ export interface FlowTableConfig {
 export interface CaptureConfig {
   /** Bytes kept of each frame; the default keeps headers only. */
   snaplenBytes: number;
-  /** Kernel capture buffer size in bytes. */
-  bufferBytes: number;
+  /** Ring bytes of all capture devices together; each gets an equal share (src/capture/ring-share.ts). */
+  totalBufferBytes: number;
+  /** Largest ring of one device; undefined: the share alone decides. */
+  bufferBytes?: number;
+  /** Devices shared by many ENIs (bridge, uplink), captured promiscuously; frames counted by address. */
+  devices: string[];
   /** Extra BPF filter expression; '' captures everything. Not compiled at load time. */
   filter: string;
 }

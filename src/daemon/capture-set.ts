@@ -1,11 +1,31 @@
 import { LiveCaptureSource, type CaptureDeviceError, type LiveCaptureOptions } from '../capture/live-source';
+import { ringShareBytes } from '../capture/ring-share';
 import type { CaptureConfig } from '../config/types';
 import type { Logger } from '../log';
 import { markOpened, openFailureMessage, scheduleRetry, type HandleRetryState } from './handle-retry';
 
 interface DeviceSlot extends HandleRetryState {
   device: string;
+  /** Shared by many ENIs (capture.devices): promiscuous, frames counted by address. */
+  shared: boolean;
   source: LiveCaptureSource | null;
+  /** Frames read by the slot's earlier (closed) sources. */
+  closedPackets: number;
+}
+
+/** A device the daemon wants captured. */
+export interface WantedDevice {
+  device: string;
+  shared: boolean;
+}
+
+/** One open handle, for metrics. */
+export interface CaptureHandleUsage {
+  device: string;
+  shared: boolean;
+  ringBytes: number;
+  /** Frames read from the device since the daemon started (all its handles). */
+  packets: number;
 }
 
 export interface CaptureSetOptions {
@@ -19,13 +39,22 @@ export interface CaptureSetOptions {
 }
 
 /**
- * The live handles of the daemon, one per wanted device. A device that cannot be opened, or
- * fails while read, is logged by name and retried with exponential backoff; the others keep
- * running. Owns its sources: `sync` and `closeAll` are the only ways handles are closed.
+ * The live handles of the daemon, one per wanted device (an ENI's own, or one shared by many
+ * ENIs). A device that cannot be opened, or fails while read, is logged by name and retried with
+ * exponential backoff; the others keep running. Owns its sources: `sync` and `closeAll` are the
+ * only ways handles are closed.
+ *
+ * Ring memory: each handle opened gets `capture.totalBufferBytes` / (devices wanted then), see
+ * ringShareBytes. Handles already open keep their ring when the count changes (reopening one
+ * would lose its packets in between); the next capture change (reload) divides afresh.
  */
 export class CaptureSet {
   private readonly slots = new Map<string, DeviceSlot>();
   private readonly nowMs: () => number;
+  /** Frames read by devices no longer wanted (their slots are gone). */
+  private retiredPackets = 0;
+  /** Devices the last `sync` wanted: the divisor of the ring budget. */
+  private wantedCount = 0;
   /** Failures since start, per reason (permission errors make the daemon give up at start). */
   permissionFailures = 0;
 
@@ -34,20 +63,20 @@ export class CaptureSet {
   }
 
   /** Makes the wanted devices the captured ones: opens new ones now, closes the unwanted. */
-  sync(devices: readonly string[]): void {
-    const wanted = new Set(devices);
+  sync(devices: readonly WantedDevice[]): void {
+    const wanted = new Set(devices.map((d) => d.device));
+    this.wantedCount = wanted.size;
     for (const [device, slot] of this.slots) {
       if (wanted.has(device)) continue;
-      if (slot.source !== null) {
-        slot.source.readAvailable();
-        slot.source.close();
-        this.o.log.info({ device }, 'capture stopped');
-      }
+      this.stop(slot);
+      this.retiredPackets += slot.closedPackets;
       this.slots.delete(device);
     }
-    for (const device of devices) {
-      if (this.slots.has(device)) continue;
-      const slot: DeviceSlot = { device, source: null, failures: 0, retryAtMs: 0, lastError: '' };
+    for (const { device, shared } of devices) {
+      const known = this.slots.get(device);
+      if (known !== undefined && known.shared === shared) continue;
+      if (known !== undefined) this.stop(known); // became shared, or no longer: reopen in the other mode
+      const slot: DeviceSlot = { device, shared, source: null, closedPackets: known?.closedPackets ?? 0, failures: 0, retryAtMs: 0, lastError: '' };
       this.slots.set(device, slot);
       this.tryOpen(slot);
     }
@@ -68,6 +97,23 @@ export class CaptureSet {
     return this.slots.get(device)?.source ?? null;
   }
 
+  /** Open shared devices (capture.devices). */
+  sharedSources(): LiveCaptureSource[] {
+    const out: LiveCaptureSource[] = [];
+    for (const slot of this.slots.values()) if (slot.shared && slot.source !== null) out.push(slot.source);
+    return out;
+  }
+
+  /** Open handles: ring bytes and frames read, per device. */
+  handles(): CaptureHandleUsage[] {
+    return [...this.slots.values()].map((s) => ({
+      device: s.device,
+      shared: s.shared,
+      ringBytes: s.source?.ringBytes ?? 0,
+      packets: s.closedPackets + (s.source?.packets ?? 0),
+    }));
+  }
+
   /** Devices with an open handle, in the order they were wanted. */
   openDevices(): string[] {
     return [...this.slots.values()].filter((s) => s.source !== null).map((s) => s.device);
@@ -85,11 +131,28 @@ export class CaptureSet {
 
   closeAll(): void {
     for (const slot of this.slots.values()) {
-      if (slot.source === null) continue;
-      slot.source.readAvailable();
-      slot.source.close();
+      this.stop(slot, false);
+      this.retiredPackets += slot.closedPackets;
     }
     this.slots.clear();
+  }
+
+  /** Frames read from every device since the set was made. */
+  framesRead(): number {
+    let n = this.retiredPackets;
+    for (const s of this.slots.values()) n += s.closedPackets + (s.source?.packets ?? 0);
+    return n;
+  }
+
+  /** Reads what the slot's handle holds and closes it. */
+  private stop(slot: DeviceSlot, log = true): void {
+    const source = slot.source;
+    if (source === null) return;
+    source.readAvailable();
+    source.close();
+    slot.closedPackets += source.packets;
+    slot.source = null;
+    if (log) this.o.log.info({ device: slot.device }, 'capture stopped');
   }
 
   private tryOpen(slot: DeviceSlot): boolean {
@@ -97,9 +160,10 @@ export class CaptureSet {
     const options: LiveCaptureOptions = {
       device: slot.device,
       snaplenBytes: c.snaplenBytes,
-      bufferBytes: c.bufferBytes,
+      bufferBytes: ringShareBytes(c.totalBufferBytes, this.wantedCount, c.bufferBytes),
       filter: c.filter,
       bufferTimeoutMs: this.o.bufferTimeoutMs,
+      shared: slot.shared,
     };
     const source = new LiveCaptureSource(options, (s, error) => this.onReadFailure(slot, s, error));
     try {
@@ -114,13 +178,14 @@ export class CaptureSet {
     }
     slot.source = source;
     markOpened(slot, slot.device, this.o.log);
-    this.o.log.info({ device: slot.device, linkType: source.linkType }, 'capture started');
+    this.o.log.info({ device: slot.device, linkType: source.linkType, ringBytes: options.bufferBytes, ...(slot.shared ? { shared: true } : {}) }, 'capture started');
     return true;
   }
 
   private onReadFailure(slot: DeviceSlot, source: LiveCaptureSource, error: CaptureDeviceError): void {
     if (slot.source !== source) return;
     slot.source = null;
+    slot.closedPackets += source.packets;
     scheduleRetry(slot, slot.device, error.message, this.nowMs(), this.o.log);
     // Not from inside the read: the owner rebuilds the pipeline, which must not happen mid-dispatch.
     setImmediate(this.o.onOpenSetChanged);

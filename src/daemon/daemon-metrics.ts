@@ -8,6 +8,7 @@ import { DurationHistogram, type HistogramView } from '../metrics/duration-histo
 import type {
   CaptureDeviceCounters,
   CaptureDeviceState,
+  CaptureHandleCounters,
   ConfigReloadCounters,
   FlowTableUsage,
   HealthSource,
@@ -82,6 +83,10 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   private readonly totals = new Map<string, EniTotals>();
   private readonly malformed = new Float64Array(DECODE_STATUS_NAMES.length);
   private unattributed = 0;
+  private kernelRetired = 0;
+  /** Drops per capture device (all its handles), sampled every tick. */
+  private readonly deviceDrops = new Map<string, { kernel: number; iface: number }>();
+  private readonly lastDeviceDrops = new WeakMap<object, { kernel: number; iface: number }>();
   private readonly retired: Array<{ counters: PacketCounters; enis: readonly LiveEni[] }> = [];
   private readonly lastDrops = new WeakMap<object, { kernel: number; iface: number }>();
   private readonly flush = new DurationHistogram();
@@ -95,6 +100,7 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   /** A generation ended: its counters are folded in at the next sample or scrape. */
   retire(gen: LiveGeneration): void {
     this.retired.push({ counters: gen.pipeline.recorder.counters, enis: gen.enis });
+    this.kernelRetired += gen.chunks.kernelPackets;
     this.watchFlushes(gen.pipeline.flushStats);
     void gen.pipeline.drained().then(() => {
       this.sampleFlushes();
@@ -108,9 +114,14 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
     const gen = this.view.generation();
     if (gen !== null) this.watchFlushes(gen.pipeline.flushStats);
     this.sampleFlushes();
-    this.linksDown = new Set(this.view.wantedEnis().filter((l) => !linkIsUp(l.device)).map((l) => l.device));
+    const sharedDevices = this.view.captures().handles().filter((h) => h.shared).map((h) => h.device);
+    this.linksDown = new Set([...this.view.wantedEnis().filter((l) => !l.shared).map((l) => l.device), ...sharedDevices].filter((d) => !linkIsUp(d)));
+    for (const h of this.view.captures().handles()) {
+      const source = this.view.captures().source(h.device);
+      if (source !== null) this.addDeviceDrops(h.device, source, source.stats());
+    }
     for (const l of this.view.wantedEnis()) {
-      const source = this.view.captures().source(l.device);
+      const source = l.shared ? null : this.view.captures().source(l.device);
       if (source !== null) this.addDrops(l.eni.id, source, source.stats());
     }
     for (const g of this.view.nflog().states()) {
@@ -139,6 +150,17 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
         interfaceDrops: t?.interfaceDrops ?? 0,
       };
     });
+  }
+
+  captureHandles(): readonly CaptureHandleCounters[] {
+    return this.view.captures().handles().map((h) => {
+      const d = this.deviceDrops.get(h.device);
+      return { ...h, kernelDrops: d?.kernel ?? 0, interfaceDrops: d?.iface ?? 0 };
+    });
+  }
+
+  kernelPackets(): number {
+    return this.kernelRetired + (this.view.generation()?.chunks.kernelPackets ?? 0);
   }
 
   malformedPackets(): Readonly<Record<string, number>> {
@@ -200,11 +222,22 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
 
   captureDeviceStates(): readonly CaptureDeviceState[] {
     const failed = new Map(this.view.captures().failedDevices().map((f) => [f.device, f.error]));
+    const shared = this.view.captures().handles().filter((h) => h.shared).map((h) => h.device);
+    const sharedUp = shared.filter((d) => !this.linksDown.has(d) && this.view.captures().source(d) !== null);
     const states: CaptureDeviceState[] = this.view.wantedEnis().map((l) => {
+      if (l.shared) {
+        // Counted on the shared devices: up while any is; health names the devices that are not.
+        const device = shared.join(',');
+        return sharedUp.length > 0 ? { eni: l.eni.id, device, up: true } : { eni: l.eni.id, device, up: false, reason: 'no shared capture device open' };
+      }
       if (this.linksDown.has(l.device)) return { eni: l.eni.id, device: l.device, up: false, reason: 'link is down' };
       const up = this.view.captures().source(l.device) !== null;
       return up ? { eni: l.eni.id, device: l.device, up } : { eni: l.eni.id, device: l.device, up, reason: failed.get(l.device) || 'not open' };
     });
+    for (const d of shared) {
+      if (sharedUp.includes(d)) continue;
+      states.push({ eni: '-', device: d, up: false, reason: this.linksDown.has(d) ? 'link is down' : failed.get(d) || 'not open' });
+    }
     for (const g of this.view.nflog().states()) {
       const state: CaptureDeviceState = { eni: g.eniId ?? '-', device: g.device, up: g.up };
       if (!g.up) state.reason = g.reason ?? 'not open';
@@ -236,6 +269,15 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
     t.kernelDrops += (s.droppedKernel - last.kernel + U32) % U32;
     t.interfaceDrops += (s.droppedInterface - last.iface + U32) % U32;
     this.lastDrops.set(handle, { kernel: s.droppedKernel, iface: s.droppedInterface });
+  }
+
+  private addDeviceDrops(device: string, handle: object, s: { droppedKernel: number; droppedInterface: number }): void {
+    const last = this.lastDeviceDrops.get(handle) ?? { kernel: 0, iface: 0 };
+    const t = this.deviceDrops.get(device) ?? { kernel: 0, iface: 0 };
+    t.kernel += (s.droppedKernel - last.kernel + U32) % U32;
+    t.iface += (s.droppedInterface - last.iface + U32) % U32;
+    this.deviceDrops.set(device, t);
+    this.lastDeviceDrops.set(handle, { kernel: s.droppedKernel, iface: s.droppedInterface });
   }
 
   private watchFlushes(stats: FlushStats): void {

@@ -183,18 +183,24 @@ export class FlowlogDaemon {
   refresh(force = false): void {
     if (this.stopped) return;
     const hosts = this.listHosts();
-    const resolution = resolveLiveEnis(this.config.enis, this.discovered, this.config.flowLogs, hosts);
+    const shared = this.config.capture.devices;
+    const resolution = resolveLiveEnis(this.config.enis, this.discovered, this.config.flowLogs, hosts, shared);
     const unresolved = resolution.unresolved.map((u) => `${u.id}: ${u.reason}`).join('; ');
     if (unresolved !== this.lastUnresolved) {
       this.lastUnresolved = unresolved;
       if (unresolved !== '') this.log.warn({ unresolved: resolution.unresolved }, 'ENIs not captured yet');
     }
     this.wantedEnis = resolution.enis;
-    this.captures.sync(resolution.enis.map((l) => l.device));
+    const own = resolution.enis.filter((l) => !l.shared).map((l) => ({ device: l.device, shared: false }));
+    // Shared devices are opened only while some ENI is counted there.
+    const needShared = resolution.enis.some((l) => l.shared);
+    this.captures.sync([...own, ...(needShared ? shared.map((device) => ({ device, shared: true })) : [])]);
     this.captures.retryDue();
     this.nflog.retryDue();
     const open = new Set(this.captures.openDevices());
-    const live = resolution.enis.filter((l) => open.has(l.device));
+    // A shared ENI is captured while any shared device is open (health names the ones that are not).
+    const sharedOpen = this.captures.sharedSources().length > 0;
+    const live = resolution.enis.filter((l) => (l.shared ? sharedOpen : open.has(l.device)));
     if (!force && this.generation !== null && resolutionKey(live) === this.generation.key) {
       this.generation.bindSources(this.captures); // a device reopened under the same ENI
       return;
@@ -203,7 +209,7 @@ export class FlowlogDaemon {
     this.generation = new LiveGeneration(this.config, live, this.output, nowSec());
     this.generation.bindSources(this.captures);
     this.nflog.bind(this.generation.pipeline.recorder, live);
-    this.log.info({ enis: live.map((l) => ({ id: l.eni.id, device: l.device, mac: l.eni.mac, ips: l.eni.ips })) }, 'capturing ENIs');
+    this.log.info({ enis: live.map((l) => ({ id: l.eni.id, device: l.shared ? shared : l.device, mac: l.eni.mac, ips: l.eni.ips })) }, 'capturing ENIs');
   }
 
   /**
@@ -222,7 +228,7 @@ export class FlowlogDaemon {
     this.nflog.closeAll();
     await Promise.all(this.pendingDrains);
     const result = await this.output.close();
-    this.log.info(result, 'daemon stopped');
+    this.log.info({ ...result, framesRead: this.captures.framesRead(), kernelPackets: this.metrics.kernelPackets() }, 'daemon stopped');
     return result;
   }
 

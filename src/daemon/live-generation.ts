@@ -42,6 +42,7 @@ export class LiveGeneration {
       kernel: true,
     });
     this.chunks = new ChunkRecorder(this.pipeline.recorder, this.pipeline.kernel);
+    this.chunks.setSharedEnis(Uint8Array.from(enis, (l) => (l.shared ? 1 : 0)));
     if (this.pipeline.kernelUnavailable !== undefined) log.warn({ reason: this.pipeline.kernelUnavailable }, 'WebAssembly kernel unavailable, capturing through the TypeScript path alone');
     this.key = resolutionKey(enis);
     // Open the windows at the start time now: a first tick with the grace-delayed clock would
@@ -49,22 +50,40 @@ export class LiveGeneration {
     this.pipeline.recorder.tick(startSec);
   }
 
-  /** Points every captured device of this generation at its recorder and ENI index. */
+  /**
+   * Points every captured device of this generation at its recorder: an ENI's own device with
+   * its ENI index, the shared devices with -1 (frames counted for the shared ENIs they name).
+   */
   bindSources(captures: CaptureSet): void {
-    this.enis.forEach((l, i) => captures.source(l.device)?.bind(this.chunks, i));
+    this.enis.forEach((l, i) => {
+      if (!l.shared) captures.source(l.device)?.bind(this.chunks, i);
+    });
+    for (const source of captures.sharedSources()) source.bind(this.chunks, -1);
   }
 
-  /** Adds each device's capture drops since the last call to its ENI's current windows. */
+  /**
+   * Adds each device's capture drops since the last call to the current windows: an ENI's own
+   * device's to that ENI; a shared device's could be any shared ENI's, so each of them is
+   * marked with the count (SKIPDATA: a loss is never hidden, at the cost of over-marking).
+   */
   collectLoss(captures: CaptureSet): number {
     let total = 0;
     this.enis.forEach((l, i) => {
-      const source = captures.source(l.device);
+      const source = l.shared ? null : captures.source(l.device);
       if (source === null) return;
       const dropped = source.takeDrops();
       if (dropped === 0) return;
       total += dropped;
       this.addLoss(i, dropped);
     });
+    for (const source of captures.sharedSources()) {
+      const dropped = source.takeDrops();
+      if (dropped === 0) continue;
+      total += dropped;
+      this.enis.forEach((l, i) => {
+        if (l.shared) this.addLoss(i, dropped);
+      });
+    }
     return total;
   }
 

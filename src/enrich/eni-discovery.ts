@@ -50,7 +50,10 @@ function osAddresses(name: string): string[] {
 /** An ENI the daemon can capture: its record identity and the device it is seen on. */
 export interface LiveEni {
   eni: EniConfig;
+  /** Its own device; '' when it is seen on the shared devices (`shared`). */
   device: string;
+  /** Counted on the shared devices (capture.devices) by MAC or address: it has no device of its own. */
+  shared: boolean;
 }
 
 /** An ENI that should be captured but has no device on this host (yet). */
@@ -88,13 +91,16 @@ export function isCovered(eni: EniConfig, flowLogs: readonly FlowLogConfig[]): b
  * then discovered ones not configured already (same id or MAC), in the service's order, so an
  * ENI keeps its position while the set is stable. Only ENIs some flow log covers are captured.
  * The device is the ENI's `interface`, else the host device with its MAC. MAC and addresses left
- * out of the configuration default to the device's own.
+ * out of the configuration default to the device's own. With shared devices (`sharedDevices`,
+ * capture.devices), an ENI without an interface and without a host device of its MAC is counted
+ * there, by its MAC or addresses; an ENI with a device of its own never is (no double count).
  */
 export function resolveLiveEnis(
   configured: readonly EniConfig[],
   discovered: readonly EniConfig[],
   flowLogs: readonly FlowLogConfig[],
   hosts: readonly HostInterface[],
+  sharedDevices: readonly string[] = [],
 ): EniResolution {
   const byName = new Map(hosts.map((h) => [h.name, h]));
   const byMac = new Map(hosts.filter((h) => h.mac !== '' && h.mac !== '00:00:00:00:00:00').map((h) => [h.mac, h]));
@@ -112,6 +118,10 @@ export function resolveLiveEnis(
   for (const e of candidates) {
     if (!isCovered(e, flowLogs)) continue;
     const host = e.interface !== undefined ? byName.get(e.interface) : e.mac !== undefined ? byMac.get(e.mac) : undefined;
+    if (host === undefined && e.interface === undefined && sharedDevices.length > 0 && (e.mac !== undefined || e.ips.length > 0)) {
+      enis.push({ eni: e, device: '', shared: true });
+      continue;
+    }
     if (host === undefined) {
       const reason = e.interface !== undefined ? `interface ${e.interface} not present` : e.mac !== undefined ? `no interface with MAC ${e.mac}` : 'neither interface nor MAC given';
       unresolved.push({ id: e.id, reason });
@@ -131,7 +141,7 @@ export function resolveLiveEnis(
     };
     const mac = e.mac ?? (host.mac !== '' ? host.mac : undefined);
     if (mac !== undefined) eni.mac = mac;
-    enis.push({ eni, device: host.name });
+    enis.push({ eni, device: host.name, shared: false });
   }
   return { enis, unresolved };
 }
@@ -143,5 +153,5 @@ function toCidr(address: string): string | null {
 
 /** A stable text form of a resolution, to tell whether anything changed between refreshes. */
 export function resolutionKey(enis: readonly LiveEni[]): string {
-  return JSON.stringify(enis.map((l) => [l.device, l.eni.id, l.eni.mac ?? '', l.eni.ips, l.eni.vpcId, l.eni.vswitchId, l.eni.vmId]));
+  return JSON.stringify(enis.map((l) => [l.shared ? '*' : l.device, l.eni.id, l.eni.mac ?? '', l.eni.ips, l.eni.vpcId, l.eni.vswitchId, l.eni.vmId]));
 }

@@ -13,6 +13,10 @@ export const METRIC_NAMES = {
   captureBytes: 'flowlog_capture_bytes_total',
   captureKernelDrops: 'flowlog_capture_kernel_drops_total',
   captureInterfaceDrops: 'flowlog_capture_interface_drops_total',
+  captureRingBytes: 'flowlog_capture_ring_bytes',
+  captureDevicePackets: 'flowlog_capture_device_packets_total',
+  captureDeviceDrops: 'flowlog_capture_device_drops_total',
+  captureKernelPackets: 'flowlog_capture_kernel_packets_total',
   decodeMalformed: 'flowlog_decode_malformed_total',
   enrichUnattributed: 'flowlog_enrich_unattributed_packets_total',
   flowActiveFlows: 'flowlog_flow_active_flows',
@@ -70,6 +74,19 @@ export function buildMetricRegistry(source: MetricsSource): Registry {
   counter(METRIC_NAMES.captureInterfaceDrops, 'Packets dropped by the interface or driver, per ENI.', ['eni'], () =>
     devices().map((d) => [{ eni: d.eni }, d.interfaceDrops]),
   );
+  const handles = () => source.captureHandles();
+  const handleLabels = (h: { device: string; shared: boolean }) => ({ device: h.device, shared: h.shared ? 'true' : 'false' });
+  gauge(METRIC_NAMES.captureRingBytes, 'Kernel ring bytes of each capture device (a share of capture.totalBufferBytes).', ['device', 'shared'], () =>
+    handles().map((h) => [handleLabels(h), h.ringBytes]),
+  );
+  counter(METRIC_NAMES.captureDevicePackets, 'Frames read from each capture device.', ['device', 'shared'], () => handles().map((h) => [handleLabels(h), h.packets]));
+  counter(METRIC_NAMES.captureDeviceDrops, 'Packets each capture device dropped (kernel ring full, or the interface), as SKIPDATA counts them.', ['device', 'shared', 'where'], () =>
+    handles().flatMap((h): [Labels, number][] => [
+      [{ ...handleLabels(h), where: 'kernel' }, h.kernelDrops],
+      [{ ...handleLabels(h), where: 'interface' }, h.interfaceDrops],
+    ]),
+  );
+  counter(METRIC_NAMES.captureKernelPackets, 'Packets the WebAssembly kernel recorded; the others went through the TypeScript path.', [], () => [[{}, source.kernelPackets()]]);
   counter(METRIC_NAMES.decodeMalformed, 'Packets that could not be decoded, by reason.', ['reason'], () =>
     Object.entries(source.malformedPackets()).map(([reason, n]) => [{ reason }, n]),
   );

@@ -23,6 +23,18 @@ export interface CaptureDeviceCounters {
   interfaceDrops: number;
 }
 
+/** Counters of one capture device (an ENI's own, or shared by many). */
+export interface CaptureHandleCounters {
+  device: string;
+  shared: boolean;
+  /** Ring bytes of its open handle (0 while not open). */
+  ringBytes: number;
+  /** Frames read from it. */
+  packets: number;
+  kernelDrops: number;
+  interfaceDrops: number;
+}
+
 /** Flows held in the flow table of one aggregation interval, in the current window. */
 export interface FlowTableUsage {
   intervalSec: number;
@@ -66,6 +78,10 @@ export interface ConfigReloadCounters {
 /** Scrape-time view of the pipeline's counters; see the contract above. */
 export interface MetricsSource {
   captureDevices(): readonly CaptureDeviceCounters[];
+  /** Per capture device: ring, frames read, drops. */
+  captureHandles(): readonly CaptureHandleCounters[];
+  /** Packets the WebAssembly kernel recorded (the rest went through the TypeScript path). */
+  kernelPackets(): number;
   /** Malformed packets by reason (decode status name, e.g. "truncated"). */
   malformedPackets(): Readonly<Record<string, number>>;
   /** Packets that matched no configured ENI. */

@@ -7,6 +7,7 @@ import { DurationHistogram } from '../../src/metrics/duration-histogram';
 import type {
   CaptureDeviceCounters,
   CaptureDeviceState,
+  CaptureHandleCounters,
   ConfigReloadCounters,
   FlowTableUsage,
   HealthSource,
@@ -19,6 +20,8 @@ import type {
 
 export class FakePipelineCounters implements MetricsSource, HealthSource {
   devices: CaptureDeviceCounters[] = [];
+  handles: CaptureHandleCounters[] = [];
+  kernel = 0;
   malformed: Record<string, number> = {};
   unattributed = 0;
   tableCapacity = 0;
@@ -40,6 +43,12 @@ export class FakePipelineCounters implements MetricsSource, HealthSource {
   captureDevices(): readonly CaptureDeviceCounters[] {
     this.count('captureDevices');
     return this.devices;
+  }
+  captureHandles(): readonly CaptureHandleCounters[] {
+    return this.handles;
+  }
+  kernelPackets(): number {
+    return this.kernel;
   }
   captureDeviceStates(): readonly CaptureDeviceState[] {
     return this.deviceStates;
