@@ -55,6 +55,27 @@ export class NetnsLab {
     return { macA: this.mac(nsA, nameA), macB: this.mac(nsB, nameB) };
   }
 
+  /** Creates Linux bridge `name` in `ns`, up, without addresses. */
+  bridge(ns: string, name: string): void {
+    this.exec(ns, 'ip', ['link', 'add', name, 'type', 'bridge']);
+    this.exec(ns, 'sysctl', ['-qw', `net.ipv6.conf.${name}.disable_ipv6=1`]);
+    this.exec(ns, 'ip', ['link', 'set', name, 'up']);
+  }
+
+  /**
+   * A VM on a bridge: a veth pair with end `vmName` (address `cidr`) in `nsVm` and `hostName`
+   * in `nsHost`, enslaved to `bridge`, both up. Returns the VM end's MAC.
+   */
+  bridgePort(nsHost: string, hostName: string, bridge: string, nsVm: string, vmName: string, cidr: string): string {
+    ip(['link', 'add', hostName, 'netns', nsHost, 'type', 'veth', 'peer', 'name', vmName, 'netns', nsVm]);
+    this.exec(nsHost, 'sysctl', ['-qw', `net.ipv6.conf.${hostName}.disable_ipv6=1`]);
+    this.exec(nsHost, 'ip', ['link', 'set', hostName, 'master', bridge, 'up']);
+    this.exec(nsVm, 'sysctl', ['-qw', `net.ipv6.conf.${vmName}.disable_ipv6=1`]);
+    this.exec(nsVm, 'ip', ['addr', 'add', cidr, 'dev', vmName]);
+    this.exec(nsVm, 'ip', ['link', 'set', vmName, 'up']);
+    return this.mac(nsVm, vmName);
+  }
+
   /** MAC of `dev` in `ns`, lower-case colon form. */
   mac(ns: string, dev: string): string {
     return this.exec(ns, 'cat', [`/sys/class/net/${dev}/address`]).trim();
