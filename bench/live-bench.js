@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Live capture bench: tcpreplay at top speed into a veth while the agent (`run`, the real daemon
- * with its pipeline) captures the other end, next to tcpdump on the same device in the same run.
- * Also compares the two libpcap bindings (node-pcap, cap) counting packets only, each on its own
- * run of the same traffic. Needs root (network namespaces). Traffic stays inside two namespaces.
- * Then the million-flow case (bench/million-flow-case.js): windows of 1.1 M flows flushed while
- * tcpreplay keeps sending, with no packet lost (--no-million skips it; --million-pps sets its rate).
+ * Live capture bench: the same traffic (tcpreplay from a peer namespace into a veth, at top speed
+ * and at a fixed rate) captured by one contender at a time, interleaved over rounds: the agent
+ * (`run`, the real daemon), tcpdump -w /dev/null, softflowd, pmacctd, and two bare read loops
+ * that count packets (node-pcap's binding; the agent's own addon) to show what the per-packet
+ * crossing into JavaScript costs (bench/live-contenders.js). Needs root (network namespaces);
+ * traffic stays inside the two namespaces. Then the million-flow case (bench/million-flow-case.js):
+ * windows of 1.1 M flows flushed while tcpreplay keeps sending, with no packet lost
+ * (--no-million skips it; --million-pps sets its rate).
  *
- *   node bench/live-bench.js [--packets 200000] [--flows 1000] [--no-million] [--million-pps 120000] [--million-stall-ms 0] [--json]
+ *   node bench/live-bench.js [--packets 1000000] [--flows 10000] [--rounds 3] [--fixed-pps 100000 (0: top speed only)] [--only agent,tcpdump,...] [--no-million] [--million-pps 120000] [--million-stall-ms 0] [--json]
  * Exported: runLiveBench(options) -> result object (bench/run.js calls it).
  */
 const { execFileSync, spawn } = require('node:child_process');
@@ -16,6 +18,7 @@ const { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } = require
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 const { runMillionFlowCase } = require('./million-flow-case');
+const { runLiveContenders, contenderLines, treeCpuTicks, waitFor } = require('./live-contenders');
 
 const REPO = resolve(__dirname, '..');
 const NS_A = 'flb-agent';
@@ -78,23 +81,15 @@ function writeTrafficPcap(path, packets, flows, dstMac) {
   writeFileSync(path, buf);
 }
 
-function tcpreplay(pcap) {
-  const out = execFileSync('ip', inNs(NS_B, 'tcpreplay', ['--topspeed', '-i', PEER, pcap]), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+/** Sends the capture from the peer: at top speed, or at `pps` packets a second. */
+function tcpreplay(pcap, pps) {
+  const rate = pps === undefined ? ['--topspeed'] : ['--pps', String(pps)];
+  const out = execFileSync('ip', inNs(NS_B, 'tcpreplay', [...rate, '-i', PEER, pcap]), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const sent = Number((/Actual: (\d+) packets/.exec(out) || [])[1]);
-  const pps = Number((/Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps/.exec(out) || [])[1]);
-  return { packets: sent, pps: Math.round(pps) };
+  const rated = Number((/Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps/.exec(out) || [])[1]);
+  return { packets: sent, pps: Math.round(rated) };
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-function waitFor(child, pattern, timeoutMs) {
-  return new Promise((res, rej) => {
-    let text = '';
-    const t = setTimeout(() => rej(new Error(`timeout waiting for ${pattern}: ${text}`)), timeoutMs);
-    const on = (d) => { text += d; if (pattern.test(text)) { clearTimeout(t); res(); } };
-    child.stderr.on('data', on);
-    child.stdout.on('data', on);
-  });
-}
 
 function bundle(dir) {
   const esbuild = require('esbuild');
@@ -103,80 +98,17 @@ function bundle(dir) {
   return outfile;
 }
 
-/** The agent and tcpdump on the same run. */
-async function agentVsTcpdump(dir, pcap, bufferBytes) {
-  const config = join(dir, 'agent.yaml');
-  const out = join(dir, 'records.jsonl');
-  writeFileSync(config, [
-    'region: cn-hangzhou', 'accountId: "1234567890123456"', `stateDir: ${dir}`,
-    'enis:', `  - { id: eni-bench0, interface: ${DEV}, ips: [10.203.0.1], vpcId: vpc-bench, vswitchId: vsw-bench, vmId: i-bench }`,
-    'flowLogs:', '  - { id: fl-bench, resourceType: vpc, resourceId: vpc-bench, aggregationInterval: 1, sink: { type: file, path: unused.jsonl } }',
-    `capture: { snaplenBytes: 128, bufferBytes: ${bufferBytes} }`, '',
-  ].join('\n'));
-  const env = { ...process.env, NODE_PATH: join(REPO, 'node_modules'), FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node') };
-  const agent = spawn('ip', inNs(NS_A, process.execPath, [bundle(dir), config, out]), { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const tcpdump = spawn('ip', inNs(NS_A, 'tcpdump', ['-i', DEV, '-n', '-s', '128', '-B', String(bufferBytes >> 10), '-w', '/dev/null', 'udp']), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let tdText = '';
-  tcpdump.stderr.on('data', (d) => (tdText += d));
-  await Promise.all([waitFor(agent, /daemon started/, 20000), waitFor(tcpdump, /listening on/, 10000)]);
-  const cpu0 = readCpu(agent.pid);
-  const replay = tcpreplay(pcap);
-  await sleep(1500);
-  const cpuSec = (readCpu(agent.pid) - cpu0) / 100;
-  tcpdump.kill('SIGINT');
-  agent.kill('SIGTERM');
-  await Promise.all([new Promise((r) => tcpdump.on('exit', r)), new Promise((r) => agent.on('exit', r))]);
-  const recs = existsSync(out) ? readFileSync(out, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
-  const recorded = recs.filter((r) => r.protocol === '17').reduce((n, r) => n + Number(r.packets), 0);
-  const dropped = recs.filter((r) => r['log-status'] === 'SKIPDATA').reduce((n, r) => n + Number(r.packets), 0);
-  return {
-    replay,
-    agent: { recorded, dropped, cpuSec },
-    tcpdump: { captured: Number((/(\d+) packets captured/.exec(tdText) || [])[1]), dropped: Number((/(\d+) packets dropped by kernel/.exec(tdText) || [])[1]) },
-  };
-}
-
-/** utime+stime of a process in clock ticks (ip netns exec execs the command: same pid). */
-function readCpu(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(f[11]) + Number(f[12]);
-}
-
-/** One binding counting packets only (no decode), to compare the bindings' own cost and drops. */
-async function bindingOnly(which, pcap, bufferBytes) {
-  const script = which === 'pcap'
-    ? `const b=require('pcap/build/Release/pcap_binding');const s=new b.PcapSession();const fr=Buffer.alloc(65536),h=Buffer.alloc(16);let n=0;
-       s.open_live('${DEV}','udp',${bufferBytes},128,'',()=>{n++},false,100,()=>{},false);s.read_callback=()=>s.dispatch(fr,h);s.start_polling();
-       process.on('SIGTERM',()=>{const st=s.stats();console.log(JSON.stringify({captured:n,dropped:st.ps_drop+st.ps_ifdrop}));process.exit(0)});console.log('ready')`
-    : `const {Cap}=require('cap');const c=new Cap();const fr=Buffer.alloc(65535);let n=0;
-       c.open('${DEV}','udp',${bufferBytes},fr);c.on('packet',()=>{n++});
-       process.on('SIGTERM',()=>{console.log(JSON.stringify({captured:n,dropped:null}));process.exit(0)});console.log('ready')`;
-  const env = { ...process.env, NODE_PATH: join(REPO, 'node_modules'), FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node') };
-  const child = spawn('ip', inNs(NS_A, process.execPath, ['-e', script]), { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  child.stdout.on('data', (d) => (text += d));
-  await waitFor(child, /ready/, 10000);
-  const cpu0 = readCpu(child.pid);
-  const replay = tcpreplay(pcap);
-  await sleep(1500);
-  const cpuSec = (readCpu(child.pid) - cpu0) / 100;
-  child.kill('SIGTERM');
-  await new Promise((r) => child.on('exit', r));
-  const res = JSON.parse(text.split('\n').find((l) => l.startsWith('{')) || '{}');
-  return { binding: which, sent: replay.packets, pps: replay.pps, ...res, cpuSec };
-}
-
-async function runLiveBench({ packets = 200000, flows = 1000, bufferBytes = 32 * 1024 * 1024, million = true, millionOptions = {} } = {}) {
+async function runLiveBench({ packets = 1000000, flows = 10000, bufferBytes = 32 * 1024 * 1024, rounds = 3, fixedPps = 100000, only, million = true, millionOptions = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'flowlog-live-bench-'));
   try {
     const mac = setUp();
     const pcap = join(dir, 'traffic.pcap');
     writeTrafficPcap(pcap, packets, flows, mac);
-    const run = await agentVsTcpdump(dir, pcap, bufferBytes);
-    const bindings = [await bindingOnly('pcap', pcap, bufferBytes), await bindingOnly('cap', pcap, bufferBytes)];
-    const ns = { agentNs: NS_A, peerNs: NS_B, dev: DEV, peer: PEER, daemonJs: join(dir, 'daemon.js'), dir, waitFor, readCpu };
+    const ctx = { ns: NS_A, dev: DEV, dir, daemonJs: bundle(dir), bufferBytes, inNs };
+    const contenders = await runLiveContenders(ctx, (pps) => tcpreplay(pcap, pps), { rounds, rates: fixedPps > 0 ? [undefined, fixedPps] : [undefined], only });
+    const ns = { agentNs: NS_A, peerNs: NS_B, dev: DEV, peer: PEER, daemonJs: ctx.daemonJs, dir, waitFor, readCpu: treeCpuTicks };
     const millionFlows = million ? await runMillionFlowCase(ns, millionOptions) : { skipped: '--no-million' };
-    return { packets, flows, bufferBytes, ...run, bindings, millionFlows };
+    return { packets, flows, bufferBytes, contenders, millionFlows };
   } finally {
     tearDown();
     rmSync(dir, { recursive: true, force: true });
@@ -206,12 +138,12 @@ if (require.main === module) {
   const million = !process.argv.includes('--no-million');
   const millionOptions = { pps: arg('million-pps', undefined), stallMs: arg('million-stall-ms', undefined) };
   for (const k of Object.keys(millionOptions)) if (millionOptions[k] === undefined) delete millionOptions[k];
-  runLiveBench({ packets: arg('packets', 200000), flows: arg('flows', 1000), million, millionOptions }).then((r) => {
+  const onlyAt = process.argv.indexOf('--only');
+  const only = onlyAt > 0 ? process.argv[onlyAt + 1].split(',') : undefined;
+  runLiveBench({ packets: arg('packets', 1000000), flows: arg('flows', 10000), rounds: arg('rounds', 3), fixedPps: arg('fixed-pps', 100000), only, million, millionOptions }).then((r) => {
     if (process.argv.includes('--json')) return console.log(JSON.stringify(r, null, 2));
-    console.log(`live: tcpreplay ${r.replay.packets} packets at ${r.replay.pps} pps into a veth (${r.flows} flows)`);
-    console.log(`  agent  : ${r.agent.recorded} recorded, ${r.agent.dropped} dropped (SKIPDATA), ${r.agent.cpuSec.toFixed(2)} s CPU`);
-    console.log(`  tcpdump: ${r.tcpdump.captured} captured, ${r.tcpdump.dropped} dropped by kernel`);
-    for (const b of r.bindings) console.log(`  binding ${b.binding.padEnd(4)}: ${b.captured}/${b.sent} at ${b.pps} pps, dropped ${b.dropped ?? 'n/a (no stats)'}, ${b.cpuSec.toFixed(2)} s CPU`);
+    console.log(`live: ${r.packets} packets over ${r.flows} flows, tcpreplay into a veth, one contender at a time`);
+    for (const line of contenderLines(r.contenders)) console.log(line);
     for (const line of millionLines(r.millionFlows)) console.log(line);
   }, (e) => { console.error(`live bench: ${e.message}`); process.exit(1); });
 }

@@ -191,11 +191,10 @@ async function main() {
     const root = typeof process.getuid === 'function' && process.getuid() === 0;
     extras.live = root ? await attempt(() => require('./live-bench').runLiveBench({ million: !flag('no-million') })) : { skipped: 'needs root for network namespaces' };
     log('');
-    log('live capture (bench/live-bench.js, tcpreplay --topspeed into a veth):');
+    log('live capture (bench/live-bench.js, tcpreplay into a veth, one contender at a time):');
     const l = extras.live;
-    if (l.agent) {
-      log(`  sent ${l.replay.packets} packets at ${l.replay.pps.toLocaleString('en')} pps; agent recorded ${l.agent.recorded} (${l.agent.dropped} SKIPDATA) in ${l.agent.cpuSec} s CPU; tcpdump captured ${l.tcpdump.captured}, dropped ${l.tcpdump.dropped}`);
-      for (const b of l.bindings || []) log(`  binding ${b.binding.padEnd(4)}: captured ${b.captured}/${b.sent}, ${b.cpuSec} s CPU`);
+    if (l.contenders) {
+      for (const line of require('./live-contenders').contenderLines(l.contenders)) log(`  ${line}`);
       if (l.millionFlows) for (const line of require('./live-bench').millionLines(l.millionFlows)) log(`  ${line}`);
     } else log(`  ${l.skipped ? `skipped: ${l.skipped}` : `FAILED: ${l.error}`}`);
   }

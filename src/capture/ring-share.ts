@@ -9,9 +9,11 @@
 export const RING_BLOCK_BYTES = 256 * 1024;
 export const RING_FLOOR_BYTES = 2 * RING_BLOCK_BYTES;
 
-/** Ring bytes for one of `handles` devices: an equal share of `totalBytes`, at most `capBytes`. */
-export function ringShareBytes(totalBytes: number, handles: number, capBytes?: number): number {
+/**
+ * Ring bytes for one of `handles` devices: an equal share of `totalBytes` in whole blocks, at
+ * most `capBytes`, at least the floor (or `capBytes` when that is set below it).
+ */
+export function ringShareBytes(totalBytes: number, handles: number, capBytes: number): number {
   const share = Math.floor(totalBytes / Math.max(1, handles) / RING_BLOCK_BYTES) * RING_BLOCK_BYTES;
-  const capped = capBytes === undefined ? share : Math.min(share, capBytes);
-  return Math.max(capped, Math.min(RING_FLOOR_BYTES, capBytes ?? RING_FLOOR_BYTES));
+  return Math.max(Math.min(share, capBytes), Math.min(RING_FLOOR_BYTES, capBytes));
 }

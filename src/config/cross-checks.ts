@@ -204,7 +204,7 @@ function checkCaptureDevices(walk: SchemaWalk, enis: Loose[], capture: Loose): v
   const total = capture?.totalBufferBytes;
   if (typeof total !== 'number') return;
   const handles = enis.filter((e) => str(e?.interface) !== undefined).length + sharedAt.size;
-  const cap = typeof capture?.bufferBytes === 'number' ? capture.bufferBytes : Infinity;
+  const cap = typeof capture?.bufferBytes === 'number' ? capture.bufferBytes : RING_FLOOR_BYTES;
   const floor = Math.min(RING_FLOOR_BYTES, cap);
   if (total < floor * handles) {
     const path = 'capture.totalBufferBytes';

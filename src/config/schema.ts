@@ -196,9 +196,15 @@ export const AGENT_SCHEMA: ObjectSchema = {
             type: { kind: 'bytes', min: RING_FLOOR_BYTES },
             unit: 'bytes',
             default: 256 * 1024 * 1024,
-            doc: 'Kernel capture rings of all devices together: each handle gets an equal share (rounded down to 256 KiB, at least 512 KiB, at most `bufferBytes` when set).',
+            doc: 'Kernel capture rings of all devices together: each handle gets an equal share (rounded down to 256 KiB, at least 512 KiB, at most `bufferBytes`).',
           },
-          { key: 'bufferBytes', type: { kind: 'bytes', min: 65536 }, unit: 'bytes', doc: 'Largest ring of one device; absent: the share of `totalBufferBytes` alone decides.' },
+          {
+            key: 'bufferBytes',
+            type: { kind: 'bytes', min: 65536 },
+            unit: 'bytes',
+            default: 32 * 1024 * 1024,
+            doc: 'Largest ring of one device, when the share of `totalBufferBytes` is larger (a host with few ENIs); a ring is kernel memory mapped into the agent.',
+          },
           {
             key: 'devices',
             type: { kind: 'list', items: { kind: 'string', format: 'non-empty' } },

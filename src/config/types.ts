@@ -127,8 +127,8 @@ export interface CaptureConfig {
   snaplenBytes: number;
   /** Ring bytes of all capture devices together; each gets an equal share (src/capture/ring-share.ts). */
   totalBufferBytes: number;
-  /** Largest ring of one device; undefined: the share alone decides. */
-  bufferBytes?: number;
+  /** Largest ring of one device (the share is smaller on a host with many devices). */
+  bufferBytes: number;
   /** Devices shared by many ENIs (bridge, uplink), captured promiscuously; frames counted by address. */
   devices: string[];
   /** Extra BPF filter expression; '' captures everything. Not compiled at load time. */

@@ -5,12 +5,6 @@ import type { FlowRecorder } from '../flow/flow-recorder';
 import type { Logger } from '../log';
 import { markOpened, openFailureMessage, scheduleRetry, type HandleRetryState } from './handle-retry';
 
-/**
- * Netlink receive buffer of an NFLOG group when `capture.bufferBytes` is not set: kernel socket
- * memory, not a ring mapped into the process, so it stays out of `totalBufferBytes`.
- */
-const NFLOG_BUFFER_BYTES = 16 * 1024 * 1024;
-
 /** A group's slot; it is retried on the capture devices' schedule. */
 interface GroupSlot extends HandleRetryState {
   group: number;
@@ -71,9 +65,9 @@ export class NflogSet {
    */
   sync(config: AgentConfig): void {
     const wanted = nflogGroupsOf(config.enis, config.nflog?.groups ?? []);
-    const settingsChanged = config.capture.snaplenBytes !== this.snaplenBytes || (config.capture.bufferBytes ?? NFLOG_BUFFER_BYTES) !== this.bufferBytes;
+    const settingsChanged = config.capture.snaplenBytes !== this.snaplenBytes || config.capture.bufferBytes !== this.bufferBytes;
     this.snaplenBytes = config.capture.snaplenBytes;
-    this.bufferBytes = config.capture.bufferBytes ?? NFLOG_BUFFER_BYTES;
+    this.bufferBytes = config.capture.bufferBytes;
     const byGroup = new Map(wanted.map((g) => [g.group, g]));
     for (const [group, slot] of this.slots) {
       const next = byGroup.get(group);

@@ -139,26 +139,45 @@ export class FlowAggregator {
 
   /** A packet of the next window that arrived before the clock closed the current one. */
   private recordAhead(v: PacketView, eni: number, flags: number): void {
-    if (this.ahead === null) {
-      // Once per window at most, and from the spare table when the last drain has returned it.
-      if (this.spare !== null) {
-        this.ahead = this.spare;
-        this.spare = null;
-      } else {
-        this.ahead = new FlowTable(this.capacity, this.arena);
-        this.tablesAllocated += 1;
-      }
-      this.aheadPackets = new Float64Array(this.eniCount);
-      this.aheadLostPackets = new Float64Array(this.eniCount);
-      this.aheadLostBytes = new Float64Array(this.eniCount);
-    }
-    if (this.ahead.record(v, eni, flags)) {
+    const ahead = this.ahead ?? this.openAhead();
+    if (ahead.record(v, eni, flags)) {
       (this.aheadPackets as Float64Array)[eni] += 1;
     } else {
       this.tableFullPackets += 1;
       (this.aheadLostPackets as Float64Array)[eni] += 1;
       (this.aheadLostBytes as Float64Array)[eni] += v.l3Bytes;
     }
+  }
+
+  /** The next window's table, made at its first packet (once per window at most). */
+  private openAhead(): FlowTable {
+    // From the spare table when the last drain has returned it.
+    let ahead = this.spare;
+    if (ahead !== null) this.spare = null;
+    else {
+      ahead = new FlowTable(this.capacity, this.arena);
+      this.tablesAllocated += 1;
+    }
+    this.ahead = ahead;
+    this.aheadPackets = new Float64Array(this.eniCount);
+    this.aheadLostPackets = new Float64Array(this.eniCount);
+    this.aheadLostBytes = new Float64Array(this.eniCount);
+    return ahead;
+  }
+
+  /**
+   * For the kernel in wall-clock mode: the table a packet stamped `tsSec` goes to when it belongs
+   * to the next window (one that arrived before the clock closed the current one), made now if
+   * it is the first such packet; null when `tsSec` is not in the next window.
+   */
+  aheadTableFor(tsSec: number): FlowTable | null {
+    if (!this.wallClock || this.windowStartSec < 0 || tsSec < this.windowEndSec || tsSec >= this.windowEndSec + this.intervalSec) return null;
+    return this.ahead ?? this.openAhead();
+  }
+
+  /** The next window's packets recorded per ENI, while its table is open (see aheadTableFor). */
+  get aheadRecordedPackets(): Float64Array | null {
+    return this.aheadPackets;
   }
 
   /** Counts packets lost before aggregation (capture drops) against the current window of `eni`. */

@@ -3,7 +3,7 @@ import { DecodeStatus } from '../decode/packet-view';
 import type { EniInventory } from '../enrich/eni-inventory';
 import type { FlowAggregator } from '../flow/flow-aggregator';
 import type { FlowRecorder } from '../flow/flow-recorder';
-import { KERNEL_DESCRIPTOR_WORDS, type TableArena } from '../flow/flow-table';
+import { KERNEL_DESCRIPTOR_WORDS, type FlowTable, type TableArena } from '../flow/flow-table';
 import { KERNEL_WASM_BASE64 } from './replay-kernel-wasm';
 
 /**
@@ -126,6 +126,11 @@ export class ReplayKernel {
   readonly sharedEnis: Uint8Array;
   private readonly sharedAt: number;
   private scopeEni = -2;
+  /** Set by the first `runLive`: wall-clock aggregators, whose next window may be open early. */
+  private live = false;
+  /** Per aggregator, the table the last call exported, and whether it was the ahead one. */
+  private readonly tables: Array<FlowTable | null>;
+  private readonly aheadOf: Uint8Array;
 
   /**
    * `memory` must be the arena the aggregators' tables were made in. Throws only when the
@@ -147,6 +152,8 @@ export class ReplayKernel {
       return at;
     };
     const enis = (this.eniCount = inventory.enis.length);
+    this.tables = aggregators.map(() => null);
+    this.aheadOf = new Uint8Array(aggregators.length);
     const aggs = aggregators.length;
     const macs = copy(lists.macs);
     const hosts = copy(lists.hosts);
@@ -194,6 +201,7 @@ export class ReplayKernel {
    * then for the ENIs marked in `sharedEnis` (FlowRecorder.onSharedFrame).
    */
   runLive(eni: number, pos: number, end: number): number {
+    this.live = true;
     if (eni !== this.scopeEni) {
       this.scopeEni = eni;
       this.exports.scope(eni, this.sharedAt);
@@ -235,12 +243,25 @@ export class ReplayKernel {
     const aggs = this.aggregators;
     let lo = -1;
     let hi = Infinity;
+    // Live (wall clock): a run that starts with a packet of an aggregator's next window, which
+    // the clock has not opened yet (the grace), records into that window's ahead table.
+    const firstSec = !pcapng && this.live && end - pos >= 16 ? this.chunk.readUInt32LE(pos) : -1;
     for (let a = 0; a < aggs.length; a++) {
       const agg = aggs[a];
-      const table = agg.currentTable;
-      if (agg.windowStartSec < 0 || table === null || !table.exportTo(this.descWords, this.descFloats, a * KERNEL_DESCRIPTOR_WORDS)) return pos;
-      if (agg.windowStartSec > lo) lo = agg.windowStartSec;
-      if (agg.windowEndSec < hi) hi = agg.windowEndSec;
+      let table = agg.currentTable;
+      let start = agg.windowStartSec;
+      let stop = agg.windowEndSec;
+      const ahead = firstSec >= stop ? agg.aheadTableFor(firstSec) : null;
+      if (ahead !== null) {
+        table = ahead;
+        start = stop;
+        stop += agg.intervalSec;
+      }
+      this.tables[a] = table;
+      this.aheadOf[a] = ahead !== null ? 1 : 0;
+      if (start < 0 || table === null || !table.exportTo(this.descWords, this.descFloats, a * KERNEL_DESCRIPTOR_WORDS)) return pos;
+      if (start > lo) lo = start;
+      if (stop < hi) hi = stop;
     }
     const ex = this.exports;
     const at = this.chunkAt;
@@ -253,16 +274,22 @@ export class ReplayKernel {
     return stop;
   }
 
-  /** Adds what the kernel counted to the recorder's and aggregators' counters, and takes back the tables' state. */
+  /**
+   * Adds what the kernel counted to the recorder's and aggregators' counters, and takes back the
+   * tables' state. A call scoped to one ENI (its own device) counted for that ENI alone, so only
+   * its counters are read: with hundreds of ENIs each wake-up of one device stays O(1).
+   */
   private foldCounters(handled: number, unattributed: number): void {
     const c = this.recorder.counters;
     c.frames += handled;
     c.byStatus[DecodeStatus.Ok] += handled;
     c.unattributed += unattributed;
-    const enis = this.eniCount;
+    const only = this.scopeEni;
+    const first = only >= 0 ? only : 0;
+    const enis = only >= 0 ? only + 1 : this.eniCount;
     const packets = this.eniPackets;
     const bytes = this.eniBytes;
-    for (let e = 0; e < enis; e++) {
+    for (let e = first; e < enis; e++) {
       if (packets[e] === 0) continue;
       c.eniPackets[e] += packets[e];
       c.eniBytes[e] += bytes[e];
@@ -272,13 +299,13 @@ export class ReplayKernel {
     const aggs = this.aggregators;
     const aggPackets = this.aggPackets;
     for (let a = 0; a < aggs.length; a++) {
-      const recorded = aggs[a].recordedPackets;
-      for (let e = 0, k = a * enis; e < enis; e++, k++) {
+      const recorded = this.aheadOf[a] === 1 ? (aggs[a].aheadRecordedPackets as Float64Array) : aggs[a].recordedPackets;
+      for (let e = first, k = a * this.eniCount + first; e < enis; e++, k++) {
         if (aggPackets[k] === 0) continue;
         recorded[e] += aggPackets[k];
         aggPackets[k] = 0;
       }
-      (aggs[a].currentTable as NonNullable<FlowAggregator['currentTable']>).importFrom(this.descWords, this.descFloats, a * KERNEL_DESCRIPTOR_WORDS);
+      (this.tables[a] as FlowTable).importFrom(this.descWords, this.descFloats, a * KERNEL_DESCRIPTOR_WORDS);
     }
   }
 }
