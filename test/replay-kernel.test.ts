@@ -94,6 +94,33 @@ describe('the WebAssembly replay kernel writes what the TypeScript path writes',
     expect(r.kernel).toBeGreaterThan(r.frames * 0.99);
   });
 
+  it('many ENIs: the MAC and address tables probed (hashed) rather than scanned', async () => {
+    // 30 ENIs of MACs and addresses no packet carries, before and after the three that match:
+    // more than the inventory scans, so the kernel probes the same hash tables it does.
+    const fillers = (from: number) =>
+      Array.from({ length: 15 }, (_, i) => `  - { id: eni-fill${from + i}, mac: "02:00:00:00:${(from + i).toString(16).padStart(2, '0')}:01", ips: ["10.9.${from + i}.1", "fd09::${from + i}"], vpcId: vpc-1, vswitchId: vsw-9, vmId: i-9 }`);
+    const path = writeConfig(
+      dir,
+      `region: cn-hangzhou
+accountId: "1234567890123456"
+stateDir: ${dir}/state
+enis:
+${fillers(0).join('\n')}
+  - { id: eni-mac, mac: "00:16:3e:00:00:05", vpcId: vpc-1, vswitchId: vsw-1, vmId: i-1 }
+  - { id: eni-host, ips: ["10.0.0.6", "fd00::a00:6", "10.0.0.7"], vpcId: vpc-1, vswitchId: vsw-1, vmId: i-2 }
+  - { id: eni-prefix, ips: ["198.18.0.0/15"], vpcId: vpc-1, vswitchId: vsw-2, vmId: i-3 }
+${fillers(15).join('\n')}
+flowLogs:
+  - { id: fl-vpc1, resourceType: vpc, resourceId: vpc-1, aggregationInterval: 1, sink: { type: stdout } }
+`,
+      'many.yaml',
+    );
+    const r = await bothWays([capture('many.pcap', {})], path);
+    expect(r.records).toBeGreaterThan(1000);
+    expect(new Set(r.flows.filter((f) => f['log-status'] === 'OK').map((f) => f['eni-id']))).toEqual(new Set(['eni-mac', 'eni-host', 'eni-prefix']));
+    expect(r.kernel).toBeGreaterThan(r.frames * 0.99);
+  });
+
   it('a table that fills up (SKIPDATA) and grows its index', async () => {
     const path = capture('full.pcap', { flows: 2000, packets: 30_000 });
     // The kernel takes the packets of flows in the table; new flows of a full table are the host's.

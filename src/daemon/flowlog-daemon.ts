@@ -8,6 +8,7 @@ import type { Logger } from '../log';
 import { CaptureSet } from './capture-set';
 import { CountedOutput } from './counted-output';
 import { DaemonMetrics } from './daemon-metrics';
+import { warmUpLivePath } from './kernel-warm-up';
 import { LiveGeneration } from './live-generation';
 import { MetricsEndpoint } from './metrics-endpoint';
 import { NflogSet } from './nflog-set';
@@ -117,6 +118,7 @@ export class FlowlogDaemon {
       await this.output.close();
       throw new DaemonStartError(`start daemon: ${(err as Error).message}`, 1, { cause: err });
     }
+    warmUpLivePath(config);
     this.captures = this.newCaptureSet(config);
     this.nflog = new NflogSet({ bufferTimeoutMs: this.bufferTimeoutMs, log: this.log });
     this.nflog.sync(config);

@@ -79,12 +79,21 @@ export class EniInventory {
   }
 
   /**
-   * The lookup tables packed, for the replay kernel (src/kernel), which scans them in this order:
-   * MACs as [hi, lo, eni + 1], exact addresses as [family, w0..w3, eni + 1], prefixes as
-   * [family, w0..w3, m0..m3, eni], longest first.
+   * The lookup tables for the replay kernel (src/kernel), which reads them by the same rules: MACs
+   * as [hi, lo, eni + 1] and exact addresses as [family, w0..w3, eni + 1], each either the packed
+   * list it scans (mask 0, up to SCAN_ENTRIES) or the open-addressing table it probes with
+   * `hashWords` (mask = slots - 1); prefixes as [family, w0..w3, m0..m3, eni], longest first.
    */
-  packedLists(): { macs: Int32Array; hosts: Uint32Array; prefixes: Uint32Array } {
-    return { macs: this.macList, hosts: this.hostList, prefixes: this.prefixes };
+  kernelTables(): { macs: Int32Array; macMask: number; hosts: Uint32Array; hostMask: number; prefixes: Uint32Array } {
+    const macHashed = this.macScanWords < 0;
+    const hostHashed = this.hostScanWords < 0;
+    return {
+      macs: macHashed ? this.macKeys : this.macList,
+      macMask: macHashed ? this.macMask : 0,
+      hosts: hostHashed ? this.hostKeys : this.hostList,
+      hostMask: hostHashed ? this.hostMask : 0,
+      prefixes: this.prefixes,
+    };
   }
 
   /** The ENI the packet leaves, or -1. */

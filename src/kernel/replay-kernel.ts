@@ -50,7 +50,7 @@ function tableBytes(capacity: number): number {
 
 /** Bytes of the kernel's own regions, as ReplayKernel's constructor takes them (each 8-aligned). */
 function controlBytes(inventory: EniInventory, aggregators: number): number {
-  const lists = inventory.packedLists();
+  const lists = inventory.kernelTables();
   const enis = inventory.enis.length;
   const copies = [lists.macs.length, lists.hosts.length, lists.prefixes.length, enis + 1, enis * aggregators].map((n) => Math.max(4, n * 4));
   const regions = [...copies, aggregators * KERNEL_DESCRIPTOR_WORDS * 4, enis * 8, enis * 8, aggregators * enis * 8, MAX_INTERFACES * 24, Math.max(4, enis), CHUNK_BYTES];
@@ -145,7 +145,7 @@ export class ReplayKernel {
     compiled ??= new WebAssembly.Module(Buffer.from(KERNEL_WASM_BASE64, 'base64'));
     this.exports = new WebAssembly.Instance(compiled, { env: { memory: memory.memory } }).exports as unknown as KernelExports;
     const buffer = memory.buffer;
-    const lists = inventory.packedLists();
+    const lists = inventory.kernelTables();
     const copy = (words: Int32Array | Uint32Array): number => {
       const at = memory.take(Math.max(4, words.length * 4));
       new Uint32Array(buffer, at, words.length).set(words);
@@ -177,7 +177,7 @@ export class ReplayKernel {
     this.chunkAt = memory.take(CHUNK_BYTES);
     this.chunk = Buffer.from(buffer, this.chunkAt, CHUNK_BYTES);
     this.exports.configure(
-      macs, lists.macs.length / 3, hosts, lists.hosts.length / 6, prefixes, lists.prefixes.length / 10,
+      macs, lists.macs.length / 3, lists.macMask, hosts, lists.hosts.length / 6, lists.hostMask, prefixes, lists.prefixes.length / 10,
       aggOffset, aggIndex, tables, eniPacketsAt, eniBytesAt, aggPacketsAt, enis,
     );
   }

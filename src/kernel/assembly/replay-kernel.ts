@@ -14,10 +14,12 @@ import { T_COUNT, T_GROW_AT, TABLE_BYTES, find, record } from './flow-update';
 export { TABLE_BYTES };
 
 // Control block, set by `configure` (byte addresses in linear memory)
-let macAt: usize = 0; // [hi, lo, eni + 1] u32 per MAC
+let macAt: usize = 0; // [hi, lo, eni + 1] u32 per MAC (list) or per slot (table, eni + 1 = 0: empty)
 let macCount: u32 = 0;
-let hostAt: usize = 0; // [family, w0, w1, w2, w3, eni + 1] u32 per exact address
+let macMask: u32 = 0; // 0: scan the list; else probe the table of mask + 1 slots
+let hostAt: usize = 0; // [family, w0, w1, w2, w3, eni + 1] u32 per exact address, list or table
 let hostCount: u32 = 0;
+let hostMask: u32 = 0;
 let prefixAt: usize = 0; // [family, w0..w3, m0..m3, eni] u32 per prefix, longest first
 let prefixCount: u32 = 0;
 let aggOffsetAt: usize = 0; // i32 per ENI + 1: the ENI's aggregators are aggIndex[off[e] .. off[e+1])
@@ -38,10 +40,11 @@ export let handled: u32 = 0;
 export let unattributed: u32 = 0;
 
 export function configure(
-  macs: usize, nMacs: u32, hosts: usize, nHosts: u32, prefixes: usize, nPrefixes: u32,
+  macs: usize, nMacs: u32, nMacMask: u32, hosts: usize, nHosts: u32, nHostMask: u32, prefixes: usize, nPrefixes: u32,
   aggOffset: usize, aggIndex: usize, tables: usize, eniPackets: usize, eniBytes: usize, aggPackets: usize, enis: u32,
 ): void {
-  macAt = macs; macCount = nMacs; hostAt = hosts; hostCount = nHosts; prefixAt = prefixes; prefixCount = nPrefixes;
+  macAt = macs; macCount = nMacs; macMask = nMacMask; hostAt = hosts; hostCount = nHosts; hostMask = nHostMask;
+  prefixAt = prefixes; prefixCount = nPrefixes;
   aggOffsetAt = aggOffset; aggIndexAt = aggIndex; tablesAt = tables;
   eniPacketsAt = eniPackets; eniBytesAt = eniBytes; aggPacketsAt = aggPackets; eniCount = enis;
 }
@@ -62,25 +65,67 @@ export function scope(eni: i32, shared: usize): void {
   return load<u8>(sharedAt + <usize>eni) != 0 ? eni : -1;
 }
 
+// src/enrich/eni-inventory.ts: hashWords (Math.imul and >>> are i32 multiplication and u32 shifts)
+function hashWords(a: u32, b: u32, c: u32, d: u32, e: u32): u32 {
+  let h = (a ^ 0x9e3779b9) * 0x85ebca6b;
+  h = (h ^ b ^ (h >> 15)) * 0xc2b2ae35;
+  h = (h ^ c ^ (h >> 13)) * 0x85ebca6b;
+  h = (h ^ d ^ (h >> 16)) * 0xc2b2ae35;
+  h = (h ^ e ^ (h >> 15)) * 0x85ebca6b;
+  return h ^ (h >> 16);
+}
+
+/** The ENI of MAC hi:lo, or -1: the list scanned, or the table probed (EniInventory.macLookup). */
+function macEni(hi: u32, lo: u32): i32 {
+  if (macMask == 0) {
+    for (let k: u32 = 0; k < macCount; k++) {
+      const m = macAt + <usize>k * 12;
+      if (load<u32>(m, 4) == lo && load<u32>(m) == hi) return <i32>load<u32>(m, 8) - 1;
+    }
+    return -1;
+  }
+  let slot = hashWords(hi, lo, 0, 0, 0) & macMask;
+  let m = macAt + <usize>slot * 12;
+  while (load<u32>(m, 8) != 0) {
+    if (load<u32>(m) == hi && load<u32>(m, 4) == lo) return <i32>load<u32>(m, 8) - 1;
+    slot = (slot + 1) & macMask;
+    m = macAt + <usize>slot * 12;
+  }
+  return -1;
+}
+
+/** The ENI of an exact address, or -1 (EniInventory.scanHosts / probeHosts). */
+function hostEni(family: u32, w0: u32, w1: u32, w2: u32, w3: u32): i32 {
+  if (hostMask == 0) {
+    for (let k: u32 = 0; k < hostCount; k++) {
+      const h = hostAt + <usize>k * 24;
+      if (load<u32>(h, 4) == w0 && load<u32>(h) == family && load<u32>(h, 8) == w1 && load<u32>(h, 12) == w2 && load<u32>(h, 16) == w3) {
+        return <i32>load<u32>(h, 20) - 1;
+      }
+    }
+    return -1;
+  }
+  let slot = hashWords(family, w0, w1, w2, w3) & hostMask;
+  let h = hostAt + <usize>slot * 24;
+  while (load<u32>(h, 20) != 0) {
+    if (load<u32>(h) == family && load<u32>(h, 4) == w0 && load<u32>(h, 8) == w1 && load<u32>(h, 12) == w2 && load<u32>(h, 16) == w3) return <i32>load<u32>(h, 20) - 1;
+    slot = (slot + 1) & hostMask;
+    h = hostAt + <usize>slot * 24;
+  }
+  return -1;
+}
+
 /** The ENI whose MAC is at `mac` (6 bytes), else whose address is at `addr`, or -1. */
 function eniOf(mac: usize, addr: usize): i32 {
-  const hi = be16(mac);
-  const lo = be32(mac + 2);
-  for (let k: u32 = 0; k < macCount; k++) {
-    const m = macAt + <usize>k * 12;
-    if (load<u32>(m, 4) == lo && load<u32>(m) == hi) return <i32>load<u32>(m, 8) - 1;
-  }
+  const byMac = macEni(be16(mac), be32(mac + 2));
+  if (byMac >= 0) return byMac;
   const family: u32 = ipv6 ? 6 : 4;
   const w0 = be32(addr);
   const w1: u32 = ipv6 ? be32(addr + 4) : 0;
   const w2: u32 = ipv6 ? be32(addr + 8) : 0;
   const w3: u32 = ipv6 ? be32(addr + 12) : 0;
-  for (let k: u32 = 0; k < hostCount; k++) {
-    const h = hostAt + <usize>k * 24;
-    if (load<u32>(h, 4) == w0 && load<u32>(h) == family && load<u32>(h, 8) == w1 && load<u32>(h, 12) == w2 && load<u32>(h, 16) == w3) {
-      return <i32>load<u32>(h, 20) - 1;
-    }
-  }
+  const host = hostEni(family, w0, w1, w2, w3);
+  if (host >= 0) return host;
   for (let k: u32 = 0; k < prefixCount; k++) {
     const p = prefixAt + <usize>k * 40;
     if (
