@@ -265,4 +265,4 @@ function contenderLines(results) {
   return lines;
 }
 
-module.exports = { runLiveContenders, contenderLines, treeCpuTicks, waitFor };
+module.exports = { runLiveContenders, contenderLines, treeCpuNs, treeCpuTicks, waitFor };

@@ -10,6 +10,10 @@ import { CaptureDeviceError } from './live-handle';
  */
 interface ChunkCaptureBinding {
   open(device: string, snaplen: number, bufferBytes: number, timeoutMs: number, filter: string, promiscuous: boolean): object;
+  /** Like open, activated on a libuv worker (packet sockets wait for kernel grace periods). */
+  openAsync(device: string, snaplen: number, bufferBytes: number, timeoutMs: number, filter: string, promiscuous: boolean, done: (error: string | null, handle?: object) => void): void;
+  /** Stops polling at once; frees libpcap's handle on a worker, then calls `done`. */
+  closeAsync(handle: object, done: () => void): void;
   linkType(handle: object): number;
   snaplen(handle: object): number;
   start(handle: object, onReadable: () => void): void;
@@ -78,6 +82,25 @@ export class ChunkHandle {
     } catch (err) {
       throw new CaptureDeviceError(this.device, `open capture device ${this.device}: ${(err as Error).message}`, { cause: err });
     }
+    return this.adopt(native, o);
+  }
+
+  /**
+   * Like `open`, with the kernel's part on a libuv worker, so hundreds of devices open in
+   * parallel (each activation waits about 13 ms on kernel grace periods). Rejects with
+   * CaptureDeviceError.
+   */
+  openAsync(o: ChunkHandleOptions): Promise<number> {
+    return new Promise((resolve, reject) => {
+      chunkCaptureBinding().openAsync(this.device, o.snaplenBytes, o.bufferBytes, o.bufferTimeoutMs, o.filter, o.promiscuous, (error, native) => {
+        if (error !== null || native === undefined) reject(new CaptureDeviceError(this.device, `open capture device ${this.device}: ${error ?? 'no handle'}`));
+        else resolve(this.adopt(native, o));
+      });
+    });
+  }
+
+  private adopt(native: object, o: ChunkHandleOptions): number {
+    const b = chunkCaptureBinding();
     this.native = native;
     this.ringBytes = o.bufferBytes;
     this.recordMaxBytes = 16 + b.snaplen(native);
@@ -112,6 +135,11 @@ export class ChunkHandle {
     return this.drops.take(this.stats());
   }
 
+  /** The figures of the last `stats` or `takeDrops` (zeros before any). */
+  get sampled(): LiveCaptureStats {
+    return this.lastStats;
+  }
+
   /** Cumulative statistics; null when closed; the last figures when libpcap cannot tell. */
   stats(): LiveCaptureStats | null {
     if (this.native === null) return null;
@@ -129,5 +157,13 @@ export class ChunkHandle {
     if (native === null) return;
     this.native = null;
     chunkCaptureBinding().close(native);
+  }
+
+  /** Like `close`; nothing is read after the call, libpcap's handle is freed on a worker. */
+  closeAsync(): Promise<void> {
+    const native = this.native;
+    if (native === null) return Promise.resolve();
+    this.native = null;
+    return new Promise((resolve) => chunkCaptureBinding().closeAsync(native, resolve));
   }
 }

@@ -47,6 +47,7 @@ export class LiveCaptureSource {
   linkType = -1;
   /** Frames read from the handle. */
   packets = 0;
+  private packetsAtDrops = 0;
   private readonly handle: ChunkHandle;
   private recorder: ChunkRecorder | null = null;
   /** The ENI this device belongs to; -1 for a shared device. */
@@ -77,10 +78,20 @@ export class LiveCaptureSource {
   /** Opens the device. Throws CaptureDeviceError (missing device, permission, bad filter). */
   open(): void {
     const o = this.options;
-    this.linkType = this.handle.open({ ...o, promiscuous: o.shared === true });
-    if (!isSupportedLinkType(this.linkType)) {
+    this.checkLinkType(this.handle.open({ ...o, promiscuous: o.shared === true }));
+  }
+
+  /** Like `open`, the kernel's part on a worker thread (see ChunkHandle.openAsync). */
+  async openAsync(): Promise<void> {
+    const o = this.options;
+    this.checkLinkType(await this.handle.openAsync({ ...o, promiscuous: o.shared === true }));
+  }
+
+  private checkLinkType(linkType: number): void {
+    this.linkType = linkType;
+    if (!isSupportedLinkType(linkType)) {
       this.close();
-      throw new CaptureDeviceError(this.device, `open capture device ${this.device}: unsupported link type ${this.linkType}`);
+      throw new CaptureDeviceError(this.device, `open capture device ${this.device}: unsupported link type ${linkType}`);
     }
   }
 
@@ -113,13 +124,23 @@ export class LiveCaptureSource {
     }
   }
 
-  /** Cumulative statistics; zeros when closed. */
+  /**
+   * Cumulative statistics as of the last `takeDrops` (not sampled here: libpcap's pcap_stats
+   * reads /proc/net/dev, a line per device, so sampling every handle every second costs
+   * O(devices^2)).
+   */
   stats(): LiveCaptureStats {
-    return this.handle.stats() ?? { received: 0, droppedKernel: 0, droppedInterface: 0 };
+    return this.handle.sampled;
   }
 
-  /** Packets dropped (kernel + interface) since the previous call (or open). */
-  takeDrops(): number {
+  /**
+   * Packets dropped (kernel + interface) since the previous call (or open). With `ifRead`, a
+   * handle that has read nothing since the previous call is not asked and 0 is returned: an idle
+   * device; the caller still asks every handle at times (before a window closes).
+   */
+  takeDrops(ifRead = false): number {
+    if (ifRead && this.packets === this.packetsAtDrops) return 0;
+    this.packetsAtDrops = this.packets;
     return this.handle.takeDrops();
   }
 
@@ -130,6 +151,11 @@ export class LiveCaptureSource {
   /** Stops reading and frees the handle. */
   close(): void {
     this.handle.close();
+  }
+
+  /** Stops reading now; the handle is freed on a worker thread (see ChunkHandle.closeAsync). */
+  closeAsync(): Promise<void> {
+    return this.handle.closeAsync();
   }
 
   private fail(reason: string): void {

@@ -14,7 +14,16 @@ export interface RunOptions {
  * Runs the daemon until SIGTERM or SIGINT; SIGHUP reloads the config. Resolves with the exit
  * code: 0 after a clean stop, 2 for a refused config, 1 when nothing can run.
  */
+/**
+ * libuv worker threads for the daemon, unless the environment sets them: capture devices open
+ * and close on workers, each waiting about 13 ms on kernel grace periods, so 16 workers open 500
+ * devices in about half a second where the default 4 took two. Read when the pool starts (the
+ * first device open), so it must be set before that.
+ */
+const DAEMON_THREADPOOL_SIZE = '16';
+
 export async function runDaemon(o: RunOptions): Promise<number> {
+  process.env.UV_THREADPOOL_SIZE ??= DAEMON_THREADPOOL_SIZE;
   const daemon = new FlowlogDaemon({ configPath: o.configPath, output: o.output, log, err: process.stderr });
   try {
     await daemon.start();

@@ -9,6 +9,8 @@ interface DeviceSlot extends HandleRetryState {
   /** Shared by many ENIs (capture.devices): promiscuous, frames counted by address. */
   shared: boolean;
   source: LiveCaptureSource | null;
+  /** An open is under way (on a worker thread). */
+  opening: boolean;
   /** Frames read by the slot's earlier (closed) sources. */
   closedPackets: number;
 }
@@ -53,6 +55,10 @@ export class CaptureSet {
   private readonly nowMs: () => number;
   /** Frames read by devices no longer wanted (their slots are gone). */
   private retiredPackets = 0;
+  /** Opens under way, and who waits for them to finish (see `settled`). */
+  private opening = 0;
+  private readonly waiters: Array<() => void> = [];
+  private announcing = false;
   /** Devices the last `sync` wanted: the divisor of the ring budget. */
   private wantedCount = 0;
   /** Failures since start, per reason (permission errors make the daemon give up at start). */
@@ -76,20 +82,23 @@ export class CaptureSet {
       const known = this.slots.get(device);
       if (known !== undefined && known.shared === shared) continue;
       if (known !== undefined) this.stop(known); // became shared, or no longer: reopen in the other mode
-      const slot: DeviceSlot = { device, shared, source: null, closedPackets: known?.closedPackets ?? 0, failures: 0, retryAtMs: 0, lastError: '' };
+      const slot: DeviceSlot = { device, shared, source: null, opening: false, closedPackets: known?.closedPackets ?? 0, failures: 0, retryAtMs: 0, lastError: '' };
       this.slots.set(device, slot);
       this.tryOpen(slot);
     }
   }
 
-  /** Reopens failed devices whose backoff has passed; returns whether any opened. */
-  retryDue(): boolean {
+  /** Reopens failed devices whose backoff has passed (opens that succeed call onOpenSetChanged). */
+  retryDue(): void {
     const now = this.nowMs();
-    let opened = false;
     for (const slot of this.slots.values()) {
-      if (slot.source === null && now >= slot.retryAtMs && this.tryOpen(slot)) opened = true;
+      if (slot.source === null && !slot.opening && now >= slot.retryAtMs) this.tryOpen(slot);
     }
-    return opened;
+  }
+
+  /** Resolves when no open is under way (every device wanted so far is open or failed). */
+  settled(): Promise<void> {
+    return this.opening === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
   }
 
   /** The open source of `device`, if any. */
@@ -121,7 +130,7 @@ export class CaptureSet {
 
   /** Devices wanted but not open, with why. */
   failedDevices(): Array<{ device: string; error: string; failures: number }> {
-    return [...this.slots.values()].filter((s) => s.source === null).map((s) => ({ device: s.device, error: s.lastError, failures: s.failures }));
+    return [...this.slots.values()].filter((s) => s.source === null && !s.opening).map((s) => ({ device: s.device, error: s.lastError, failures: s.failures }));
   }
 
   /** Reads what every handle has buffered (before a window closes or the pipeline changes). */
@@ -129,12 +138,16 @@ export class CaptureSet {
     for (const slot of this.slots.values()) slot.source?.readAvailable();
   }
 
-  closeAll(): void {
+  /** Reads out and closes every handle (in parallel, on worker threads); opens under way are closed as they finish. */
+  async closeAll(): Promise<void> {
+    const closing: Promise<void>[] = [];
     for (const slot of this.slots.values()) {
-      this.stop(slot, false);
+      closing.push(this.stop(slot, false));
       this.retiredPackets += slot.closedPackets;
     }
     this.slots.clear();
+    await Promise.all(closing);
+    await this.settled();
   }
 
   /** Frames read from every device since the set was made. */
@@ -145,17 +158,22 @@ export class CaptureSet {
   }
 
   /** Reads what the slot's handle holds and closes it. */
-  private stop(slot: DeviceSlot, log = true): void {
+  private stop(slot: DeviceSlot, log = true): Promise<void> {
     const source = slot.source;
-    if (source === null) return;
+    if (source === null) return Promise.resolve();
     source.readAvailable();
-    source.close();
     slot.closedPackets += source.packets;
     slot.source = null;
     if (log) this.o.log.info({ device: slot.device }, 'capture stopped');
+    return source.closeAsync();
   }
 
-  private tryOpen(slot: DeviceSlot): boolean {
+  /**
+   * Starts opening the slot's device on a worker thread. When it opens and is still wanted, it
+   * starts reading and the owner hears of it (onOpenSetChanged, once for many that open
+   * together); a failure is logged and retried with backoff.
+   */
+  private tryOpen(slot: DeviceSlot): void {
     const c = this.o.capture;
     const options: LiveCaptureOptions = {
       device: slot.device,
@@ -166,20 +184,41 @@ export class CaptureSet {
       shared: slot.shared,
     };
     const source = new LiveCaptureSource(options, (s, error) => this.onReadFailure(slot, s, error));
-    try {
-      source.open();
-      source.start();
-    } catch (err) {
-      source.close();
-      const message = openFailureMessage(slot.device, err);
-      if (/permission|not permitted/i.test(message)) this.permissionFailures++;
-      scheduleRetry(slot, slot.device, message, this.nowMs(), this.o.log);
-      return false;
-    }
-    slot.source = source;
-    markOpened(slot, slot.device, this.o.log);
-    this.o.log.info({ device: slot.device, linkType: source.linkType, ringBytes: options.bufferBytes, ...(slot.shared ? { shared: true } : {}) }, 'capture started');
-    return true;
+    slot.opening = true;
+    this.opening++;
+    source
+      .openAsync()
+      .then(
+        () => {
+          if (this.slots.get(slot.device) !== slot) return source.closeAsync(); // no longer wanted
+          source.start();
+          slot.source = source;
+          markOpened(slot, slot.device, this.o.log);
+          this.o.log.info({ device: slot.device, linkType: source.linkType, ringBytes: options.bufferBytes, ...(slot.shared ? { shared: true } : {}) }, 'capture started');
+          this.announce();
+        },
+        (err: unknown) => {
+          source.close();
+          if (this.slots.get(slot.device) !== slot) return;
+          const message = openFailureMessage(slot.device, err);
+          if (/permission|not permitted/i.test(message)) this.permissionFailures++;
+          scheduleRetry(slot, slot.device, message, this.nowMs(), this.o.log);
+        },
+      )
+      .finally(() => {
+        slot.opening = false;
+        if (--this.opening === 0) for (const resolve of this.waiters.splice(0)) resolve();
+      });
+  }
+
+  /** Tells the owner, once per event-loop turn, that devices opened (outside any read). */
+  private announce(): void {
+    if (this.announcing) return;
+    this.announcing = true;
+    setImmediate(() => {
+      this.announcing = false;
+      this.o.onOpenSetChanged();
+    });
   }
 
   private onReadFailure(slot: DeviceSlot, source: LiveCaptureSource, error: CaptureDeviceError): void {

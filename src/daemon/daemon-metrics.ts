@@ -56,6 +56,9 @@ function linkIsUp(device: string): boolean {
   }
 }
 
+/** Samples between reads of the wanted devices' link states (health: "link is down"). */
+const LINK_SAMPLE_TICKS = 5;
+
 /** pcap_stat fields are u_int and wrap; deltas are taken modulo 2^32. */
 const U32 = 0x1_0000_0000;
 /** Statuses counted as malformed (not Ok, not NotIp), with their label. */
@@ -94,6 +97,7 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   private readonly flushing = new Map<FlushStats, { windows: number; totalMs: number }>();
   /** Wanted devices whose link was down at the last sample (sysfs is read per tick, not per scrape). */
   private linksDown = new Set<string>();
+  private samples = 0;
 
   constructor(private readonly view: DaemonView) {}
 
@@ -114,8 +118,11 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
     const gen = this.view.generation();
     if (gen !== null) this.watchFlushes(gen.pipeline.flushStats);
     this.sampleFlushes();
-    const sharedDevices = this.view.captures().handles().filter((h) => h.shared).map((h) => h.device);
-    this.linksDown = new Set([...this.view.wantedEnis().filter((l) => !l.shared).map((l) => l.device), ...sharedDevices].filter((d) => !linkIsUp(d)));
+    // Link states every LINK_SAMPLE_TICKS samples: a sysfs read per device (hundreds on a hypervisor).
+    if (this.samples++ % LINK_SAMPLE_TICKS === 0) {
+      const sharedDevices = this.view.captures().handles().filter((h) => h.shared).map((h) => h.device);
+      this.linksDown = new Set([...this.view.wantedEnis().filter((l) => !l.shared).map((l) => l.device), ...sharedDevices].filter((d) => !linkIsUp(d)));
+    }
     for (const h of this.view.captures().handles()) {
       const source = this.view.captures().source(h.device);
       if (source !== null) this.addDeviceDrops(h.device, source, source.stats());

@@ -65,19 +65,20 @@ export class LiveGeneration {
    * Adds each device's capture drops since the last call to the current windows: an ENI's own
    * device's to that ENI; a shared device's could be any shared ENI's, so each of them is
    * marked with the count (SKIPDATA: a loss is never hidden, at the cost of over-marking).
+   * `activeOnly` asks only handles that read frames since they were last asked.
    */
-  collectLoss(captures: CaptureSet): number {
+  collectLoss(captures: CaptureSet, activeOnly = false): number {
     let total = 0;
     this.enis.forEach((l, i) => {
       const source = l.shared ? null : captures.source(l.device);
       if (source === null) return;
-      const dropped = source.takeDrops();
+      const dropped = source.takeDrops(activeOnly);
       if (dropped === 0) return;
       total += dropped;
       this.addLoss(i, dropped);
     });
     for (const source of captures.sharedSources()) {
-      const dropped = source.takeDrops();
+      const dropped = source.takeDrops(activeOnly);
       if (dropped === 0) continue;
       total += dropped;
       this.enis.forEach((l, i) => {
@@ -108,6 +109,11 @@ export class LiveGeneration {
   /** Lost packets of ENI `eni` in the current window of every interval: SKIPDATA. */
   private addLoss(eni: number, packets: number): void {
     for (const agg of this.pipeline.aggregators) agg.addLoss(eni, packets);
+  }
+
+  /** Whether `tick(clockSec)` would close a window. */
+  closesBy(clockSec: number): boolean {
+    return this.pipeline.aggregators.some((a) => a.windowStartSec >= 0 && clockSec >= a.windowEndSec);
   }
 
   /** Closes windows that ended by `clockSec` (the grace-delayed wall clock). */

@@ -15,7 +15,8 @@
  * The handle is non-blocking on TPACKET_V3 (a read timeout above 0): the kernel hands a block over
  * when it fills or the timeout passes, libuv polls the descriptor, `dispatch` never waits.
  *
- * Exports: open(device, snaplen, bufferBytes, timeoutMs, filter, promiscuous) -> handle (throws),
+ * Exports: open(device, snaplen, bufferBytes, timeoutMs, filter, promiscuous) -> handle (throws);
+ * openAsync(same..., callback(error, handle)) activates on a libuv worker; closeAsync(h, callback);
  * linkType(h), snaplen(h), start(h, onReadable), dispatch(h, buffer, offset, length) -> bytes
  * written (-1 read error: see lastError(h); -2 closed), stats(h) -> [recv, drop, ifdrop],
  * lastError(h), close(h). Nothing here allocates JavaScript values per packet or per dispatch.
@@ -106,79 +107,154 @@ static int get_string(napi_env env, napi_value v, char *buf, size_t size) {
   return len < size - 1;
 }
 
-static napi_value open_capture(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 6) {
-    napi_throw_type_error(env, NULL, "open(device, snaplen, bufferBytes, timeoutMs, filter, promiscuous)");
-    return NULL;
-  }
+/* What an open needs, read on the main thread; activated on the main thread or a worker. */
+typedef struct {
   char device[256];
   char filter[4096];
-  uint32_t snaplen = 0, buffer_bytes = 0, timeout_ms = 0;
-  bool promiscuous = false;
-  if (!get_string(env, argv[0], device, sizeof device) || !get_string(env, argv[4], filter, sizeof filter) ||
-      napi_get_value_uint32(env, argv[1], &snaplen) != napi_ok || napi_get_value_uint32(env, argv[2], &buffer_bytes) != napi_ok ||
-      napi_get_value_uint32(env, argv[3], &timeout_ms) != napi_ok || napi_get_value_bool(env, argv[5], &promiscuous) != napi_ok) {
-    napi_throw_type_error(env, NULL, "open: bad arguments");
-    return NULL;
-  }
+  uint32_t snaplen, buffer_bytes, timeout_ms;
+  bool promiscuous;
+  pcap_t *pcap;
+  char error[PCAP_ERRBUF_SIZE + 80];
+  napi_async_work work;
+  napi_ref callback;
+} open_job_t;
+
+static int read_open_args(napi_env env, napi_value *argv, open_job_t *o) {
+  return get_string(env, argv[0], o->device, sizeof o->device) && get_string(env, argv[4], o->filter, sizeof o->filter) &&
+         napi_get_value_uint32(env, argv[1], &o->snaplen) == napi_ok && napi_get_value_uint32(env, argv[2], &o->buffer_bytes) == napi_ok &&
+         napi_get_value_uint32(env, argv[3], &o->timeout_ms) == napi_ok && napi_get_value_bool(env, argv[5], &o->promiscuous) == napi_ok;
+}
+
+/*
+ * Creates and activates the handle (ring, filter, non-blocking). Touches no JavaScript, so it may
+ * run on a libuv worker: activating a packet socket waits for kernel RCU grace periods (about
+ * 13 ms each), so hundreds of devices open in parallel or not at all within seconds.
+ */
+static void activate(open_job_t *o) {
   char errbuf[PCAP_ERRBUF_SIZE];
   errbuf[0] = 0;
-  pcap_t *p = pcap_create(device, errbuf);
+  o->pcap = NULL;
+  pcap_t *p = pcap_create(o->device, errbuf);
   if (p == NULL) {
-    napi_throw_error(env, NULL, errbuf);
-    return NULL;
+    snprintf(o->error, sizeof o->error, "%s", errbuf);
+    return;
   }
-  pcap_set_snaplen(p, (int)snaplen);
-  pcap_set_promisc(p, promiscuous ? 1 : 0);
-  pcap_set_buffer_size(p, (int)buffer_bytes);
-  if (timeout_ms == 0) pcap_set_immediate_mode(p, 1);
-  else pcap_set_timeout(p, (int)timeout_ms);
+  pcap_set_snaplen(p, (int)o->snaplen);
+  pcap_set_promisc(p, o->promiscuous ? 1 : 0);
+  pcap_set_buffer_size(p, (int)o->buffer_bytes);
+  if (o->timeout_ms == 0) pcap_set_immediate_mode(p, 1);
+  else pcap_set_timeout(p, (int)o->timeout_ms);
   int rc = pcap_activate(p);
   if (rc < 0) {
-    char message[PCAP_ERRBUF_SIZE + 64];
     const char *detail = pcap_geterr(p);
-    snprintf(message, sizeof message, "%s%s%s", pcap_statustostr(rc), detail[0] ? ": " : "", detail);
+    snprintf(o->error, sizeof o->error, "%s%s%s", pcap_statustostr(rc), detail[0] ? ": " : "", detail);
     pcap_close(p);
-    napi_throw_error(env, NULL, message);
-    return NULL;
+    return;
   }
-  if (filter[0] != 0) {
+  if (o->filter[0] != 0) {
     struct bpf_program program;
-    if (pcap_compile(p, &program, filter, 1, PCAP_NETMASK_UNKNOWN) != 0 || pcap_setfilter(p, &program) != 0) {
-      char message[PCAP_ERRBUF_SIZE + 64];
-      snprintf(message, sizeof message, "filter: %s", pcap_geterr(p));
+    if (pcap_compile(p, &program, o->filter, 1, PCAP_NETMASK_UNKNOWN) != 0 || pcap_setfilter(p, &program) != 0) {
+      snprintf(o->error, sizeof o->error, "filter: %s", pcap_geterr(p));
       pcap_close(p);
-      napi_throw_error(env, NULL, message);
-      return NULL;
+      return;
     }
     pcap_freecode(&program);
   }
   if (pcap_setnonblock(p, 1, errbuf) != 0 || pcap_get_selectable_fd(p) < 0) {
+    snprintf(o->error, sizeof o->error, "%s", errbuf[0] ? errbuf : "no selectable descriptor");
     pcap_close(p);
-    napi_throw_error(env, NULL, errbuf[0] ? errbuf : "no selectable descriptor");
-    return NULL;
+    return;
   }
+  o->pcap = p;
+}
+
+/* Wraps an activated pcap_t as the JavaScript handle; NULL (pcap closed) when that fails. */
+static napi_value wrap(napi_env env, pcap_t *p) {
   capture_t *c = (capture_t *)calloc(1, sizeof(capture_t));
+  napi_value handle;
   if (c == NULL) {
     pcap_close(p);
-    napi_throw_error(env, NULL, "out of memory");
     return NULL;
   }
   c->pcap = p;
   c->env = env;
   c->link_type = pcap_datalink(p);
   c->snaplen = (uint32_t)pcap_snapshot(p);
-  napi_value handle;
   if (napi_create_external(env, c, finalize, NULL, &handle) != napi_ok) {
     pcap_close(p);
     free(c);
-    napi_throw_error(env, NULL, "open: cannot wrap the handle");
     return NULL;
   }
   return handle;
+}
+
+static napi_value open_capture(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  open_job_t o;
+  memset(&o, 0, sizeof o);
+  if (argc < 6 || !read_open_args(env, argv, &o)) {
+    napi_throw_type_error(env, NULL, "open(device, snaplen, bufferBytes, timeoutMs, filter, promiscuous): bad arguments");
+    return NULL;
+  }
+  activate(&o);
+  if (o.pcap == NULL) {
+    napi_throw_error(env, NULL, o.error);
+    return NULL;
+  }
+  napi_value handle = wrap(env, o.pcap);
+  if (handle == NULL) napi_throw_error(env, NULL, "open: cannot wrap the handle");
+  return handle;
+}
+
+static void open_execute(napi_env env, void *data) {
+  (void)env;
+  activate((open_job_t *)data);
+}
+
+/* Back on the main thread: callback(error message or null, handle or undefined). */
+static void open_complete(napi_env env, napi_status status, void *data) {
+  open_job_t *o = (open_job_t *)data;
+  napi_value fn, recv, argv[2], result;
+  napi_get_undefined(env, &argv[1]);
+  if (status != napi_ok && o->pcap != NULL) {
+    pcap_close(o->pcap);
+    o->pcap = NULL;
+    snprintf(o->error, sizeof o->error, "open cancelled");
+  }
+  napi_value handle = o->pcap == NULL ? NULL : wrap(env, o->pcap);
+  if (handle != NULL) {
+    napi_get_null(env, &argv[0]);
+    argv[1] = handle;
+  } else {
+    napi_create_string_utf8(env, o->pcap == NULL ? o->error : "open: cannot wrap the handle", NAPI_AUTO_LENGTH, &argv[0]);
+  }
+  if (napi_get_reference_value(env, o->callback, &fn) == napi_ok && napi_get_global(env, &recv) == napi_ok) napi_call_function(env, recv, fn, 2, argv, &result);
+  napi_delete_reference(env, o->callback);
+  napi_delete_async_work(env, o->work);
+  free(o);
+}
+
+static napi_value open_async(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7], name;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  open_job_t *o = (open_job_t *)calloc(1, sizeof(open_job_t));
+  if (o == NULL) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  if (argc < 7 || !read_open_args(env, argv, o)) {
+    free(o);
+    napi_throw_type_error(env, NULL, "openAsync(device, snaplen, bufferBytes, timeoutMs, filter, promiscuous, callback): bad arguments");
+    return NULL;
+  }
+  CHECK(napi_create_reference(env, argv[6], 1, &o->callback));
+  CHECK(napi_create_string_utf8(env, "flowlog_capture_open", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, open_execute, open_complete, o, &o->work));
+  CHECK(napi_queue_async_work(env, o->work));
+  return NULL;
 }
 
 static napi_value link_type(napi_env env, napi_callback_info info) {
@@ -334,6 +410,71 @@ static napi_value close_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+typedef struct {
+  pcap_t *pcap;
+  napi_async_work work;
+  napi_ref callback;
+} close_job_t;
+
+static void close_execute(napi_env env, void *data) {
+  (void)env;
+  close_job_t *j = (close_job_t *)data;
+  pcap_close(j->pcap); /* releasing a packet socket waits for an RCU grace period too */
+}
+
+static void close_complete(napi_env env, napi_status status, void *data) {
+  (void)status;
+  close_job_t *j = (close_job_t *)data;
+  napi_value fn, recv, result;
+  if (napi_get_reference_value(env, j->callback, &fn) == napi_ok && napi_get_global(env, &recv) == napi_ok) napi_call_function(env, recv, fn, 0, NULL, &result);
+  napi_delete_reference(env, j->callback);
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+/* closeAsync(h, callback): stops polling now; libpcap's handle is freed on a worker. */
+static napi_value close_async(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], name;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  capture_t *c = unwrap(env, argv[0]);
+  if (c == NULL) return NULL;
+  close_job_t *j = (close_job_t *)calloc(1, sizeof(close_job_t));
+  if (j == NULL) {
+    close_capture(c, env);
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  j->pcap = c->pcap;
+  c->pcap = NULL; /* close_capture below then only stops the poll and drops the references */
+  if (c->poll_inited && !c->poll_closed && !uv_is_closing((uv_handle_t *)&c->poll)) {
+    uv_poll_stop(&c->poll);
+    uv_close((uv_handle_t *)&c->poll, on_poll_closed);
+  }
+  if (c->on_readable != NULL) {
+    napi_delete_reference(env, c->on_readable);
+    c->on_readable = NULL;
+  }
+  if (c->async != NULL) {
+    napi_async_destroy(env, c->async);
+    c->async = NULL;
+  }
+  CHECK(napi_create_reference(env, argv[1], 1, &j->callback));
+  if (j->pcap == NULL) { /* already closed: answer at once */
+    napi_value fn, recv, result;
+    napi_get_reference_value(env, j->callback, &fn);
+    napi_get_global(env, &recv);
+    napi_delete_reference(env, j->callback);
+    free(j);
+    napi_call_function(env, recv, fn, 0, NULL, &result);
+    return NULL;
+  }
+  CHECK(napi_create_string_utf8(env, "flowlog_capture_close", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, close_execute, close_complete, j, &j->work));
+  CHECK(napi_queue_async_work(env, j->work));
+  return NULL;
+}
+
 static napi_value lib_version(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value result;
@@ -344,6 +485,8 @@ static napi_value lib_version(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, open_capture, NULL, NULL, NULL, napi_default, NULL},
+      {"openAsync", NULL, open_async, NULL, NULL, NULL, napi_default, NULL},
+      {"closeAsync", NULL, close_async, NULL, NULL, NULL, napi_default, NULL},
       {"linkType", NULL, link_type, NULL, NULL, NULL, napi_default, NULL},
       {"snaplen", NULL, snaplen_of, NULL, NULL, NULL, napi_default, NULL},
       {"start", NULL, start, NULL, NULL, NULL, napi_default, NULL},
