@@ -200,6 +200,26 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'shared capture devices: a duplicate, and one that is also an ENI interface',
+    text: edit(BASE_CONFIG, 'ips: [10.0.0.1]', 'ips: [10.0.0.1]\n    interface: br0') + 'capture:\n  devices: [br0, uplink0, uplink0]\n',
+    expect: [
+      { severity: 'error', path: 'capture.devices[2]', message: 'duplicate shared device "uplink0" (also capture.devices[1])', at: 'devices:' },
+      { severity: 'error', path: 'enis[0].interface', message: '"br0" is also a shared device (capture.devices[0]); an ENI on a shared device needs mac or ips, not interface', at: 'interface: br0' },
+    ],
+  },
+  {
+    name: 'a ring budget below the smallest ring per capture device',
+    text: edit(BASE_CONFIG, 'ips: [10.0.0.1]', 'ips: [10.0.0.1]\n    interface: tap0') + 'capture:\n  devices: [br0, br1]\n  totalBufferBytes: 1MiB\n',
+    expect: [
+      {
+        severity: 'error',
+        path: 'capture.totalBufferBytes',
+        message: '1 MiB is below 512 KiB (the smallest ring) x 3 capture devices (ENI interfaces and capture.devices) = 1536 KiB',
+        at: 'totalBufferBytes:',
+      },
+    ],
+  },
+  {
     name: 'an empty value where a list is expected',
     text: edit(BASE_CONFIG, 'ips: [10.0.0.1]', 'ips:\n    interface: eth0'),
     expect: [{ severity: 'error', path: 'enis[0].ips', message: 'has no value (write [] for an empty list)', at: 'ips:' }],

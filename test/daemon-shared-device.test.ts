@@ -30,7 +30,7 @@ describe.skipIf(!canRun)('a shared capture device (Linux bridge)', () => {
       return lab.bridgePort(host, `flsh${i}`, 'flsbr0', vms[i], `flsv${i}`, `${ips[i]}/24`);
     });
     const config = writeDaemonConfig(dir, [
-      'capture: { devices: [flsbr0] }',
+      'capture: { devices: [flsbr0, flsgone0] }', // flsgone0 does not exist: logged, retried, the bridge counts on
       'enis:',
       `  - { id: eni-shared0, mac: "${macs[0]}", ips: [${ips[0]}], vpcId: vpc-s, vswitchId: vsw-s, vmId: i-0 }`,
       `  - { id: eni-shared1, mac: "${macs[1]}", ips: [${ips[1]}], vpcId: vpc-s, vswitchId: vsw-s, vmId: i-1 }`,
@@ -50,6 +50,8 @@ describe.skipIf(!canRun)('a shared capture device (Linux bridge)', () => {
   it('counts frames between ENIs once for each, and an ENI with its own device only there', async () => {
     const started = await daemon.waitForLog('capture started', 5_000, (l) => l.device === 'flsbr0');
     expect(started.shared).toBe(true);
+    const missing = await daemon.waitForLog('open capture device flsgone0: No such device exists', 5_000);
+    expect(missing).toMatchObject({ device: 'flsgone0', failures: 1 });
     // Receivers, so no ICMP port-unreachable joins the traffic.
     const receivers = [1, 2].map((i) =>
       lab.spawn(vms[i], 'python3', ['-c', `import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("${ips[i]}",7000))\ntime.sleep(6)`]),

@@ -146,8 +146,10 @@ static void activate(open_job_t *o) {
   else pcap_set_timeout(p, (int)o->timeout_ms);
   int rc = pcap_activate(p);
   if (rc < 0) {
+    const char *status = pcap_statustostr(rc);
     const char *detail = pcap_geterr(p);
-    snprintf(o->error, sizeof o->error, "%s%s%s", pcap_statustostr(rc), detail[0] ? ": " : "", detail);
+    int same = detail[0] == 0 || strcmp(detail, status) == 0; /* libpcap often repeats the status */
+    snprintf(o->error, sizeof o->error, "%s%s%s", status, same ? "" : ": ", same ? "" : detail);
     pcap_close(p);
     return;
   }
