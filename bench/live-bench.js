@@ -105,7 +105,7 @@ async function runLiveBench({ packets = 1000000, flows = 10000, bufferBytes = 32
     const pcap = join(dir, 'traffic.pcap');
     writeTrafficPcap(pcap, packets, flows, mac);
     const ctx = { ns: NS_A, dev: DEV, dir, daemonJs: bundle(dir), bufferBytes, inNs };
-    const contenders = await runLiveContenders(ctx, (pps) => tcpreplay(pcap, pps), { rounds, rates: fixedPps > 0 ? [undefined, fixedPps] : [undefined], only });
+    const contenders = await runLiveContenders(ctx, (pps) => tcpreplay(pcap, pps), { rounds, rates: fixedPps > 0 ? (process.argv.includes('--fixed-only') ? [fixedPps] : [undefined, fixedPps]) : [undefined], only });
     const ns = { agentNs: NS_A, peerNs: NS_B, dev: DEV, peer: PEER, daemonJs: ctx.daemonJs, dir, waitFor, readCpu: treeCpuTicks };
     const millionFlows = million ? await runMillionFlowCase(ns, millionOptions) : { skipped: '--no-million' };
     return { packets, flows, bufferBytes, contenders, millionFlows };

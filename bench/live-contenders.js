@@ -94,7 +94,9 @@ const CONTENDERS = {
     const env = { ...process.env, NODE_PATH: join(REPO, 'node_modules'), FLOWLOG_CAPTURE_ADDON: ADDON };
     // FLOWLOG_BENCH_AGENT_NODE_ARGS: node flags for the agent alone (e.g. --cpu-prof, which NODE_OPTIONS refuses).
     const nodeArgs = (process.env.FLOWLOG_BENCH_AGENT_NODE_ARGS || '').split(' ').filter(Boolean);
-    const child = spawn('ip', ctx.inNs(ctx.ns, process.execPath, [...nodeArgs, ctx.daemonJs, config, out]), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // FLOWLOG_BENCH_DAEMON_JS: another daemon bundle (e.g. an earlier commit's) in the agent's place.
+    const daemonJs = process.env.FLOWLOG_BENCH_DAEMON_JS || ctx.daemonJs;
+    const child = spawn('ip', ctx.inNs(ctx.ns, process.execPath, [...nodeArgs, daemonJs, config, out]), { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     child.stderr.on('data', (d) => (log += d));
     return {

@@ -8,7 +8,7 @@
  * delivery bench and the live capture bench of the other bench files. Prints a table, the
  * target ratios, and a final `BENCH_SUMMARY {json}` line for refreshing the README figures.
  *
- *   node bench/run.js [--packets N] [--flows M] [--runs R] [--no-softflowd] [--no-sls] [--no-live] [--no-million]
+ *   node bench/run.js [--packets N] [--flows M] [--runs R] [--no-softflowd] [--no-sls] [--no-live] [--no-million] [--no-hypervisor]
  * Uses the compiled dist/ (npm run build) and bin/flowlog-agent. Cache: ~/.cache/flowlog-agent-bench
  * (or $FLOWLOG_BENCH_CACHE).
  */
@@ -197,6 +197,14 @@ async function main() {
       for (const line of require('./live-contenders').contenderLines(l.contenders)) log(`  ${line}`);
       if (l.millionFlows) for (const line of require('./live-bench').millionLines(l.millionFlows)) log(`  ${line}`);
     } else log(`  ${l.skipped ? `skipped: ${l.skipped}` : `FAILED: ${l.error}`}`);
+  }
+
+  if (!flag('no-hypervisor') && existsSync(join(__dirname, 'hypervisor-bench.js'))) {
+    const root = typeof process.getuid === 'function' && process.getuid() === 0;
+    extras.hypervisor = root ? await attempt(() => require('./hypervisor-bench').runHypervisorBench({})) : { skipped: 'needs root for network namespaces' };
+    log('');
+    if (Array.isArray(extras.hypervisor)) for (const line of require('./hypervisor-bench').hypervisorLines(extras.hypervisor)) log(line);
+    else log(`hypervisor scale: ${extras.hypervisor.skipped ? `skipped: ${extras.hypervisor.skipped}` : `FAILED: ${extras.hypervisor.error}`}`);
   }
 
   const summary = {
