@@ -14,8 +14,8 @@ interface ChunkCaptureBinding {
   openAsync(device: string, snaplen: number, bufferBytes: number, timeoutMs: number, filter: string, promiscuous: boolean, done: (error: string | null, handle?: object) => void): void;
   /** Stops polling at once; frees libpcap's handle on a worker, then calls `done`. */
   closeAsync(handle: object, done: () => void): void;
-  linkType(handle: object): number;
-  snaplen(handle: object): number;
+  /** [link type (DLT), snaplen] of an open handle. */
+  describe(handle: object): [number, number];
   start(handle: object, onReadable: () => void): void;
   /** Bytes of records written at [offset, offset + length); -1 read error (lastError), -2 closed. */
   dispatch(handle: object, buffer: Uint8Array, offset: number, length: number): number;
@@ -103,10 +103,11 @@ export class ChunkHandle {
     const b = chunkCaptureBinding();
     this.native = native;
     this.ringBytes = o.bufferBytes;
-    this.recordMaxBytes = 16 + b.snaplen(native);
+    const [linkType, snaplen] = b.describe(native);
+    this.recordMaxBytes = 16 + snaplen;
     this.lastStats = { received: 0, droppedKernel: 0, droppedInterface: 0 };
     this.drops.reset(this.stats());
-    return b.linkType(native);
+    return linkType;
   }
 
   /** Calls `onReadable` whenever the descriptor becomes readable (libuv poll in the addon). */

@@ -17,7 +17,7 @@
  *
  * Exports: open(device, snaplen, bufferBytes, timeoutMs, filter, promiscuous) -> handle (throws);
  * openAsync(same..., callback(error, handle)) activates on a libuv worker; closeAsync(h, callback);
- * linkType(h), snaplen(h), start(h, onReadable), dispatch(h, buffer, offset, length) -> bytes
+ * describe(h) -> [linkType, snaplen], start(h, onReadable), dispatch(h, buffer, offset, length) -> bytes
  * written (-1 read error: see lastError(h); -2 closed), stats(h) -> [recv, drop, ifdrop],
  * lastError(h), close(h). Nothing here allocates JavaScript values per packet or per dispatch.
  */
@@ -65,15 +65,12 @@ static void on_poll_closed(uv_handle_t *handle) {
   free_if_done(c);
 }
 
-/* Stops polling and frees libpcap's handle; the struct lives until the poll handle is closed. */
-static void close_capture(capture_t *c, napi_env env) {
-  if (c->pcap == NULL) return;
+/* Stops polling and drops the JavaScript references (idempotent); libpcap's handle is untouched. */
+static void detach(capture_t *c, napi_env env) {
   if (c->poll_inited && !c->poll_closed && !uv_is_closing((uv_handle_t *)&c->poll)) {
     uv_poll_stop(&c->poll);
     uv_close((uv_handle_t *)&c->poll, on_poll_closed);
   }
-  pcap_close(c->pcap);
-  c->pcap = NULL;
   if (env != NULL && c->on_readable != NULL) {
     napi_delete_reference(env, c->on_readable);
     c->on_readable = NULL;
@@ -82,6 +79,14 @@ static void close_capture(capture_t *c, napi_env env) {
     napi_async_destroy(env, c->async);
     c->async = NULL;
   }
+}
+
+/* Stops polling and frees libpcap's handle; the struct lives until the poll handle is closed. */
+static void close_capture(capture_t *c, napi_env env) {
+  if (c->pcap == NULL) return;
+  detach(c, env);
+  pcap_close(c->pcap);
+  c->pcap = NULL;
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
@@ -259,23 +264,18 @@ static napi_value open_async(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value link_type(napi_env env, napi_callback_info info) {
+/* describe(h) -> [link type (DLT), snaplen] */
+static napi_value describe(napi_env env, napi_callback_info info) {
   size_t argc = 1;
-  napi_value argv[1], result;
+  napi_value argv[1], result, v;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   capture_t *c = unwrap(env, argv[0]);
   if (c == NULL) return NULL;
-  CHECK(napi_create_int32(env, c->link_type, &result));
-  return result;
-}
-
-static napi_value snaplen_of(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], result;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  capture_t *c = unwrap(env, argv[0]);
-  if (c == NULL) return NULL;
-  CHECK(napi_create_uint32(env, c->snaplen, &result));
+  CHECK(napi_create_array_with_length(env, 2, &result));
+  CHECK(napi_create_int32(env, c->link_type, &v));
+  CHECK(napi_set_element(env, result, 0, v));
+  CHECK(napi_create_uint32(env, c->snaplen, &v));
+  CHECK(napi_set_element(env, result, 1, v));
   return result;
 }
 
@@ -448,19 +448,8 @@ static napi_value close_async(napi_env env, napi_callback_info info) {
     return NULL;
   }
   j->pcap = c->pcap;
-  c->pcap = NULL; /* close_capture below then only stops the poll and drops the references */
-  if (c->poll_inited && !c->poll_closed && !uv_is_closing((uv_handle_t *)&c->poll)) {
-    uv_poll_stop(&c->poll);
-    uv_close((uv_handle_t *)&c->poll, on_poll_closed);
-  }
-  if (c->on_readable != NULL) {
-    napi_delete_reference(env, c->on_readable);
-    c->on_readable = NULL;
-  }
-  if (c->async != NULL) {
-    napi_async_destroy(env, c->async);
-    c->async = NULL;
-  }
+  c->pcap = NULL;
+  detach(c, env);
   CHECK(napi_create_reference(env, argv[1], 1, &j->callback));
   if (j->pcap == NULL) { /* already closed: answer at once */
     napi_value fn, recv, result;
@@ -489,8 +478,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, open_capture, NULL, NULL, NULL, napi_default, NULL},
       {"openAsync", NULL, open_async, NULL, NULL, NULL, napi_default, NULL},
       {"closeAsync", NULL, close_async, NULL, NULL, NULL, napi_default, NULL},
-      {"linkType", NULL, link_type, NULL, NULL, NULL, napi_default, NULL},
-      {"snaplen", NULL, snaplen_of, NULL, NULL, NULL, napi_default, NULL},
+      {"describe", NULL, describe, NULL, NULL, NULL, napi_default, NULL},
       {"start", NULL, start, NULL, NULL, NULL, napi_default, NULL},
       {"dispatch", NULL, dispatch, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL},
