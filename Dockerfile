@@ -16,7 +16,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libpcap-dev python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json binding.gyp ./
 COPY tsconfig.json ./
 COPY src ./src
 COPY bin ./bin
@@ -37,6 +37,7 @@ WORKDIR /usr/lib/flowlog-agent
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+COPY --from=build /src/build/Release/flowlog_capture.node ./build/Release/
 COPY --from=build /src/bin ./bin
 COPY config ./config
 USER flowlog
