@@ -11,6 +11,8 @@
  * packets. Needs root (network namespaces); traffic stays inside the namespaces made here.
  *
  *   node bench/hypervisor-bench.js [--enis 100,500] [--shapes veth,bridge] [--json]
+ * FLOWLOG_BENCH_DEBUG=1 prints each run's SKIPDATA records and the ENIs whose count is off;
+ * FLOWLOG_BENCH_AGENT_NODE_ARGS passes node flags to the agent (e.g. --cpu-prof).
  * Exported: runHypervisorBench(options) -> results (bench/run.js calls it).
  */
 const { execFileSync, spawn } = require('node:child_process');

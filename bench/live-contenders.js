@@ -210,14 +210,9 @@ async function runOne(name, ctx, send) {
   await c.ready;
   const pid = c.child.pid;
   const cpu0 = treeCpuNs(pid);
-  const threads0 = process.env.FLOWLOG_BENCH_THREADS ? require('/tmp/threads.js').threads(pid) : null;
   const sent = send();
   await sleep(1500);
   const cpuSec = (treeCpuNs(pid) - cpu0) / 1e9;
-  if (threads0) {
-    const t1 = require('/tmp/threads.js').threads(pid);
-    for (const [t, v] of Object.entries(t1)) { const a = threads0[t] || { u: 0, s: 0 }; if (v.u - a.u + v.s - a.s > 0) console.error(name, v.name, 'user', v.u - a.u, 'sys', v.s - a.s); }
-  }
   const counts = await c.finish();
   return { name, sent: sent.packets, pps: sent.pps, cpuSec, usPerPacket: (cpuSec / sent.packets) * 1e6, ...counts };
 }
