@@ -214,7 +214,7 @@ const CASES: Case[] = [
       {
         severity: 'error',
         path: 'capture.totalBufferBytes',
-        message: '1 MiB is below 512 KiB (the smallest ring) x 3 capture devices (ENI interfaces and capture.devices) = 1536 KiB',
+        message: '1 MiB is below 512 KiB (the smallest ring) x 3 capture devices (ENI interfaces and capture.devices) = 1536 KiB; raise it to at least that',
         at: 'totalBufferBytes:',
       },
     ],

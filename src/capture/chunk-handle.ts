@@ -22,7 +22,6 @@ interface ChunkCaptureBinding {
   stats(handle: object): [number, number, number] | null;
   lastError(handle: object): string;
   close(handle: object): void;
-  libVersion(): string;
 }
 
 let binding: ChunkCaptureBinding | undefined;
@@ -41,8 +40,12 @@ export function chunkCaptureBinding(): ChunkCaptureBinding {
     if (existsSync(join(dir, ADDON))) path = join(dir, ADDON);
     else if (dirname(dir) === dir) throw new Error(`load capture addon: ${ADDON} not found above ${__dirname} (run \`npm ci\`)`);
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (binding = require(path) as ChunkCaptureBinding);
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (binding = require(path) as ChunkCaptureBinding);
+  } catch (err) {
+    throw new Error(`load capture addon ${path}: ${String((err as Error).message).split('\n')[0]} (run \`npm ci\` in the package directory)`, { cause: err });
+  }
 }
 
 /** How a chunked handle is opened. */

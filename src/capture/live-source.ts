@@ -66,10 +66,6 @@ export class LiveCaptureSource {
     this.onReadable = () => this.readAvailable();
   }
 
-  get shared(): boolean {
-    return this.options.shared === true;
-  }
-
   /** Ring bytes asked of libpcap. */
   get ringBytes(): number {
     return this.handle.ringBytes;

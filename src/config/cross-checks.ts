@@ -210,7 +210,7 @@ function checkCaptureDevices(walk: SchemaWalk, enis: Loose[], capture: Loose): v
     const path = 'capture.totalBufferBytes';
     walk.error(
       path,
-      `${formatByteSize(total)} is below ${formatByteSize(floor)} (the smallest ring) x ${handles} capture devices (ENI interfaces and capture.devices) = ${formatByteSize(floor * handles)}`,
+      `${formatByteSize(total)} is below ${formatByteSize(floor)} (the smallest ring) x ${handles} capture devices (ENI interfaces and capture.devices) = ${formatByteSize(floor * handles)}; raise it to at least that`,
       walk.lines.get(path),
     );
   }

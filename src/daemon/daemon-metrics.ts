@@ -87,9 +87,8 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   private readonly malformed = new Float64Array(DECODE_STATUS_NAMES.length);
   private unattributed = 0;
   private kernelRetired = 0;
-  /** Drops per capture device (all its handles), sampled every tick. */
+  /** Drops per capture device (all its handles), from the figures the last loss collection read. */
   private readonly deviceDrops = new Map<string, { kernel: number; iface: number }>();
-  private readonly lastDeviceDrops = new WeakMap<object, { kernel: number; iface: number }>();
   private readonly retired: Array<{ counters: PacketCounters; enis: readonly LiveEni[] }> = [];
   private readonly lastDrops = new WeakMap<object, { kernel: number; iface: number }>();
   private readonly flush = new DurationHistogram();
@@ -123,17 +122,22 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
       const sharedDevices = this.view.captures().handles().filter((h) => h.shared).map((h) => h.device);
       this.linksDown = new Set([...this.view.wantedEnis().filter((l) => !l.shared).map((l) => l.device), ...sharedDevices].filter((d) => !linkIsUp(d)));
     }
+    // Each handle's drops once: to its device, and to its ENI when the device is an ENI's own.
+    const eniOfDevice = new Map(this.view.wantedEnis().filter((l) => !l.shared).map((l) => [l.device, l.eni.id]));
     for (const h of this.view.captures().handles()) {
       const source = this.view.captures().source(h.device);
-      if (source !== null) this.addDeviceDrops(h.device, source, source.stats());
-    }
-    for (const l of this.view.wantedEnis()) {
-      const source = l.shared ? null : this.view.captures().source(l.device);
-      if (source !== null) this.addDrops(l.eni.id, source, source.stats());
+      if (source === null) continue;
+      const d = this.dropsSince(source, source.stats());
+      const device = this.deviceDrops.get(h.device) ?? { kernel: 0, iface: 0 };
+      device.kernel += d.kernel;
+      device.iface += d.iface;
+      this.deviceDrops.set(h.device, device);
+      const eniId = eniOfDevice.get(h.device);
+      if (eniId !== undefined) this.addDrops(eniId, d);
     }
     for (const g of this.view.nflog().states()) {
       // A group's drops count for its ENI when it has one; an untied group's belong to none.
-      if (g.source !== null && g.eniId !== undefined) this.addDrops(g.eniId, g.source, g.source.stats());
+      if (g.source !== null && g.eniId !== undefined) this.addDrops(g.eniId, this.dropsSince(g.source, g.source.stats()));
     }
   }
 
@@ -270,21 +274,17 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
     }
   }
 
-  private addDrops(eniId: string, handle: object, s: { droppedKernel: number; droppedInterface: number }): void {
+  /** Drops of `handle` since its previous sample (libpcap's counters are cumulative u32s and wrap). */
+  private dropsSince(handle: object, s: { droppedKernel: number; droppedInterface: number }): { kernel: number; iface: number } {
     const last = this.lastDrops.get(handle) ?? { kernel: 0, iface: 0 };
-    const t = this.totalsOf(eniId);
-    t.kernelDrops += (s.droppedKernel - last.kernel + U32) % U32;
-    t.interfaceDrops += (s.droppedInterface - last.iface + U32) % U32;
     this.lastDrops.set(handle, { kernel: s.droppedKernel, iface: s.droppedInterface });
+    return { kernel: (s.droppedKernel - last.kernel + U32) % U32, iface: (s.droppedInterface - last.iface + U32) % U32 };
   }
 
-  private addDeviceDrops(device: string, handle: object, s: { droppedKernel: number; droppedInterface: number }): void {
-    const last = this.lastDeviceDrops.get(handle) ?? { kernel: 0, iface: 0 };
-    const t = this.deviceDrops.get(device) ?? { kernel: 0, iface: 0 };
-    t.kernel += (s.droppedKernel - last.kernel + U32) % U32;
-    t.iface += (s.droppedInterface - last.iface + U32) % U32;
-    this.deviceDrops.set(device, t);
-    this.lastDeviceDrops.set(handle, { kernel: s.droppedKernel, iface: s.droppedInterface });
+  private addDrops(eniId: string, d: { kernel: number; iface: number }): void {
+    const t = this.totalsOf(eniId);
+    t.kernelDrops += d.kernel;
+    t.interfaceDrops += d.iface;
   }
 
   private watchFlushes(stats: FlushStats): void {

@@ -1,4 +1,5 @@
 import { unwatchFile, watchFile } from 'node:fs';
+import { chunkCaptureBinding } from '../capture/chunk-handle';
 import { ConfigError, formatProblem, loadConfig } from '../config/load';
 import type { AgentConfig, EniConfig } from '../config/types';
 import { openRecordOutput } from '../cli/record-output';
@@ -116,6 +117,13 @@ export class FlowlogDaemon {
     try {
       await this.endpoint.start(config.metrics.listen);
     } catch (err) {
+      await this.output.close();
+      throw new DaemonStartError(`start daemon: ${(err as Error).message}`, 1, { cause: err });
+    }
+    try {
+      chunkCaptureBinding(); // a package built without its addon cannot capture: say so once, now
+    } catch (err) {
+      await this.endpoint.close();
       await this.output.close();
       throw new DaemonStartError(`start daemon: ${(err as Error).message}`, 1, { cause: err });
     }

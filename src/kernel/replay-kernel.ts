@@ -126,8 +126,6 @@ export class ReplayKernel {
   readonly sharedEnis: Uint8Array;
   private readonly sharedAt: number;
   private scopeEni = -2;
-  /** Set by the first `runLive`: wall-clock aggregators, whose next window may be open early. */
-  private live = false;
   /** Per aggregator, the table the last call exported, and whether it was the ahead one. */
   private readonly tables: Array<FlowTable | null>;
   private readonly aheadOf: Uint8Array;
@@ -201,7 +199,6 @@ export class ReplayKernel {
    * then for the ENIs marked in `sharedEnis` (FlowRecorder.onSharedFrame).
    */
   runLive(eni: number, pos: number, end: number): number {
-    this.live = true;
     if (eni !== this.scopeEni) {
       this.scopeEni = eni;
       this.exports.scope(eni, this.sharedAt);
@@ -243,9 +240,10 @@ export class ReplayKernel {
     const aggs = this.aggregators;
     let lo = -1;
     let hi = Infinity;
-    // Live (wall clock): a run that starts with a packet of an aggregator's next window, which
-    // the clock has not opened yet (the grace), records into that window's ahead table.
-    const firstSec = !pcapng && this.live && end - pos >= 16 ? this.chunk.readUInt32LE(pos) : -1;
+    // A run that starts with a packet of an aggregator's next window, which the wall clock has
+    // not opened yet (the daemon's grace), records into that window's ahead table
+    // (aheadTableFor: wall-clock aggregators only, so never in replay).
+    const firstSec = !pcapng && end - pos >= 16 ? this.chunk.readUInt32LE(pos) : -1;
     for (let a = 0; a < aggs.length; a++) {
       const agg = aggs[a];
       let table = agg.currentTable;

@@ -112,6 +112,24 @@ static int get_string(napi_env env, napi_value v, char *buf, size_t size) {
   return len < size - 1;
 }
 
+/* Calls a job's callback (the global object as `this`), then releases the callback and the work. */
+static void answer(napi_env env, napi_ref callback, napi_async_work work, size_t argc, napi_value *argv) {
+  napi_value fn, recv, result;
+  if (napi_get_reference_value(env, callback, &fn) == napi_ok && napi_get_global(env, &recv) == napi_ok) napi_call_function(env, recv, fn, argc, argv, &result);
+  napi_delete_reference(env, callback);
+  if (work != NULL) napi_delete_async_work(env, work);
+}
+
+/* Queues `data` on a libuv worker: `execute` there, then `complete` on the main thread. */
+static napi_status queue(napi_env env, const char *name, napi_async_execute_callback execute, napi_async_complete_callback complete, void *data,
+                         napi_async_work *work) {
+  napi_value resource;
+  napi_status status = napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource);
+  if (status == napi_ok) status = napi_create_async_work(env, NULL, resource, execute, complete, data, work);
+  if (status == napi_ok) status = napi_queue_async_work(env, *work);
+  return status;
+}
+
 /* What an open needs, read on the main thread; activated on the main thread or a worker. */
 typedef struct {
   char device[256];
@@ -223,7 +241,7 @@ static void open_execute(napi_env env, void *data) {
 /* Back on the main thread: callback(error message or null, handle or undefined). */
 static void open_complete(napi_env env, napi_status status, void *data) {
   open_job_t *o = (open_job_t *)data;
-  napi_value fn, recv, argv[2], result;
+  napi_value argv[2];
   napi_get_undefined(env, &argv[1]);
   if (status != napi_ok && o->pcap != NULL) {
     pcap_close(o->pcap);
@@ -237,15 +255,13 @@ static void open_complete(napi_env env, napi_status status, void *data) {
   } else {
     napi_create_string_utf8(env, o->pcap == NULL ? o->error : "open: cannot wrap the handle", NAPI_AUTO_LENGTH, &argv[0]);
   }
-  if (napi_get_reference_value(env, o->callback, &fn) == napi_ok && napi_get_global(env, &recv) == napi_ok) napi_call_function(env, recv, fn, 2, argv, &result);
-  napi_delete_reference(env, o->callback);
-  napi_delete_async_work(env, o->work);
+  answer(env, o->callback, o->work, 2, argv);
   free(o);
 }
 
 static napi_value open_async(napi_env env, napi_callback_info info) {
   size_t argc = 7;
-  napi_value argv[7], name;
+  napi_value argv[7];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   open_job_t *o = (open_job_t *)calloc(1, sizeof(open_job_t));
   if (o == NULL) {
@@ -258,9 +274,7 @@ static napi_value open_async(napi_env env, napi_callback_info info) {
     return NULL;
   }
   CHECK(napi_create_reference(env, argv[6], 1, &o->callback));
-  CHECK(napi_create_string_utf8(env, "flowlog_capture_open", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_async_work(env, NULL, name, open_execute, open_complete, o, &o->work));
-  CHECK(napi_queue_async_work(env, o->work));
+  CHECK(queue(env, "flowlog_capture_open", open_execute, open_complete, o, &o->work));
   return NULL;
 }
 
@@ -427,17 +441,14 @@ static void close_execute(napi_env env, void *data) {
 static void close_complete(napi_env env, napi_status status, void *data) {
   (void)status;
   close_job_t *j = (close_job_t *)data;
-  napi_value fn, recv, result;
-  if (napi_get_reference_value(env, j->callback, &fn) == napi_ok && napi_get_global(env, &recv) == napi_ok) napi_call_function(env, recv, fn, 0, NULL, &result);
-  napi_delete_reference(env, j->callback);
-  napi_delete_async_work(env, j->work);
+  answer(env, j->callback, j->work, 0, NULL);
   free(j);
 }
 
 /* closeAsync(h, callback): stops polling now; libpcap's handle is freed on a worker. */
 static napi_value close_async(napi_env env, napi_callback_info info) {
   size_t argc = 2;
-  napi_value argv[2], name;
+  napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   capture_t *c = unwrap(env, argv[0]);
   if (c == NULL) return NULL;
@@ -452,25 +463,12 @@ static napi_value close_async(napi_env env, napi_callback_info info) {
   detach(c, env);
   CHECK(napi_create_reference(env, argv[1], 1, &j->callback));
   if (j->pcap == NULL) { /* already closed: answer at once */
-    napi_value fn, recv, result;
-    napi_get_reference_value(env, j->callback, &fn);
-    napi_get_global(env, &recv);
-    napi_delete_reference(env, j->callback);
+    answer(env, j->callback, NULL, 0, NULL);
     free(j);
-    napi_call_function(env, recv, fn, 0, NULL, &result);
     return NULL;
   }
-  CHECK(napi_create_string_utf8(env, "flowlog_capture_close", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_async_work(env, NULL, name, close_execute, close_complete, j, &j->work));
-  CHECK(napi_queue_async_work(env, j->work));
+  CHECK(queue(env, "flowlog_capture_close", close_execute, close_complete, j, &j->work));
   return NULL;
-}
-
-static napi_value lib_version(napi_env env, napi_callback_info info) {
-  (void)info;
-  napi_value result;
-  CHECK(napi_create_string_utf8(env, pcap_lib_version(), NAPI_AUTO_LENGTH, &result));
-  return result;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -484,7 +482,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL},
       {"lastError", NULL, last_error, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_js, NULL, NULL, NULL, napi_default, NULL},
-      {"libVersion", NULL, lib_version, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;
