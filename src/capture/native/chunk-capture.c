@@ -106,6 +106,15 @@ static capture_t *unwrap(napi_env env, napi_value v) {
   return (capture_t *)data;
 }
 
+/* The call's arguments (up to *argc into argv) and its first, the capture handle; NULL when it throws. */
+static capture_t *handle_call(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+  if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, "flowlog_capture: cannot read the arguments");
+    return NULL;
+  }
+  return unwrap(env, argv[0]);
+}
+
 static int get_string(napi_env env, napi_value v, char *buf, size_t size) {
   size_t len = 0;
   if (napi_get_value_string_utf8(env, v, buf, size, &len) != napi_ok) return 0;
@@ -282,8 +291,7 @@ static napi_value open_async(napi_env env, napi_callback_info info) {
 static napi_value describe(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], result, v;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  capture_t *c = unwrap(env, argv[0]);
+  capture_t *c = handle_call(env, info, &argc, argv);
   if (c == NULL) return NULL;
   CHECK(napi_create_array_with_length(env, 2, &result));
   CHECK(napi_create_int32(env, c->link_type, &v));
@@ -312,8 +320,7 @@ static void on_poll(uv_poll_t *poll, int status, int events) {
 static napi_value start(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  capture_t *c = unwrap(env, argv[0]);
+  capture_t *c = handle_call(env, info, &argc, argv);
   if (c == NULL) return NULL;
   if (c->pcap == NULL || c->poll_inited) {
     napi_throw_error(env, NULL, c->pcap == NULL ? "start: closed" : "start: already started");
@@ -349,8 +356,7 @@ static void copy_packet(u_char *user, const struct pcap_pkthdr *h, const u_char 
 static napi_value dispatch(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4], result;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  capture_t *c = unwrap(env, argv[0]);
+  capture_t *c = handle_call(env, info, &argc, argv);
   if (c == NULL) return NULL;
   if (c->pcap == NULL) {
     CHECK(napi_create_int32(env, -2, &result));
@@ -375,21 +381,20 @@ static napi_value dispatch(napi_env env, napi_callback_info info) {
     rc = pcap_dispatch(c->pcap, fit, copy_packet, (u_char *)c);
     if (rc <= 0) break;
   }
-  int32_t answer = (int32_t)c->used;
+  int32_t bytes = (int32_t)c->used;
   if (rc == PCAP_ERROR && c->used == 0) {
     snprintf(c->error, sizeof c->error, "%s", pcap_geterr(c->pcap));
-    answer = -1;
+    bytes = -1;
   }
   c->out = NULL;
-  CHECK(napi_create_int32(env, answer, &result));
+  CHECK(napi_create_int32(env, bytes, &result));
   return result;
 }
 
 static napi_value stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], result, v;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  capture_t *c = unwrap(env, argv[0]);
+  capture_t *c = handle_call(env, info, &argc, argv);
   if (c == NULL) return NULL;
   struct pcap_stat s;
   if (c->pcap == NULL || pcap_stats(c->pcap, &s) != 0) {
@@ -409,8 +414,7 @@ static napi_value stats(napi_env env, napi_callback_info info) {
 static napi_value last_error(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], result;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  capture_t *c = unwrap(env, argv[0]);
+  capture_t *c = handle_call(env, info, &argc, argv);
   if (c == NULL) return NULL;
   CHECK(napi_create_string_utf8(env, c->error, NAPI_AUTO_LENGTH, &result));
   return result;
@@ -419,8 +423,7 @@ static napi_value last_error(napi_env env, napi_callback_info info) {
 static napi_value close_js(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  capture_t *c = unwrap(env, argv[0]);
+  capture_t *c = handle_call(env, info, &argc, argv);
   if (c == NULL) return NULL;
   close_capture(c, env);
   return NULL;
@@ -449,8 +452,7 @@ static void close_complete(napi_env env, napi_status status, void *data) {
 static napi_value close_async(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  capture_t *c = unwrap(env, argv[0]);
+  capture_t *c = handle_call(env, info, &argc, argv);
   if (c == NULL) return NULL;
   close_job_t *j = (close_job_t *)calloc(1, sizeof(close_job_t));
   if (j == NULL) {
