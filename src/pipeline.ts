@@ -24,8 +24,9 @@ import { performance } from 'node:perf_hooks';
 import type { AgentConfig, FlowLogConfig } from './config/types';
 import { actionPolicyFor } from './enrich/action-policy';
 import { EniInventory } from './enrich/eni-inventory';
+import { OverlayInventory } from './enrich/overlay-inventory';
 import { FlowAggregator, type ClosedWindow } from './flow/flow-aggregator';
-import { FlowRecorder } from './flow/flow-recorder';
+import { FlowRecorder, type RecorderOverlay } from './flow/flow-recorder';
 import { MAX_ENIS } from './flow/flow-table';
 import type { FlowSlice, RecordBatch } from './flow/record';
 import { RecordBuilder, coveredEnis } from './flow/record-builder';
@@ -66,6 +67,11 @@ export interface PipelineOptions {
    * the TypeScript path).
    */
   kernel?: boolean;
+  /**
+   * Replay of an overlay device's capture: every frame is decapsulated (when the config has
+   * overlay VPCs). Live capture decapsulates per device instead (FlowRecorder.onOverlayFrame).
+   */
+  decapsulate?: boolean;
 }
 
 /** Window flushes, for metrics. */
@@ -162,11 +168,17 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
     builders.push(builder);
     coverage.push(cov);
   }
-  const recorder = new FlowRecorder(inventory, aggregators, coverage, config.flowTable.fragmentCacheSize);
+  const overlay = config.overlay;
+  const recorderOverlay: RecorderOverlay | null =
+    overlay === undefined || overlay.vpcs.length === 0
+      ? null
+      : { inventory: new OverlayInventory(config.enis, overlay.vpcs), ports: { vxlan: overlay.vxlanPorts, geneve: overlay.genevePorts }, decapsulateAll: options.decapsulate === true };
+  const recorder = new FlowRecorder(inventory, aggregators, coverage, config.flowTable.fragmentCacheSize, recorderOverlay);
   // Security groups / network ACLs evaluated per connection direction (REJECT without NFLOG).
   recorder.setActionPolicy(actionPolicyFor(config));
   let kernel: ReplayKernel | null = null;
-  if (kernelMemory !== null && !recorder.hasActionPolicy) {
+  // The kernel counts tunnels under their outer header: a replay that decapsulates does without it.
+  if (kernelMemory !== null && !recorder.hasActionPolicy && !recorder.decapsulatesAll) {
     try {
       kernel = new ReplayKernel(kernelMemory, inventory, recorder, aggregators);
     } catch (err) {

@@ -29,9 +29,9 @@ describe('renderConfigReference', () => {
   const paths = keyPaths(AGENT_SCHEMA.fields, '');
 
   it('walks a schema of the expected size', () => {
-    // 14 top-level keys; a sample of nested ones proves the walk descends into lists and variants.
-    expect(AGENT_SCHEMA.fields).toHaveLength(14);
-    expect(paths).toEqual(expect.arrayContaining(['enis[].ips', 'flowLogs[].sink.type', 'flowLogs[].sink.logstore', 'delivery.spoolMaxBytes']));
+    // 15 top-level keys; a sample of nested ones proves the walk descends into lists and variants.
+    expect(AGENT_SCHEMA.fields).toHaveLength(15);
+    expect(paths).toEqual(expect.arrayContaining(['overlay.vpcs[].vni', 'enis[].ips', 'flowLogs[].sink.type', 'flowLogs[].sink.logstore', 'delivery.spoolMaxBytes']));
   });
 
   it('lists every schema key in a table row', () => {

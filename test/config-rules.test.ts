@@ -214,9 +214,25 @@ const CASES: Case[] = [
       {
         severity: 'error',
         path: 'capture.totalBufferBytes',
-        message: '1 MiB is below 512 KiB (the smallest ring) x 3 capture devices (ENI interfaces and capture.devices) = 1536 KiB; raise it to at least that',
+        message: '1 MiB is below 512 KiB (the smallest ring) x 3 capture devices (ENI interfaces, capture.devices and overlay.devices) = 1536 KiB; raise it to at least that',
         at: 'totalBufferBytes:',
       },
+    ],
+  },
+  {
+    name: 'overlay: a VNI given to two VPCs, a port that is not a port, a port of both kinds, devices captured twice',
+    text:
+      edit(BASE_CONFIG, 'ips: [10.0.0.1]', 'ips: [10.0.0.1]\n    interface: tap0') +
+      'capture:\n  devices: [br0]\noverlay:\n  devices: [eth1, br0, tap0]\n  vxlanPorts: [4789, 70000]\n  genevePorts: [4789]\n  vpcs:\n    - {vpcId: vpc-1, vni: 100}\n    - {vpcId: vpc-2, vni: 100}\n    - {vpcId: vpc-1, vni: 16777216}\n',
+    expect: [
+      { severity: 'error', path: 'overlay.vxlanPorts[1]', message: 'must be at most 65535, got 70000', at: 'vxlanPorts:' },
+      { severity: 'error', path: 'overlay.genevePorts[0]', message: 'port 4789 is also a VXLAN port (overlay.vxlanPorts[0]); a port carries one tunnel kind', at: 'genevePorts:' },
+      { severity: 'error', path: 'overlay.vpcs[1].vni', message: 'VNI 100 is also the VNI of overlay.vpcs[0] (vpc-1); a VNI names one VPC', at: 'vpc-2' },
+      { severity: 'warning', path: 'overlay.vpcs[1].vpcId', message: 'VPC vpc-2 has no configured ENI; its tunnels count as unattributed', at: 'vpc-2' },
+      { severity: 'error', path: 'overlay.vpcs[2].vpcId', message: 'duplicate VPC id "vpc-1" (also overlay.vpcs[0], line 22)', at: 'vni: 16777216' },
+      { severity: 'error', path: 'overlay.vpcs[2].vni', message: 'must be at most 16777215, got 16777216', at: 'vni: 16777216' },
+      { severity: 'error', path: 'overlay.devices[1]', message: '"br0" is also a shared device (capture.devices[0]); a device is captured one way', at: 'devices: [eth1' },
+      { severity: 'error', path: 'overlay.devices[2]', message: '"tap0" is the interface of enis[0]; an overlay device carries the tunnels of ENIs without one', at: 'devices: [eth1' },
     ],
   },
   {

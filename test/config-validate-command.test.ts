@@ -60,7 +60,7 @@ describe('runValidate', () => {
     expect(out.text).toBe('');
     expect(err.lines).toEqual([
       `${BAD}:${lineOf(BAD_TEXT, 'aggregationInterval')}: flowLogs[0].aggregationInterval: must be 1, 5 or 10 minutes, got 7`,
-      `${BAD}:${lineOf(BAD_TEXT, 'extra:')}: extra: unknown key (expected region, accountId, stateDir, enis, flowLogs, flowTable, capture, discovery, delivery, credentials, metrics, networkAcls, nflog or log)`,
+      `${BAD}:${lineOf(BAD_TEXT, 'extra:')}: extra: unknown key (expected region, accountId, stateDir, enis, flowLogs, flowTable, capture, discovery, delivery, credentials, metrics, networkAcls, nflog, overlay or log)`,
     ]);
   });
 

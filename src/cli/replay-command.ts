@@ -2,6 +2,8 @@ import { existsSync, statSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { OfflineCaptureSource, type CaptureFileReport } from '../capture/offline-source';
 import { DECODE_STATUS_NAMES, DecodeStatus } from '../decode/packet-view';
+import { OverlayDecoder } from '../decode/overlay-decoder';
+import type { FlowRecorder } from '../flow/flow-recorder';
 import { buildPipeline } from '../pipeline';
 import { loadConfigOrExit } from './config-arg';
 import { openRecordOutput, type RecordOutput } from './record-output';
@@ -38,6 +40,8 @@ export interface ReplaySummary {
   /** Packets handled by the WebAssembly kernel (the rest by the TypeScript path). */
   kernelPackets: number;
   delivery: { delivered: number; spooled: number };
+  /** Decapsulation (a config with overlay VPCs). */
+  overlay?: { tunnels: number; tunnelFragments: number; unknownVni: number };
 }
 
 /**
@@ -61,7 +65,7 @@ export async function runReplay(o: ReplayOptions): Promise<{ code: number; summa
     o.err.write(`flowlog-agent replay: ${(err as Error).message}\n`);
     return { code: 1 };
   }
-  const pipeline = buildPipeline(config, output, { maxGapWindows: o.maxGapWindows, kernel: o.kernel ?? true });
+  const pipeline = buildPipeline(config, output, { maxGapWindows: o.maxGapWindows, kernel: o.kernel ?? true, decapsulate: true });
   if (pipeline.kernelUnavailable !== undefined) {
     o.err.write(`flowlog-agent replay: WebAssembly kernel unavailable, replaying in TypeScript alone: ${pipeline.kernelUnavailable}\n`);
   }
@@ -108,10 +112,19 @@ export async function runReplay(o: ReplayOptions): Promise<{ code: number; summa
     tableFullPackets: sum((a) => a.tableFullPackets),
     enis: Object.fromEntries(config.enis.map((e, i) => [e.id, { packets: c.eniPackets[i], bytes: c.eniBytes[i] }])),
     kernelPackets: pipeline.kernel === null ? 0 : pipeline.kernel.packets,
+    ...(overlayOf(pipeline.recorder) ?? {}),
     delivery,
   };
   o.err.write(formatSummary(summary, Date.now() - started));
   return { code: delivery.spooled > 0 ? 1 : 0, summary };
+}
+
+/** What decapsulation did, when the replay decapsulated. */
+function overlayOf(recorder: FlowRecorder): { overlay: { tunnels: number; tunnelFragments: number; unknownVni: number } } | null {
+  const inv = recorder.overlayInventory;
+  const decoder = recorder.decoderCounters;
+  if (inv === null || !recorder.decapsulatesAll || !(decoder instanceof OverlayDecoder)) return null;
+  return { overlay: { tunnels: decoder.tunnelsOpened, tunnelFragments: recorder.counters.byStatus[DecodeStatus.TunnelFragment], unknownVni: inv.unknownVni } };
 }
 
 function formatSummary(s: ReplaySummary, elapsedMs: number): string {
@@ -126,6 +139,7 @@ function formatSummary(s: ReplaySummary, elapsedMs: number): string {
     `  records: OK ${s.records.ok}, NODATA ${s.records.nodata}, SKIPDATA ${s.records.skipdata}` +
       (s.records.filtered ? ` (${s.records.filtered} left out by trafficType)` : ''),
   ];
+  if (s.overlay) lines.push(`  overlay: ${s.overlay.tunnels} packets out of tunnels, ${s.overlay.tunnelFragments} later outer fragments, ${s.overlay.unknownVni} of unknown VNIs (unattributed)`);
   if (s.tableFullPackets) lines.push(`  flow table full: ${s.tableFullPackets} packets not recorded (SKIPDATA written)`);
   if (s.latePackets) lines.push(`  late packets counted in the next window: ${s.latePackets}`);
   if (s.timelineRestarts) lines.push(`  timeline restarts (time jumped between captures): ${s.timelineRestarts}`);

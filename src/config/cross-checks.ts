@@ -81,7 +81,8 @@ export function runCrossChecks(walk: SchemaWalk, config: Record<string, unknown>
   checkUnique(walk, enis, 'enis', 'mac', 'MAC');
   checkUnique(walk, enis, 'enis', 'interface', 'interface');
   checkSharedAddresses(walk, enis);
-  checkCaptureDevices(walk, enis, config.capture as Loose);
+  checkCaptureDevices(walk, enis, config.capture as Loose, config.overlay as Loose);
+  checkOverlay(walk, enis, config.capture as Loose, config.overlay as Loose);
 
   checkUnique(walk, flowLogs, 'flowLogs', 'id', 'flow log id');
   checkUnique(walk, flowLogs, 'flowLogs', 'sink', 'output file', (fl) => {
@@ -184,7 +185,7 @@ function checkPolicies(walk: SchemaWalk, enis: Loose[], acls: Loose[]): void {
  * counting), and the ring budget gives every device it can count (ENI interfaces and shared
  * devices) at least the floor share.
  */
-function checkCaptureDevices(walk: SchemaWalk, enis: Loose[], capture: Loose): void {
+function checkCaptureDevices(walk: SchemaWalk, enis: Loose[], capture: Loose, overlay: Loose): void {
   const devices = Array.isArray(capture?.devices) ? (capture.devices as unknown[]) : [];
   const sharedAt = new Map<string, number>();
   devices.forEach((d, j) => {
@@ -203,17 +204,59 @@ function checkCaptureDevices(walk: SchemaWalk, enis: Loose[], capture: Loose): v
   });
   const total = capture?.totalBufferBytes;
   if (typeof total !== 'number') return;
-  const handles = enis.filter((e) => str(e?.interface) !== undefined).length + sharedAt.size;
+  const overlayDevices = Array.isArray(overlay?.devices) ? new Set(overlay.devices as unknown[]).size : 0;
+  const handles = enis.filter((e) => str(e?.interface) !== undefined).length + sharedAt.size + overlayDevices;
   const cap = typeof capture?.bufferBytes === 'number' ? capture.bufferBytes : RING_FLOOR_BYTES;
   const floor = Math.min(RING_FLOOR_BYTES, cap);
   if (total < floor * handles) {
     const path = 'capture.totalBufferBytes';
     walk.error(
       path,
-      `${formatByteSize(total)} is below ${formatByteSize(floor)} (the smallest ring) x ${handles} capture devices (ENI interfaces and capture.devices) = ${formatByteSize(floor * handles)}; raise it to at least that`,
+      `${formatByteSize(total)} is below ${formatByteSize(floor)} (the smallest ring) x ${handles} capture devices (ENI interfaces, capture.devices and overlay.devices) = ${formatByteSize(floor * handles)}; raise it to at least that`,
       walk.lines.get(path),
     );
   }
+}
+
+/**
+ * Overlay: VNIs and VPC ids unique, a port read as one tunnel kind only, overlay devices apart
+ * from the ENIs' interfaces and the shared devices; a VPC no ENI is in draws a warning.
+ */
+function checkOverlay(walk: SchemaWalk, enis: Loose[], capture: Loose, overlay: Loose): void {
+  const vpcs = records(overlay?.vpcs);
+  checkUnique(walk, vpcs, 'overlay.vpcs', 'vpcId', 'VPC id');
+  const vniAt = new Map<number, number>();
+  vpcs.forEach((vpc, i) => {
+    const vni = vpc?.vni;
+    if (typeof vni !== 'number') return;
+    const path = `overlay.vpcs[${i}].vni`;
+    const earlier = vniAt.get(vni);
+    if (earlier !== undefined) walk.error(path, `VNI ${vni} is also the VNI of overlay.vpcs[${earlier}] (${String(vpcs[earlier]?.vpcId)}); a VNI names one VPC`, walk.lines.get(path));
+    else vniAt.set(vni, i);
+    const id = str(vpc?.vpcId);
+    if (id !== undefined && !enis.some((e) => e?.vpcId === id)) walk.warning(`overlay.vpcs[${i}].vpcId`, `VPC ${id} has no configured ENI; its tunnels count as unattributed`, walk.lines.get(`overlay.vpcs[${i}].vpcId`));
+  });
+  const vxlan = Array.isArray(overlay?.vxlanPorts) ? (overlay.vxlanPorts as unknown[]) : [];
+  const geneve = Array.isArray(overlay?.genevePorts) ? (overlay.genevePorts as unknown[]) : [];
+  geneve.forEach((port, j) => {
+    const i = vxlan.indexOf(port);
+    if (typeof port !== 'number' || i < 0) return;
+    const path = `overlay.genevePorts[${j}]`;
+    walk.error(path, `port ${port} is also a VXLAN port (overlay.vxlanPorts[${i}]); a port carries one tunnel kind`, walk.lines.get(path));
+  });
+  const shared = Array.isArray(capture?.devices) ? (capture.devices as unknown[]) : [];
+  const devices = Array.isArray(overlay?.devices) ? (overlay.devices as unknown[]) : [];
+  devices.forEach((d, j) => {
+    if (typeof d !== 'string') return;
+    const path = `overlay.devices[${j}]`;
+    if (devices.indexOf(d) < j) walk.error(path, `duplicate overlay device "${d}"`, walk.lines.get(path));
+    else if (shared.includes(d)) walk.error(path, `"${d}" is also a shared device (capture.devices[${shared.indexOf(d)}]); a device is captured one way`, walk.lines.get(path));
+    else {
+      const i = enis.findIndex((e) => str(e?.interface) === d);
+      if (i >= 0) walk.error(path, `"${d}" is the interface of enis[${i}]; an overlay device carries the tunnels of ENIs without one`, walk.lines.get(path));
+    }
+  });
+  if (devices.length > 0 && vpcs.length === 0) walk.warning('overlay.devices', 'overlay devices without overlay.vpcs decapsulate nothing: their frames count as on a shared device', walk.lines.get('overlay.devices'));
 }
 
 /** NFLOG group numbers are unique over `nflog.groups` and the ENIs' `nflogGroups`; `eni` exists. */

@@ -139,7 +139,7 @@ const FLOW_LOG_SCHEMA: ObjectSchema = {
       doc: 'Aggregation window, aligned to the clock: `1`, `5` or `10` (minutes). For tests and demos a duration string such as `"30s"` or `"2m"` (whole seconds, from 1 s to 1 h) is accepted with a warning, as the product offers only 1, 5 and 10 minutes.',
     },
     { key: 'sink', type: SINK_SCHEMA, required: true, doc: 'Where the records go; `type` selects one of the forms below.' },
-    { key: 'extraFields', type: { kind: 'list', items: { kind: 'enum', values: ['tcp-flags', 'region'] } }, default: [], doc: 'Fields appended after the 18 standard ones. No duplicates.' },
+    { key: 'extraFields', type: { kind: 'list', items: { kind: 'enum', values: ['tcp-flags', 'region', 'tunnel-srcaddr', 'tunnel-dstaddr', 'vni'] } }, default: [], doc: 'Fields appended after the 18 standard ones. No duplicates. `tunnel-srcaddr`, `tunnel-dstaddr` and `vni` are the outer addresses and the VNI of a flow decapsulated from the overlay (see `overlay`), `-` for other flows.' },
   ],
 };
 
@@ -304,6 +304,40 @@ export const AGENT_SCHEMA: ObjectSchema = {
         ],
       },
       doc: 'NFLOG groups carrying packets dropped by netfilter (daemon).',
+    },
+    {
+      key: 'overlay',
+      type: {
+        kind: 'object',
+        fields: [
+          { key: 'devices', type: { kind: 'list', items: { kind: 'string', format: 'non-empty' } }, default: [], doc: 'Devices that carry the VPC overlay (the uplink of a VPC host), captured promiscuously like `capture.devices`; VXLAN and Geneve packets there count under their inner headers.' },
+          { key: 'vxlanPorts', type: { kind: 'list', items: { kind: 'integer', min: 1, max: 65535 } }, default: [4789], doc: 'UDP destination ports read as VXLAN (RFC 7348).' },
+          { key: 'genevePorts', type: { kind: 'list', items: { kind: 'integer', min: 1, max: 65535 } }, default: [6081], doc: 'UDP destination ports read as Geneve (RFC 8926).' },
+          { key: 'snaplenBytes', type: { kind: 'integer', min: 64, max: 262144 }, unit: 'bytes', default: 256, doc: 'Bytes kept of each frame of an overlay device (the larger of this and `capture.snaplenBytes`): outer and inner headers, Geneve options.' },
+          {
+            key: 'vpcs',
+            type: {
+              kind: 'list',
+              items: {
+                kind: 'object',
+                fields: [
+                  { key: 'vpcId', type: { kind: 'string', format: 'non-empty' }, required: true, doc: 'VPC id, as the ENIs\' `vpcId`.' },
+                  { key: 'vni', type: { kind: 'integer', min: 0, max: 16777215 }, required: true, doc: 'Its VXLAN / Geneve network identifier (24 bits).' },
+                ],
+              },
+            },
+            default: [],
+            doc: 'The VNI of each VPC. Empty: no decapsulation, tunnels count under their outer header as the ENI\'s interface carried them.',
+          },
+        ],
+        rules: [
+          'A decapsulated packet counts under its inner 5-tuple and inner IP length, for the ENI of its VNI\'s VPC whose MAC (inner Ethernet), else address, it carries; a VNI of no listed VPC counts as unattributed. Only ENIs without a device of their own are counted there, as on shared devices.',
+          'VNIs and VPC ids are unique; a port is VXLAN or Geneve, not both; an overlay device is neither an ENI\'s `interface` nor in `capture.devices`.',
+          '`flowlog-agent replay` decapsulates every frame of the file when `vpcs` is not empty (the file is read as an overlay device\'s capture).',
+          'Later fragments of an outer packet are counted as `tunnel_fragment` and not recorded again: the inner packet counted at its first fragment, with its inner length.',
+        ],
+      },
+      doc: 'Overlay decapsulation (VXLAN, Geneve) on the devices of a VPC host that carry the tunnels.',
     },
     {
       key: 'log',

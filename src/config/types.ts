@@ -6,7 +6,7 @@
 
 export type ResourceType = 'eni' | 'vpc' | 'vswitch';
 export type TrafficType = 'all' | 'accept' | 'reject';
-export type ExtraField = 'tcp-flags' | 'region';
+export type ExtraField = 'tcp-flags' | 'region' | 'tunnel-srcaddr' | 'tunnel-dstaddr' | 'vni';
 
 export interface EniConfig {
   id: string;
@@ -135,6 +135,29 @@ export interface CaptureConfig {
   filter: string;
 }
 
+/** The VNI of one VPC on the overlay. */
+export interface OverlayVpcConfig {
+  vpcId: string;
+  /** 24-bit VXLAN / Geneve network identifier. */
+  vni: number;
+}
+
+/**
+ * VXLAN / Geneve decapsulation on the devices that carry the VPC overlay (src/decode/overlay.ts).
+ * Empty `vpcs`: no decapsulation anywhere, tunnels count under their outer header.
+ */
+export interface OverlayConfig {
+  /** Devices carrying the overlay (the uplink), captured promiscuously; their tunnels are opened. */
+  devices: string[];
+  /** UDP destination ports read as VXLAN. */
+  vxlanPorts: number[];
+  /** UDP destination ports read as Geneve. */
+  genevePorts: number[];
+  /** Bytes kept of each frame of an overlay device (outer and inner headers). */
+  snaplenBytes: number;
+  vpcs: OverlayVpcConfig[];
+}
+
 export type DiscoveryType = 'static' | 'ecs-metadata';
 
 /** How ENIs are found: only the `enis` list (static), or also from the ECS metadata service. */
@@ -206,6 +229,8 @@ export interface AgentConfig {
   networkAcls?: NetworkAclConfig[];
   /** NFLOG groups of dropped traffic (live REJECT records); always set by loadConfig. */
   nflog?: NflogConfig;
+  /** Overlay decapsulation; always set by loadConfig (no `vpcs`: off). */
+  overlay?: OverlayConfig;
 }
 
 /** One finding of validation. Errors refuse the file; warnings are printed and the file is used. */

@@ -8,6 +8,8 @@ interface DeviceSlot extends HandleRetryState {
   device: string;
   /** Shared by many ENIs (capture.devices): promiscuous, frames counted by address. */
   shared: boolean;
+  /** Carries the VPC overlay (overlay.devices): shared, tunnels opened, a longer snaplen. */
+  overlay: boolean;
   source: LiveCaptureSource | null;
   /** An open is under way (on a worker thread). */
   opening: boolean;
@@ -19,6 +21,8 @@ interface DeviceSlot extends HandleRetryState {
 export interface WantedDevice {
   device: string;
   shared: boolean;
+  /** Carries the VPC overlay (implies shared). */
+  overlay?: boolean;
 }
 
 /** One open handle, for metrics. */
@@ -32,6 +36,8 @@ export interface CaptureHandleUsage {
 
 export interface CaptureSetOptions {
   capture: CaptureConfig;
+  /** Snaplen of overlay devices (outer and inner headers). */
+  overlaySnaplenBytes: number;
   /** libpcap read timeout (see LiveCaptureOptions.bufferTimeoutMs). */
   bufferTimeoutMs: number;
   log: Logger;
@@ -78,11 +84,11 @@ export class CaptureSet {
       this.retiredPackets += slot.closedPackets;
       this.slots.delete(device);
     }
-    for (const { device, shared } of devices) {
+    for (const { device, shared, overlay = false } of devices) {
       const known = this.slots.get(device);
-      if (known !== undefined && known.shared === shared) continue;
+      if (known !== undefined && known.shared === shared && known.overlay === overlay) continue;
       if (known !== undefined) this.stop(known); // became shared, or no longer: reopen in the other mode
-      const slot: DeviceSlot = { device, shared, source: null, opening: false, closedPackets: known?.closedPackets ?? 0, failures: 0, retryAtMs: 0, lastError: '' };
+      const slot: DeviceSlot = { device, shared, overlay, source: null, opening: false, closedPackets: known?.closedPackets ?? 0, failures: 0, retryAtMs: 0, lastError: '' };
       this.slots.set(device, slot);
       this.tryOpen(slot);
     }
@@ -111,6 +117,12 @@ export class CaptureSet {
     const out: LiveCaptureSource[] = [];
     for (const slot of this.slots.values()) if (slot.shared && slot.source !== null) out.push(slot.source);
     return out;
+  }
+
+  /** Whether `source` is an overlay device's (its frames are decapsulated). */
+  isOverlay(source: LiveCaptureSource): boolean {
+    for (const slot of this.slots.values()) if (slot.source === source) return slot.overlay;
+    return false;
   }
 
   /** Open handles: ring bytes and frames read, per device. */
@@ -177,7 +189,7 @@ export class CaptureSet {
     const c = this.o.capture;
     const options: LiveCaptureOptions = {
       device: slot.device,
-      snaplenBytes: c.snaplenBytes,
+      snaplenBytes: slot.overlay ? this.o.overlaySnaplenBytes : c.snaplenBytes,
       bufferBytes: ringShareBytes(c.totalBufferBytes, this.wantedCount, c.bufferBytes),
       filter: c.filter,
       bufferTimeoutMs: this.o.bufferTimeoutMs,
@@ -194,7 +206,7 @@ export class CaptureSet {
           source.start();
           slot.source = source;
           markOpened(slot, slot.device, this.o.log);
-          this.o.log.info({ device: slot.device, linkType: source.linkType, ringBytes: options.bufferBytes, ...(slot.shared ? { shared: true } : {}) }, 'capture started');
+          this.o.log.info({ device: slot.device, linkType: source.linkType, ringBytes: options.bufferBytes, ...(slot.shared ? { shared: true } : {}), ...(slot.overlay ? { overlay: true } : {}) }, 'capture started');
           this.announce();
         },
         (err: unknown) => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { DeliveredOutput } from '../cli/delivered-output';
 import type { AgentConfig } from '../config/types';
 import { DECODE_STATUS_NAMES, DecodeStatus } from '../decode/packet-view';
+import { OverlayDecoder } from '../decode/overlay-decoder';
 import type { LiveEni } from '../enrich/eni-discovery';
 import type { PacketCounters } from '../flow/flow-recorder';
 import { DurationHistogram, type HistogramView } from '../metrics/duration-histogram';
@@ -13,6 +14,7 @@ import type {
   FlowTableUsage,
   HealthSource,
   MetricsSource,
+  OverlayCounters,
   RecordCount,
   SinkCounters,
   SinkDeliveryState,
@@ -87,6 +89,7 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   private readonly malformed = new Float64Array(DECODE_STATUS_NAMES.length);
   private unattributed = 0;
   private kernelRetired = 0;
+  private readonly overlayRetired: OverlayCounters = { decapsulated: 0, outerFragments: 0, unknownVni: 0 };
   /** Drops per capture device (all its handles), from the figures the last loss collection read. */
   private readonly deviceDrops = new Map<string, { kernel: number; iface: number }>();
   private readonly retired: Array<{ counters: PacketCounters; enis: readonly LiveEni[] }> = [];
@@ -104,6 +107,10 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   retire(gen: LiveGeneration): void {
     this.retired.push({ counters: gen.pipeline.recorder.counters, enis: gen.enis });
     this.kernelRetired += gen.chunks.kernelPackets;
+    const o = overlayOf(gen);
+    this.overlayRetired.decapsulated += o.decapsulated;
+    this.overlayRetired.outerFragments += o.outerFragments;
+    this.overlayRetired.unknownVni += o.unknownVni;
     this.watchFlushes(gen.pipeline.flushStats);
     void gen.pipeline.drained().then(() => {
       this.sampleFlushes();
@@ -172,6 +179,13 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
 
   kernelPackets(): number {
     return this.kernelRetired + (this.view.generation()?.chunks.kernelPackets ?? 0);
+  }
+
+  overlayPackets(): OverlayCounters {
+    const gen = this.view.generation();
+    const live = gen === null ? null : overlayOf(gen);
+    const r = this.overlayRetired;
+    return { decapsulated: r.decapsulated + (live?.decapsulated ?? 0), outerFragments: r.outerFragments + (live?.outerFragments ?? 0), unknownVni: r.unknownVni + (live?.unknownVni ?? 0) };
   }
 
   malformedPackets(): Readonly<Record<string, number>> {
@@ -346,4 +360,15 @@ function mergeDeliveryStates(a: SinkDeliveryState, b: SinkDeliveryState): SinkDe
   const oldest = Math.min(a.oldestPendingUnixMs ?? Infinity, b.oldestPendingUnixMs ?? Infinity);
   if (oldest !== Infinity) merged.oldestPendingUnixMs = oldest;
   return merged;
+}
+
+/** A generation's overlay counters (zero when it decapsulates nothing). */
+function overlayOf(gen: LiveGeneration): OverlayCounters {
+  const recorder = gen.pipeline.recorder;
+  const decoder = recorder.decoderCounters;
+  return {
+    decapsulated: decoder instanceof OverlayDecoder ? decoder.tunnelsOpened : 0,
+    outerFragments: recorder.counters.byStatus[DecodeStatus.TunnelFragment],
+    unknownVni: recorder.overlayInventory?.unknownVni ?? 0,
+  };
 }

@@ -197,7 +197,8 @@ export class FlowlogDaemon {
   refresh(force = false): void {
     if (this.stopped) return;
     const hosts = this.listHosts();
-    const shared = this.config.capture.devices;
+    const overlayDevices = this.config.overlay?.devices ?? [];
+    const shared = [...this.config.capture.devices, ...overlayDevices];
     const resolution = resolveLiveEnis(this.config.enis, this.discovered, this.config.flowLogs, hosts, shared);
     const unresolved = resolution.unresolved.map((u) => `${u.id}: ${u.reason}`).join('; ');
     if (unresolved !== this.lastUnresolved) {
@@ -208,7 +209,9 @@ export class FlowlogDaemon {
     const own = resolution.enis.filter((l) => !l.shared).map((l) => ({ device: l.device, shared: false }));
     // Shared devices are opened only while some ENI is counted there.
     const needShared = resolution.enis.some((l) => l.shared);
-    this.captures.sync([...own, ...(needShared ? shared.map((device) => ({ device, shared: true })) : [])]);
+    const sharedWanted = this.config.capture.devices.map((device) => ({ device, shared: true }));
+    const overlayWanted = overlayDevices.map((device) => ({ device, shared: true, overlay: true }));
+    this.captures.sync([...own, ...(needShared ? [...sharedWanted, ...overlayWanted] : [])]);
     this.captures.retryDue();
     this.nflog.retryDue();
     const open = new Set(this.captures.openDevices());
@@ -317,6 +320,7 @@ export class FlowlogDaemon {
   private newCaptureSet(config: AgentConfig): CaptureSet {
     return new CaptureSet({
       capture: config.capture,
+      overlaySnaplenBytes: Math.max(config.capture.snaplenBytes, config.overlay?.snaplenBytes ?? 0),
       bufferTimeoutMs: this.bufferTimeoutMs,
       log: this.log,
       onOpenSetChanged: () => this.refresh(),

@@ -2,7 +2,7 @@ import type { AgentConfig } from '../config/types';
 import type { LiveEni } from '../enrich/eni-discovery';
 import { resolutionKey } from '../enrich/eni-discovery';
 import { log } from '../log';
-import { ChunkRecorder } from '../flow/chunk-recorder';
+import { ChunkRecorder, OVERLAY_DEVICE, SHARED_DEVICE } from '../flow/chunk-recorder';
 import { buildPipeline, type Pipeline, type RecordSubmitter } from '../pipeline';
 import type { CaptureSet } from './capture-set';
 import type { NflogDrops } from './nflog-set';
@@ -52,13 +52,14 @@ export class LiveGeneration {
 
   /**
    * Points every captured device of this generation at its recorder: an ENI's own device with
-   * its ENI index, the shared devices with -1 (frames counted for the shared ENIs they name).
+   * its ENI index, the shared devices with SHARED_DEVICE (frames counted for the shared ENIs they
+   * name), the overlay devices with OVERLAY_DEVICE (tunnels opened first).
    */
   bindSources(captures: CaptureSet): void {
     this.enis.forEach((l, i) => {
       if (!l.shared) captures.source(l.device)?.bind(this.chunks, i);
     });
-    for (const source of captures.sharedSources()) source.bind(this.chunks, -1);
+    for (const source of captures.sharedSources()) source.bind(this.chunks, captures.isOverlay(source) ? OVERLAY_DEVICE : SHARED_DEVICE);
   }
 
   /**

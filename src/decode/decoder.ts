@@ -47,7 +47,8 @@ function familyVersion(af: number): number {
  * metrics stage; the decoder never resets them.
  *
  * Lengths: `view.l3Bytes` is the length the IP header announces, never the captured length.
- * Tunnels (GRE, VXLAN, Geneve, IP-in-IP) are not descended: the outer header is the flow.
+ * Tunnels (GRE, VXLAN, Geneve, IP-in-IP) are not descended: the outer header is the flow
+ * (OverlayDecoder, overlay-decoder.ts, opens VXLAN and Geneve on the devices that carry them).
  */
 export class Decoder extends IpDecoder {
   /** The frame buffer of the last call and a DataView over it, for the fast lane. */
@@ -84,6 +85,18 @@ export class Decoder extends IpDecoder {
     // this is an identity check on nearly every packet.
     const data = frame === this.lastFrame ? this.lastData : this.dataOf(frame);
     if (linkType === LinkType.Ethernet && data !== null && decodeEthernetIp(frame, data, base, end, view)) return DecodeStatus.Ok;
+    return this.decodeLink(linkType, frame, base, end, captured, view);
+  }
+
+  /** `decode` without the fast lane, so the IP layer's transport positions are set (overlay). */
+  protected decodeSlow(linkType: number, frame: Uint8Array, view: PacketView): DecodeStatus {
+    const base = view.frameOffset;
+    const held = frame.length - base;
+    const captured = view.capLen > held ? held : view.capLen < 0 ? 0 : view.capLen;
+    return this.decodeLink(linkType, frame, base, base + captured, captured, view);
+  }
+
+  private decodeLink(linkType: number, frame: Uint8Array, base: number, end: number, captured: number, view: PacketView): DecodeStatus {
     resetView(view);
     // A wire length below the captured length is corrupt; never infer lengths below what we hold.
     const wireEnd = base + (view.wireLen > captured ? view.wireLen : captured);
@@ -137,7 +150,7 @@ export class Decoder extends IpDecoder {
     return this.lastData;
   }
 
-  private decodeEthernet(frame: Uint8Array, b: number, end: number, wireEnd: number, view: PacketView): DecodeStatus {
+  protected decodeEthernet(frame: Uint8Array, b: number, end: number, wireEnd: number, view: PacketView): DecodeStatus {
     if (end - b < 14) return DecodeStatus.Truncated;
     view.dstMacHi = readU16(frame, b); // 0: destination MAC
     view.dstMacLo = readI32(frame, b + 2);
@@ -329,7 +342,7 @@ export class Decoder extends IpDecoder {
 }
 
 /** Clears every field the decoder reports on, so nothing leaks from the previous frame. */
-function resetView(view: PacketView): void {
+export function resetView(view: PacketView): void {
   view.family = 0;
   view.src[0] = view.src[1] = view.src[2] = view.src[3] = 0;
   view.dst[0] = view.dst[1] = view.dst[2] = view.dst[3] = 0;

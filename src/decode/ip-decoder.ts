@@ -51,6 +51,16 @@ export class IpDecoder {
    */
   headersCut = 0;
 
+  /**
+   * Where the last packet's transport header starts and its bytes end (captured, and as the IP
+   * header announces them), and whether it was a later fragment: for the overlay decoder, which
+   * reads a tunnel header after the outer UDP one. Plain stores, read by no other path.
+   */
+  protected transportAt = 0;
+  protected transportEnd = 0;
+  protected packetEnd = 0;
+  protected laterFragment = false;
+
   private readonly fragments: FragmentCache;
 
   constructor(opts: DecoderOptions) {
@@ -98,6 +108,7 @@ export class IpDecoder {
     view.family = 4;
     view.protocol = protocol;
     view.l3Bytes = totalLen;
+    this.packetEnd = off + totalLen;
     view.src[0] = readI32(frame, off + 12); // 12: source
     view.dst[0] = readI32(frame, off + 16); // 16: destination (words 1..3 stay as decode zeroed them)
 
@@ -144,6 +155,7 @@ export class IpDecoder {
       }
     }
     const announcedEnd = off + l3Bytes;
+    this.packetEnd = announcedEnd;
 
     let pos = off + 40;
     let fragmented = false;
@@ -247,6 +259,8 @@ export class IpDecoder {
 
   /** Ports (and TCP flags) of the transport header at `pos`, when captured; else they stay 0. */
   private readTransport(frame: Uint8Array, pos: number, end: number, view: PacketView): void {
+    this.transportAt = pos;
+    this.transportEnd = end;
     if (pos + 4 > end) return; // a short snaplen keeps the packet, without ports
     view.srcPort = readU16(frame, pos); // 0: source port
     view.dstPort = readU16(frame, pos + 2); // 2: destination port
@@ -262,6 +276,7 @@ export class IpDecoder {
   }
 
   private joinLaterFragment(family: number, id: number, isLast: boolean, view: PacketView): void {
+    this.laterFragment = true;
     if (this.fragments.find(family, view.src, view.dst, id, isLast, view.tsSec)) {
       // IPv6 later fragments name only the first header after the fragment header; the first
       // fragment knows the upper-layer protocol past any further extension headers.

@@ -22,6 +22,11 @@ export const DecodeStatus = {
   UnsupportedLink: 4,
   /** A well-formed frame that carries no IP (ARP, STP, LLDP, ...): skipped, not malformed. */
   NotIp: 5,
+  /**
+   * A later fragment of an overlay tunnel's outer packet (decodeOverlay only): the inner packet
+   * was counted at the first fragment, with its inner length, so this one is not recorded again.
+   */
+  TunnelFragment: 6,
 } as const;
 export type DecodeStatus = (typeof DecodeStatus)[keyof typeof DecodeStatus];
 
@@ -33,6 +38,7 @@ export const DECODE_STATUS_NAMES = [
   'bad_length',
   'unsupported_link',
   'not_ip',
+  'tunnel_fragment',
 ] as const;
 
 /** libpcap DLT/LINKTYPE values the decoder reads. */
@@ -118,6 +124,17 @@ export class PacketView {
   /** NFLOG only: byte range of the log prefix in the frame's buffer (length 0 when absent); never copied. */
   nflogPrefixOffset = 0;
   nflogPrefixLength = 0;
+
+  /**
+   * Overlay only (OverlayDecoder.decodeOverlay): the VNI of the VXLAN / Geneve tunnel the packet
+   * was taken out of, and the tunnel's outer addresses (words as `src`/`dst`); -1 for a packet
+   * that came out of no tunnel. Every other decode leaves these alone: the overlay path resets
+   * `vni` to -1 after recording, so no other path ever sees one set.
+   */
+  vni = -1;
+  tunnelFamily = 0;
+  readonly tunnelSrc = new Uint32Array(4);
+  readonly tunnelDst = new Uint32Array(4);
 }
 
 /** Whether the decoder reads frames of this libpcap link type (DLT value as libpcap reports it). */

@@ -3,6 +3,9 @@ import type { ReplayKernel } from '../kernel/replay-kernel';
 import type { FlowRecorder } from './flow-recorder';
 
 const LINKTYPE_ETHERNET = 1;
+/** `record`'s device for a shared device's frames, and for an overlay device's (decapsulated). */
+export const SHARED_DEVICE = -1;
+export const OVERLAY_DEVICE = -2;
 /** Kernel calls that took nothing, in a row, before the walker starts leaving records to TypeScript. */
 const KERNEL_MISSES_BEFORE_WAIT = 8;
 const KERNEL_WAIT_MAX = 4096;
@@ -19,6 +22,7 @@ const KERNEL_WAIT_MAX = 4096;
  *                                                      │ stops at a record
  *                                                      ▼
  *                                        FlowRecorder.onFrameForEni / onSharedFrame
+                                        (overlay devices: onOverlayFrame, no kernel)
  *
  * The kernel's tables are the aggregators' own, so window closes, incremental drains into the
  * second table, NODATA and SKIPDATA all work as with the TypeScript path alone.
@@ -49,9 +53,13 @@ export class ChunkRecorder {
     this.kernel?.sharedEnis.set(shared);
   }
 
-  /** Records the pcap records in chunk [0, end) for `eni` (-1: a shared device); returns how many. */
+  /**
+   * Records the pcap records in chunk [0, end) for `eni` (SHARED_DEVICE, OVERLAY_DEVICE: such a
+   * device's); returns how many. Overlay frames skip the kernel, which counts tunnels under
+   * their outer header.
+   */
   record(eni: number, linkType: number, end: number): number {
-    const kernel = linkType === LINKTYPE_ETHERNET ? this.kernel : null;
+    const kernel = linkType === LINKTYPE_ETHERNET && eni !== OVERLAY_DEVICE ? this.kernel : null;
     const rec = this.recorder;
     const view = rec.view;
     const w = this.words;
@@ -86,7 +94,8 @@ export class ChunkRecorder {
       view.wireLen = w.getUint32(pos + 12, true);
       view.frameOffset = pos + 16;
       if (eni >= 0) rec.onFrameForEni(eni, linkType, chunk, false);
-      else rec.onSharedFrame(linkType, chunk);
+      else if (eni === SHARED_DEVICE) rec.onSharedFrame(linkType, chunk);
+      else rec.onOverlayFrame(linkType, chunk);
       pos += 16 + capLen;
       packets++;
     }

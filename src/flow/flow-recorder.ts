@@ -1,6 +1,8 @@
 import { Decoder } from '../decode/decoder';
+import { OverlayDecoder, type TunnelPorts } from '../decode/overlay-decoder';
 import { DecodeStatus, DECODE_STATUS_NAMES, PacketView } from '../decode/packet-view';
 import type { EniInventory } from '../enrich/eni-inventory';
+import type { OverlayInventory } from '../enrich/overlay-inventory';
 import type { PolicyEvaluator } from '../enrich/policy/policy-evaluator';
 import { FlowAggregator } from './flow-aggregator';
 import { FLAG_OUT, FLAG_REJECT } from './flow-table';
@@ -29,6 +31,14 @@ export class PacketCounters {
   }
 }
 
+/** Overlay decapsulation of a recorder (see OverlayDecoder, OverlayInventory). */
+export interface RecorderOverlay {
+  inventory: OverlayInventory;
+  ports: TunnelPorts;
+  /** Every frame of `onFrame` is an overlay device's (replay of an uplink capture). */
+  decapsulateAll: boolean;
+}
+
 /**
  * The packet path: decode a frame into the one reused `PacketView`, find the ENIs it leaves and
  * enters, and add it to the flow aggregator of every interval that covers those ENIs.
@@ -40,6 +50,10 @@ export class FlowRecorder {
   readonly view = new PacketView();
   readonly counters: PacketCounters;
   private readonly decoder: Decoder;
+  /** The same decoder when the recorder decapsulates (one fragment cache), else null. */
+  private readonly overlayDecoder: OverlayDecoder | null;
+  private readonly overlay: OverlayInventory | null;
+  private readonly decapsulateAll: boolean;
   /** Aggregators covering ENI e are eniAggIndex[eniAggOffset[e] .. eniAggOffset[e+1]). */
   readonly eniAggOffset: Int32Array;
   readonly eniAggIndex: Int32Array;
@@ -57,8 +71,12 @@ export class FlowRecorder {
     /** For each aggregator, which ENIs it records (1) — those its flow logs cover. */
     coverage: readonly Uint8Array[],
     fragmentCacheSize: number,
+    overlay: RecorderOverlay | null = null,
   ) {
-    this.decoder = new Decoder({ fragmentCacheSize });
+    this.overlayDecoder = overlay === null ? null : new OverlayDecoder({ fragmentCacheSize }, overlay.ports);
+    this.decoder = this.overlayDecoder ?? new Decoder({ fragmentCacheSize });
+    this.overlay = overlay?.inventory ?? null;
+    this.decapsulateAll = overlay?.decapsulateAll ?? false;
     const eniCount = inventory.enis.length;
     this.counters = new PacketCounters(eniCount);
     this.sharedEnis = new Uint8Array(eniCount);
@@ -78,6 +96,16 @@ export class FlowRecorder {
     return this.decoder;
   }
 
+  /** The overlay's inventory (its unknownVni counter), when the recorder decapsulates. */
+  get overlayInventory(): OverlayInventory | null {
+    return this.overlay;
+  }
+
+  /** Whether `onFrame` decapsulates every frame (the replay kernel then stays out of the way). */
+  get decapsulatesAll(): boolean {
+    return this.decapsulateAll;
+  }
+
   /**
    * Records one frame. The caller has set view.tsSec/tsUsec/capLen/wireLen. `reject` marks frames
    * from a source of dropped traffic (NFLOG), which aggregate as REJECT flows.
@@ -86,6 +114,14 @@ export class FlowRecorder {
     const c = this.counters;
     c.frames++;
     const v = this.view;
+    if (this.overlayDecoder !== null && this.decapsulateAll) {
+      const overlayStatus = this.overlayDecoder.decodeOverlay(linkType, frame, v);
+      c.byStatus[overlayStatus]++;
+      this.tick(v.tsSec);
+      if (overlayStatus === DecodeStatus.Ok) this.recordOverlay(reject, null);
+      v.vni = -1;
+      return;
+    }
     const status = this.decoder.decode(linkType, frame, v);
     c.byStatus[status]++;
     // Every frame moves the clocks forward, so NODATA windows close even when no packet of a
@@ -107,6 +143,43 @@ export class FlowRecorder {
     const status = this.decoder.decode(linkType, frame, this.view);
     c.byStatus[status]++;
     if (status === DecodeStatus.Ok) this.recordByAddress(false, this.sharedEnis);
+  }
+
+  /**
+   * Records one frame captured on a device that carries the VPC overlay (overlay.devices): a
+   * VXLAN / Geneve packet counts under its inner headers for the ENI its VNI and inner MAC (else
+   * address) name, anything else as on a shared device; either way only for ENIs marked in
+   * `sharedEnis`. Without overlay VPCs configured it is `onSharedFrame`. Same contract as `onFrame`.
+   */
+  onOverlayFrame(linkType: number, frame: Uint8Array): void {
+    const od = this.overlayDecoder;
+    if (od === null) {
+      this.onSharedFrame(linkType, frame);
+      return;
+    }
+    const c = this.counters;
+    c.frames++;
+    const v = this.view;
+    const status = od.decodeOverlay(linkType, frame, v);
+    c.byStatus[status]++;
+    if (status === DecodeStatus.Ok) this.recordOverlay(false, this.sharedEnis);
+    v.vni = -1;
+  }
+
+  /** A decoded overlay-device packet: by VNI and inner MAC / address when it was tunneled. */
+  private recordOverlay(reject: boolean, mask: Uint8Array | null): void {
+    const v = this.view;
+    const ov = this.overlay as OverlayInventory;
+    if (v.vni < 0) {
+      this.recordByAddress(reject, mask);
+      return;
+    }
+    const slot = ov.slotOf(v.vni);
+    if (slot < 0) {
+      this.counters.unattributed++;
+      return;
+    }
+    this.recordPair(ov.sourceEni(slot, v), ov.destinationEni(slot, v), reject, mask);
   }
 
   /**
@@ -182,8 +255,12 @@ export class FlowRecorder {
   private recordByAddress(reject: boolean, mask: Uint8Array | null): void {
     const v = this.view;
     const inv = this.inventory;
-    let out = inv.sourceEni(v);
-    let inbound = inv.destinationEni(v);
+    this.recordPair(inv.sourceEni(v), inv.destinationEni(v), reject, mask);
+  }
+
+  /** Records the view for its source ENI `out` and destination ENI `inbound` (-1: none). */
+  private recordPair(out: number, inbound: number, reject: boolean, mask: Uint8Array | null): void {
+    const v = this.view;
     if (mask !== null) {
       if (out >= 0 && mask[out] === 0) out = -1;
       if (inbound >= 0 && mask[inbound] === 0) inbound = -1;

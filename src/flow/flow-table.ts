@@ -38,6 +38,8 @@ const W_TIMES = 7;
 const TIME_BIAS = 0x8000;
 /** Words per IPv6 slot of the side array: source, then destination. */
 const V6_WORDS = 8;
+/** Words per entry of the tunnel side array (see noteTunnel). */
+export const TUNNEL_WORDS = 10;
 /**
  * An index slot holds `entry + 1` in its low 24 bits (capacity is below 2^24) and 7 bits of the
  * key's hash above them, so a probe that meets another flow's slot almost never reads that
@@ -79,6 +81,14 @@ export class FlowTable {
   /** IPv6 addresses, V6_WORDS per flow; grows by doubling up to `capacity` slots. */
   private v6: Uint32Array;
   private v6Count = 0;
+  /**
+   * Overlay flows only: per entry [vni + 1, outer family, outer source (4), outer destination
+   * (4)], as the flow's first packet came (0: no tunnel). Made and grown on the first tunnel
+   * packet, so a table that never sees one (any host without overlay devices) has none.
+   */
+  private tunnels: Uint32Array | null = null;
+  /** Entries below this may have tunnel words (cleared up to it). */
+  private tunnelEntries = 0;
   /** Second of the first packet since `clear`, minus TIME_BIAS. */
   private baseSec = 0;
   private count = 0;
@@ -240,8 +250,25 @@ export class FlowTable {
     w[k + W_BYTES_LO] = v.l3Bytes;
     w[k + W_BYTES_HI] = v.tcpFlags & 0xff;
     w[k + W_TIMES] = (at << 16) | at;
+    if (v.vni >= 0) this.noteTunnel(i, v);
     if (this.count > this.growAt) this.growIndex();
     return true;
+  }
+
+  /** Keeps the tunnel of new flow `i` (overlay packets only: not on the common path). */
+  private noteTunnel(i: number, v: PacketView): void {
+    let t = this.tunnels;
+    if (t === null || (i + 1) * TUNNEL_WORDS > t.length) {
+      const grown = new Uint32Array(Math.min(this.capacity, Math.max(64, (i + 1) * 2)) * TUNNEL_WORDS);
+      if (t !== null) grown.set(t);
+      this.tunnels = t = grown;
+    }
+    const k = i * TUNNEL_WORDS;
+    t[k] = v.vni + 1;
+    t[k + 1] = v.tunnelFamily;
+    t.set(v.tunnelSrc, k + 2);
+    t.set(v.tunnelDst, k + 6);
+    if (i + 1 > this.tunnelEntries) this.tunnelEntries = i + 1;
   }
 
   private sameIpv6(slot: number, s: Uint32Array, d: Uint32Array): boolean {
@@ -288,6 +315,8 @@ export class FlowTable {
     if (this.count > 0) this.index.fill(0);
     this.count = 0;
     this.v6Count = 0;
+    if (this.tunnelEntries > 0) (this.tunnels as Uint32Array).fill(0, 0, this.tunnelEntries * TUNNEL_WORDS);
+    this.tunnelEntries = 0;
   }
 
   // ---- per-entry accessors for drains (entry i in 0..size-1) ----
@@ -328,6 +357,20 @@ export class FlowTable {
    */
   addressWords(i: number): Uint32Array {
     return (this.words[i * ENTRY_WORDS + W_META] & FLAG_IPV6) !== 0 ? this.v6 : this.words;
+  }
+  /** The VNI of entry i's tunnel (an overlay flow), or -1. */
+  tunnelVni(i: number): number {
+    return this.tunnels !== null && i < this.tunnelEntries ? this.tunnels[i * TUNNEL_WORDS] - 1 : -1;
+  }
+  /**
+   * Entry i's tunnel (when tunnelVni(i) >= 0): the outer family, and the array holding the outer
+   * source at `i * 10 + 2` and destination at `i * 10 + 6` (four words each, IPv4 in the first).
+   */
+  tunnelFamily(i: number): number {
+    return (this.tunnels as Uint32Array)[i * TUNNEL_WORDS + 1];
+  }
+  tunnelWords(): Uint32Array {
+    return this.tunnels as Uint32Array;
   }
   srcAddressAt(i: number): number {
     const k = i * ENTRY_WORDS;

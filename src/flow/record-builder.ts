@@ -1,6 +1,6 @@
 import type { AgentConfig, EniConfig, FlowLogConfig } from '../config/types';
 import type { ClosedWindow } from './flow-aggregator';
-import { FLAG_IPV6, FLAG_OUT, FLAG_REJECT, FlowTable } from './flow-table';
+import { FLAG_IPV6, FLAG_OUT, FLAG_REJECT, FlowTable, TUNNEL_WORDS } from './flow-table';
 import { formatAddress } from './address-format';
 import { PLAIN_TEXT, type FlowRecord, type FlowSlice, type LogStatus, type RecordBatch } from './record';
 import { logStatusOf } from './log-status';
@@ -248,7 +248,7 @@ export class RecordBuilder {
           rec['log-status'] = 'OK';
           rec['action'] = reject ? 'REJECT' : 'ACCEPT';
         }
-        batches[f].records.push(this.withExtras(rec, fl, t.protocol(i) === 6 ? String(t.tcpFlags(i) & 0x3f) : '0'));
+        batches[f].records.push(this.withExtras(rec, fl, t.protocol(i) === 6 ? String(t.tcpFlags(i) & 0x3f) : '0', t, i));
         this.counters.ok++;
       }
     }
@@ -261,7 +261,7 @@ export class RecordBuilder {
         if (cov[eni] === 0) continue;
         const status = logStatusOf(w.eniPackets[eni], w.eniLostPackets[eni]);
         if (status === 'OK') continue;
-        batches[f].records.push(this.withExtras(this.statusRecord(eni, status, w), this.flowLogs[f], '-'));
+        batches[f].records.push(this.withExtras(this.statusRecord(eni, status, w), this.flowLogs[f], '-', null, 0));
         if (status === 'NODATA') this.counters.nodata++;
         else this.counters.skipdata++;
       }
@@ -309,10 +309,18 @@ export class RecordBuilder {
     return rec;
   }
 
-  private withExtras(rec: FlowRecord, fl: FlowLogConfig, tcpFlags: string): FlowRecord {
+  /** `rec` with the flow log's extra fields; the tunnel ones from entry i of `t` (flows only). */
+  private withExtras(rec: FlowRecord, fl: FlowLogConfig, tcpFlags: string, t: FlowTable | null, i: number): FlowRecord {
     if (fl.extraFields.length === 0) return rec;
     const out: FlowRecord = { ...rec };
-    for (const x of fl.extraFields) out[x] = x === 'tcp-flags' ? tcpFlags : this.config.region;
+    const tunneled = t !== null && t.tunnelVni(i) >= 0;
+    for (const x of fl.extraFields) {
+      if (x === 'tcp-flags') out[x] = tcpFlags;
+      else if (x === 'region') out[x] = this.config.region;
+      else if (!tunneled) out[x] = '-';
+      else if (x === 'vni') out[x] = String(t.tunnelVni(i));
+      else out[x] = formatAddress(t.tunnelFamily(i), t.tunnelWords(), i * TUNNEL_WORDS + (x === 'tunnel-srcaddr' ? 2 : 6));
+    }
     return out;
   }
 }

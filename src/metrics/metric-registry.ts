@@ -17,6 +17,7 @@ export const METRIC_NAMES = {
   captureDevicePackets: 'flowlog_capture_device_packets_total',
   captureDeviceDrops: 'flowlog_capture_device_drops_total',
   captureKernelPackets: 'flowlog_capture_kernel_packets_total',
+  decodeTunnelPackets: 'flowlog_decode_tunnel_packets_total',
   decodeMalformed: 'flowlog_decode_malformed_total',
   enrichUnattributed: 'flowlog_enrich_unattributed_packets_total',
   flowActiveFlows: 'flowlog_flow_active_flows',
@@ -87,6 +88,14 @@ export function buildMetricRegistry(source: MetricsSource): Registry {
     ]),
   );
   counter(METRIC_NAMES.captureKernelPackets, 'Packets the WebAssembly kernel recorded; the others went through the TypeScript path.', [], () => [[{}, source.kernelPackets()]]);
+  counter(METRIC_NAMES.decodeTunnelPackets, 'Overlay devices: packets taken out of VXLAN/Geneve tunnels, later outer fragments (counted at the first), and packets of VNIs no VPC has (unattributed).', ['outcome'], () => {
+    const o = source.overlayPackets();
+    return [
+      [{ outcome: 'decapsulated' }, o.decapsulated],
+      [{ outcome: 'outer_fragment' }, o.outerFragments],
+      [{ outcome: 'unknown_vni' }, o.unknownVni],
+    ];
+  });
   counter(METRIC_NAMES.decodeMalformed, 'Packets that could not be decoded, by reason.', ['reason'], () =>
     Object.entries(source.malformedPackets()).map(([reason, n]) => [{ reason }, n]),
   );

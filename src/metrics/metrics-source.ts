@@ -75,6 +75,12 @@ export interface ConfigReloadCounters {
   failed: number;
 }
 
+export interface OverlayCounters {
+  decapsulated: number;
+  outerFragments: number;
+  unknownVni: number;
+}
+
 /** Scrape-time view of the pipeline's counters; see the contract above. */
 export interface MetricsSource {
   captureDevices(): readonly CaptureDeviceCounters[];
@@ -82,6 +88,8 @@ export interface MetricsSource {
   captureHandles(): readonly CaptureHandleCounters[];
   /** Packets the WebAssembly kernel recorded (the rest went through the TypeScript path). */
   kernelPackets(): number;
+  /** Overlay devices: packets taken out of tunnels, later outer fragments skipped, unknown VNIs. */
+  overlayPackets(): OverlayCounters;
   /** Malformed packets by reason (decode status name, e.g. "truncated"). */
   malformedPackets(): Readonly<Record<string, number>>;
   /** Packets that matched no configured ENI. */

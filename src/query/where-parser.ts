@@ -15,7 +15,7 @@ import { parseAddressRange, type AddressRange } from './address-match';
 import { tokenizeWhere, WhereError, type ComparisonOp, type Token } from './where-lexer';
 
 /** Fields a filter may name: the 18 record fields and the optional extra fields. */
-export const QUERY_FIELDS: readonly string[] = [...RECORD_FIELDS, 'tcp-flags', 'region'];
+export const QUERY_FIELDS: readonly string[] = [...RECORD_FIELDS, 'tcp-flags', 'region', 'tunnel-srcaddr', 'tunnel-dstaddr', 'vni'];
 /** Fields compared as numbers (ordering operators allowed). */
 export const NUMERIC_FIELDS: ReadonlySet<string> = new Set([
   'version',
@@ -27,9 +27,10 @@ export const NUMERIC_FIELDS: ReadonlySet<string> = new Set([
   'start',
   'end',
   'tcp-flags',
+  'vni',
 ]);
 /** Fields whose values may be written as an address or a CIDR. */
-export const ADDRESS_FIELDS: ReadonlySet<string> = new Set(['srcaddr', 'dstaddr']);
+export const ADDRESS_FIELDS: ReadonlySet<string> = new Set(['srcaddr', 'dstaddr', 'tunnel-srcaddr', 'tunnel-dstaddr']);
 
 /** One literal of a test, converted for its field. */
 export type WhereValue =

@@ -10,6 +10,7 @@ import type {
   CaptureHandleCounters,
   ConfigReloadCounters,
   FlowTableUsage,
+  OverlayCounters,
   HealthSource,
   MetricsSource,
   RecordCount,
@@ -46,6 +47,9 @@ export class FakePipelineCounters implements MetricsSource, HealthSource {
   }
   captureHandles(): readonly CaptureHandleCounters[] {
     return this.handles;
+  }
+  overlayPackets(): OverlayCounters {
+    return { decapsulated: 0, outerFragments: 0, unknownVni: 0 };
   }
   kernelPackets(): number {
     return this.kernel;
