@@ -27,12 +27,13 @@ describe('systemd/flowlog-agent.service', () => {
     expect(unitText.split('\n')).toContain(`${key}=${value}`);
   });
 
-  // systemd-analyze verify also checks that ExecStart exists: point it at this checkout's bin.
+  // systemd-analyze verify also checks that ExecStart exists: point it at this checkout's bin. The
+  // man page of Documentation= exists once the package is installed (packaging-deb.test.ts checks it).
   it.skipIf(analyze.status !== 0)('passes systemd-analyze verify', () => {
     const dir = tempDirForFile('unit');
     const unit = join(dir, 'flowlog-agent.service');
     writeFileSync(unit, unitText.replace('/usr/bin/flowlog-agent', join(REPO, 'bin/flowlog-agent')));
-    const r = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
+    const r = spawnSync('systemd-analyze', ['verify', '--man=no', unit], { encoding: 'utf8' });
     expect(r.stderr.trim()).toBe('');
     expect(r.status).toBe(0);
   });
