@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { OfflineCaptureSource, type CaptureFileReport } from '../capture/offline-source';
-import { DECODE_STATUS_NAMES, DecodeStatus } from '../decode/packet-view';
+import { DECODE_STATUS_NAMES, DecodeStatus, MALFORMED_STATUSES } from '../decode/packet-view';
 import { OverlayDecoder } from '../decode/overlay-decoder';
 import type { FlowRecorder } from '../flow/flow-recorder';
 import { buildPipeline } from '../pipeline';
@@ -87,7 +87,7 @@ export async function runReplay(o: ReplayOptions): Promise<{ code: number; summa
   }
   const c = pipeline.recorder.counters;
   const malformed: Record<string, number> = {};
-  for (const s of [DecodeStatus.Truncated, DecodeStatus.BadVersion, DecodeStatus.BadLength, DecodeStatus.UnsupportedLink]) {
+  for (const s of MALFORMED_STATUSES) {
     if (c.byStatus[s] > 0) malformed[DECODE_STATUS_NAMES[s]] = c.byStatus[s];
   }
   const records = { ok: 0, nodata: 0, skipdata: 0, filtered: 0 };

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { DeliveredOutput } from '../cli/delivered-output';
 import type { AgentConfig } from '../config/types';
-import { DECODE_STATUS_NAMES, DecodeStatus } from '../decode/packet-view';
+import { DECODE_STATUS_NAMES, DecodeStatus, MALFORMED_STATUSES } from '../decode/packet-view';
 import { OverlayDecoder } from '../decode/overlay-decoder';
 import type { LiveEni } from '../enrich/eni-discovery';
 import type { PacketCounters } from '../flow/flow-recorder';
@@ -63,8 +63,6 @@ const LINK_SAMPLE_TICKS = 5;
 
 /** pcap_stat fields are u_int and wrap; deltas are taken modulo 2^32. */
 const U32 = 0x1_0000_0000;
-/** Statuses counted as malformed (not Ok, not NotIp), with their label. */
-const MALFORMED = [DecodeStatus.Truncated, DecodeStatus.BadVersion, DecodeStatus.BadLength, DecodeStatus.UnsupportedLink];
 
 interface EniTotals {
   packets: number;
@@ -192,7 +190,7 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
     this.foldRetired();
     const live = this.view.generation()?.pipeline.recorder.counters.byStatus;
     const out: Record<string, number> = {};
-    for (const s of MALFORMED) out[DECODE_STATUS_NAMES[s]] = this.malformed[s] + (live?.[s] ?? 0);
+    for (const s of MALFORMED_STATUSES) out[DECODE_STATUS_NAMES[s]] = this.malformed[s] + (live?.[s] ?? 0);
     return out;
   }
 
@@ -283,7 +281,7 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
         t.packets += counters.eniPackets[i];
         t.bytes += counters.eniBytes[i];
       });
-      for (const s of MALFORMED) this.malformed[s] += counters.byStatus[s];
+      for (const s of MALFORMED_STATUSES) this.malformed[s] += counters.byStatus[s];
       this.unattributed += counters.unattributed;
     }
   }

@@ -1,18 +1,11 @@
 import { readI32, readU16, readU16Le, readU32 } from './byte-reads';
 import { decodeEthernetIp } from './ethernet-ip-lane';
-import { IpDecoder, type DecoderOptions } from './ip-decoder';
+import type { DecoderOptions } from './ip-decoder';
+import { LinkDecoder } from './link-decoder';
 import { DecodeStatus, LinkType, resetLinkExtras, type PacketView } from './packet-view';
 
 export type { DecoderOptions } from './ip-decoder';
 
-const ETHERTYPE_IPV4 = 0x0800;
-const ETHERTYPE_IPV6 = 0x86dd;
-const ETHERTYPE_VLAN = 0x8100; // 802.1Q
-const ETHERTYPE_QINQ = 0x88a8; // 802.1ad
-const ETHERTYPE_QINQ_OLD = 0x9100; // pre-802.1ad QinQ (also 0x9200, 0x9300)
-const ETHERTYPE_MPLS = 0x8847;
-const ETHERTYPE_MPLS_MULTICAST = 0x8848;
-const ETHERTYPE_PPPOE_SESSION = 0x8864;
 /** Largest 802.3 length field; larger values (from 0x0600) are ethertypes. */
 const ETHER_MAX_LENGTH_FIELD = 1500;
 const ARPHRD_NETLINK = 824; // SLL captures of netlink sockets: the protocol is a netlink family
@@ -47,10 +40,11 @@ function familyVersion(af: number): number {
  * metrics stage; the decoder never resets them.
  *
  * Lengths: `view.l3Bytes` is the length the IP header announces, never the captured length.
+ * Tags, shims and serial framings between the link header and IP: link-decoder.ts.
  * Tunnels (GRE, VXLAN, Geneve, IP-in-IP) are not descended: the outer header is the flow
  * (OverlayDecoder, overlay-decoder.ts, opens VXLAN and Geneve on the devices that carry them).
  */
-export class Decoder extends IpDecoder {
+export class Decoder extends LinkDecoder {
   /** The frame buffer of the last call and a DataView over it, for the fast lane. */
   private lastFrame: Uint8Array | null = null;
   private lastData: DataView = new DataView(new ArrayBuffer(0));
@@ -120,6 +114,11 @@ export class Decoder extends IpDecoder {
       case LinkType.Null:
       case LinkType.Loop:
         return this.decodeLoopback(linkType, frame, base, end, wireEnd, view);
+      case LinkType.Ppp:
+      case LinkType.PppHdlc:
+        return this.decodePppLink(frame, base, end, wireEnd, view);
+      case LinkType.CiscoHdlc:
+        return this.decodeCiscoHdlc(frame, base, end, wireEnd, view);
       default:
         return DecodeStatus.UnsupportedLink;
     }
@@ -193,78 +192,6 @@ export class Decoder extends IpDecoder {
     if (protocol === SLL_PROTOCOL_802_2) return this.decodeEthertype(frame, pos, 0, end, wireEnd, view);
     if (protocol <= ETHER_MAX_LENGTH_FIELD) return DecodeStatus.NotIp;
     return this.decodeEthertype(frame, pos, protocol, end, wireEnd, view);
-  }
-
-  /**
-   * Follows an ethertype at `pos` through VLAN tags, LLC/SNAP, PPPoE and MPLS labels to IP.
-   * `ethertype` <= 1500 means an 802.3 length field: an LLC header is at `pos`.
-   */
-  private decodeEthertype(
-    frame: Uint8Array,
-    pos: number,
-    ethertype: number,
-    end: number,
-    wireEnd: number,
-    view: PacketView,
-  ): DecodeStatus {
-    // Every pass consumes at least 4 bytes, so the loop ends within the captured bytes.
-    for (;;) {
-      if (ethertype === ETHERTYPE_IPV4) return this.decodeIp(frame, pos, end, wireEnd, 4, view);
-      if (ethertype === ETHERTYPE_IPV6) return this.decodeIp(frame, pos, end, wireEnd, 6, view);
-      if (
-        ethertype === ETHERTYPE_VLAN ||
-        ethertype === ETHERTYPE_QINQ ||
-        ethertype === ETHERTYPE_QINQ_OLD ||
-        ethertype === 0x9200 ||
-        ethertype === 0x9300
-      ) {
-        if (pos + 4 > end) return DecodeStatus.Truncated;
-        ethertype = readU16(frame, pos + 2); // 0: TCI (PCP, DEI, VLAN id); 2: inner ethertype
-        pos += 4;
-        continue;
-      }
-      if (ethertype === ETHERTYPE_MPLS || ethertype === ETHERTYPE_MPLS_MULTICAST) {
-        return this.decodeMpls(frame, pos, end, wireEnd, view);
-      }
-      if (ethertype === ETHERTYPE_PPPOE_SESSION) {
-        if (pos + 8 > end) return DecodeStatus.Truncated;
-        // 0: version/type 0x11; 1: code; 2: session id; 4: length; 6: PPP protocol
-        const pppProtocol = readU16(frame, pos + 6);
-        if (pppProtocol === 0x0021) return this.decodeIp(frame, pos + 8, end, wireEnd, 4, view);
-        if (pppProtocol === 0x0057) return this.decodeIp(frame, pos + 8, end, wireEnd, 6, view);
-        return DecodeStatus.NotIp;
-      }
-      if (ethertype <= ETHER_MAX_LENGTH_FIELD) {
-        // 802.3 frame: 0: DSAP; 1: SSAP; 2: control. Only SNAP (AA AA 03) can carry IP here.
-        if (pos + 3 > end) return DecodeStatus.Truncated;
-        if (frame[pos] !== 0xaa || frame[pos + 1] !== 0xaa || frame[pos + 2] !== 0x03) return DecodeStatus.NotIp;
-        if (pos + 8 > end) return DecodeStatus.Truncated;
-        // 3: OUI; an OUI other than 00-00-00 (or 00-00-F8, 802.1H) names a private protocol.
-        if (frame[pos + 3] !== 0 || frame[pos + 4] !== 0 || (frame[pos + 5] !== 0 && frame[pos + 5] !== 0xf8)) {
-          return DecodeStatus.NotIp;
-        }
-        ethertype = readU16(frame, pos + 6); // 6: ethertype
-        if (ethertype <= ETHER_MAX_LENGTH_FIELD) return DecodeStatus.NotIp; // no LLC inside SNAP
-        pos += 8;
-        continue;
-      }
-      return DecodeStatus.NotIp; // ARP, LLDP, STP, IPX, ...
-    }
-  }
-
-  private decodeMpls(frame: Uint8Array, pos: number, end: number, wireEnd: number, view: PacketView): DecodeStatus {
-    for (;;) {
-      if (pos + 4 > end) return DecodeStatus.Truncated;
-      const bottomOfStack = (frame[pos + 2] & 0x01) !== 0; // 0: label(20) | TC(3) | S(1) | TTL(8)
-      pos += 4;
-      if (bottomOfStack) break;
-    }
-    if (pos >= end) return DecodeStatus.Truncated;
-    // MPLS does not say what it carries: the first nibble decides. 0 is a pseudowire control
-    // word (Ethernet/ATM/... over MPLS); anything else but 4 or 6 is a non-IP payload too.
-    const nibble = frame[pos] >> 4;
-    if (nibble === 4 || nibble === 6) return this.decodeIp(frame, pos, end, wireEnd, nibble, view);
-    return DecodeStatus.NotIp;
   }
 
   /** BSD null (0: host-order AF, either byte order accepted) and OpenBSD loop (108: network order). */

@@ -27,6 +27,12 @@ export const DecodeStatus = {
    * was counted at the first fragment, with its inner length, so this one is not recorded again.
    */
   TunnelFragment: 6,
+  /**
+   * A tag or shim header that contradicts its own format: NSH of another version or shorter than
+   * its fixed headers, PPPoE session data with a version, type or code other than 1, 1, 0, an
+   * RFC 1662 PPP frame whose control byte is not 0x03.
+   */
+  BadTag: 7,
 } as const;
 export type DecodeStatus = (typeof DecodeStatus)[keyof typeof DecodeStatus];
 
@@ -39,15 +45,28 @@ export const DECODE_STATUS_NAMES = [
   'unsupported_link',
   'not_ip',
   'tunnel_fragment',
+  'bad_tag',
 ] as const;
+
+/** Statuses counted as malformed (`flowlog_decode_malformed_total{reason}`): not Ok, not NotIp, not TunnelFragment. */
+export const MALFORMED_STATUSES: readonly DecodeStatus[] = [
+  DecodeStatus.Truncated,
+  DecodeStatus.BadVersion,
+  DecodeStatus.BadLength,
+  DecodeStatus.UnsupportedLink,
+  DecodeStatus.BadTag,
+];
 
 /** libpcap DLT/LINKTYPE values the decoder reads. */
 export const LinkType = {
   Null: 0, // BSD loopback: 4-byte host-order address family
   Ethernet: 1,
+  Ppp: 9, // PPP, with or without RFC 1662 framing
+  PppHdlc: 50, // PPP in HDLC-like framing (or Cisco HDLC frames)
   Raw: 101, // LINKTYPE_RAW: IPv4 or IPv6, version nibble decides
   RawOpenBsd: 12, // DLT_RAW on some platforms reads as 12 (OpenBSD) or 14
   RawAlt: 14,
+  CiscoHdlc: 104, // Cisco HDLC: address, control, ethertype
   Loop: 108, // OpenBSD loopback: 4-byte network-order address family
   LinuxSll: 113,
   Ipv4: 228,
@@ -146,6 +165,9 @@ export function isSupportedLinkType(linkType: number): boolean {
     case LinkType.RawOpenBsd:
     case LinkType.RawAlt:
     case LinkType.Loop:
+    case LinkType.Ppp:
+    case LinkType.PppHdlc:
+    case LinkType.CiscoHdlc:
     case LinkType.LinuxSll:
     case LinkType.Ipv4:
     case LinkType.Ipv6:

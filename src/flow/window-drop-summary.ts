@@ -1,9 +1,8 @@
-import { DECODE_STATUS_NAMES, DecodeStatus } from '../decode/packet-view';
+import { DECODE_STATUS_NAMES, DecodeStatus, MALFORMED_STATUSES } from '../decode/packet-view';
 import type { Logger } from '../log';
 import type { ClosedWindow } from './flow-aggregator';
 import type { PacketCounters } from './flow-recorder';
 
-const MALFORMED = [DecodeStatus.Truncated, DecodeStatus.BadVersion, DecodeStatus.BadLength, DecodeStatus.UnsupportedLink];
 
 /**
  * Logs, once per window and only when something was dropped, what the packet path counted but
@@ -27,7 +26,7 @@ export class WindowDropSummary {
   onWindowClosed(w: ClosedWindow): void {
     const malformed: Record<string, number> = {};
     let malformedTotal = 0;
-    for (const s of MALFORMED) {
+    for (const s of MALFORMED_STATUSES) {
       const d = this.counters.byStatus[s] - this.lastByStatus[s];
       if (d > 0) {
         malformed[DECODE_STATUS_NAMES[s]] = d;

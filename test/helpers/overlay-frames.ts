@@ -33,7 +33,7 @@ export interface OverlayPacket {
   inner: InnerPacket;
 }
 
-function mac(text: string): Buffer {
+export function mac(text: string): Buffer {
   return Buffer.from(text.split(':').map((h) => parseInt(h, 16)));
 }
 
@@ -49,7 +49,7 @@ function address(text: string): Buffer {
 }
 
 /** An IP packet (header + transport header + payload) from `src` to `dst`. */
-function ipPacket(src: string, dst: string, protocol: number, transport: Buffer, ipId = 1): Buffer {
+export function ipPacket(src: string, dst: string, protocol: number, transport: Buffer, ipId = 1): Buffer {
   if (isIPv4(src)) {
     const h = Buffer.alloc(20);
     h[0] = 0x45;
@@ -71,7 +71,7 @@ function ipPacket(src: string, dst: string, protocol: number, transport: Buffer,
   return Buffer.concat([h, transport]);
 }
 
-function transport(protocol: number, srcPort: number, dstPort: number, payload: Buffer): Buffer {
+export function transport(protocol: number, srcPort: number, dstPort: number, payload: Buffer): Buffer {
   const h = Buffer.alloc(protocol === 6 ? 20 : 8);
   h.writeUInt16BE(srcPort, 0);
   h.writeUInt16BE(dstPort, 2);
@@ -82,7 +82,7 @@ function transport(protocol: number, srcPort: number, dstPort: number, payload: 
   return Buffer.concat([h, payload]);
 }
 
-function ethernet(dst: string, src: string, vlans: number[], ethertype: number, body: Buffer): Buffer {
+export function ethernet(dst: string, src: string, vlans: number[], ethertype: number, body: Buffer): Buffer {
   const parts = [mac(dst), mac(src)];
   for (const id of vlans) {
     const tag = Buffer.alloc(4);

@@ -71,8 +71,16 @@ const FIELDS = [
 ] as const;
 type Field = (typeof FIELDS)[number];
 
-/** Layers below IP the agent decodes: link types, 802.1Q/802.1ad tags, MPLS stacks. */
-const LINK_LAYERS = new Set(['frame', 'eth', 'ethertype', 'vlan', 'mpls', 'sll', 'null', 'loop', 'raw', 'nflog', 'llc', 'snap']);
+/**
+ * Layers below IP the agent decodes: link types (PPP, Cisco HDLC among them), 802.1Q/802.1ad
+ * tags, 802.1BR E-Tag, VN-Tag, FabricPath (tshark: cfp), NSH, PPPoE sessions, MPLS stacks.
+ */
+const LINK_LAYERS = new Set([
+  'frame', 'eth', 'ethertype', 'vlan', 'ieee8021ad', 'mpls', 'sll', 'null', 'loop', 'raw', 'nflog', 'llc', 'snap',
+  'etag', 'vntag', 'cfp', 'nsh', 'pppoes', 'ppp', 'chdlc',
+]);
+/** Of those, the layers whose header length is not fixed by their name (see linkHeaderBytes). */
+const VARIABLE_LAYERS = new Set(['mpls', 'nsh', 'ppp', 'chdlc', 'pppoes', 'cfp', 'etag', 'vntag', 'ieee8021ad', 'llc', 'snap']);
 const PORT_PROTOCOLS = new Set([6, 17, 132, 136]);
 const IPV6_EXT: Record<number, Field> = { 0: 'ipv6.hopopts.nxt', 43: 'ipv6.routing.nxt', 44: 'ipv6.fraghdr.nxt', 60: 'ipv6.dstopts.nxt', 51: 'ah.next_header' };
 
@@ -94,8 +102,8 @@ export async function tsharkPackets(file: string): Promise<OraclePacket[]> {
     const layers = (first('frame.protocols') ?? '').split(':');
     const ipLayer = layers.findIndex((l) => l === 'ip' || l === 'ipv6');
     if (ipLayer < 0) continue;
-    // IP reached through an encapsulation the flow-log definition does not read (PPPoE, an
-    // Ethernet pseudowire, ...) is not an IP packet of this link: the agent skips it as not IP.
+    // IP reached through an encapsulation the flow-log definition does not read (an Ethernet
+    // pseudowire, ...) is not an IP packet of this link: the agent skips it as not IP.
     if (!layers.slice(0, ipLayer).every((l) => LINK_LAYERS.has(l))) continue;
     const family = layers[ipLayer] === 'ip' ? 4 : 6;
     const timeSec = Math.floor(Number(first('frame.time_epoch')));
@@ -168,7 +176,7 @@ function linkHeaderBytes(layers: string[]): number | null {
   for (const l of layers) {
     if (l === 'eth') n += 14;
     else if (l === 'vlan') n += 4;
-    else if (l === 'mpls') return null;
+    else if (VARIABLE_LAYERS.has(l)) return null;
     else if (l === 'sll') n += 16;
     else if (l === 'null' || l === 'loop') n += 4;
   }
