@@ -5,19 +5,13 @@
  * order over an IP packet. Each layer is [ethertype-or-protocol announcing it, its header bytes].
  */
 import type { SeededRandom } from '../../src/synth/seeded-random';
-import { ipPacket, mac, pick, transport } from './overlay-frames';
+import { ipPacket, mac, pick, transport, type InnerPacket } from './overlay-frames';
 
 /** A layer between the link header and IP, outermost first. */
 export type Shim = 'vlan' | 'qinq' | 'etag' | 'vntag' | 'fabricpath' | 'nsh-md1' | 'nsh-md2' | 'nsh-eth' | 'pppoe' | 'mpls';
 
-export interface IpSpec {
-  src: string;
-  dst: string;
-  protocol: 6 | 17;
-  srcPort: number;
-  dstPort: number;
-  payload: number;
-}
+/** The IP packet under the shims: an overlay's inner packet without its link header. */
+export type IpSpec = Omit<InnerPacket, 'srcMac' | 'dstMac' | 'vlans'>;
 
 /** NSH next protocol of what an NSH header can carry directly, by the ethertype naming it. */
 const NSH_NEXT: Record<number, number> = { 0x0800: 1, 0x86dd: 2, 0x894f: 4, 0x8847: 5 };
