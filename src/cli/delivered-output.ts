@@ -107,6 +107,10 @@ export class DeliveredOutput implements RecordOutput {
     else this.unroutedRecords += batch.records.length;
   }
 
+  async appended(): Promise<void> {
+    await Promise.all([...this.byFlowLog.values()].map((d) => d.appended()));
+  }
+
   async close(): Promise<{ delivered: number; spooled: number }> {
     const deadline = Date.now() + this.flushTimeoutMs;
     let delivered = this.retiredDelivered;

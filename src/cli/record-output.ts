@@ -9,6 +9,11 @@ import { SliceJsonLinesEncoder } from '../sink/json-lines-slice';
 export interface RecordOutput extends RecordSubmitter {
   /** Delivers or spools everything submitted; counts records delivered and left spooled. */
   close(): Promise<{ delivered: number; spooled: number }>;
+  /**
+   * Resolves once every batch submitted so far survives a kill of the process: appended to its
+   * spool, or written to the output file. Absent: at once (writes are synchronous).
+   */
+  appended?(): Promise<void>;
 }
 
 /**

@@ -38,6 +38,10 @@ export class CountedOutput implements RecordOutput {
     return out;
   }
 
+  async appended(): Promise<void> {
+    await this.inner.appended?.();
+  }
+
   close(): Promise<{ delivered: number; spooled: number }> {
     return this.inner.close();
   }

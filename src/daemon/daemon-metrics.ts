@@ -24,6 +24,7 @@ import type { FlushStats } from '../pipeline';
 import { sinkCountersOf, sinkDeliveryStateOf, spoolUsageOf } from '../sink/delivery-metrics';
 import type { CaptureSet } from './capture-set';
 import type { CountedOutput } from './counted-output';
+import type { CrashCounters } from './crash-watch';
 import type { LiveGeneration } from './live-generation';
 import type { NflogSet } from './nflog-set';
 
@@ -40,6 +41,7 @@ export interface DaemonView {
   wantedEnis(): readonly LiveEni[];
   output(): CountedOutput;
   reloads(): ConfigReloadCounters;
+  crash(): CrashCounters;
 }
 
 /** IFF_UP in /sys/class/net/<dev>/flags. */
@@ -226,6 +228,10 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   windowFlush(): HistogramView {
     this.sampleFlushes();
     return this.flush;
+  }
+
+  crashJournal(): CrashCounters {
+    return this.view.crash();
   }
 
   configReloads(): ConfigReloadCounters {

@@ -8,6 +8,7 @@ import { enisFromMetadata, listHostInterfaces, resolveLiveEnis, resolutionKey, t
 import type { Logger } from '../log';
 import { CaptureSet } from './capture-set';
 import { CountedOutput } from './counted-output';
+import { CrashWatch } from './crash-watch';
 import { DaemonMetrics } from './daemon-metrics';
 import { warmUpLivePath } from './kernel-warm-up';
 import { LiveGeneration } from './live-generation';
@@ -61,6 +62,7 @@ export class DaemonStartError extends Error {
 export class FlowlogDaemon {
   private config!: AgentConfig;
   private output!: CountedOutput;
+  private crash!: CrashWatch;
   private readonly pendingDrains = new Set<Promise<void>>();
   private captures!: CaptureSet;
   private nflog!: NflogSet;
@@ -104,6 +106,8 @@ export class FlowlogDaemon {
     } catch (err) {
       throw new DaemonStartError(`start daemon: ${(err as Error).message}`, 1, { cause: err });
     }
+    // After the output: its spool lock keeps a second daemon off this stateDir, and its journal.
+    this.crash = CrashWatch.open(config, this.log, nowSec());
     this.metrics = new DaemonMetrics({
       config: () => this.config,
       generation: () => this.generation,
@@ -112,6 +116,7 @@ export class FlowlogDaemon {
       wantedEnis: () => this.wantedEnis,
       output: () => this.output,
       reloads: () => this.reloads,
+      crash: () => this.crash.counters(),
     });
     this.endpoint = new MetricsEndpoint(this.metrics, this.log);
     try {
@@ -144,6 +149,7 @@ export class FlowlogDaemon {
       await this.endpoint.close();
       throw new DaemonStartError('start daemon: cannot capture on any device: permission denied (needs CAP_NET_RAW and CAP_NET_ADMIN)', 1);
     }
+    this.crash.resume(config, this.output, nowSec());
     this.tickTimer = setInterval(() => this.tick(), this.tickIntervalMs);
     if (this.o.watchConfig ?? true) watchFile(config.sourcePath, { interval: 2000 }, (cur, prev) => {
       if (cur.mtimeMs !== prev.mtimeMs && !this.stopped) void this.reload('config file changed');
@@ -175,6 +181,7 @@ export class FlowlogDaemon {
     const previous = this.config;
     const captureChanged = JSON.stringify(next.capture) !== JSON.stringify(previous.capture);
     this.config = next;
+    this.crash.configChanged(next, nowSec());
     await applySinkChanges(this.output.inner, previous, next, this.log);
     if (captureChanged) {
       this.endGeneration();
@@ -225,6 +232,7 @@ export class FlowlogDaemon {
     this.endGeneration();
     this.generation = new LiveGeneration(this.config, live, this.output, nowSec());
     this.generation.bindSources(this.captures);
+    this.crash.generationStarted(live.map((l) => l.eni));
     this.nflog.bind(this.generation.pipeline.recorder, live);
     this.log.info({ enis: live.map((l) => ({ id: l.eni.id, device: l.shared ? shared : l.device, mac: l.eni.mac, ips: l.eni.ips })) }, 'capturing ENIs');
   }
@@ -245,6 +253,7 @@ export class FlowlogDaemon {
     this.nflog.closeAll();
     await Promise.all(this.pendingDrains);
     const result = await this.output.close();
+    await this.crash.close(true);
     this.log.info({ ...result, framesRead: this.captures.framesRead(), kernelPackets: this.metrics.kernelPackets() }, 'daemon stopped');
     return result;
   }
@@ -270,6 +279,8 @@ export class FlowlogDaemon {
     gen.collectLoss(this.captures, !full);
     gen.collectNflogLoss(this.nflog);
     gen.tick(clock);
+    if (closing) this.crash.windowsClosed(gen.pipeline, this.output);
+    this.crash.tick(nowSec());
   }
 
   private endGeneration(): void {
@@ -279,7 +290,9 @@ export class FlowlogDaemon {
     this.nflog.drainAll();
     gen.collectLoss(this.captures);
     gen.collectNflogLoss(this.nflog);
-    gen.finish(nowSec());
+    const endSec = nowSec();
+    gen.finish(endSec);
+    this.crash.generationEnded(gen.enis.map((l) => l.eni), gen.pipeline, this.output, endSec);
     this.metrics.retire(gen);
     // Closed windows build their records in slices (so capture never stalls); keep the promise
     // so a stop delivers them before closing the output.

@@ -166,6 +166,30 @@ export class RecordBuilder {
     this.emitStatus(w, emit);
   }
 
+  /**
+   * One batch per flow log for a stretch of time the agent did not capture (a crash, see
+   * src/daemon/crash-gap.ts): a SKIPDATA record per covered ENI with `packets` and `bytes`
+   * unknown ('-'), start and end the stretch's bounds. Counted as SKIPDATA.
+   */
+  uncapturedBatches(startSec: number, endSec: number): RecordBatch[] {
+    const out: RecordBatch[] = [];
+    for (let f = 0; f < this.flowLogs.length; f++) {
+      const fl = this.flowLogs[f];
+      const records: FlowRecord[] = [];
+      this.coverage[f].forEach((covered, eni) => {
+        if (covered === 0) return;
+        const rec = this.base(eni);
+        rec['start'] = String(startSec);
+        rec['end'] = String(endSec);
+        rec['log-status'] = 'SKIPDATA';
+        records.push(this.withExtras(rec, fl, '-', null, 0));
+      });
+      this.counters.skipdata += records.length;
+      if (records.length > 0) out.push({ flowLogId: fl.id, windowStartSec: startSec, windowEndSec: endSec, records });
+    }
+    return out;
+  }
+
   private emitSlice(w: ClosedWindow, from: number, to: number, emit: (batch: RecordBatch) => void): void {
     const batches = this.newBatches(w);
     this.addFlows(w, batches, from, to);

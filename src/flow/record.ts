@@ -58,6 +58,11 @@ export interface RecordBatch {
   windowStartSec: number;
   windowEndSec: number;
   records: FlowRecord[];
+  /**
+   * The delivery's id of the batch (src/sink/pack-id.ts), set when it is appended to the spool
+   * and kept there; Log Service sinks send it as the `__pack_id__` tag.
+   */
+  packId?: string;
 }
 
 /**

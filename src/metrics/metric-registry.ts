@@ -30,6 +30,9 @@ export const METRIC_NAMES = {
   spoolBytes: 'flowlog_spool_bytes',
   windowFlush: 'flowlog_window_flush_seconds',
   configReloads: 'flowlog_config_reloads_total',
+  daemonUncleanRestarts: 'flowlog_daemon_unclean_restarts_total',
+  daemonGapRecords: 'flowlog_daemon_gap_records_total',
+  daemonJournalWriteFailures: 'flowlog_daemon_journal_write_failures_total',
 } as const;
 
 type Labels = Record<string, string>;
@@ -135,6 +138,12 @@ export function buildMetricRegistry(source: MetricsSource): Registry {
       [{ result: 'failed' }, r.failed],
     ];
   });
+  const crash = source.crashJournal?.bind(source);
+  if (crash !== undefined) {
+    counter(METRIC_NAMES.daemonUncleanRestarts, 'Starts that found the previous run stopped uncleanly (SIGKILL, OOM kill, power loss, crash).', [], () => [[{}, crash().uncleanRestarts]]);
+    counter(METRIC_NAMES.daemonGapRecords, 'SKIPDATA records written for the time an unclean stop left uncaptured.', [], () => [[{}, crash().gapRecords]]);
+    counter(METRIC_NAMES.daemonJournalWriteFailures, 'Capture journal writes the file system refused.', [], () => [[{}, crash().journalWriteFailures]]);
+  }
   registry.registerMetric(
     histogramMetric(METRIC_NAMES.sinkLatency, 'Seconds from handing a batch to a sink to its answer, per attempt.', () =>
       source.sinks().map((s) => [{ sink: s.sink }, s.latency]),

@@ -102,6 +102,8 @@ export interface MetricsSource {
   /** Seconds spent draining a closed window into records and handing them over. */
   windowFlush(): HistogramView;
   configReloads(): ConfigReloadCounters;
+  /** The daemon only: restarts after an unclean stop, the SKIPDATA records written for them, journal write failures. */
+  crashJournal?(): { uncleanRestarts: number; gapRecords: number; journalWriteFailures: number };
 }
 
 /** Delivery state of one sink, for /healthz. */

@@ -128,6 +128,8 @@ export function mergeBatches(batches: RecordBatch[]): RecordBatch {
     windowStartSec: first.windowStartSec,
     windowEndSec: first.windowEndSec,
     records: batches.flatMap((b) => b.records),
+    // The first segment's id: a retry after a restart starts its request with the same segment.
+    ...(first.packId === undefined ? {} : { packId: first.packId }),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { PackIdSource } from './pack-id';
 import type { DeliveryConfig } from '../config/types';
 import type { Logger } from '../log';
 
@@ -67,4 +68,6 @@ export interface DeliveryDeps {
   logger?: Logger;
   /** Random source for backoff jitter, [0, 1). */
   random?: () => number;
+  /** Pack ids of appended batches (tests: a fixed prefix, a second process); default the process's. */
+  packIds?: PackIdSource;
 }

@@ -87,7 +87,7 @@ export class Delivery {
       this.stats.recordsDropped += batch.records.length;
       const message = (err as Error).message;
       this.logger.error({ err, sink: sink.name }, `spool batch for ${sink.name}: ${message}`);
-    });
+    }, deps.packIds);
     this.pump();
   }
 
@@ -176,6 +176,11 @@ export class Delivery {
       this.flushing--;
     }
     return this.remaining();
+  }
+
+  /** Resolves once every batch submitted so far is appended to the spool (see CaptureJournal). */
+  appended(): Promise<void> {
+    return this.writeAhead.drained();
   }
 
   /**

@@ -17,7 +17,7 @@ import { crc32 } from './crc32';
  *   40     8     window end, Unix s (float64)
  *   48     12    reserved, zero
  *   60     4     CRC-32 of bytes 0..59
- *   64     n     payload: UTF-8 JSON {flowLogId, windowStartSec, windowEndSec, records}
+ *   64     n     payload: UTF-8 JSON {flowLogId, windowStartSec, windowEndSec, records, packId?}
  *
  * The header carries its own checksum so a directory scan can trust counts and sizes from 64
  * bytes per file without reading payloads; the payload checksum is verified when the segment is
@@ -46,6 +46,7 @@ export function encodeSegment(batch: RecordBatch, rawBytes: number, createdMs: n
     windowStartSec: batch.windowStartSec,
     windowEndSec: batch.windowEndSec,
     records: batch.records,
+    packId: batch.packId,
   });
   // The JSON is written straight after the header: no zero-filled buffer, no second copy.
   const payloadBytes = Buffer.byteLength(json, 'utf8');
@@ -115,6 +116,7 @@ export function decodePayload(header: SegmentHeader, payload: Buffer): Decoded<R
     batch === null ||
     typeof batch.flowLogId !== 'string' ||
     !Array.isArray(batch.records) ||
+    (batch.packId !== undefined && typeof batch.packId !== 'string') ||
     batch.records.length !== header.recordCount
   ) {
     return { ok: false, reason: 'payload does not match its header' };

@@ -13,6 +13,7 @@ import { resolveSlsEndpoint } from './sls-endpoint';
 import { LogGroupEncoder, PUT_LOGS_MAX_LOGS, PUT_LOGS_MAX_RAW_BYTES, type LogGroupMeta } from './sls-log-group';
 import { lz4CompressBlock } from './sls-lz4';
 import { classifySlsOutcome } from './sls-outcome';
+import { PACK_ID_TAG } from './pack-id';
 
 const deflateAsync = promisify(deflate);
 
@@ -146,7 +147,8 @@ export class SlsSink implements Sink {
       let rawSize: number;
       let compressType: SlsCompressType | undefined;
       try {
-        const encoded = encoder.encodeShared(batch, this.meta, Math.floor(Date.now() / 1000));
+        const meta = batch.packId === undefined ? this.meta : { ...this.meta, tags: [...this.meta.tags, [PACK_ID_TAG, batch.packId] as const] };
+        const encoded = encoder.encodeShared(batch, meta, Math.floor(Date.now() / 1000));
         rawSize = encoded.body.length;
         if (rawSize > PUT_LOGS_MAX_RAW_BYTES) {
           encoderHeld = false; // its buffer grew past any valid batch: let it go

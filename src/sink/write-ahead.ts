@@ -1,5 +1,6 @@
 import type { RecordBatch } from '../flow/record';
 import { splitBatch, type BatchLimits } from './batcher';
+import { processPackIds, type PackIdSource } from './pack-id';
 import type { SegmentStore } from './segment-store';
 
 /**
@@ -19,6 +20,7 @@ export class WriteAheadQueue {
     private readonly limits: BatchLimits,
     private readonly onAppended: () => void,
     private readonly onLost: (batch: RecordBatch, err: unknown) => void,
+    private readonly packIds: PackIdSource = processPackIds,
   ) {}
 
   push(batch: RecordBatch): void {
@@ -42,6 +44,8 @@ export class WriteAheadQueue {
       const batch = this.queued.shift() as RecordBatch;
       try {
         for (const piece of splitBatch(batch, this.limits)) {
+          // A piece of a split batch is a batch of its own: one id each.
+          piece.batch.packId = piece.batch === batch && batch.packId !== undefined ? batch.packId : this.packIds.next();
           await this.store.append(piece.batch, piece.rawBytes);
           this.onAppended();
         }

@@ -139,7 +139,7 @@ async function startSlsServer(opts = {}) {
    * @param {import('node:http').ServerResponse} res
    * @param {Buffer} body
    */
-  function respond(req, res, body) {
+  function respond(req, res, body, delayAnswerMs = 0) {
     /** @type {Record<string, unknown>} */
     const note = {};
     const requestId = crypto.randomBytes(12).toString('hex').toUpperCase();
@@ -157,10 +157,16 @@ async function startSlsServer(opts = {}) {
       errorCode = e.code;
       payload = JSON.stringify({ errorCode: e.code, errorMessage: e.message });
     }
-    record(req, body, status, { errorCode, ...note });
+    record(req, body, status, { errorCode, ...note, ...(delayAnswerMs > 0 ? { fault: 'late' } : {}) });
     const headers = { 'x-log-requestid': requestId, 'content-length': Buffer.byteLength(payload) };
     if (payload !== '') headers['content-type'] = 'application/json';
-    res.writeHead(status, headers).end(payload);
+    if (delayAnswerMs === 0) return void res.writeHead(status, headers).end(payload);
+    // Handled (stored) now, answered later: past a client's timeout the write is stored unanswered.
+    const t = setTimeout(() => {
+      timers.delete(t);
+      if (!res.destroyed && !req.socket.destroyed) res.writeHead(status, headers).end(payload);
+    }, delayAnswerMs);
+    timers.add(t);
   }
 
   /**
@@ -188,6 +194,8 @@ async function startSlsServer(opts = {}) {
         record(req, body, 0, { fault: 'reset' });
         req.socket.destroy();
         return;
+      case 'late':
+        return respond(req, res, body, fault.delayMs);
       case 'slow': {
         const t = setTimeout(() => {
           timers.delete(t);

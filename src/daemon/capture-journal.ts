@@ -1,0 +1,193 @@
+import { promises as fs, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EniConfig } from '../config/types';
+import type { Logger } from '../log';
+
+/** Journal file under stateDir. */
+export const JOURNAL_FILE = 'capture-journal.json';
+const JOURNAL_VERSION = 1;
+
+/**
+ * What a run of the daemon left in its journal: enough to tell, at the next start, which windows
+ * of which ENIs lost records because the process died (SIGKILL, OOM kill, power loss, a crash).
+ */
+export interface JournalState {
+  version: number;
+  /** True only after a stop that delivered or spooled every record (SIGTERM, SIGINT). */
+  clean: boolean;
+  pid: number;
+  /** The last time the run was known to be capturing, Unix s (written every `writeIntervalSec`). */
+  capturedUntilSec: number;
+  /**
+   * Per aggregation interval (seconds, as a string key): every record of the time before this
+   * second is in the spool (or delivered, or written to the output file). Records after it may
+   * have died with the process.
+   */
+  durableUntilSec: Record<string, number>;
+  /** The flow logs of the run, with their intervals. */
+  flowLogs: Array<{ id: string; intervalSec: number }>;
+  /** ENIs whose windows are not all durable yet: the captured ones and ones just retired. */
+  enis: EniConfig[];
+}
+
+/** The journal exists but cannot be used (unreadable, not JSON, another version). */
+export class JournalReadError extends Error {
+  override readonly name = 'JournalReadError';
+}
+
+/** Reads the previous run's journal; null when there is none. Throws JournalReadError. */
+export function readJournal(stateDir: string): JournalState | null {
+  const path = join(stateDir, JOURNAL_FILE);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new JournalReadError(`read capture journal ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  let state: JournalState;
+  try {
+    state = JSON.parse(text) as JournalState;
+  } catch (err) {
+    throw new JournalReadError(`read capture journal ${path}: not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (state?.version !== JOURNAL_VERSION || !Array.isArray(state.enis) || !Array.isArray(state.flowLogs) || typeof state.durableUntilSec !== 'object') {
+    throw new JournalReadError(`read capture journal ${path}: not a version ${JOURNAL_VERSION} journal`);
+  }
+  return state;
+}
+
+/**
+ * The daemon's crash journal: a small JSON file under stateDir, replaced atomically (written to
+ * a temporary file, fdatasync'd, renamed over the old one), so a crash at any instant leaves the
+ * previous or the next version, never half of one.
+ *
+ * Written when the captured ENIs change, when a closed window's records become durable, and at
+ * most every `writeIntervalSec` to move `capturedUntilSec`; writes never overlap (the latest
+ * state wins, intermediate ones are skipped). Cost: one file of about 200 bytes per ENI.
+ *
+ * Lifecycle: `open` once at start (after reading the previous run's state), then `begin`,
+ * `retire`, `durable` and `tick` from the event loop, `close(true)` after a clean stop.
+ */
+export class CaptureJournal {
+  /** Journal writes the file system refused (flowlog_daemon_journal_write_failures_total). */
+  writeFailures = 0;
+  private readonly path: string;
+  private readonly enis = new Map<string, EniConfig>();
+  /** Ids of ENIs retired by a generation change, kept until their last records are durable. */
+  private readonly retiring = new Set<string>();
+  private state: JournalState;
+  private writing: Promise<void> | null = null;
+  private dirty = false;
+  private lastWriteSec = 0;
+  private lastError = '';
+
+  constructor(
+    stateDir: string,
+    flowLogs: ReadonlyArray<{ id: string; intervalSec: number }>,
+    startSec: number,
+    private readonly log: Logger,
+    private readonly writeIntervalSec = 5,
+    /** Per interval, durability carried over from an unclean previous run until its gap records are durable. */
+    carried: Readonly<Record<string, number>> = {},
+  ) {
+    this.path = join(stateDir, JOURNAL_FILE);
+    const durableUntilSec: Record<string, number> = {};
+    for (const fl of flowLogs) durableUntilSec[String(fl.intervalSec)] = Math.min(startSec, carried[String(fl.intervalSec)] ?? startSec);
+    this.state = { version: JOURNAL_VERSION, clean: false, pid: process.pid, capturedUntilSec: startSec, durableUntilSec, flowLogs: [...flowLogs], enis: [] };
+  }
+
+  /** The flow logs changed (reload): new intervals start durable at `nowSec`. */
+  setFlowLogs(flowLogs: ReadonlyArray<{ id: string; intervalSec: number }>, nowSec: number): void {
+    const durable: Record<string, number> = {};
+    for (const fl of flowLogs) durable[String(fl.intervalSec)] = this.state.durableUntilSec[String(fl.intervalSec)] ?? nowSec;
+    this.state.flowLogs = [...flowLogs];
+    this.state.durableUntilSec = durable;
+    this.schedule(true);
+  }
+
+  /** A generation began capturing `enis`. */
+  begin(enis: readonly EniConfig[]): void {
+    for (const e of enis) {
+      this.enis.set(e.id, e);
+      this.retiring.delete(e.id);
+    }
+    this.schedule(true);
+  }
+
+  /** ENIs of an ended generation, to forget once its records are durable (unless captured again). */
+  markRetiring(enis: readonly EniConfig[], current: readonly EniConfig[]): string[] {
+    const keep = new Set(current.map((e) => e.id));
+    const gone = enis.filter((e) => !keep.has(e.id)).map((e) => e.id);
+    for (const id of gone) this.retiring.add(id);
+    return gone;
+  }
+
+  /** Forgets retired ENIs (their last window is durable). */
+  retire(ids: readonly string[]): void {
+    for (const id of ids) {
+      if (!this.retiring.delete(id)) continue;
+      this.enis.delete(id);
+    }
+    this.schedule(true);
+  }
+
+  /** Every record of interval `intervalSec` before `untilSec` is durable. */
+  durable(intervalSec: number, untilSec: number): void {
+    const key = String(intervalSec);
+    const was = this.state.durableUntilSec[key];
+    if (was === undefined || untilSec <= was) return;
+    this.state.durableUntilSec[key] = untilSec;
+    this.schedule(true);
+  }
+
+  /** Every tick: the run is capturing at `nowSec`; written at most every writeIntervalSec. */
+  tick(nowSec: number): void {
+    this.state.capturedUntilSec = nowSec;
+    if (nowSec - this.lastWriteSec >= this.writeIntervalSec) this.schedule(true);
+  }
+
+  /** Writes the final state; `clean` when every record was delivered or spooled. */
+  async close(clean: boolean): Promise<void> {
+    this.state.clean = clean;
+    this.state.capturedUntilSec = Math.floor(Date.now() / 1000);
+    this.schedule(true);
+    while (this.writing) await this.writing;
+  }
+
+  private schedule(changed: boolean): void {
+    if (changed) this.dirty = true;
+    if (this.writing || !this.dirty) return;
+    this.writing = this.writeAll().finally(() => {
+      this.writing = null;
+      if (this.dirty) this.schedule(false);
+    });
+  }
+
+  private async writeAll(): Promise<void> {
+    this.dirty = false;
+    this.state.enis = [...this.enis.values()];
+    const text = JSON.stringify(this.state);
+    this.lastWriteSec = this.state.capturedUntilSec;
+    const tmp = `${this.path}.tmp`;
+    try {
+      const fh = await fs.open(tmp, 'w', 0o600);
+      try {
+        await fh.writeFile(text, 'utf8');
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      await fs.rename(tmp, this.path);
+      if (this.lastError !== '') this.log.info({ path: this.path }, `write capture journal ${this.path}: writes succeed again`);
+      this.lastError = '';
+    } catch (err) {
+      this.writeFailures++;
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      if (code !== this.lastError) {
+        this.log.error({ err, path: this.path }, `write capture journal ${this.path}: ${(err as Error).message} (a crash now would go unmarked)`);
+        this.lastError = code;
+      }
+    }
+  }
+}
