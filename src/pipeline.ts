@@ -27,6 +27,7 @@ import { EniInventory } from './enrich/eni-inventory';
 import { OverlayInventory } from './enrich/overlay-inventory';
 import { FlowAggregator, type ClosedWindow } from './flow/flow-aggregator';
 import { FlowRecorder, type RecorderOverlay } from './flow/flow-recorder';
+import { gapPieces } from './flow/gap-pieces';
 import { MAX_ENIS } from './flow/flow-table';
 import type { FlowSlice, RecordBatch } from './flow/record';
 import { RecordBuilder, coveredEnis } from './flow/record-builder';
@@ -147,6 +148,9 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
       eniCount: config.enis.length,
       maxGapWindows: options.maxGapWindows,
       wallClock: options.wallClock ?? false,
+      onUncaptured: (startSec, endSec) => {
+        for (const piece of gapPieces(intervalSec, startSec, endSec)) for (const b of builder.uncapturedBatches(piece.startSec, piece.endSec)) submitter.submit(b);
+      },
       ...(kernelMemory === null ? {} : { arena: kernelMemory }),
       onWindowClosed: (w: ClosedWindow) => {
         const startedMs = performance.now();

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AgentConfig } from '../src/config/types';
 import { CaptureJournal, JOURNAL_FILE, JournalReadError, readJournal } from '../src/daemon/capture-journal';
-import { MAX_GAP_WINDOWS_EACH, crashGapRecords, gapPieces } from '../src/daemon/crash-gap';
+import { crashGapRecords } from '../src/daemon/crash-gap';
+import { MAX_GAP_WINDOWS_EACH, gapPieces } from '../src/flow/gap-pieces';
 import { captureLogger } from './helpers/capture-logger';
 import { tempDirForFile } from './helpers/temp-dir';
 

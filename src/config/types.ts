@@ -188,6 +188,8 @@ export interface DeliveryConfig {
   requestTimeoutMs: number;
   /** Disk spool cap per agent; 0 disables the spool. */
   spoolMaxBytes: number;
+  /** Memory bound for segments the disk refused (default 64 MiB; always set by loadConfig). */
+  spoolMemoryMaxBytes?: number;
 }
 
 /** Where SLS credentials come from; absent: the environment / default chain. At most one is set. */

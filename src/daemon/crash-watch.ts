@@ -3,14 +3,17 @@ import type { AgentConfig, EniConfig } from '../config/types';
 import type { RecordOutput } from '../cli/record-output';
 import type { Logger } from '../log';
 import type { Pipeline } from '../pipeline';
+import { ClockStepWatch } from './clock-step';
 import { CaptureJournal, JournalReadError, readJournal, type JournalState } from './capture-journal';
 import { crashGapRecords } from './crash-gap';
 
-/** Counters of crash detection, for flowlog_daemon_* metrics. */
+/** Counters of crash and clock-step detection, for flowlog_daemon_* metrics. */
 export interface CrashCounters {
   uncleanRestarts: number;
   gapRecords: number;
   journalWriteFailures: number;
+  clockStepsForward: number;
+  clockStepsBack: number;
 }
 
 /**
@@ -33,12 +36,15 @@ export class CrashWatch {
   private uncleanRestarts = 0;
   private gapRecords = 0;
   private chain: Promise<void> = Promise.resolve();
+  private readonly clock: ClockStepWatch;
 
   private constructor(
     private readonly journal: CaptureJournal,
     private previous: JournalState | null,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.clock = new ClockStepWatch(log);
+  }
 
   /** Reads the previous run's journal (logging a broken one once) and starts this run's. */
   static open(config: AgentConfig, log: Logger, startSec: number): CrashWatch {
@@ -109,6 +115,7 @@ export class CrashWatch {
   }
 
   tick(nowSec: number): void {
+    this.clock.check();
     this.journal.tick(nowSec);
   }
 
@@ -119,7 +126,13 @@ export class CrashWatch {
   }
 
   counters(): CrashCounters {
-    return { uncleanRestarts: this.uncleanRestarts, gapRecords: this.gapRecords, journalWriteFailures: this.journal.writeFailures };
+    return {
+      uncleanRestarts: this.uncleanRestarts,
+      gapRecords: this.gapRecords,
+      journalWriteFailures: this.journal.writeFailures,
+      clockStepsForward: this.clock.forward,
+      clockStepsBack: this.clock.back,
+    };
   }
 
   private after(output: RecordOutput, pipeline: Pipeline | null, mark: () => void): void {

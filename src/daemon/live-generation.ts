@@ -8,8 +8,8 @@ import type { CaptureSet } from './capture-set';
 import type { NflogDrops } from './nflog-set';
 
 /**
- * Empty windows still written as NODATA after the process was suspended; a longer gap starts a
- * new timeline (the kernel buffer cannot have kept that much, so those windows were not observed).
+ * Unused by wall-clock aggregators (windows the clock jumps over are SKIPDATA, see
+ * FlowAggregatorOptions.onUncaptured); the pipeline's replay option.
  */
 const MAX_GAP_WINDOWS = 1;
 

@@ -57,6 +57,13 @@ export interface FlowAggregatorOptions {
   wallClock?: boolean;
   /** Where tables keep their arrays: the replay kernel's memory (src/kernel); default their own. */
   arena?: TableArena;
+  /**
+   * Wall-clock mode: the clock jumped over whole windows (a forward step of the wall clock, or
+   * the process suspended or stalled): `[startSec, endSec)` was not watched window by window, so
+   * it is written as SKIPDATA with unknown counts rather than NODATA (packets stamped in it may
+   * still arrive, late, into the current window). Called once per jump.
+   */
+  onUncaptured?: (startSec: number, endSec: number) => void;
 }
 
 /**
@@ -74,6 +81,7 @@ export class FlowAggregator {
   private readonly eniCount: number;
   private readonly maxGapWindows: number;
   private readonly onWindowClosed: (window: ClosedWindow) => void;
+  private readonly onUncaptured: ((startSec: number, endSec: number) => void) | undefined;
   private table: FlowTable | null;
   private spare: FlowTable | null = null;
   private eniPackets: Float64Array;
@@ -96,6 +104,10 @@ export class FlowAggregator {
   timelineRestarts = 0;
   gapWindowsSkipped = 0;
   tableFullPackets = 0;
+  /** Wall-clock mode: packets stamped beyond the next window (the clock stepped), kept in the current one. */
+  clockAheadPackets = 0;
+  /** Wall-clock mode: whole windows the clock jumped over, written as SKIPDATA (onUncaptured). */
+  uncapturedWindows = 0;
 
   constructor(o: FlowAggregatorOptions) {
     this.intervalSec = o.intervalSec;
@@ -103,6 +115,7 @@ export class FlowAggregator {
     this.eniCount = o.eniCount;
     this.maxGapWindows = o.maxGapWindows;
     this.onWindowClosed = o.onWindowClosed;
+    this.onUncaptured = o.onUncaptured;
     this.wallClock = o.wallClock ?? false;
     this.arena = o.arena;
     this.table = new FlowTable(o.tableCapacity, o.arena);
@@ -119,7 +132,20 @@ export class FlowAggregator {
       this.recordAhead(v, eni, flags);
       return;
     }
-    if (ts >= this.windowEndSec || ts < this.windowStartSec) {
+    if (this.wallClock && this.windowStartSec >= 0 && (ts >= this.windowEndSec || ts < this.windowStartSec)) {
+      // Only the wall clock moves windows: a timestamp outside the current and the next window
+      // (a clock step between two ticks, a packet held in the ring across a stall) is kept in the
+      // current window, at its nearest second, so windows never overlap and start <= end.
+      if (ts < this.windowStartSec) {
+        this.latePackets += 1;
+        v.tsSec = this.windowStartSec;
+      } else {
+        this.clockAheadPackets += 1;
+        v.tsSec = this.windowEndSec - 1;
+      }
+      recorded = (this.table as FlowTable).record(v, eni, flags);
+      v.tsSec = ts;
+    } else if (ts >= this.windowEndSec || ts < this.windowStartSec) {
       // Late packets are recorded at the window start; the view's time is put back afterwards
       // because other aggregators (other intervals) read the same view.
       v.tsSec = this.advanceTo(ts);
@@ -213,6 +239,7 @@ export class FlowAggregator {
     }
     if (tsSec < this.windowEndSec) return tsSec;
     const nextStart = tsSec - (tsSec % interval);
+    if (this.wallClock) return this.advanceWallClock(nextStart, tsSec);
     this.closeWindow(this.windowEndSec);
     const gap = (nextStart - this.windowEndSec) / interval;
     if (gap > this.maxGapWindows) {
@@ -223,6 +250,31 @@ export class FlowAggregator {
         this.openWindow(s);
         this.closeWindow(s + interval);
       }
+    }
+    this.openWindow(nextStart);
+    return tsSec;
+  }
+
+  /**
+   * Wall-clock mode: closes the current window (and the next one when packets of it arrived
+   * early) and opens the window at `nextStart`; whole windows in between are handed to
+   * onUncaptured. A clock that went back never gets here: the current window stays open until
+   * the clock reaches its end again, so no window is written twice.
+   */
+  private advanceWallClock(nextStart: number, tsSec: number): number {
+    const interval = this.intervalSec;
+    let s = this.windowEndSec;
+    const hadAhead = this.ahead !== null;
+    this.closeWindow(s);
+    if (hadAhead && nextStart > s) {
+      this.openWindow(s);
+      s += interval;
+      this.closeWindow(s);
+    }
+    if (nextStart > s) {
+      this.uncapturedWindows += (nextStart - s) / interval;
+      if (this.onUncaptured !== undefined) this.onUncaptured(s, nextStart);
+      else this.gapWindowsSkipped += (nextStart - s) / interval;
     }
     this.openWindow(nextStart);
     return tsSec;

@@ -10,7 +10,8 @@ export const SINK_STALE_WINDOWS = 3;
 
 export type HealthProblem =
   | { kind: 'sink'; sink: string; message: string; undeliveredSec: number }
-  | { kind: 'capture'; eni: string; device: string; message: string };
+  | { kind: 'capture'; eni: string; device: string; message: string }
+  | { kind: 'spool'; sink: string; message: string };
 
 /** Body of /healthz (JSON). */
 export interface HealthReport {
@@ -24,6 +25,16 @@ export interface HealthReport {
 export function evaluateHealth(source: HealthSource, nowUnixMs: number): HealthReport {
   const problems: HealthProblem[] = [];
   for (const s of source.sinkDeliveries()) {
+    if (s.spoolWriteError !== undefined) {
+      // Nothing is lost yet, but a crash now would lose what is held in memory: not healthy.
+      problems.push({
+        kind: 'spool',
+        sink: s.sink,
+        message:
+          `spool of sink ${s.sink} cannot write (${s.spoolWriteError}): ${s.spoolMemorySegments ?? 0} segments held in memory` +
+          `, ${s.spoolDroppedRecords ?? 0} records dropped over the memory bound`,
+      });
+    }
     // Nothing waiting: an idle sink is not a failing sink.
     if (s.oldestPendingUnixMs === undefined) continue;
     // Undelivered since the later of "data began waiting" and "last success": a sink steadily

@@ -28,11 +28,14 @@ export const METRIC_NAMES = {
   sinkLastSuccess: 'flowlog_sink_last_success_timestamp_seconds',
   spoolSegments: 'flowlog_spool_segments',
   spoolBytes: 'flowlog_spool_bytes',
+  spoolMemorySegments: 'flowlog_spool_memory_segments',
+  spoolDroppedRecords: 'flowlog_spool_dropped_records_total',
   windowFlush: 'flowlog_window_flush_seconds',
   configReloads: 'flowlog_config_reloads_total',
   daemonUncleanRestarts: 'flowlog_daemon_unclean_restarts_total',
   daemonGapRecords: 'flowlog_daemon_gap_records_total',
   daemonJournalWriteFailures: 'flowlog_daemon_journal_write_failures_total',
+  daemonClockSteps: 'flowlog_daemon_clock_steps_total',
 } as const;
 
 type Labels = Record<string, string>;
@@ -131,6 +134,12 @@ export function buildMetricRegistry(source: MetricsSource): Registry {
   gauge(METRIC_NAMES.spoolBytes, 'Bytes of the segments in the disk spool, per flow log.', ['flow_log'], () =>
     source.spools().map((s) => [{ flow_log: s.flowLog }, s.bytes]),
   );
+  gauge(METRIC_NAMES.spoolMemorySegments, 'Segments held in memory because the spool disk refused them (full, read-only), per flow log.', ['flow_log'], () =>
+    source.spools().map((s) => [{ flow_log: s.flowLog }, s.memorySegments]),
+  );
+  counter(METRIC_NAMES.spoolDroppedRecords, 'Records the spool dropped: over its disk bound, or over its memory bound while the disk refused writes.', ['flow_log'], () =>
+    source.spools().map((s) => [{ flow_log: s.flowLog }, s.droppedRecords]),
+  );
   counter(METRIC_NAMES.configReloads, 'Configuration reloads by result: ok, failed.', ['result'], () => {
     const r = source.configReloads();
     return [
@@ -143,6 +152,10 @@ export function buildMetricRegistry(source: MetricsSource): Registry {
     counter(METRIC_NAMES.daemonUncleanRestarts, 'Starts that found the previous run stopped uncleanly (SIGKILL, OOM kill, power loss, crash).', [], () => [[{}, crash().uncleanRestarts]]);
     counter(METRIC_NAMES.daemonGapRecords, 'SKIPDATA records written for the time an unclean stop left uncaptured.', [], () => [[{}, crash().gapRecords]]);
     counter(METRIC_NAMES.daemonJournalWriteFailures, 'Capture journal writes the file system refused.', [], () => [[{}, crash().journalWriteFailures]]);
+    counter(METRIC_NAMES.daemonClockSteps, 'Steps of the wall clock against the monotonic one, by direction: forward, back.', ['direction'], () => [
+      [{ direction: 'forward' }, crash().clockStepsForward],
+      [{ direction: 'back' }, crash().clockStepsBack],
+    ]);
   }
   registry.registerMetric(
     histogramMetric(METRIC_NAMES.sinkLatency, 'Seconds from handing a batch to a sink to its answer, per attempt.', () =>

@@ -68,6 +68,10 @@ export interface SpoolUsage {
   flowLog: string;
   segments: number;
   bytes: number;
+  /** Segments held in memory because the disk refused them. */
+  memorySegments: number;
+  /** Records dropped by the spool (its disk bound, or its memory bound while the disk refuses writes). */
+  droppedRecords: number;
 }
 
 export interface ConfigReloadCounters {
@@ -103,7 +107,7 @@ export interface MetricsSource {
   windowFlush(): HistogramView;
   configReloads(): ConfigReloadCounters;
   /** The daemon only: restarts after an unclean stop, the SKIPDATA records written for them, journal write failures. */
-  crashJournal?(): { uncleanRestarts: number; gapRecords: number; journalWriteFailures: number };
+  crashJournal?(): { uncleanRestarts: number; gapRecords: number; journalWriteFailures: number; clockStepsForward: number; clockStepsBack: number };
 }
 
 /** Delivery state of one sink, for /healthz. */
@@ -115,6 +119,11 @@ export interface SinkDeliveryState {
   lastSuccessUnixMs?: number;
   /** Hand-over time of the oldest batch not yet accepted (queued, retrying or spooled), Unix ms; absent when nothing waits. */
   oldestPendingUnixMs?: number;
+  /** Why the spool cannot write (ENOSPC, EROFS, ...), while it cannot; batches are then held in memory. */
+  spoolWriteError?: string;
+  /** Segments held in memory meanwhile, and records dropped over the memory bound. */
+  spoolMemorySegments?: number;
+  spoolDroppedRecords?: number;
 }
 
 /** One live capture device, for /healthz. */

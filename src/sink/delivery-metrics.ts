@@ -26,7 +26,8 @@ export function sinkCountersOf(delivery: Delivery): SinkCounters {
 }
 
 export function spoolUsageOf(flowLogId: string, delivery: Delivery): SpoolUsage {
-  return { flowLog: flowLogId, segments: delivery.spool.segments, bytes: delivery.spool.bytes };
+  const s = delivery.spool;
+  return { flowLog: flowLogId, segments: s.segments, bytes: s.bytes, memorySegments: s.memorySegments, droppedRecords: s.evictedRecords };
 }
 
 /** `windowSec`: the aggregation interval of the flow log the sink serves. */
@@ -35,5 +36,11 @@ export function sinkDeliveryStateOf(delivery: Delivery, windowSec: number): Sink
   if (delivery.stats.lastSuccessMs > 0) state.lastSuccessUnixMs = delivery.stats.lastSuccessMs;
   const oldest = delivery.oldestPendingMs;
   if (oldest !== undefined) state.oldestPendingUnixMs = oldest;
+  const spool = delivery.spool;
+  if (spool.writeError !== '') {
+    state.spoolWriteError = spool.writeError;
+    state.spoolMemorySegments = spool.memorySegments;
+    state.spoolDroppedRecords = spool.memoryDroppedRecords;
+  }
   return state;
 }

@@ -11,6 +11,7 @@ import type { Logger } from '../log';
  * - `concurrency`: most requests in flight to this sink at once.
  * - `requestTimeoutMs`: a write not settled after this long counts as a retryable failure.
  * - `spoolMaxBytes`: bound of the spool; the oldest batches are evicted beyond it.
+ * - `spoolMemoryMaxBytes`: bound of what the spool holds in memory while its disk refuses writes.
  */
 export type DeliveryOptions = DeliveryConfig;
 

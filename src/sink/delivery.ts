@@ -106,14 +106,14 @@ export class Delivery {
     const logger = deps.logger ?? processLog;
     let store: SegmentStore;
     try {
-      store = await Spool.open(spoolDir, { maxBytes: options.spoolMaxBytes, logger });
+      store = await Spool.open(spoolDir, { maxBytes: options.spoolMaxBytes, memoryMaxBytes: options.spoolMemoryMaxBytes, logger });
     } catch (err) {
       if (err instanceof SpoolLockedError) throw err;
       logger.error(
         { err, sink: sink.name },
         `open spool ${spoolDir}: ${(err as Error).message} (batches for ${sink.name} are kept in memory only)`,
       );
-      store = Spool.memoryOnly({ maxBytes: options.spoolMaxBytes, logger });
+      store = Spool.memoryOnly({ maxBytes: options.spoolMaxBytes, memoryMaxBytes: options.spoolMemoryMaxBytes, logger });
     }
     return new Delivery(sink, store, options, deps);
   }

@@ -30,6 +30,10 @@ export interface SpoolStats {
   tempFilesMovedAside: number;
   /** Appends the disk refused (kept in memory instead). */
   writeFailures: number;
+  /** Why the last append was refused (an errno code such as ENOSPC); '' while writes succeed. */
+  writeError: string;
+  /** Records of segments held in memory that were dropped over the memory bound. */
+  memoryDroppedRecords: number;
 }
 
 export function newSpoolStats(): SpoolStats {
@@ -44,6 +48,8 @@ export function newSpoolStats(): SpoolStats {
     corruptSegments: 0,
     tempFilesMovedAside: 0,
     writeFailures: 0,
+    writeError: '',
+    memoryDroppedRecords: 0,
   };
 }
 

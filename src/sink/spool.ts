@@ -51,16 +51,24 @@ export type { SegmentInfo, SegmentStore, SpoolStats } from './segment-store';
  *
  * A kill -9 at any point leaves either a complete, committed segment or a temp file, never a
  * half segment under a committed name. When the disk refuses a write (ENOSPC, EROFS) the segment
- * is kept in memory instead, in order, within the same byte bound, and counted.
+ * is kept in memory instead, in order, within the same byte bound and within `memoryMaxBytes`
+ * (beyond it the oldest held segments are dropped, counted and logged once per episode), and
+ * written to disk, in order, by the first append the disk accepts again.
  */
 
 export interface SpoolOptions {
   /** Bound on the summed segment sizes; the oldest segments are evicted to stay under it. */
   maxBytes: number;
+  /** Bound on the segments held in memory because the disk refused them (default 64 MiB). */
+  memoryMaxBytes?: number | undefined;
   logger?: Logger;
 }
 
+const DEFAULT_MEMORY_MAX_BYTES = 64 * 1024 * 1024;
+
 interface Entry extends SegmentInfo {
+  /** Becomes true when a segment held in memory is written after all (persistHeld). */
+  durable: boolean;
   memory: Buffer | null;
   /**
    * The batch itself while this process still holds it (see RECENT_BATCH_BYTES): `read` returns
@@ -88,6 +96,10 @@ export class Spool implements SegmentStore {
   private lastWriteError = '';
   private readonly logger: Logger;
   private readonly maxBytes: number;
+  private readonly memoryMaxBytes: number;
+  /** fileBytes of the entries held in memory only. */
+  private memoryBytes = 0;
+  private memoryDropLogged = false;
   readonly stats: SpoolStats = newSpoolStats();
 
   private constructor(
@@ -96,6 +108,7 @@ export class Spool implements SegmentStore {
     options: SpoolOptions,
   ) {
     this.maxBytes = options.maxBytes;
+    this.memoryMaxBytes = options.memoryMaxBytes ?? DEFAULT_MEMORY_MAX_BYTES;
     this.logger = options.logger ?? processLog;
   }
 
@@ -200,9 +213,12 @@ export class Spool implements SegmentStore {
       try {
         await writeCommittedSegment(this.dir, seq, bytes);
         durable = true;
+        const held = this.stats.memorySegments > 0 ? await this.persistHeld() : 0;
         if (this.lastWriteError) {
-          this.logger.info({ dir: this.dir }, `write spool ${this.dir}: writes succeed again`);
+          this.logger.info({ dir: this.dir, persisted: held }, `write spool ${this.dir}: writes succeed again; ${held} segments held in memory written`);
           this.lastWriteError = '';
+          this.stats.writeError = '';
+          this.memoryDropLogged = false;
         }
       } catch (err) {
         this.stats.writeFailures++;
@@ -216,6 +232,7 @@ export class Spool implements SegmentStore {
           );
           this.lastWriteError = kind;
         }
+        this.stats.writeError = kind;
       }
     }
     const entry: Entry = {
@@ -240,8 +257,58 @@ export class Spool implements SegmentStore {
     this.stats.bytes += entry.fileBytes;
     this.stats.records += entry.recordCount;
     this.stats.appendedSegments++;
-    if (!durable) this.stats.memorySegments++;
+    if (!durable) {
+      this.stats.memorySegments++;
+      this.memoryBytes += entry.fileBytes;
+      this.boundMemory(entry);
+    }
     return entry;
+  }
+
+  /** Drops the oldest segments held in memory (never `newest`) beyond memoryMaxBytes. */
+  private boundMemory(newest: Entry): void {
+    let segments = 0;
+    let records = 0;
+    for (let i = 0; i < this.entries.length && this.memoryBytes > this.memoryMaxBytes; ) {
+      const e = this.entries[i];
+      if (e.durable || e === newest) {
+        i++;
+        continue;
+      }
+      segments++;
+      records += e.recordCount;
+      this.drop(e);
+    }
+    if (segments === 0) return;
+    this.stats.evictedSegments += segments;
+    this.stats.evictedRecords += records;
+    this.stats.memoryDroppedRecords += records;
+    if (this.memoryDropLogged) return;
+    this.memoryDropLogged = true;
+    this.logger.error(
+      { dir: this.dir, segments, records, memoryMaxBytes: this.memoryMaxBytes },
+      `hold spool segments of ${this.dir ?? '(memory)'} in memory: over ${this.memoryMaxBytes} bytes, dropped ${records} records ` +
+        'in the oldest segments (counted in flowlog_spool_evicted_records_total; logged once until the disk accepts writes)',
+    );
+  }
+
+  /** Writes the segments held in memory, oldest first, once the disk accepts writes again. */
+  private async persistHeld(): Promise<number> {
+    let written = 0;
+    for (const e of this.entries) {
+      if (e.durable || e.memory === null || this.dir === null) continue;
+      try {
+        await writeCommittedSegment(this.dir, e.seq, e.memory);
+      } catch {
+        break; // still refused: the next successful append tries again
+      }
+      e.durable = true;
+      e.memory = null;
+      this.stats.memorySegments--;
+      this.memoryBytes -= e.fileBytes;
+      written++;
+    }
+    return written;
   }
 
   private async evictFor(incomingBytes: number): Promise<void> {
@@ -339,7 +406,10 @@ export class Spool implements SegmentStore {
     this.stats.segments--;
     this.stats.bytes -= entry.fileBytes;
     this.stats.records -= entry.recordCount;
-    if (!entry.durable) this.stats.memorySegments--;
+    if (!entry.durable) {
+      this.stats.memorySegments--;
+      this.memoryBytes -= entry.fileBytes;
+    }
     if (entry.batch !== null) {
       entry.batch = null;
       this.recentBytes -= entry.fileBytes;
