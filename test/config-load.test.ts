@@ -136,6 +136,7 @@ describe('loadConfig: the replay example', () => {
       retryMaxMs: 30_000,
       requestTimeoutMs: 10_000,
       spoolMaxBytes: 1024 ** 3,
+      stopFlushTimeoutMs: 30_000,
       spoolMemoryMaxBytes: 64 * 1024 ** 2,
     });
     expect(config.credentials).toBeUndefined();

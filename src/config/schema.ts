@@ -249,6 +249,7 @@ export const AGENT_SCHEMA: ObjectSchema = {
           { key: 'retryMaxMs', type: { kind: 'integer', min: 1 }, unit: 'ms', default: 30_000, doc: 'Longest retry delay.' },
           { key: 'requestTimeoutMs', type: { kind: 'integer', min: 1 }, unit: 'ms', default: 10_000, doc: 'Timeout of one request.' },
           { key: 'spoolMaxBytes', type: { kind: 'bytes', min: 0 }, unit: 'bytes', default: 1024 ** 3, doc: 'Disk spool cap for undelivered batches; a number or a size such as `"512MiB"`; `0` disables the spool.' },
+          { key: 'stopFlushTimeoutMs', type: { kind: 'integer', min: 0 }, unit: 'ms', default: 30_000, doc: 'On a stop (SIGTERM), how long the daemon keeps delivering before it leaves the rest spooled for the next start; keep it below the unit\'s TimeoutStopSec (90 s). Read at start.' },
           { key: 'spoolMemoryMaxBytes', type: { kind: 'bytes', min: 0 }, unit: 'bytes', default: 64 * 1024 ** 2, doc: 'Batches held in memory while the spool cannot write (a full or read-only disk), per flow log; beyond it the oldest are dropped, counted and logged. Written to disk when it accepts writes again.' },
         ],
       },

@@ -188,6 +188,8 @@ export interface DeliveryConfig {
   requestTimeoutMs: number;
   /** Disk spool cap per agent; 0 disables the spool. */
   spoolMaxBytes: number;
+  /** On a stop, how long to keep delivering before leaving the rest spooled (default 30 s; always set by loadConfig). */
+  stopFlushTimeoutMs?: number;
   /** Memory bound for segments the disk refused (default 64 MiB; always set by loadConfig). */
   spoolMemoryMaxBytes?: number;
 }

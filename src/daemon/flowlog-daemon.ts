@@ -102,7 +102,7 @@ export class FlowlogDaemon {
     if (config.flowLogs.length === 0) throw new DaemonStartError('start daemon: nothing to capture: the config has no flow logs', 1);
     this.config = config;
     try {
-      this.output = new CountedOutput(await openRecordOutput(config, this.o.output));
+      this.output = new CountedOutput(await openRecordOutput(config, this.o.output, config.delivery.stopFlushTimeoutMs));
     } catch (err) {
       throw new DaemonStartError(`start daemon: ${(err as Error).message}`, 1, { cause: err });
     }

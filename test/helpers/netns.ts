@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
  */
 export class NetnsLab {
   readonly namespaces: string[] = [];
+  private readonly hostLinks: string[] = [];
 
   constructor(
     /** Short unique prefix, at most 6 characters (interface names are limited to 15). */
@@ -55,6 +56,23 @@ export class NetnsLab {
     return { macA: this.mac(nsA, nameA), macB: this.mac(nsB, nameB) };
   }
 
+  /**
+   * A veth pair between `ns` (end `name`, address `cidr`) and the test's own namespace (end
+   * `hostName`, address `hostCidr`), both up: how a daemon in `ns` reaches a server the test runs
+   * (the local Log Service). Deleting `ns` deletes both ends; `remove` also deletes the host end.
+   */
+  uplink(ns: string, name: string, cidr: string, hostName: string, hostCidr: string): void {
+    ip(['link', 'del', hostName], true); // left over from an interrupted run
+    ip(['link', 'add', hostName, 'type', 'veth', 'peer', 'name', name, 'netns', ns]);
+    this.hostLinks.push(hostName);
+    execFileSync('sysctl', ['-qw', `net.ipv6.conf.${hostName}.disable_ipv6=1`]);
+    ip(['addr', 'add', hostCidr, 'dev', hostName]);
+    ip(['link', 'set', hostName, 'up']);
+    this.exec(ns, 'sysctl', ['-qw', `net.ipv6.conf.${name}.disable_ipv6=1`]);
+    this.exec(ns, 'ip', ['addr', 'add', cidr, 'dev', name]);
+    this.exec(ns, 'ip', ['link', 'set', name, 'up']);
+  }
+
   /** Creates Linux bridge `name` in `ns`, up, without addresses. */
   bridge(ns: string, name: string): void {
     this.exec(ns, 'ip', ['link', 'add', name, 'type', 'bridge']);
@@ -94,6 +112,7 @@ export class NetnsLab {
   /** Deletes every namespace created here (and with them their veth ends). */
   remove(): void {
     for (const ns of this.namespaces.splice(0)) ip(['netns', 'del', ns], true);
+    for (const link of this.hostLinks.splice(0)) ip(['link', 'del', link], true);
   }
 }
 

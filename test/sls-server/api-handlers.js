@@ -116,6 +116,8 @@ function putLogs(c, logstoreName) {
   }
   ls.count += group.logs.length;
   c.note.logs = group.logs.length;
+  const packId = group.tags.find(([k]) => k === '__pack_id__');
+  if (packId !== undefined) c.note.packId = packId[1];
   if (c.opts.keepContents) {
     for (const l of group.logs) ls.logs.push({ ...l, topic: group.topic, source: group.source, tags: group.tags });
   }

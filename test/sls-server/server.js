@@ -177,7 +177,7 @@ async function startSlsServer(opts = {}) {
    */
   function record(req, body, status, extra) {
     if (requests.length >= 10_000) requests.shift();
-    requests.push({ method: req.method ?? '', url: req.url ?? '', host: req.headers.host, headers: { ...req.headers }, bodyBytes: body.length, status, ...extra });
+    requests.push({ method: req.method ?? '', url: req.url ?? '', host: req.headers.host, headers: { ...req.headers }, bodyBytes: body.length, status, atMs: Date.now(), ...extra });
   }
 
   /**
