@@ -21,7 +21,7 @@ export interface SpoolStats {
   records: number;
   memorySegments: number;
   appendedSegments: number;
-  /** flowlog_spool_evicted_segments_total / flowlog_spool_evicted_records_total */
+  /** Segments and records the spool dropped (its bounds); records: flowlog_spool_dropped_records_total. */
   evictedSegments: number;
   evictedRecords: number;
   /** Committed segments that failed a check and were moved to corrupt/. */

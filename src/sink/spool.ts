@@ -288,7 +288,7 @@ export class Spool implements SegmentStore {
     this.logger.error(
       { dir: this.dir, segments, records, memoryMaxBytes: this.memoryMaxBytes },
       `hold spool segments of ${this.dir ?? '(memory)'} in memory: over ${this.memoryMaxBytes} bytes, dropped ${records} records ` +
-        'in the oldest segments (counted in flowlog_spool_evicted_records_total; logged once until the disk accepts writes)',
+        'in the oldest segments (counted in flowlog_spool_dropped_records_total; logged once until the disk accepts writes)',
     );
   }
 
