@@ -76,7 +76,7 @@ describe.skipIf(!canRun)('windows cut by SIGKILL become SKIPDATA at the next sta
     const run2 = readRecords(join(dir, 'run2.jsonl'));
     // Before the kill: the quiet window is exact and complete.
     const quietOk = run1.filter((r) => r.dstport === '7000');
-    expect(quietOk.map((r) => [r.packets, r.bytes, r['log-status']])).toEqual([['5', String(5 * 48), 'OK'], ['5', String(5 * 48), 'OK']]);
+    for (const r of quietOk) expect([r.packets, r.bytes, r['log-status']]).toEqual(['5', String(5 * 48), 'OK']);
     expect(Number(quietOk[0].start)).toBeGreaterThanOrEqual(quiet);
     expect(run1.some((r) => r.dstport === '7001')).toBe(false); // the cut window died with the process
 
@@ -104,6 +104,9 @@ describe.skipIf(!canRun)('windows cut by SIGKILL become SKIPDATA at the next sta
     expect(at).toBe(resumed);
     expect(from10).toBeLessThanOrEqual(cut);
     expect(from10).toBeGreaterThanOrEqual(cut - W2);
+    // The quiet window's 10 s window either closed before the kill (an OK record in run 1) or
+    // was still open (its records died, and fl-10s's SKIPDATA covers it); the 5 s one always closed.
+    expect(quietOk).toHaveLength(from10 <= quiet ? 1 : 2);
     expect(killedSec).toBeGreaterThanOrEqual(cut + 3);
 
     // After the restart: exact again, under both flow logs.
