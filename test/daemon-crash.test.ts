@@ -89,11 +89,15 @@ describe.skipIf(!canRun)('windows cut by SIGKILL become SKIPDATA at the next sta
     const want5: number[][] = [[cut, cut + W], [cut + W, cut + 2 * W]];
     if (resumed > cut + 2 * W) want5.push([cut + 2 * W, resumed]);
     // Each flow log writes its own; fl-10s's pieces are cut at 10 s boundaries (below).
-    const fl5 = pieces.filter(([s, e]) => want5.some(([ws, we]) => ws === s && we === e));
-    expect(fl5).toEqual(want5);
+    // A piece of fl-10s can equal one of fl-5s (a 10 s window's half), so take each wanted piece once.
+    const rest = [...pieces];
+    for (const [ws, we] of want5) {
+      const at5 = rest.findIndex(([s, e]) => s === ws && e === we);
+      expect(at5, `fl-5s piece [${ws}, ${we}) in ${JSON.stringify(pieces)}`).toBeGreaterThanOrEqual(0);
+      rest.splice(at5, 1);
+    }
     // fl-10s: contiguous from a point no later than the kill's 5 s window up to `resumed`, each
     // piece within one 10 s window, and nothing of run 1 inside it.
-    const rest = pieces.filter((p) => !fl5.includes(p));
     const from10 = rest[0][0];
     let at = from10;
     for (const [s, e] of rest) {

@@ -104,8 +104,6 @@ export class FlowAggregator {
   timelineRestarts = 0;
   gapWindowsSkipped = 0;
   tableFullPackets = 0;
-  /** Wall-clock mode: packets stamped beyond the next window (the clock stepped), kept in the current one. */
-  clockAheadPackets = 0;
   /** Wall-clock mode: whole windows the clock jumped over, written as SKIPDATA (onUncaptured). */
   uncapturedWindows = 0;
 
@@ -132,17 +130,13 @@ export class FlowAggregator {
       this.recordAhead(v, eni, flags);
       return;
     }
-    if (this.wallClock && this.windowStartSec >= 0 && (ts >= this.windowEndSec || ts < this.windowStartSec)) {
-      // Only the wall clock moves windows: a timestamp outside the current and the next window
-      // (a clock step between two ticks, a packet held in the ring across a stall) is kept in the
-      // current window, at its nearest second, so windows never overlap and start <= end.
-      if (ts < this.windowStartSec) {
-        this.latePackets += 1;
-        v.tsSec = this.windowStartSec;
-      } else {
-        this.clockAheadPackets += 1;
-        v.tsSec = this.windowEndSec - 1;
-      }
+    if (this.wallClock && this.windowStartSec >= 0 && ts < this.windowStartSec) {
+      // A written window is never reopened: a packet stamped before the open window (the wall
+      // clock stepped back, a packet held in the ring across a stall) counts in it at its start,
+      // so windows never overlap and start <= end. (Stamped two or more windows ahead, a packet
+      // moves the windows as the next tick would: below.)
+      this.latePackets += 1;
+      v.tsSec = this.windowStartSec;
       recorded = (this.table as FlowTable).record(v, eni, flags);
       v.tsSec = ts;
     } else if (ts >= this.windowEndSec || ts < this.windowStartSec) {
