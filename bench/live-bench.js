@@ -13,6 +13,7 @@
  *   node bench/live-bench.js [--packets 1000000] [--flows 10000] [--rounds 3] [--fixed-pps 100000 (0: top speed only)] [--only agent,tcpdump,...] [--no-million] [--million-pps 120000] [--million-stall-ms 0] [--json]
  * FLOWLOG_BENCH_AGENT_NODE_ARGS passes node flags to the agent (e.g. --cpu-prof);
  * FLOWLOG_BENCH_DAEMON_JS runs another daemon bundle in its place (an earlier commit's).
+ * FLOWLOG_BENCH_THREADS=1 prints each run's CPU by thread (tid, name) to stderr.
  * Exported: runLiveBench(options) -> result object (bench/run.js calls it).
  */
 const { execFileSync, spawn } = require('node:child_process');

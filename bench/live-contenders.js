@@ -31,7 +31,7 @@ function which(cmd) {
  * (/proc/<pid>/task/<tid>/schedstat, first field): exact, where utime+stime come in 10 ms ticks
  * (20% of a contender's whole cost at a million packets).
  */
-function treeCpuNs(pid) {
+function treeCpuNs(pid, byThread) {
   const parents = new Map();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -46,7 +46,11 @@ function treeCpuNs(pid) {
   while (todo.length > 0) {
     const p = todo.pop();
     try {
-      for (const tid of readdirSync(`/proc/${p}/task`)) total += Number(readFileSync(`/proc/${p}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      for (const tid of readdirSync(`/proc/${p}/task`)) {
+        const ns = Number(readFileSync(`/proc/${p}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+        total += ns;
+        if (byThread) byThread.set(`${tid} ${readFileSync(`/proc/${p}/task/${tid}/comm`, 'utf8').trim()}`, ns);
+      }
     } catch {
       // exited meanwhile
     }
@@ -209,10 +213,16 @@ async function runOne(name, ctx, send) {
   const c = CONTENDERS[name](ctx);
   await c.ready;
   const pid = c.child.pid;
-  const cpu0 = treeCpuNs(pid);
+  const before = new Map();
+  const after = new Map();
+  const cpu0 = treeCpuNs(pid, before);
   const sent = send();
   await sleep(1500);
-  const cpuSec = (treeCpuNs(pid) - cpu0) / 1e9;
+  const cpuSec = (treeCpuNs(pid, after) - cpu0) / 1e9;
+  if (process.env.FLOWLOG_BENCH_THREADS) {
+    const parts = [...after].map(([t, ns]) => [t, (ns - (before.get(t) || 0)) / 1e6]).filter(([, ms]) => ms >= 0.5).map(([t, ms]) => `${t} ${ms.toFixed(1)} ms`);
+    console.error(`${name}: ${(cpuSec * 1e3).toFixed(1)} ms: ${parts.join(', ')}`);
+  }
   const counts = await c.finish();
   return { name, sent: sent.packets, pps: sent.pps, cpuSec, usPerPacket: (cpuSec / sent.packets) * 1e6, ...counts };
 }

@@ -4,7 +4,8 @@
  * `npm run bench`: the agent's throughput and cost against the ceiling of its design and against
  * peers, all in ONE run over the same generated capture (so machine noise hits all alike):
  *   agent replay | bare node-pcap loop | pmacctd | softflowd (optional)
- * then the flow table's memory per flow and GC pressure, then (when available) the Log Service
+ * then the flow table's memory per flow and GC pressure, live-shaped chunks through the packet path
+ * (bench/kernel-chunk-bench.js), then (when available) the Log Service
  * delivery bench and the live capture bench of the other bench files. Prints a table, the
  * target ratios, and a final `BENCH_SUMMARY {json}` line for refreshing the README figures.
  *
@@ -170,6 +171,21 @@ async function main() {
     );
   } else log(`  FAILED: ${flowMemory.error}`);
 
+  log('');
+  log('live chunks through the packet path, capture left out (node --expose-gc bench/kernel-chunk-bench.js):');
+  const chunks = spawnSync(process.execPath, ['--expose-gc', join(__dirname, 'kernel-chunk-bench.js')], { encoding: 'utf8' });
+  let chunkPath = { error: (chunks.stderr || `exit ${chunks.status}`).trim() };
+  if (chunks.status === 0) {
+    chunkPath = JSON.parse(chunks.stdout.trim());
+    const k = chunkPath.kernel;
+    const t = chunkPath.typescript;
+    log(
+      `  ${chunkPath.flows.toLocaleString('en')} flows, ${chunkPath.perRead} packets a read: kernel ${k.warmNsPerPacket.best} / ${k.warmNsPerPacket.median} ns/packet back to back, ` +
+        `${k.gapNsPerPacket.best} / ${k.gapNsPerPacket.median} with ${chunkPath.gapMs} ms between reads; TypeScript path ${t.warmNsPerPacket.best} / ${t.warmNsPerPacket.median} (best / median); ` +
+        `${k.gcPerMillionPackets} GCs and ${k.heapGrowthBytesPerMillionPackets} bytes of heap growth per million packets`,
+    );
+  } else log(`  FAILED: ${chunkPath.error}`);
+
   const extras = {};
   if (!flag('no-sls') && existsSync(join(__dirname, 'sls-bench.js'))) {
     // Best of `--runs` rounds per compression, as for the replay contenders.
@@ -225,6 +241,7 @@ async function main() {
     targets: TARGETS,
     sanity,
     flowMemory,
+    chunkPath,
     ...extras,
   };
   log('');

@@ -168,6 +168,73 @@ flowLogs:
     expect(result.kernel).toBeGreaterThan(5000);
   });
 
+  it('lookups it remembers: consecutive frames whose MACs or addresses differ in one word only', async () => {
+    // The kernel remembers each side's last MAC and address answer; a key word it failed to
+    // compare would attribute the second frame of such a pair to the first one's ENI.
+    const eni = [0x00, 0x16, 0x3e, 0x00, 0x00, 0x05];
+    const gateway = [0xee, 0xff, 0xff, 0xff, 0xff, 0xff];
+    const v6 = (...words: number[]) => words.flatMap((w) => [w >>> 24, (w >>> 16) & 0xff, (w >>> 8) & 0xff, w & 0xff]);
+    const ends: Array<{ mac: number[]; ip: number[] }> = [
+      { mac: eni, ip: [10, 0, 0, 9] }, // eni-mac
+      { mac: [0x01, ...eni.slice(1)], ip: [10, 0, 0, 9] }, // MAC high half differs: none
+      { mac: [...eni.slice(0, 5), 0x06], ip: [10, 0, 0, 9] }, // MAC low word differs: none
+      { mac: gateway, ip: [10, 0, 0, 5] }, // eni-v4
+      { mac: eni, ip: v6(0xfd000000, 0, 0, 9) }, // eni-mac
+      { mac: [0x01, ...eni.slice(1)], ip: v6(0xfd000000, 0, 0, 9) },
+      { mac: gateway, ip: v6(0x0a000005, 0, 0, 0) }, // 10.0.0.5's word as IPv6: none
+      { mac: gateway, ip: v6(0xfd000000, 0, 0, 5) }, // eni-v6
+      { mac: gateway, ip: v6(0xfd010000, 0, 0, 5) }, // word 0 differs: none
+      { mac: gateway, ip: v6(0xfd000000, 1, 0, 5) }, // word 1: eni-w1
+      { mac: gateway, ip: v6(0xfd000000, 0, 1, 5) }, // word 2: none
+      { mac: gateway, ip: v6(0xfd000000, 0, 0, 6) }, // word 3: none
+    ];
+    const pairs: Array<[number, number]> = [];
+    for (let a = 0; a < ends.length; a++) {
+      for (let b = 0; b < ends.length; b++) if (a !== b && ends[a].ip.length === ends[b].ip.length) pairs.push([a, b]);
+    }
+    const r = prng(20261206);
+    const path = join(dir, 'remembered.pcap');
+    const writer = openCaptureWriter(path);
+    let n = 0;
+    for (let round = 0; round < 40; round++) {
+      for (let i = pairs.length - 1; i > 0; i--) {
+        const j = Math.floor(r() * (i + 1));
+        [pairs[i], pairs[j]] = [pairs[j], pairs[i]];
+      }
+      for (const [a, b] of pairs) {
+        const src = ends[a];
+        const dst = ends[b];
+        const udp = [0x9c, 0x40, 0x00, 0x35, 0x00, 0x0c, 0, 0, 1, 2, 3, 4]; // 40000 -> 53, 4 bytes
+        const ip =
+          src.ip.length === 4
+            ? [0x45, 0, 0, 20 + udp.length, 0, 0, 0x40, 0, 64, 17, 0, 0, ...src.ip, ...dst.ip]
+            : [0x60, 0, 0, 0, 0, udp.length, 17, 64, ...src.ip, ...dst.ip];
+        const ethertype = src.ip.length === 4 ? [0x08, 0x00] : [0x86, 0xdd];
+        const frame = Uint8Array.from([...dst.mac, ...src.mac, ...ethertype, ...ip, ...udp]);
+        writer.writePacket(START + Math.floor(n++ / 100), 0, frame, frame.length, frame.length);
+      }
+    }
+    writer.close();
+    const path2 = writeConfig(
+      dir,
+      `region: cn-hangzhou
+accountId: "1234567890123456"
+stateDir: ${dir}/state
+enis:
+  - { id: eni-mac, mac: "00:16:3e:00:00:05", vpcId: vpc-1, vswitchId: vsw-1, vmId: i-1 }
+  - { id: eni-v4, ips: ["10.0.0.5"], vpcId: vpc-1, vswitchId: vsw-1, vmId: i-2 }
+  - { id: eni-v6, ips: ["fd00::5"], vpcId: vpc-1, vswitchId: vsw-1, vmId: i-3 }
+  - { id: eni-w1, ips: ["fd00:0:0:1::5"], vpcId: vpc-1, vswitchId: vsw-1, vmId: i-4 }
+flowLogs:
+  - { id: fl-vpc1, resourceType: vpc, resourceId: vpc-1, aggregationInterval: 1, sink: { type: stdout } }
+`,
+      'remembered.yaml',
+    );
+    const result = await bothWays([path], path2);
+    expect(result.kernel).toBeGreaterThan(result.frames * 0.99);
+    expect(new Set(result.flows.filter((f) => f['log-status'] === 'OK').map((f) => f['eni-id']))).toEqual(new Set(['eni-mac', 'eni-v4', 'eni-v6', 'eni-w1']));
+  });
+
   it('a flow past 4 GiB in a window (the byte count carries into its high word)', async () => {
     // 66,000 TCP packets of one flow, each 65,535 bytes long by its IP header, 54 bytes captured.
     const path = join(dir, 'carry.pcap');

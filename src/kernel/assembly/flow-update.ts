@@ -18,7 +18,7 @@ export const TABLE_BYTES: u32 = 40;
 // flow-table.ts: mixIpv4, mixIpv6Rest, finish, indexTagOf
 @inline function step(h: u32, word: u32, k: u32): u32 { return (rotl<u32>(h, 13) ^ word) * k; }
 
-function flowHash(meta: u32): u32 {
+@inline function flowHash(meta: u32): u32 {
   const src = ip + (ipv6 ? 8 : 12);
   const dst = ip + (ipv6 ? 24 : 16);
   let h = (be32(src) ^ 0x9747b28c) * 0x9e3779b1;
@@ -45,11 +45,6 @@ function flowHash(meta: u32): u32 {
     load<u32>(a, 16) == be32(ip + 24) && load<u32>(a, 20) == be32(ip + 28) && load<u32>(a, 24) == be32(ip + 32) && load<u32>(a, 28) == be32(ip + 36);
 }
 
-/**
- * Adds the packet to table `t` as FlowTable.record would. With `mayStop`, returns false, having
- * changed nothing, when the packet starts a new flow the host must insert (the index must grow
- * first, or the table is full); without it the caller has made sure the table has room.
- */
 // set by find(): the packet's key for table t
 let meta: u32 = 0;
 let hash: u32 = 0;
@@ -60,7 +55,7 @@ let emptySlot: u32 = 0;
  * The address of the packet's flow entry in table `t` (for ENI `eni`, direction `flags`), or 0
  * with `emptySlot` the index slot a new entry would take.
  */
-export function find(t: usize, eni: u32, flags: u32): usize {
+@inline export function find(t: usize, eni: u32, flags: u32): usize {
   meta = (eni << 16) | (protocol << 8) | flags | (ipv6 ? 1 : 0);
   const h = (hash = flowHash(meta));
   const tag = ((h & 0xffffff00) * 0x9e3779b1 >> 25) << 24;
@@ -88,7 +83,7 @@ export function find(t: usize, eni: u32, flags: u32): usize {
  * changed nothing, when the packet starts a new flow the host must insert (the index must grow
  * first, or the table is full); without it the caller has made sure the table has room.
  */
-export function record(t: usize, eni: u32, flags: u32, mayStop: bool): bool {
+@inline export function record(t: usize, eni: u32, flags: u32, mayStop: bool): bool {
   const count = load<u32>(t, T_COUNT);
   const fresh = tsSec - 32768;
   const base = count == 0 ? fresh : load<f64>(t, T_BASE_SEC);

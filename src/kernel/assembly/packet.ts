@@ -22,7 +22,7 @@ export let tsSec: f64 = 0;
 }
 
 /** Ethernet, untagged, IPv4 with a 20-byte header and no fragment, or IPv6 without extension headers. */
-export function decodeLane(b: usize, end: usize): bool {
+@inline export function decodeLane(b: usize, end: usize): bool {
   if (end - b < 34) return false;
   ip = b + 14;
   const ethertype = be16(b + 12); // 12: ethertype

@@ -47,6 +47,8 @@ export function configure(
   prefixAt = prefixes; prefixCount = nPrefixes;
   aggOffsetAt = aggOffset; aggIndexAt = aggIndex; tablesAt = tables;
   eniPacketsAt = eniPackets; eniBytesAt = eniBytes; aggPacketsAt = aggPackets; eniCount = enis;
+  macHi0 = macHi1 = 0xffffffff;
+  addrFamily0 = addrFamily1 = 0;
 }
 
 /**
@@ -115,15 +117,50 @@ function hostEni(family: u32, w0: u32, w1: u32, w2: u32, w3: u32): i32 {
   return -1;
 }
 
-/** The ENI whose MAC is at `mac` (6 bytes), else whose address is at `addr`, or -1. */
-function eniOf(mac: usize, addr: usize): i32 {
-  const byMac = macEni(be16(mac), be32(mac + 2));
-  if (byMac >= 0) return byMac;
-  const family: u32 = ipv6 ? 6 : 4;
-  const w0 = be32(addr);
-  const w1: u32 = ipv6 ? be32(addr + 4) : 0;
-  const w2: u32 = ipv6 ? be32(addr + 8) : 0;
-  const w3: u32 = ipv6 ? be32(addr + 12) : 0;
+// The last answers of eniOf per side (0: the frame's source, 1: its destination). On an ENI's
+// own device one side of nearly every frame is that ENI and the other a gateway's MAC, so most
+// lookups repeat the previous one; the lists never change after `configure`. A MAC high half
+// above 16 bits matches no frame: nothing remembered yet.
+let macHi0: u32 = 0xffffffff;
+let macLo0: u32 = 0;
+let macEni0: i32 = -1;
+let macHi1: u32 = 0xffffffff;
+let macLo1: u32 = 0;
+let macEni1: i32 = -1;
+// the address: family (0: none yet), words, ENI
+let addrFamily0: u32 = 0;
+let addrW00: u32 = 0;
+let addrW10: u32 = 0;
+let addrW20: u32 = 0;
+let addrW30: u32 = 0;
+let addrEni0: i32 = -1;
+let addrFamily1: u32 = 0;
+let addrW01: u32 = 0;
+let addrW11: u32 = 0;
+let addrW21: u32 = 0;
+let addrW31: u32 = 0;
+let addrEni1: i32 = -1;
+
+/** macEni, remembering the last answer of `side` (a constant once inlined). */
+@inline function macEniOf(side: u32, hi: u32, lo: u32): i32 {
+  if (side == 0) {
+    if (hi != macHi0 || lo != macLo0) {
+      macEni0 = macEni(hi, lo);
+      macHi0 = hi;
+      macLo0 = lo;
+    }
+    return macEni0;
+  }
+  if (hi != macHi1 || lo != macLo1) {
+    macEni1 = macEni(hi, lo);
+    macHi1 = hi;
+    macLo1 = lo;
+  }
+  return macEni1;
+}
+
+/** The ENI of an address by exact match, else by the longest prefix, or -1. */
+function addressEni(family: u32, w0: u32, w1: u32, w2: u32, w3: u32): i32 {
   const host = hostEni(family, w0, w1, w2, w3);
   if (host >= 0) return host;
   for (let k: u32 = 0; k < prefixCount; k++) {
@@ -138,6 +175,41 @@ function eniOf(mac: usize, addr: usize): i32 {
   return -1;
 }
 
+/** addressEni, remembering the last answer of `side`. */
+@inline function addressEniOf(side: u32, family: u32, w0: u32, w1: u32, w2: u32, w3: u32): i32 {
+  if (side == 0) {
+    if (w0 != addrW00 || family != addrFamily0 || w1 != addrW10 || w2 != addrW20 || w3 != addrW30) {
+      addrEni0 = addressEni(family, w0, w1, w2, w3);
+      addrFamily0 = family;
+      addrW00 = w0;
+      addrW10 = w1;
+      addrW20 = w2;
+      addrW30 = w3;
+    }
+    return addrEni0;
+  }
+  if (w0 != addrW01 || family != addrFamily1 || w1 != addrW11 || w2 != addrW21 || w3 != addrW31) {
+    addrEni1 = addressEni(family, w0, w1, w2, w3);
+    addrFamily1 = family;
+    addrW01 = w0;
+    addrW11 = w1;
+    addrW21 = w2;
+    addrW31 = w3;
+  }
+  return addrEni1;
+}
+
+/**
+ * The ENI whose MAC is at `mac` (6 bytes), else whose address is at `addr`, or -1
+ * (EniInventory.sourceEni for side 0, destinationEni for side 1).
+ */
+@inline function eniOf(side: u32, mac: usize, addr: usize): i32 {
+  const byMac = macEniOf(side, be16(mac), be32(mac + 2));
+  if (byMac >= 0) return byMac;
+  const family: u32 = ipv6 ? 6 : 4;
+  return addressEniOf(side, family, be32(addr), ipv6 ? be32(addr + 4) : 0, ipv6 ? be32(addr + 8) : 0, ipv6 ? be32(addr + 12) : 0);
+}
+
 @inline function aggsOf(eni: i32): u32 {
   return eni < 0 ? 0 : load<u32>(aggOffsetAt + (<usize>(eni + 1) << 2)) - load<u32>(aggOffsetAt + (<usize>eni << 2));
 }
@@ -147,7 +219,7 @@ function eniOf(mac: usize, addr: usize): i32 {
  * there, or the table can take `flows` new flows (the packet's count of tables, an upper bound
  * on the new flows any one table gets from it) before its index must grow.
  */
-function roomFor(eni: i32, flags: u32, flows: u32): bool {
+@inline function roomFor(eni: i32, flags: u32, flows: u32): bool {
   if (eni < 0) return true;
   const end = load<u32>(aggOffsetAt + (<usize>(eni + 1) << 2));
   for (let j = load<u32>(aggOffsetAt + (<usize>eni << 2)); j < end; j++) {
@@ -158,7 +230,7 @@ function roomFor(eni: i32, flags: u32, flows: u32): bool {
 }
 
 /** FlowRecorder.recordFor: counters, then every aggregator covering the ENI. */
-function recordFor(eni: i32, flags: u32, mayStop: bool): bool {
+@inline function recordFor(eni: i32, flags: u32, mayStop: bool): bool {
   const end = load<u32>(aggOffsetAt + (<usize>(eni + 1) << 2));
   for (let j = load<u32>(aggOffsetAt + (<usize>eni << 2)); j < end; j++) {
     const a = load<u32>(aggIndexAt + (<usize>j << 2));
@@ -177,11 +249,11 @@ function recordFor(eni: i32, flags: u32, mayStop: bool): bool {
  * The frame at `b` (`capLen` bytes captured), stamped `tsSec`, through the packet path. False
  * when the host must take it; nothing has changed then.
  */
-function handle(b: usize, capLen: u32): bool {
+@inline function handle(b: usize, capLen: u32): bool {
   if (tsSec < loSec || tsSec >= hiSec) return false;
   if (!decodeLane(b, b + capLen)) return false;
-  const out = scoped(eniOf(b + 6, ip + (ipv6 ? 8 : 12)));
-  const inbound = scoped(eniOf(b, ip + (ipv6 ? 24 : 16)));
+  const out = scoped(eniOf(0, b + 6, ip + (ipv6 ? 8 : 12)));
+  const inbound = scoped(eniOf(1, b, ip + (ipv6 ? 24 : 16)));
   if (out < 0 && inbound < 0) {
     unattributed++;
     return true;
