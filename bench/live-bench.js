@@ -10,7 +10,7 @@
  * windows of 1.1 M flows flushed while tcpreplay keeps sending, with no packet lost
  * (--no-million skips it; --million-pps sets its rate).
  *
- *   node bench/live-bench.js [--packets 1000000] [--flows 10000] [--rounds 3] [--fixed-pps 100000 (0: top speed only)] [--only agent,tcpdump,...] [--no-million] [--million-pps 120000] [--million-stall-ms 0] [--json]
+ *   node bench/live-bench.js [--packets 1000000] [--flows 10000] [--rounds 3] [--fixed-pps 100000 (0: top speed only)] [--only agent,tcpdump,...] [--settle-ms 10000] [--idle-ms 2000] [--no-million] [--million-pps 120000] [--million-stall-ms 0] [--json]
  * FLOWLOG_BENCH_AGENT_NODE_ARGS passes node flags to the agent (e.g. --cpu-prof);
  * FLOWLOG_BENCH_DAEMON_JS runs another daemon bundle in its place (an earlier commit's).
  * FLOWLOG_BENCH_THREADS=1 prints each run's CPU by thread (tid, name) to stderr.
@@ -101,14 +101,14 @@ function bundle(dir) {
   return outfile;
 }
 
-async function runLiveBench({ packets = 1000000, flows = 10000, bufferBytes = 32 * 1024 * 1024, rounds = 3, fixedPps = 100000, only, million = true, millionOptions = {} } = {}) {
+async function runLiveBench({ packets = 1000000, flows = 10000, bufferBytes = 32 * 1024 * 1024, rounds = 3, fixedPps = 100000, only, settleMs, idleMs, million = true, millionOptions = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'flowlog-live-bench-'));
   try {
     const mac = setUp();
     const pcap = join(dir, 'traffic.pcap');
     writeTrafficPcap(pcap, packets, flows, mac);
     const ctx = { ns: NS_A, dev: DEV, dir, daemonJs: bundle(dir), bufferBytes, inNs };
-    const contenders = await runLiveContenders(ctx, (pps) => tcpreplay(pcap, pps), { rounds, rates: fixedPps > 0 ? (process.argv.includes('--fixed-only') ? [fixedPps] : [undefined, fixedPps]) : [undefined], only });
+    const contenders = await runLiveContenders(ctx, (pps) => tcpreplay(pcap, pps), { rounds, rates: fixedPps > 0 ? (process.argv.includes('--fixed-only') ? [fixedPps] : [undefined, fixedPps]) : [undefined], only, settleMs, idleMs });
     const ns = { agentNs: NS_A, peerNs: NS_B, dev: DEV, peer: PEER, daemonJs: ctx.daemonJs, dir, waitFor, readCpu: treeCpuTicks };
     const millionFlows = million ? await runMillionFlowCase(ns, millionOptions) : { skipped: '--no-million' };
     return { packets, flows, bufferBytes, contenders, millionFlows };
@@ -143,7 +143,7 @@ if (require.main === module) {
   for (const k of Object.keys(millionOptions)) if (millionOptions[k] === undefined) delete millionOptions[k];
   const onlyAt = process.argv.indexOf('--only');
   const only = onlyAt > 0 ? process.argv[onlyAt + 1].split(',') : undefined;
-  runLiveBench({ packets: arg('packets', 1000000), flows: arg('flows', 10000), rounds: arg('rounds', 3), fixedPps: arg('fixed-pps', 100000), only, million, millionOptions }).then((r) => {
+  runLiveBench({ packets: arg('packets', 1000000), flows: arg('flows', 10000), rounds: arg('rounds', 3), fixedPps: arg('fixed-pps', 100000), only, settleMs: arg('settle-ms', undefined), idleMs: arg('idle-ms', undefined), million, millionOptions }).then((r) => {
     if (process.argv.includes('--json')) return console.log(JSON.stringify(r, null, 2));
     console.log(`live: ${r.packets} packets over ${r.flows} flows, tcpreplay into a veth, one contender at a time`);
     for (const line of contenderLines(r.contenders)) console.log(line);
