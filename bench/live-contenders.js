@@ -12,8 +12,8 @@
  * counted once the contender has been up `settleMs` past its ready line (10 s by default): a daemon's
  * cost per packet is its steady state, not its start. The agent's start (V8 compiling, the kernel's
  * warm-up, and V8's memory reducer, which runs a full GC about 8 s after allocation goes quiet) took
- * 40-60 ms of CPU after ready, which a 10 s send at 100 k pps had counted as 0.05 s per million
- * packets. What the settle hides is reported: each contender's start CPU (spawn to the end of the
+ * about 60 ms of CPU after ready (README, 2026-12-07), which a 10 s send at 100 k pps had counted
+ * as 0.06 s per million packets. What the settle hides is reported: each contender's start CPU (spawn to the end of the
  * settle) and its idle CPU (ms per s over `idleMs` with no traffic, just before the send).
  */
 const { execFileSync, spawn } = require('node:child_process');
