@@ -16,7 +16,7 @@ interface ChunkCaptureBinding {
   closeAsync(handle: object, done: () => void): void;
   /** [link type (DLT), snaplen] of an open handle. */
   describe(handle: object): [number, number];
-  start(handle: object, onReadable: () => void): void;
+  start(handle: object, onReadable: () => void, pauseMs: number): void;
   /** Bytes of records written at [offset, offset + length); -1 read error (lastError), -2 closed. */
   dispatch(handle: object, buffer: Uint8Array, offset: number, length: number): number;
   stats(handle: object): [number, number, number] | null;
@@ -57,6 +57,22 @@ export interface ChunkHandleOptions {
   bufferTimeoutMs: number;
   /** Shared devices (a bridge) see forwarded frames only in promiscuous mode. */
   promiscuous: boolean;
+  /** Longest pause after a read before the device is polled again (see readPauseMs); 0: none. */
+  readPauseMs?: number;
+}
+
+/**
+ * The burst a read pause must survive: 1.5 million frames a second at 192 ring bytes each
+ * (a 128-byte snaplen, libpcap's TPACKET_V3 header and alignment), in bytes per millisecond.
+ */
+const PAUSE_BURST_BYTES_PER_MS = 1_500_000 * 192 / 1000;
+
+/**
+ * The pause after each read a ring of `ringBytes` takes: `wantedMs`, cut so that a burst at
+ * PAUSE_BURST_BYTES_PER_MS fills at most half the ring meanwhile (0 for rings under about 2 MiB).
+ */
+export function readPauseMs(wantedMs: number, ringBytes: number): number {
+  return Math.max(0, Math.min(wantedMs, Math.floor(ringBytes / 2 / PAUSE_BURST_BYTES_PER_MS)));
 }
 
 /**
@@ -73,6 +89,8 @@ export class ChunkHandle {
   recordMaxBytes = 0;
   /** Ring bytes asked of libpcap at open. */
   ringBytes = 0;
+  /** The pause after each read (readPauseMs of the options and the ring). */
+  pauseMs = 0;
 
   constructor(readonly device: string) {}
 
@@ -106,6 +124,7 @@ export class ChunkHandle {
     const b = chunkCaptureBinding();
     this.native = native;
     this.ringBytes = o.bufferBytes;
+    this.pauseMs = readPauseMs(o.readPauseMs ?? 0, o.bufferBytes);
     const [linkType, snaplen] = b.describe(native);
     this.recordMaxBytes = 16 + snaplen;
     this.lastStats = { received: 0, droppedKernel: 0, droppedInterface: 0 };
@@ -113,10 +132,15 @@ export class ChunkHandle {
     return linkType;
   }
 
-  /** Calls `onReadable` whenever the descriptor becomes readable (libuv poll in the addon). */
+  /**
+   * Calls `onReadable` whenever the descriptor becomes readable (libuv poll in the addon), and
+   * after each call polls again only `pauseMs` later: frames meanwhile wait in the ring, so at a
+   * steady rate one wake-up reads several of the kernel's blocks (each wake-up costs the
+   * event loop, the call into JavaScript and the kernel's cold caches, whatever it reads).
+   */
   start(onReadable: () => void): void {
     if (this.native === null) throw new CaptureDeviceError(this.device, `start capture on ${this.device}: not open`);
-    chunkCaptureBinding().start(this.native, onReadable);
+    chunkCaptureBinding().start(this.native, onReadable, this.pauseMs);
   }
 
   /**

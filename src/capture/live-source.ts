@@ -24,6 +24,8 @@ export interface LiveCaptureOptions {
   bufferTimeoutMs: number;
   /** A device shared by many ENIs (frames counted by address, device promiscuous). */
   shared?: boolean;
+  /** Longest pause after a read before the device is polled again (capture.readPauseMs). */
+  readPauseMs?: number;
 }
 
 /** Where unbound sources read to, so their ring still drains. */

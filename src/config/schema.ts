@@ -212,6 +212,13 @@ export const AGENT_SCHEMA: ObjectSchema = {
             doc: 'Devices shared by many ENIs (a Linux bridge, an OVS internal port, a macvlan parent, the uplink), captured promiscuously; frames there count for the ENIs their MACs, else addresses, name.',
           },
           { key: 'filter', type: { kind: 'string' }, default: '', doc: 'Extra BPF filter expression; empty captures everything.' },
+          {
+            key: 'readPauseMs',
+            type: { kind: 'integer', min: 0, max: 1000 },
+            unit: 'ms',
+            default: 40,
+            doc: 'After each read of a device, how long frames gather in its ring before the agent polls it again: fewer wake-ups, each reading several blocks. Cut for each ring so that a burst of 1.5 Mpps fills at most half of it meanwhile (no pause for rings under 2 MiB); 0 reads on every wake-up.',
+          },
         ],
         rules: [
           'The ring share is `totalBufferBytes` divided by the devices captured (ENI devices and `devices`), computed when a device is opened; `validate` refuses a budget below 512 KiB (two TPACKET_V3 blocks) per device it can count.',

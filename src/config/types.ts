@@ -133,6 +133,8 @@ export interface CaptureConfig {
   devices: string[];
   /** Extra BPF filter expression; '' captures everything. Not compiled at load time. */
   filter: string;
+  /** Longest pause after a read before a device is polled again; cut to what its ring survives. */
+  readPauseMs: number;
 }
 
 /** The VNI of one VPC on the overlay. */

@@ -194,6 +194,7 @@ export class CaptureSet {
       filter: c.filter,
       bufferTimeoutMs: this.o.bufferTimeoutMs,
       shared: slot.shared,
+      readPauseMs: c.readPauseMs,
     };
     const source = new LiveCaptureSource(options, (s, error) => this.onReadFailure(slot, s, error));
     slot.opening = true;

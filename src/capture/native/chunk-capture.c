@@ -34,6 +34,11 @@ typedef struct {
   uv_poll_t poll;
   int poll_inited;   /* uv_poll_init succeeded: the poll handle must be uv_close()d */
   int poll_closed;   /* uv_close callback ran */
+  /* The pause after each read (see start): the poll stops and this timer starts it again. */
+  uv_timer_t pause;
+  uint32_t pause_ms;
+  int pause_inited;
+  int pause_closed;
   int finalized;     /* the JavaScript handle was collected */
   napi_env env;
   napi_ref on_readable;
@@ -56,7 +61,7 @@ typedef struct {
   } while (0)
 
 static void free_if_done(capture_t *c) {
-  if (c->finalized && (!c->poll_inited || c->poll_closed)) free(c);
+  if (c->finalized && (!c->poll_inited || c->poll_closed) && (!c->pause_inited || c->pause_closed)) free(c);
 }
 
 static void on_poll_closed(uv_handle_t *handle) {
@@ -65,8 +70,18 @@ static void on_poll_closed(uv_handle_t *handle) {
   free_if_done(c);
 }
 
+static void on_pause_closed(uv_handle_t *handle) {
+  capture_t *c = (capture_t *)handle->data;
+  c->pause_closed = 1;
+  free_if_done(c);
+}
+
 /* Stops polling and drops the JavaScript references (idempotent); libpcap's handle is untouched. */
 static void detach(capture_t *c, napi_env env) {
+  if (c->pause_inited && !c->pause_closed && !uv_is_closing((uv_handle_t *)&c->pause)) {
+    uv_timer_stop(&c->pause);
+    uv_close((uv_handle_t *)&c->pause, on_pause_closed);
+  }
   if (c->poll_inited && !c->poll_closed && !uv_is_closing((uv_handle_t *)&c->poll)) {
     uv_poll_stop(&c->poll);
     uv_close((uv_handle_t *)&c->poll, on_poll_closed);
@@ -301,6 +316,14 @@ static napi_value describe(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static void on_poll(uv_poll_t *poll, int status, int events);
+
+/* The pause after a read is over: poll again (a descriptor already readable calls back at once). */
+static void on_pause_end(uv_timer_t *timer) {
+  capture_t *c = (capture_t *)timer->data;
+  if (c->pcap != NULL && c->poll_inited && !uv_is_closing((uv_handle_t *)&c->poll)) uv_poll_start(&c->poll, UV_READABLE, on_poll);
+}
+
 static void on_poll(uv_poll_t *poll, int status, int events) {
   (void)status;
   (void)events;
@@ -315,13 +338,26 @@ static void on_poll(uv_poll_t *poll, int status, int events) {
     napi_make_callback(env, c->async, recv, fn, 0, NULL, &result);
   }
   napi_close_handle_scope(env, scope);
+  /* The callback read the ring empty (or closed the handle). Frames arriving now gather in the
+   * ring for pause_ms, so one wake-up reads several blocks instead of one. */
+  if (c->pause_ms > 0 && c->pcap != NULL && c->pause_inited && !uv_is_closing((uv_handle_t *)&c->poll)) {
+    uv_poll_stop(&c->poll);
+    uv_timer_start(&c->pause, on_pause_end, c->pause_ms, 0);
+  }
 }
 
+/* start(h, onReadable, pauseMs): calls onReadable when the descriptor is readable, then polls
+ * again only pauseMs later (0: at once). */
 static napi_value start(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   capture_t *c = handle_call(env, info, &argc, argv);
   if (c == NULL) return NULL;
+  uint32_t pause_ms = 0;
+  if (argc < 3 || napi_get_value_uint32(env, argv[2], &pause_ms) != napi_ok) {
+    napi_throw_type_error(env, NULL, "start(handle, onReadable, pauseMs): bad arguments");
+    return NULL;
+  }
   if (c->pcap == NULL || c->poll_inited) {
     napi_throw_error(env, NULL, c->pcap == NULL ? "start: closed" : "start: already started");
     return NULL;
@@ -338,6 +374,11 @@ static napi_value start(napi_env env, napi_callback_info info) {
   }
   c->poll_inited = 1;
   c->poll.data = c;
+  if (pause_ms > 0 && uv_timer_init(loop, &c->pause) == 0) {
+    c->pause_inited = 1;
+    c->pause.data = c;
+    c->pause_ms = pause_ms;
+  }
   uv_poll_start(&c->poll, UV_READABLE, on_poll);
   return NULL;
 }
