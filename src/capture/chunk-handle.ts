@@ -61,18 +61,19 @@ export interface ChunkHandleOptions {
   readPauseMs?: number;
 }
 
-/**
- * The burst a read pause must survive: 1.5 million frames a second at 192 ring bytes each
- * (a 128-byte snaplen, libpcap's TPACKET_V3 header and alignment), in bytes per millisecond.
- */
-const PAUSE_BURST_BYTES_PER_MS = 1_500_000 * 192 / 1000;
+/** The burst a read pause must survive, in frames a millisecond (1.5 Mpps). */
+const PAUSE_BURST_FRAMES_PER_MS = 1500;
+/** Ring bytes a frame takes beyond its captured bytes: TPACKET_V3's header and alignment. */
+const RING_FRAME_OVERHEAD_BYTES = 64;
 
 /**
- * The pause after each read a ring of `ringBytes` takes: `wantedMs`, cut so that a burst at
- * PAUSE_BURST_BYTES_PER_MS fills at most half the ring meanwhile (0 for rings under about 2 MiB).
+ * The pause after each read for a ring of `ringBytes` holding frames of up to `snaplenBytes`:
+ * `wantedMs`, cut so that a 1.5 Mpps burst of full-snaplen frames fills at most half the ring
+ * meanwhile (at snaplen 128: 58 ms for 32 MiB, 7 for 4 MiB, none for the 512 KiB minimum share).
  */
-export function readPauseMs(wantedMs: number, ringBytes: number): number {
-  return Math.max(0, Math.min(wantedMs, Math.floor(ringBytes / 2 / PAUSE_BURST_BYTES_PER_MS)));
+export function readPauseMs(wantedMs: number, ringBytes: number, snaplenBytes: number): number {
+  const burstBytesPerMs = PAUSE_BURST_FRAMES_PER_MS * (snaplenBytes + RING_FRAME_OVERHEAD_BYTES);
+  return Math.max(0, Math.min(wantedMs, Math.floor(ringBytes / 2 / burstBytesPerMs)));
 }
 
 /**
@@ -124,8 +125,8 @@ export class ChunkHandle {
     const b = chunkCaptureBinding();
     this.native = native;
     this.ringBytes = o.bufferBytes;
-    this.pauseMs = readPauseMs(o.readPauseMs ?? 0, o.bufferBytes);
     const [linkType, snaplen] = b.describe(native);
+    this.pauseMs = readPauseMs(o.readPauseMs ?? 0, o.bufferBytes, snaplen);
     this.recordMaxBytes = 16 + snaplen;
     this.lastStats = { received: 0, droppedKernel: 0, droppedInterface: 0 };
     this.drops.reset(this.stats());

@@ -73,6 +73,11 @@ export class LiveCaptureSource {
     return this.handle.ringBytes;
   }
 
+  /** The pause after each read (capture.readPauseMs cut to the ring), for the start log. */
+  get readPauseMs(): number {
+    return this.handle.pauseMs;
+  }
+
   /** Opens the device. Throws CaptureDeviceError (missing device, permission, bad filter). */
   open(): void {
     const o = this.options;

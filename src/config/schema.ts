@@ -217,7 +217,7 @@ export const AGENT_SCHEMA: ObjectSchema = {
             type: { kind: 'integer', min: 0, max: 1000 },
             unit: 'ms',
             default: 40,
-            doc: 'After each read of a device, how long frames gather in its ring before the agent polls it again: fewer wake-ups, each reading several blocks. Cut for each ring so that a burst of 1.5 Mpps fills at most half of it meanwhile (no pause for rings under 2 MiB); 0 reads on every wake-up.',
+            doc: 'After each read of a device, how long frames gather in its ring before the agent polls it again: fewer wake-ups, each reading several blocks. Cut for each ring so that a 1.5 Mpps burst of full-snaplen frames fills at most half of it meanwhile (at snaplen 128: 58 ms for a 32 MiB ring, 7 for 4 MiB, none for the 512 KiB minimum share); logged per device in `capture started`. 0 reads on every wake-up.',
           },
         ],
         rules: [
