@@ -4,13 +4,16 @@
  * tcpdump writes the same device to a file; `flowlog-agent replay` of that file must give the same
  * OK records (5-tuple, direction, packets, bytes, start, end), and their packets must add up to
  * what tcpreplay sent. The traffic crosses a window boundary (the ahead table), is part IPv6 and
- * part 802.1Q-tagged (frames the kernel leaves to TypeScript).
+ * part 802.1Q-tagged (frames the kernel leaves to TypeScript). Both captures read the kernel's one
+ * receive stamp of each frame (holdSharedRxTimestamps): stamped per socket, a frame near a second
+ * boundary could fall in different seconds for tcpdump and the daemon.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DaemonProcess, bundleDaemon, readRecords, sleep, sleepUntilWindowOffset, writeDaemonConfig } from './helpers/daemon-process';
 import { NetnsLab } from './helpers/netns';
+import { holdSharedRxTimestamps } from './helpers/shared-rx-timestamps';
 import { tempDirForFile } from './helpers/temp-dir';
 
 const REPO = join(__dirname, '..');
@@ -37,7 +40,11 @@ function okFlows(recs: readonly Rec[]): Map<string, { packets: number; bytes: nu
 describe.skipIf(!canRun)('live capture through the kernel equals the replay of the same frames', () => {
   const dir = tempDirForFile('daemon-live-replay');
   const lab = new NetnsLab('flr');
-  afterAll(() => lab.remove());
+  let releaseTimestamps: (() => void) | undefined;
+  afterAll(() => {
+    releaseTimestamps?.();
+    lab.remove();
+  });
 
   it('gives the replay records of tcpdump file, and counts every frame tcpreplay sent', async () => {
     const nsA = lab.namespace('a');
@@ -55,6 +62,7 @@ describe.skipIf(!canRun)('live capture through the kernel equals the replay of t
       `  - { id: fl-r, resourceType: vpc, resourceId: vpc-r, aggregationInterval: "${WINDOW_SEC}s", extraFields: [tcp-flags], sink: { type: file, path: unused.jsonl } }`,
     ]);
     const out = join(dir, 'records.jsonl');
+    releaseTimestamps = await holdSharedRxTimestamps();
     const oracle = join(dir, 'oracle.pcap');
     const tcpdump = lab.spawn(nsA, 'tcpdump', ['-i', 'flr0', '-n', '-s', '128', '-B', '32768', '-w', oracle]);
     let tcpdumpText = '';

@@ -9,8 +9,8 @@
  * Lazy command and sink modules stay lazy inside the bundle (esbuild wraps each CommonJS module
  * and evaluates it on first require).
  *
- * Left outside the bundle, loaded from node_modules as before: the native libpcap addons (pcap,
- * cap), and packages that find files of their own at run time or are only loaded by the daemon
+ * Left outside the bundle, loaded from node_modules as before: the native libpcap addon (pcap),
+ * and packages that find files of their own at run time or are only loaded by the daemon
  * (pino's transports, @alicloud/log, prom-client).
  */
 const { readFileSync, writeFileSync } = require('node:fs');
@@ -24,9 +24,9 @@ build({
   outfile,
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node24',
   format: 'cjs',
-  external: ['pcap', 'pcap/*', 'cap', 'cap/*', 'pino', '@alicloud/log', 'prom-client'],
+  external: ['pcap', 'pcap/*', 'pino', '@alicloud/log', 'prom-client'],
   charset: 'ascii',
   logLevel: 'warning',
 })
