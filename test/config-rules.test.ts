@@ -167,7 +167,7 @@ const CASES: Case[] = [
   {
     name: 'no ENIs with static discovery',
     text: 'region: cn-hangzhou\naccountId: "1"\nenis: []\n',
-    expect: [{ severity: 'error', path: 'enis', message: 'at least one ENI is required unless discovery.type is ecs-metadata', at: 'enis:' }],
+    expect: [{ severity: 'error', path: 'enis', message: "at least one ENI is required unless discovery.type is ecs-metadata (`flowlog-agent init` lists this host's taps and veths)", at: 'enis:' }],
   },
   {
     name: 'missing required keys, at the line of their mapping',

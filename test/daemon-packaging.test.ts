@@ -21,18 +21,20 @@ describe('systemd/flowlog-agent.service', () => {
     ['StateDirectory', 'flowlog-agent'],
     ['CacheDirectory', 'flowlog-agent'],
     ['Restart', 'on-failure'],
-    ['ExecReload', '/bin/kill -HUP $MAINPID'],
+    // No /bin/kill (procps): the shipped runtime sends the signal.
+    ['ExecReload', `/usr/lib/flowlog-agent/node/bin/node -e "process.kill(Number(process.argv[1]), 'SIGHUP')" $MAINPID`],
     ['User', 'flowlog-agent'],
   ])('sets %s=%s', (key, value) => {
     expect(unitText.split('\n')).toContain(`${key}=${value}`);
   });
 
-  // systemd-analyze verify also checks that ExecStart exists: point it at this checkout's bin. The
-  // man page of Documentation= exists once the package is installed (packaging-deb.test.ts checks it).
+  // systemd-analyze verify also checks that ExecStart and ExecReload exist: point them at this
+  // checkout's bin and node. The man page of Documentation= exists once the package is installed
+  // (packaging-deb.test.ts and packaging-roots.test.ts verify the installed unit with it).
   it.skipIf(analyze.status !== 0)('passes systemd-analyze verify', () => {
     const dir = tempDirForFile('unit');
     const unit = join(dir, 'flowlog-agent.service');
-    writeFileSync(unit, unitText.replace('/usr/bin/flowlog-agent', join(REPO, 'bin/flowlog-agent')));
+    writeFileSync(unit, unitText.replace('/usr/bin/flowlog-agent', join(REPO, 'bin/flowlog-agent')).replace('/usr/lib/flowlog-agent/node/bin/node', process.execPath));
     const r = spawnSync('systemd-analyze', ['verify', '--man=no', unit], { encoding: 'utf8' });
     expect(r.stderr.trim()).toBe('');
     expect(r.status).toBe(0);

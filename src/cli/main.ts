@@ -14,6 +14,7 @@ const COMMANDS: Record<CommandName, () => CommandModule<object, never>> = {
   query: () => (require('./query-command') as typeof import('./query-command')).queryCommand as never,
   status: () => (require('./status-command') as typeof import('./status-command')).statusCommand as never,
   check: () => (require('./check-command') as typeof import('./check-command')).checkCommand as never,
+  init: () => (require('./init-command') as typeof import('./init-command')).initCommand as never,
   sls: () => (require('./sls-command') as typeof import('./sls-command')).slsCommand as never,
   spool: () => {
     const { createSpoolCommand } = require('./spool-command') as typeof import('./spool-command');

@@ -65,7 +65,7 @@ export function runCrossChecks(walk: SchemaWalk, config: Record<string, unknown>
   const dynamic = discovery?.type === 'ecs-metadata';
 
   if (Array.isArray(config.enis) && enis.length === 0 && discovery?.type === 'static') {
-    walk.error('enis', 'at least one ENI is required unless discovery.type is ecs-metadata', walk.lines.get('enis'));
+    walk.error('enis', "at least one ENI is required unless discovery.type is ecs-metadata (`flowlog-agent init` lists this host's taps and veths)", walk.lines.get('enis'));
   }
 
   enis.forEach((eni, i) => {

@@ -6,6 +6,7 @@
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair } from 'yaml';
 import type { ConfigProblem } from './types';
 import type { FieldSchema, ListSchema, ValueSchema, VariantSchema, WindowSchema } from './schema-types';
+import { PLACEHOLDER } from './placeholder';
 import { STRING_FORMATS } from './string-formats';
 import { parseByteSize, parseDurationSec } from './units';
 import { closestWord, describeNode, joinOr } from './wording';
@@ -80,6 +81,8 @@ export class SchemaWalk {
       return undefined;
     };
     const got = describeNode(value);
+    // Left by `flowlog-agent init` where only the operator knows the value.
+    if (typeof value === 'string' && value.includes(PLACEHOLDER)) return fail(`is a placeholder ("${value}"): put the real value`);
     switch (schema.kind) {
       case 'string': {
         let text: string;
