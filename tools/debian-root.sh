@@ -12,6 +12,9 @@
 #       Runs COMMAND chrooted in a throwaway copy of ROOT (an overlay: the cached root is never
 #       changed), with /proc, /sys, /dev and the host's resolv.conf, in a private mount namespace.
 #       Run it under `ip netns exec NS` to give it a network namespace's devices.
+#   tools/debian-root.sh run ROOT --outside [--bind ...] -- COMMAND [ARG...]
+#       The same copy, but COMMAND runs outside it, with $FLOWLOG_ROOT naming it (for tools that
+#       take a root, such as rpm --root, then chroot "$FLOWLOG_ROOT" ...).
 set -euo pipefail
 
 cache="${FLOWLOG_ROOT_CACHE:-/var/cache/flowlog-agent-ci/roots}"
@@ -67,16 +70,19 @@ make_derived() { # RELEASE PACKAGE... -> $cache/RELEASE+PKG+PKG
 run_in() {
   local dir=$1
   shift
-  local binds=()
+  local binds=() outside=0
   while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
-    [ "$1" = "--bind" ] || die "run: unknown option $1"
-    binds+=("$2")
-    shift 2
+    case "$1" in
+      --bind) binds+=("$2"); shift 2 ;;
+      --outside) outside=1; shift ;;
+      *) die "run: unknown option $1" ;;
+    esac
   done
   [ "${1:-}" = "--" ] && shift
   [ "$#" -gt 0 ] || die "run: no command"
   local script='set -e
 dir=$1; shift
+outside=$1; shift
 n=$1; shift
 mount -t proc proc "$dir/proc"
 mount -t sysfs sysfs "$dir/sys"
@@ -87,8 +93,9 @@ while [ "$n" -gt 0 ]; do
   host=${1%%:*}; inside=${1#*:}; shift; n=$((n - 1))
   mkdir -p "$dir$inside" && mount --bind "$host" "$dir$inside"
 done
+if [ "$outside" = 1 ]; then FLOWLOG_ROOT=$dir exec "$@"; fi
 exec chroot "$dir" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"'
-  unshare --mount --propagation private bash -c "$script" bash "$dir" "${#binds[@]}" "${binds[@]}" "$@"
+  unshare --mount --propagation private bash -c "$script" bash "$dir" "$outside" "${#binds[@]}" "${binds[@]}" "$@"
 }
 
 # run ROOT [--bind H:R]... -- CMD...: the same in a throwaway overlay of ROOT.

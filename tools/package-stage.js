@@ -41,6 +41,8 @@ function keep(path) {
   // Dependencies' documentation (the package's docs live in /usr/share/doc; pino's docsify page
   // loads scripts from CDNs); their licences stay beside their code.
   if (path.includes('/node_modules/') && /\.(html|md|markdown)$/i.test(base) && !/^(licen[cs]e|copying|notice)/i.test(base)) return false;
+  // Dependencies' type declarations and addon sources: only the compiler reads them.
+  if (path.includes('/node_modules/') && (/\.d\.[cm]?ts$/.test(base) || /\.(c|cc|cpp|h|hh)$/.test(base) || base.startsWith('.'))) return false;
   return !/^\.(npmignore|eslintrc.*|gitattributes|gitignore|travis\.yml|editorconfig|prettierrc.*|jshintrc|nycrc|airtap\.yml|taprc)$/.test(base);
 }
 
@@ -80,6 +82,8 @@ function copy(from, to) {
   if (st.isDirectory()) {
     const base = from.split('/').pop();
     if (base === 'obj.target' || base === '.deps' || base === '.bin' || base === '.husky') return;
+    // Dependencies' repository files (.github and the like) and type packages (@types).
+    if (from.includes('/node_modules/') && (base.startsWith('.') || base === '@types')) return;
     if (from.includes('/node_modules/') && ['doc', 'docs', 'test', 'tests', 'spec', 'examples'].includes(base)) return;
     // nan: C++ headers for compiling node-pcap; protobufjs's code generator (pbjs/pbts with 20 MB
     // of its own dependencies: @alicloud/log loads only the protobufjs runtime).
