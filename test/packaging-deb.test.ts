@@ -1,5 +1,6 @@
 /**
- * The Debian package end to end, as an operator meets it (issue 16): `npm run package` builds it,
+ * The Debian package end to end on this host (issues 16 and 32; test/packaging-roots.test.ts installs
+ * it on clean Debian 12 and 13 roots): `npm run package` builds it,
  * lintian passes it, `dpkg -i` installs it, the installed agent validates its shipped config and
  * captures live on a veth and replays a generated capture, an upgrade restarts a running agent once and keeps the spool and
  * the operator's config, and `dpkg -P` leaves nothing behind.
@@ -13,19 +14,20 @@
  * installed or /var/lib/flowlog-agent exists, so it never touches an operator's agent.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSlsServer } from './sls-server/server.js';
 import { DaemonProcess, readRecords, sleep } from './helpers/daemon-process';
 import { NetnsLab, udpSenderScript } from './helpers/netns';
 import { tempDirForFile } from './helpers/temp-dir';
+import { builtPackage } from './helpers/built-packages';
 
 const ROOT = join(__dirname, '..');
 const INSTALLED = '/usr/bin/flowlog-agent';
 const CONFFILE = '/etc/flowlog-agent/agent.yaml';
 const STATE = '/var/lib/flowlog-agent';
-const UNIT = '/lib/systemd/system/flowlog-agent.service';
+const UNIT = '/usr/lib/systemd/system/flowlog-agent.service';
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const NEWER = `${VERSION}+upgrade1`;
 
@@ -67,7 +69,7 @@ it.runIf(process.env.FLOWLOG_CI_PACKAGE === '1')('runs in CI', () => {
   expect({ root: process.getuid?.() === 0, alreadyInstalled, stateDirExists: existsSync(STATE), canRun }).toMatchObject({ root: true, alreadyInstalled: false, stateDirExists: false, canRun: true });
 });
 
-describe.skipIf(!canRun)('Debian package (npm run package)', { timeout: 240_000 }, () => {
+describe.skipIf(!canRun)('Debian package (npm run package)', { timeout: 600_000 }, () => {
   const dir = tempDirForFile('deb');
   const calls = join(dir, 'systemd-calls.log');
   const shims = join(dir, 'shims');
@@ -98,27 +100,29 @@ describe.skipIf(!canRun)('Debian package (npm run package)', { timeout: 240_000 
     rmSync(STATE, { recursive: true, force: true });
   });
 
-  it('builds a package lintian passes, depending on what its addons link', async () => {
-    deb = (await ok(run('npm', ['run', '--silent', 'package', '--', '--out', dir]))).trim();
-    expect(deb).toBe(join(dir, `flowlog-agent_${VERSION}_amd64.deb`));
+  it('builds a package lintian passes, depending only on what its runtime and addons link', async () => {
+    deb = await builtPackage('deb', dir);
+    expect(deb.endsWith(`/flowlog-agent_${VERSION}_amd64.deb`)).toBe(true);
     const lint = await run('lintian', ['--tag-display-limit', '0', deb]);
     expect(lint.stdout.split('\n').filter((l) => /^[EW]: /.test(l))).toEqual([]);
-    const depends = await ok(run('dpkg-deb', ['-f', deb, 'Depends']));
-    expect(depends).toMatch(/nodejs \(>= 20\.19\)/);
-    expect(depends).toMatch(/libpcap0\.8 \(>= [\d.]+\)/);
+    const depends = (await ok(run('dpkg-deb', ['-f', deb, 'Depends']))).trim().split(', ');
+    // Shared libraries only (dpkg-shlibdeps): the package brings its own Node.
+    expect(depends.map((d) => d.split(' ')[0]).sort()).toEqual(['libc6', 'libgcc-s1', 'libpcap0.8', 'libstdc++6']);
   });
 
-  it('installs: the agent runs, validates its shipped config, and its unit verifies', async () => {
+  it('installs: the agent runs on its own Node, refuses the shipped config until configured, and its unit verifies', async () => {
     expect(await dpkg('-i', deb)).toEqual(['systemctl --system daemon-reload']); // no start before the config is edited
     expect((await ok(agent(['--version']))).trim()).toBe(VERSION);
     const validate = await agent(['validate', '--config', CONFFILE]);
-    expect(validate.status, validate.stderr).toBe(0);
+    expect(validate.status).toBe(2);
+    expect(validate.stderr).toContain('`flowlog-agent init` lists this host');
     const verify = await run('systemd-analyze', ['verify', UNIT]);
     expect(verify.stderr.trim()).toBe('');
     expect(verify.status).toBe(0);
-    // Every shared library the three addons link resolves on this host.
+    // Every shared library the runtime and the two addons link resolves on this host.
     const addons = (await ok(run('find', ['/usr/lib/flowlog-agent', '-name', '*.node']))).trim().split('\n');
-    expect(addons).toHaveLength(3);
+    expect(addons).toHaveLength(2);
+    addons.push('/usr/lib/flowlog-agent/node/bin/node');
     for (const a of addons) expect(await ok(run('ldd', [a]))).not.toMatch(/not found/);
     expect(existsSync('/usr/share/man/man1/flowlog-agent.1.gz')).toBe(true);
   });
@@ -140,6 +144,8 @@ describe.skipIf(!canRun)('Debian package (npm run package)', { timeout: 240_000 
       // No FLOWLOG_CAPTURE_ADDON or NODE_PATH: the package finds its own addons.
       const daemon = new DaemonProcess(lab.spawn(nsA, INSTALLED, ['run', '--config', config], { PATH: process.env.PATH, FLOWLOG_LOG_LEVEL: 'info' }));
       await daemon.waitForLog('daemon started', 15_000);
+      // /usr/bin/flowlog-agent execs the runtime the package ships, whatever node the host has.
+      expect(readlinkSync(`/proc/${daemon.child.pid}/exe`)).toBe('/usr/lib/flowlog-agent/node/bin/node');
       // 50 datagrams of 100 bytes of payload: 50 packets, 50 * (20 IP + 8 UDP + 100) bytes, inbound.
       lab.exec(nsB, 'python3', ['-c', udpSenderScript('10.203.1.1', 5001, 50, 100, 40001)]);
       await sleep(1500);
@@ -172,7 +178,7 @@ describe.skipIf(!canRun)('Debian package (npm run package)', { timeout: 240_000 
 
   it('upgrades: one try-restart, the edited conffile and the spool kept, the spool drains', async () => {
     appendFileSync(CONFFILE, '# edited by the operator\n');
-    const newer = (await ok(run('node', [join(ROOT, 'tools/package-deb.js'), '--out', dir, '--version', NEWER]))).trim();
+    const newer = (await ok(run(process.execPath, [join(ROOT, 'tools/package-deb.js'), '--out', dir, '--version', NEWER]))).trim();
     expect(await dpkg('-i', newer)).toEqual(['systemctl --system daemon-reload', 'deb-systemd-invoke try-restart flowlog-agent.service']);
     expect((await ok(agent(['--version']))).trim()).toBe(NEWER);
     expect(readFileSync(CONFFILE, 'utf8')).toMatch(/# edited by the operator\n$/);
