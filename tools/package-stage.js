@@ -139,7 +139,7 @@ function buildAddons(runtime, scratch) {
     [agent, 'flowlog_capture.node'],
     [join(modules, 'pcap'), 'pcap_binding.node'],
   ]) {
-    execFileSync(join(runtime, 'bin', 'node'), [gyp, 'rebuild', `--nodedir=${runtime}`, '--jobs=2'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(join(runtime, 'bin', 'node'), [gyp, 'rebuild', `--nodedir=${runtime}`, '--jobs=2', '--silent'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
     built[file] = join(dir, 'build', 'Release', file);
   }
   // Each must load in the runtime it was built for (a NODE_MODULE_VERSION mismatch throws here).
