@@ -1,7 +1,7 @@
 /**
  * The Debian package end to end on this host (issues 16 and 32; test/packaging-roots.test.ts installs
  * it on clean Debian 12 and 13 roots): `npm run package` builds it,
- * lintian passes it, `dpkg -i` installs it, the installed agent validates its shipped config and
+ * `dpkg -i` installs it, the installed agent validates its shipped config and
  * captures live on a veth and replays a generated capture, an upgrade restarts a running agent once and keeps the spool and
  * the operator's config, and `dpkg -P` leaves nothing behind.
  *
@@ -35,7 +35,7 @@ const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status
 const alreadyInstalled = spawnSync('dpkg-query', ['-W', '-f=${Status}', 'flowlog-agent'], { encoding: 'utf8' }).stdout.includes('installed');
 const canRun =
   process.getuid?.() === 0 &&
-  ['dpkg-deb', 'dpkg-shlibdeps', 'lintian', 'unshare', 'systemd-analyze', 'python3'].every(has) &&
+  ['dpkg-deb', 'dpkg-shlibdeps', 'unshare', 'systemd-analyze', 'python3', 'md5sum'].every(has) &&
   NetnsLab.available() &&
   existsSync(join(ROOT, 'dist', 'cli', 'main.js')) &&
   !alreadyInstalled &&
@@ -100,11 +100,10 @@ describe.skipIf(!canRun)('Debian package (npm run package)', { timeout: 600_000 
     rmSync(STATE, { recursive: true, force: true });
   });
 
-  it('builds a package lintian passes, depending only on what its runtime and addons link', async () => {
+  // Lintian runs in packaging-roots.test.ts, with each target release's own.
+  it('builds a package depending only on what its runtime and addons link', async () => {
     deb = await builtPackage('deb', dir);
     expect(deb.endsWith(`/flowlog-agent_${VERSION}_amd64.deb`)).toBe(true);
-    const lint = await run('lintian', ['--tag-display-limit', '0', deb]);
-    expect(lint.stdout.split('\n').filter((l) => /^[EW]: /.test(l))).toEqual([]);
     const depends = (await ok(run('dpkg-deb', ['-f', deb, 'Depends']))).trim().split(', ');
     // Shared libraries only (dpkg-shlibdeps): the package brings its own Node.
     expect(depends.map((d) => d.split(' ')[0]).sort()).toEqual(['libc6', 'libgcc-s1', 'libpcap0.8', 'libstdc++6']);
@@ -178,7 +177,7 @@ describe.skipIf(!canRun)('Debian package (npm run package)', { timeout: 600_000 
 
   it('upgrades: one try-restart, the edited conffile and the spool kept, the spool drains', async () => {
     appendFileSync(CONFFILE, '# edited by the operator\n');
-    const newer = (await ok(run(process.execPath, [join(ROOT, 'tools/package-deb.js'), '--out', dir, '--version', NEWER]))).trim();
+    const newer = await repackAs(deb, NEWER);
     expect(await dpkg('-i', newer)).toEqual(['systemctl --system daemon-reload', 'deb-systemd-invoke try-restart flowlog-agent.service']);
     expect((await ok(agent(['--version']))).trim()).toBe(NEWER);
     expect(readFileSync(CONFFILE, 'utf8')).toMatch(/# edited by the operator\n$/);
@@ -204,6 +203,28 @@ describe.skipIf(!canRun)('Debian package (npm run package)', { timeout: 600_000 
     for (const p of ['/usr/lib/flowlog-agent', '/etc/flowlog-agent', STATE, '/usr/share/doc/flowlog-agent']) expect(existsSync(p), p).toBe(false);
     expect(spawnSync('dpkg-query', ['-W', 'flowlog-agent']).status).not.toBe(0);
   });
+
+  /**
+   * The same package under another version (control, the program's package.json, md5sums):
+   * what an upgrade needs, in seconds instead of a rebuild's minute and a half.
+   */
+  async function repackAs(from: string, version: string): Promise<string> {
+    const tree = join(dir, `repack-${version}`);
+    await ok(run('dpkg-deb', ['-R', from, tree]));
+    const control = join(tree, 'DEBIAN/control');
+    writeFileSync(control, readFileSync(control, 'utf8').replace(/^Version: .*$/m, `Version: ${version}`));
+    const pkgJson = 'usr/lib/flowlog-agent/package.json';
+    const meta = JSON.parse(readFileSync(join(tree, pkgJson), 'utf8')) as { version: string };
+    meta.version = version;
+    writeFileSync(join(tree, pkgJson), JSON.stringify(meta, null, 2) + '\n');
+    const md5 = (await ok(run('md5sum', [join(tree, pkgJson)]))).split(' ')[0];
+    const sums = join(tree, 'DEBIAN/md5sums');
+    writeFileSync(sums, readFileSync(sums, 'utf8').replace(new RegExp(`^\\w+(  ${pkgJson})$`, 'm'), `${md5}$1`));
+    const out = join(dir, `flowlog-agent_${version}_amd64.deb`);
+    await ok(run('dpkg-deb', ['--root-owner-group', '-Zgzip', '--build', tree, out]));
+    rmSync(tree, { recursive: true, force: true });
+    return out;
+  }
 
   /** Two flow logs of one ENI: a file sink in the scratch dir, and Log Service at `endpoint`. */
   function replayConfig(endpoint: string): string {
