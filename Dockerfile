@@ -2,7 +2,7 @@
 # has the packages' layout and runtime (/usr/lib/flowlog-agent with its own Node.js, the addons
 # built against its headers). Build the .deb first (`npm run package`, see README "Install"):
 #
-#   npm run package -- --out image && docker build -t flowlog-agent -f Dockerfile image
+#   npm run package && docker build -t flowlog-agent .    (.dockerignore: the context is the .deb)
 #   docker run -d --name flowlog-agent --network host \
 #     --cap-drop ALL --cap-add NET_RAW --cap-add NET_ADMIN \
 #     -v /etc/flowlog-agent:/etc/flowlog-agent:ro -v /var/lib/flowlog-agent:/var/lib/flowlog-agent \
