@@ -13,9 +13,11 @@ const { ApiError } = require('./api-errors');
  *   the dashboard), type, search (an object: logstore, query, start, end) and display (an
  *   object); action, when present, an object.
  * - the chart layout: xPos, yPos integers >= 0, width, height integers >= 1, xPos + width within
- *   the 24 columns of the grid, and no two charts on the same cells. The reference does not
- *   say that the service refuses overlapping charts (its console would push one down, so the
- *   dashboard would not look as sent): refused here, stricter than the service.
+ *   the 24 columns of the grid, and no two charts on the same cells. The API reference gives
+ *   neither the grid's width (24 is a full-width row in SLS's own dashboard JSON, as a public
+ *   dashboard-authoring guide shows it) nor whether the service refuses overlapping charts (its
+ *   console would push one down, so the dashboard would not look as sent): both are refused
+ *   here, stricter than what is documented.
  * - alerts: name (the dashboard-name rule: the reference gives none), displayName 1..64
  *   characters, configuration (version 2.0, type default; queryList of 1 to 3 queries, each with
  *   storeType log, project, store, region, query, timeSpanType, start and end, over at most 24
