@@ -12,7 +12,7 @@ describe.skipIf(!existsSync(join(ROOT, 'dist', 'cli', 'main.js')))('quick start'
   const dir = scratchDir('quickstart');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('generate, replay and query account for every generated packet', () => {
+  it('generate, replay, query and report account for every generated packet', () => {
     const config = join(dir, 'quickstart.yaml');
     writeFileSync(config, readFileSync(join(ROOT, 'config', 'quickstart.yaml'), 'utf8').replaceAll('/tmp/flowlog-quickstart', dir));
     const capture = join(dir, 'capture.pcap');
@@ -27,5 +27,7 @@ describe.skipIf(!existsSync(join(ROOT, 'dist', 'cli', 'main.js')))('quick start'
     expect(new Set(ok.map((r) => Math.floor(Number(r.start) / 60))).size).toBe(2);
     const top = run('query', join(dir, 'records.jsonl'), '--top', '3', '--by', 'bytes', '--group', 'srcaddr,dstaddr,dstport');
     expect(top.split('\n').filter((l) => /^\d/.test(l))).toHaveLength(3);
+    run('report', join(dir, 'records.jsonl'), '--out', join(dir, 'report.html'));
+    expect(readFileSync(join(dir, 'report.html'), 'utf8')).toContain('<div class="value">5,000</div>');
   });
 });

@@ -12,6 +12,7 @@ const COMMANDS: Record<CommandName, () => CommandModule<object, never>> = {
   validate: () => (require('./validate-command') as typeof import('./validate-command')).validateCommand as never,
   generate: () => (require('./generate-command') as typeof import('./generate-command')).generateCommand as never,
   query: () => (require('./query-command') as typeof import('./query-command')).queryCommand as never,
+  report: () => (require('./report-command') as typeof import('./report-command')).reportCommand as never,
   status: () => (require('./status-command') as typeof import('./status-command')).statusCommand as never,
   check: () => (require('./check-command') as typeof import('./check-command')).checkCommand as never,
   init: () => (require('./init-command') as typeof import('./init-command')).initCommand as never,

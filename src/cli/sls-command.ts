@@ -4,7 +4,8 @@ import { SlsApi } from '../sink/sls-api';
 import { resolveSlsCredentials, type SlsCredentialsProvider } from '../sink/sls-credentials';
 import { resolveSlsEndpoint } from '../sink/sls-endpoint';
 import { compareIndex, flowLogIndex, type LogstoreIndex } from '../sink/sls-index';
-import { classifySlsOutcome, type SlsCallOutcome } from '../sink/sls-outcome';
+import { classifySlsOutcome, managementCallSucceeded as succeeded, outcomeErrorCode as errorCode, type SlsCallOutcome } from '../sink/sls-outcome';
+import { setUpViews } from '../sink/sls-view-setup';
 import { loadConfigOrExit } from './config-arg';
 
 /** Text output streams of a command (process.stdout / stderr, or collectors in tests). */
@@ -21,6 +22,10 @@ export interface SlsSetupOptions {
   /** Waits between CreateIndex attempts while a new logstore becomes visible; default 1000. */
   retryDelayMs?: number;
   requestTimeoutMs?: number;
+  /** Also the dashboards, alert rules and saved searches of each Logstore; default true. */
+  views?: boolean;
+  /** Action policy the alert rules notify through; default none (the console's alert center only). */
+  alertActionPolicyId?: string;
 }
 
 interface Target {
@@ -31,10 +36,12 @@ interface Target {
 
 /**
  * `flowlog-agent sls setup`: for each flow log with an SLS sink, creates its Logstore and the
- * Logstore's index when missing (numbers as long, the rest as text). Idempotent: existing
- * Logstores are left as they are; an existing index only gets the keys it lacks, and keys of
- * another type are reported, not retyped. Returns the exit code: 0 done (or nothing to do),
- * 1 some Logstore or index could not be set up, 2 unusable credentials or endpoint.
+ * Logstore's index when missing (numbers as long, the rest as text), then (unless
+ * `views: false`) its dashboards, alert rules and saved searches (src/sink/sls-view-setup.ts).
+ * Idempotent: existing Logstores are left as they are; an existing index only gets the keys it
+ * lacks, and keys of another type are reported, not retyped; views are created when missing
+ * and updated in place when they differ from ours. Returns the exit code: 0 done (or nothing to
+ * do), 1 some Logstore, index or view could not be set up, 2 unusable credentials or endpoint.
  */
 export async function runSlsSetup(config: AgentConfig, out: TextOut, err: TextOut, o: SlsSetupOptions = {}): Promise<number> {
   const targets = collectTargets(config.flowLogs);
@@ -71,6 +78,10 @@ export async function runSlsSetup(config: AgentConfig, out: TextOut, err: TextOu
     }
     try {
       if (!(await setUpTarget(api, t, out, err, o))) failed++;
+      else if (o.views !== false) {
+        const viewTarget = { project: t.sink.project, logstore: t.sink.logstore, region: t.sink.region ?? config.region, actionPolicyId: o.alertActionPolicyId ?? '' };
+        if (!(await setUpViews(api, viewTarget, out, err))) failed++;
+      }
     } finally {
       api.close();
     }
@@ -125,21 +136,6 @@ async function setUpTarget(api: SlsApi, t: Target, out: TextOut, err: TextOut, o
   }
 }
 
-/**
- * Management calls answer JSON (which the SDK parses) or nothing: a 2xx the SDK did not turn
- * into an error is success, unless the body came back as text (a proxy page).
- */
-function succeeded(o: SlsCallOutcome): boolean {
-  const status = o.probe.statusCode;
-  if (o.error !== undefined || status === undefined || status < 200 || status >= 300) return false;
-  return o.resolved === '' || (typeof o.resolved === 'object' && o.resolved !== null);
-}
-
-function errorCode(o: SlsCallOutcome): string | undefined {
-  const code = (o.error as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
 /** One target per distinct endpoint/project/logstore, extra fields united. */
 function collectTargets(flowLogs: FlowLogConfig[]): Target[] {
   const byKey = new Map<string, Target>();
@@ -157,17 +153,21 @@ function collectTargets(flowLogs: FlowLogConfig[]): Target[] {
   return [...byKey.values()];
 }
 
-const setupCommand: CommandModule<object, { config: string }> = {
+const setupCommand: CommandModule<object, { config: string; dashboards: boolean; 'alert-action-policy'?: string }> = {
   command: 'setup',
-  describe: "create each SLS flow log's Logstore and index when missing (safe to run again)",
-  builder: (y: Argv) => y.option('config', { type: 'string', demandOption: true, describe: 'agent configuration (YAML)' }) as never,
+  describe: "create each SLS flow log's Logstore, index, dashboards, alert rules and saved searches, or bring them up to date (safe to run again)",
+  builder: (y: Argv) =>
+    y
+      .option('config', { type: 'string', demandOption: true, describe: 'agent configuration (YAML)' })
+      .option('dashboards', { type: 'boolean', default: true, describe: 'also the dashboards, alert rules and saved searches (--no-dashboards: Logstores and indexes only)' })
+      .option('alert-action-policy', { type: 'string', describe: 'action policy the alert rules notify through (default: none, the alert center only)' }) as never,
   handler: async (argv) => {
     const config = loadConfigOrExit(argv.config, process.stderr);
     if (config === null) {
       process.exitCode = 2;
       return;
     }
-    process.exitCode = await runSlsSetup(config, process.stdout, process.stderr);
+    process.exitCode = await runSlsSetup(config, process.stdout, process.stderr, { views: argv.dashboards, alertActionPolicyId: argv['alert-action-policy'] });
   },
 };
 

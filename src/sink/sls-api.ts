@@ -11,6 +11,7 @@ interface SdkClient {
   getIndexConfig(project: string, logstore: string, options: Record<string, unknown>): Promise<unknown>;
   createIndex(project: string, logstore: string, index: unknown, options: Record<string, unknown>): Promise<unknown>;
   updateIndex(project: string, logstore: string, index: unknown, options: Record<string, unknown>): Promise<unknown>;
+  getLogs(project: string, logstore: string, from: Date, to: Date, data: Record<string, unknown>, options: Record<string, unknown>): Promise<unknown>;
 }
 type SdkClientConstructor = new (config: Record<string, unknown>) => SdkClient;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -90,6 +91,23 @@ export class SlsApi {
 
   updateIndex(project: string, logstore: string, index: unknown): Promise<SlsCallOutcome> {
     return this.call((opts) => this.client.updateIndex(project, logstore, index, opts));
+  }
+
+  /**
+   * A JSON management call of the project (dashboards, alert rules, saved searches: the SDK has
+   * no method for them), signed by the SDK's `_request` like every other call; `body`, when
+   * given, is sent as JSON with its x-log-bodyrawsize.
+   */
+  requestJson(verb: 'GET' | 'POST' | 'PUT', project: string, path: string, body?: unknown): Promise<SlsCallOutcome> {
+    const bytes = body === undefined ? null : Buffer.from(JSON.stringify(body));
+    const headers: Record<string, unknown> = bytes === null ? {} : { 'content-type': 'application/json', 'x-log-bodyrawsize': bytes.length };
+    return this.call((opts) => this.client._request(verb, project, path, {}, bytes, headers, opts));
+  }
+
+  /** GetLogs: raw logs of [fromSec, toSec), `line` (at most 100) from `offset`, oldest first. */
+  getLogs(project: string, logstore: string, fromSec: number, toSec: number, page: { query: string; line: number; offset: number }): Promise<SlsCallOutcome> {
+    const data = { query: page.query, line: page.line, offset: page.offset, reverse: false };
+    return this.call((opts) => this.client.getLogs(project, logstore, new Date(fromSec * 1000), new Date(toSec * 1000), data, opts));
   }
 
   close(): void {

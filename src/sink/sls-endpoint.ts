@@ -79,6 +79,8 @@ export interface SlsResponseProbe {
   statusCode?: number;
   retryAfter?: string;
   requestId?: string;
+  /** GetLogs' x-log-progress: Complete, or Incomplete when the query must be asked again. */
+  progress?: string;
 }
 
 /** The option name under which a probe travels from `beforeRequest` to the agent. */
@@ -127,6 +129,8 @@ export function createSlsAgent(endpoint: SlsEndpoint): http.Agent {
           if (typeof retryAfter === 'string') probe.retryAfter = retryAfter;
           const requestId = res.headers['x-log-requestid'];
           if (typeof requestId === 'string') probe.requestId = requestId;
+          const progress = res.headers['x-log-progress'];
+          if (typeof progress === 'string') probe.progress = progress;
         });
       }
       (Base.prototype as unknown as { addRequest: (r: unknown, o: unknown) => void }).addRequest.call(this, req, reqOptions);

@@ -175,3 +175,20 @@ function snippet(s: string): string {
   const flat = s.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
   return flat.length > 200 ? `${flat.slice(0, 197)}...` : flat;
 }
+
+/**
+ * Whether a management call (Logstore, index, dashboard... ) succeeded: they answer JSON (which
+ * the SDK parses) or nothing, so a 2xx the SDK did not turn into an error is success, unless
+ * the body came back as text (a proxy page).
+ */
+export function managementCallSucceeded(o: SlsCallOutcome): boolean {
+  const status = o.probe.statusCode;
+  if (o.error !== undefined || status === undefined || status < 200 || status >= 300) return false;
+  return o.resolved === '' || (typeof o.resolved === 'object' && o.resolved !== null);
+}
+
+/** The service's errorCode of a failed call, when it sent one. */
+export function outcomeErrorCode(o: SlsCallOutcome): string | undefined {
+  const code = (o.error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}

@@ -3,26 +3,15 @@
 const zlib = require('node:zlib');
 const { lz4DecompressBlock } = require('./lz4-block-decoder');
 const { readLogGroup } = require('./log-group-reader');
+const { ApiError } = require('./api-errors');
+const { getLogs } = require('./get-logs');
+const { routeViews } = require('./view-handlers');
 
 /** PutLogs limits (API reference "PutLogs" and common request headers). */
 const MAX_LOGS = 4096;
 const MAX_RAW_BYTES = 3 * 1024 * 1024;
 const LOG_MAX_AGE_SEC = 7 * 24 * 3600;
 const LOG_MAX_FUTURE_SEC = 15 * 60;
-
-/** An error answer: HTTP status, the service's errorCode and errorMessage. */
-class ApiError extends Error {
-  /**
-   * @param {number} status
-   * @param {string} code
-   * @param {string} message
-   */
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
 
 /**
  * @typedef {object} StoredLog
@@ -46,10 +35,12 @@ class ApiError extends Error {
  * @property {import('node:http').IncomingHttpHeaders} headers
  * @property {Buffer} body
  * @property {Map<string, LogstoreState>} logstores of the project
- * @property {{ keepContents: boolean, outOfRangeLogTime: 'reject' | 'accept' }} opts
+ * @property {import('./view-handlers').ProjectViews} views dashboards, alerts, saved searches of the project
+ * @property {URLSearchParams} query the request's query parameters
+ * @property {{ keepContents: boolean, outOfRangeLogTime: 'reject' | 'accept', incompleteGetLogs?: number }} opts
  * @property {Record<string, unknown>} note details for the request log
  *
- * @typedef {{ status: number, json?: unknown }} Answer
+ * @typedef {{ status: number, json?: unknown, headers?: Record<string, string> }} Answer
  */
 
 /** @param {Map<string, LogstoreState>} logstores @param {string} name @returns {LogstoreState} */
@@ -156,6 +147,9 @@ function checkIndex(index) {
 function route(c) {
   const [a, name, sub, d] = c.segments;
   const m = c.method;
+  if (a === 'dashboards' || a === 'alerts' || a === 'savedsearches') {
+    return routeViews({ method: m, segments: c.segments, body: c.body, views: c.views, json: () => jsonBody(c) });
+  }
   if (a !== 'logstores') throw new ApiError(404, 'RequestURLNotFound', `no API at /${c.segments.join('/')}`);
   if (name === undefined || name === '') {
     if (m === 'POST') return createLogstore(c);
@@ -163,6 +157,7 @@ function route(c) {
   } else if (sub === undefined) {
     if (m === 'GET') {
       const ls = logstoreOf(c.logstores, name);
+      if (c.query.get('type') === 'log') return getLogs(c, name, ls);
       return { status: 200, json: { logstoreName: name, ttl: ls.ttl, shardCount: ls.shardCount } };
     }
   } else if (sub === 'shards' && d !== undefined && m === 'POST') {

@@ -3,7 +3,8 @@
 /**
  * A local Log Service-compatible HTTP endpoint, written from the Log Service API reference
  * (common request headers, request signatures, PutLogs, CreateLogstore, GetLogstore,
- * CreateIndex, GetIndex, error codes), for the tests and for `npm run bench`.
+ * CreateIndex, GetIndex, GetLogs, dashboards, alert rules and saved searches: view-handlers.js,
+ * error codes), for the tests and for `npm run bench`.
  *
  * It checks what the service checks on every request (Host = <project>.<endpoint host>, Date
  * within 15 minutes, x-log-apiversion 0.6.0, x-log-signaturemethod, Content-MD5, the hmac-sha1
@@ -21,6 +22,7 @@ const crypto = require('node:crypto');
 const http = require('node:http');
 const { FaultPlan, HTML_502 } = require('./fault-plan');
 const { ApiError, route } = require('./api-handlers');
+const { newProjectViews } = require('./view-handlers');
 const { canonicalString, parseAuthorization, safeEqual, sign } = require('./request-signature');
 
 /** Bodies over this are refused before reading on (the service's request size cap). */
@@ -58,6 +60,10 @@ const MAX_BODY_BYTES = 10 * 1024 * 1024;
  * @property {(project: string, logstore: string) => number} count logs accepted
  * @property {(project: string) => string[]} logstores
  * @property {(project: string, logstore: string) => object | undefined} index
+ * @property {(project: string) => import('./view-handlers').ProjectViews | undefined} views the
+ *   project's dashboards, alerts and saved searches by name (the stored objects: a test may edit
+ *   them as a person would in the console)
+ * @property {(calls: number) => void} incompleteGetLogs answer the next `calls` GetLogs Incomplete
  * @property {RequestRecord[]} requests every request answered (at most the last 10,000)
  * @property {FaultPlan} faults
  * @property {() => Promise<void>} down stop listening and drop connections (port kept)
@@ -73,10 +79,14 @@ async function startSlsServer(opts = {}) {
   const keys = new Map((opts.accessKeys ?? [{ accessKeyId: 'test-access-key-id', accessKeySecret: 'test-access-key-secret' }]).map((k) => [k.accessKeyId, k]));
   /** @type {Map<string, Map<string, import('./api-handlers').LogstoreState>>} */
   const projects = new Map();
+  /** @type {Map<string, import('./view-handlers').ProjectViews>} */
+  const projectViews = new Map();
   for (const [p, stores] of Object.entries(opts.projects ?? { 'test-project': ['flowlog'] })) {
     projects.set(p, new Map(stores.map((s) => [s, { ttl: 30, shardCount: 2, logs: [], count: 0, index: undefined }])));
+    projectViews.set(p, newProjectViews());
   }
-  const handlerOpts = { keepContents: opts.keepContents ?? true, outOfRangeLogTime: opts.outOfRangeLogTime ?? 'reject' };
+  /** @type {{ keepContents: boolean, outOfRangeLogTime: 'reject' | 'accept', incompleteGetLogs: number }} */
+  const handlerOpts = { keepContents: opts.keepContents ?? true, outOfRangeLogTime: opts.outOfRangeLogTime ?? 'reject', incompleteGetLogs: 0 };
   const maxSkewSec = opts.maxSkewSec ?? 900;
   const listenHost = opts.host ?? '127.0.0.1';
   const faults = new FaultPlan();
@@ -89,7 +99,7 @@ async function startSlsServer(opts = {}) {
    * @param {import('node:http').IncomingMessage} req
    * @param {Buffer} body
    * @param {Record<string, unknown>} note
-   * @returns {{ status: number, json?: unknown }}
+   * @returns {import('./api-handlers').Answer}
    */
   function handle(req, body, note) {
     const h = req.headers;
@@ -130,8 +140,10 @@ async function startSlsServer(opts = {}) {
     const logstores = projects.get(project);
     if (logstores === undefined) throw new ApiError(404, 'ProjectNotExist', `The Project does not exist : ${project}`);
     note.project = project;
-    const segments = new URL(req.url ?? '/', 'http://x').pathname.split('/').slice(1).map(decodeURIComponent);
-    return route({ method: req.method ?? '', segments, headers: h, body, logstores, opts: handlerOpts, note });
+    const url = new URL(req.url ?? '/', 'http://x');
+    const segments = url.pathname.split('/').slice(1).map(decodeURIComponent);
+    const views = /** @type {import('./view-handlers').ProjectViews} */ (projectViews.get(project));
+    return route({ method: req.method ?? '', segments, headers: h, body, logstores, views, query: url.searchParams, opts: handlerOpts, note });
   }
 
   /**
@@ -146,9 +158,12 @@ async function startSlsServer(opts = {}) {
     let status;
     let payload = '';
     let errorCode;
+    /** @type {Record<string, string>} */
+    let extraHeaders = {};
     try {
       const answer = handle(req, body, note);
       status = answer.status;
+      extraHeaders = answer.headers ?? {};
       if (answer.json !== undefined) payload = JSON.stringify(answer.json);
     } catch (err) {
       // A bug of this server answers 500 (visible to the test) instead of crashing the process.
@@ -158,7 +173,7 @@ async function startSlsServer(opts = {}) {
       payload = JSON.stringify({ errorCode: e.code, errorMessage: e.message });
     }
     record(req, body, status, { errorCode, ...note, ...(delayAnswerMs > 0 ? { fault: 'late' } : {}) });
-    const headers = { 'x-log-requestid': requestId, 'content-length': Buffer.byteLength(payload) };
+    const headers = { ...extraHeaders, 'x-log-requestid': requestId, 'content-length': Buffer.byteLength(payload) };
     if (payload !== '') headers['content-type'] = 'application/json';
     if (delayAnswerMs === 0) return void res.writeHead(status, headers).end(payload);
     // Handled (stored) now, answered later: past a client's timeout the write is stored unanswered.
@@ -263,6 +278,10 @@ async function startSlsServer(opts = {}) {
     count: (p, l) => state(p, l)?.count ?? 0,
     logstores: (p) => [...(projects.get(p)?.keys() ?? [])],
     index: (p, l) => state(p, l)?.index,
+    views: (p) => projectViews.get(p),
+    incompleteGetLogs: (calls) => {
+      handlerOpts.incompleteGetLogs = calls;
+    },
     requests,
     faults,
     down: stop,
