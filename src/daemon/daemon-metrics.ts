@@ -14,6 +14,7 @@ import type {
   FlowTableUsage,
   HealthSource,
   MetricsSource,
+  OutputLoss,
   OverlayCounters,
   RecordCount,
   SinkCounters,
@@ -21,7 +22,7 @@ import type {
   SpoolUsage,
 } from '../metrics/metrics-source';
 import type { FlushStats } from '../pipeline';
-import { sinkCountersOf, sinkDeliveryStateOf, spoolUsageOf } from '../sink/delivery-metrics';
+import { outputLossesOf, sinkCountersOf, sinkDeliveryStateOf, spoolUsageOf } from '../sink/delivery-metrics';
 import type { CaptureSet } from './capture-set';
 import type { CountedOutput } from './counted-output';
 import type { CrashCounters } from './crash-watch';
@@ -223,6 +224,14 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
 
   spools(): readonly SpoolUsage[] {
     return [...this.deliveries()].map(([id, d]) => spoolUsageOf(id, d));
+  }
+
+  outputLosses(): readonly OutputLoss[] {
+    const out = [...this.deliveries()].flatMap(([id, d]) => outputLossesOf(id, d));
+    for (const [flowLog, records] of Object.entries(this.view.crash().gapRecordsByFlowLog)) {
+      out.push({ flowLog, reason: 'crash', lostRecords: 0, skipdataRecords: records });
+    }
+    return out;
   }
 
   windowFlush(): HistogramView {

@@ -107,7 +107,12 @@ export class FlowlogDaemon {
       throw new DaemonStartError(`start daemon: ${(err as Error).message}`, 1, { cause: err });
     }
     // After the output: its spool lock keeps a second daemon off this stateDir, and its journal.
-    this.crash = CrashWatch.open(config, this.log, nowSec());
+    try {
+      this.crash = CrashWatch.open(config, this.log, nowSec());
+    } catch (err) {
+      await this.output.close();
+      throw new DaemonStartError(`start daemon: ${(err as Error).message}`, 1, { cause: err });
+    }
     this.metrics = new DaemonMetrics({
       config: () => this.config,
       generation: () => this.generation,
@@ -149,7 +154,8 @@ export class FlowlogDaemon {
       await this.endpoint.close();
       throw new DaemonStartError('start daemon: cannot capture on any device: permission denied (needs CAP_NET_RAW and CAP_NET_ADMIN)', 1);
     }
-    this.crash.resume(config, this.output, nowSec());
+    // Exact to the millisecond: a gap's end floored to the second would hide packets (issue 31).
+    this.crash.resume(config, this.output, Date.now() / 1000, this.liveEnis.map((l) => l.eni));
     this.tickTimer = setInterval(() => this.tick(), this.tickIntervalMs);
     if (this.o.watchConfig ?? true) watchFile(config.sourcePath, { interval: 2000 }, (cur, prev) => {
       if (cur.mtimeMs !== prev.mtimeMs && !this.stopped) void this.reload('config file changed');

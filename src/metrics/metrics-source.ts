@@ -74,6 +74,22 @@ export interface SpoolUsage {
   droppedRecords: number;
 }
 
+/**
+ * Records of one flow log lost after capture, for one reason, and the SKIPDATA records written
+ * so the loss shows in the Logstore. Reasons: `spool_full`, `spool_memory_full`,
+ * `segment_corrupt` (the spool, see sink/spool-loss.ts), `not_spooled` (submitted after the
+ * delivery closed, or refused by its spool: counted, no SKIPDATA possible), `crash` (an unclean
+ * stop: SKIPDATA only, how many records died with the process is unknown).
+ */
+export interface OutputLoss {
+  flowLog: string;
+  reason: string;
+  /** Records known lost (0 when unknown, as for `crash`). */
+  lostRecords: number;
+  /** SKIPDATA records written for the loss. */
+  skipdataRecords: number;
+}
+
 export interface ConfigReloadCounters {
   ok: number;
   failed: number;
@@ -103,6 +119,8 @@ export interface MetricsSource {
   records(): readonly RecordCount[];
   sinks(): readonly SinkCounters[];
   spools(): readonly SpoolUsage[];
+  /** Loss after capture by flow log and reason (flowlog_output_lost_records_total and its SKIPDATA). */
+  outputLosses?(): readonly OutputLoss[];
   /** Seconds spent draining a closed window into records and handing them over. */
   windowFlush(): HistogramView;
   configReloads(): ConfigReloadCounters;
