@@ -6,6 +6,7 @@ import { openRecordOutput } from '../cli/record-output';
 import { EcsMetadataClient } from '../enrich/ecs-metadata';
 import { enisFromMetadata, listHostInterfaces, resolveLiveEnis, resolutionKey, type HostInterface, type LiveEni } from '../enrich/eni-discovery';
 import type { Logger } from '../log';
+import { BlindSpots } from './blind-spots';
 import { CaptureSet } from './capture-set';
 import { CountedOutput } from './counted-output';
 import { CrashWatch } from './crash-watch';
@@ -69,6 +70,8 @@ export class FlowlogDaemon {
   private generation: LiveGeneration | null = null;
   /** ENIs resolved to a device by the last refresh, open or not (health names the failed ones). */
   private wantedEnis: LiveEni[] = [];
+  /** ENIs without device, discovery failing, flow logs without ENI: health's view (issue 31). */
+  private readonly blind = new BlindSpots();
   private readonly reloads = { ok: 0, failed: 0 };
   private metrics!: DaemonMetrics;
   private endpoint!: MetricsEndpoint;
@@ -122,6 +125,7 @@ export class FlowlogDaemon {
       output: () => this.output,
       reloads: () => this.reloads,
       crash: () => this.crash.counters(),
+      blindConditions: () => this.blind.conditions(),
     });
     this.endpoint = new MetricsEndpoint(this.metrics, this.log);
     try {
@@ -219,6 +223,7 @@ export class FlowlogDaemon {
       if (unresolved !== '') this.log.warn({ unresolved: resolution.unresolved }, 'ENIs not captured yet');
     }
     this.wantedEnis = resolution.enis;
+    this.blind.resolved(this.config, resolution.unresolved, this.discovered, Date.now());
     const own = resolution.enis.filter((l) => !l.shared).map((l) => ({ device: l.device, shared: false }));
     // Shared devices are opened only while some ENI is counted there.
     const needShared = resolution.enis.some((l) => l.shared);
@@ -325,10 +330,12 @@ export class FlowlogDaemon {
     this.metadataInFlight = true;
     try {
       this.discovered = enisFromMetadata(await client.read());
+      this.blind.metadataRead(null);
       if (this.lastMetadataError !== '') this.log.info({ mode: client.mode }, 'metadata service reachable again');
       this.lastMetadataError = '';
     } catch (err) {
       const message = (err as Error).message;
+      this.blind.metadataRead(message);
       if (message !== this.lastMetadataError) this.log.warn({ err: message }, 'read ECS metadata failed; keeping the last ENI list');
       this.lastMetadataError = message;
     } finally {

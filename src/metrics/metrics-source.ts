@@ -142,6 +142,24 @@ export interface SinkDeliveryState {
   /** Segments held in memory meanwhile, and records dropped over the memory bound. */
   spoolMemorySegments?: number;
   spoolDroppedRecords?: number;
+  /** Since when the spool has been evicting over delivery.spoolMaxBytes (this episode), Unix ms; absent while it is not. */
+  spoolEvictingSinceUnixMs?: number;
+  /** Records the spool evicted over its bound, in total. */
+  spoolEvictedRecords?: number;
+  /** delivery.unhealthyAfterSec: how long records may wait undelivered before health fails (default 60). */
+  unhealthyAfterSec?: number;
+}
+
+/**
+ * A state in which the agent captures less than it should, as the daemon sees it, with since when
+ * it holds: health reports it once it has lasted BLIND_GRACE_MS (see health-report.ts for codes).
+ */
+export interface BlindCondition {
+  code: 'eni_device_missing' | 'discovery_failed' | 'discovery_no_eni' | 'flow_log_no_eni';
+  /** The ENI id, flow log id, or discovery type it is about. */
+  subject: string;
+  message: string;
+  sinceUnixMs: number;
 }
 
 /** One live capture device, for /healthz. */
@@ -158,4 +176,6 @@ export interface HealthSource {
   sinkDeliveries(): readonly SinkDeliveryState[];
   /** Live capture devices only; empty in replay. */
   captureDeviceStates(): readonly CaptureDeviceState[];
+  /** The daemon only: ENIs without their device, discovery failing, flow logs without ENI. */
+  blindConditions?(): readonly BlindCondition[];
 }

@@ -46,6 +46,11 @@ export function sinkDeliveryStateOf(delivery: Delivery, windowSec: number): Sink
   const oldest = delivery.oldestPendingMs;
   if (oldest !== undefined) state.oldestPendingUnixMs = oldest;
   const spool = delivery.spool;
+  if (delivery.unhealthyAfterSec !== undefined) state.unhealthyAfterSec = delivery.unhealthyAfterSec;
+  if (spool.evictingSinceMs > 0) {
+    state.spoolEvictingSinceUnixMs = spool.evictingSinceMs;
+    state.spoolEvictedRecords = spool.lostRecords.spool_full;
+  }
   if (spool.writeError !== '') {
     state.spoolWriteError = spool.writeError;
     state.spoolMemorySegments = spool.memorySegments;

@@ -131,6 +131,11 @@ export class Delivery {
     return this.sink.name;
   }
 
+  /** delivery.unhealthyAfterSec (health: how long records may wait undelivered). */
+  get unhealthyAfterSec(): number | undefined {
+    return this.options.unhealthyAfterSec;
+  }
+
   /** The spool's counters (segments, bytes, evictions, corrupt segments). */
   get spool(): SegmentStore['stats'] {
     return this.store.stats;
@@ -210,6 +215,7 @@ export class Delivery {
     }
     while (this.attempts.size > 0) await Promise.allSettled([...this.attempts]);
     const left = this.remaining();
+    this.failures.stopped(Date.now());
     await this.sink.close().catch((err: Error) => {
       this.logger.warn({ err, sink: this.sink.name }, `close sink ${this.sink.name}: ${err.message}`);
     });
