@@ -160,7 +160,7 @@ function collectTargets(flowLogs: FlowLogConfig[]): Target[] {
 const setupCommand: CommandModule<object, { config: string }> = {
   command: 'setup',
   describe: "create each SLS flow log's Logstore and index when missing (safe to run again)",
-  builder: (y: Argv) => y.option('config', { type: 'string', demandOption: true, describe: 'agent configuration (YAML)' }) as never,
+  builder: (y: Argv) => y.option('config', { alias: 'c', type: 'string', demandOption: true, describe: 'agent configuration (YAML)' }) as never,
   handler: async (argv) => {
     const config = loadConfigOrExit(argv.config, process.stderr);
     if (config === null) {
