@@ -1,6 +1,6 @@
 import { byteBudget, type BatchLimits, type GroupableSegment } from './batcher';
 
-/** A request the picker proposes: consecutive segments of one window, and whether more could join. */
+/** A request the picker proposes: segments of one window in spool order, and whether more could join. */
 export interface PickedRequest<S extends GroupableSegment> {
   segments: S[];
   full: boolean;
@@ -30,8 +30,8 @@ export class RequestPicker<S extends GroupableSegment> {
 
   /**
    * The candidate requests, best first: for each of the first `windows` windows waiting (in
-   * spool order), the run of consecutive undispatched segments of that window starting at its
-   * first undispatched segment.
+   * spool order), the window's undispatched segments from its first one on, as many as one
+   * request takes (see runFrom).
    */
   candidates(segments: readonly S[], windows: number): PickedRequest<S>[] {
     const firsts: number[] = [];
@@ -78,22 +78,22 @@ export class RequestPicker<S extends GroupableSegment> {
     for (const seq of this.ahead) if (seq < this.nextSeq) this.ahead.delete(seq);
   }
 
+  /**
+   * The request starting at segment `at`: the window's next undispatched segments in spool order,
+   * past other windows' segments (the write-ahead interleaves windows), while they fit the
+   * limits. `full` when the next one of the window would not fit, or the record limit is reached.
+   */
   private runFrom(segments: readonly S[], at: number): PickedRequest<S> {
     const budget = byteBudget(this.limits.maxBatchBytes);
     const first = segments[at];
+    const key = windowKey(first);
     const taken = [first];
     let records = first.recordCount;
     let bytes = first.rawBytes;
-    for (let i = at + 1; i < segments.length; i++) {
+    for (let i = at + 1, scanned = 0; i < segments.length && scanned < SCAN_LIMIT; i++, scanned++) {
       const next = segments[i];
-      if (
-        this.ahead.has(next.seq) ||
-        windowKey(next) !== windowKey(first) ||
-        records + next.recordCount > this.limits.maxBatchRecords ||
-        bytes + next.rawBytes > budget
-      ) {
-        return { segments: taken, full: true };
-      }
+      if (this.ahead.has(next.seq) || windowKey(next) !== key) continue;
+      if (records + next.recordCount > this.limits.maxBatchRecords || bytes + next.rawBytes > budget) return { segments: taken, full: true };
       taken.push(next);
       records += next.recordCount;
       bytes += next.rawBytes;
