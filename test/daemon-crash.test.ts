@@ -6,6 +6,7 @@
  * up in `end`); traffic after the restart is exact again. A clean stop (SIGTERM) marks nothing at
  * the next start.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonProcess, bundleDaemon, readRecords, sleep, sleepUntilWindowOffset, writeDaemonConfig } from './helpers/daemon-process';
@@ -127,5 +128,44 @@ describe.skipIf(!canRun)('windows cut by SIGKILL become SKIPDATA at the next sta
     expect(await third.stop('SIGTERM')).toBe(0);
     expect(third.logLines().some((l) => String(l.msg).includes('stopped uncleanly'))).toBe(false);
     expect(readRecords(join(dir, 'run3.jsonl')).some((r) => r['log-status'] === 'SKIPDATA')).toBe(false);
+  }, 60_000);
+
+  it('still marks the cut when the crash journal and its previous copy are damaged: from the dead run\'s start', async () => {
+    const startedMs = Date.now();
+    const first = await start('dmg1');
+    const early = await sleepUntilWindowOffset(W, 1);
+    send(5, 7010);
+    const cut = await sleepUntilWindowOffset(W, 1);
+    send(7, 7011);
+    await sleep((cut + 4) * 1000 - Date.now());
+    await first.stop('SIGKILL');
+    // Both journal copies destroyed after the kill: only the run lock the dead run left remains.
+    for (const f of ['capture-journal.json', 'capture-journal.prev.json']) writeFileSync(join(dir, 'state', f), '\u0000garbage');
+    await sleep((cut + 2 * W) * 1000 - Date.now() + 300);
+    const second = await start('dmg2');
+    const line = second.logLines().find((l) => String(l.msg).startsWith(`previous run (pid ${first.child.pid}) stopped uncleanly`));
+    expect(line, second.stderr).toMatchObject({ how: 'run-lock' });
+    expect(second.logLines().filter((l) => String(l.msg).includes('its gap is marked SKIPDATA from its start'))).toHaveLength(1);
+    const resumed = Number(line?.resumedSec);
+    await sleep(1500);
+    expect(await second.stop('SIGTERM')).toBe(0);
+
+    // fl-5s: contiguous SKIPDATA from the dead run's start (the widest honest bound, before its
+    // first window) to the moment capture resumed: the cut window and the one before it included.
+    const skip5 = readRecords(join(dir, 'dmg2.jsonl'))
+      .filter((r) => r['log-status'] === 'SKIPDATA' && r['eni-id'] === 'eni-crash0')
+      .map((r) => [Number(r.start), Number(r.end)])
+      .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const fiveSec = skip5.filter(([s, e]) => Math.floor(s / W) === Math.floor((e - 1) / W)); // pieces within one 5 s window
+    let at = fiveSec[0][0];
+    expect(at).toBeLessThanOrEqual(Math.floor(startedMs / 1000) + 1);
+    for (const [s, e] of fiveSec) {
+      if (s < at) continue; // fl-10s's pieces can repeat fl-5s's bounds
+      expect(s).toBe(at);
+      at = e;
+    }
+    expect(at).toBe(Math.ceil(resumed));
+    for (const w of [early, cut, cut + W]) expect(fiveSec.some(([s, e]) => s <= w && e >= w + W)).toBe(true);
+    for (const r of readRecords(join(dir, 'dmg2.jsonl')).filter((x) => x['log-status'] === 'SKIPDATA')) expect([r.packets, r.bytes]).toEqual(['-', '-']);
   }, 60_000);
 });

@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DurationHistogram } from '../src/metrics/duration-histogram';
 import { MetricsServer, MetricsServerError } from '../src/metrics/metrics-server';
 import { BLIND_GRACE_MS, HEALTH_PROBLEM_CODES } from '../src/metrics/health-report';
+import { MetricsEndpoint } from '../src/daemon/metrics-endpoint';
+import { captureLogger } from './helpers/capture-logger';
 import { FakePipelineCounters } from './helpers/fake-metrics-source';
 
 const servers: MetricsServer[] = [];
@@ -180,5 +182,18 @@ describe('MetricsServer /healthz', () => {
     expect(body.problems[0].message).toBe('spool of sink sls:p/s is full (delivery.spoolMaxBytes) and evicting its oldest batches since 7 s: 3000 records lost so far, SKIPDATA written for them');
     expect(body.problems[1]).toMatchObject({ kind: 'eni', eni: 'eni-typo', message: 'ENI eni-typo is not captured: interface eht1 not present (for 10 s)' });
     for (const p of body.problems) expect(Object.keys(HEALTH_PROBLEM_CODES)).toContain(p.code);
+  });
+});
+
+describe('the daemon endpoint off loopback', () => {
+  it('warns once, naming what it exposes, when it listens beyond loopback (metrics.allowNonLoopback)', async () => {
+    const { logger, lines } = captureLogger();
+    const endpoint = new MetricsEndpoint(new FakePipelineCounters(), logger);
+    await endpoint.start('0.0.0.0:0');
+    await endpoint.close();
+    await endpoint.start('127.0.0.1:0');
+    await endpoint.close();
+    const warnings = lines.filter((l) => l.level === 'warn');
+    expect(warnings.map((l) => l.msg)).toEqual([expect.stringMatching(/^metrics endpoint on 0\.0\.0\.0:0, not loopback \(metrics\.allowNonLoopback\): it has no authentication/)]);
   });
 });
