@@ -26,7 +26,7 @@ interface WriterRun {
 
 function writer(dir: string): Promise<WriterRun> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [SPOOL_WRITER_CHILD, DIST_SPOOL, dir, '20', String(SEGMENTS_EACH), '1500'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [SPOOL_WRITER_CHILD, DIST_SPOOL, dir, '20', String(SEGMENTS_EACH), '1000'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.once('exit', (code) => {
@@ -59,7 +59,7 @@ describe('two processes on one spool directory', () => {
       const refused = [a, b].filter((r) => r.code === 3);
       expect(winners, JSON.stringify([a, b])).toHaveLength(1);
       expect(refused).toHaveLength(1);
-      // Refused while the winner held the spool (1.5 s after its writes), naming it.
+      // Refused while the winner held the spool (1 s after its writes), naming it.
       expect(refused[0].lockedBy).toBe(winners[0].pid);
       expect(winners[0].acked).toHaveLength(SEGMENTS_EACH);
       acked.push(...winners[0].acked);

@@ -1,5 +1,6 @@
 import { chmodSync, closeSync, fchmodSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { isAlive } from '../sink/spool-lock';
 
 /** Under stateDir: the pid and start time of the daemon using it; removed by a clean stop. */
 export const RUN_LOCK_FILE = 'daemon.lock';
@@ -92,14 +93,5 @@ export function releaseRunLock(stateDir: string): void {
     unlinkSync(join(stateDir, RUN_LOCK_FILE));
   } catch {
     // already gone
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,4 +1,4 @@
-import type { FlowRecord, RecordBatch } from '../flow/record';
+import { RECORD_FIELDS, type FlowRecord, type RecordBatch } from '../flow/record';
 
 /**
  * What one spool segment covers, kept in its header (segment-codec.ts) so that a segment the
@@ -108,27 +108,8 @@ export function lossRecords(lost: readonly LostWindow[], fallback: readonly Flow
   return out;
 }
 
-/** The identity of a loss whose ENIs nothing tells: every identity field '-'. */
-const ANONYMOUS_TEMPLATE: FlowRecord = {
-  version: '1',
-  'vswitch-id': '-',
-  'vm-id': '-',
-  'vpc-id': '-',
-  'account-id': '-',
-  'eni-id': '-',
-  srcaddr: '-',
-  srcport: '-',
-  dstaddr: '-',
-  dstport: '-',
-  protocol: '-',
-  direction: '-',
-  packets: '-',
-  bytes: '-',
-  start: '-',
-  end: '-',
-  'log-status': '-',
-  action: '-',
-};
+/** The identity of a loss whose ENIs nothing tells: every field '-' but the version. */
+const ANONYMOUS_TEMPLATE: FlowRecord = { ...Object.fromEntries(RECORD_FIELDS.map((f) => [f, '-'])), version: '1' };
 
 /**
  * Loss records of several mark batches folded into one record per ENI spanning them all

@@ -2,9 +2,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { FlowRecord, RecordBatch } from '../flow/record';
 import { log as processLog, type Logger } from '../log';
-import { recordRawBytes } from './batcher';
 import { decodeCoverage, decodeHeader, decodePayload, encodeSegment, FLAG_LOSS_MARK, SEGMENT_HEADER_BYTES } from './segment-codec';
-import { coverageOf, type SegmentCoverage } from './segment-coverage';
+import { coverageOf } from './segment-coverage';
 import { newSpoolStats, type SegmentInfo, type SegmentStore, type SpoolStats } from './segment-store';
 import {
   CORRUPT_DIR,
@@ -17,7 +16,8 @@ import {
 } from './spool-files';
 import { acquireSpoolLock, releaseSpoolLock, SpoolError } from './spool-lock';
 import { SpoolLossLedger, type SpoolLossReason } from './spool-loss';
-import { scanSpoolDir, type ScannedSegment } from './spool-scan';
+import { entryOf, rawBytesOf, SpoolIndex, type SpoolEntry } from './spool-index';
+import { scanSpoolDir } from './spool-scan';
 
 export type { SegmentInfo, SegmentStore, SpoolStats } from './segment-store';
 
@@ -90,47 +90,14 @@ const ROOM_AGAIN_SHARE = 0.75;
 /** Attempts to find a free segment name before the append counts as a failed write. */
 const NAME_ATTEMPTS = 16;
 
-interface Entry extends SegmentInfo {
-  /** Becomes true when a segment held in memory is written after all (persistHeld). */
-  durable: boolean;
-  memory: Buffer | null;
-  /**
-   * The batch itself while this process still holds it (see RECENT_BATCH_BYTES): `read` returns
-   * it instead of reading, checksumming and parsing the file it has just written.
-   */
-  batch: RecordBatch | null;
-  /** What the segment covers (null: a version 1 segment, or unreadable). */
-  coverage: SegmentCoverage | null;
-  /** SKIPDATA written for a loss: never evicted or dropped. */
-  mark: boolean;
-  /** Requests in flight holding it (see SegmentStore.pin). */
-  pins: number;
-}
-
-/**
- * Segment bytes whose batches are kept in memory after their append. Reading back what was just
- * written (file read, CRC, JSON.parse) was half of the delivery layer's CPU: with it the spool
- * passed about 100 k records/s. The file is still written and fsynced before the append
- * resolves; only the read is skipped, for segments appended while the kept ones stay within
- * this bound (during an outage, the first 32 MiB; later ones are read from their files).
- */
-const RECENT_BATCH_BYTES = 32 * 1024 * 1024;
-
 export class Spool implements SegmentStore {
-  private readonly entries: Entry[] = [];
-  private readonly bySeq = new Map<number, Entry>();
-  /** fileBytes of the entries whose `batch` is kept. */
-  private recentBytes = 0;
+  private readonly index: SpoolIndex;
   private nextSeq = 1;
   private appendTail: Promise<unknown> = Promise.resolve();
   private lastWriteError = '';
   private readonly logger: Logger;
   private readonly maxBytes: number;
   private readonly memoryMaxBytes: number;
-  /** fileBytes of the entries held in memory only. */
-  private memoryBytes = 0;
-  /** fileBytes of the loss marks. */
-  private markBytes = 0;
   private memoryDropLogged = false;
   private readonly ledger: SpoolLossLedger;
   readonly stats: SpoolStats = newSpoolStats();
@@ -143,6 +110,7 @@ export class Spool implements SegmentStore {
     this.maxBytes = options.maxBytes;
     this.memoryMaxBytes = options.memoryMaxBytes ?? DEFAULT_MEMORY_MAX_BYTES;
     this.logger = options.logger ?? processLog;
+    this.index = new SpoolIndex(this.stats);
     this.ledger = new SpoolLossLedger(dir ?? '(memory)', this.logger, options.lossFallback, dir === null ? '' : path.basename(dir));
     // The ledger's counters are the stats' (one object, read at scrape time).
     this.stats.lostRecords = this.ledger.lostRecords;
@@ -179,11 +147,11 @@ export class Spool implements SegmentStore {
   }
 
   get segments(): readonly SegmentInfo[] {
-    return this.entries;
+    return this.index.entries;
   }
 
   has(seq: number): boolean {
-    return this.bySeq.has(seq);
+    return this.index.get(seq) !== undefined;
   }
 
   append(batch: RecordBatch, rawBytes: number): Promise<SegmentInfo> {
@@ -191,17 +159,17 @@ export class Spool implements SegmentStore {
   }
 
   pin(seq: number): void {
-    const e = this.bySeq.get(seq);
+    const e = this.index.get(seq);
     if (e) e.pins++;
   }
 
   unpin(seq: number): void {
-    const e = this.bySeq.get(seq);
+    const e = this.index.get(seq);
     if (e && e.pins > 0) e.pins--;
   }
 
   async read(seq: number): Promise<RecordBatch | null> {
-    const entry = this.bySeq.get(seq);
+    const entry = this.index.get(seq);
     if (!entry) return null;
     if (entry.batch !== null) return entry.batch;
     let bytes = entry.memory;
@@ -230,9 +198,9 @@ export class Spool implements SegmentStore {
   }
 
   async remove(seq: number): Promise<void> {
-    const entry = this.bySeq.get(seq);
+    const entry = this.index.get(seq);
     if (!entry) return;
-    this.drop(entry);
+    this.index.drop(entry);
     if (!entry.durable) return;
     await fs.unlink(this.pathOf(seq)).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return;
@@ -246,7 +214,7 @@ export class Spool implements SegmentStore {
   async close(): Promise<void> {
     await this.appendTail;
     if (this.stats.memorySegments > 0) {
-      const records = this.entries.filter((e) => !e.durable).reduce((n, e) => n + e.recordCount, 0);
+      const records = this.index.entries.filter((e) => !e.durable).reduce((n, e) => n + e.recordCount, 0);
       this.logger.error(
         { dir: this.dir, segments: this.stats.memorySegments, records },
         `close spool ${this.dir ?? '(memory)'}: ${records} records held in memory only are lost`,
@@ -261,13 +229,13 @@ export class Spool implements SegmentStore {
     return run;
   }
 
-  private async appendNow(batch: RecordBatch, rawBytes: number, mark: boolean): Promise<Entry> {
+  private async appendNow(batch: RecordBatch, rawBytes: number, mark: boolean): Promise<SpoolEntry> {
     const createdMs = Date.now();
     const coverage = coverageOf(batch);
     const bytes = encodeSegment(batch, rawBytes, createdMs, mark ? FLAG_LOSS_MARK : 0);
     if (!mark) await this.evictFor(bytes.length);
     const { seq, durable } = await this.commit(bytes);
-    const entry: Entry = {
+    const entry: SpoolEntry = {
       seq,
       recordCount: batch.records.length,
       rawBytes,
@@ -283,13 +251,7 @@ export class Spool implements SegmentStore {
       pins: 0,
     };
     this.ledger.learn(coverage);
-    // Marks are small and must survive: kept whatever the recent-batch bound says.
-    if (mark) entry.batch = batch;
-    else if (this.recentBytes + bytes.length <= RECENT_BATCH_BYTES) {
-      entry.batch = batch;
-      this.recentBytes += bytes.length;
-    }
-    this.index(entry);
+    this.index.add(entry, batch);
     this.stats.appendedSegments++;
     if (!durable && !mark) this.boundMemory(entry);
     if (!mark) await this.appendMarksNow();
@@ -354,8 +316,8 @@ export class Spool implements SegmentStore {
    */
   private async foldMarksIfLarge(): Promise<void> {
     // Marks held in memory (the disk refusing writes) count against the memory bound too.
-    if (this.markBytes <= Math.min(this.maxBytes, this.memoryMaxBytes) / 4) return;
-    const folding = this.entries.filter((e) => e.mark && e.pins === 0);
+    if (this.index.markBytes <= Math.min(this.maxBytes, this.memoryMaxBytes) / 4) return;
+    const folding = this.index.entries.filter((e) => e.mark && e.pins === 0);
     if (folding.length < 2) return;
     const batches: RecordBatch[] = [];
     for (const e of folding) {
@@ -369,16 +331,16 @@ export class Spool implements SegmentStore {
   }
 
   /** Queues `entry`'s records as lost for `reason` (its coverage, else unknown ENIs). */
-  private lose(reason: SpoolLossReason, entry: Entry): void {
+  private lose(reason: SpoolLossReason, entry: SpoolEntry): void {
     this.ledger.lose(reason, { startSec: entry.windowStartSec, endSec: entry.windowEndSec, enis: entry.coverage?.enis ?? null, records: entry.recordCount });
   }
 
   /** Drops the oldest segments held in memory (never `newest`, a mark or a pinned one) beyond memoryMaxBytes. */
-  private boundMemory(newest: Entry): void {
+  private boundMemory(newest: SpoolEntry): void {
     let segments = 0;
     let records = 0;
-    for (let i = 0; i < this.entries.length && this.memoryBytes > this.memoryMaxBytes; ) {
-      const e = this.entries[i];
+    for (let i = 0; i < this.index.entries.length && this.index.memoryBytes > this.memoryMaxBytes; ) {
+      const e = this.index.entries[i];
       if (e.durable || e === newest || e.mark || e.pins > 0) {
         i++;
         continue;
@@ -386,7 +348,7 @@ export class Spool implements SegmentStore {
       segments++;
       records += e.recordCount;
       this.lose('spool_memory_full', e);
-      this.drop(e);
+      this.index.drop(e);
     }
     if (segments === 0) return;
     this.stats.evictedSegments += segments;
@@ -403,17 +365,14 @@ export class Spool implements SegmentStore {
 
   /** Writes the segments held in memory, oldest first, once the disk accepts writes again. */
   private async persistHeld(): Promise<void> {
-    for (const e of this.entries) {
+    for (const e of this.index.entries) {
       if (e.durable || e.memory === null || this.dir === null) continue;
       try {
         await writeCommittedSegment(this.dir, e.seq, e.memory);
       } catch {
         break; // still refused (or the name taken: it stays in memory): the next append tries again
       }
-      e.durable = true;
-      e.memory = null;
-      this.stats.memorySegments--;
-      this.memoryBytes -= e.fileBytes;
+      this.index.persisted(e);
     }
   }
 
@@ -422,7 +381,7 @@ export class Spool implements SegmentStore {
     let records = 0;
     while (this.stats.bytes + incomingBytes > this.maxBytes) {
       // The oldest that is neither a loss mark nor in flight (nearly always the head).
-      const victim = this.entries.find((e) => !e.mark && e.pins === 0);
+      const victim = this.index.entries.find((e) => !e.mark && e.pins === 0);
       if (victim === undefined) break; // over the bound by marks and requests in flight only
       segments++;
       records += victim.recordCount;
@@ -447,12 +406,12 @@ export class Spool implements SegmentStore {
     this.stats.foreignFilesSetAside += found.foreignFilesSetAside;
     this.nextSeq = Math.max(this.nextSeq, found.highestSeq + 1);
     for (const s of found.segments) this.ledger.learn(s.coverage);
-    for (const s of found.segments) this.index(entryOf(s));
+    for (const s of found.segments) this.index.add(entryOf(s));
     for (const c of found.corrupt) {
       this.stats.corruptSegments++;
       this.ledger.lose('segment_corrupt', c.lost);
     }
-    if (this.entries.length > 0 || found.tempFilesMovedAside > 0) {
+    if (this.index.entries.length > 0 || found.tempFilesMovedAside > 0) {
       this.logger.info(
         { dir, segments: this.stats.segments, records: this.stats.records, tempFilesMovedAside: found.tempFilesMovedAside },
         `recover spool ${dir}: ${this.stats.records} records in ${this.stats.segments} segments from a previous run`,
@@ -460,8 +419,8 @@ export class Spool implements SegmentStore {
     }
   }
 
-  private async quarantine(entry: Entry, reason: string, fileThere = entry.durable): Promise<void> {
-    this.drop(entry);
+  private async quarantine(entry: SpoolEntry, reason: string, fileThere = entry.durable): Promise<void> {
+    this.index.drop(entry);
     this.stats.corruptSegments++;
     this.lose('segment_corrupt', entry);
     this.logger.error(
@@ -474,68 +433,7 @@ export class Spool implements SegmentStore {
     void this.serialised(() => this.appendMarksNow());
   }
 
-  private index(entry: Entry): void {
-    this.entries.push(entry);
-    this.bySeq.set(entry.seq, entry);
-    this.stats.segments++;
-    this.stats.bytes += entry.fileBytes;
-    this.stats.records += entry.recordCount;
-    if (entry.mark) {
-      this.markBytes += entry.fileBytes;
-      this.stats.markSegments++;
-    }
-    if (!entry.durable) {
-      this.stats.memorySegments++;
-      this.memoryBytes += entry.fileBytes;
-    }
-  }
-
-  private drop(entry: Entry): void {
-    if (this.bySeq.get(entry.seq) !== entry) return;
-    this.bySeq.delete(entry.seq);
-    // FIFO: the entry is nearly always at the head.
-    const at = this.entries[0] === entry ? 0 : this.entries.indexOf(entry);
-    this.entries.splice(at, 1);
-    this.stats.segments--;
-    this.stats.bytes -= entry.fileBytes;
-    this.stats.records -= entry.recordCount;
-    if (entry.mark) {
-      this.markBytes -= entry.fileBytes;
-      this.stats.markSegments--;
-    }
-    if (!entry.durable) {
-      this.stats.memorySegments--;
-      this.memoryBytes -= entry.fileBytes;
-    }
-    if (entry.batch !== null) {
-      if (!entry.mark) this.recentBytes -= entry.fileBytes;
-      entry.batch = null;
-    }
-  }
-
   private pathOf(seq: number): string {
     return path.join(this.dir ?? '', segmentFileName(seq));
   }
-}
-
-function rawBytesOf(batch: RecordBatch): number {
-  return batch.records.reduce((n, r) => n + recordRawBytes(r), 0);
-}
-
-function entryOf(s: ScannedSegment): Entry {
-  return {
-    seq: s.seq,
-    recordCount: s.header.recordCount,
-    rawBytes: s.header.rawBytes,
-    fileBytes: s.fileBytes,
-    createdMs: s.header.createdMs,
-    windowStartSec: s.header.windowStartSec,
-    windowEndSec: s.header.windowEndSec,
-    durable: true,
-    memory: null,
-    batch: null,
-    coverage: s.coverage,
-    mark: (s.header.flags & FLAG_LOSS_MARK) !== 0,
-    pins: 0,
-  };
 }
