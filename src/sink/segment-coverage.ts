@@ -44,12 +44,18 @@ export function identityTemplate(record: FlowRecord): FlowRecord {
  */
 export function coverageOf(batch: RecordBatch): SegmentCoverage {
   const byEni = new Map<string, EniCoverage>();
+  // Records come grouped by ENI (a window's flows in table order): remember the last one's.
+  let lastId: string | undefined;
+  let c: EniCoverage | undefined;
   for (const r of batch.records) {
     const id = r['eni-id'] ?? '-';
-    let c = byEni.get(id);
-    if (c === undefined) {
-      c = { template: identityTemplate(r), records: 0, packets: 0, bytes: 0 };
-      byEni.set(id, c);
+    if (id !== lastId || c === undefined) {
+      c = byEni.get(id);
+      if (c === undefined) {
+        c = { template: identityTemplate(r), records: 0, packets: 0, bytes: 0 };
+        byEni.set(id, c);
+      }
+      lastId = id;
     }
     c.records++;
     if (r['log-status'] === 'NODATA') continue;
@@ -59,10 +65,11 @@ export function coverageOf(batch: RecordBatch): SegmentCoverage {
   return { flowLogId: batch.flowLogId, enis: [...byEni.values()] };
 }
 
-/** `sum + text` when both are known; null (unknown) otherwise. */
+/** `sum + text` when both are known (text a whole number); null (unknown) otherwise. */
 function addCount(sum: number | null, text: string | undefined): number | null {
-  if (sum === null || text === undefined || !/^\d+$/.test(text)) return null;
-  return sum + Number(text);
+  if (sum === null || text === undefined || text === '') return null;
+  const n = +text; // '-' and anything not a number: NaN
+  return Number.isInteger(n) && n >= 0 ? sum + n : null;
 }
 
 /**
