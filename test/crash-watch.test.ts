@@ -112,3 +112,39 @@ describe('crash watch without a readable journal', () => {
     expect(statSync(join(config.stateDir, JOURNAL_FILE)).mode & 0o777).toBe(0o600);
   });
 });
+
+describe('crash watch with a damaged journal and its older copy', () => {
+  it('marks from the copy\'s durable-until, for its ENIs and those captured now, when the run died', async () => {
+    const dir = tempDirForFile('crash-watch-copy');
+    const config = configIn(dir);
+    const { logger } = captureLogger();
+    const first = CrashWatch.open(config, logger, 1_000);
+    first.generationStarted([{ ...liveEni, id: 'eni-old' }]);
+    await first.close(false); // killed: journal unclean, lock left
+    await first.close(false); // (a second write, so the copy is a full journal too)
+    writeFileSync(join(config.stateDir, JOURNAL_FILE), 'torn');
+    const second = CrashWatch.open(config, logger, 2_000);
+    const out = new Collect();
+    second.resume(config, out as never, 2_000.5, [liveEni]);
+    const records = out.batches.flatMap((b) => b.records);
+    expect(new Set(records.map((r) => r['eni-id']))).toEqual(new Set(['eni-old', 'eni-live']));
+    expect(Math.min(...records.map((r) => Number(r.start)))).toBe(1_000);
+    expect(Math.max(...records.map((r) => Number(r.end)))).toBe(2_001);
+    await second.close(true);
+  });
+
+  it('marks nothing when the copy is unclean but the run lock was released (a clean stop, then the damage)', async () => {
+    const dir = tempDirForFile('crash-watch-copy-clean');
+    const config = configIn(dir);
+    const { logger } = captureLogger();
+    const first = CrashWatch.open(config, logger, 1_000);
+    first.generationStarted([liveEni]);
+    await first.close(true); // the copy beside it is the unclean state before the clean write
+    writeFileSync(join(config.stateDir, JOURNAL_FILE), 'torn');
+    const second = CrashWatch.open(config, logger, 2_000);
+    const out = new Collect();
+    second.resume(config, out as never, 2_000.5, [liveEni]);
+    expect(out.batches).toEqual([]);
+    await second.close(true);
+  });
+});

@@ -187,12 +187,16 @@ export class CrashWatch {
 }
 
 /**
- * Whether (and how) the previous run stopped uncleanly: its journal says so; or no journal is
- * readable but its run lock was left behind, which only an unclean stop does. A clean journal
+ * Whether (and how) the previous run stopped uncleanly: its journal says so; or the journal is
+ * damaged and its older copy says so while the run lock was left behind; or no journal is
+ * readable but the run lock was left behind, which only an unclean stop does. A clean journal
  * with a stale run lock (killed between the two) has nothing to mark.
  */
 function uncleanRunOf(state: JournalState | null, source: 'journal' | 'previous' | 'none', lockedRun: PreviousRun | null, config: AgentConfig, startSec: number): UncleanRun | null {
-  if (state !== null) return state.clean ? null : { state, how: source === 'previous' ? 'previous-journal' : 'journal' };
+  if (state !== null && source === 'journal') return state.clean ? null : { state, how: 'journal' };
+  // The journal is damaged and its older copy speaks for it: that copy may predate a clean stop,
+  // which the released run lock tells (this version writes both).
+  if (state !== null) return state.clean || lockedRun === null ? null : { state, how: 'previous-journal' };
   if (lockedRun === null) return null;
   const fromSec = Math.min(startSec, Math.floor(lockedRun.startedMs / 1000));
   const durableUntilSec: Record<string, number> = {};
