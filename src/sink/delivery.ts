@@ -22,7 +22,7 @@ import { WriteAheadQueue } from './write-ahead';
 
 export type { DeliveryDeps, DeliveryOptions, DeliveryStats, FlushResult } from './delivery-types';
 
-/** One request: consecutive segments of one window, read into memory. */
+/** One request: segments of one window in spool order, read into memory. */
 interface Run {
   /** The first segment as picked (its window keys the picker's count even if it is gone since). */
   first: SegmentInfo;
@@ -262,7 +262,7 @@ export class Delivery {
       }
       this.picker.take(ready, this.store.segments);
       for (const s of ready.segments) this.store.pin(s.seq);
-      this.start({ first: ready.segments[0], pinned: ready.segments, segments: ready.segments, batches: [], attempt: 0, failing: false, retryTimer: null });
+      this.start({ first: ready.segments[0], pinned: [...ready.segments], segments: ready.segments, batches: [], attempt: 0, failing: false, retryTimer: null });
     }
   }
 

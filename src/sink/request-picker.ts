@@ -8,6 +8,8 @@ export interface PickedRequest<S extends GroupableSegment> {
 
 /** Segments looked at per pick, past those already dispatched: bounds a pick's cost in a deep spool. */
 const SCAN_LIMIT = 20_000;
+/** Other windows' segments a request looks past for more of its own window. */
+const LOOKAHEAD = 64;
 
 /**
  * Which spooled segments the delivery sends next, so that windows go out side by side: a window
@@ -86,17 +88,22 @@ export class RequestPicker<S extends GroupableSegment> {
   private runFrom(segments: readonly S[], at: number): PickedRequest<S> {
     const budget = byteBudget(this.limits.maxBatchBytes);
     const first = segments[at];
-    const key = windowKey(first);
     const taken = [first];
     let records = first.recordCount;
     let bytes = first.rawBytes;
-    for (let i = at + 1, scanned = 0; i < segments.length && scanned < SCAN_LIMIT; i++, scanned++) {
+    for (let i = at + 1, since = 0; i < segments.length; i++) {
       const next = segments[i];
-      if (this.ahead.has(next.seq) || windowKey(next) !== key) continue;
+      if (next.windowStartSec !== first.windowStartSec || next.windowEndSec !== first.windowEndSec || this.ahead.has(next.seq)) {
+        // Windows are interleaved a piece each while appended together: one of this window
+        // this far on belongs to another request anyway. Bounds a pick in a deep spool.
+        if (++since > LOOKAHEAD) return { segments: taken, full: true };
+        continue;
+      }
       if (records + next.recordCount > this.limits.maxBatchRecords || bytes + next.rawBytes > budget) return { segments: taken, full: true };
       taken.push(next);
       records += next.recordCount;
       bytes += next.rawBytes;
+      since = 0;
     }
     return { segments: taken, full: records >= this.limits.maxBatchRecords };
   }
