@@ -138,9 +138,10 @@ describe('loadConfig: the replay example', () => {
       spoolMaxBytes: 1024 ** 3,
       stopFlushTimeoutMs: 30_000,
       spoolMemoryMaxBytes: 64 * 1024 ** 2,
+      unhealthyAfterSec: 60,
     });
     expect(config.credentials).toBeUndefined();
-    expect(config.metrics).toEqual({ listen: '' });
+    expect(config.metrics).toEqual({ listen: '', allowNonLoopback: false });
     expect(config.log).toEqual({ level: 'info' });
   });
 });

@@ -240,6 +240,21 @@ const CASES: Case[] = [
     text: edit(BASE_CONFIG, 'ips: [10.0.0.1]', 'ips:\n    interface: eth0'),
     expect: [{ severity: 'error', path: 'enis[0].ips', message: 'has no value (write [] for an empty list)', at: 'ips:' }],
   },
+  {
+    name: 'metrics on a non-loopback address without the opt-in',
+    text: BASE_CONFIG + 'metrics: {listen: "0.0.0.0:9465"}\n',
+    expect: [{ severity: 'error', path: 'metrics.listen', message: /^"0\.0\.0\.0:9465" is not a loopback address and the endpoint has no authentication .*set metrics\.allowNonLoopback: true/, at: 'metrics:' }],
+  },
+  {
+    name: 'metrics on a host name other than localhost, or IPv6 any, without the opt-in',
+    text: BASE_CONFIG + 'metrics: {listen: "[::]:9465"}\n',
+    expect: [{ severity: 'error', path: 'metrics.listen', message: /^"\[::\]:9465" is not a loopback address/, at: 'metrics:' }],
+  },
+  {
+    name: 'metrics on loopback (127.0.0.0/8)',
+    text: BASE_CONFIG + 'metrics: {listen: "127.0.0.2:9465"}\n',
+    expect: [],
+  },
 ];
 
 describe('configuration rules', () => {
@@ -293,5 +308,14 @@ describe('normalised values', () => {
     expect(config.flowLogs[0].sink).toEqual({ type: 'file', path: '/etc/flowlog/out/a.jsonl' });
     expect(config.credentials).toEqual({ file: '/etc/creds.json' });
     expect(config.sourcePath).toBe('/etc/flowlog/agent.yaml');
+  });
+});
+
+describe('metrics.listen off loopback', () => {
+  it.each(['[::1]:9465', 'localhost:9465', '127.9.9.9:1'])('accepts %s without the opt-in', (listen) => {
+    expect(problemsOf(BASE_CONFIG + `metrics: {listen: "${listen}"}\n`).problems).toEqual([]);
+  });
+  it.each(['0.0.0.0:9465', '10.1.2.3:9465', 'metrics.example:9465'])('accepts %s with metrics.allowNonLoopback: true', (listen) => {
+    expect(problemsOf(BASE_CONFIG + `metrics: {listen: "${listen}", allowNonLoopback: true}\n`).problems).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AgentConfig } from '../src/config/types';
-import { CaptureJournal, JOURNAL_FILE, JournalReadError, readJournal } from '../src/daemon/capture-journal';
+import { CaptureJournal, JOURNAL_FILE, JOURNAL_PREVIOUS_FILE, JournalReadError, readJournal, readPreviousJournal } from '../src/daemon/capture-journal';
 import { crashGapRecords } from '../src/daemon/crash-gap';
 import { MAX_GAP_WINDOWS_EACH, gapPieces } from '../src/flow/gap-pieces';
 import { captureLogger } from './helpers/capture-logger';
@@ -30,6 +30,9 @@ describe('gap pieces', () => {
     ['from a boundary to a boundary', 60, 120, 240, [[120, 180], [180, 240]]],
     ['resume on a boundary', 5, 101, 110, [[101, 105], [105, 110]]],
     ['nothing lost', 60, 200, 200, []],
+    // Capture resumed 55 ms into a window: that sliver is a piece of its own, never dropped.
+    ['resume 55 ms into a window', 5, 780, 785.055, [[780, 785], [785, 785.055]]],
+    ['resume mid-second inside the crash window', 5, 781.5, 783.25, [[781.5, 783.25]]],
   ];
   it.each(cases)('%s', (_name, interval, from, to, want) => {
     const pieces = gapPieces(interval, from, to);
@@ -90,6 +93,12 @@ describe('crash gap records', () => {
     expect(eniB.map((b) => [b.windowStartSec, b.windowEndSec, b.records[0]['eni-id']])).toEqual([[900, 1200, 'eni-b'], [1200, 1250, 'eni-b']]);
     expect(gap.records).toBe(7);
   });
+
+  it('covers a resumed window up to the real moment capture resumed, rounded outward', () => {
+    const previous = { version: 1, clean: false, pid: 1, capturedUntilSec: 782, durableUntilSec: { '60': 780 }, flowLogs: [{ id: 'fl-vpc', intervalSec: 60 }], enis: [eni('eni-a', 'vpc-a')] };
+    const gap = crashGapRecords(previous, config, 840.055);
+    expect(gap.batches.map((b) => [b.records[0].start, b.records[0].end])).toEqual([['780', '840'], ['840', '841']]);
+  });
 });
 
 describe('capture journal', () => {
@@ -109,6 +118,26 @@ describe('capture journal', () => {
     j.retire(retired);
     await j.close(true);
     expect(readJournal(dir)).toMatchObject({ clean: true, enis: [] });
+  });
+
+  it('keeps the copy one write older beside it, which a reader falls back to when the journal is damaged', async () => {
+    const dir = tempDirForFile('crash-gap-copies');
+    const { logger } = captureLogger();
+    const j = new CaptureJournal(dir, [{ id: 'fl', intervalSec: 60 }], 1000, logger, 0);
+    j.begin([eni('eni-a', 'vpc-a')]);
+    j.durable(60, 1020);
+    await j.close(false);
+    const older = readJournal(dir);
+    j.durable(60, 1080); // written at once: the journal before it becomes the previous copy
+    await new Promise((r) => setTimeout(r, 50));
+    expect(readJournal(dir, JOURNAL_PREVIOUS_FILE)).toEqual(older);
+    expect(readPreviousJournal(dir)).toMatchObject({ source: 'journal', state: { durableUntilSec: { '60': 1080 } } });
+    writeFileSync(join(dir, JOURNAL_FILE), 'garbage');
+    const read = readPreviousJournal(dir);
+    expect(read).toMatchObject({ source: 'previous', state: { durableUntilSec: { '60': 1020 } } });
+    expect(read.error?.message).toContain('not JSON');
+    writeFileSync(join(dir, JOURNAL_PREVIOUS_FILE), '{"version": 7}');
+    expect(readPreviousJournal(dir)).toMatchObject({ source: 'none', state: null });
   });
 
   it('refuses a broken journal with a message naming the file', () => {

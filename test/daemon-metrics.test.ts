@@ -3,7 +3,7 @@
  * flow log's sink) in a network namespace. A peer namespace sends a known number of UDP
  * datagrams; the scraped counters must equal what arithmetic predicts. Two flow logs cover the
  * ENI: one to a file, one to a Log Service endpoint where nothing listens, so /healthz turns 503
- * naming that sink after three windows while the file sink keeps delivering. Taking a device's
+ * naming that sink after delivery.unhealthyAfterSec while the file sink keeps delivering. Taking a device's
  * link down makes /healthz name the device.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -43,7 +43,7 @@ describe.skipIf(!canRun)('daemon metrics and health endpoint', () => {
       'discovery: { type: static, refreshIntervalSec: 1 }',
       'metrics: { listen: "127.0.0.1:9465" }',
       'flowTable: { capacity: 5000 }',
-      'delivery: { lingerMs: 100, retryInitialMs: 200, retryMaxMs: 1000, requestTimeoutMs: 1000 }',
+      'delivery: { lingerMs: 100, retryInitialMs: 200, retryMaxMs: 1000, requestTimeoutMs: 1000, unhealthyAfterSec: 6 }',
       'enis:',
       '  - { id: eni-m0, interface: fldm0, vpcId: vpc-m, vswitchId: vsw-m, vmId: i-m }',
       '  - { id: eni-m1, interface: fldm1, vpcId: vpc-m, vswitchId: vsw-m, vmId: i-m }',
@@ -125,7 +125,7 @@ describe.skipIf(!canRun)('daemon metrics and health endpoint', () => {
     expect(udp.reduce((n, r) => n + Number(r.bytes), 0)).toBe(DATAGRAMS * (28 + PAYLOAD));
   });
 
-  it('turns /healthz 503 naming the sink that has not delivered for three windows', async () => {
+  it('turns /healthz 503 naming the sink that has not delivered for delivery.unhealthyAfterSec', async () => {
     let res = httpGetInNamespace(lab, nsA, `${BASE}/healthz`);
     const deadline = Date.now() + 15_000;
     while (res.status === 200 && Date.now() < deadline) {
@@ -135,7 +135,7 @@ describe.skipIf(!canRun)('daemon metrics and health endpoint', () => {
     expect(res.status).toBe(503);
     const report = JSON.parse(res.body) as { status: string; problems: Array<{ kind: string; sink?: string; message: string }> };
     expect(report.status).toBe('unhealthy');
-    expect(report.problems).toEqual([expect.objectContaining({ kind: 'sink', sink: SLS_SINK })]);
+    expect(report.problems).toEqual([expect.objectContaining({ code: 'sink_failing', kind: 'sink', sink: SLS_SINK })]);
     expect(report.problems[0].message).toContain(SLS_SINK);
   });
 

@@ -5,7 +5,7 @@ import { captureLogger } from './helpers/capture-logger';
 import { deliveryOptions } from './helpers/delivery-options';
 import { MemorySegmentStore } from './helpers/memory-segment-store';
 import { numbers, sizedBatch, sizedRecord } from './helpers/records';
-import { ScriptedSink } from './helpers/scripted-sink';
+import { ok, ScriptedSink } from './helpers/scripted-sink';
 
 const MIB = 1024 * 1024;
 
@@ -116,5 +116,59 @@ describe('Delivery request sizing', () => {
     const result = await delivery.flush(Date.now() + 10_000);
     expect(result).toEqual({ complete: true, remainingBatches: 0, remainingRecords: 0 });
     expect(sink.sizes).toEqual([3]);
+  });
+});
+
+describe('windows side by side (RequestPicker, write-ahead lanes)', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('appends windows a piece each in turn and gives a free slot to the window with fewest requests in flight', async () => {
+    // Window 1000: 16 records in 4 requests of 4; every write waits for the test to answer it.
+    const sink = new ScriptedSink(Array.from({ length: 8 }, () => 'manual' as const));
+    const store = new MemorySegmentStore();
+    const delivery = new Delivery(sink, store, deliveryOptions({ maxBatchRecords: 4, concurrency: 2 }), { logger: captureLogger().logger });
+    delivery.submit(sizedBatch(1, 16, 1000));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sink.calls.map((c) => [c.windowStartSec, c.records[0].n])).toEqual([[1000, '1'], [1000, '5']]); // both slots busy
+    // Window 1060 arrives; its single piece is appended; a slot frees: it goes to 1060 (nothing in
+    // flight), not to 1000's third request (one in flight).
+    delivery.submit(sizedBatch(17, 2, 1060));
+    await vi.advanceTimersByTimeAsync(0);
+    sink.settle(0);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sink.calls.map((c) => [c.windowStartSec, c.records[0].n])).toEqual([[1000, '1'], [1000, '5'], [1060, '17']]);
+    sink.settle(1);
+    sink.settle(2);
+    await vi.advanceTimersByTimeAsync(0);
+    sink.settle(3);
+    sink.settle(4);
+    await vi.advanceTimersByTimeAsync(0);
+    // Within window 1000, order as appended: 1-4, 5-8, 9-12, 13-16.
+    expect(sink.calls.filter((c) => c.windowStartSec === 1000).map((c) => c.records[0].n)).toEqual(['1', '5', '9', '13']);
+    expect(store.segments).toHaveLength(0);
+  });
+
+  it('interleaves the appends of windows, a piece each, so a small window is not appended behind a huge one', async () => {
+    const sink = new ScriptedSink(Array.from({ length: 20 }, () => 'hang' as const));
+    const store = new MemorySegmentStore();
+    const seen: number[] = [];
+    const append = store.append.bind(store);
+    store.append = async (b, raw) => {
+      seen.push(b.windowStartSec);
+      return append(b, raw);
+    };
+    const delivery = new Delivery(sink, store, deliveryOptions({ maxBatchRecords: 4, concurrency: 1 }), { logger: captureLogger().logger });
+    delivery.submit(sizedBatch(1, 12, 1000));
+    delivery.submit(sizedBatch(13, 2, 1060));
+    delivery.submit(sizedBatch(15, 8, 1000)); // same window as the first: its lane, after it
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen).toEqual([1000, 1060, 1000, 1000, 1000, 1000]);
+    const order = store.segments.filter((x) => x.windowStartSec === 1000).map((x) => x.recordCount);
+    expect(order).toEqual([4, 4, 4, 4, 4]);
   });
 });

@@ -182,16 +182,23 @@ describe('Delivery failures', () => {
     ]);
   });
 
-  it('skips a failing batch that the spool bound evicted meanwhile', async () => {
-    // 100 B records, bound 250 B: the 200 B batch is evicted when the next 100 B arrives.
-    const { sink, store, delivery } = open([retryable(), ok], { spoolMaxBytes: 250 });
+  it('never evicts a batch while its request is in flight or retrying: the bound evicts the next one instead', async () => {
+    // 100 B records, bound 250 B: the failing 200 B batch is pinned (its write may have been
+    // stored), so the 100 B batch appended next finds nothing to evict and the bound is exceeded;
+    // the batch after that evicts it instead.
+    const { sink, store, delivery } = open([retryable(), ok, ok], { spoolMaxBytes: 250 });
     delivery.submit(sizedBatch(1, 2, 1000));
     await vi.advanceTimersByTimeAsync(0);
+    expect(store.pins.size).toBe(1);
     delivery.submit(sizedBatch(3, 1, 1060));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.stats).toMatchObject({ evictedSegments: 0, segments: 2, bytes: 300 });
+    delivery.submit(sizedBatch(4, 1, 1120));
     await vi.advanceTimersByTimeAsync(1000);
-    expect(sink.calls.map((c) => c.records.map((r) => r.n))).toEqual([['1', '2'], ['3']]);
-    expect(store.stats).toMatchObject({ evictedSegments: 1, evictedRecords: 2, segments: 0 });
-    expect(delivery.stats.recordsDelivered).toBe(1);
+    expect(sink.calls.map((c) => c.records.map((r) => r.n))).toEqual([['1', '2'], ['1', '2'], ['4']]);
+    expect(store.stats).toMatchObject({ evictedSegments: 1, evictedRecords: 1, segments: 0 });
+    expect(store.pins.size).toBe(0);
+    expect(delivery.stats.recordsDelivered).toBe(3);
   });
 
   it('close keeps undelivered batches spooled, closes sink and store, and drops later submits once-logged', async () => {

@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DurationHistogram } from '../src/metrics/duration-histogram';
 import { MetricsServer, MetricsServerError } from '../src/metrics/metrics-server';
+import { BLIND_GRACE_MS, HEALTH_PROBLEM_CODES } from '../src/metrics/health-report';
+import { MetricsEndpoint } from '../src/daemon/metrics-endpoint';
+import { captureLogger } from './helpers/capture-logger';
 import { FakePipelineCounters } from './helpers/fake-metrics-source';
 
 const servers: MetricsServer[] = [];
@@ -118,17 +121,17 @@ describe('MetricsServer /metrics', () => {
 
 describe('MetricsServer /healthz', () => {
   const NOW = 1_714_557_600_000;
-  const WINDOW_SEC = 60;
+  const AFTER_SEC = 45; // delivery.unhealthyAfterSec
 
   it.each([
     ['nothing waiting, never delivered', undefined, undefined, 200],
-    ['waiting exactly 3 windows', NOW - 3 * WINDOW_SEC * 1000, undefined, 200],
-    ['waiting 3 windows + 1 ms', NOW - 3 * WINDOW_SEC * 1000 - 1, undefined, 503],
-    ['waiting long, but delivered 1 window ago (draining)', NOW - 10 * WINDOW_SEC * 1000, NOW - WINDOW_SEC * 1000, 200],
-    ['waiting long, last delivery 4 windows ago', NOW - 10 * WINDOW_SEC * 1000, NOW - 4 * WINDOW_SEC * 1000, 503],
+    ['waiting exactly the limit', NOW - AFTER_SEC * 1000, undefined, 200],
+    ['waiting the limit + 1 ms', NOW - AFTER_SEC * 1000 - 1, undefined, 503],
+    ['waiting long, but delivered 10 s ago (draining)', NOW - 600_000, NOW - 10_000, 200],
+    ['waiting long, last delivery 46 s ago', NOW - 600_000, NOW - 46_000, 503],
   ])('%s -> %i', async (_name, oldestPendingUnixMs, lastSuccessUnixMs, status) => {
     const source = new FakePipelineCounters();
-    source.deliveries = [{ sink: 'sls:proj/store', windowSec: WINDOW_SEC, oldestPendingUnixMs, lastSuccessUnixMs }];
+    source.deliveries = [{ sink: 'sls:proj/store', windowSec: 60, oldestPendingUnixMs, lastSuccessUnixMs, unhealthyAfterSec: AFTER_SEC }];
     const server = await startWith(source, () => NOW);
     const res = await fetch(`${server.url}/healthz`);
     expect(res.status).toBe(status);
@@ -139,8 +142,9 @@ describe('MetricsServer /healthz', () => {
     } else {
       expect(body.status).toBe('unhealthy');
       expect(body.problems).toHaveLength(1);
-      expect(body.problems[0]).toMatchObject({ kind: 'sink', sink: 'sls:proj/store' });
+      expect(body.problems[0]).toMatchObject({ code: 'sink_failing', kind: 'sink', sink: 'sls:proj/store' });
       expect(body.problems[0].message).toContain('sink sls:proj/store has not delivered for');
+      expect(body.problems[0].message).toContain('delivery.unhealthyAfterSec, 45 s');
     }
   });
 
@@ -155,9 +159,41 @@ describe('MetricsServer /healthz', () => {
     expect(res.status).toBe(503);
     const body = (await res.json()) as { problems: unknown[] };
     expect(body.problems).toEqual([
-      { kind: 'capture', eni: 'eni-b', device: 'eth2', message: 'capture device eth2 of eni-b is down: interface vanished' },
+      { code: 'capture_device_down', kind: 'capture', eni: 'eni-b', device: 'eth2', message: 'capture device eth2 of eni-b is down: interface vanished' },
     ]);
     source.deviceStates[1].up = true;
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
+  it('reports each blind state once it has lasted the grace, and a spool that evicts', async () => {
+    const source = new FakePipelineCounters();
+    source.blind = [
+      { code: 'eni_device_missing', subject: 'eni-typo', message: 'ENI eni-typo is not captured: interface eht1 not present', sinceUnixMs: NOW - BLIND_GRACE_MS },
+      { code: 'discovery_failed', subject: 'ecs-metadata', message: 'ENI discovery through http://100.100.100.200 fails: ECONNREFUSED', sinceUnixMs: NOW - 60_000 },
+      { code: 'flow_log_no_eni', subject: 'fl-1', message: 'flow log fl-1 (vpc vpc-1) matches no ENI', sinceUnixMs: NOW - 20_000 },
+      { code: 'discovery_no_eni', subject: 'ecs-metadata', message: 'finds no ENI', sinceUnixMs: NOW - BLIND_GRACE_MS + 1 }, // not yet
+    ];
+    source.deliveries = [{ sink: 'sls:p/s', windowSec: 5, spoolEvictingSinceUnixMs: NOW - 7000, spoolEvictedRecords: 3000 }];
+    const server = await startWith(source, () => NOW);
+    const res = await fetch(`${server.url}/healthz`);
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { problems: Array<{ code: string; message: string }> };
+    expect(body.problems.map((p) => p.code)).toEqual(['spool_evicting', 'eni_device_missing', 'discovery_failed', 'flow_log_no_eni']);
+    expect(body.problems[0].message).toBe('spool of sink sls:p/s is full (delivery.spoolMaxBytes) and evicting its oldest batches since 7 s: 3000 records lost so far, SKIPDATA written for them');
+    expect(body.problems[1]).toMatchObject({ kind: 'eni', eni: 'eni-typo', message: 'ENI eni-typo is not captured: interface eht1 not present (for 10 s)' });
+    for (const p of body.problems) expect(Object.keys(HEALTH_PROBLEM_CODES)).toContain(p.code);
+  });
+});
+
+describe('the daemon endpoint off loopback', () => {
+  it('warns once, naming what it exposes, when it listens beyond loopback (metrics.allowNonLoopback)', async () => {
+    const { logger, lines } = captureLogger();
+    const endpoint = new MetricsEndpoint(new FakePipelineCounters(), logger);
+    await endpoint.start('0.0.0.0:0');
+    await endpoint.close();
+    await endpoint.start('127.0.0.1:0');
+    await endpoint.close();
+    const warnings = lines.filter((l) => l.level === 'warn');
+    expect(warnings.map((l) => l.msg)).toEqual([expect.stringMatching(/^metrics endpoint on 0\.0\.0\.0:0, not loopback \(metrics\.allowNonLoopback\): it has no authentication/)]);
   });
 });

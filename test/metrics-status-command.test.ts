@@ -78,7 +78,7 @@ describe('status of a running agent', () => {
       source.deviceStates = [{ eni: 'eni-a', device: 'eth1', up: false, reason: 'no such device' }];
       const sick = await status(config);
       expect(sick.code).toBe(1);
-      expect(sick.out).toContain('UNHEALTHY\n  problem: capture device eth1 of eni-a is down: no such device\n');
+      expect(sick.out).toContain('UNHEALTHY\n  problem capture_device_down: capture device eth1 of eni-a is down: no such device\n');
     } finally {
       await server.close();
     }

@@ -4,6 +4,10 @@ import { EnvCredentialsProvider } from '../src/sink/sls-credentials';
 import type { SlsCredentials, SlsCredentialsProvider } from '../src/sink/sls-credentials-contract';
 import type { SinkResult } from '../src/sink/sink';
 import { SlsSink, type SlsSinkOptions } from '../src/sink/sls-sink';
+import { Delivery } from '../src/sink/delivery';
+import { captureLogger } from './helpers/capture-logger';
+import { deliveryOptions } from './helpers/delivery-options';
+import { MemorySegmentStore } from './helpers/memory-segment-store';
 import { startSlsServer } from './sls-server/server.js';
 
 const PROJECT = 'test-project';
@@ -169,5 +173,28 @@ describe('SlsSink against real refusals of the local server', () => {
     const sink = newSink();
     await sink.close();
     expectKind(await sink.write(oneRecord()), 'permanent');
+  });
+});
+
+describe('an authentication outage through the delivery layer', () => {
+  it('is logged once with the fix, whatever the request ids, and its count is logged on recovery', async () => {
+    const { logger, lines } = captureLogger();
+    const sink = newSink();
+    // 403s and 401s: each answer carries a fresh request id; the first is logged, the rest counted.
+    server.faults.next(6, err(401, 'Unauthorized'));
+    const delivery = new Delivery(sink, new MemorySegmentStore(), deliveryOptions({ retryInitialMs: 10, retryMaxMs: 30 }), { logger });
+    delivery.submit(oneRecord());
+    const result = await delivery.flush(Date.now() + 5000);
+    expect(result.complete).toBe(false); // flush stops at a permanent failure...
+    const deadline = Date.now() + 5000;
+    while (delivery.stats.recordsDelivered === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20)); // ...the probes go on
+    expect(delivery.stats.recordsDelivered).toBe(1);
+    const failures = lines.filter((l) => String(l.msg).includes('Unauthorized'));
+    expect(failures).toHaveLength(1);
+    expect(failures[0].level).toBe('error');
+    expect(String(failures[0].msg)).toMatch(/request id .*check ALIBABA_CLOUD_ACCESS_KEY_ID/);
+    const recovered = lines.filter((l) => String(l.msg).includes('recovered after'));
+    expect(recovered.map((l) => l.msg)).toEqual([`deliver batches to ${sink.name}: recovered after 6 failed attempts`]);
+    await delivery.close();
   });
 });

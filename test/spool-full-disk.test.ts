@@ -40,9 +40,11 @@ class OutageSink implements Sink {
   readonly name = 'outage';
   up = false;
   delivered = 0;
+  skipdata = 0;
   async write(batch: RecordBatch): Promise<SinkResult> {
     if (!this.up) return { kind: 'retryable', retryAfterMs: 0, reason: 'HTTP 503' };
     this.delivered += batch.records.length;
+    this.skipdata += batch.records.filter((r) => r['log-status'] === 'SKIPDATA').length;
     return { kind: 'ok' };
   }
   async close(): Promise<void> {}
@@ -62,12 +64,17 @@ describe.skipIf(!canMount)('spool on a full disk', () => {
     const onDisk = readdirSync(join(mnt, 'fl')).filter((n) => n.endsWith('.seg')).length;
     expect(stats.writeError).toBe('ENOSPC');
     expect(onDisk).toBeGreaterThan(5);
+    // Held in memory: data segments within the memory bound, and the SKIPDATA of what was
+    // dropped (the marks: never dropped, here one small segment per dropped one).
     expect(stats.memorySegments).toBeGreaterThan(0);
-    expect(stats.memorySegments).toBeLessThanOrEqual(Math.ceil(memoryMaxBytes / (10 * 1024)));
+    expect(stats.markSegments).toBeGreaterThan(0);
+    expect(stats.lossMarkRecords.spool_memory_full).toBe(stats.evictedSegments);
+    expect(stats.memorySegments - stats.markSegments).toBeLessThanOrEqual(Math.ceil(memoryMaxBytes / (10 * 1024)));
     // Every submitted segment is on disk, held, or dropped and counted.
-    expect(onDisk + stats.memorySegments + stats.evictedSegments).toBe(BATCHES);
+    expect(onDisk + stats.memorySegments - stats.markSegments + stats.evictedSegments).toBe(BATCHES);
     expect(stats.memoryDroppedRecords).toBe(stats.evictedSegments * PER);
     expect(stats.memoryDroppedRecords).toBeGreaterThan(0);
+    expect(stats.lostRecords.spool_memory_full).toBe(stats.memoryDroppedRecords);
     expect(lines.filter((l) => l.msg.startsWith('hold spool segments of'))).toHaveLength(1);
     expect(lines.filter((l) => l.msg.startsWith('write spool segment to'))).toHaveLength(1);
 
@@ -81,13 +88,16 @@ describe.skipIf(!canMount)('spool on a full disk', () => {
     d.submit(sizedBatch(BATCHES * PER, PER, 1_700_000_000 + BATCHES * 60, 1000));
     await d.appended();
     expect([d.spool.writeError, d.spool.memorySegments]).toEqual(['', 0]);
-    expect(readdirSync(join(mnt, 'fl')).filter((n) => n.endsWith('.seg')).length).toBe(BATCHES + 1 - stats.evictedSegments);
+    expect(readdirSync(join(mnt, 'fl')).filter((n) => n.endsWith('.seg')).length).toBe(BATCHES + 1 - stats.evictedSegments + stats.markSegments);
     expect(evaluateHealth({ sinkDeliveries: () => [sinkDeliveryStateOf(d, 60)], captureDeviceStates: () => [] }, Date.now()).problems.filter((p) => p.kind === 'spool')).toEqual([]);
 
     sink.up = true;
     const left = await d.flush(Date.now() + 10_000);
     await d.close();
     expect(left.remainingRecords).toBe(0);
-    expect(sink.delivered + stats.memoryDroppedRecords).toBe((BATCHES + 1) * PER);
+    // Every record submitted arrived or was dropped; every dropped one is in a SKIPDATA that arrived.
+    expect(sink.delivered - sink.skipdata + stats.memoryDroppedRecords).toBe((BATCHES + 1) * PER);
+    expect(sink.skipdata).toBeGreaterThan(0);
+    expect(sink.skipdata).toBe(stats.lossMarkRecords.spool_memory_full);
   });
 });

@@ -1,31 +1,14 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Spool } from '../src/sink/spool';
 import { captureLogger } from './helpers/capture-logger';
+import { DIST_SPOOL, ensureCompiledSpool, SPOOL_WRITER_CHILD as CHILD } from './helpers/compiled-spool';
 import { tempDirForFile } from './helpers/temp-dir';
 
-const ROOT = resolve(__dirname, '..');
-const DIST_SPOOL = join(ROOT, 'dist', 'sink', 'spool.js');
-const CHILD = join(__dirname, 'helpers', 'spool-writer-child.js');
 const KILLS = 20;
 const RECORDS_PER_SEGMENT = 100; // ~100 KB per segment, so kills often land inside a write
-
-/** Compiles the project into dist/ when the compiled spool is missing or older than its sources. */
-function ensureCompiledSpool(): void {
-  const sources = [join(ROOT, 'src', 'log.ts'), ...readdirSync(join(ROOT, 'src', 'sink')).map((n) => join(ROOT, 'src', 'sink', n))];
-  const newestSource = Math.max(...sources.map((f) => statSync(f).mtimeMs));
-  if (existsSync(DIST_SPOOL) && statSync(DIST_SPOOL).mtimeMs >= newestSource) return;
-  try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], {
-      stdio: 'pipe',
-    });
-  } catch {
-    // Type errors elsewhere in the tree do not stop tsc from emitting; the check below decides.
-  }
-  if (!existsSync(DIST_SPOOL)) throw new Error(`compile ${DIST_SPOOL}: tsc produced no output`);
-}
 
 /** Runs one writer, kills it with SIGKILL `afterMs` after its spool is open; returns the acked seqs. */
 function runAndKill(dir: string, afterMs: number): Promise<number[]> {

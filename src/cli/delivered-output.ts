@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import type { AgentConfig, FlowLogConfig } from '../config/types';
-import type { RecordBatch } from '../flow/record';
-import { Delivery } from '../sink/delivery';
+import type { FlowRecord, RecordBatch } from '../flow/record';
+import { RecordBuilder } from '../flow/record-builder';
+import { Delivery, type DeliveryDeps } from '../sink/delivery';
 import { SinkFactory } from '../sink/sink-factory';
 import type { RecordOutput } from './record-output';
 
@@ -33,7 +34,7 @@ export class DeliveredOutput implements RecordOutput {
     const opened: string[] = [];
     for (const fl of next.flowLogs) {
       if (this.byFlowLog.has(fl.id)) continue;
-      this.byFlowLog.set(fl.id, await Delivery.open(factory.create(fl), join(next.stateDir, 'spool', fl.id), next.delivery));
+      this.byFlowLog.set(fl.id, await Delivery.open(factory.create(fl), join(next.stateDir, 'spool', fl.id), next.delivery, deliveryDeps(next, fl)));
       opened.push(fl.id);
     }
     return opened;
@@ -61,11 +62,11 @@ export class DeliveredOutput implements RecordOutput {
         await old.close();
         this.retiredDelivered += old.stats.recordsDelivered;
         try {
-          this.byFlowLog.set(fl.id, await Delivery.open(new SinkFactory(next).create(fl), spoolDir, next.delivery));
+          this.byFlowLog.set(fl.id, await Delivery.open(new SinkFactory(next).create(fl), spoolDir, next.delivery, deliveryDeps(next, fl)));
           moved.push(fl.id);
         } catch (err) {
           kept.push({ id: fl.id, error: `${(err as Error).message} (it keeps its previous sink)` });
-          this.byFlowLog.set(fl.id, await Delivery.open(new SinkFactory(previous).create(before), spoolDir, previous.delivery));
+          this.byFlowLog.set(fl.id, await Delivery.open(new SinkFactory(previous).create(before), spoolDir, previous.delivery, deliveryDeps(previous, before)));
         }
       } catch (err) {
         // Not even the previous sink reopens: its batches are counted as unrouted from now on.
@@ -87,7 +88,7 @@ export class DeliveredOutput implements RecordOutput {
     const deliveries = new Map<string, Delivery>();
     try {
       for (const fl of config.flowLogs) {
-        deliveries.set(fl.id, await Delivery.open(factory.create(fl), join(config.stateDir, 'spool', fl.id), config.delivery));
+        deliveries.set(fl.id, await Delivery.open(factory.create(fl), join(config.stateDir, 'spool', fl.id), config.delivery, deliveryDeps(config, fl)));
       }
     } catch (err) {
       await Promise.all([...deliveries.values()].map((d) => d.close()));
@@ -125,6 +126,16 @@ export class DeliveredOutput implements RecordOutput {
     );
     return { delivered, spooled };
   }
+}
+
+/** The delivery's injections from the config: the configured ENIs a loss is written for when nothing else names them. */
+export function deliveryDeps(config: AgentConfig, flowLog: FlowLogConfig): DeliveryDeps {
+  return { lossFallback: () => configuredEniRecords(config, flowLog) };
+}
+
+/** One record (SKIPDATA, counts unknown) per configured ENI the flow log covers: their identities. */
+export function configuredEniRecords(config: AgentConfig, flowLog: FlowLogConfig): FlowRecord[] {
+  return new RecordBuilder(config, config.enis, [flowLog]).uncapturedBatches(0, 0).flatMap((b) => b.records);
 }
 
 /** What a flow log's delivery is opened from: its sink, the delivery settings and the credentials. */

@@ -1,4 +1,5 @@
 import yargs, { type CommandModule } from 'yargs';
+import { StdoutClosedError, stdoutWasClosed } from './stdout-closed';
 import type { CommandName } from './command-names';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -20,17 +21,36 @@ const COMMANDS: Record<CommandName, () => CommandModule<object, never>> = {
   spool: () => {
     const { createSpoolCommand } = require('./spool-command') as typeof import('./spool-command');
     const { SinkFactory } = require('../sink/sink-factory') as typeof import('../sink/sink-factory');
+    const { configuredEniRecords } = require('./delivered-output') as typeof import('./delivered-output');
     return createSpoolCommand({
       drainSetup: (config) => {
         const sinks = new SinkFactory(config);
-        return { sinkFactory: (id) => sinks.createById(id), options: config.delivery };
+        const lossFallback = (id: string) => {
+          const fl = config.flowLogs.find((f) => f.id === id);
+          return fl === undefined ? [] : configuredEniRecords(config, fl);
+        };
+        return { sinkFactory: (id) => sinks.createById(id), options: config.delivery, lossFallback };
       },
     }) as never;
   },
 };
 
-/** Parses the command line and runs one command. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config. */
+/**
+ * Parses the command line and runs one command. Exit codes: 0 ok, 1 runtime failure, 2 bad usage,
+ * config or input. Whatever goes wrong ends in one line on stderr, never a stack trace
+ * (FLOWLOG_DEBUG=1 adds it); a reader closing standard output (`| head`) ends the command quietly
+ * with 0.
+ */
 export function main(argv: string[]): void {
+  const fatal = (err: unknown): never => {
+    if (err instanceof StdoutClosedError || stdoutWasClosed() || (err as NodeJS.ErrnoException)?.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`flowlog-agent: ${(err as Error)?.message ?? String(err)}\n`);
+    if (process.env.FLOWLOG_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+    process.exit(1);
+  };
+  process.stdout.on('error', fatal);
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
   void yargs(argv)
     .scriptName('flowlog-agent')
     .usage('$0 <command> [options]\n\nVPC flow logs from packet captures, per ENI, to Log Service or files.')
@@ -39,18 +59,17 @@ export function main(argv: string[]): void {
     .strict()
     .recommendCommands()
     .fail((msg, err) => {
-      if (err) throw err;
-      process.stderr.write(`flowlog-agent: ${msg}\nRun with --help for usage.\n`);
+      // A usage problem (yargs' own message or a failed .check) is exit 2; an error a command threw is 1.
+      // (yargs hands a failed .check's text over as `err` too, as a string.)
+      if (err instanceof Error && err.name !== 'YError') fatal(err);
+      process.stderr.write(`flowlog-agent: ${msg ?? (err instanceof Error ? err.message : String(err))}\nRun with --help for usage.\n`);
       process.exit(2);
     })
     .help()
     .version()
     .wrap(Math.min(100, process.stdout.columns || 100))
     .parseAsync()
-    .catch((err: unknown) => {
-      process.stderr.write(`flowlog-agent: ${(err as Error).message ?? String(err)}\n`);
-      process.exit(1);
-    });
+    .catch(fatal);
 }
 
 function commandsFor(argv: string[]): Array<CommandModule<object, never>> {

@@ -1,10 +1,11 @@
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AgentConfig } from '../config/types';
 import type { FlowSlice, RecordBatch } from '../flow/record';
 import type { RecordSubmitter } from '../pipeline';
 import { JsonLinesEncoder } from '../sink/json-lines';
 import { SliceJsonLinesEncoder } from '../sink/json-lines-slice';
+import { writeAllSync } from './cli-files';
 
 export interface RecordOutput extends RecordSubmitter {
   /** Delivers or spools everything submitted; counts records delivered and left spooled. */
@@ -18,11 +19,12 @@ export interface RecordOutput extends RecordSubmitter {
 
 /**
  * Where a replay's records go: `--output -|FILE` writes every flow log's records as JSON Lines,
- * synchronously as each window closes (a local run needs neither retry nor spool); without it,
- * each flow log's configured sink through the delivery layer.
+ * synchronously as each window closes (a local run needs neither retry nor spool), FILE replaced
+ * unless `append`; without it, each flow log's configured sink through the delivery layer.
+ * On stdout, a reader that closed the pipe ends the command (StdoutClosedError).
  */
-export async function openRecordOutput(config: AgentConfig, output: string | undefined, flushTimeoutMs = 30_000): Promise<RecordOutput> {
-  if (output !== undefined) return new JsonLinesOutput(output);
+export async function openRecordOutput(config: AgentConfig, output: string | undefined, flushTimeoutMs = 30_000, append = false): Promise<RecordOutput> {
+  if (output !== undefined) return new JsonLinesOutput(output, append);
   // Loaded here: the delivery layer (spool, retry, sinks) is a tenth of a replay's start-up.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { DeliveredOutput } = require('./delivered-output') as typeof import('./delivered-output');
@@ -35,38 +37,29 @@ class JsonLinesOutput implements RecordOutput {
   private readonly encoder = new JsonLinesEncoder();
   private readonly sliceEncoder = new SliceJsonLinesEncoder();
 
-  constructor(private readonly target: string) {
+  constructor(
+    private readonly target: string,
+    append: boolean,
+  ) {
     if (target === '-') this.fd = 1;
     else {
       mkdirSync(dirname(target), { recursive: true });
-      this.fd = openSync(target, 'w');
+      this.fd = openSync(target, append ? 'a' : 'w');
     }
   }
 
   submit(batch: RecordBatch): void {
-    writeAll(this.fd, this.encoder.encode(batch));
+    writeAllSync(this.fd, this.encoder.encode(batch));
     this.delivered += batch.records.length;
   }
 
   submitFlows(slice: FlowSlice): void {
-    writeAll(this.fd, this.sliceEncoder.encode(slice));
+    writeAllSync(this.fd, this.sliceEncoder.encode(slice));
     this.delivered += slice.count;
   }
 
   async close(): Promise<{ delivered: number; spooled: number }> {
     if (this.fd !== 1) closeSync(this.fd);
     return { delivered: this.delivered, spooled: 0 };
-  }
-}
-
-/** writeSync may write part of a buffer to a pipe; loop until all of it is out. */
-function writeAll(fd: number, buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += writeSync(fd, buf, off);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-    }
   }
 }

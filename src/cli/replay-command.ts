@@ -1,10 +1,12 @@
-import { existsSync, statSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { OfflineCaptureSource, type CaptureFileReport } from '../capture/offline-source';
 import { DECODE_STATUS_NAMES, DecodeStatus, MALFORMED_STATUSES } from '../decode/packet-view';
 import { OverlayDecoder } from '../decode/overlay-decoder';
 import type { FlowRecorder } from '../flow/flow-recorder';
+import type { AgentConfig } from '../config/types';
 import { buildPipeline } from '../pipeline';
+import { existingBytes, inputFileProblem, isDirectory } from './cli-files';
+import { StdoutClosedError, stdoutWasClosed } from './stdout-closed';
 import { loadConfigOrExit } from './config-arg';
 import { openRecordOutput, type RecordOutput } from './record-output';
 
@@ -13,6 +15,8 @@ export interface ReplayOptions {
   configPath: string;
   /** '-' for stdout, a file path, or undefined for each flow log's own sink. */
   output?: string;
+  /** Append to the `output` file instead of replacing it. */
+  append?: boolean;
   maxGapWindows: number;
   /** How long to try delivering at the end before leaving the rest in the spool. */
   flushTimeoutMs: number;
@@ -44,27 +48,70 @@ export interface ReplaySummary {
   overlay?: { tunnels: number; tunnelFragments: number; unknownVni: number };
 }
 
+/** Exit status of a replay an input of which could not be read whole (as for a bad config). */
+export const EXIT_REPLAY_BAD_INPUT = 2;
+
 /**
  * Replays capture files through the same pipeline as the daemon, with the packets' own
- * timestamps driving the windows. Returns the process exit code.
+ * timestamps driving the windows. Returns the process exit code: 0; 1 when records stay spooled
+ * (a sink unreachable); 2 for a bad config or option, or when a capture file cannot be read as
+ * one, or only in part (empty, not a capture, a truncated or damaged file, a link type the agent
+ * does not read): each such file gets one line naming it, and the files that can be read are
+ * still replayed and delivered. A closed standard output (`| head`) ends it quietly, 0.
  */
 export async function runReplay(o: ReplayOptions): Promise<{ code: number; summary?: ReplaySummary }> {
   for (const p of o.pcaps) {
-    if (!existsSync(p) || !statSync(p).isFile()) {
-      o.err.write(`flowlog-agent replay: capture file not found: ${p}\n`);
-      return { code: 2 };
+    const problem = inputFileProblem(p, 'a capture file (pcap or pcapng)');
+    if (problem !== undefined) {
+      o.err.write(`flowlog-agent replay: ${p}: ${problem}\n`);
+      return { code: EXIT_REPLAY_BAD_INPUT };
     }
+  }
+  if (o.append === true && (o.output === undefined || o.output === '-')) {
+    o.err.write('flowlog-agent replay: --append adds to the --output FILE: name one\n');
+    return { code: 2 };
+  }
+  if (o.output !== undefined && o.output !== '-' && isDirectory(o.output)) {
+    o.err.write(`flowlog-agent replay: --output ${o.output}: is a directory, not a file\n`);
+    return { code: 2 };
   }
   const config = loadConfigOrExit(o.configPath, o.err);
   if (config === null) return { code: 2 };
+  tellAppends(o, config);
 
   let output: RecordOutput;
   try {
-    output = await openRecordOutput(config, o.output, o.flushTimeoutMs);
+    output = await openRecordOutput(config, o.output, o.flushTimeoutMs, o.append ?? false);
   } catch (err) {
     o.err.write(`flowlog-agent replay: ${(err as Error).message}\n`);
     return { code: 1 };
   }
+  try {
+    return await replayInto(o, config, output);
+  } catch (err) {
+    if (err instanceof StdoutClosedError) return { code: 0 }; // `replay --output - | head`: nobody reads on
+    throw err;
+  }
+}
+
+/**
+ * Says, once per file, when this replay adds to records already there: `--output FILE --append`,
+ * or a flow log's file sink (which, as the daemon's, always appends): a second run of the same
+ * capture would otherwise double every count without a word.
+ */
+function tellAppends(o: ReplayOptions, config: AgentConfig): void {
+  const targets: Array<[string, string]> = [];
+  if (o.output !== undefined && o.output !== '-' && o.append === true) targets.push([o.output, '--append']);
+  if (o.output === undefined) {
+    for (const fl of config.flowLogs) if (fl.sink.type === 'file') targets.push([fl.sink.path, `flow log ${fl.id}'s file sink appends`]);
+  }
+  for (const [file, why] of targets) {
+    const bytes = existingBytes(file);
+    if (bytes > 0) o.err.write(`flowlog-agent replay: appending to ${file}, which already holds ${bytes} bytes of records (${why}; --output FILE writes a fresh file)\n`);
+  }
+}
+
+async function replayInto(o: ReplayOptions, config: AgentConfig, output: RecordOutput): Promise<{ code: number; summary?: ReplaySummary }> {
   const pipeline = buildPipeline(config, output, { maxGapWindows: o.maxGapWindows, kernel: o.kernel ?? true, decapsulate: true });
   if (pipeline.kernelUnavailable !== undefined) {
     o.err.write(`flowlog-agent replay: WebAssembly kernel unavailable, replaying in TypeScript alone: ${pipeline.kernelUnavailable}\n`);
@@ -82,8 +129,8 @@ export async function runReplay(o: ReplayOptions): Promise<{ code: number; summa
   const delivery = await output.close();
 
   for (const f of files) {
-    if (f.skipped) o.err.write(`flowlog-agent replay: skipped ${f.path}: ${f.skipped}\n`);
-    else if (f.readError) o.err.write(`flowlog-agent replay: ${f.path}: ${f.readError}\n`);
+    if (f.skipped) o.err.write(`flowlog-agent replay: ${f.path}: not read: ${f.skipped}\n`);
+    else if (f.readError) o.err.write(`flowlog-agent replay: ${f.path}: read only in part: ${f.readError}\n`);
   }
   const c = pipeline.recorder.counters;
   const malformed: Record<string, number> = {};
@@ -116,7 +163,8 @@ export async function runReplay(o: ReplayOptions): Promise<{ code: number; summa
     delivery,
   };
   o.err.write(formatSummary(summary, Date.now() - started));
-  return { code: delivery.spooled > 0 ? 1 : 0, summary };
+  const unreadable = files.some((f) => f.skipped !== undefined || f.readError !== undefined);
+  return { code: unreadable ? EXIT_REPLAY_BAD_INPUT : delivery.spooled > 0 ? 1 : 0, summary };
 }
 
 /** What decapsulation did, when the replay decapsulated. */
@@ -147,14 +195,15 @@ function formatSummary(s: ReplaySummary, elapsedMs: number): string {
   return lines.join('\n') + '\n';
 }
 
-export const replayCommand: CommandModule<object, { pcap: string[]; config: string; output?: string; 'max-gap-windows': number; 'flush-timeout': number; kernel: boolean }> = {
+export const replayCommand: CommandModule<object, { pcap: string[]; config: string; output?: string; append: boolean; 'max-gap-windows': number; 'flush-timeout': number; kernel: boolean }> = {
   command: 'replay',
   describe: 'turn capture files (pcap, pcapng) into flow-log records, packet times driving the windows',
   builder: (y) =>
     y
       .option('pcap', { type: 'string', array: true, demandOption: true, describe: 'capture file; repeat for several, read in order as one stream' })
-      .option('config', { type: 'string', demandOption: true, describe: 'agent configuration (YAML)' })
-      .option('output', { type: 'string', nargs: 1, describe: "'-' for JSON Lines on stdout, or a file; default: each flow log's sink" })
+      .option('config', { alias: 'c', type: 'string', demandOption: true, describe: 'agent configuration (YAML)' })
+      .option('output', { type: 'string', nargs: 1, describe: "'-' for JSON Lines on stdout, or a file (replaced; see --append); default: each flow log's sink" })
+      .option('append', { type: 'boolean', default: false, describe: 'add to the --output file instead of replacing it (said on stderr when it holds records)' })
       .option('max-gap-windows', {
         type: 'number',
         default: 1440,
@@ -167,11 +216,14 @@ export const replayCommand: CommandModule<object, { pcap: string[]; config: stri
       pcaps: argv.pcap,
       configPath: argv.config,
       output: argv.output,
+      append: argv.append,
       maxGapWindows: argv['max-gap-windows'],
       flushTimeoutMs: argv['flush-timeout'] * 1000,
       kernel: argv.kernel,
       err: process.stderr,
     });
+    // Its reader left: stop now, before work still under way notices the output is gone.
+    if (stdoutWasClosed()) process.exit(0);
     process.exitCode = code;
   },
 };

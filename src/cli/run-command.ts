@@ -64,7 +64,7 @@ export const runCommand: CommandModule<object, { config: string; output?: string
   describe: 'capture the ENIs live and write flow-log records at each window boundary (the daemon)',
   builder: (y) =>
     y
-      .option('config', { type: 'string', demandOption: true, describe: 'agent configuration (YAML); SIGHUP reloads it' })
+      .option('config', { alias: 'c', type: 'string', demandOption: true, describe: 'agent configuration (YAML); SIGHUP reloads it' })
       .option('output', { type: 'string', nargs: 1, describe: "'-' for JSON Lines on stdout, or a file; default: each flow log's sink" }) as never,
   handler: async (argv) => {
     const code = await runDaemon({ configPath: argv.config, output: argv.output });

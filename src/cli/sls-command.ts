@@ -158,7 +158,7 @@ const setupCommand: CommandModule<object, { config: string; dashboards: boolean;
   describe: "create each SLS flow log's Logstore, index, dashboards, alert rules and saved searches, or bring them up to date (safe to run again)",
   builder: (y: Argv) =>
     y
-      .option('config', { type: 'string', demandOption: true, describe: 'agent configuration (YAML)' })
+      .option('config', { alias: 'c', type: 'string', demandOption: true, describe: 'agent configuration (YAML)' })
       .option('dashboards', { type: 'boolean', default: true, describe: 'also the dashboards, alert rules and saved searches (--no-dashboards: Logstores and indexes only)' })
       .option('alert-action-policy', { type: 'string', describe: 'action policy the alert rules notify through (default: none, the alert center only)' }) as never,
   handler: async (argv) => {

@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { AgentConfig } from '../config/types';
+import type { FlowRecord } from '../flow/record';
 import type { Logger } from '../log';
 import { Delivery, type DeliveryOptions } from '../sink/delivery';
 import type { Sink } from '../sink/sink';
@@ -29,11 +30,14 @@ export interface DrainSetup {
   timeoutMs?: number;
   /** Where the spool and delivery log (default: the process logger). */
   logger?: Logger;
+  /** Records of the ENIs a flow log covers, for the SKIPDATA of a loss nothing else names (see SpoolOptions.lossFallback). */
+  lossFallback?: (flowLogId: string) => readonly FlowRecord[];
 }
 
 /**
  * Prints one line per flow log spool: segments, records, bytes, age of the oldest segment,
- * files in corrupt/ (plus invalid segments not yet quarantined) and the owning pid. Read-only.
+ * files in corrupt/ (plus invalid segments and stray files not yet set aside) and the owning pid.
+ * Read-only.
  * Returns 0, or 1 when the state directory cannot be read.
  */
 export async function runSpoolStatus(stateDir: string, out: TextOutput, nowMs = Date.now()): Promise<number> {
@@ -56,7 +60,7 @@ export async function runSpoolStatus(stateDir: string, out: TextOutput, nowMs = 
       String(s.records),
       String(s.bytes),
       s.oldestCreatedMs === undefined ? '-' : formatAge(nowMs - s.oldestCreatedMs),
-      String(s.corruptFiles + s.invalidSegments),
+      String(s.corruptFiles + s.invalidSegments + s.strayFiles),
       String(s.tempFiles),
       s.ownerPid === undefined ? '-' : `pid ${s.ownerPid}`,
     ]);
@@ -97,7 +101,7 @@ export async function runSpoolDrain(setup: DrainSetup, out: TextOutput): Promise
 async function drainOne(status: SpoolDirStatus, setup: DrainSetup, out: TextOutput): Promise<number> {
   const id = status.flowLogId;
   if (status.segments === 0 && status.invalidSegments === 0) {
-    out.write(`${id}: empty\n`);
+    out.write(`${id}: empty${status.strayFiles > 0 ? ` (${status.strayFiles} file(s) the spool did not write: set aside to corrupt/ at its next open)` : ''}\n`);
     return 0;
   }
   const sink = setup.sinkFactory(id);
@@ -107,7 +111,8 @@ async function drainOne(status: SpoolDirStatus, setup: DrainSetup, out: TextOutp
   }
   let spool: Spool;
   try {
-    spool = await Spool.open(status.dir, { maxBytes: setup.options.spoolMaxBytes, logger: setup.logger });
+    const fallback = setup.lossFallback;
+    spool = await Spool.open(status.dir, { maxBytes: setup.options.spoolMaxBytes, logger: setup.logger, lossFallback: fallback === undefined ? undefined : () => fallback(id) });
   } catch (err) {
     await sink.close().catch(() => undefined);
     const why =
@@ -157,7 +162,7 @@ export function createSpoolCommand(deps: SpoolCommandDeps): CommandModule<object
       y
         .option('state-dir', { type: 'string', describe: 'State directory (holds spool/)' })
         .option('config', { alias: 'c', type: 'string', describe: 'YAML configuration file (for its stateDir)' })
-        .check((a) => (a['state-dir'] || a.config ? true : 'give --state-dir or --config')),
+        .check((a) => (a['state-dir'] || a.config ? true : 'spool status needs the state directory: give --config FILE (its stateDir) or --state-dir DIR')),
     handler: async (argv) => {
       let stateDir = argv.stateDir;
       if (!stateDir) {

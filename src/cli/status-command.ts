@@ -68,7 +68,8 @@ async function fetchLive(base: string, timeoutMs: number): Promise<LiveResult> {
 
 function summariseLive(base: string, health: HealthReport, samples: Sample[]): string {
   let text = `agent: running on ${base}: ${health.status === 'ok' ? 'healthy' : 'UNHEALTHY'}\n`;
-  for (const p of health.problems ?? []) text += `  problem: ${p.message}\n`;
+  // An agent of an earlier version answers problems without codes: show their kind then.
+  for (const p of health.problems ?? []) text += `  problem ${(p as { code?: string }).code ?? (p as { kind?: string }).kind}: ${p.message}\n`;
 
   const byLabel = (name: string, label: string) => {
     const m = new Map<string, number>();
@@ -115,6 +116,18 @@ function summariseLive(base: string, health: HealthReport, samples: Sample[]): s
         const when = at === undefined ? 'never' : new Date(at * 1000).toISOString().slice(0, 19).replace('T', ' ');
         return [sink, formatCount(count(sink, 'sent')), formatCount(count(sink, 'failed')), formatCount(count(sink, 'retried')), when];
       }),
+    );
+  }
+
+  const lost = samplesNamed(samples, METRIC_NAMES.outputLostRecords).filter((s) => s.value > 0);
+  const marked = samplesNamed(samples, METRIC_NAMES.outputLossSkipdata).filter((s) => s.value > 0);
+  const lossKeys = [...new Set([...lost, ...marked].map((s) => `${s.labels.flow_log ?? ''}\u0000${s.labels.reason ?? ''}`))];
+  if (lossKeys.length > 0) {
+    const value = (list: Sample[], key: string) => list.find((s) => `${s.labels.flow_log ?? ''}\u0000${s.labels.reason ?? ''}` === key)?.value ?? 0;
+    text += '\nlost after capture (each marked SKIPDATA in the Logstore where it could be)\n';
+    text += renderTable(
+      [{ header: 'flow log', align: 'left' }, { header: 'reason', align: 'left' }, { header: 'records lost', align: 'right' }, { header: 'SKIPDATA written', align: 'right' }],
+      lossKeys.map((k) => [...k.split('\u0000'), formatCount(value(lost, k)), formatCount(value(marked, k))]),
     );
   }
 

@@ -5,6 +5,7 @@
  */
 import { parsePortRange } from '../enrich/policy/port-range';
 import { RING_FLOOR_BYTES } from '../capture/ring-share';
+import { isLoopbackHost, parseListenAddress } from '../metrics/listen-address';
 import { parseIpOrCidr } from './net-address';
 import { formatByteSize } from './units';
 import { UNSUPPORTED_INSTANCE_FAMILIES } from './schema';
@@ -58,7 +59,21 @@ export function flowLogCovers(flowLog: Loose, eni: Loose): boolean {
   }
 }
 
+/** The metrics endpoint has no authentication: an address off loopback needs metrics.allowNonLoopback. */
+function checkMetricsListen(walk: SchemaWalk, metrics: Loose): void {
+  const listen = str(metrics?.listen);
+  if (listen === undefined || listen === '' || metrics?.allowNonLoopback === true) return;
+  const address = parseListenAddress(listen);
+  if (address === undefined || isLoopbackHost(address.host)) return;
+  walk.error(
+    'metrics.listen',
+    `"${listen}" is not a loopback address and the endpoint has no authentication (anyone who reaches it reads the host's ENIs and traffic counters); set metrics.allowNonLoopback: true to serve it there anyway`,
+    walk.lines.get('metrics.listen'),
+  );
+}
+
 export function runCrossChecks(walk: SchemaWalk, config: Record<string, unknown>): void {
+  checkMetricsListen(walk, config.metrics as Loose);
   const enis = records(config.enis);
   const flowLogs = records(config.flowLogs);
   const discovery = config.discovery as Loose;

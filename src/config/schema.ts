@@ -258,6 +258,7 @@ export const AGENT_SCHEMA: ObjectSchema = {
           { key: 'spoolMaxBytes', type: { kind: 'bytes', min: 0 }, unit: 'bytes', default: 1024 ** 3, doc: 'Disk spool cap for undelivered batches; a number or a size such as `"512MiB"`; `0` disables the spool.' },
           { key: 'stopFlushTimeoutMs', type: { kind: 'integer', min: 0 }, unit: 'ms', default: 30_000, doc: 'On a stop (SIGTERM), how long the daemon keeps delivering before it leaves the rest spooled for the next start; keep it below the unit\'s TimeoutStopSec (90 s). Read at start.' },
           { key: 'spoolMemoryMaxBytes', type: { kind: 'bytes', min: 0 }, unit: 'bytes', default: 64 * 1024 ** 2, doc: 'Batches held in memory while the spool cannot write (a full or read-only disk), per flow log; beyond it the oldest are dropped, counted and logged. Written to disk when it accepts writes again.' },
+          { key: 'unhealthyAfterSec', type: { kind: 'integer', min: 1 }, unit: 'seconds', default: 60, doc: 'How long a sink may deliver nothing while records wait before `/healthz` and `status` report it (problem `sink_failing`).' },
         ],
       },
       doc: 'Batching, retry and spooling in front of every sink.',
@@ -277,7 +278,14 @@ export const AGENT_SCHEMA: ObjectSchema = {
     },
     {
       key: 'metrics',
-      type: { kind: 'object', fields: [{ key: 'listen', type: { kind: 'string', format: 'host-port' }, default: '', doc: 'Prometheus endpoint address; empty disables it.' }] },
+      type: {
+        kind: 'object',
+        rules: ['`listen` on an address other than loopback (127.0.0.0/8, ::1, localhost) is refused unless `allowNonLoopback` is true.'],
+        fields: [
+          { key: 'listen', type: { kind: 'string', format: 'host-port' }, default: '', doc: 'Prometheus endpoint address; empty disables it.' },
+          { key: 'allowNonLoopback', type: { kind: 'boolean' }, default: false, doc: 'Serve `listen` on an address other than loopback. The endpoint has no authentication: whoever reaches it reads the host\'s ENIs and traffic counters; a warning is logged at start.' },
+        ],
+      },
       doc: 'Metrics endpoint.',
     },
     {

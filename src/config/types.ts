@@ -194,6 +194,8 @@ export interface DeliveryConfig {
   stopFlushTimeoutMs?: number;
   /** Memory bound for segments the disk refused (default 64 MiB; always set by loadConfig). */
   spoolMemoryMaxBytes?: number;
+  /** Seconds a sink may deliver nothing while records wait before health fails (default 60; always set by loadConfig). */
+  unhealthyAfterSec?: number;
 }
 
 /** Where SLS credentials come from; absent: the environment / default chain. At most one is set. */
@@ -207,6 +209,8 @@ export interface CredentialsConfig {
 export interface MetricsConfig {
   /** "host:port" ("[v6]:port" for IPv6) of the Prometheus endpoint; '' disables it. */
   listen: string;
+  /** `listen` may be an address other than loopback (checked at load; default false). */
+  allowNonLoopback?: boolean;
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';

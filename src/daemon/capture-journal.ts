@@ -5,6 +5,12 @@ import type { Logger } from '../log';
 
 /** Journal file under stateDir. */
 export const JOURNAL_FILE = 'capture-journal.json';
+/**
+ * The journal as it was one write before (the previous file is moved here before the new one is
+ * renamed in): when the journal itself is damaged, this copy is at most one write older, so its
+ * "durable until" is earlier and the gap it gives is wider, never narrower.
+ */
+export const JOURNAL_PREVIOUS_FILE = 'capture-journal.prev.json';
 const JOURNAL_VERSION = 1;
 
 /**
@@ -35,9 +41,39 @@ export class JournalReadError extends Error {
   override readonly name = 'JournalReadError';
 }
 
+/** What the previous run left: its journal (from which copy), or why none could be read. */
+export interface PreviousJournal {
+  state: JournalState | null;
+  /** Which file it came from; 'previous' when the journal itself was missing or damaged. */
+  source: 'journal' | 'previous' | 'none';
+  /** Why the journal could not be read (it exists but is damaged), when it could not. */
+  error?: JournalReadError;
+}
+
+/**
+ * Reads the previous run's journal, falling back to the copy one write older when the journal is
+ * missing (a crash between the two renames) or damaged. Never throws.
+ */
+export function readPreviousJournal(stateDir: string): PreviousJournal {
+  let error: JournalReadError | undefined;
+  try {
+    const state = readJournal(stateDir);
+    if (state !== null) return { state, source: 'journal' };
+  } catch (err) {
+    error = err as JournalReadError;
+  }
+  try {
+    const state = readJournal(stateDir, JOURNAL_PREVIOUS_FILE);
+    if (state !== null) return error === undefined ? { state, source: 'previous' } : { state, source: 'previous', error };
+  } catch {
+    // both damaged: the caller decides from other evidence
+  }
+  return error === undefined ? { state: null, source: 'none' } : { state: null, source: 'none', error };
+}
+
 /** Reads the previous run's journal; null when there is none. Throws JournalReadError. */
-export function readJournal(stateDir: string): JournalState | null {
-  const path = join(stateDir, JOURNAL_FILE);
+export function readJournal(stateDir: string, file = JOURNAL_FILE): JournalState | null {
+  const path = join(stateDir, file);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -58,9 +94,10 @@ export function readJournal(stateDir: string): JournalState | null {
 }
 
 /**
- * The daemon's crash journal: a small JSON file under stateDir, replaced atomically (written to
- * a temporary file, fdatasync'd, renamed over the old one), so a crash at any instant leaves the
- * previous or the next version, never half of one.
+ * The daemon's crash journal: a small JSON file under stateDir (0600), replaced atomically
+ * (written to a temporary file, fdatasync'd, the old one renamed to JOURNAL_PREVIOUS_FILE, the
+ * new one renamed in), so a crash at any instant leaves the previous or the next version, never
+ * half of one, and a journal damaged afterwards still has its predecessor beside it.
  *
  * Written when the captured ENIs change, when a closed window's records become durable, and at
  * most every `writeIntervalSec` to move `capturedUntilSec`; writes never overlap (the latest
@@ -73,6 +110,7 @@ export class CaptureJournal {
   /** Journal writes the file system refused (flowlog_daemon_journal_write_failures_total). */
   writeFailures = 0;
   private readonly path: string;
+  private readonly previousPath: string;
   private readonly enis = new Map<string, EniConfig>();
   /** Ids of ENIs retired by a generation change, kept until their last records are durable. */
   private readonly retiring = new Set<string>();
@@ -92,6 +130,7 @@ export class CaptureJournal {
     carried: Readonly<Record<string, number>> = {},
   ) {
     this.path = join(stateDir, JOURNAL_FILE);
+    this.previousPath = join(stateDir, JOURNAL_PREVIOUS_FILE);
     const durableUntilSec: Record<string, number> = {};
     for (const fl of flowLogs) durableUntilSec[String(fl.intervalSec)] = Math.min(startSec, carried[String(fl.intervalSec)] ?? startSec);
     this.state = { version: JOURNAL_VERSION, clean: false, pid: process.pid, capturedUntilSec: startSec, durableUntilSec, flowLogs: [...flowLogs], enis: [] };
@@ -173,11 +212,17 @@ export class CaptureJournal {
     try {
       const fh = await fs.open(tmp, 'w', 0o600);
       try {
+        await fh.chmod(0o600); // the open's mode went through the umask
         await fh.writeFile(text, 'utf8');
         await fh.datasync();
       } finally {
         await fh.close();
       }
+      // The current journal becomes the previous copy, then the new one takes its place: a crash
+      // between the renames leaves the previous copy alone, which readPreviousJournal reads.
+      await fs.rename(this.path, this.previousPath).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
       await fs.rename(tmp, this.path);
       if (this.lastError !== '') this.log.info({ path: this.path }, `write capture journal ${this.path}: writes succeed again`);
       this.lastError = '';

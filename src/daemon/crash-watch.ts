@@ -1,19 +1,31 @@
-import { mkdirSync } from 'node:fs';
 import type { AgentConfig, EniConfig } from '../config/types';
 import type { RecordOutput } from '../cli/record-output';
 import type { Logger } from '../log';
 import type { Pipeline } from '../pipeline';
 import { ClockStepWatch } from './clock-step';
-import { CaptureJournal, JournalReadError, readJournal, type JournalState } from './capture-journal';
+import { CaptureJournal, JOURNAL_PREVIOUS_FILE, readPreviousJournal, type JournalState } from './capture-journal';
 import { crashGapRecords } from './crash-gap';
+import { releaseRunLock, RunLockedError, takeRunLock, type PreviousRun } from './run-lock';
 
 /** Counters of crash and clock-step detection, for flowlog_daemon_* metrics. */
 export interface CrashCounters {
   uncleanRestarts: number;
   gapRecords: number;
+  /** SKIPDATA records written for crash gaps, by flow log (flowlog_output_loss_skipdata_records_total{reason="crash"}). */
+  gapRecordsByFlowLog: Readonly<Record<string, number>>;
   journalWriteFailures: number;
   clockStepsForward: number;
   clockStepsBack: number;
+}
+
+/**
+ * What an unclean previous run left to mark, and how it is known: from its journal (or the copy
+ * one write older, when the journal is damaged), or, with no journal readable, from its stale run
+ * lock alone (the widest honest bounds: from the start of that run, every ENI captured now).
+ */
+interface UncleanRun {
+  state: JournalState;
+  how: 'journal' | 'previous-journal' | 'run-lock';
 }
 
 /**
@@ -21,10 +33,14 @@ export interface CrashCounters {
  * what is durable, and at start writes SKIPDATA for what an unclean stop of the previous run
  * lost (see crash-gap.ts).
  *
- *   start ──► read previous journal ──clean──────────────────────────► nothing to write
+ *   start ──► take stateDir/daemon.lock (stale: the previous run stopped uncleanly, since when)
+ *        ──► read previous journal (damaged: the copy one write older)
+ *                   │ clean ─────────────────────────────────────────► nothing to write
  *                   │ unclean (SIGKILL, OOM, power loss, crash)
+ *                   │ or unreadable with a stale run lock ──► durable-until = that run's start
  *                   ▼
- *   first generation captures ──► SKIPDATA [durable-until, resumed) per interval, ENI, flow log
+ *   first generation captures ──► SKIPDATA [durable-until, resumed) per interval, ENI, flow log,
+ *                                 resumed exact to the millisecond, records rounded outward
  *
  *   window closes ──► pipeline drained ──► output appended ──► journal: durable-until = window end
  *   (one chain, so marks land in order even when a drain outlasts a window)
@@ -35,49 +51,74 @@ export interface CrashCounters {
 export class CrashWatch {
   private uncleanRestarts = 0;
   private gapRecords = 0;
+  private readonly gapByFlowLog: Record<string, number> = {};
   private chain: Promise<void> = Promise.resolve();
   private readonly clock: ClockStepWatch;
 
   private constructor(
     private readonly journal: CaptureJournal,
-    private previous: JournalState | null,
+    private previous: UncleanRun | null,
     private readonly log: Logger,
+    private readonly stateDir: string,
   ) {
     this.clock = new ClockStepWatch(log);
   }
 
-  /** Reads the previous run's journal (logging a broken one once) and starts this run's. */
+  /**
+   * Takes the state directory's run lock, reads the previous run's journal (logging a broken one
+   * once) and starts this run's. Throws RunLockedError when another live daemon uses the state
+   * directory.
+   */
   static open(config: AgentConfig, log: Logger, startSec: number): CrashWatch {
-    let previous: JournalState | null = null;
+    let lockedRun: PreviousRun | null = null;
     try {
-      mkdirSync(config.stateDir, { recursive: true });
-      previous = readJournal(config.stateDir);
+      lockedRun = takeRunLock(config.stateDir);
     } catch (err) {
-      const message = err instanceof JournalReadError ? err.message : `open state directory ${config.stateDir}: ${(err as Error).message}`;
-      log.error({ err }, `${message} (windows a previous crash cut short cannot be marked SKIPDATA)`);
+      if (err instanceof RunLockedError) throw err;
+      log.error({ err }, `open state directory ${config.stateDir}: ${(err as Error).message} (a crash of this run could not be told from a clean stop)`);
     }
-    const unclean = previous !== null && !previous.clean ? previous : null;
-    const journal = new CaptureJournal(config.stateDir, flowLogsOf(config), startSec, log, 5, unclean?.durableUntilSec ?? {});
+    const read = readPreviousJournal(config.stateDir);
+    const unclean = uncleanRunOf(read.state, read.source, lockedRun, config, startSec);
+    if (read.error !== undefined) {
+      const what =
+        unclean === null
+          ? 'the previous run stopped cleanly (it released its run lock): nothing to mark'
+          : unclean.how === 'previous-journal'
+            ? `using ${JOURNAL_PREVIOUS_FILE}, one write older: the gap it gives is wider, never narrower`
+            : `the previous run (pid ${lockedRun?.pid}) stopped uncleanly: its gap is marked SKIPDATA from its start (${unclean.state.capturedUntilSec}), the widest honest bounds`;
+      log.error({ err: read.error }, `${read.error.message}; ${what}`);
+    }
+    const journal = new CaptureJournal(config.stateDir, flowLogsOf(config), startSec, log, 5, unclean?.state.durableUntilSec ?? {});
     if (unclean !== null) {
       // Until the gap's records are durable, a second crash must still mark the first one's gap.
-      journal.begin(unclean.enis);
-      journal.markRetiring(unclean.enis, []);
+      journal.begin(unclean.state.enis);
+      journal.markRetiring(unclean.state.enis, []);
     }
-    return new CrashWatch(journal, unclean, log);
+    return new CrashWatch(journal, unclean, log, config.stateDir);
   }
 
-  /** Capture resumed at `resumedSec`: writes the SKIPDATA records of an unclean previous run. */
-  resume(config: AgentConfig, output: RecordOutput, resumedSec: number): void {
-    const previous = this.previous;
+  /**
+   * Capture resumed at `resumedSec` (Unix seconds, exact: fractions kept) on `liveEnis`: writes
+   * the SKIPDATA records of an unclean previous run, up to the real moment capture resumed.
+   * A gap known from a journal covers the ENIs that run captured; one known otherwise (a damaged
+   * journal: its older copy, or the run lock alone) also covers every ENI captured now.
+   */
+  resume(config: AgentConfig, output: RecordOutput, resumedSec: number, liveEnis: readonly EniConfig[] = []): void {
+    const unclean = this.previous;
     this.previous = null;
-    if (previous === null) return;
+    if (unclean === null) return;
+    const previous = unclean.how === 'journal' ? unclean.state : { ...unclean.state, enis: unionById(unclean.state.enis, liveEnis) };
     const gap = crashGapRecords(previous, config, resumedSec);
-    for (const batch of gap.batches) output.submit(batch);
+    for (const batch of gap.batches) {
+      output.submit(batch);
+      this.gapByFlowLog[batch.flowLogId] = (this.gapByFlowLog[batch.flowLogId] ?? 0) + batch.records.length;
+    }
     this.uncleanRestarts++;
     this.gapRecords += gap.records;
+    const source = unclean.how === 'journal' ? '' : unclean.how === 'previous-journal' ? ` (from ${JOURNAL_PREVIOUS_FILE})` : ` (journal unreadable: from the start of that run, every ENI)`;
     this.log.warn(
-      { pid: previous.pid, capturedUntilSec: gap.capturedUntilSec, fromSec: gap.fromSec, resumedSec, records: gap.records, enis: previous.enis.length, missingFlowLogs: gap.missingFlowLogs },
-      `previous run (pid ${previous.pid}) stopped uncleanly: wrote ${gap.records} SKIPDATA records for ${gap.fromSec}..${resumedSec}`,
+      { pid: previous.pid, capturedUntilSec: gap.capturedUntilSec, fromSec: gap.fromSec, resumedSec, records: gap.records, enis: previous.enis.length, missingFlowLogs: gap.missingFlowLogs, how: unclean.how },
+      `previous run (pid ${previous.pid}) stopped uncleanly: wrote ${gap.records} SKIPDATA records for ${gap.fromSec}..${resumedSec}${source}`,
     );
     const ids = previous.enis.map((e) => e.id);
     this.after(output, null, () => {
@@ -119,16 +160,18 @@ export class CrashWatch {
     this.journal.tick(nowSec);
   }
 
-  /** After a stop: `clean` when every record was delivered or spooled. */
+  /** After a stop: `clean` when every record was delivered or spooled (then the run lock goes too). */
   async close(clean: boolean): Promise<void> {
     await this.chain;
     await this.journal.close(clean);
+    if (clean) releaseRunLock(this.stateDir);
   }
 
   counters(): CrashCounters {
     return {
       uncleanRestarts: this.uncleanRestarts,
       gapRecords: this.gapRecords,
+      gapRecordsByFlowLog: this.gapByFlowLog,
       journalWriteFailures: this.journal.writeFailures,
       clockStepsForward: this.clock.forward,
       clockStepsBack: this.clock.back,
@@ -141,6 +184,30 @@ export class CrashWatch {
       .then(() => output.appended?.())
       .then(mark, (err: unknown) => this.log.error({ err }, `mark records durable in the capture journal: ${(err as Error).message}`));
   }
+}
+
+/**
+ * Whether (and how) the previous run stopped uncleanly: its journal says so; or the journal is
+ * damaged and its older copy says so while the run lock was left behind; or no journal is
+ * readable but the run lock was left behind, which only an unclean stop does. A clean journal
+ * with a stale run lock (killed between the two) has nothing to mark.
+ */
+function uncleanRunOf(state: JournalState | null, source: 'journal' | 'previous' | 'none', lockedRun: PreviousRun | null, config: AgentConfig, startSec: number): UncleanRun | null {
+  if (state !== null && source === 'journal') return state.clean ? null : { state, how: 'journal' };
+  // The journal is damaged and its older copy speaks for it: that copy may predate a clean stop,
+  // which the released run lock tells (this version writes both).
+  if (state !== null) return state.clean || lockedRun === null ? null : { state, how: 'previous-journal' };
+  if (lockedRun === null) return null;
+  const fromSec = Math.min(startSec, Math.floor(lockedRun.startedMs / 1000));
+  const durableUntilSec: Record<string, number> = {};
+  for (const fl of config.flowLogs) durableUntilSec[String(fl.aggregationIntervalSec)] = fromSec;
+  const synthetic: JournalState = { version: 1, clean: false, pid: lockedRun.pid, capturedUntilSec: fromSec, durableUntilSec, flowLogs: flowLogsOf(config), enis: config.enis };
+  return { state: synthetic, how: 'run-lock' };
+}
+
+function unionById(a: readonly EniConfig[], b: readonly EniConfig[]): EniConfig[] {
+  const seen = new Set(a.map((e) => e.id));
+  return [...a, ...b.filter((e) => !seen.has(e.id))];
 }
 
 function flowLogsOf(config: AgentConfig): Array<{ id: string; intervalSec: number }> {

@@ -7,6 +7,7 @@ import type { LiveEni } from '../enrich/eni-discovery';
 import type { PacketCounters } from '../flow/flow-recorder';
 import { DurationHistogram, type HistogramView } from '../metrics/duration-histogram';
 import type {
+  BlindCondition,
   CaptureDeviceCounters,
   CaptureDeviceState,
   CaptureHandleCounters,
@@ -14,6 +15,7 @@ import type {
   FlowTableUsage,
   HealthSource,
   MetricsSource,
+  OutputLoss,
   OverlayCounters,
   RecordCount,
   SinkCounters,
@@ -21,7 +23,7 @@ import type {
   SpoolUsage,
 } from '../metrics/metrics-source';
 import type { FlushStats } from '../pipeline';
-import { sinkCountersOf, sinkDeliveryStateOf, spoolUsageOf } from '../sink/delivery-metrics';
+import { outputLossesOf, sinkCountersOf, sinkDeliveryStateOf, spoolUsageOf } from '../sink/delivery-metrics';
 import type { CaptureSet } from './capture-set';
 import type { CountedOutput } from './counted-output';
 import type { CrashCounters } from './crash-watch';
@@ -42,6 +44,8 @@ export interface DaemonView {
   output(): CountedOutput;
   reloads(): ConfigReloadCounters;
   crash(): CrashCounters;
+  /** What leaves the daemon blind beyond its devices (see BlindSpots). */
+  blindConditions(): readonly BlindCondition[];
 }
 
 /** IFF_UP in /sys/class/net/<dev>/flags. */
@@ -225,6 +229,14 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
     return [...this.deliveries()].map(([id, d]) => spoolUsageOf(id, d));
   }
 
+  outputLosses(): readonly OutputLoss[] {
+    const out = [...this.deliveries()].flatMap(([id, d]) => outputLossesOf(id, d));
+    for (const [flowLog, records] of Object.entries(this.view.crash().gapRecordsByFlowLog)) {
+      out.push({ flowLog, reason: 'crash', lostRecords: 0, skipdataRecords: records });
+    }
+    return out;
+  }
+
   windowFlush(): HistogramView {
     this.sampleFlushes();
     return this.flush;
@@ -247,6 +259,10 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
       byName.set(s.sink, seen === undefined ? s : mergeDeliveryStates(seen, s));
     }
     return [...byName.values()];
+  }
+
+  blindConditions(): readonly BlindCondition[] {
+    return this.view.blindConditions();
   }
 
   captureDeviceStates(): readonly CaptureDeviceState[] {
@@ -356,13 +372,27 @@ function mergeHistograms(a: HistogramView, b: HistogramView): HistogramView {
   return { upperBoundsSec: a.upperBoundsSec, bucketCounts: counts, sumSec: a.sumSec + b.sumSec, count: a.count + b.count };
 }
 
-/** One sink serving several flow logs: healthy by its latest success, waiting since the oldest batch, judged by the shortest window. */
+/** One sink serving several flow logs: healthy by its latest success, waiting since the oldest batch, judged by the shortest limit, with either spool's problems. */
 function mergeDeliveryStates(a: SinkDeliveryState, b: SinkDeliveryState): SinkDeliveryState {
   const merged: SinkDeliveryState = { sink: a.sink, windowSec: Math.min(a.windowSec, b.windowSec) };
   const last = Math.max(a.lastSuccessUnixMs ?? 0, b.lastSuccessUnixMs ?? 0);
   if (last > 0) merged.lastSuccessUnixMs = last;
   const oldest = Math.min(a.oldestPendingUnixMs ?? Infinity, b.oldestPendingUnixMs ?? Infinity);
   if (oldest !== Infinity) merged.oldestPendingUnixMs = oldest;
+  const after = Math.min(a.unhealthyAfterSec ?? Infinity, b.unhealthyAfterSec ?? Infinity);
+  if (after !== Infinity) merged.unhealthyAfterSec = after;
+  // Each flow log has its own spool: a problem of either is the sink's.
+  const writeError = a.spoolWriteError ?? b.spoolWriteError;
+  if (writeError !== undefined) {
+    merged.spoolWriteError = writeError;
+    merged.spoolMemorySegments = (a.spoolMemorySegments ?? 0) + (b.spoolMemorySegments ?? 0);
+    merged.spoolDroppedRecords = (a.spoolDroppedRecords ?? 0) + (b.spoolDroppedRecords ?? 0);
+  }
+  const evicting = Math.min(a.spoolEvictingSinceUnixMs ?? Infinity, b.spoolEvictingSinceUnixMs ?? Infinity);
+  if (evicting !== Infinity) {
+    merged.spoolEvictingSinceUnixMs = evicting;
+    merged.spoolEvictedRecords = (a.spoolEvictedRecords ?? 0) + (b.spoolEvictedRecords ?? 0);
+  }
   return merged;
 }
 

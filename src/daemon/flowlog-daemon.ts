@@ -6,6 +6,7 @@ import { openRecordOutput } from '../cli/record-output';
 import { EcsMetadataClient } from '../enrich/ecs-metadata';
 import { enisFromMetadata, listHostInterfaces, resolveLiveEnis, resolutionKey, type HostInterface, type LiveEni } from '../enrich/eni-discovery';
 import type { Logger } from '../log';
+import { BlindSpots } from './blind-spots';
 import { CaptureSet } from './capture-set';
 import { CountedOutput } from './counted-output';
 import { CrashWatch } from './crash-watch';
@@ -69,6 +70,8 @@ export class FlowlogDaemon {
   private generation: LiveGeneration | null = null;
   /** ENIs resolved to a device by the last refresh, open or not (health names the failed ones). */
   private wantedEnis: LiveEni[] = [];
+  /** ENIs without device, discovery failing, flow logs without ENI: health's view (issue 31). */
+  private readonly blind = new BlindSpots();
   private readonly reloads = { ok: 0, failed: 0 };
   private metrics!: DaemonMetrics;
   private endpoint!: MetricsEndpoint;
@@ -107,7 +110,12 @@ export class FlowlogDaemon {
       throw new DaemonStartError(`start daemon: ${(err as Error).message}`, 1, { cause: err });
     }
     // After the output: its spool lock keeps a second daemon off this stateDir, and its journal.
-    this.crash = CrashWatch.open(config, this.log, nowSec());
+    try {
+      this.crash = CrashWatch.open(config, this.log, nowSec());
+    } catch (err) {
+      await this.output.close();
+      throw new DaemonStartError(`start daemon: ${(err as Error).message}`, 1, { cause: err });
+    }
     this.metrics = new DaemonMetrics({
       config: () => this.config,
       generation: () => this.generation,
@@ -117,6 +125,7 @@ export class FlowlogDaemon {
       output: () => this.output,
       reloads: () => this.reloads,
       crash: () => this.crash.counters(),
+      blindConditions: () => this.blind.conditions(),
     });
     this.endpoint = new MetricsEndpoint(this.metrics, this.log);
     try {
@@ -149,7 +158,8 @@ export class FlowlogDaemon {
       await this.endpoint.close();
       throw new DaemonStartError('start daemon: cannot capture on any device: permission denied (needs CAP_NET_RAW and CAP_NET_ADMIN)', 1);
     }
-    this.crash.resume(config, this.output, nowSec());
+    // Exact to the millisecond: a gap's end floored to the second would hide packets (issue 31).
+    this.crash.resume(config, this.output, Date.now() / 1000, this.liveEnis.map((l) => l.eni));
     this.tickTimer = setInterval(() => this.tick(), this.tickIntervalMs);
     if (this.o.watchConfig ?? true) watchFile(config.sourcePath, { interval: 2000 }, (cur, prev) => {
       if (cur.mtimeMs !== prev.mtimeMs && !this.stopped) void this.reload('config file changed');
@@ -213,6 +223,7 @@ export class FlowlogDaemon {
       if (unresolved !== '') this.log.warn({ unresolved: resolution.unresolved }, 'ENIs not captured yet');
     }
     this.wantedEnis = resolution.enis;
+    this.blind.resolved(this.config, resolution.unresolved, this.discovered, Date.now());
     const own = resolution.enis.filter((l) => !l.shared).map((l) => ({ device: l.device, shared: false }));
     // Shared devices are opened only while some ENI is counted there.
     const needShared = resolution.enis.some((l) => l.shared);
@@ -319,10 +330,12 @@ export class FlowlogDaemon {
     this.metadataInFlight = true;
     try {
       this.discovered = enisFromMetadata(await client.read());
+      this.blind.metadataRead(null);
       if (this.lastMetadataError !== '') this.log.info({ mode: client.mode }, 'metadata service reachable again');
       this.lastMetadataError = '';
     } catch (err) {
       const message = (err as Error).message;
+      this.blind.metadataRead(message);
       if (message !== this.lastMetadataError) this.log.warn({ err: message }, 'read ECS metadata failed; keeping the last ENI list');
       this.lastMetadataError = message;
     } finally {

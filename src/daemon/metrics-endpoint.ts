@@ -1,4 +1,5 @@
 import type { Logger } from '../log';
+import { isLoopbackHost, parseListenAddress } from '../metrics/listen-address';
 import { MetricsServer } from '../metrics/metrics-server';
 import type { HealthSource, MetricsSource } from '../metrics/metrics-source';
 
@@ -30,6 +31,14 @@ export class MetricsEndpoint {
     if (listen === '') return;
     this.server = await MetricsServer.start({ listen, metrics: this.source, health: this.source, logger: this.log });
     this.log.info({ url: this.server.url }, 'metrics endpoint listening');
+    const host = parseListenAddress(listen)?.host;
+    if (host !== undefined && !isLoopbackHost(host)) {
+      // Allowed by metrics.allowNonLoopback (the config refuses it otherwise): say what it exposes, once.
+      this.log.warn(
+        { listen },
+        `metrics endpoint on ${listen}, not loopback (metrics.allowNonLoopback): it has no authentication, and whoever reaches it reads this host's ENIs and traffic counters; firewall it`,
+      );
+    }
   }
 
   /** Restarts on `listen` when it differs from the current address. The old socket closes first: the new one may reuse its port. */

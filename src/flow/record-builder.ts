@@ -169,9 +169,12 @@ export class RecordBuilder {
   /**
    * One batch per flow log for a stretch of time the agent did not capture (a crash, see
    * src/daemon/crash-gap.ts): a SKIPDATA record per covered ENI with `packets` and `bytes`
-   * unknown ('-'), start and end the stretch's bounds. Counted as SKIPDATA.
+   * unknown ('-'), start and end the stretch's bounds rounded outward to whole seconds (a stretch
+   * to 785.055 s ends at 786: never rounded toward less loss). Counted as SKIPDATA.
    */
-  uncapturedBatches(startSec: number, endSec: number): RecordBatch[] {
+  uncapturedBatches(fromSec: number, toSec: number): RecordBatch[] {
+    const startSec = Math.floor(fromSec);
+    const endSec = Math.ceil(toSec);
     const out: RecordBatch[] = [];
     for (let f = 0; f < this.flowLogs.length; f++) {
       const fl = this.flowLogs[f];

@@ -20,3 +20,15 @@ export function parseListenAddress(text: string): ListenAddress | undefined {
 export function formatHostPort(address: ListenAddress): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
+
+/**
+ * Whether `host` (as parseListenAddress gives it) can only be reached from this machine:
+ * 127.0.0.0/8, ::1, ::ffff:127.x.x.x and `localhost`. Any other name is not known to be, so it
+ * counts as reachable from outside.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  const v4 = /^(?:::ffff:)?(\d{1,3})\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.exec(h);
+  return v4 !== null && Number(v4[1]) === 127;
+}

@@ -30,6 +30,8 @@ export const METRIC_NAMES = {
   spoolBytes: 'flowlog_spool_bytes',
   spoolMemorySegments: 'flowlog_spool_memory_segments',
   spoolDroppedRecords: 'flowlog_spool_dropped_records_total',
+  outputLostRecords: 'flowlog_output_lost_records_total',
+  outputLossSkipdata: 'flowlog_output_loss_skipdata_records_total',
   windowFlush: 'flowlog_window_flush_seconds',
   configReloads: 'flowlog_config_reloads_total',
   daemonUncleanRestarts: 'flowlog_daemon_unclean_restarts_total',
@@ -140,6 +142,15 @@ export function buildMetricRegistry(source: MetricsSource): Registry {
   counter(METRIC_NAMES.spoolDroppedRecords, 'Records the spool dropped: over its disk bound, or over its memory bound while the disk refused writes.', ['flow_log'], () =>
     source.spools().map((s) => [{ flow_log: s.flowLog }, s.droppedRecords]),
   );
+  const losses = source.outputLosses?.bind(source);
+  if (losses !== undefined) {
+    counter(METRIC_NAMES.outputLostRecords, 'Records lost after capture, by flow log and reason: spool_full, spool_memory_full, segment_corrupt, not_spooled (crash: see the SKIPDATA counter).', ['flow_log', 'reason'], () =>
+      losses().map((l) => [{ flow_log: l.flowLog, reason: l.reason }, l.lostRecords]),
+    );
+    counter(METRIC_NAMES.outputLossSkipdata, 'SKIPDATA records written so a loss after capture shows in the Logstore, by flow log and reason (as lost records, plus crash).', ['flow_log', 'reason'], () =>
+      losses().map((l) => [{ flow_log: l.flowLog, reason: l.reason }, l.skipdataRecords]),
+    );
+  }
   counter(METRIC_NAMES.configReloads, 'Configuration reloads by result: ok, failed.', ['result'], () => {
     const r = source.configReloads();
     return [

@@ -74,6 +74,22 @@ export interface SpoolUsage {
   droppedRecords: number;
 }
 
+/**
+ * Records of one flow log lost after capture, for one reason, and the SKIPDATA records written
+ * so the loss shows in the Logstore. Reasons: `spool_full`, `spool_memory_full`,
+ * `segment_corrupt` (the spool, see sink/spool-loss.ts), `not_spooled` (submitted after the
+ * delivery closed, or refused by its spool: counted, no SKIPDATA possible), `crash` (an unclean
+ * stop: SKIPDATA only, how many records died with the process is unknown).
+ */
+export interface OutputLoss {
+  flowLog: string;
+  reason: string;
+  /** Records known lost (0 when unknown, as for `crash`). */
+  lostRecords: number;
+  /** SKIPDATA records written for the loss. */
+  skipdataRecords: number;
+}
+
 export interface ConfigReloadCounters {
   ok: number;
   failed: number;
@@ -103,6 +119,8 @@ export interface MetricsSource {
   records(): readonly RecordCount[];
   sinks(): readonly SinkCounters[];
   spools(): readonly SpoolUsage[];
+  /** Loss after capture by flow log and reason (flowlog_output_lost_records_total and its SKIPDATA). */
+  outputLosses?(): readonly OutputLoss[];
   /** Seconds spent draining a closed window into records and handing them over. */
   windowFlush(): HistogramView;
   configReloads(): ConfigReloadCounters;
@@ -124,6 +142,24 @@ export interface SinkDeliveryState {
   /** Segments held in memory meanwhile, and records dropped over the memory bound. */
   spoolMemorySegments?: number;
   spoolDroppedRecords?: number;
+  /** Since when the spool has been evicting over delivery.spoolMaxBytes (this episode), Unix ms; absent while it is not. */
+  spoolEvictingSinceUnixMs?: number;
+  /** Records the spool evicted over its bound, in total. */
+  spoolEvictedRecords?: number;
+  /** delivery.unhealthyAfterSec: how long records may wait undelivered before health fails (default 60). */
+  unhealthyAfterSec?: number;
+}
+
+/**
+ * A state in which the agent captures less than it should, as the daemon sees it, with since when
+ * it holds: health reports it once it has lasted BLIND_GRACE_MS (see health-report.ts for codes).
+ */
+export interface BlindCondition {
+  code: 'eni_device_missing' | 'discovery_failed' | 'discovery_no_eni' | 'flow_log_no_eni';
+  /** The ENI id, flow log id, or discovery type it is about. */
+  subject: string;
+  message: string;
+  sinceUnixMs: number;
 }
 
 /** One live capture device, for /healthz. */
@@ -140,4 +176,6 @@ export interface HealthSource {
   sinkDeliveries(): readonly SinkDeliveryState[];
   /** Live capture devices only; empty in replay. */
   captureDeviceStates(): readonly CaptureDeviceState[];
+  /** The daemon only: ENIs without their device, discovery failing, flow logs without ENI. */
+  blindConditions?(): readonly BlindCondition[];
 }

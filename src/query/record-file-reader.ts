@@ -34,7 +34,8 @@ export function newRecordReadStats(): RecordReadStats {
 /**
  * Reads `file` line by line and calls `onRecord` for each well-formed record (an object with
  * the 18 fields, every value a string). Blank lines are ignored; other lines are counted as
- * malformed in `stats` and skipped. Rejects with RecordFileError when the file cannot be read.
+ * malformed in `stats` and skipped. Rejects with RecordFileError when the file cannot be read,
+ * or when it has lines and not one of them is a record (it is not a record file at all).
  */
 export async function readRecordFile(
   file: string,
@@ -54,6 +55,8 @@ export async function readRecordFile(
   }
   const lines = readline.createInterface({ input: handle.createReadStream({ encoding: 'utf8' }), crlfDelay: Infinity });
   let lineNo = 0;
+  let records = 0;
+  let firstProblem: string | undefined;
   try {
     for await (const line of lines) {
       lineNo++;
@@ -61,9 +64,11 @@ export async function readRecordFile(
       const problem = checkRecordLine(line);
       if (typeof problem === 'string') {
         stats.malformedLines++;
+        firstProblem ??= `line ${lineNo}: ${problem}`;
         stats.firstMalformed ??= `${file}:${lineNo}: ${problem}`;
         continue;
       }
+      records++;
       stats.records++;
       onRecord(problem);
     }
@@ -72,6 +77,11 @@ export async function readRecordFile(
   } finally {
     lines.close();
     await handle.close().catch(() => undefined);
+  }
+  // Not one record in lines of text: the wrong file (a capture, a log), not a file with a few
+  // damaged lines. An empty file is an empty record file.
+  if (records === 0 && firstProblem !== undefined) {
+    throw new RecordFileError(file, `read records ${file}: not a record file (JSON Lines of flow-log records): ${firstProblem}`);
   }
 }
 

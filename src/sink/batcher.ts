@@ -84,41 +84,6 @@ export interface GroupableSegment {
   readonly windowEndSec: number;
 }
 
-/**
- * The next request: the first segment with `seq >= fromSeq` plus the consecutive segments of
- * the same window that still fit the limits. `full` says nothing more could join (the next
- * segment does not fit, or the record limit is reached), so waiting (linger) is pointless.
- * Returns undefined when no segment is at or after `fromSeq`.
- */
-export function nextRequest<S extends GroupableSegment>(
-  segments: readonly S[],
-  fromSeq: number,
-  limits: BatchLimits,
-): { segments: S[]; full: boolean } | undefined {
-  let i = firstAtOrAfter(segments, fromSeq);
-  if (i >= segments.length) return undefined;
-  const budget = byteBudget(limits.maxBatchBytes);
-  const first = segments[i];
-  const taken = [first];
-  let records = first.recordCount;
-  let bytes = first.rawBytes;
-  for (i++; i < segments.length; i++) {
-    const next = segments[i];
-    if (
-      next.windowStartSec !== first.windowStartSec ||
-      next.windowEndSec !== first.windowEndSec ||
-      records + next.recordCount > limits.maxBatchRecords ||
-      bytes + next.rawBytes > budget
-    ) {
-      return { segments: taken, full: true };
-    }
-    taken.push(next);
-    records += next.recordCount;
-    bytes += next.rawBytes;
-  }
-  return { segments: taken, full: records >= limits.maxBatchRecords };
-}
-
 /** One request's worth of batches of the same window, as one batch. */
 export function mergeBatches(batches: RecordBatch[]): RecordBatch {
   if (batches.length === 1) return batches[0];
@@ -131,16 +96,4 @@ export function mergeBatches(batches: RecordBatch[]): RecordBatch {
     // The first segment's id: a retry after a restart starts its request with the same segment.
     ...(first.packId === undefined ? {} : { packId: first.packId }),
   };
-}
-
-/** Index of the first segment with a sequence number >= `seq`, or `segments.length` (binary search). */
-function firstAtOrAfter(segments: readonly GroupableSegment[], seq: number): number {
-  let lo = 0;
-  let hi = segments.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (segments[mid].seq < seq) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

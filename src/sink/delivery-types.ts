@@ -1,3 +1,4 @@
+import type { FlowRecord } from '../flow/record';
 import type { PackIdSource } from './pack-id';
 import type { DeliveryConfig } from '../config/types';
 import type { Logger } from '../log';
@@ -71,4 +72,9 @@ export interface DeliveryDeps {
   random?: () => number;
   /** Pack ids of appended batches (tests: a fixed prefix, a second process); default the process's. */
   packIds?: PackIdSource;
+  /**
+   * Records (any log-status) of every ENI the flow log covers, for the spool's SKIPDATA of a loss
+   * whose ENIs nothing else tells (see SpoolOptions.lossFallback). Default: none.
+   */
+  lossFallback?: () => readonly FlowRecord[];
 }

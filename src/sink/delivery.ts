@@ -2,7 +2,7 @@ import type { RecordBatch } from '../flow/record';
 import { log as processLog, type Logger } from '../log';
 import { DurationHistogram } from '../metrics/duration-histogram';
 import { retryDelayMs } from './backoff';
-import { mergeBatches, nextRequest } from './batcher';
+import { mergeBatches } from './batcher';
 import {
   newDeliveryStats,
   type DeliveryDeps,
@@ -12,6 +12,7 @@ import {
 } from './delivery-types';
 import { FailureSummary } from './failure-summary';
 import { ProgressSignal } from './progress-signal';
+import { RequestPicker } from './request-picker';
 import type { SegmentInfo, SegmentStore } from './segment-store';
 import type { Sink } from './sink';
 import { Spool } from './spool';
@@ -21,8 +22,12 @@ import { WriteAheadQueue } from './write-ahead';
 
 export type { DeliveryDeps, DeliveryOptions, DeliveryStats, FlushResult } from './delivery-types';
 
-/** One request: consecutive segments of one window, read into memory. */
+/** One request: segments of one window in spool order, read into memory. */
 interface Run {
+  /** The first segment as picked (its window keys the picker's count even if it is gone since). */
+  first: SegmentInfo;
+  /** Segments pinned in the store until the run ends. */
+  pinned: SegmentInfo[];
   segments: SegmentInfo[];
   batches: RecordBatch[];
   attempt: number;
@@ -42,11 +47,14 @@ interface Run {
  * writes it with a timeout and deletes its segments only when the sink answers ok.
  *
  * Ordering: segments left by a previous process have lower sequence numbers, so they go first.
- * With `concurrency` 1 delivery is strictly FIFO. With N > 1 up to N consecutive requests are in
- * flight; each request's segments are independent, so they are deleted as each is acknowledged
- * (out of order). When any request fails, no new request starts until it succeeds, so at most
- * N-1 later requests can overtake a failing one. Records carry their own window times; order
- * between requests matters only for fairness, not for correctness.
+ * Within a window, segments are sent in spool order. Between windows (RequestPicker) a free
+ * slot goes to the waiting window with the fewest requests in flight, so a huge window does not
+ * hold the next ones back; with `concurrency` 1 and one window at a time this is strictly FIFO.
+ * Each request's segments are independent, so they are deleted as each is acknowledged (out of
+ * order). When any request fails, no new request starts until it succeeds, so at most N-1 later
+ * requests can overtake a failing one. Records carry their own window times; order between
+ * requests matters only for fairness, not for correctness. A request's segments are pinned in
+ * the store while it is in flight: the store never evicts one that may have been delivered.
  *
  * Failures: retryable results back off exponentially with jitter (honouring `retryAfterMs`);
  * permanent results are logged once per reason, keep their segments and are probed every
@@ -63,7 +71,7 @@ export class Delivery {
   private readonly active = new Set<Run>();
   private readonly attempts = new Set<Promise<void>>();
   private failingRuns = 0;
-  private nextSeq = 0;
+  private readonly picker: RequestPicker<SegmentInfo>;
   private lingerTimer: NodeJS.Timeout | null = null;
   private flushing = 0;
   private closed = false;
@@ -83,6 +91,7 @@ export class Delivery {
     this.logger = deps.logger ?? processLog;
     this.random = deps.random ?? Math.random;
     this.failures = new FailureSummary(sink.name, this.logger);
+    this.picker = new RequestPicker(options);
     this.writeAhead = new WriteAheadQueue(store, options, () => this.pump(), (batch, err) => {
       this.stats.recordsDropped += batch.records.length;
       const message = (err as Error).message;
@@ -106,20 +115,25 @@ export class Delivery {
     const logger = deps.logger ?? processLog;
     let store: SegmentStore;
     try {
-      store = await Spool.open(spoolDir, { maxBytes: options.spoolMaxBytes, memoryMaxBytes: options.spoolMemoryMaxBytes, logger });
+      store = await Spool.open(spoolDir, { maxBytes: options.spoolMaxBytes, memoryMaxBytes: options.spoolMemoryMaxBytes, logger, lossFallback: deps.lossFallback });
     } catch (err) {
       if (err instanceof SpoolLockedError) throw err;
       logger.error(
         { err, sink: sink.name },
         `open spool ${spoolDir}: ${(err as Error).message} (batches for ${sink.name} are kept in memory only)`,
       );
-      store = Spool.memoryOnly({ maxBytes: options.spoolMaxBytes, memoryMaxBytes: options.spoolMemoryMaxBytes, logger });
+      store = Spool.memoryOnly({ maxBytes: options.spoolMaxBytes, memoryMaxBytes: options.spoolMemoryMaxBytes, logger, lossFallback: deps.lossFallback });
     }
     return new Delivery(sink, store, options, deps);
   }
 
   get sinkName(): string {
     return this.sink.name;
+  }
+
+  /** delivery.unhealthyAfterSec (health: how long records may wait undelivered). */
+  get unhealthyAfterSec(): number | undefined {
+    return this.options.unhealthyAfterSec;
   }
 
   /** The spool's counters (segments, bytes, evictions, corrupt segments). */
@@ -201,6 +215,7 @@ export class Delivery {
     }
     while (this.attempts.size > 0) await Promise.allSettled([...this.attempts]);
     const left = this.remaining();
+    this.failures.stopped(Date.now());
     await this.sink.close().catch((err: Error) => {
       this.logger.warn({ err, sink: this.sink.name }, `close sink ${this.sink.name}: ${err.message}`);
     });
@@ -232,18 +247,22 @@ export class Delivery {
   private pump(): void {
     const slots = Math.max(1, this.options.concurrency);
     while (!this.closed && this.active.size < slots && this.failingRuns === 0) {
-      const next = nextRequest(this.store.segments, this.nextSeq, this.options);
-      if (!next) return;
-      const lingerUntilMs = next.segments[0].createdMs + this.options.lingerMs;
-      if (!next.full && this.flushing === 0 && lingerUntilMs > Date.now()) {
+      const candidates = this.picker.candidates(this.store.segments, slots);
+      if (candidates.length === 0) return;
+      const nowMs = Date.now();
+      // The best-placed request that need not linger (full, flushing, or old enough).
+      const ready = candidates.find((c) => c.full || this.flushing > 0 || c.segments[0].createdMs + this.options.lingerMs <= nowMs);
+      if (ready === undefined) {
+        const lingerUntilMs = Math.min(...candidates.map((c) => c.segments[0].createdMs + this.options.lingerMs));
         this.lingerTimer ??= setTimeout(() => {
           this.lingerTimer = null;
           this.pump();
-        }, lingerUntilMs - Date.now());
+        }, lingerUntilMs - nowMs);
         return;
       }
-      this.nextSeq = next.segments[next.segments.length - 1].seq + 1;
-      this.start({ segments: next.segments, batches: [], attempt: 0, failing: false, retryTimer: null });
+      this.picker.take(ready, this.store.segments);
+      for (const s of ready.segments) this.store.pin(s.seq);
+      this.start({ first: ready.segments[0], pinned: [...ready.segments], segments: ready.segments, batches: [], attempt: 0, failing: false, retryTimer: null });
     }
   }
 
@@ -318,6 +337,8 @@ export class Delivery {
 
   private finish(run: Run): void {
     if (!this.active.delete(run)) return;
+    for (const s of run.pinned) this.store.unpin(s.seq);
+    this.picker.release(run.first, this.store.segments);
     if (run.failing) this.failingRuns--;
     this.progress.notify();
     this.pump();

@@ -57,14 +57,32 @@ export class FailureSummary {
     }
   }
 
+  /**
+   * A permanent failure (refused credentials, a missing Logstore): logged once per outage and
+   * reason, whatever the request id in it (each answer carries its own); repeats are counted and
+   * the count is logged on recovery or at stop.
+   */
   permanent(reason: string, nowMs: number, probeEveryMs: number): void {
     this.count(nowMs);
-    if (this.mode === 'permanent' && reason === this.reason) return;
+    if (this.mode === 'permanent' && reasonKey(reason) === reasonKey(this.reason)) {
+      this.reason = reason;
+      return;
+    }
     this.enter('permanent', reason, nowMs);
     this.logger.error(
       { sink: this.sinkName, reason, probeEveryMs },
       `deliver batches to ${this.sinkName}: ${reason}. This will not fix itself: check credentials, ` +
-        `project and Logstore. Batches stay in the spool and delivery is re-tried every ${probeEveryMs} ms`,
+        `project and Logstore. Batches stay in the spool and delivery is re-tried every ${probeEveryMs} ms ` +
+        '(logged once until it recovers; the failed attempts are counted then)',
+    );
+  }
+
+  /** The delivery stops: a failure still going on is summed up with its count. */
+  stopped(nowMs: number): void {
+    if (this.mode === 'ok') return;
+    this.logger.warn(
+      { sink: this.sinkName, failedAttempts: this.failuresTotal, failingForMs: nowMs - this.firstFailureMs, lastReason: this.reason },
+      `deliver batches to ${this.sinkName}: still failing at stop after ${this.failuresTotal} failed attempts over ${Math.round((nowMs - this.firstFailureMs) / 1000)} s: ${this.reason}`,
     );
   }
 
@@ -97,4 +115,9 @@ export class FailureSummary {
     this.lastLineMs = nowMs;
     this.failuresSinceLine = 0;
   }
+}
+
+/** A reason without what changes from answer to answer (the request id), to tell repeats. */
+function reasonKey(reason: string): string {
+  return reason.replace(/request id [^,)\s]+/g, 'request id *');
 }

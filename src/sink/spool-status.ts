@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { CORRUPT_DIR, isTempFileName, readSegmentHeader, segmentSeqOf } from './spool-files';
+import { CORRUPT_DIR, isOwnName, isTempFileName, readSegmentHead, segmentSeqOf } from './spool-files';
 import { liveLockHolder } from './spool-lock';
-import { SEGMENT_HEADER_BYTES } from './segment-codec';
+import { segmentBytes } from './segment-codec';
 
 /** What one spool directory holds, as read without changing anything in it. */
 export interface SpoolDirStatus {
@@ -19,6 +19,8 @@ export interface SpoolDirStatus {
   invalidSegments: number;
   /** Uncommitted temp files (a writer was killed, or is writing right now). */
   tempFiles: number;
+  /** Files the spool did not write (set aside, never delivered, at the next open). */
+  strayFiles: number;
   /** Files already in corrupt/. */
   corruptFiles: number;
   /** Pid of the live process that owns the directory, if any. */
@@ -40,25 +42,35 @@ export async function readSpoolDirStatus(dir: string): Promise<SpoolDirStatus> {
     oldestCreatedMs: undefined,
     invalidSegments: 0,
     tempFiles: 0,
+    strayFiles: 0,
     corruptFiles: 0,
     ownerPid: await liveLockHolder(dir),
   };
   for (const name of await fs.readdir(dir)) {
-    if (isTempFileName(name)) status.tempFiles++;
-    if (segmentSeqOf(name) === undefined) continue;
-    const header = await readSegmentHeader(path.join(dir, name)).catch((err: NodeJS.ErrnoException) => {
+    if (isOwnName(name)) continue;
+    if (isTempFileName(name)) {
+      status.tempFiles++;
+      continue;
+    }
+    if (segmentSeqOf(name) === undefined) {
+      status.strayFiles++;
+      continue;
+    }
+    const head = await readSegmentHead(path.join(dir, name)).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return undefined;
+      if (err.code === 'EISDIR' || err.code === 'EACCES') return null;
       throw err;
     });
-    if (!header) continue;
-    if (!header.ok) {
+    if (head === undefined) continue;
+    if (head === null || head.header === null || head.problem !== undefined) {
       status.invalidSegments++;
       continue;
     }
+    const header = head.header;
     status.segments++;
-    status.records += header.value.recordCount;
-    status.bytes += header.value.payloadBytes + SEGMENT_HEADER_BYTES;
-    const created = header.value.createdMs;
+    status.records += header.recordCount;
+    status.bytes += segmentBytes(header);
+    const created = header.createdMs;
     if (status.oldestCreatedMs === undefined || created < status.oldestCreatedMs) {
       status.oldestCreatedMs = created;
     }

@@ -5,6 +5,7 @@
  */
 import { DurationHistogram } from '../../src/metrics/duration-histogram';
 import type {
+  BlindCondition,
   CaptureDeviceCounters,
   CaptureDeviceState,
   CaptureHandleCounters,
@@ -34,6 +35,7 @@ export class FakePipelineCounters implements MetricsSource, HealthSource {
   reloads: ConfigReloadCounters = { ok: 0, failed: 0 };
   deliveries: SinkDeliveryState[] = [];
   deviceStates: CaptureDeviceState[] = [];
+  blind: BlindCondition[] = [];
   /** Calls per callback name, to check that scrapes read the source. */
   readonly calls: Record<string, number> = {};
 
@@ -56,6 +58,9 @@ export class FakePipelineCounters implements MetricsSource, HealthSource {
   }
   captureDeviceStates(): readonly CaptureDeviceState[] {
     return this.deviceStates;
+  }
+  blindConditions(): readonly BlindCondition[] {
+    return this.blind;
   }
   malformedPackets(): Readonly<Record<string, number>> {
     this.count('malformedPackets');

@@ -21,8 +21,10 @@ export class MemorySegmentStore implements SegmentStore {
   }
 
   async append(batch: RecordBatch, rawBytes: number): Promise<SegmentInfo> {
-    while (this.segments.length > 0 && this.stats.bytes + rawBytes > this.maxBytes) {
-      const oldest = this.segments[0];
+    for (;;) {
+      if (this.stats.bytes + rawBytes <= this.maxBytes) break;
+      const oldest = this.segments.find((s) => !this.pins.has(s.seq));
+      if (oldest === undefined) break;
       this.stats.evictedSegments++;
       this.stats.evictedRecords += oldest.recordCount;
       this.drop(oldest.seq);
@@ -44,6 +46,19 @@ export class MemorySegmentStore implements SegmentStore {
     this.stats.records += info.recordCount;
     this.stats.appendedSegments++;
     return info;
+  }
+
+  /** Seqs pinned now (requests in flight), with their nesting count. */
+  readonly pins = new Map<number, number>();
+
+  pin(seq: number): void {
+    this.pins.set(seq, (this.pins.get(seq) ?? 0) + 1);
+  }
+
+  unpin(seq: number): void {
+    const n = (this.pins.get(seq) ?? 0) - 1;
+    if (n <= 0) this.pins.delete(seq);
+    else this.pins.set(seq, n);
   }
 
   async read(seq: number): Promise<RecordBatch | null> {

@@ -67,3 +67,36 @@ export function flowLogConfig(id: string, over: Partial<FlowLogConfig> = {}): Fl
     ...over,
   };
 }
+
+/**
+ * A window's OK records as the record builder writes them: `flows` flows for each ENI, each of
+ * `packets` packets of 100 bytes, window [windowStartSec, windowStartSec + windowSec).
+ */
+export function flowBatch(flowLogId: string, windowStartSec: number, enis: readonly string[], flows: number, packets = 1, windowSec = 60): RecordBatch {
+  const records: FlowRecord[] = [];
+  for (const eni of enis) {
+    for (let f = 0; f < flows; f++) {
+      records.push({
+        version: '1',
+        'vswitch-id': 'vsw-1',
+        'vm-id': 'i-1',
+        'vpc-id': 'vpc-1',
+        'account-id': '1234567890123456',
+        'eni-id': eni,
+        srcaddr: '10.0.0.1',
+        srcport: String(10000 + f),
+        dstaddr: '10.0.0.2',
+        dstport: '80',
+        protocol: '6',
+        direction: 'in',
+        packets: String(packets),
+        bytes: String(packets * 100),
+        start: String(windowStartSec),
+        end: String(windowStartSec + 1),
+        'log-status': 'OK',
+        action: 'ACCEPT',
+      });
+    }
+  }
+  return { flowLogId, windowStartSec, windowEndSec: windowStartSec + windowSec, records };
+}

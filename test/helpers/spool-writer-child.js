@@ -5,13 +5,25 @@
  * and "ack <seq>" after each append resolved (committed). Records carry "<pid>-<i>-<j>" so the
  * parent can check every segment it finds is whole.
  *
- * usage: node spool-writer-child.js <dist/sink/spool.js> <spool dir> <records per segment>
+ * With a limit it appends that many segments, holds the spool open holdMs and closes; a directory another live process holds
+ * prints "locked <pid>" and exits 3.
+ *
+ * usage: node spool-writer-child.js <dist/sink/spool.js> <spool dir> <records per segment> [limit [holdMs]]
  */
-const [spoolJs, dir, perSegment] = process.argv.slice(2);
+const [spoolJs, dir, perSegment, limit, holdMs] = process.argv.slice(2);
 const { Spool } = require(spoolJs);
+const quiet = { info() {}, warn() {}, error() {} };
 
 async function main() {
-  const spool = await Spool.open(dir, { maxBytes: 1e12 });
+  let spool;
+  try {
+    spool = await Spool.open(dir, { maxBytes: 1e12, logger: quiet });
+  } catch (err) {
+    // Another process holds the directory: say so and leave it alone (exit 3).
+    if (err.name !== 'SpoolLockedError') throw err;
+    process.stdout.write(`locked ${err.holderPid}\n`);
+    process.exit(3);
+  }
   process.stdout.write('open\n');
   const padding = 'x'.repeat(1000);
   for (let i = 0; ; i++) {
@@ -22,6 +34,11 @@ async function main() {
       records.length * 1000,
     );
     process.stdout.write(`ack ${info.seq}\n`);
+    if (limit !== undefined && i + 1 >= Number(limit)) {
+      await new Promise((resolve) => setTimeout(resolve, Number(holdMs ?? 0)));
+      await spool.close();
+      return;
+    }
   }
 }
 
