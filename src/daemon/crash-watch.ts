@@ -24,13 +24,13 @@ export interface CrashCounters {
  *   start ──► read previous journal ──clean──────────────────────────► nothing to write
  *                   │ unclean (SIGKILL, OOM, power loss, crash)
  *                   ▼
- *   first generation captures ──► SKIPDATA [durable-until, resumed) per interval, ENI, flow log
+ *   capture starts ──► SKIPDATA [durable-until, resumed) per interval, ENI, flow log
  *
  *   window closes ──► pipeline drained ──► output appended ──► journal: durable-until = window end
  *   (one chain, so marks land in order even when a drain outlasts a window)
  *
- * Lifecycle: `open` once, after the output (and its spool lock) is open; `resume` once, when the
- * first generation captures; the hooks from the event loop; `close` after the output closed.
+ * Lifecycle: `open` once, after the output (and its spool lock) is open; `resume` once, when
+ * capture starts; the hooks from the event loop; `close` after the output closed.
  */
 export class CrashWatch {
   private uncleanRestarts = 0;
@@ -86,9 +86,15 @@ export class CrashWatch {
     });
   }
 
-  /** A generation began capturing `enis`. */
+  /** Capture of `enis` began (a pipeline started, or ENIs were added to it). */
   generationStarted(enis: readonly EniConfig[]): void {
     this.journal.begin(enis);
+  }
+
+  /** ENIs no longer captured whose last windows `pipeline` has closed: forgotten once durable. */
+  enisFreed(enis: readonly EniConfig[], pipeline: Pipeline, output: RecordOutput): void {
+    const ids = this.journal.markRetiring(enis, []);
+    this.after(output, pipeline, () => this.journal.retire(ids));
   }
 
   /** Windows of `pipeline` closed: durable up to each aggregator's current window start once appended. */
@@ -99,7 +105,7 @@ export class CrashWatch {
     });
   }
 
-  /** A generation of `enis` ended at `untilSec` with its partial windows closed. */
+  /** A pipeline capturing `enis` ended at `untilSec` with its partial windows closed. */
   generationEnded(enis: readonly EniConfig[], pipeline: Pipeline, output: RecordOutput, untilSec: number): void {
     const ids = this.journal.markRetiring(enis, []);
     const intervals = pipeline.aggregators.map((a) => a.intervalSec);
