@@ -107,8 +107,11 @@ export class CaptureSet {
   private announcing = false;
   /** Devices the last `sync` wanted: the divisor of the ring budget. */
   private wantedCount = 0;
-  /** Devices created while the daemon ran (link events): name -> ifindex and when (Unix ms). */
-  private readonly births = new Map<string, { ifindex: number; atMs: number }>();
+  /**
+   * Devices as link events first showed them: name -> ifindex, when (Unix ms) and their counters
+   * then (0 for a new device; a device moved in from another namespace brings its own).
+   */
+  private readonly births = new Map<string, { ifindex: number; atMs: number; packets: number }>();
   /** The last counters a link event gave per ifindex (a veth's RTM_DELLINK says 0). */
   private readonly lastPackets = new Map<number, number>();
   /** The ring settings the open handles were sized by. */
@@ -179,7 +182,7 @@ export class CaptureSet {
       if (ev.kind === 'address') continue;
       if (ev.kind === 'new') {
         const born = this.births.get(ev.name);
-        if (born === undefined || born.ifindex !== ev.ifindex) this.births.set(ev.name, { ifindex: ev.ifindex, atMs: now });
+        if (born === undefined || born.ifindex !== ev.ifindex) this.births.set(ev.name, { ifindex: ev.ifindex, atMs: now, packets: Math.max(0, ev.packets) });
         if (ev.packets > (this.lastPackets.get(ev.ifindex) ?? -1)) this.lastPackets.set(ev.ifindex, ev.packets);
       }
       const slot = this.slots.get(ev.name);
@@ -195,7 +198,7 @@ export class CaptureSet {
       if (slot.source !== null && slot.ifindex !== ev.ifindex) changed = this.deviceGone(slot, slot.ifindex, -1) || changed; // its DEL was lost
       if (slot.source === null && !slot.opening) {
         if (slot.gap === null) slot.gap = this.startGap(slot, { ifindex: ev.ifindex, packets: Math.max(0, ev.packets) });
-        else slot.gap.renew(ev.ifindex);
+        else slot.gap.renew(ev.ifindex, this.births.get(ev.name)?.packets ?? 0);
         if (ev.up) {
           slot.retryAtMs = 0;
           this.tryOpen(slot);
@@ -313,10 +316,11 @@ export class CaptureSet {
     };
   }
 
-  /** A gap of `slot` from now: counted from the device's creation if it was born after it was wanted. */
+  /** A gap of `slot` from now, or from when its device appeared if that was after it was wanted. */
   private startGap(slot: DeviceSlot, counters: DeviceCounters): DeviceGap {
     const born = this.births.get(slot.device);
-    return new DeviceGap(counters, born !== undefined && born.ifindex === counters.ifindex && born.atMs >= slot.sinceMs, this.nowMs());
+    const appearedSinceWanted = born !== undefined && born.ifindex === counters.ifindex && born.atMs >= slot.sinceMs;
+    return new DeviceGap(counters, appearedSinceWanted ? born.packets : null, this.nowMs());
   }
 
   /**
@@ -397,8 +401,10 @@ export class CaptureSet {
       .then(
         () => {
           if (this.slots.get(slot.device) !== slot) return source.closeAsync(); // no longer wanted
-          const counters = this.countersOf(slot.device);
+          // The stamp first: a packet counted by the device but stamped after it (in flight at
+          // the read) is counted lost, never the other way round.
           const atUs = realtimeUs();
+          const counters = this.countersOf(slot.device);
           if (counters === null) return source.closeAsync(); // deleted while opening: its link event reopens
           slot.source = source;
           slot.ifindex = counters.ifindex;

@@ -86,8 +86,8 @@ export class CrashWatch {
     });
   }
 
-  /** Capture of `enis` began (a pipeline started, or ENIs were added to it). */
-  generationStarted(enis: readonly EniConfig[]): void {
+  /** Capture of `enis` began (ENIs added to the pipeline, or a new pipeline took them on). */
+  enisCaptured(enis: readonly EniConfig[]): void {
     this.journal.begin(enis);
   }
 
@@ -106,7 +106,7 @@ export class CrashWatch {
   }
 
   /** A pipeline capturing `enis` ended at `untilSec` with its partial windows closed. */
-  generationEnded(enis: readonly EniConfig[], pipeline: Pipeline, output: RecordOutput, untilSec: number): void {
+  pipelineEnded(enis: readonly EniConfig[], pipeline: Pipeline, output: RecordOutput, untilSec: number): void {
     const ids = this.journal.markRetiring(enis, []);
     const intervals = pipeline.aggregators.map((a) => a.intervalSec);
     this.after(output, pipeline, () => {

@@ -7,9 +7,10 @@ import type { StampWatch } from '../capture/live-source';
  * failing). What it carries meanwhile is lost to the flow records and is counted from the
  * device's own counters (`/sys/class/net/<dev>/statistics` rx_packets + tx_packets):
  *
- *   gap start  base = counters then (0 for a device born after its ENI was wanted: everything
- *              it carried since its creation was the daemon's to capture), plus the records the
- *              closing capture still read stamped after that instant
+ *   gap start  base = counters then, or for a device that appeared after its ENI was wanted its
+ *              counters when it appeared (0 for a new device: everything it carried since its
+ *              creation was the daemon's to capture), plus the records the closing capture still
+ *              read stamped after that instant
  *   window     at each window close the counters are read again: the growth is that window's loss
  *   gap end    a capture opens: the counters at that instant, less the records the new capture
  *              reads stamped at or before it; or the device is deleted: its last known counters
@@ -27,12 +28,12 @@ export class DeviceGap {
 
   constructor(
     counters: DeviceCounters,
-    /** The device was born (Unix ms) after its ENI was wanted: count from its creation. */
-    bornAfterWanted: boolean,
+    /** Count from this counter value (the device's when it appeared) rather than `counters.packets`. */
+    baseFrom: number | null,
     readonly sinceMs: number,
   ) {
     this.ifindex = counters.ifindex;
-    this.base = bornAfterWanted ? 0 : counters.packets;
+    this.base = baseFrom ?? counters.packets;
   }
 
   /**
@@ -40,7 +41,7 @@ export class DeviceGap {
    * stamped after the counters were read (`closing.after`) were not lost.
    */
   static afterClose(counters: DeviceCounters, closing: StampWatch | null, nowMs: number): DeviceGap {
-    const gap = new DeviceGap(counters, false, nowMs);
+    const gap = new DeviceGap(counters, null, nowMs);
     gap.base += closing?.after ?? 0;
     return gap;
   }
@@ -54,11 +55,11 @@ export class DeviceGap {
     return lost;
   }
 
-  /** The device was re-created meanwhile (another ifindex): count its packets from its creation. */
-  renew(ifindex: number): void {
+  /** The device was re-created meanwhile (another ifindex): count its packets from `base` (0: its creation). */
+  renew(ifindex: number, base = 0): void {
     if (ifindex === this.ifindex) return;
     this.ifindex = ifindex;
-    this.base = 0;
+    this.base = base;
   }
 
   /** Device instance the gap counts. */

@@ -152,7 +152,7 @@ export class FlowlogDaemon {
       bufferTimeoutMs: this.bufferTimeoutMs,
       log: this.log,
       hooks: {
-        enisAdded: (enis) => this.crash.generationStarted(enis),
+        enisAdded: (enis) => this.crash.enisCaptured(enis),
         enisFreed: (freed, live) => {
           for (const f of freed) this.metrics.foldEni(f.eni.id, f.packets, f.bytes);
           this.crash.enisFreed(freed.map((f) => f.eni), live.pipeline, this.output);
@@ -313,8 +313,8 @@ export class FlowlogDaemon {
   /** A pipeline ended (stop, or replaced): its records delivered before the output closes, its counters folded. */
   private pipelineEnded(live: LivePipeline, endSec: number): void {
     const enis = this.capture.slots.inUse();
-    this.crash.generationEnded(enis.map((s) => s.eni), live.pipeline, this.output, endSec);
-    if (!this.stopped) this.crash.generationStarted(enis.map((s) => s.eni));
+    this.crash.pipelineEnded(enis.map((s) => s.eni), live.pipeline, this.output, endSec);
+    if (!this.stopped) this.crash.enisCaptured(enis.map((s) => s.eni));
     this.metrics.retire(live, enis.map((s) => [s.index, s.eni.id] as const));
     // Closed windows build their records in slices (so capture never stalls); keep the promise
     // so a stop delivers them before closing the output.
