@@ -21,7 +21,7 @@
  * which then live in its memory; FlowRecorder gets only the records it stops at.
  */
 import { performance } from 'node:perf_hooks';
-import type { AgentConfig, FlowLogConfig } from './config/types';
+import type { AgentConfig, EniConfig, FlowLogConfig } from './config/types';
 import { actionPolicyFor } from './enrich/action-policy';
 import { EniInventory } from './enrich/eni-inventory';
 import { OverlayInventory } from './enrich/overlay-inventory';
@@ -73,6 +73,14 @@ export interface PipelineOptions {
    * overlay VPCs). Live capture decapsulates per device instead (FlowRecorder.onOverlayFrame).
    */
   decapsulate?: boolean;
+  /**
+   * A live pipeline whose ENIs change in place (`Pipeline.reconfigure`): its arrays hold this
+   * many ENI indexes, and windows start with no ENI captured (see FlowAggregator.setCapturing).
+   * Replay leaves it unset: the ENIs are config.enis, captured all along.
+   */
+  eniCapacity?: number;
+  /** ENIs of config.enis whose MACs and addresses lose to the others' (EniInventory). */
+  secondaryEnis?: Uint8Array;
 }
 
 /** Window flushes, for metrics. */
@@ -85,7 +93,10 @@ export interface FlushStats {
 }
 
 export interface Pipeline {
+  /** The current inventory (a live pipeline's changes with its ENIs). */
   readonly inventory: EniInventory;
+  /** ENI indexes the pipeline holds: config.enis.length, or options.eniCapacity. */
+  readonly eniCapacity: number;
   readonly recorder: FlowRecorder;
   readonly aggregators: readonly FlowAggregator[];
   readonly builders: readonly RecordBuilder[];
@@ -98,11 +109,24 @@ export interface Pipeline {
   finish(endSec?: number): void;
   /** Resolves when every closed window's batches have been submitted (incremental drains). */
   drained(): Promise<void>;
+  /**
+   * A live pipeline takes a changed config and ENI list at `nowSec`, in place: ENI indexes keep
+   * their meaning (`enis[i]` is ENI i; an entry may match nothing), windows and their flows stay.
+   * A flow log that is gone (or moved to another interval) writes its open window as a partial
+   * window ending now; the others' settings (coverage, traffic type, ENI attributes) hold for the
+   * whole of the open window, whose records are built when it closes. Returns false, changing
+   * nothing, when the change needs a new pipeline: more ENIs than eniCapacity, an interval
+   * without an aggregator, another flow table capacity, overlay decapsulation turned on or off
+   * or its ports changed.
+   */
+  reconfigure(config: AgentConfig, enis: readonly EniConfig[], secondary: Uint8Array, nowSec: number): boolean;
 }
 
 export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, options: PipelineOptions): Pipeline {
-  if (config.enis.length > MAX_ENIS) throw new RangeError(`at most ${MAX_ENIS} ENIs per agent, got ${config.enis.length}`);
-  const inventory = new EniInventory(config.enis);
+  const eniCapacity = options.eniCapacity ?? config.enis.length;
+  if (eniCapacity > MAX_ENIS || config.enis.length > eniCapacity) throw new RangeError(`at most ${MAX_ENIS} ENIs per agent, got ${Math.max(eniCapacity, config.enis.length)}`);
+  const live = options.eniCapacity !== undefined;
+  let inventory = new EniInventory(config.enis, options.secondaryEnis);
   const byInterval = new Map<number, FlowLogConfig[]>();
   for (const fl of config.flowLogs) {
     const list = byInterval.get(fl.aggregationIntervalSec) ?? [];
@@ -132,27 +156,30 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
   let kernelUnavailable: string | undefined;
   if (options.kernel === true) {
     try {
-      kernelMemory = KernelMemory.forReplay(inventory, byInterval.size, config.flowTable.capacity);
+      kernelMemory = live ? KernelMemory.forLive(inventory, byInterval.size, config.flowTable.capacity, eniCapacity) : KernelMemory.forReplay(inventory, byInterval.size, config.flowTable.capacity);
       if (kernelMemory === null) kernelUnavailable = `flow tables of ${config.flowTable.capacity} flows exceed its memory`;
     } catch (err) {
       kernelUnavailable = `allocate its memory: ${(err as Error).message}`;
     }
   }
   for (const [intervalSec, flowLogs] of byInterval) {
-    const builder = new RecordBuilder(config, config.enis, flowLogs);
-    const cov = new Uint8Array(config.enis.length);
-    for (const fl of flowLogs) coveredEnis(fl, config.enis).forEach((c, i) => (cov[i] |= c));
+    const index = aggregators.length;
     const aggregator: FlowAggregator = new FlowAggregator({
       intervalSec,
       tableCapacity: config.flowTable.capacity,
-      eniCount: config.enis.length,
+      eniCount: eniCapacity,
       maxGapWindows: options.maxGapWindows,
       wallClock: options.wallClock ?? false,
+      capturedFromStart: !live,
       onUncaptured: (startSec, endSec) => {
+        const builder = builders[index];
         for (const piece of gapPieces(intervalSec, startSec, endSec)) for (const b of builder.uncapturedBatches(piece.startSec, piece.endSec)) submitter.submit(b);
       },
       ...(kernelMemory === null ? {} : { arena: kernelMemory }),
       onWindowClosed: (w: ClosedWindow) => {
+        // The builder of the moment the window closes: a later change of the ENIs or flow logs
+        // builds later windows, never this one's records.
+        const builder = builders[index];
         const startedMs = performance.now();
         flushStats.flows += w.table.size;
         if (intervalSec === shortest) dropSummary?.onWindowClosed(w);
@@ -169,20 +196,23 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
       },
     });
     aggregators.push(aggregator);
-    builders.push(builder);
-    coverage.push(cov);
+    builders.push(new RecordBuilder(config, config.enis, flowLogs));
+    coverage.push(coverageOf(flowLogs, config.enis));
   }
   const overlay = config.overlay;
   const recorderOverlay: RecorderOverlay | null =
     overlay === undefined || overlay.vpcs.length === 0
       ? null
       : { inventory: new OverlayInventory(config.enis, overlay.vpcs), ports: { vxlan: overlay.vxlanPorts, geneve: overlay.genevePorts }, decapsulateAll: options.decapsulate === true };
-  const recorder = new FlowRecorder(inventory, aggregators, coverage, config.flowTable.fragmentCacheSize, recorderOverlay);
+  const recorder = new FlowRecorder(inventory, aggregators, coverage, config.flowTable.fragmentCacheSize, recorderOverlay, eniCapacity);
   // Security groups / network ACLs evaluated per connection direction (REJECT without NFLOG).
   recorder.setActionPolicy(actionPolicyFor(config));
+  let policyKey = policyKeyOf(config, config.enis);
   let kernel: ReplayKernel | null = null;
-  // The kernel counts tunnels under their outer header: a replay that decapsulates does without it.
-  if (kernelMemory !== null && !recorder.hasActionPolicy && !recorder.decapsulatesAll) {
+  // The kernel counts tunnels under their outer header: a replay that decapsulates does without
+  // it. A live pipeline keeps it with rules too (it steps aside while they are configured, see
+  // ReplayKernel.call), since a change may remove them.
+  if (kernelMemory !== null && (live || !recorder.hasActionPolicy) && !recorder.decapsulatesAll) {
     try {
       kernel = new ReplayKernel(kernelMemory, inventory, recorder, aggregators);
     } catch (err) {
@@ -190,17 +220,95 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
     }
   }
   if (options.dropLog) dropSummary = new WindowDropSummary(recorder.counters, config.enis.map((e) => e.id), options.dropLog);
+  let current: { config: AgentConfig; enis: readonly EniConfig[] } = { config, enis: config.enis };
+  const reconfigure = (next: AgentConfig, enis: readonly EniConfig[], secondary: Uint8Array, nowSec: number): boolean => {
+    const intervals = new Set(next.flowLogs.map((fl) => fl.aggregationIntervalSec));
+    const nextOverlay = next.overlay !== undefined && next.overlay.vpcs.length > 0 ? next.overlay : undefined;
+    const samePorts = JSON.stringify([overlay?.vxlanPorts, overlay?.genevePorts]) === JSON.stringify([nextOverlay?.vxlanPorts, nextOverlay?.genevePorts]);
+    if (
+      !live ||
+      enis.length > eniCapacity ||
+      [...intervals].some((i) => !byInterval.has(i)) ||
+      next.flowTable.capacity !== current.config.flowTable.capacity ||
+      (recorderOverlay === null) !== (nextOverlay === undefined) ||
+      (nextOverlay !== undefined && !samePorts)
+    ) {
+      return false;
+    }
+    writeRemovedFlowLogs(current, next, aggregators, nowSec, sliceFlows, emit);
+    const nextInventory = new EniInventory(enis, secondary);
+    recorder.setCoverage(aggregators.map((a) => coverageOf(next.flowLogs.filter((fl) => fl.aggregationIntervalSec === a.intervalSec), enis)));
+    recorder.setInventory(nextInventory);
+    // The kernel copies the recorder's coverage and the inventory's lists.
+    if (kernel !== null && !kernel.reconfigure(nextInventory)) {
+      kernel = null;
+      kernelUnavailable = 'lookup lists outgrew its memory';
+    }
+    inventory = nextInventory;
+    if (nextOverlay !== undefined) recorder.setOverlayInventory(new OverlayInventory(enis, nextOverlay.vpcs));
+    const key = policyKeyOf(next, enis);
+    // A new evaluator forgets the connections it tracks: only when the rules or ENIs' groups changed.
+    if (key !== policyKey) recorder.setActionPolicy(actionPolicyFor(next, enis));
+    policyKey = key;
+    aggregators.forEach((a, i) => (builders[i] = new RecordBuilder(next, enis, next.flowLogs.filter((fl) => fl.aggregationIntervalSec === a.intervalSec))));
+    dropSummary?.setEniIds(enis.map((e) => e.id));
+    current = { config: next, enis };
+    return true;
+  };
   return {
-    inventory,
+    get inventory() {
+      return inventory;
+    },
+    eniCapacity,
     recorder,
     aggregators,
     builders,
     flushStats,
-    kernel,
-    ...(kernelUnavailable === undefined ? {} : { kernelUnavailable }),
+    get kernel() {
+      return kernel;
+    },
+    get kernelUnavailable() {
+      return kernelUnavailable;
+    },
     finish(endSec?: number) {
       for (const a of aggregators) a.finish(endSec);
     },
     drained: () => drainChain,
+    reconfigure,
   };
+}
+
+/** Which ENIs an aggregator records: those any of its flow logs covers. */
+function coverageOf(flowLogs: readonly FlowLogConfig[], enis: readonly EniConfig[]): Uint8Array {
+  const cov = new Uint8Array(enis.length);
+  for (const fl of flowLogs) coveredEnis(fl, enis).forEach((c, i) => (cov[i] |= c));
+  return cov;
+}
+
+/** What the agent-side rules are made of: a new evaluator only when it changes. */
+function policyKeyOf(config: AgentConfig, enis: readonly EniConfig[]): string {
+  return JSON.stringify([config.networkAcls ?? [], enis.map((e) => [e.securityGroups ?? null, e.vswitchId])]);
+}
+
+/**
+ * Flow logs of `previous` that `next` no longer has in the same interval: their open windows are
+ * written now, as partial windows ending at `nowSec`, with the settings they had (the tables go
+ * on recording for the flow logs that stay).
+ */
+function writeRemovedFlowLogs(
+  previous: { config: AgentConfig; enis: readonly EniConfig[] },
+  next: AgentConfig,
+  aggregators: readonly FlowAggregator[],
+  nowSec: number,
+  sliceFlows: number,
+  emit: (batch: RecordBatch) => void,
+): void {
+  const kept = new Set(next.flowLogs.map((fl) => `${fl.id}@${fl.aggregationIntervalSec}`));
+  for (const fl of previous.config.flowLogs) {
+    if (kept.has(`${fl.id}@${fl.aggregationIntervalSec}`)) continue;
+    const agg = aggregators.find((a) => a.intervalSec === fl.aggregationIntervalSec);
+    if (agg === undefined) continue;
+    const builder = new RecordBuilder(previous.config, previous.enis, [fl]);
+    for (const w of agg.openWindows(nowSec)) builder.buildSlices(w, sliceFlows, emit);
+  }
 }

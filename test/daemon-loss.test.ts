@@ -54,9 +54,10 @@ describe.skipIf(!canRun)('capture loss becomes SKIPDATA', () => {
     await daemon.waitForLog('reload refused: config invalid, keeping the running one', 5000);
     expect(daemon.stderr).toContain(`${config}:1: region: `);
     expect(daemon.child.exitCode).toBeNull();
+    // The running content back: nothing to reload (the refused edit never applied).
     writeFileSync(config, configText);
     daemon.child.kill('SIGHUP');
-    await daemon.waitForLog('config reloaded', 5000);
+    await daemon.waitForLog('config unchanged: nothing to reload', 5000);
   });
 
   it('counts every datagram of a burst that overflowed the ring as OK or SKIPDATA', async () => {

@@ -53,7 +53,7 @@ describe('ENI resolution', () => {
   ])('$name', ({ config, want, unresolved }) => {
     const r = resolveLiveEnis(config, [], byVpc, hosts);
     expect(r.enis.map((l) => ({ device: l.device, id: l.eni.id, mac: l.eni.mac, ips: l.eni.ips, cidrs: l.eni.cidrs }))).toEqual(want);
-    expect(r.unresolved).toEqual(unresolved);
+    expect(r.unresolved.map(({ id, reason }) => ({ id, reason }))).toEqual(unresolved);
   });
 
   it('keeps a configured ENI over a discovered one with the same MAC', () => {

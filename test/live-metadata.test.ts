@@ -126,7 +126,7 @@ describe('ECS metadata discovery', () => {
     ]);
     // The covered ENI's interface not present yet: reported, not captured.
     expect(resolveLiveEnis([], enisFromMetadata(md), flowLogs, hosts.slice(1)).unresolved).toEqual([
-      { id: 'eni-bp1primary', reason: 'no interface with MAC 00:16:3e:00:00:01' },
+      { id: 'eni-bp1primary', reason: 'no interface with MAC 00:16:3e:00:00:01', eni: expect.objectContaining({ id: 'eni-bp1primary', mac: '00:16:3e:00:00:01' }) },
     ]);
   });
 });

@@ -6,7 +6,7 @@ import { WindowDropSummary } from '../src/flow/window-drop-summary';
 import { captureLogger } from './helpers/capture-logger';
 
 function window(lost: number[]) {
-  return { intervalSec: 60, startSec: 120, endSec: 180, table: new FlowTable(1), eniPackets: new Float64Array(2), eniLostPackets: Float64Array.from(lost), eniLostBytes: new Float64Array(2) };
+  return { intervalSec: 60, startSec: 120, endSec: 180, table: new FlowTable(1), eniPackets: new Float64Array(2), eniLostPackets: Float64Array.from(lost), eniLostBytes: new Float64Array(2), eniCaptured: new Uint8Array(2).fill(1) };
 }
 
 describe('WindowDropSummary', () => {

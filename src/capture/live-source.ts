@@ -38,7 +38,10 @@ let scratch: Buffer | null = null;
  * for what it leaves).
  *
  * Lifecycle: `open()` (throws CaptureDeviceError) → `bind()` → `start()` → any number of
- * `bind()` (pipeline rebuilt) and `takeDrops()` → `close()`.
+ * `bind()` (pipeline rebuilt) and `takeDrops()` → `close()`. A read error (the device went away)
+ * is reported once and closes nothing: the frames the kernel still retires into the ring (its
+ * last block, within the read timeout) are read by later `readAvailable` calls until the owner
+ * closes the source.
  *
  * Ownership: the source owns its ChunkHandle; the ChunkRecorder is borrowed and may be swapped
  * with `bind` between reads.
@@ -57,6 +60,8 @@ export class LiveCaptureSource {
   private readonly onReadable: () => void;
   /** Set when a read fails (device gone); the owner decides whether to reopen. */
   failure: CaptureDeviceError | null = null;
+  /** While set, records read are counted by time against it (see watchStamps). */
+  private stamps: StampWatch | null = null;
 
   constructor(
     private readonly options: LiveCaptureOptions,
@@ -117,10 +122,11 @@ export class LiveCaptureSource {
       const chunk = rec !== null ? rec.chunk : (scratch ??= Buffer.allocUnsafe(CHUNK_BYTES));
       const n = handle.dispatch(chunk, 0, chunk.length);
       if (n < 0) {
-        this.fail(`read error (device gone or down): ${handle.lastError}`);
+        if (this.failure === null) this.fail(`read error (device gone or down): ${handle.lastError}`);
         return;
       }
       if (n === 0) return;
+      if (this.stamps !== null) countStamps(chunk, n, this.stamps);
       this.packets += rec !== null ? rec.record(this.eni, this.linkType, n) : countRecords(chunk, n);
       // Room for another record left: libpcap had no more.
       if (n <= chunk.length - handle.recordMaxBytes) return;
@@ -161,11 +167,45 @@ export class LiveCaptureSource {
     return this.handle.closeAsync();
   }
 
+  /**
+   * From now on, counts the records read stamped at or before `atUs` (Unix microseconds) and
+   * those after: how the device's counters, read at `atUs`, split between what this capture saw
+   * and what it did not (a capture gap's edges). Costs a pass over the records' stamps while set.
+   */
+  watchStamps(atUs: number): StampWatch {
+    this.stamps = { atSec: Math.floor(atUs / 1e6), atUsec: atUs % 1e6, atOrBefore: 0, after: 0 };
+    return this.stamps;
+  }
+
+  /** Stops counting stamps; returns what was counted (null when nothing was watched). */
+  endStampWatch(): StampWatch | null {
+    const s = this.stamps;
+    this.stamps = null;
+    return s;
+  }
+
   private fail(reason: string): void {
     const error = new CaptureDeviceError(this.device, `read capture device ${this.device}: ${reason}`);
     this.failure = error;
-    this.close();
     this.onFailure?.(this, error);
+  }
+}
+
+/** Records read, by stamp, against a time (see LiveCaptureSource.watchStamps). */
+export interface StampWatch {
+  readonly atSec: number;
+  readonly atUsec: number;
+  atOrBefore: number;
+  after: number;
+}
+
+/** Counts the pcap records of chunk [0, end) stamped at or before, and after, `w`'s time. */
+function countStamps(chunk: Buffer, end: number, w: StampWatch): void {
+  // 0: seconds, 4: microseconds, 8: captured length (the layout ChunkHandle.dispatch writes)
+  for (let pos = 0; end - pos >= 16; pos += 16 + chunk.readUInt32LE(pos + 8)) {
+    const sec = chunk.readUInt32LE(pos);
+    if (sec < w.atSec || (sec === w.atSec && chunk.readUInt32LE(pos + 4) <= w.atUsec)) w.atOrBefore++;
+    else w.after++;
   }
 }
 

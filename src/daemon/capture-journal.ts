@@ -112,7 +112,7 @@ export class CaptureJournal {
   private readonly path: string;
   private readonly previousPath: string;
   private readonly enis = new Map<string, EniConfig>();
-  /** Ids of ENIs retired by a generation change, kept until their last records are durable. */
+  /** Ids of ENIs no longer captured, kept until their last records are durable. */
   private readonly retiring = new Set<string>();
   private state: JournalState;
   private writing: Promise<void> | null = null;
@@ -145,7 +145,7 @@ export class CaptureJournal {
     this.schedule(true);
   }
 
-  /** A generation began capturing `enis`. */
+  /** Capture of `enis` began. */
   begin(enis: readonly EniConfig[]): void {
     for (const e of enis) {
       this.enis.set(e.id, e);
@@ -154,7 +154,7 @@ export class CaptureJournal {
     this.schedule(true);
   }
 
-  /** ENIs of an ended generation, to forget once its records are durable (unless captured again). */
+  /** ENIs no longer captured, to forget once their records are durable (unless captured again). */
   markRetiring(enis: readonly EniConfig[], current: readonly EniConfig[]): string[] {
     const keep = new Set(current.map((e) => e.id));
     const gone = enis.filter((e) => !keep.has(e.id)).map((e) => e.id);

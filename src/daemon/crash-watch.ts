@@ -39,14 +39,14 @@ interface UncleanRun {
  *                   │ unclean (SIGKILL, OOM, power loss, crash)
  *                   │ or unreadable with a stale run lock ──► durable-until = that run's start
  *                   ▼
- *   first generation captures ──► SKIPDATA [durable-until, resumed) per interval, ENI, flow log,
- *                                 resumed exact to the millisecond, records rounded outward
+ *   capture starts ──► SKIPDATA [durable-until, resumed) per interval, ENI, flow log,
+ *                      resumed exact to the millisecond, records rounded outward
  *
  *   window closes ──► pipeline drained ──► output appended ──► journal: durable-until = window end
  *   (one chain, so marks land in order even when a drain outlasts a window)
  *
- * Lifecycle: `open` once, after the output (and its spool lock) is open; `resume` once, when the
- * first generation captures; the hooks from the event loop; `close` after the output closed.
+ * Lifecycle: `open` once, after the output (and its spool lock) is open; `resume` once, when
+ * capture starts; the hooks from the event loop; `close` after the output closed.
  */
 export class CrashWatch {
   private uncleanRestarts = 0;
@@ -127,9 +127,15 @@ export class CrashWatch {
     });
   }
 
-  /** A generation began capturing `enis`. */
-  generationStarted(enis: readonly EniConfig[]): void {
+  /** Capture of `enis` began (ENIs added to the pipeline, or a new pipeline took them on). */
+  enisCaptured(enis: readonly EniConfig[]): void {
     this.journal.begin(enis);
+  }
+
+  /** ENIs no longer captured whose last windows `pipeline` has closed: forgotten once durable. */
+  enisFreed(enis: readonly EniConfig[], pipeline: Pipeline, output: RecordOutput): void {
+    const ids = this.journal.markRetiring(enis, []);
+    this.after(output, pipeline, () => this.journal.retire(ids));
   }
 
   /** Windows of `pipeline` closed: durable up to each aggregator's current window start once appended. */
@@ -140,8 +146,8 @@ export class CrashWatch {
     });
   }
 
-  /** A generation of `enis` ended at `untilSec` with its partial windows closed. */
-  generationEnded(enis: readonly EniConfig[], pipeline: Pipeline, output: RecordOutput, untilSec: number): void {
+  /** A pipeline capturing `enis` ended at `untilSec` with its partial windows closed. */
+  pipelineEnded(enis: readonly EniConfig[], pipeline: Pipeline, output: RecordOutput, untilSec: number): void {
     const ids = this.journal.markRetiring(enis, []);
     const intervals = pipeline.aggregators.map((a) => a.intervalSec);
     this.after(output, pipeline, () => {

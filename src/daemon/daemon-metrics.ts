@@ -27,16 +27,22 @@ import { outputLossesOf, sinkCountersOf, sinkDeliveryStateOf, spoolUsageOf } fro
 import type { CaptureSet } from './capture-set';
 import type { CountedOutput } from './counted-output';
 import type { CrashCounters } from './crash-watch';
-import type { LiveGeneration } from './live-generation';
+import type { EniSlots } from './eni-slots';
+import type { LivePipeline } from './live-pipeline';
 import type { NflogSet } from './nflog-set';
 
 /**
- * What the daemon shows its metrics, as accessors: the daemon swaps these objects (reload, new
- * generation, new capture set), so they are read afresh at every scrape and sample, never kept.
+ * What the daemon shows its metrics, as accessors: the daemon swaps some of these objects (reload,
+ * a rebuilt pipeline), so they are read afresh at every scrape and sample, never kept.
  */
 export interface DaemonView {
   config(): AgentConfig;
-  generation(): LiveGeneration | null;
+  /** The pipeline (null before the first refresh and after stop). */
+  live(): LivePipeline | null;
+  /** ENI indexes of the pipeline: which ENI each index's counters are. */
+  slots(): EniSlots;
+  /** Packets lost to device gaps per ENI id, since start. */
+  gapPackets(): ReadonlyMap<string, number>;
   captures(): CaptureSet;
   nflog(): NflogSet;
   /** ENIs resolved to a device now, whether the device is open or not. */
@@ -78,15 +84,15 @@ interface EniTotals {
 }
 
 /**
- * The daemon's MetricsSource and HealthSource. Generations are rebuilt whenever the captured ENI
- * set changes, and each has fresh counters; so totals are kept per ENI id here: a retired
- * generation's counters are folded in once it can no longer receive frames, and a scrape adds the
- * live generation's. Capture drops come from libpcap's cumulative per-handle statistics, sampled
+ * The daemon's MetricsSource and HealthSource. The pipeline's counters are per ENI index, and an
+ * index is given to another ENI once its ENI's last window closed; so totals are kept per ENI id
+ * here: a freed index's counters are folded in (`foldEni`), as are a pipeline's that was replaced
+ * (`retire`), and a scrape adds the live pipeline's. Capture drops come from libpcap's cumulative per-handle statistics, sampled
  * every tick (`sample`) as deltas per handle, so a reopened device adds rather than restarts.
  * Window flush durations are sampled from each pipeline's FlushStats (see `sample`).
  *
- * Lifecycle: made once per daemon; the daemon calls `retire` when a generation ends and `sample`
- * every tick. All methods run on the event loop, off the packet path.
+ * Lifecycle: made once per daemon; the daemon calls `retire` when a pipeline ends, `foldEni` when
+ * an index is freed and `sample` every tick. All methods run on the event loop, off the packet path.
  */
 export class DaemonMetrics implements MetricsSource, HealthSource {
   private readonly totals = new Map<string, EniTotals>();
@@ -96,7 +102,7 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   private readonly overlayRetired: OverlayCounters = { decapsulated: 0, outerFragments: 0, unknownVni: 0 };
   /** Drops per capture device (all its handles), from the figures the last loss collection read. */
   private readonly deviceDrops = new Map<string, { kernel: number; iface: number }>();
-  private readonly retired: Array<{ counters: PacketCounters; enis: readonly LiveEni[] }> = [];
+  private readonly retired: Array<{ counters: PacketCounters; enis: ReadonlyArray<readonly [number, string]> }> = [];
   private readonly lastDrops = new WeakMap<object, { kernel: number; iface: number }>();
   private readonly flush = new DurationHistogram();
   /** Pipelines whose flushes are still sampled (the live one and retired ones still draining). */
@@ -107,9 +113,9 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
 
   constructor(private readonly view: DaemonView) {}
 
-  /** A generation ended: its counters are folded in at the next sample or scrape. */
-  retire(gen: LiveGeneration): void {
-    this.retired.push({ counters: gen.pipeline.recorder.counters, enis: gen.enis });
+  /** A pipeline ended: its counters (of `enis`, index and id) are folded in at the next sample or scrape. */
+  retire(gen: LivePipeline, enis: ReadonlyArray<readonly [number, string]>): void {
+    this.retired.push({ counters: gen.pipeline.recorder.counters, enis });
     this.kernelRetired += gen.chunks.kernelPackets;
     const o = overlayOf(gen);
     this.overlayRetired.decapsulated += o.decapsulated;
@@ -122,10 +128,17 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
     });
   }
 
+  /** An ENI index was freed: its counters, cleared there, go to the ENI's totals. */
+  foldEni(eniId: string, packets: number, bytes: number): void {
+    const t = this.totalsOf(eniId);
+    t.packets += packets;
+    t.bytes += bytes;
+  }
+
   /** Once per tick: capture drops per handle and window flush durations. */
   sample(): void {
     this.foldRetired();
-    const gen = this.view.generation();
+    const gen = this.view.live();
     if (gen !== null) this.watchFlushes(gen.pipeline.flushStats);
     this.sampleFlushes();
     // Link states every LINK_SAMPLE_TICKS samples: a sysfs read per device (hundreds on a hypervisor).
@@ -155,12 +168,18 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   captureDevices(): readonly CaptureDeviceCounters[] {
     this.foldRetired();
     const live = new Map<string, { packets: number; bytes: number }>();
-    const gen = this.view.generation();
+    const gen = this.view.live();
     if (gen !== null) {
       const c = gen.pipeline.recorder.counters;
-      gen.enis.forEach((l, i) => live.set(l.eni.id, { packets: c.eniPackets[i], bytes: c.eniBytes[i] }));
+      for (const s of this.view.slots().inUse()) {
+        const l = live.get(s.eni.id) ?? { packets: 0, bytes: 0 };
+        l.packets += c.eniPackets[s.index];
+        l.bytes += c.eniBytes[s.index];
+        live.set(s.eni.id, l);
+      }
     }
-    const ids = new Set([...this.totals.keys(), ...live.keys()]);
+    const gaps = this.view.gapPackets();
+    const ids = new Set([...this.totals.keys(), ...live.keys(), ...gaps.keys()]);
     return [...ids].sort().map((eni) => {
       const t = this.totals.get(eni);
       const l = live.get(eni);
@@ -170,6 +189,7 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
         bytes: (t?.bytes ?? 0) + (l?.bytes ?? 0),
         kernelDrops: t?.kernelDrops ?? 0,
         interfaceDrops: t?.interfaceDrops ?? 0,
+        gapPackets: gaps.get(eni) ?? 0,
       };
     });
   }
@@ -182,11 +202,11 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   }
 
   kernelPackets(): number {
-    return this.kernelRetired + (this.view.generation()?.chunks.kernelPackets ?? 0);
+    return this.kernelRetired + (this.view.live()?.chunks.kernelPackets ?? 0);
   }
 
   overlayPackets(): OverlayCounters {
-    const gen = this.view.generation();
+    const gen = this.view.live();
     const live = gen === null ? null : overlayOf(gen);
     const r = this.overlayRetired;
     return { decapsulated: r.decapsulated + (live?.decapsulated ?? 0), outerFragments: r.outerFragments + (live?.outerFragments ?? 0), unknownVni: r.unknownVni + (live?.unknownVni ?? 0) };
@@ -194,7 +214,7 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
 
   malformedPackets(): Readonly<Record<string, number>> {
     this.foldRetired();
-    const live = this.view.generation()?.pipeline.recorder.counters.byStatus;
+    const live = this.view.live()?.pipeline.recorder.counters.byStatus;
     const out: Record<string, number> = {};
     for (const s of MALFORMED_STATUSES) out[DECODE_STATUS_NAMES[s]] = this.malformed[s] + (live?.[s] ?? 0);
     return out;
@@ -202,11 +222,11 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
 
   unattributedPackets(): number {
     this.foldRetired();
-    return this.unattributed + (this.view.generation()?.pipeline.recorder.counters.unattributed ?? 0);
+    return this.unattributed + (this.view.live()?.pipeline.recorder.counters.unattributed ?? 0);
   }
 
   flowTable(): { capacity: number; intervals: readonly FlowTableUsage[] } {
-    const aggs = this.view.generation()?.pipeline.aggregators ?? [];
+    const aggs = this.view.live()?.pipeline.aggregators ?? [];
     return { capacity: this.view.config().flowTable.capacity, intervals: aggs.map((a) => ({ intervalSec: a.intervalSec, activeFlows: a.activeFlows })) };
   }
 
@@ -298,11 +318,11 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
 
   private foldRetired(): void {
     for (const { counters, enis } of this.retired.splice(0)) {
-      enis.forEach((l, i) => {
-        const t = this.totalsOf(l.eni.id);
+      for (const [i, id] of enis) {
+        const t = this.totalsOf(id);
         t.packets += counters.eniPackets[i];
         t.bytes += counters.eniBytes[i];
-      });
+      }
       for (const s of MALFORMED_STATUSES) this.malformed[s] += counters.byStatus[s];
       this.unattributed += counters.unattributed;
     }
@@ -396,8 +416,8 @@ function mergeDeliveryStates(a: SinkDeliveryState, b: SinkDeliveryState): SinkDe
   return merged;
 }
 
-/** A generation's overlay counters (zero when it decapsulates nothing). */
-function overlayOf(gen: LiveGeneration): OverlayCounters {
+/** A pipeline's overlay counters (zero when it decapsulates nothing). */
+function overlayOf(gen: LivePipeline): OverlayCounters {
   const recorder = gen.pipeline.recorder;
   const decoder = recorder.decoderCounters;
   return {

@@ -1,18 +1,19 @@
 import { unwatchFile, watchFile } from 'node:fs';
 import { chunkCaptureBinding } from '../capture/chunk-handle';
+import { LinkWatch } from '../capture/link-watch';
 import { ConfigError, formatProblem, loadConfig } from '../config/load';
 import type { AgentConfig, EniConfig } from '../config/types';
 import { openRecordOutput } from '../cli/record-output';
 import { EcsMetadataClient } from '../enrich/ecs-metadata';
-import { enisFromMetadata, listHostInterfaces, resolveLiveEnis, resolutionKey, type HostInterface, type LiveEni } from '../enrich/eni-discovery';
+import { enisFromMetadata, listHostInterfaces, resolveLiveEnis, type HostInterface, type LiveEni } from '../enrich/eni-discovery';
 import type { Logger } from '../log';
 import { BlindSpots } from './blind-spots';
-import { CaptureSet } from './capture-set';
 import { CountedOutput } from './counted-output';
 import { CrashWatch } from './crash-watch';
 import { DaemonMetrics } from './daemon-metrics';
+import { EniCapture } from './eni-capture';
+import type { LivePipeline } from './live-pipeline';
 import { warmUpLivePath } from './kernel-warm-up';
-import { LiveGeneration } from './live-generation';
 import { MetricsEndpoint } from './metrics-endpoint';
 import { NflogSet } from './nflog-set';
 import { applySinkChanges } from './sink-reload';
@@ -34,8 +35,10 @@ export interface DaemonOptions {
   graceSec?: number;
   /** libpcap read timeout (bounds how late a packet reaches the table). */
   bufferTimeoutMs?: number;
-  /** Watch the config file and reload on change (as on SIGHUP). */
+  /** Watch the config file and reload on change (as on SIGHUP; a content already applied is not reloaded again). */
   watchConfig?: boolean;
+  /** Follow link events (rtnetlink); off, devices are found by the periodic refresh alone (tests). */
+  watchLinks?: boolean;
   /** Host interface listing (tests). */
   listHosts?: () => HostInterface[];
 }
@@ -53,21 +56,25 @@ export class DaemonStartError extends Error {
 }
 
 /**
- * `flowlog-agent run`: live capture of every covered ENI, wall-clock windows, ENIs followed as
- * they come and go, reload on SIGHUP (wired by the run command), graceful stop.
+ * `flowlog-agent run`: live capture of every covered ENI, wall-clock windows, ENIs and devices
+ * followed as they come and go (link events, the periodic refresh), reload on SIGHUP (wired by the
+ * run command), graceful stop.
  *
  * Lifecycle: `start()` once, then any number of `reload()`/`refresh()`, then `stop()` once.
  * Everything runs on the event loop; the packet path runs inside libuv poll callbacks and all
- * structural changes (new generation, device open/close) run between them.
+ * structural changes (ENIs in and out of the pipeline, device open/close) run between them.
  */
 export class FlowlogDaemon {
   private config!: AgentConfig;
+  /** The applied config as text: a reload of the same content changes nothing. */
+  private configKey = '';
   private output!: CountedOutput;
   private crash!: CrashWatch;
   private readonly pendingDrains = new Set<Promise<void>>();
-  private captures!: CaptureSet;
+  private capture!: EniCapture;
   private nflog!: NflogSet;
-  private generation: LiveGeneration | null = null;
+  private links: LinkWatch | null = null;
+  private refreshQueued = false;
   /** ENIs resolved to a device by the last refresh, open or not (health names the failed ones). */
   private wantedEnis: LiveEni[] = [];
   /** ENIs without device, discovery failing, flow logs without ENI: health's view (issue 31). */
@@ -104,6 +111,7 @@ export class FlowlogDaemon {
     if (config === null) throw new DaemonStartError(`load config ${this.o.configPath}: refused`, 2);
     if (config.flowLogs.length === 0) throw new DaemonStartError('start daemon: nothing to capture: the config has no flow logs', 1);
     this.config = config;
+    this.configKey = JSON.stringify(config);
     try {
       this.output = new CountedOutput(await openRecordOutput(config, this.o.output, config.delivery.stopFlushTimeoutMs));
     } catch (err) {
@@ -118,8 +126,10 @@ export class FlowlogDaemon {
     }
     this.metrics = new DaemonMetrics({
       config: () => this.config,
-      generation: () => this.generation,
-      captures: () => this.captures,
+      live: () => this.capture.pipeline,
+      slots: () => this.capture.slots,
+      gapPackets: () => this.capture.gapPackets,
+      captures: () => this.capture.captures,
       nflog: () => this.nflog,
       wantedEnis: () => this.wantedEnis,
       output: () => this.output,
@@ -142,42 +152,56 @@ export class FlowlogDaemon {
       throw new DaemonStartError(`start daemon: ${(err as Error).message}`, 1, { cause: err });
     }
     warmUpLivePath(config);
-    this.captures = this.newCaptureSet(config);
     this.nflog = new NflogSet({ bufferTimeoutMs: this.bufferTimeoutMs, log: this.log });
     this.nflog.sync(config);
+    this.capture = new EniCapture({
+      config,
+      submitter: this.output,
+      nflog: this.nflog,
+      bufferTimeoutMs: this.bufferTimeoutMs,
+      log: this.log,
+      hooks: {
+        enisAdded: (enis) => this.crash.enisCaptured(enis),
+        enisFreed: (freed, live) => {
+          for (const f of freed) this.metrics.foldEni(f.eni.id, f.packets, f.bytes);
+          this.crash.enisFreed(freed.map((f) => f.eni), live.pipeline, this.output);
+        },
+        pipelineEnded: (live, endSec) => this.pipelineEnded(live, endSec),
+      },
+      onDevicesChanged: () => this.refresh(),
+    });
+    if (this.o.watchLinks ?? true) this.openLinkWatch();
     this.setupDiscovery(config);
     if (this.metadata !== null) await this.readMetadata();
-    // Devices open on worker threads, in parallel; the first generation starts once they have.
+    // Devices open on worker threads, in parallel; windows start now.
     this.refresh();
-    await this.captures.settled();
-    this.refresh();
-    const wanted = this.captures.openDevices().length + this.captures.failedDevices().length;
-    if (this.captures.openDevices().length === 0 && wanted > 0 && this.captures.permissionFailures >= wanted) {
-      await this.captures.closeAll();
+    const captures = this.capture.captures;
+    await captures.settled();
+    const wanted = captures.openDevices().length + captures.failedDevices().length;
+    if (captures.openDevices().length === 0 && wanted > 0 && captures.permissionFailures >= wanted) {
+      this.links?.close();
+      await this.capture.stop(nowSec);
       this.nflog.closeAll();
       await this.endpoint.close();
       throw new DaemonStartError('start daemon: cannot capture on any device: permission denied (needs CAP_NET_RAW and CAP_NET_ADMIN)', 1);
     }
     // Exact to the millisecond: a gap's end floored to the second would hide packets (issue 31).
-    this.crash.resume(config, this.output, Date.now() / 1000, this.liveEnis.map((l) => l.eni));
+    this.crash.resume(config, this.output, Date.now() / 1000, this.capture.slots.resolved().map((s) => s.eni));
     this.tickTimer = setInterval(() => this.tick(), this.tickIntervalMs);
     if (this.o.watchConfig ?? true) watchFile(config.sourcePath, { interval: 2000 }, (cur, prev) => {
       if (cur.mtimeMs !== prev.mtimeMs && !this.stopped) void this.reload('config file changed');
     });
     this.log.info(
-      { enis: this.generation?.enis.length ?? 0, devices: this.captures.openDevices(), nflog: this.nflog.states().filter((g) => g.up).map((g) => g.device), metrics: this.endpoint.url },
+      { enis: this.capture.slots.resolved().length, devices: captures.openDevices(), nflog: this.nflog.states().filter((g) => g.up).map((g) => g.device), metrics: this.endpoint.url },
       'daemon started',
     );
   }
 
-  /** ENIs captured now, in index order. */
-  get liveEnis(): readonly LiveEni[] {
-    return this.generation?.enis ?? [];
-  }
-
   /**
    * Re-reads the config file. Refused (problems printed like `validate`, old config kept) when
-   * invalid; otherwise the new config takes effect at once (partial window at the change).
+   * invalid; a content already applied (SIGHUP and the file watcher both see one edit) changes
+   * nothing; otherwise the new config takes effect at once, in place: windows stay open, flows
+   * whole (see EniCapture, Pipeline.reconfigure).
    */
   async reload(reason = 'SIGHUP'): Promise<boolean> {
     if (this.stopped) return false;
@@ -187,65 +211,66 @@ export class FlowlogDaemon {
       this.log.error({ reason, config: this.o.configPath }, 'reload refused: config invalid, keeping the running one');
       return false;
     }
+    const key = JSON.stringify(next);
+    if (key === this.configKey) {
+      this.log.info({ reason }, 'config unchanged: nothing to reload');
+      this.refresh();
+      return true;
+    }
+    this.configKey = key;
     this.reloads.ok++;
     const previous = this.config;
-    const captureChanged = JSON.stringify(next.capture) !== JSON.stringify(previous.capture);
     this.config = next;
     this.crash.configChanged(next, nowSec());
     await applySinkChanges(this.output.inner, previous, next, this.log);
-    if (captureChanged) {
-      this.endGeneration();
-      await this.captures.closeAll();
-      this.captures = this.newCaptureSet(next);
-    }
+    this.capture.setCapture(next);
     this.nflog.sync(next);
     await this.endpoint.follow(next.metrics.listen);
     this.setupDiscovery(next);
     if (this.metadata !== null) await this.readMetadata();
     this.refresh(true);
-    this.log.info({ reason, enis: this.liveEnis.length }, 'config reloaded');
+    this.log.info({ reason, enis: this.capture.slots.resolved().length }, 'config reloaded');
     return true;
   }
 
   /**
-   * Finds ENIs and devices now: host interfaces, the config, the last metadata answer. Opens new
-   * devices, closes gone ones, and starts a new generation when the captured set changed.
+   * Finds ENIs and devices now: host interfaces, the config, the last metadata answer; the
+   * captured ENIs and devices follow (EniCapture.apply). `force`: the config changed.
    */
   refresh(force = false): void {
     if (this.stopped) return;
     const hosts = this.listHosts();
-    const overlayDevices = this.config.overlay?.devices ?? [];
-    const shared = [...this.config.capture.devices, ...overlayDevices];
+    const shared = [...this.config.capture.devices, ...(this.config.overlay?.devices ?? [])];
     const resolution = resolveLiveEnis(this.config.enis, this.discovered, this.config.flowLogs, hosts, shared);
     const unresolved = resolution.unresolved.map((u) => `${u.id}: ${u.reason}`).join('; ');
     if (unresolved !== this.lastUnresolved) {
       this.lastUnresolved = unresolved;
-      if (unresolved !== '') this.log.warn({ unresolved: resolution.unresolved }, 'ENIs not captured yet');
+      if (unresolved !== '') this.log.warn({ unresolved: resolution.unresolved.map((u) => ({ id: u.id, reason: u.reason })) }, 'ENIs not captured yet');
     }
     this.wantedEnis = resolution.enis;
     this.blind.resolved(this.config, resolution.unresolved, this.discovered, Date.now());
-    const own = resolution.enis.filter((l) => !l.shared).map((l) => ({ device: l.device, shared: false }));
-    // Shared devices are opened only while some ENI is counted there.
-    const needShared = resolution.enis.some((l) => l.shared);
-    const sharedWanted = this.config.capture.devices.map((device) => ({ device, shared: true }));
-    const overlayWanted = overlayDevices.map((device) => ({ device, shared: true, overlay: true }));
-    this.captures.sync([...own, ...(needShared ? [...sharedWanted, ...overlayWanted] : [])]);
-    this.captures.retryDue();
+    this.capture.apply(this.config, resolution, nowSec(), force);
+    this.capture.captures.retryDue();
     this.nflog.retryDue();
-    const open = new Set(this.captures.openDevices());
-    // A shared ENI is captured while any shared device is open (health names the ones that are not).
-    const sharedOpen = this.captures.sharedSources().length > 0;
-    const live = resolution.enis.filter((l) => (l.shared ? sharedOpen : open.has(l.device)));
-    if (!force && this.generation !== null && resolutionKey(live) === this.generation.key) {
-      this.generation.bindSources(this.captures); // a device reopened under the same ENI
-      return;
+  }
+
+  /** Link events: the handles follow at once, then ENIs and devices are looked at afresh (once per event-loop turn). */
+  private openLinkWatch(): void {
+    try {
+      this.links = LinkWatch.open((events, overflowed) => {
+        if (this.stopped) return;
+        this.capture.onLinkEvents(events, overflowed);
+        if (overflowed) this.log.warn('link events lost (rtnetlink buffer overflow): devices looked at afresh');
+        if (this.refreshQueued) return;
+        this.refreshQueued = true;
+        setImmediate(() => {
+          this.refreshQueued = false;
+          this.refresh();
+        });
+      });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, `${(err as Error).message}: devices are found by the periodic refresh only`);
     }
-    this.endGeneration();
-    this.generation = new LiveGeneration(this.config, live, this.output, nowSec());
-    this.generation.bindSources(this.captures);
-    this.crash.generationStarted(live.map((l) => l.eni));
-    this.nflog.bind(this.generation.pipeline.recorder, live);
-    this.log.info({ enis: live.map((l) => ({ id: l.eni.id, device: l.shared ? shared : l.device, mac: l.eni.mac, ips: l.eni.ips })) }, 'capturing ENIs');
   }
 
   /**
@@ -258,59 +283,55 @@ export class FlowlogDaemon {
     if (this.tickTimer) clearInterval(this.tickTimer);
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     unwatchFile(this.config.sourcePath);
+    this.links?.close();
     await this.endpoint.close();
-    this.endGeneration();
-    await this.captures.closeAll();
+    this.nflog.drainAll();
+    await this.capture.stop(nowSec);
     this.nflog.closeAll();
     await Promise.all(this.pendingDrains);
     const result = await this.output.close();
     await this.crash.close(true);
-    this.log.info({ ...result, framesRead: this.captures.framesRead(), kernelPackets: this.metrics.kernelPackets() }, 'daemon stopped');
+    this.log.info({ ...result, framesRead: this.capture.captures.framesRead(), kernelPackets: this.metrics.kernelPackets() }, 'daemon stopped');
     return result;
   }
 
   /** Once per tick: retry failed devices, collect drops, close windows on the delayed clock. */
   private tick(): void {
     if (this.stopped) return;
-    this.captures.retryDue(); // devices that open call refresh (onOpenSetChanged)
+    this.capture.captures.retryDue(); // devices that open call refresh (onDevicesChanged)
     this.nflog.retryDue();
     this.metrics.sample();
-    const gen = this.generation;
-    if (gen === null) return;
+    const live = this.capture.pipeline;
+    if (live === null) return;
     const clock = nowSec() - this.graceSec;
-    // Before a window closes every handle is read out and asked for its drops, so they land in
-    // it; between, only handles that read frames are asked (and all every FULL_SAMPLE_TICKS), and
-    // none is read: the poll wakes the agent for every block the kernel hands over.
-    const closing = gen.closesBy(clock);
+    // Before a window closes every handle is read out and asked for its drops, and every device
+    // gap counted, so they land in it; between, only handles that read frames are asked (and all
+    // every FULL_SAMPLE_TICKS), and none is read: the poll wakes the agent for every block the
+    // kernel hands over.
+    const closing = live.closesBy(clock);
     const full = closing || ++this.ticks % FULL_SAMPLE_TICKS === 0;
+    if (closing) this.nflog.drainAll();
+    this.capture.beforeTick(closing, full);
+    live.collectNflogLoss(this.nflog, this.capture.slots);
+    live.tick(clock);
     if (closing) {
-      this.captures.drainAll();
-      this.nflog.drainAll();
+      this.crash.windowsClosed(live.pipeline, this.output);
+      this.capture.afterClose(nowSec());
     }
-    gen.collectLoss(this.captures, !full);
-    gen.collectNflogLoss(this.nflog);
-    gen.tick(clock);
-    if (closing) this.crash.windowsClosed(gen.pipeline, this.output);
     this.crash.tick(nowSec());
   }
 
-  private endGeneration(): void {
-    const gen = this.generation;
-    if (gen === null) return;
-    this.captures.drainAll();
-    this.nflog.drainAll();
-    gen.collectLoss(this.captures);
-    gen.collectNflogLoss(this.nflog);
-    const endSec = nowSec();
-    gen.finish(endSec);
-    this.crash.generationEnded(gen.enis.map((l) => l.eni), gen.pipeline, this.output, endSec);
-    this.metrics.retire(gen);
+  /** A pipeline ended (stop, or replaced): its records delivered before the output closes, its counters folded. */
+  private pipelineEnded(live: LivePipeline, endSec: number): void {
+    const enis = this.capture.slots.inUse();
+    this.crash.pipelineEnded(enis.map((s) => s.eni), live.pipeline, this.output, endSec);
+    if (!this.stopped) this.crash.enisCaptured(enis.map((s) => s.eni));
+    this.metrics.retire(live, enis.map((s) => [s.index, s.eni.id] as const));
     // Closed windows build their records in slices (so capture never stalls); keep the promise
     // so a stop delivers them before closing the output.
-    const drained = gen.pipeline.drained();
+    const drained = live.pipeline.drained();
     this.pendingDrains.add(drained);
     void drained.finally(() => this.pendingDrains.delete(drained));
-    this.generation = null;
   }
 
   private setupDiscovery(config: AgentConfig): void {
@@ -341,16 +362,6 @@ export class FlowlogDaemon {
     } finally {
       this.metadataInFlight = false;
     }
-  }
-
-  private newCaptureSet(config: AgentConfig): CaptureSet {
-    return new CaptureSet({
-      capture: config.capture,
-      overlaySnaplenBytes: Math.max(config.capture.snaplenBytes, config.overlay?.snaplenBytes ?? 0),
-      bufferTimeoutMs: this.bufferTimeoutMs,
-      log: this.log,
-      onOpenSetChanged: () => this.refresh(),
-    });
   }
 
   private loadOrReport(): AgentConfig | null {

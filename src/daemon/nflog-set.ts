@@ -1,6 +1,5 @@
 import { NflogCaptureSource, nflogGroupsOf } from '../capture/nflog-source';
 import type { AgentConfig, EniConfig } from '../config/types';
-import type { LiveEni } from '../enrich/eni-discovery';
 import type { FlowRecorder } from '../flow/flow-recorder';
 import type { Logger } from '../log';
 import { markOpened, openFailureMessage, scheduleRetry, type HandleRetryState } from './handle-retry';
@@ -36,8 +35,8 @@ export interface NflogSetOptions {
  * running. Read failures are not detected: libpcap's NFLOG read returns -1 for an empty
  * non-blocking socket as for a real error, so the return code cannot tell them apart. Owns its sources; `sync` and `closeAll` are the only closers.
  *
- * Each group is re-bound to every new generation's recorder (`bind`) with the generation's ENI
- * list, so ENI indexes and interface indexes always match the pipeline the frames go to.
+ * Each group is re-bound (`bind`) whenever the pipeline's ENI list changes, so ENI indexes and
+ * interface indexes always match the pipeline the frames go to.
  */
 /** Drops of one NFLOG group since the last look. */
 export interface NflogDrops {
@@ -84,12 +83,12 @@ export class NflogSet {
   }
 
   /**
-   * Points every group at `recorder`, whose ENIs are `enis` in index order. The ENI configs get
-   * their live device as `interface`, so the hook's interface index finds ENIs resolved by MAC.
+   * Points every group at `recorder`, whose ENIs are `enis` in index order, each with its live
+   * device as `interface` (so the hook's interface index finds ENIs resolved by MAC).
    */
-  bind(recorder: FlowRecorder, enis: readonly LiveEni[]): void {
+  bind(recorder: FlowRecorder, enis: readonly EniConfig[]): void {
     this.recorder = recorder;
-    this.enis = enis.map((l) => ({ ...l.eni, interface: l.device }));
+    this.enis = enis;
     for (const slot of this.slots.values()) slot.source?.bind(recorder, this.enis, slot.eniId);
   }
 

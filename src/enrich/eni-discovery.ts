@@ -66,6 +66,8 @@ export interface LiveEni {
 export interface UnresolvedEni {
   id: string;
   reason: string;
+  /** Its configuration as configured or discovered (no device to complete it from). */
+  eni: EniConfig;
 }
 
 export interface EniResolution {
@@ -130,11 +132,11 @@ export function resolveLiveEnis(
     }
     if (host === undefined) {
       const reason = e.interface !== undefined ? `interface ${e.interface} not present` : e.mac !== undefined ? `no interface with MAC ${e.mac}` : 'neither interface nor MAC given';
-      unresolved.push({ id: e.id, reason });
+      unresolved.push({ id: e.id, reason, eni: e });
       continue;
     }
     if (usedDevices.has(host.name)) {
-      unresolved.push({ id: e.id, reason: `interface ${host.name} already captured for another ENI` });
+      unresolved.push({ id: e.id, reason: `interface ${host.name} already captured for another ENI`, eni: e });
       continue;
     }
     usedDevices.add(host.name);
@@ -155,9 +157,4 @@ export function resolveLiveEnis(
 function toCidr(address: string): string | null {
   const parsed = parseIpOrCidr(address);
   return parsed.ok ? parsed.value.cidr : null;
-}
-
-/** A stable text form of a resolution, to tell whether anything changed between refreshes. */
-export function resolutionKey(enis: readonly LiveEni[]): string {
-  return JSON.stringify(enis.map((l) => [l.shared ? '*' : l.device, l.eni.id, l.eni.mac ?? '', l.eni.ips, l.eni.vpcId, l.eni.vswitchId, l.eni.vmId]));
 }

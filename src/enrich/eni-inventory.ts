@@ -8,8 +8,9 @@ import { parseMac, parsePrefix, prefixMasks } from './ip-address';
  * inbound. Lookups run per packet, so they use typed arrays only: an open-addressing table for MACs
  * and exact addresses, and a short linear scan over prefixes (longest first) for CIDRs.
  *
- * Lifecycle: built from a config snapshot and immutable; a reload builds a new inventory and the
- * pipeline swaps it in between packets.
+ * Lifecycle: built from a config snapshot and immutable; a change of the ENIs builds a new
+ * inventory and the pipeline swaps it in between packets. Indexes are positions in `enis`, which
+ * may hold entries that match nothing (a live pipeline's free ENI slots, see FREE_ENI).
  */
 export class EniInventory {
   readonly enis: readonly EniConfig[];
@@ -25,12 +26,21 @@ export class EniInventory {
   private readonly prefixes: Uint32Array; // [family, w0..w3, m0..m3, eni] per prefix, longest first
   private readonly prefixCount: number;
 
-  constructor(enis: readonly EniConfig[]) {
+  /**
+   * `secondary` marks ENIs whose MACs and addresses lose to every other ENI's: a live ENI retired
+   * until its last window closes still finds its own frames, unless a current ENI took its
+   * addresses meanwhile.
+   */
+  constructor(enis: readonly EniConfig[], secondary?: Uint8Array) {
     this.enis = enis;
     const macs: Array<{ hi: number; lo: number; eni: number }> = [];
     const hosts: Array<{ family: number; words: Uint32Array; eni: number }> = [];
     const nets: Array<{ family: 4 | 6; words: Uint32Array; len: number; eni: number }> = [];
-    enis.forEach((e, eni) => {
+    // Lookups answer the first entry inserted (list order, probe order, stable prefix sort).
+    const order = enis.map((_, i) => i);
+    if (secondary !== undefined) order.sort((a, b) => (secondary[a] ?? 0) - (secondary[b] ?? 0) || a - b);
+    order.forEach((eni) => {
+      const e = enis[eni];
       const mac = e.mac ? parseMac(e.mac) : null;
       if (mac) macs.push({ ...mac, eni });
       for (const ip of e.ips) {

@@ -41,10 +41,15 @@ export class ChunkRecorder {
 
   constructor(
     readonly recorder: FlowRecorder,
-    private readonly kernel: ReplayKernel | null,
+    private kernel: ReplayKernel | null,
   ) {
     this.chunk = kernel === null ? Buffer.allocUnsafe(CHUNK_BYTES) : kernel.chunk;
     this.words = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.byteLength);
+  }
+
+  /** Goes on without the kernel (it could not take a change of the ENIs); `chunk` stays valid. */
+  dropKernel(): void {
+    this.kernel = null;
   }
 
   /** Marks the ENIs that frames of shared devices may count (those with no device of their own). */

@@ -18,6 +18,12 @@ export interface ClosedWindow {
   eniLostPackets: Float64Array;
   /** Bytes of those packets where known (table full); capture drops add packets only. */
   eniLostBytes: Float64Array;
+  /**
+   * 1 per ENI captured at some moment of the window (its device open, or a shared device). An
+   * idle ENI gets NODATA only when captured; one whose device existed for none of the window gets
+   * no record (unless it lost packets: SKIPDATA). Replay captures every ENI all along.
+   */
+  eniCaptured: Uint8Array;
 }
 
 /**
@@ -34,6 +40,7 @@ class ClosedFlowWindow implements ClosedWindow {
     readonly eniPackets: Float64Array,
     readonly eniLostPackets: Float64Array,
     readonly eniLostBytes: Float64Array,
+    readonly eniCaptured: Uint8Array,
   ) {}
 }
 
@@ -64,6 +71,11 @@ export interface FlowAggregatorOptions {
    * still arrive, late, into the current window). Called once per jump.
    */
   onUncaptured?: (startSec: number, endSec: number) => void;
+  /**
+   * Whether every ENI counts as captured from the start (replay: yes, the default). The daemon
+   * starts with none and says which are with `setCapturing` as their devices open and close.
+   */
+  capturedFromStart?: boolean;
 }
 
 /**
@@ -87,6 +99,11 @@ export class FlowAggregator {
   private eniPackets: Float64Array;
   private eniLostPackets: Float64Array;
   private eniLostBytes: Float64Array;
+  private eniCaptured: Uint8Array;
+  /** Per ENI, 1 while it is captured now: the next window's eniCaptured starts from it. */
+  private readonly capturing: Uint8Array;
+  /** Per ENI, when it was last captured (Unix s; -1 never), for windows opened after that. */
+  private readonly capturedUntilSec: Float64Array;
   private readonly wallClock: boolean;
   private readonly arena: TableArena | undefined;
   /** Wall-clock mode: the next window's flows and counts, recorded before the current one closed. */
@@ -94,6 +111,7 @@ export class FlowAggregator {
   private aheadPackets: Float64Array | null = null;
   private aheadLostPackets: Float64Array | null = null;
   private aheadLostBytes: Float64Array | null = null;
+  private aheadCaptured: Uint8Array | null = null;
   /** -1 until the first timestamp arrives. */
   windowStartSec = -1;
   windowEndSec = -1;
@@ -120,6 +138,37 @@ export class FlowAggregator {
     this.eniPackets = new Float64Array(o.eniCount);
     this.eniLostPackets = new Float64Array(o.eniCount);
     this.eniLostBytes = new Float64Array(o.eniCount);
+    this.capturing = new Uint8Array(o.eniCount).fill(o.capturedFromStart === false ? 0 : 1);
+    this.capturedUntilSec = new Float64Array(o.eniCount).fill(-1);
+    this.eniCaptured = this.capturing.slice();
+  }
+
+  /**
+   * ENI `eni` is captured from `atSec` (wall clock) on (`on`), or no longer. The window `atSec`
+   * falls in is marked captured (the current one, or the next when the clock has passed the
+   * current one's end and it waits out its grace), and so is every later window it overlaps.
+   */
+  setCapturing(eni: number, on: boolean, atSec: number): void {
+    this.capturing[eni] = on ? 1 : 0;
+    if (!on) {
+      this.capturedUntilSec[eni] = atSec;
+      return;
+    }
+    if (this.windowStartSec < 0 || atSec < this.windowEndSec) this.eniCaptured[eni] = 1;
+    if (this.aheadCaptured !== null) this.aheadCaptured[eni] = 1;
+  }
+
+  /** Who a window opening at `startSec` starts captured with: those captured now or since its start. */
+  private capturedFrom(startSec: number): Uint8Array {
+    const c = this.capturing.slice();
+    const until = this.capturedUntilSec;
+    for (let e = 0; e < c.length; e++) if (until[e] >= startSec) c[e] = 1;
+    return c;
+  }
+
+  /** Whether ENI `eni` is captured now (see setCapturing). */
+  isCapturing(eni: number): boolean {
+    return this.capturing[eni] === 1;
   }
 
   /** Records one packet for `eni`; `flags` as in FlowTable. Packet path: no allocation. */
@@ -182,6 +231,7 @@ export class FlowAggregator {
     this.aheadPackets = new Float64Array(this.eniCount);
     this.aheadLostPackets = new Float64Array(this.eniCount);
     this.aheadLostBytes = new Float64Array(this.eniCount);
+    this.aheadCaptured = this.capturedFrom(this.windowEndSec);
     return ahead;
   }
 
@@ -308,6 +358,22 @@ export class FlowAggregator {
     return this.eniPackets;
   }
 
+  /**
+   * The open window as it stands, ending at `endSec`, and the next one when packets of it came
+   * early: what a flow log removed mid-window writes as its partial last window. The tables and
+   * counts are borrowed (they keep recording): build their records before the next packet.
+   */
+  openWindows(endSec: number): ClosedWindow[] {
+    if (this.windowStartSec < 0 || this.table === null) return [];
+    const end = Math.max(this.windowStartSec + 1, Math.min(endSec, this.windowEndSec));
+    const out: ClosedWindow[] = [new ClosedFlowWindow(this.intervalSec, this.windowStartSec, end, this.table, this.eniPackets, this.eniLostPackets, this.eniLostBytes, this.eniCaptured)];
+    if (this.ahead !== null && endSec > this.windowEndSec) {
+      const next = this.windowEndSec;
+      out.push(new ClosedFlowWindow(this.intervalSec, next, Math.min(endSec, next + this.intervalSec), this.ahead, this.aheadPackets as Float64Array, this.aheadLostPackets as Float64Array, this.aheadLostBytes as Float64Array, this.aheadCaptured as Uint8Array));
+    }
+    return out;
+  }
+
   /** Flows recorded in the current window (for the active-flows gauge). */
   get activeFlows(): number {
     return this.table === null ? 0 : this.table.size;
@@ -320,18 +386,21 @@ export class FlowAggregator {
 
   private closeWindow(endSec: number): void {
     const closing = this.table as FlowTable;
-    const window = new ClosedFlowWindow(this.intervalSec, this.windowStartSec, endSec, closing, this.eniPackets, this.eniLostPackets, this.eniLostBytes);
+    const window = new ClosedFlowWindow(this.intervalSec, this.windowStartSec, endSec, closing, this.eniPackets, this.eniLostPackets, this.eniLostBytes, this.eniCaptured);
     if (this.ahead !== null) {
       // The next window started recording early (wall-clock mode): it becomes the current one.
       this.eniPackets = this.aheadPackets as Float64Array;
       this.eniLostPackets = this.aheadLostPackets as Float64Array;
       this.eniLostBytes = this.aheadLostBytes as Float64Array;
+      this.eniCaptured = this.aheadCaptured as Uint8Array;
       this.table = this.ahead;
       this.ahead = this.aheadPackets = this.aheadLostPackets = this.aheadLostBytes = null;
+      this.aheadCaptured = null;
     } else {
       this.eniPackets = new Float64Array(this.eniCount);
       this.eniLostPackets = new Float64Array(this.eniCount);
       this.eniLostBytes = new Float64Array(this.eniCount);
+      this.eniCaptured = this.capturedFrom(this.windowEndSec);
       this.table = this.spare;
       this.spare = null;
     }

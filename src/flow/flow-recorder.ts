@@ -52,11 +52,14 @@ export class FlowRecorder {
   private readonly decoder: Decoder;
   /** The same decoder when the recorder decapsulates (one fragment cache), else null. */
   private readonly overlayDecoder: OverlayDecoder | null;
-  private readonly overlay: OverlayInventory | null;
+  private overlay: OverlayInventory | null;
   private readonly decapsulateAll: boolean;
-  /** Aggregators covering ENI e are eniAggIndex[eniAggOffset[e] .. eniAggOffset[e+1]). */
-  readonly eniAggOffset: Int32Array;
-  readonly eniAggIndex: Int32Array;
+  /**
+   * Aggregators covering ENI e are eniAggIndex[eniAggOffset[e] .. eniAggOffset[e+1]). Replaced
+   * (never changed in place) by `setCoverage`; the replay kernel keeps a copy its owner renews.
+   */
+  eniAggOffset: Int32Array;
+  eniAggIndex: Int32Array;
   /**
    * 1 per ENI that frames of shared devices may count (it has no device of its own); set by the
    * daemon (see `onSharedFrame`). Kept equal to the replay kernel's copy by the owner.
@@ -72,24 +75,45 @@ export class FlowRecorder {
     coverage: readonly Uint8Array[],
     fragmentCacheSize: number,
     overlay: RecorderOverlay | null = null,
+    /**
+     * ENI indexes the recorder's arrays hold: the inventory's count (replay), or more for a live
+     * pipeline whose ENIs come and go in place (see setInventory, setCoverage).
+     */
+    readonly eniCapacity: number = inventory.enis.length,
   ) {
     this.overlayDecoder = overlay === null ? null : new OverlayDecoder({ fragmentCacheSize }, overlay.ports);
     this.decoder = this.overlayDecoder ?? new Decoder({ fragmentCacheSize });
     this.overlay = overlay?.inventory ?? null;
     this.decapsulateAll = overlay?.decapsulateAll ?? false;
-    const eniCount = inventory.enis.length;
-    this.counters = new PacketCounters(eniCount);
-    this.sharedEnis = new Uint8Array(eniCount);
-    this.eniAggOffset = new Int32Array(eniCount + 1);
+    this.counters = new PacketCounters(eniCapacity);
+    this.sharedEnis = new Uint8Array(eniCapacity);
+    this.eniAggOffset = new Int32Array(eniCapacity + 1);
+    this.eniAggIndex = new Int32Array(0);
+    this.setCoverage(coverage);
+  }
+
+  /**
+   * Which ENIs each aggregator records (`coverage[a][e]` 1), as an ENI's list of aggregators.
+   * Off the packet path (config changes); arrays shorter than eniCapacity cover nothing beyond.
+   */
+  setCoverage(coverage: readonly Uint8Array[]): void {
+    const n = this.eniCapacity;
+    const offset = new Int32Array(n + 1);
     const idx: number[] = [];
-    for (let e = 0; e < eniCount; e++) {
-      this.eniAggOffset[e] = idx.length;
+    for (let e = 0; e < n; e++) {
+      offset[e] = idx.length;
       coverage.forEach((cov, a) => {
         if (cov[e] === 1) idx.push(a);
       });
     }
-    this.eniAggOffset[eniCount] = idx.length;
+    offset[n] = idx.length;
+    this.eniAggOffset = offset;
     this.eniAggIndex = Int32Array.from(idx);
+  }
+
+  /** Swaps in the overlay inventory of a changed ENI list (same ports; ENI indexes as the inventory's). */
+  setOverlayInventory(overlay: OverlayInventory): void {
+    if (this.overlay !== null) this.overlay = overlay;
   }
 
   get decoderCounters(): Decoder {
@@ -288,7 +312,7 @@ export class FlowRecorder {
     return this.policy !== null;
   }
 
-  /** Swaps in a new inventory (config reload); ENI indexes must keep their meaning. */
+  /** Swaps in a new inventory (ENIs changed in place); ENI indexes must keep their meaning. */
   setInventory(inventory: EniInventory): void {
     this.inventory = inventory;
   }

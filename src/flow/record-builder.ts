@@ -286,8 +286,8 @@ export class RecordBuilder {
       const cov = this.coverage[f];
       for (let eni = 0; eni < cov.length; eni++) {
         if (cov[eni] === 0) continue;
-        const status = logStatusOf(w.eniPackets[eni], w.eniLostPackets[eni]);
-        if (status === 'OK') continue;
+        const status = logStatusOf(w.eniPackets[eni], w.eniLostPackets[eni], w.eniCaptured[eni] === 1);
+        if (status === 'OK' || status === null) continue;
         batches[f].records.push(this.withExtras(this.statusRecord(eni, status, w), this.flowLogs[f], '-', null, 0));
         if (status === 'NODATA') this.counters.nodata++;
         else this.counters.skipdata++;

@@ -16,11 +16,16 @@ export class WindowDropSummary {
 
   constructor(
     private readonly counters: PacketCounters,
-    private readonly eniIds: readonly string[],
+    private eniIds: readonly string[],
     private readonly log: Logger,
   ) {
     this.lastByStatus = Float64Array.from(counters.byStatus);
     this.lastUnattributed = counters.unattributed;
+  }
+
+  /** The ENI ids by index, after the ENIs changed in place. */
+  setEniIds(eniIds: readonly string[]): void {
+    this.eniIds = eniIds;
   }
 
   onWindowClosed(w: ClosedWindow): void {

@@ -48,14 +48,30 @@ function tableBytes(capacity: number): number {
   return capacity * 32 * 2 + slots * 4 * 2 + 64;
 }
 
-/** Bytes of the kernel's own regions, as ReplayKernel's constructor takes them (each 8-aligned). */
-function controlBytes(inventory: EniInventory, aggregators: number): number {
+/** Bytes of an inventory's lookup lists as the kernel copies them (MACs, addresses, prefixes). */
+function lookupBytes(inventory: EniInventory): number {
   const lists = inventory.kernelTables();
-  const enis = inventory.enis.length;
-  const copies = [lists.macs.length, lists.hosts.length, lists.prefixes.length, enis + 1, enis * aggregators].map((n) => Math.max(4, n * 4));
-  const regions = [...copies, aggregators * KERNEL_DESCRIPTOR_WORDS * 4, enis * 8, enis * 8, aggregators * enis * 8, MAX_INTERFACES * 24, Math.max(4, enis), CHUNK_BYTES];
+  return [lists.macs.length, lists.hosts.length, lists.prefixes.length].reduce((sum, n) => sum + listBytes(n), 0);
+}
+
+/** Bytes one list of `words` u32 takes in a lookup area (8-aligned). */
+function listBytes(words: number): number {
+  return (Math.max(4, words * 4) + 7) & ~7;
+}
+
+/** Bytes of the kernel's own regions, as ReplayKernel's constructor takes them (each 8-aligned). */
+function controlBytes(enis: number, aggregators: number, lookupAreaBytes: number): number {
+  const copies = [enis + 1, enis * aggregators].map((n) => Math.max(4, n * 4));
+  const regions = [lookupAreaBytes, ...copies, aggregators * KERNEL_DESCRIPTOR_WORDS * 4, enis * 8, enis * 8, aggregators * enis * 8, MAX_INTERFACES * 24, Math.max(4, enis), CHUNK_BYTES];
   return regions.reduce((sum, bytes) => sum + bytes + 8, 0);
 }
+
+/**
+ * A live pipeline's lookup lists change with its ENIs (ReplayKernel.reconfigure): the area holds
+ * four times the first lists (at least 256 KiB), and the memory keeps as much again spare for a
+ * larger area. Pages never written cost nothing.
+ */
+const LIVE_LOOKUP_AREA_MIN_BYTES = 256 * 1024;
 
 /** The kernel's linear memory, handed out front to back; also the flow tables' arena. */
 export class KernelMemory implements TableArena {
@@ -63,7 +79,13 @@ export class KernelMemory implements TableArena {
   readonly buffer: ArrayBuffer;
   private next = 0;
 
-  private constructor(bytes: number) {
+  private constructor(
+    bytes: number,
+    /** ENI indexes the kernel's per-ENI regions hold. */
+    readonly eniCapacity: number,
+    /** Bytes of the kernel's first lookup area. */
+    readonly lookupAreaBytes: number,
+  ) {
     this.memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE_BYTES), maximum: Math.ceil(bytes / PAGE_BYTES) });
     this.buffer = this.memory.buffer;
   }
@@ -73,8 +95,20 @@ export class KernelMemory implements TableArena {
    * null when that would exceed MAX_MEMORY_BYTES.
    */
   static forReplay(inventory: EniInventory, aggregators: number, capacity: number): KernelMemory | null {
-    const bytes = controlBytes(inventory, aggregators) + aggregators * 2 * tableBytes(capacity);
-    return bytes > MAX_MEMORY_BYTES ? null : new KernelMemory(bytes);
+    const lookups = lookupBytes(inventory);
+    const enis = inventory.enis.length;
+    const bytes = controlBytes(enis, aggregators, lookups) + aggregators * 2 * tableBytes(capacity);
+    return bytes > MAX_MEMORY_BYTES ? null : new KernelMemory(bytes, enis, lookups);
+  }
+
+  /**
+   * Memory for a live pipeline whose ENIs change in place: per-ENI regions for `eniCapacity`
+   * indexes and room for lookup lists larger than `inventory`'s (see ReplayKernel.reconfigure).
+   */
+  static forLive(inventory: EniInventory, aggregators: number, capacity: number, eniCapacity: number): KernelMemory | null {
+    const area = Math.max(LIVE_LOOKUP_AREA_MIN_BYTES, 4 * lookupBytes(inventory));
+    const bytes = controlBytes(eniCapacity, aggregators, area) + 2 * area + aggregators * 2 * tableBytes(capacity);
+    return bytes > MAX_MEMORY_BYTES ? null : new KernelMemory(bytes, eniCapacity, area);
   }
 
   allocate(bytes: number): number {
@@ -129,13 +163,22 @@ export class ReplayKernel {
   /** Per aggregator, the table the last call exported, and whether it was the ahead one. */
   private readonly tables: Array<FlowTable | null>;
   private readonly aheadOf: Uint8Array;
+  /** Where the lookup lists and the ENIs' aggregator lists are copied (see `reconfigure`). */
+  private lookupAt: number;
+  private lookupAreaBytes: number;
+  private readonly aggOffsetAt: number;
+  private readonly aggIndexAt: number;
+  private readonly tablesAt: number;
+  private readonly eniPacketsAt: number;
+  private readonly eniBytesAt: number;
+  private readonly aggPacketsAt: number;
 
   /**
    * `memory` must be the arena the aggregators' tables were made in. Throws only when the
    * module cannot be instantiated (the caller then replays without it).
    */
   constructor(
-    memory: KernelMemory,
+    private readonly memory: KernelMemory,
     inventory: EniInventory,
     private readonly recorder: FlowRecorder,
     private readonly aggregators: readonly FlowAggregator[],
@@ -143,27 +186,21 @@ export class ReplayKernel {
     compiled ??= new WebAssembly.Module(Buffer.from(KERNEL_WASM_BASE64, 'base64'));
     this.exports = new WebAssembly.Instance(compiled, { env: { memory: memory.memory } }).exports as unknown as KernelExports;
     const buffer = memory.buffer;
-    const lists = inventory.kernelTables();
-    const copy = (words: Int32Array | Uint32Array): number => {
-      const at = memory.take(Math.max(4, words.length * 4));
-      new Uint32Array(buffer, at, words.length).set(words);
-      return at;
-    };
-    const enis = (this.eniCount = inventory.enis.length);
+    const enis = (this.eniCount = memory.eniCapacity);
+    if (recorder.eniCapacity !== enis) throw new RangeError(`kernel memory for ${enis} ENIs, recorder for ${recorder.eniCapacity}`);
     this.tables = aggregators.map(() => null);
     this.aheadOf = new Uint8Array(aggregators.length);
     const aggs = aggregators.length;
-    const macs = copy(lists.macs);
-    const hosts = copy(lists.hosts);
-    const prefixes = copy(lists.prefixes);
-    const aggOffset = copy(recorder.eniAggOffset);
-    const aggIndex = copy(recorder.eniAggIndex);
-    const tables = memory.take(aggs * KERNEL_DESCRIPTOR_WORDS * 4);
+    this.lookupAreaBytes = memory.lookupAreaBytes;
+    this.lookupAt = memory.take(this.lookupAreaBytes);
+    this.aggOffsetAt = memory.take(Math.max(4, (enis + 1) * 4));
+    this.aggIndexAt = memory.take(Math.max(4, enis * aggs * 4));
+    const tables = (this.tablesAt = memory.take(aggs * KERNEL_DESCRIPTOR_WORDS * 4));
     this.descWords = new Uint32Array(buffer, tables, aggs * KERNEL_DESCRIPTOR_WORDS);
     this.descFloats = new Float64Array(buffer, tables, (aggs * KERNEL_DESCRIPTOR_WORDS) / 2);
-    const eniPacketsAt = memory.take(enis * 8);
-    const eniBytesAt = memory.take(enis * 8);
-    const aggPacketsAt = memory.take(aggs * enis * 8);
+    const eniPacketsAt = (this.eniPacketsAt = memory.take(enis * 8));
+    const eniBytesAt = (this.eniBytesAt = memory.take(enis * 8));
+    const aggPacketsAt = (this.aggPacketsAt = memory.take(aggs * enis * 8));
     this.eniPackets = new Float64Array(buffer, eniPacketsAt, enis);
     this.eniBytes = new Float64Array(buffer, eniBytesAt, enis);
     this.aggPackets = new Float64Array(buffer, aggPacketsAt, aggs * enis);
@@ -174,10 +211,42 @@ export class ReplayKernel {
     this.sharedEnis = new Uint8Array(buffer, this.sharedAt, enis);
     this.chunkAt = memory.take(CHUNK_BYTES);
     this.chunk = Buffer.from(buffer, this.chunkAt, CHUNK_BYTES);
+    if (!this.reconfigure(inventory)) throw new RangeError('copy the lookup lists: they exceed the kernel memory');
+  }
+
+  /**
+   * Copies `inventory`'s lookup lists and the recorder's ENI-to-aggregator lists (after
+   * FlowRecorder.setCoverage) into kernel memory: the live pipeline's ENIs changed in place,
+   * indexes kept. Between calls only. False when the lists outgrew every area the memory has; the
+   * kernel must then not be called again (the owner goes on without it).
+   */
+  reconfigure(inventory: EniInventory): boolean {
+    const lists = inventory.kernelTables();
+    const need = lookupBytes(inventory);
+    if (need > this.lookupAreaBytes) {
+      const at = this.memory.allocate(2 * need);
+      if (at < 0) return false;
+      this.lookupAt = at;
+      this.lookupAreaBytes = 2 * need;
+    }
+    const buffer = this.memory.buffer;
+    let next = this.lookupAt;
+    const copy = (words: Int32Array | Uint32Array, to = -1): number => {
+      const at = to >= 0 ? to : next;
+      new Uint32Array(buffer, at, words.length).set(words);
+      if (to < 0) next += listBytes(words.length);
+      return at;
+    };
+    const macs = copy(lists.macs);
+    const hosts = copy(lists.hosts);
+    const prefixes = copy(lists.prefixes);
+    const aggOffset = copy(this.recorder.eniAggOffset, this.aggOffsetAt);
+    const aggIndex = copy(this.recorder.eniAggIndex, this.aggIndexAt);
     this.exports.configure(
       macs, lists.macs.length / 3, lists.macMask, hosts, lists.hosts.length / 6, lists.hostMask, prefixes, lists.prefixes.length / 10,
-      aggOffset, aggIndex, tables, eniPacketsAt, eniBytesAt, aggPacketsAt, enis,
+      aggOffset, aggIndex, this.tablesAt, this.eniPacketsAt, this.eniBytesAt, this.aggPacketsAt, this.eniCount,
     );
+    return true;
   }
 
   /**

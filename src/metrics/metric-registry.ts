@@ -13,6 +13,7 @@ export const METRIC_NAMES = {
   captureBytes: 'flowlog_capture_bytes_total',
   captureKernelDrops: 'flowlog_capture_kernel_drops_total',
   captureInterfaceDrops: 'flowlog_capture_interface_drops_total',
+  captureGapPackets: 'flowlog_capture_gap_packets_total',
   captureRingBytes: 'flowlog_capture_ring_bytes',
   captureDevicePackets: 'flowlog_capture_device_packets_total',
   captureDeviceDrops: 'flowlog_capture_device_drops_total',
@@ -82,6 +83,9 @@ export function buildMetricRegistry(source: MetricsSource): Registry {
   );
   counter(METRIC_NAMES.captureInterfaceDrops, 'Packets dropped by the interface or driver, per ENI.', ['eni'], () =>
     devices().map((d) => [{ eni: d.eni }, d.interfaceDrops]),
+  );
+  counter(METRIC_NAMES.captureGapPackets, 'Packets an ENI\'s device carried while it existed but was not captured (re-created, reopened, not open yet), from its own counters: SKIPDATA.', ['eni'], () =>
+    devices().map((d) => [{ eni: d.eni }, d.gapPackets ?? 0]),
   );
   const handles = () => source.captureHandles();
   const handleLabels = (h: { device: string; shared: boolean }) => ({ device: h.device, shared: h.shared ? 'true' : 'false' });

@@ -21,6 +21,11 @@ export interface CaptureDeviceCounters {
   kernelDrops: number;
   /** Dropped by the interface or driver (pcap_stats ps_ifdrop). */
   interfaceDrops: number;
+  /**
+   * Carried by the ENI's device while it existed but was not captured (re-created, reopening,
+   * not open yet), from the device's own counters: SKIPDATA. The daemon only.
+   */
+  gapPackets?: number;
 }
 
 /** Counters of one capture device (an ENI's own, or shared by many). */

@@ -29,6 +29,8 @@
 #include <string.h>
 #include <uv.h>
 
+#include "link-events.h"
+
 typedef struct {
   pcap_t *pcap;
   uv_poll_t poll;
@@ -527,6 +529,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"close", NULL, close_js, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  if (flowlog_link_events_init(env, exports) != napi_ok) return NULL; /* link-events.c */
   return exports;
 }
 
