@@ -53,7 +53,7 @@ describe('crash watch without a readable journal', () => {
     const config = configIn(dir);
     const { logger, lines } = captureLogger();
     const first = CrashWatch.open(config, logger, 1_000);
-    first.generationStarted([liveEni]);
+    first.enisCaptured([liveEni]);
     await first.close(false); // as a kill leaves it: journal unclean, run lock in place
     const lock = readFileSync(join(config.stateDir, RUN_LOCK_FILE), 'utf8');
     const startedMs = Number(lock.trim().split(' ')[1]);
@@ -119,7 +119,7 @@ describe('crash watch with a damaged journal and its older copy', () => {
     const config = configIn(dir);
     const { logger } = captureLogger();
     const first = CrashWatch.open(config, logger, 1_000);
-    first.generationStarted([{ ...liveEni, id: 'eni-old' }]);
+    first.enisCaptured([{ ...liveEni, id: 'eni-old' }]);
     await first.close(false); // killed: journal unclean, lock left
     await first.close(false); // (a second write, so the copy is a full journal too)
     writeFileSync(join(config.stateDir, JOURNAL_FILE), 'torn');
@@ -138,7 +138,7 @@ describe('crash watch with a damaged journal and its older copy', () => {
     const config = configIn(dir);
     const { logger } = captureLogger();
     const first = CrashWatch.open(config, logger, 1_000);
-    first.generationStarted([liveEni]);
+    first.enisCaptured([liveEni]);
     await first.close(true); // the copy beside it is the unclean state before the clean write
     writeFileSync(join(config.stateDir, JOURNAL_FILE), 'torn');
     const second = CrashWatch.open(config, logger, 2_000);

@@ -87,13 +87,26 @@ describe.skipIf(!canRun)('health when the daemon is blind', () => {
     expect(await d.stop('SIGTERM')).toBe(0);
   }, 60_000);
 
-  it('on the shipped configuration without a metadata service: discovery fails and the flow log matches no ENI', async () => {
+  it('on an ECS-metadata configuration without a metadata service: discovery fails and the flow log matches no ENI', async () => {
     const ns = lab.namespace('meta');
     const sub = join(dir, 'meta');
-    // packaging/agent.yaml as installed, its paths moved into the test's directory.
-    const shipped = readFileSync(join(REPO, 'packaging', 'agent.yaml'), 'utf8').replaceAll('/var/lib/flowlog-agent', join(sub, 'state'));
-    const config = join(dir, 'shipped.yaml');
-    writeFileSync(config, shipped);
+    // What the package shipped before it named no ENI (issue 31's probe): ENIs from the ECS
+    // metadata service, which a hypervisor (and this namespace) does not have.
+    const config = join(dir, 'metadata.yaml');
+    writeFileSync(
+      config,
+      [
+        'region: cn-hangzhou',
+        'accountId: "1234567890123456"',
+        'discovery: { type: ecs-metadata }',
+        'flowLogs:',
+        '  - { id: fl-example, resourceType: vpc, resourceId: vpc-bp1example, aggregationInterval: 10,',
+        `      sink: { type: file, path: ${join(sub, 'state', 'flowlog.jsonl')} } }`,
+        `stateDir: ${join(sub, 'state')}`,
+        'metrics: { listen: "127.0.0.1:9465" }',
+        '',
+      ].join('\n'),
+    );
     const validate = spawnSync(BIN, ['validate', '-c', config], { encoding: 'utf8' });
     expect(validate.status).toBe(0);
     const d = startDaemonWithSinks(lab, ns, bundle, config);
