@@ -178,6 +178,7 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
       ? null
       : { inventory: new OverlayInventory(config.enis, overlay.vpcs), ports: { vxlan: overlay.vxlanPorts, geneve: overlay.genevePorts }, decapsulateAll: options.decapsulate === true };
   const recorder = new FlowRecorder(inventory, aggregators, coverage, config.flowTable.fragmentCacheSize, recorderOverlay);
+  recorder.setFileMtu(config.capture.mtuBytes);
   // Security groups / network ACLs evaluated per connection direction (REJECT without NFLOG).
   recorder.setActionPolicy(actionPolicyFor(config));
   let kernel: ReplayKernel | null = null;

@@ -247,7 +247,8 @@ flowLogs:
     ]);
     for (let n = 0; n < 66_000; n++) writer.writePacket(START + Math.floor(n / 2000), 0, frame, frame.length, 65535 + 14);
     writer.close();
-    const r = await bothWays([path], config('carry.yaml'));
+    // A device of MTU 65536 (loopback's): whole frames, not super-frames of 1500-byte segments.
+    const r = await bothWays([path], config('carry.yaml', 1_000_000, 'capture: { mtuBytes: 65536 }\n'));
     expect(r.kernel).toBeGreaterThan(65_000);
     // All 33 seconds of it lie in one window of each interval (START is 20 s into a minute).
     const flows = r.flows.filter((x) => x['eni-id'] === 'eni-mac' && x.srcport === '40000');

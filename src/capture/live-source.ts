@@ -78,6 +78,11 @@ export class LiveCaptureSource {
     return this.handle.pauseMs;
   }
 
+  /** The device's MTU at open (0: unknown) and how super-frames are segmented, for the start log. */
+  get segmentation(): { mtu: number; segments: 'kernel' | 'derived' } {
+    return { mtu: this.handle.mtu, segments: this.handle.kernelSegmentation ? 'kernel' : 'derived' };
+  }
+
   /** Opens the device. Throws CaptureDeviceError (missing device, permission, bad filter). */
   open(): void {
     const o = this.options;
@@ -121,7 +126,7 @@ export class LiveCaptureSource {
         return;
       }
       if (n === 0) return;
-      this.packets += rec !== null ? rec.record(this.eni, this.linkType, n) : countRecords(chunk, n);
+      this.packets += rec !== null ? rec.record(this.eni, this.linkType, n, handle.mtu) : countRecords(chunk, n);
       // Room for another record left: libpcap had no more.
       if (n <= chunk.length - handle.recordMaxBytes) return;
     }

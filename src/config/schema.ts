@@ -219,6 +219,13 @@ export const AGENT_SCHEMA: ObjectSchema = {
             default: 40,
             doc: 'After each read of a device, how long frames gather in its ring before the agent polls it again: fewer wake-ups, each reading several blocks. Cut for each ring so that a 1.5 Mpps burst of full-snaplen frames fills at most half of it meanwhile (at snaplen 128: 58 ms for a 32 MiB ring, 7 for 4 MiB, none for the 512 KiB minimum share); logged per device in `capture started`. 0 reads on every wake-up.',
           },
+          {
+            key: 'mtuBytes',
+            type: { kind: 'integer', min: 68, max: 65536 },
+            unit: 'bytes',
+            default: 1500,
+            doc: 'MTU of frames whose segmentation the kernel does not report: capture files in replay (`replay --mtu` overrides it), NFLOG groups, and devices read through libpcap (not Ethernet). A larger TCP or UDP frame is a GSO/GRO super-frame and counts as the segments this MTU (and for TCP the MSS of the flow\'s SYN) gives: derived, not measured. Ethernet devices report the kernel\'s segmentation and use their own MTU.',
+          },
         ],
         rules: [
           'The ring share is `totalBufferBytes` divided by the devices captured (ENI devices and `devices`), computed when a device is opened; `validate` refuses a budget below 512 KiB (two TPACKET_V3 blocks) per device it can count.',

@@ -207,7 +207,7 @@ export class CaptureSet {
           source.start();
           slot.source = source;
           markOpened(slot, slot.device, this.o.log);
-          this.o.log.info({ device: slot.device, linkType: source.linkType, ringBytes: options.bufferBytes, readPauseMs: source.readPauseMs, ...(slot.shared ? { shared: true } : {}), ...(slot.overlay ? { overlay: true } : {}) }, 'capture started');
+          this.o.log.info({ device: slot.device, linkType: source.linkType, ringBytes: options.bufferBytes, readPauseMs: source.readPauseMs, ...source.segmentation, ...(slot.shared ? { shared: true } : {}), ...(slot.overlay ? { overlay: true } : {}) }, 'capture started');
           this.announce();
         },
         (err: unknown) => {

@@ -149,10 +149,10 @@ export class FlowAggregator {
       recorded = (this.table as FlowTable).record(v, eni, flags);
     }
     if (recorded) {
-      this.eniPackets[eni] += 1;
+      this.eniPackets[eni] += v.segments;
     } else {
-      this.tableFullPackets += 1;
-      this.eniLostPackets[eni] += 1;
+      this.tableFullPackets += v.segments;
+      this.eniLostPackets[eni] += v.segments;
       this.eniLostBytes[eni] += v.l3Bytes;
     }
   }
@@ -161,10 +161,10 @@ export class FlowAggregator {
   private recordAhead(v: PacketView, eni: number, flags: number): void {
     const ahead = this.ahead ?? this.openAhead();
     if (ahead.record(v, eni, flags)) {
-      (this.aheadPackets as Float64Array)[eni] += 1;
+      (this.aheadPackets as Float64Array)[eni] += v.segments;
     } else {
-      this.tableFullPackets += 1;
-      (this.aheadLostPackets as Float64Array)[eni] += 1;
+      this.tableFullPackets += v.segments;
+      (this.aheadLostPackets as Float64Array)[eni] += v.segments;
       (this.aheadLostBytes as Float64Array)[eni] += v.l3Bytes;
     }
   }

@@ -223,7 +223,7 @@ export class FlowTable {
       const k = ((e & ENTRY_MASK) - 1) * ENTRY_WORDS;
       if ((e & INDEX_TAG_MASK) === indexTag && w[k + W_META] === meta && w[k + W_PORTS] === ports && w[k + 1] === key1 && (ipv6 ? this.sameIpv6(w[k], s, d) : w[k] === s0)) {
         const u = this.words;
-        u[k + W_PACKETS] += 1;
+        u[k + W_PACKETS] += v.segments;
         const lo = u[k + W_BYTES_LO] + v.l3Bytes;
         u[k + W_BYTES_LO] = lo; // stored modulo 2^32; the carry goes to the high word
         // Stored unconditionally, as selects: a store first reached after V8 optimized this
@@ -246,7 +246,7 @@ export class FlowTable {
     w[k + 1] = key1;
     w[k + W_PORTS] = ports;
     w[k + W_META] = meta;
-    w[k + W_PACKETS] = 1;
+    w[k + W_PACKETS] = v.segments;
     w[k + W_BYTES_LO] = v.l3Bytes;
     w[k + W_BYTES_HI] = v.tcpFlags & 0xff;
     w[k + W_TIMES] = (at << 16) | at;

@@ -96,8 +96,8 @@ interface KernelExports {
   configure(...addresses: number[]): void;
   interfaces(at: number, count: number): void;
   scope(eni: number, shared: number): void;
-  run(pos: number, end: number, loSec: number, hiSec: number): number;
-  runPcapng(pos: number, end: number, loSec: number, hiSec: number): number;
+  run(pos: number, end: number, loSec: number, hiSec: number, mtu: number, live: number): number;
+  runPcapng(pos: number, end: number, loSec: number, hiSec: number, mtu: number): number;
   handled: WebAssembly.Global;
   unattributed: WebAssembly.Global;
 }
@@ -190,20 +190,21 @@ export class ReplayKernel {
       this.scopeEni = -2;
       this.exports.scope(-2, this.sharedAt);
     }
-    return this.call(false, pos, end);
+    return this.call(false, pos, end, this.recorder.fileSuperFrameThreshold, 0);
   }
 
   /**
    * Like `run`, for a chunk of live frames (Ethernet) captured on the device of ENI `eni`, which
    * alone they count for (FlowRecorder.onFrameForEni), or on a shared device when `eni` is -1:
-   * then for the ENIs marked in `sharedEnis` (FlowRecorder.onSharedFrame).
+   * then for the ENIs marked in `sharedEnis` (FlowRecorder.onSharedFrame). Frames of more than
+   * `mtu` L3 bytes, or with a GSO type in their record's segmentation word, are the host's.
    */
-  runLive(eni: number, pos: number, end: number): number {
+  runLive(eni: number, pos: number, end: number, mtu: number): number {
     if (eni !== this.scopeEni) {
       this.scopeEni = eni;
       this.exports.scope(eni, this.sharedAt);
     }
-    return this.call(false, pos, end);
+    return this.call(false, pos, end, mtu, 1);
   }
 
   /**
@@ -211,7 +212,7 @@ export class ReplayKernel {
    * has given with `setInterfaces`.
    */
   runPcapng(pos: number, end: number): number {
-    return this.call(true, pos, end);
+    return this.call(true, pos, end, this.recorder.fileSuperFrameThreshold, 0);
   }
 
   /**
@@ -234,7 +235,7 @@ export class ReplayKernel {
     this.exports.interfaces(this.ifaces.byteOffset, n);
   }
 
-  private call(pcapng: boolean, pos: number, end: number): number {
+  private call(pcapng: boolean, pos: number, end: number, mtu: number, live: number): number {
     this.handled = 0;
     if (this.recorder.hasActionPolicy) return pos;
     const aggs = this.aggregators;
@@ -263,7 +264,7 @@ export class ReplayKernel {
     }
     const ex = this.exports;
     const at = this.chunkAt;
-    const stop = (pcapng ? ex.runPcapng(at + pos, at + end, lo, hi) : ex.run(at + pos, at + end, lo, hi)) - at;
+    const stop = (pcapng ? ex.runPcapng(at + pos, at + end, lo, hi, mtu) : ex.run(at + pos, at + end, lo, hi, mtu, live)) - at;
     const n = ex.handled.value as number;
     if (n === 0) return pos;
     this.handled = n;
