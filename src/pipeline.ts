@@ -148,6 +148,7 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
       eniCount: config.enis.length,
       maxGapWindows: options.maxGapWindows,
       wallClock: options.wallClock ?? false,
+      coveredEnis: cov.reduce((n, c) => n + c, 0),
       onUncaptured: (startSec, endSec) => {
         for (const piece of gapPieces(intervalSec, startSec, endSec)) for (const b of builder.uncapturedBatches(piece.startSec, piece.endSec)) submitter.submit(b);
       },

@@ -41,11 +41,11 @@ const MAX_INTERFACES = 64;
 const MAX_MEMORY_BYTES = 3 * 1024 * 1024 * 1024;
 const PAGE_BYTES = 65536;
 
-/** Bytes one flow table can take from the arena (entries, IPv6 side array, every index size). */
-function tableBytes(capacity: number): number {
+/** Bytes one flow table can take from the arena (entries, IPv6 side array, every index size, flows per ENI). */
+function tableBytes(capacity: number, enis: number): number {
   let slots = 1;
   while (slots * 2 < capacity * 3) slots <<= 1;
-  return capacity * 32 * 2 + slots * 4 * 2 + 64;
+  return capacity * 32 * 2 + slots * 4 * 2 + enis * 4 + 64;
 }
 
 /** Bytes of the kernel's own regions, as ReplayKernel's constructor takes them (each 8-aligned). */
@@ -53,7 +53,8 @@ function controlBytes(inventory: EniInventory, aggregators: number): number {
   const lists = inventory.kernelTables();
   const enis = inventory.enis.length;
   const copies = [lists.macs.length, lists.hosts.length, lists.prefixes.length, enis + 1, enis * aggregators].map((n) => Math.max(4, n * 4));
-  const regions = [...copies, aggregators * KERNEL_DESCRIPTOR_WORDS * 4, enis * 8, enis * 8, aggregators * enis * 8, MAX_INTERFACES * 24, Math.max(4, enis), CHUNK_BYTES];
+  const perAggEni = aggregators * enis * 8;
+  const regions = [...copies, aggregators * KERNEL_DESCRIPTOR_WORDS * 4, enis * 8, enis * 8, perAggEni, perAggEni, perAggEni, MAX_INTERFACES * 24, Math.max(4, enis), CHUNK_BYTES];
   return regions.reduce((sum, bytes) => sum + bytes + 8, 0);
 }
 
@@ -73,7 +74,7 @@ export class KernelMemory implements TableArena {
    * null when that would exceed MAX_MEMORY_BYTES.
    */
   static forReplay(inventory: EniInventory, aggregators: number, capacity: number): KernelMemory | null {
-    const bytes = controlBytes(inventory, aggregators) + aggregators * 2 * tableBytes(capacity);
+    const bytes = controlBytes(inventory, aggregators) + aggregators * 2 * tableBytes(capacity, inventory.enis.length);
     return bytes > MAX_MEMORY_BYTES ? null : new KernelMemory(bytes);
   }
 
@@ -118,6 +119,9 @@ export class ReplayKernel {
   private readonly eniPackets: Float64Array;
   private readonly eniBytes: Float64Array;
   private readonly aggPackets: Float64Array;
+  /** Per aggregator x ENI: packets (and bytes) its table refused, as counted by the last call. */
+  private readonly aggRefused: Float64Array;
+  private readonly aggRefusedBytes: Float64Array;
   private readonly eniCount: number;
   /** [readable, units per second, offset seconds] per pcapng interface (see `setInterfaces`). */
   private readonly ifaces: Float64Array;
@@ -167,6 +171,10 @@ export class ReplayKernel {
     this.eniPackets = new Float64Array(buffer, eniPacketsAt, enis);
     this.eniBytes = new Float64Array(buffer, eniBytesAt, enis);
     this.aggPackets = new Float64Array(buffer, aggPacketsAt, aggs * enis);
+    const aggRefusedAt = memory.take(aggs * enis * 8);
+    const aggRefusedBytesAt = memory.take(aggs * enis * 8);
+    this.aggRefused = new Float64Array(buffer, aggRefusedAt, aggs * enis);
+    this.aggRefusedBytes = new Float64Array(buffer, aggRefusedBytesAt, aggs * enis);
     const ifacesAt = memory.take(MAX_INTERFACES * 24);
     this.ifaces = new Float64Array(buffer, ifacesAt, MAX_INTERFACES * 3);
     this.exports.interfaces(ifacesAt, 0);
@@ -176,7 +184,7 @@ export class ReplayKernel {
     this.chunk = Buffer.from(buffer, this.chunkAt, CHUNK_BYTES);
     this.exports.configure(
       macs, lists.macs.length / 3, lists.macMask, hosts, lists.hosts.length / 6, lists.hostMask, prefixes, lists.prefixes.length / 10,
-      aggOffset, aggIndex, tables, eniPacketsAt, eniBytesAt, aggPacketsAt, enis,
+      aggOffset, aggIndex, tables, eniPacketsAt, eniBytesAt, aggPacketsAt, enis, aggRefusedAt, aggRefusedBytesAt,
     );
   }
 
@@ -297,9 +305,16 @@ export class ReplayKernel {
     }
     const aggs = this.aggregators;
     const aggPackets = this.aggPackets;
+    const refused = this.aggRefused;
     for (let a = 0; a < aggs.length; a++) {
-      const recorded = this.aheadOf[a] === 1 ? (aggs[a].aheadRecordedPackets as Float64Array) : aggs[a].recordedPackets;
+      const ahead = this.aheadOf[a] === 1;
+      const recorded = ahead ? (aggs[a].aheadRecordedPackets as Float64Array) : aggs[a].recordedPackets;
       for (let e = first, k = a * this.eniCount + first; e < enis; e++, k++) {
+        if (refused[k] !== 0) {
+          aggs[a].addRefused(e, refused[k], this.aggRefusedBytes[k], ahead);
+          refused[k] = 0;
+          this.aggRefusedBytes[k] = 0;
+        }
         if (aggPackets[k] === 0) continue;
         recorded[e] += aggPackets[k];
         aggPackets[k] = 0;

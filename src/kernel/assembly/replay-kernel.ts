@@ -9,7 +9,7 @@
 // record, and the host hands that one to the TypeScript path. See src/kernel/replay-kernel.ts
 // for the layout the host writes and the reasons to stop.
 import { be16, be32, decodeLane, ip, ipv6, l3Bytes, protocol, stamp, tcpFlags, transport, tsSec } from './packet';
-import { T_COUNT, T_GROW_AT, TABLE_BYTES, find, record } from './flow-update';
+import { RECORDED, STOP, T_CAPACITY, T_COUNT, T_GROW_AT, TABLE_BYTES, find, record } from './flow-update';
 
 export { TABLE_BYTES };
 
@@ -28,6 +28,8 @@ let tablesAt: usize = 0; // one TABLE_BYTES descriptor per aggregator (its curre
 let eniPacketsAt: usize = 0; // f64 per ENI: packets attributed (recorder counters)
 let eniBytesAt: usize = 0; // f64 per ENI: L3 bytes attributed
 let aggPacketsAt: usize = 0; // f64 per aggregator x ENI: packets recorded in the window
+let aggRefusedAt: usize = 0; // f64 per aggregator x ENI: packets the table refused (FlowTable.setShare)
+let aggRefusedBytesAt: usize = 0; // f64 per aggregator x ENI: their L3 bytes
 let eniCount: u32 = 0;
 // Whose packets a frame counts for (live capture, see `scope`): -2 every ENI it names (replay),
 // -1 those marked at sharedAt (a shared device), e >= 0 ENI e alone (that ENI's own device).
@@ -42,7 +44,9 @@ export let unattributed: u32 = 0;
 export function configure(
   macs: usize, nMacs: u32, nMacMask: u32, hosts: usize, nHosts: u32, nHostMask: u32, prefixes: usize, nPrefixes: u32,
   aggOffset: usize, aggIndex: usize, tables: usize, eniPackets: usize, eniBytes: usize, aggPackets: usize, enis: u32,
+  aggRefused: usize, aggRefusedBytes: usize,
 ): void {
+  aggRefusedAt = aggRefused; aggRefusedBytesAt = aggRefusedBytes;
   macAt = macs; macCount = nMacs; macMask = nMacMask; hostAt = hosts; hostCount = nHosts; hostMask = nHostMask;
   prefixAt = prefixes; prefixCount = nPrefixes;
   aggOffsetAt = aggOffset; aggIndexAt = aggIndex; tablesAt = tables;
@@ -224,7 +228,9 @@ function addressEni(family: u32, w0: u32, w1: u32, w2: u32, w3: u32): i32 {
   const end = load<u32>(aggOffsetAt + (<usize>(eni + 1) << 2));
   for (let j = load<u32>(aggOffsetAt + (<usize>eni << 2)); j < end; j++) {
     const t = tablesAt + <usize>load<u32>(aggIndexAt + (<usize>j << 2)) * TABLE_BYTES;
-    if (load<u32>(t, T_COUNT) + flows > load<u32>(t, T_GROW_AT) && find(t, <u32>eni, flags) == 0) return false;
+    const growAt = load<u32>(t, T_GROW_AT);
+    // Only an index that can still grow is the host's: a table at its largest refuses for itself.
+    if (growAt < load<u32>(t, T_CAPACITY) && load<u32>(t, T_COUNT) + flows > growAt && find(t, <u32>eni, flags) == 0) return false;
   }
   return true;
 }
@@ -234,9 +240,15 @@ function addressEni(family: u32, w0: u32, w1: u32, w2: u32, w3: u32): i32 {
   const end = load<u32>(aggOffsetAt + (<usize>(eni + 1) << 2));
   for (let j = load<u32>(aggOffsetAt + (<usize>eni << 2)); j < end; j++) {
     const a = load<u32>(aggIndexAt + (<usize>j << 2));
-    if (!record(tablesAt + <usize>a * TABLE_BYTES, <u32>eni, flags, mayStop)) return false;
-    const c = aggPacketsAt + ((<usize>a * eniCount + <usize>eni) << 3);
-    store<f64>(c, load<f64>(c) + 1);
+    const done = record(tablesAt + <usize>a * TABLE_BYTES, <u32>eni, flags, mayStop);
+    if (done == STOP) return false;
+    const k = (<usize>a * eniCount + <usize>eni) << 3;
+    if (done == RECORDED) {
+      store<f64>(aggPacketsAt + k, load<f64>(aggPacketsAt + k) + 1);
+    } else {
+      store<f64>(aggRefusedAt + k, load<f64>(aggRefusedAt + k) + 1);
+      store<f64>(aggRefusedBytesAt + k, load<f64>(aggRefusedBytesAt + k) + <f64>l3Bytes);
+    }
   }
   const p = eniPacketsAt + (<usize>eni << 3);
   store<f64>(p, load<f64>(p) + 1);
