@@ -182,6 +182,9 @@ export const AGENT_SCHEMA: ObjectSchema = {
           { key: 'capacity', type: { kind: 'integer', min: 1 }, unit: 'flows', default: 1_000_000, doc: 'Most distinct flows per window per aggregation interval; further flows are counted in a SKIPDATA record.' },
           { key: 'fragmentCacheSize', type: { kind: 'integer', min: 1 }, unit: 'entries', default: 4096, doc: 'Most first fragments remembered to give later fragments their ports.' },
         ],
+        rules: [
+          'One ENI cannot take the table from the others: each of the N ENIs an interval\'s flow logs cover is guaranteed `capacity` / 2N flows of every window, the rest is shared first come, first served. An ENI past its guarantee gets new flows only while the guarantees its neighbours have not used still fit; its refused packets go to its SKIPDATA record and `flowlog_flow_table_refused_packets_total{eni}`. Nothing is evicted: when N changes inside a window the guarantee follows the new N from then on.',
+        ],
       },
       doc: 'Flow table sizing.',
     },

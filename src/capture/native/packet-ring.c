@@ -5,12 +5,11 @@
  *
  * Why not libpcap's ring: PACKET_VNET_HDR must be set before the ring is made (the kernel answers
  * EBUSY afterwards), and pcap_activate makes socket and ring in one call; libpcap has no option
- * for it. libpcap still compiles the filter (pcap_compile on a dead handle, attached with
- * SO_ATTACH_FILTER), and the ring is laid out as libpcap lays it out (256 KiB blocks, the read
- * timeout as the block timeout), so everything measured of the read pause holds. One difference:
- * the filter always ends in `ret #snaplen`, so the kernel copies only the snaplen of each frame
- * into the ring (libpcap without a filter copies whole frames, 64 KiB for a super-frame, and cuts
- * them in user space).
+ * for it. libpcap still compiles the filter (attached with SO_ATTACH_FILTER), and the ring is
+ * laid out as libpcap lays it out (256 KiB blocks, the read timeout as the block timeout), so
+ * everything measured of the read pause holds. One difference: the filter always ends in
+ * `ret #snaplen`, so the kernel copies only the snaplen of each frame into the ring (libpcap
+ * without a filter copies whole frames, 64 KiB for a super-frame, and cuts them in user space).
  *
  * Records: as chunk-capture.c writes them (pcap record layout), with word 1 (microseconds in a
  * pcap file) carrying the segmentation instead: bit 31 set (the header was read), bits 24-30
@@ -46,6 +45,7 @@
 
 struct packet_ring {
   int fd;
+  int ifindex;
   uint8_t *map;
   uint32_t block_nr;
   uint32_t snaplen;
@@ -82,24 +82,46 @@ static long long if_drops(const char *device) {
   return sysfs_stat(device, "rx_missed_errors") + sysfs_stat(device, "rx_fifo_errors");
 }
 
+/*
+ * A libpcap handle to compile `filter` with. A filter is compiled on a live handle of the device
+ * (opened, then closed at once) because libpcap compiles `vlan` for a live Linux handle to read
+ * the tag the kernel took off the frame (BPF_SPECIAL_VLAN_HANDLING, which a dead handle has not):
+ * compiled for a dead one it would look for the tag in the frame and never match. "" (the
+ * default) needs no live handle: it compiles to `ret #snaplen` either way.
+ */
+static pcap_t *filter_compiler(const char *device, const char *filter, uint32_t snaplen) {
+  if (filter[0] != 0) {
+    char errbuf[PCAP_ERRBUF_SIZE];
+    pcap_t *p = pcap_create(device, errbuf);
+    if (p != NULL) {
+      pcap_set_snaplen(p, (int)snaplen);
+      pcap_set_buffer_size(p, 1 << 18);
+      pcap_set_timeout(p, 1000);
+      if (pcap_activate(p) >= 0) return p;
+      pcap_close(p);
+    }
+  }
+  return pcap_open_dead(DLT_EN10MB, (int)snaplen);
+}
+
 /* The filter, compiled by libpcap for an Ethernet handle of `snaplen`; "" keeps every frame. */
-static int attach_filter(int fd, const char *filter, uint32_t snaplen, char *error, size_t size) {
-  pcap_t *dead = pcap_open_dead(DLT_EN10MB, (int)snaplen);
-  if (dead == NULL) {
+static int attach_filter(int fd, const char *device, const char *filter, uint32_t snaplen, char *error, size_t size) {
+  pcap_t *compiler = filter_compiler(device, filter, snaplen);
+  if (compiler == NULL) {
     snprintf(error, size, "filter: cannot make a libpcap handle to compile it");
     return -1;
   }
   struct bpf_program program;
-  if (pcap_compile(dead, &program, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-    snprintf(error, size, "filter: %s", pcap_geterr(dead));
-    pcap_close(dead);
+  if (pcap_compile(compiler, &program, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+    snprintf(error, size, "filter: %s", pcap_geterr(compiler));
+    pcap_close(compiler);
     return -1;
   }
   struct sock_fprog code = {.len = (unsigned short)program.bf_len, .filter = (struct sock_filter *)program.bf_insns};
   int rc = setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &code, sizeof code);
   if (rc != 0) set_error(error, size, "filter: SO_ATTACH_FILTER", errno);
   pcap_freecode(&program);
-  pcap_close(dead);
+  pcap_close(compiler);
   return rc;
 }
 
@@ -163,7 +185,7 @@ packet_ring_t *packet_ring_open(const char *device, uint32_t snaplen, uint32_t b
     return NULL;
   }
   /* The filter before bind: no frame reaches the ring unfiltered or longer than the snaplen. */
-  if (attach_filter(fd, filter, snaplen, error, error_size) != 0) {
+  if (attach_filter(fd, device, filter, snaplen, error, error_size) != 0) {
     munmap(map, bytes);
     close(fd);
     return NULL;
@@ -211,6 +233,7 @@ packet_ring_t *packet_ring_open(const char *device, uint32_t snaplen, uint32_t b
     return NULL;
   }
   r->fd = fd;
+  r->ifindex = ifindex;
   r->map = map;
   r->block_nr = req.tp_block_nr;
   r->snaplen = snaplen;
@@ -260,14 +283,22 @@ static size_t copy_frame(const packet_ring_t *r, const struct tpacket3_hdr *h, u
   return 16 + (size_t)caplen;
 }
 
-/* Whether the socket reports an error (device down or gone): libpcap's check when no block waits. */
+/*
+ * Whether the socket failed for good (its device deleted), checked when no block waits. A device
+ * set down leaves ENETDOWN pending on the socket and stops it; set up again, the kernel resumes
+ * it (the socket stays bound): so a pending ENETDOWN is cleared (else every poll would wake on
+ * it) and the ring kept while the device exists, as libpcap keeps its handle. A deleted device
+ * never comes back to this socket: the caller closes it and opens the device anew.
+ */
 static int socket_failed(packet_ring_t *r, char *error, size_t error_size) {
   struct pollfd p = {.fd = r->fd, .events = POLLIN, .revents = 0};
   if (poll(&p, 1, 0) <= 0 || (p.revents & (POLLERR | POLLHUP | POLLNVAL)) == 0) return 0;
   int err = 0;
   socklen_t len = sizeof err;
-  if (getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  if (err == ENETDOWN) snprintf(error, error_size, "The interface went down");
+  if (getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno; /* reading clears it */
+  char name[IF_NAMESIZE];
+  if (err == ENETDOWN && if_indextoname((unsigned)r->ifindex, name) != NULL) return 0; /* down, not gone */
+  if (err == ENETDOWN) snprintf(error, error_size, "The interface disappeared");
   else if (err != 0) snprintf(error, error_size, "%s", strerror(err));
   else snprintf(error, error_size, "poll: error on the packet socket");
   return 1;
