@@ -2,11 +2,12 @@
  * Packets and bytes as the wire carried them, with the kernel as the oracle: a "VM" namespace
  * sends through a veth whose host end is an ENI's device, with offloads on (the default: TSO,
  * GSO and UDP GSO hand the host super-frames of up to 64 KiB) and off (`ethtool -K`: every
- * segment a frame of its own). The daemon's packets must equal the VM's own TCP segment counters
- * (nstat TcpOutSegs / TcpInSegs, which count segments whatever the offloads) and, offloads off,
- * the device's packet counters; its bytes must equal the VM's IP octet counters (one L3 length
- * per super-frame) plus the headers each extra segment repeats. With offloads on, the frames it
- * read equal the device's counters (one per super-frame). UDP GSO (UDP_SEGMENT) is checked by
+ * segment a frame of its own), both ways. The daemon's packets must equal the sender's own TCP
+ * segment counters (nstat TcpOutSegs + TcpRetransSegs, which count segments whatever the
+ * offloads: the VM's for what leaves the VM, the host's for what reaches it) and, offloads off,
+ * the device's packet counters; its bytes must equal the sender's IP octet counters (one L3
+ * length per super-frame) plus the headers each extra segment repeats. The frames it read equal
+ * the device's counters (one per super-frame). UDP GSO (UDP_SEGMENT) is checked by
  * arithmetic on what was sent. tcpdump writes the device meanwhile: a replay of its file (which
  * knows only frames: segments derived from the MTU and the MSS of the SYNs) must give the live
  * records, also for a connection whose MSS the host clamped below the MTU.
@@ -124,15 +125,16 @@ describe.skipIf(!canRun)('GSO/GRO super-frames count as the segments the wire ca
     lab.remove();
   });
 
-  /** Absolute kernel counters of the VM namespace (nstat -a, no history file). */
-  const nstat = (): Record<string, number> => {
-    const out = lab.exec(nsVm, 'nstat', ['-asz']);
+  /** Absolute kernel counters of the VM's and the host's namespace (nstat -a, no history file). */
+  const nstat = (): Record<string, number> => ({ ...counters(nsVm, ''), ...counters(nsHost, 'host.') });
+  const counters = (ns: string, prefix: string): Record<string, number> => {
+    const out = lab.exec(ns, 'nstat', ['-asz']);
     return Object.fromEntries(
       out
         .split('\n')
         .map((l) => l.trim().split(/\s+/))
         .filter((f) => f.length >= 2 && /^\d+$/.test(f[1]))
-        .map((f) => [f[0], Number(f[1])]),
+        .map((f) => [prefix + f[0], Number(f[1])]),
     );
   };
   const deviceFrames = () => ['rx_packets', 'tx_packets'].reduce((n, c) => n + Number(lab.exec(nsHost, 'cat', [`/sys/class/net/fsfh0/statistics/${c}`])), 0);
@@ -181,12 +183,13 @@ describe.skipIf(!canRun)('GSO/GRO super-frames count as the segments the wire ca
   const iperf3 = (host: string, extra: string[] = [], port = 5201) => lab.exec(nsVm, 'iperf3', ['-c', host, '-p', String(port), '-n', '8M', ...extra]);
 
   it.each([
-    ['on', 4, 0],
-    ['on', 6, 0],
-    ['off', 4, 0],
-    ['off', 6, 0],
-    ['on', 4, 1000],
-  ] as const)('TCP bulk, offloads %s, IPv%s, MSS clamped to %s: packets are the sender\'s segments, bytes its octets plus the repeated headers', async (offloads, family, advmss) => {
+    ['the VM sends, IPv4, offloads on', 'on', 4, 0],
+    ['the VM sends, IPv6, offloads on', 'on', 6, 0],
+    ['the VM sends, IPv4, offloads off', 'off', 4, 0],
+    ['the VM sends, IPv6, offloads off', 'off', 6, 0],
+    ['the VM sends, IPv4, offloads on, the MSS clamped to 1000', 'on', 4, 1000],
+    ['the host sends (iperf3 -R), IPv6, offloads on', 'on', 6, -1],
+  ] as const)('TCP bulk, %s: packets are the sender\'s segments, bytes its octets plus the repeated headers', async (_name, offloads, family, advmss) => {
     for (const [ns, dev] of [
       [nsVm, 'fsfv0'],
       [nsHost, 'fsfh0'],
@@ -197,36 +200,41 @@ describe.skipIf(!canRun)('GSO/GRO super-frames count as the segments the wire ca
     if (advmss > 0) lab.exec(nsHost, 'ip', ['route', 'replace', `${VM4}/32`, 'dev', 'fsfh0', 'advmss', String(advmss)]);
     let m: Awaited<ReturnType<typeof measure>>;
     try {
-      m = await measure(`tcp-${offloads}-${family}-${advmss}`, () => iperf3(family === 4 ? HOST4 : HOST6));
+      // -1: iperf3 -R, the host sends (its TSO super-frames leave through the ENI's device).
+      m = await measure(`tcp-${offloads}-${family}-${advmss}`, () => iperf3(family === 4 ? HOST4 : HOST6, advmss < 0 ? ['-R'] : []));
     } finally {
       if (advmss > 0) lab.exec(nsHost, 'ip', ['route', 'del', `${VM4}/32`, 'dev', 'fsfh0']);
     }
     expect(m.records.filter((r) => r['log-status'] === 'SKIPDATA')).toEqual([]);
     expect(m.started.segments).toBe('kernel');
     const v = family === 4 ? { req: 'IpOutRequests', oct: 'IpExtOutOctets', icmp: 'IcmpOutMsgs', header: 20 + 32 } : { req: 'Ip6OutRequests', oct: 'Ip6OutOctets', icmp: 'Icmp6OutMsgs', header: 40 + 32 };
-    const out = sums(m.records, family, 'out');
-    const outTcp = sums(m.records, family, 'out', '6');
-    const inTcp = sums(m.records, family, 'in', '6');
-    // Segments: the sender's own TCP counters (data and control connection alike; OutSegs
-    // leaves retransmissions to RetransSegs).
-    const sent = m.delta('TcpOutSegs') + m.delta('TcpRetransSegs');
-    expect(outTcp.packets).toBe(sent);
-    expect(inTcp.packets).toBe(m.delta('TcpInSegs'));
-    expect(out.packets).toBe(sent + m.delta(v.icmp));
-    // Most of 8 MiB of data (iperf3 may end the test with some of it unsent): thousands of segments.
-    expect(outTcp.packets).toBeGreaterThan(2000);
-    // Bytes: the IP layer counted one L3 length per packet it sent (a super-frame once); each
-    // further segment repeats the IP header and the TCP header with its timestamps option.
-    expect(out.bytes).toBe(m.delta(v.oct) + (out.packets - m.delta(v.req)) * v.header);
-    if (offloads === 'on') {
-      // Super-frames: the device counted frames, far fewer than the segments.
-      expect(m.delta(v.req)).toBeLessThan(sent / 5);
-      expect(m.framesRead).toBe(m.frames);
-    } else {
-      // Every segment a frame: the device's counters are the segments, both directions.
-      expect(m.frames).toBe(sent + m.delta('TcpInSegs') + m.delta(v.icmp) + m.delta(family === 4 ? 'IcmpInMsgs' : 'Icmp6InMsgs'));
-      expect(m.framesRead).toBe(m.frames);
+    // Each direction against its sender's own counters: the VM's for `out`, the host's for `in`.
+    const sentBy = { out: '', in: 'host.' };
+    let segments = 0;
+    let skbs = 0;
+    for (const direction of ['out', 'in'] as const) {
+      const p = sentBy[direction];
+      const all = sums(m.records, family, direction);
+      const tcp = sums(m.records, family, direction, '6');
+      // Segments: TCP's own count (data and control connection alike; OutSegs leaves
+      // retransmissions to RetransSegs), whatever the offloads.
+      const sent = m.delta(`${p}TcpOutSegs`) + m.delta(`${p}TcpRetransSegs`);
+      expect(tcp.packets).toBe(sent);
+      expect(all.packets).toBe(sent + m.delta(`${p}${v.icmp}`));
+      // Bytes: the IP layer counted one L3 length per packet it sent (a super-frame once); each
+      // further segment repeats the IP header and the TCP header with its timestamps option.
+      expect(all.bytes).toBe(m.delta(`${p}${v.oct}`) + (all.packets - m.delta(`${p}${v.req}`)) * v.header);
+      segments += all.packets;
+      skbs += m.delta(`${p}${v.req}`);
     }
+    // Most of 8 MiB of data (iperf3 may end the test with some of it unsent): thousands of segments.
+    expect(sums(m.records, family, advmss < 0 ? 'in' : 'out', '6').packets).toBeGreaterThan(2000);
+    expect(m.framesRead).toBe(m.frames);
+    // The device counts frames: with offloads on one per super-frame, far fewer than the
+    // segments; off, every segment a frame.
+    if (offloads === 'on') expect(m.frames).toBeLessThan(segments / 5);
+    else expect(m.frames).toBe(segments);
+    expect(skbs).toBeLessThanOrEqual(m.frames);
   }, 60_000);
 
   it.each(['on', 'off'] as const)('UDP GSO (UDP_SEGMENT), offloads %s: each send counts as its segments', async (offloads) => {

@@ -1,6 +1,7 @@
 import { LiveCaptureSource, type CaptureDeviceError, type LiveCaptureOptions } from '../capture/live-source';
 import { ringShareBytes } from '../capture/ring-share';
 import type { CaptureConfig } from '../config/types';
+import { usableMtu } from '../decode/super-frame';
 import type { Logger } from '../log';
 import { markOpened, openFailureMessage, scheduleRetry, type HandleRetryState } from './handle-retry';
 
@@ -208,6 +209,7 @@ export class CaptureSet {
           slot.source = source;
           markOpened(slot, slot.device, this.o.log);
           this.o.log.info({ device: slot.device, linkType: source.linkType, ringBytes: options.bufferBytes, readPauseMs: source.readPauseMs, ...source.segmentation, ...(slot.shared ? { shared: true } : {}), ...(slot.overlay ? { overlay: true } : {}) }, 'capture started');
+          if (!usableMtu(source.segmentation.mtu)) this.o.log.warn({ device: slot.device, mtu: source.segmentation.mtu }, 'capture device has no usable MTU: a frame larger than capture.mtuBytes counts as one packet unless the kernel says how it is segmented');
           this.announce();
         },
         (err: unknown) => {
