@@ -164,6 +164,7 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
   }
   for (const [intervalSec, flowLogs] of byInterval) {
     const index = aggregators.length;
+    const cov = coverageOf(flowLogs, config.enis);
     const aggregator: FlowAggregator = new FlowAggregator({
       intervalSec,
       tableCapacity: config.flowTable.capacity,
@@ -171,6 +172,7 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
       maxGapWindows: options.maxGapWindows,
       wallClock: options.wallClock ?? false,
       capturedFromStart: !live,
+      coveredEnis: countOf(cov),
       onUncaptured: (startSec, endSec) => {
         const builder = builders[index];
         for (const piece of gapPieces(intervalSec, startSec, endSec)) for (const b of builder.uncapturedBatches(piece.startSec, piece.endSec)) submitter.submit(b);
@@ -197,7 +199,7 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
     });
     aggregators.push(aggregator);
     builders.push(new RecordBuilder(config, config.enis, flowLogs));
-    coverage.push(coverageOf(flowLogs, config.enis));
+    coverage.push(cov);
   }
   const overlay = config.overlay;
   const recorderOverlay: RecorderOverlay | null =
@@ -205,6 +207,7 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
       ? null
       : { inventory: new OverlayInventory(config.enis, overlay.vpcs), ports: { vxlan: overlay.vxlanPorts, geneve: overlay.genevePorts }, decapsulateAll: options.decapsulate === true };
   const recorder = new FlowRecorder(inventory, aggregators, coverage, config.flowTable.fragmentCacheSize, recorderOverlay, eniCapacity);
+  recorder.setFileMtu(config.capture.mtuBytes);
   // Security groups / network ACLs evaluated per connection direction (REJECT without NFLOG).
   recorder.setActionPolicy(actionPolicyFor(config));
   let policyKey = policyKeyOf(config, config.enis);
@@ -237,7 +240,10 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
     }
     writeRemovedFlowLogs(current, next, aggregators, nowSec, sliceFlows, emit);
     const nextInventory = new EniInventory(enis, secondary);
-    recorder.setCoverage(aggregators.map((a) => coverageOf(next.flowLogs.filter((fl) => fl.aggregationIntervalSec === a.intervalSec), enis)));
+    const nextCoverage = aggregators.map((a) => coverageOf(next.flowLogs.filter((fl) => fl.aggregationIntervalSec === a.intervalSec), enis));
+    recorder.setCoverage(nextCoverage);
+    // Each ENI's guaranteed share of the tables follows the ENIs its interval now covers.
+    aggregators.forEach((a, i) => a.setCoveredEnis(countOf(nextCoverage[i])));
     recorder.setInventory(nextInventory);
     // The kernel copies the recorder's coverage and the inventory's lists.
     if (kernel !== null && !kernel.reconfigure(nextInventory)) {
@@ -283,6 +289,12 @@ function coverageOf(flowLogs: readonly FlowLogConfig[], enis: readonly EniConfig
   const cov = new Uint8Array(enis.length);
   for (const fl of flowLogs) coveredEnis(fl, enis).forEach((c, i) => (cov[i] |= c));
   return cov;
+}
+
+function countOf(coverage: Uint8Array): number {
+  let n = 0;
+  for (const c of coverage) n += c;
+  return n;
 }
 
 /** What the agent-side rules are made of: a new evaluator only when it changes. */

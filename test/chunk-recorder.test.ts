@@ -16,6 +16,8 @@ import { ChunkRecorder } from '../src/flow/chunk-recorder';
 import type { RecordBatch } from '../src/flow/record';
 import { buildPipeline } from '../src/pipeline';
 import { scratchDir, writeConfig } from './helpers/replay-run';
+import { liveRecord, segmentationWord, superFrameMix, type SuperFrameSpec } from './helpers/super-frames';
+import { prng } from './helpers/views';
 
 const dir = scratchDir('chunk-recorder');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,7 +56,7 @@ flowLogs:
   );
 
 /** Runs the records through a daemon-shaped pipeline in chunks; returns records and counters. */
-function run(records: Buffer, eni: number, shared: Uint8Array, kernel: boolean) {
+function run(records: Buffer, eni: number, shared: Uint8Array, kernel: boolean, mtu = 1500) {
   const { config } = loadConfig(configPath());
   const out: string[] = [];
   const pipeline = buildPipeline(config, { submit: (b: RecordBatch) => b.records.forEach((r) => out.push(JSON.stringify({ fl: b.flowLogId, ...r }))) }, { maxGapWindows: 1, wallClock: true, kernel });
@@ -73,7 +75,7 @@ function run(records: Buffer, eni: number, shared: Uint8Array, kernel: boolean) 
       end += 16 + records.readUInt32LE(end + 8);
     }
     records.copy(chunks.chunk, 0, pos, end);
-    n += chunks.record(eni, 1, end - pos);
+    n += chunks.record(eni, 1, end - pos, mtu);
     pipeline.recorder.tick(records.readUInt32LE(last) - 2); // the wall clock, 2 s of grace behind
     pos = end;
   }
@@ -84,7 +86,8 @@ function run(records: Buffer, eni: number, shared: Uint8Array, kernel: boolean) 
     handled: n,
     kernelPackets: chunks.kernelPackets,
     counters: { frames: c.frames, unattributed: c.unattributed, byStatus: [...c.byStatus], eniPackets: [...c.eniPackets], eniBytes: [...c.eniBytes] },
-    aggregators: pipeline.aggregators.map((a) => ({ late: a.latePackets, full: a.tableFullPackets })),
+    superFrames: { byOutcome: [...pipeline.recorder.superFrames.byOutcome], extra: pipeline.recorder.superFrames.extraSegments },
+    aggregators: pipeline.aggregators.map((a) => ({ late: a.latePackets, full: a.tableFullPackets, refused: [...a.refusedPackets] })),
   };
 }
 
@@ -117,4 +120,47 @@ describe('ChunkRecorder: kernel and TypeScript path give the same records for li
       expect(k.kernelPackets).toBeGreaterThan(6000);
     });
   }
+});
+
+describe('ChunkRecorder: super-frames of live chunks (the kernel\'s segmentation words), kernel and TypeScript alike', () => {
+  // The capture addon's own ring marks each record: gso_type and gso_size of the kernel's
+  // virtio_net_hdr (a GSO type for most frames over the MTU; some that disagree with their frame;
+  // a plain "read, not GSO" word for the rest), or no word at all (a libpcap device).
+  const word = (s: SuperFrameSpec, r: () => number): number => {
+    const over = s.l3Bytes > 1500 || s.l3Bytes === 0;
+    const x = r();
+    if (x < 0.15) return 0; // libpcap: derived
+    if (!over) return x < 0.2 ? segmentationWord(s.family === 4 ? 1 : 4, 1448) : segmentationWord(0, 0);
+    if (x < 0.25) return segmentationWord(s.family === 4 ? 4 : 1, 1000); // disagrees with the family
+    if (x < 0.3) return segmentationWord(1, 0); // no size
+    const type = s.protocol === 17 ? 5 : s.protocol === 6 ? (s.family === 4 ? 1 : 4) : 1;
+    return segmentationWord(type, s.protocol === 17 ? 1200 : s.family === 4 ? 1448 : 1428, 66);
+  };
+  const mix = superFrameMix(prng(20261207), 12_000, START, { eni: [0x00, 0x16, 0x3e, 0x00, 0x00, 0x05], gateway: [0xee, 0xff, 0xff, 0xff, 0xff, 0xff] }, word);
+  const records = Buffer.concat(mix.map((f) => liveRecord(f.tsSec, f.word, f.frame, f.capLen, f.wireLen)));
+
+  it.each([
+    ['the device of eni-a, MTU 1500', 0, [0, 0, 0], 1500],
+    ['the device of eni-a, MTU 9000', 0, [0, 0, 0], 9000],
+    ['the device of eni-a, MTU unknown (0)', 0, [0, 0, 0], 0],
+    ['a shared device counting eni-a and eni-b', -1, [1, 1, 0], 1500],
+  ] as const)('%s', (_name, eni, mask, mtu) => {
+    const shared = Uint8Array.from(mask);
+    const k = run(records, eni, shared, true, mtu);
+    const ts = run(records, eni, shared, false, mtu);
+    expect(k.handled).toBe(ts.handled);
+    expect(k.counters).toEqual(ts.counters);
+    expect(k.superFrames).toEqual(ts.superFrames);
+    expect(k.aggregators).toEqual(ts.aggregators);
+    expect(k.records).toEqual(ts.records);
+    // The kernel took the ordinary frames and left the super-frames (and libpcap records' SYNs).
+    expect(k.kernelPackets).toBeGreaterThan(4000);
+    expect(k.superFrames.byOutcome[0]).toBeGreaterThan(100); // by the kernel's header
+    expect(k.superFrames.extra).toBeGreaterThan(10_000);
+    for (const n of [...k.counters.eniPackets, ...k.counters.eniBytes]) expect(n).toBeGreaterThanOrEqual(0);
+    if (mtu === 0) expect(k.superFrames.byOutcome[4]).toBeGreaterThan(10); // no_mtu: frames without a header
+    else expect(k.superFrames.byOutcome[1]).toBeGreaterThan(10); // derived
+    expect(k.superFrames.byOutcome[2]).toBeGreaterThan(10); // gso_mismatch
+    expect(k.superFrames.byOutcome[3]).toBeGreaterThan(10); // headers_cut
+  });
 });

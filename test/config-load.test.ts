@@ -125,7 +125,7 @@ describe('loadConfig: the replay example', () => {
 
   it('fills every section it does not set from the documented defaults', () => {
     expect(config.flowTable).toEqual({ capacity: 1_000_000, fragmentCacheSize: 4096 });
-    expect(config.capture).toEqual({ snaplenBytes: 128, totalBufferBytes: 256 * 1024 * 1024, bufferBytes: 32 * 1024 * 1024, devices: [], filter: '', readPauseMs: 40 });
+    expect(config.capture).toEqual({ snaplenBytes: 128, totalBufferBytes: 256 * 1024 * 1024, bufferBytes: 32 * 1024 * 1024, devices: [], filter: '', readPauseMs: 40, mtuBytes: 1500 });
     expect(config.discovery).toEqual({ type: 'static', metadataUrl: 'http://100.100.100.200', hardened: true, allowNormalMode: false, refreshIntervalSec: 5 });
     expect(config.delivery).toEqual({
       lingerMs: 1000,

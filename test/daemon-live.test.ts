@@ -103,18 +103,26 @@ describe.skipIf(!canRun)('flowlog-agent run in network namespaces', () => {
       }),
     ]);
 
-    // The oracle: tcpdump on the same device, counted per direction by tshark.
+    // The oracle: tcpdump on the same device, counted per direction by tshark. tshark counts
+    // frames; a TSO frame larger than the veth's MTU (1500) is the segments it gives on the wire,
+    // each with the frame's IP and TCP headers.
     tcpdump?.kill('SIGINT');
     await new Promise((r) => tcpdump?.on('exit', r));
     tcpdump = null;
-    const fields = execFileSync('tshark', ['-r', pcapPath, '-T', 'fields', '-e', 'eth.src', '-e', 'ip.len', '-e', 'frame.time_epoch'], { encoding: 'utf8' })
+    const fields = execFileSync('tshark', ['-r', pcapPath, '-T', 'fields', '-e', 'eth.src', '-e', 'ip.len', '-e', 'frame.time_epoch', '-e', 'ip.hdr_len', '-e', 'tcp.hdr_len'], { encoding: 'utf8' })
       .trim()
       .split('\n')
       .map((l) => l.split('\t'));
     const inWindow = fields.filter((f) => Number(f[2]) >= udpWindow && Number(f[2]) < udpWindow + WINDOW_SEC);
+    const wire = (f: string[]) => {
+      const header = Number(f[3]) + Number(f[4] || 0);
+      const payload = Number(f[1]) - header;
+      const segments = Number(f[1]) > 1500 ? Math.ceil(payload / (1500 - header)) : 1;
+      return { segments, bytes: payload + segments * header };
+    };
     const expected = (out: boolean) => {
-      const rows = inWindow.filter((f) => (f[0] === mac0) === out);
-      return { packets: rows.length, bytes: rows.reduce((n, f) => n + Number(f[1]), 0) };
+      const rows = inWindow.filter((f) => (f[0] === mac0) === out).map(wire);
+      return { packets: rows.reduce((n, w) => n + w.segments, 0), bytes: rows.reduce((n, w) => n + w.bytes, 0) };
     };
     const tcp = (dir: string) => {
       const rows = recs.filter((r) => r.protocol === '6' && r.direction === dir);

@@ -136,3 +136,70 @@ describe('FlowTable counters and times', () => {
     }
   });
 });
+
+describe('FlowTable shares (one ENI cannot take the table from the others)', () => {
+  /** Records a new flow of `eni` (a fresh source port each call); returns whether it was taken. */
+  let port = 1000;
+  const newFlow = (t: FlowTable, v: PacketView, eni: number) => t.record(setView(v, { ts: 1, src: '10.0.0.1', dst: '10.0.1.1', sport: port++, dport: 80, proto: 6, bytes: 60 }), eni, 0);
+
+  it('guarantees each of N ENIs capacity / 2N flows and shares the rest first come, first served', () => {
+    const t = new FlowTable(100, undefined, 3);
+    t.setShare(3); // 16 guaranteed each (48 kept), a pool of 52
+    expect(t.guaranteedFlows).toBe(16);
+    const v = new PacketView();
+    let taken = 0;
+    while (newFlow(t, v, 0)) taken++;
+    expect(taken).toBe(16 + 52); // its guarantee and the whole pool
+    // The others still get their guarantee in full, and not one flow more.
+    for (const eni of [1, 2]) {
+      let n = 0;
+      while (newFlow(t, v, eni)) n++;
+      expect(n).toBe(16);
+    }
+    expect(t.size).toBe(100);
+    // Known flows keep counting when the ENI is refused new ones.
+    expect(t.record(setView(v, { ts: 2, src: '10.0.0.1', dst: '10.0.1.1', sport: 1000, dport: 80, proto: 6, bytes: 60 }), 0, 0)).toBe(true);
+    t.clear();
+    expect(newFlow(t, v, 0)).toBe(true);
+  });
+
+  it('a quiet ENI leaves the pool to a busy one, and an ENI index it does not know draws from the pool', () => {
+    const t = new FlowTable(10, undefined, 2);
+    t.setShare(2); // 2 guaranteed each, a pool of 6
+    const v = new PacketView();
+    let n = 0;
+    while (newFlow(t, v, 1)) n++;
+    expect(n).toBe(2 + 6);
+    expect(newFlow(t, v, 5)).toBe(false); // no guarantee of its own: the pool is full
+    expect(newFlow(t, v, 0)).toBe(true);
+    expect(newFlow(t, v, 0)).toBe(true);
+    expect(newFlow(t, v, 0)).toBe(false);
+  });
+
+  it('follows a change of the ENI count inside a window without evicting a flow', () => {
+    const t = new FlowTable(40, undefined, 4);
+    t.setShare(2); // 10 guaranteed each, a pool of 20
+    const v = new PacketView();
+    let n = 0;
+    while (newFlow(t, v, 0)) n++;
+    expect(n).toBe(30);
+    // Two ENIs more: 5 guaranteed each; ENI 0 keeps its 30 flows (25 of them now beyond its
+    // guarantee, more than the new pool of 20), each newcomer gets its 5, ENI 1 its 5.
+    t.setShare(4);
+    expect(t.size).toBe(30);
+    for (const eni of [1, 2]) {
+      let k = 0;
+      while (newFlow(t, v, eni)) k++;
+      expect(k).toBe(5);
+    }
+    expect(newFlow(t, v, 0)).toBe(false);
+    expect(t.size).toBe(40);
+    expect(newFlow(t, v, 3)).toBe(false); // the table is full: a guarantee is never made by eviction
+    // Back to one ENI: everything not yet used is its pool again (none left here).
+    t.clear();
+    t.setShare(1);
+    n = 0;
+    while (newFlow(t, v, 3)) n++;
+    expect(n).toBe(40);
+  });
+});

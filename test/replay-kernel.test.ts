@@ -7,6 +7,7 @@ import { openCaptureWriter } from '../src/synth/pcap-writer';
 import { randomPacket } from './helpers/random-frames';
 import { everyAddressConfig, replayToRecords, scratchDir, writeConfig } from './helpers/replay-run';
 import { prng } from './helpers/views';
+import { superFrameBytes, superFrameMix } from './helpers/super-frames';
 
 const ROOT = join(__dirname, '..');
 const CORPUS = join(ROOT, '..', 'shared', 'corpus', 'tcpdump-tests');
@@ -247,7 +248,8 @@ flowLogs:
     ]);
     for (let n = 0; n < 66_000; n++) writer.writePacket(START + Math.floor(n / 2000), 0, frame, frame.length, 65535 + 14);
     writer.close();
-    const r = await bothWays([path], config('carry.yaml'));
+    // A device of MTU 65536 (loopback's): whole frames, not super-frames of 1500-byte segments.
+    const r = await bothWays([path], config('carry.yaml', 1_000_000, 'capture: { mtuBytes: 65536 }\n'));
     expect(r.kernel).toBeGreaterThan(65_000);
     // All 33 seconds of it lie in one window of each interval (START is 20 s into a minute).
     const flows = r.flows.filter((x) => x['eni-id'] === 'eni-mac' && x.srcport === '40000');
@@ -255,6 +257,73 @@ flowLogs:
       ['66000', String(66_000 * 65_535)],
       ['66000', String(66_000 * 65_535)],
     ]);
+  });
+
+  it('super-frames in a capture file: segments derived from the MTU and the MSS of SYNs, the same both ways', async () => {
+    const eni = [0x00, 0x16, 0x3e, 0x00, 0x00, 0x05];
+    const gateway = [0xee, 0xff, 0xff, 0xff, 0xff, 0xff];
+    const path = join(dir, 'super.pcap');
+    const writer = openCaptureWriter(path, { snapLen: 128 });
+    for (const f of superFrameMix(prng(20261208), 20_000, START, { eni, gateway }, () => 0)) {
+      writer.writePacket(f.tsSec, 0, Uint8Array.from(f.frame), f.capLen, f.wireLen);
+    }
+    // Arithmetic on one flow: a SYN-ACK announcing MSS 1000 to 10.0.0.5:40009 (a port the mix
+    // does not use), then one 64,000-byte-payload frame the other way: 65 segments of 988.
+    const flow = { family: 4 as const, protocol: 6 as const, srcMac: eni, dstMac: gateway, src: [10, 0, 0, 5], dst: [10, 0, 0, 1], sport: 40009, dport: 5201 };
+    const synAck = superFrameBytes({ ...flow, srcMac: gateway, dstMac: eni, src: flow.dst, dst: flow.src, sport: 5201, dport: 40009, l3Bytes: 44, synMss: 1000 });
+    writer.writePacket(START + 499, 0, Uint8Array.from(synAck), synAck.length, synAck.length + 14);
+    const data = superFrameBytes({ ...flow, l3Bytes: 52 + 64_000 });
+    writer.writePacket(START + 499, 1, Uint8Array.from(data), data.length, 14 + 52 + 64_000);
+    writer.close();
+    const r = await bothWays([path], config('super.yaml'));
+    expect(r.kernel).toBeGreaterThan(10_000); // the ordinary frames
+    const one = r.flows.filter((x) => x.srcport === '40009' && x['log-status'] === 'OK');
+    expect(one.map((x) => [x.packets, x.bytes])).toEqual([
+      ['65', String(64_000 + 65 * 52)],
+      ['65', String(64_000 + 65 * 52)],
+    ]);
+    // Frames over the MTU were segmented on both paths (the summaries are compared whole).
+    const packets = r.flows.filter((x) => x['log-status'] === 'OK').reduce((n, x) => n + Number(x.packets), 0);
+    expect(packets).toBeGreaterThan(2 * r.frames);
+  });
+
+  it('a flood of new flows on one ENI beside a quiet neighbour: the neighbour recorded in full, the flood OK + SKIPDATA', async () => {
+    // 30,000 flows from eni-mac (one packet each) and 250 of eni-host (4 packets each), interleaved,
+    // into tables of 2,000 flows: eni-mac gets its guarantee and the pool, eni-host all of its own.
+    const eni = [0x00, 0x16, 0x3e, 0x00, 0x00, 0x05];
+    const gateway = [0xee, 0xff, 0xff, 0xff, 0xff, 0xff];
+    const path = join(dir, 'flood.pcap');
+    const writer = openCaptureWriter(path, { snapLen: 128 });
+    let n = 0;
+    for (let i = 0; i < 30_000; i++) {
+      const f = superFrameBytes({ family: 4, protocol: 17, l3Bytes: 60, srcMac: gateway, dstMac: eni, src: [203, 0, (i >> 8) & 0xff, i & 0xff], dst: [10, 0, 0, 9], sport: 1024 + (i % 50_000), dport: 53 });
+      writer.writePacket(START + Math.floor(n++ / 2000), 0, Uint8Array.from(f), f.length, 74);
+      if (i % 30 === 0) {
+        const k = (i / 30) % 250;
+        const q = superFrameBytes({ family: 4, protocol: 17, l3Bytes: 100, srcMac: gateway, dstMac: gateway, src: [192, 0, 2, 1], dst: [10, 0, 0, 6], sport: 30_000 + k, dport: 443 });
+        writer.writePacket(START + Math.floor(n++ / 2000), 0, Uint8Array.from(q), q.length, 114);
+      }
+    }
+    writer.close();
+    const yaml = `region: cn-hangzhou
+accountId: "1234567890123456"
+stateDir: ${dir}/state
+flowTable: { capacity: 2000 }
+enis:
+  - { id: eni-mac, mac: "00:16:3e:00:00:05", vpcId: vpc-1, vswitchId: vsw-1, vmId: i-1 }
+  - { id: eni-host, ips: ["10.0.0.6"], vpcId: vpc-1, vswitchId: vsw-1, vmId: i-2 }
+flowLogs:
+  - { id: fl-vpc1, resourceType: vpc, resourceId: vpc-1, aggregationInterval: 10, sink: { type: stdout } }
+`;
+    const r = await bothWays([path], writeConfig(dir, yaml, 'flood.yaml'));
+    // The kernel refuses the flood itself: it never hands those packets to TypeScript.
+    expect(r.kernel).toBeGreaterThan(r.frames * 0.95);
+    const sum = (eniId: string, status: string) => r.flows.filter((x) => x['eni-id'] === eniId && x['log-status'] === status).reduce((s, x) => s + Number(x.packets), 0);
+    expect(sum('eni-host', 'OK')).toBe(1000);
+    expect(sum('eni-host', 'SKIPDATA')).toBe(0);
+    expect(r.flows.filter((x) => x['eni-id'] === 'eni-host' && x['log-status'] === 'OK').length).toBe(250);
+    expect(sum('eni-mac', 'OK')).toBe(500 + 1000); // its guarantee (2000 / 4) and the pool (1000)
+    expect(sum('eni-mac', 'OK') + sum('eni-mac', 'SKIPDATA')).toBe(30_000);
   });
 
   it('pcapng: interfaces of other link types, resolutions and offsets, other blocks, sections, broken blocks', async () => {

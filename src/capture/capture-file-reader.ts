@@ -347,6 +347,7 @@ export class CaptureFileReader {
   private deliver(start: number, capLen: number, wireLen: number): void {
     const view = this.view;
     view.frameOffset = start;
+    view.segmentation = 0; // a file does not say how a frame was segmented: derived from the MTU
     view.capLen = capLen < FRAME_BYTES ? capLen : FRAME_BYTES;
     view.wireLen = wireLen;
   }

@@ -14,8 +14,11 @@ interface ChunkCaptureBinding {
   openAsync(device: string, snaplen: number, bufferBytes: number, timeoutMs: number, filter: string, promiscuous: boolean, done: (error: string | null, handle?: object) => void): void;
   /** Stops polling at once; frees libpcap's handle on a worker, then calls `done`. */
   closeAsync(handle: object, done: () => void): void;
-  /** [link type (DLT), snaplen] of an open handle. */
-  describe(handle: object): [number, number];
+  /**
+   * [link type (DLT), snaplen, MTU (0: unknown), 1 when word 1 of each record is the kernel's
+   * segmentation (the addon's own ring, Ethernet devices) rather than microseconds (libpcap)].
+   */
+  describe(handle: object): [number, number, number, number];
   start(handle: object, onReadable: () => void, pauseMs: number): void;
   /** Bytes of records written at [offset, offset + length); -1 read error (lastError), -2 closed. */
   dispatch(handle: object, buffer: Uint8Array, offset: number, length: number): number;
@@ -92,6 +95,10 @@ export class ChunkHandle {
   ringBytes = 0;
   /** The pause after each read (readPauseMs of the options and the ring). */
   pauseMs = 0;
+  /** The device's MTU at open (0: unknown). */
+  mtu = 0;
+  /** Whether records carry the kernel's segmentation of each frame (see ChunkRecorder.record). */
+  kernelSegmentation = false;
 
   constructor(readonly device: string) {}
 
@@ -125,7 +132,9 @@ export class ChunkHandle {
     const b = chunkCaptureBinding();
     this.native = native;
     this.ringBytes = o.bufferBytes;
-    const [linkType, snaplen] = b.describe(native);
+    const [linkType, snaplen, mtu, segmented] = b.describe(native);
+    this.mtu = mtu;
+    this.kernelSegmentation = segmented === 1;
     this.pauseMs = readPauseMs(o.readPauseMs ?? 0, o.bufferBytes, snaplen);
     this.recordMaxBytes = 16 + snaplen;
     this.lastStats = { received: 0, droppedKernel: 0, droppedInterface: 0 };

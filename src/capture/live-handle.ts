@@ -104,6 +104,7 @@ export class LiveHandle {
   loadHeader(view: PacketView): void {
     const hdr = this.headerWords;
     view.frameOffset = 0; // the view is shared with the chunked path, which sets it per record
+    view.segmentation = 0; // libpcap does not say how a frame is segmented
     view.tsSec = hdr[0];
     view.tsUsec = hdr[1];
     view.capLen = hdr[2] > FRAME_BUFFER_BYTES ? FRAME_BUFFER_BYTES : hdr[2];

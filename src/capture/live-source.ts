@@ -83,6 +83,11 @@ export class LiveCaptureSource {
     return this.handle.pauseMs;
   }
 
+  /** The device's MTU at open (0: unknown) and how super-frames are segmented, for the start log. */
+  get segmentation(): { mtu: number; segments: 'kernel' | 'derived' } {
+    return { mtu: this.handle.mtu, segments: this.handle.kernelSegmentation ? 'kernel' : 'derived' };
+  }
+
   /** Opens the device. Throws CaptureDeviceError (missing device, permission, bad filter). */
   open(): void {
     const o = this.options;
@@ -127,7 +132,7 @@ export class LiveCaptureSource {
       }
       if (n === 0) return;
       if (this.stamps !== null) countStamps(chunk, n, this.stamps);
-      this.packets += rec !== null ? rec.record(this.eni, this.linkType, n) : countRecords(chunk, n);
+      this.packets += rec !== null ? rec.record(this.eni, this.linkType, n, handle.mtu) : countRecords(chunk, n);
       // Room for another record left: libpcap had no more.
       if (n <= chunk.length - handle.recordMaxBytes) return;
     }

@@ -97,6 +97,7 @@ export class OfflineCaptureSource {
     let packets = 0;
     const onPacket = (): void => {
       view.frameOffset = 0; // the view is shared with the file reader, which sets it per packet
+      view.segmentation = 0;
       view.tsSec = hdr[0];
       view.tsUsec = hdr[1];
       view.capLen = hdr[2] > FRAME_BUFFER_BYTES ? FRAME_BUFFER_BYTES : hdr[2];

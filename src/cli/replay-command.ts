@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import { OfflineCaptureSource, type CaptureFileReport } from '../capture/offline-source';
 import { DECODE_STATUS_NAMES, DecodeStatus, MALFORMED_STATUSES } from '../decode/packet-view';
 import { OverlayDecoder } from '../decode/overlay-decoder';
+import { MIN_MTU_BYTES, SUPER_FRAME_OUTCOME_NAMES } from '../decode/super-frame';
 import type { FlowRecorder } from '../flow/flow-recorder';
 import type { AgentConfig } from '../config/types';
 import { buildPipeline } from '../pipeline';
@@ -22,6 +23,8 @@ export interface ReplayOptions {
   flushTimeoutMs: number;
   /** Hand the common frames of pcap and pcapng files to the WebAssembly kernel (default true); see src/kernel. */
   kernel?: boolean;
+  /** MTU of the captured device (overrides capture.mtuBytes): larger frames are super-frames. */
+  mtu?: number;
   /** Streams for the summary and warnings (stderr) and progress; injectable for tests. */
   err: NodeJS.WritableStream & { isTTY?: boolean };
 }
@@ -43,6 +46,8 @@ export interface ReplaySummary {
   enis: Record<string, { packets: number; bytes: number }>;
   /** Packets handled by the WebAssembly kernel (the rest by the TypeScript path). */
   kernelPackets: number;
+  /** GSO/GRO super-frames (larger than the MTU) by how their segments were found, and the packets they stood for. */
+  superFrames: { frames: Record<string, number>; packets: number; mtu: number };
   delivery: { delivered: number; spooled: number };
   /** Decapsulation (a config with overlay VPCs). */
   overlay?: { tunnels: number; tunnelFragments: number; unknownVni: number };
@@ -75,8 +80,13 @@ export async function runReplay(o: ReplayOptions): Promise<{ code: number; summa
     o.err.write(`flowlog-agent replay: --output ${o.output}: is a directory, not a file\n`);
     return { code: 2 };
   }
+  if (o.mtu !== undefined && (!Number.isInteger(o.mtu) || o.mtu < MIN_MTU_BYTES || o.mtu > 65536)) {
+    o.err.write(`flowlog-agent replay: --mtu must be an integer from ${MIN_MTU_BYTES} to 65536, got ${o.mtu}\n`);
+    return { code: 2 };
+  }
   const config = loadConfigOrExit(o.configPath, o.err);
   if (config === null) return { code: 2 };
+  if (o.mtu !== undefined) config.capture.mtuBytes = o.mtu;
   tellAppends(o, config);
 
   let output: RecordOutput;
@@ -159,12 +169,25 @@ async function replayInto(o: ReplayOptions, config: AgentConfig, output: RecordO
     tableFullPackets: sum((a) => a.tableFullPackets),
     enis: Object.fromEntries(config.enis.map((e, i) => [e.id, { packets: c.eniPackets[i], bytes: c.eniBytes[i] }])),
     kernelPackets: pipeline.kernel === null ? 0 : pipeline.kernel.packets,
+    superFrames: superFramesOf(pipeline.recorder, config.capture.mtuBytes),
     ...(overlayOf(pipeline.recorder) ?? {}),
     delivery,
   };
   o.err.write(formatSummary(summary, Date.now() - started));
   const unreadable = files.some((f) => f.skipped !== undefined || f.readError !== undefined);
   return { code: unreadable ? EXIT_REPLAY_BAD_INPUT : delivery.spooled > 0 ? 1 : 0, summary };
+}
+
+/** Super-frames by outcome (those with any), and the packets they stood for. */
+function superFramesOf(recorder: FlowRecorder, mtu: number): ReplaySummary['superFrames'] {
+  const s = recorder.superFrames;
+  const frames: Record<string, number> = {};
+  let n = 0;
+  SUPER_FRAME_OUTCOME_NAMES.forEach((name, i) => {
+    if (s.byOutcome[i] > 0) frames[name] = s.byOutcome[i];
+    n += s.byOutcome[i];
+  });
+  return { frames, packets: n + s.extraSegments, mtu };
 }
 
 /** What decapsulation did, when the replay decapsulated. */
@@ -187,6 +210,13 @@ function formatSummary(s: ReplaySummary, elapsedMs: number): string {
     `  records: OK ${s.records.ok}, NODATA ${s.records.nodata}, SKIPDATA ${s.records.skipdata}` +
       (s.records.filtered ? ` (${s.records.filtered} left out by trafficType)` : ''),
   ];
+  const superFrames = Object.values(s.superFrames.frames).reduce((a, b) => a + b, 0);
+  if (superFrames > 0) {
+    const how = Object.entries(s.superFrames.frames)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    lines.push(`  super-frames (over the MTU of ${s.superFrames.mtu}): ${superFrames} frames counted as ${s.superFrames.packets} packets (${how})`);
+  }
   if (s.overlay) lines.push(`  overlay: ${s.overlay.tunnels} packets out of tunnels, ${s.overlay.tunnelFragments} later outer fragments, ${s.overlay.unknownVni} of unknown VNIs (unattributed)`);
   if (s.tableFullPackets) lines.push(`  flow table full: ${s.tableFullPackets} packets not recorded (SKIPDATA written)`);
   if (s.latePackets) lines.push(`  late packets counted in the next window: ${s.latePackets}`);
@@ -195,7 +225,7 @@ function formatSummary(s: ReplaySummary, elapsedMs: number): string {
   return lines.join('\n') + '\n';
 }
 
-export const replayCommand: CommandModule<object, { pcap: string[]; config: string; output?: string; append: boolean; 'max-gap-windows': number; 'flush-timeout': number; kernel: boolean }> = {
+export const replayCommand: CommandModule<object, { pcap: string[]; config: string; output?: string; append: boolean; 'max-gap-windows': number; 'flush-timeout': number; kernel: boolean; mtu?: number }> = {
   command: 'replay',
   describe: 'turn capture files (pcap, pcapng) into flow-log records, packet times driving the windows',
   builder: (y) =>
@@ -210,7 +240,8 @@ export const replayCommand: CommandModule<object, { pcap: string[]; config: stri
         describe: 'empty windows between packets still written as NODATA before a time jump starts a new timeline',
       })
       .option('flush-timeout', { type: 'number', default: 30, describe: 'seconds to keep delivering at the end before leaving records in the spool' })
-      .option('kernel', { type: 'boolean', default: true, describe: 'take common frames of pcap and pcapng files through the WebAssembly kernel (--no-kernel: TypeScript only)' }) as never,
+      .option('kernel', { type: 'boolean', default: true, describe: 'take common frames of pcap and pcapng files through the WebAssembly kernel (--no-kernel: TypeScript only)' })
+      .option('mtu', { type: 'number', describe: 'MTU of the captured device (default: capture.mtuBytes, 1500); larger TCP/UDP frames count as the segments it gives' }) as never,
   handler: async (argv) => {
     const { code } = await runReplay({
       pcaps: argv.pcap,
@@ -220,6 +251,7 @@ export const replayCommand: CommandModule<object, { pcap: string[]; config: stri
       maxGapWindows: argv['max-gap-windows'],
       flushTimeoutMs: argv['flush-timeout'] * 1000,
       kernel: argv.kernel,
+      ...(argv.mtu === undefined ? {} : { mtu: argv.mtu }),
       err: process.stderr,
     });
     // Its reader left: stop now, before work still under way notices the output is gone.

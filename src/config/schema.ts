@@ -182,6 +182,9 @@ export const AGENT_SCHEMA: ObjectSchema = {
           { key: 'capacity', type: { kind: 'integer', min: 1 }, unit: 'flows', default: 1_000_000, doc: 'Most distinct flows per window per aggregation interval; further flows are counted in a SKIPDATA record.' },
           { key: 'fragmentCacheSize', type: { kind: 'integer', min: 1 }, unit: 'entries', default: 4096, doc: 'Most first fragments remembered to give later fragments their ports.' },
         ],
+        rules: [
+          'One ENI cannot take the table from the others: each of the N ENIs an interval\'s flow logs cover is guaranteed `capacity` / 2N flows of every window, the rest is shared first come, first served. An ENI past its guarantee gets new flows only while the guarantees its neighbours have not used still fit; its refused packets go to its SKIPDATA record and `flowlog_flow_table_refused_packets_total{eni}`. Nothing is evicted: when N changes inside a window the guarantee follows the new N from then on.',
+        ],
       },
       doc: 'Flow table sizing.',
     },
@@ -218,6 +221,13 @@ export const AGENT_SCHEMA: ObjectSchema = {
             unit: 'ms',
             default: 40,
             doc: 'After each read of a device, how long frames gather in its ring before the agent polls it again: fewer wake-ups, each reading several blocks. Cut for each ring so that a 1.5 Mpps burst of full-snaplen frames fills at most half of it meanwhile (at snaplen 128: 58 ms for a 32 MiB ring, 7 for 4 MiB, none for the 512 KiB minimum share); logged per device in `capture started`. 0 reads on every wake-up.',
+          },
+          {
+            key: 'mtuBytes',
+            type: { kind: 'integer', min: 68, max: 65536 },
+            unit: 'bytes',
+            default: 1500,
+            doc: 'MTU of frames whose segmentation the kernel does not report: capture files in replay (`replay --mtu` overrides it), NFLOG groups, and devices read through libpcap (not Ethernet). A larger TCP or UDP frame is a GSO/GRO super-frame and counts as the segments this MTU (and for TCP the MSS of the flow\'s SYN) gives: derived, not measured. Ethernet devices report the kernel\'s segmentation and use their own MTU.',
           },
         ],
         rules: [

@@ -135,6 +135,8 @@ export interface CaptureConfig {
   filter: string;
   /** Longest pause after a read before a device is polled again; cut to what its ring survives. */
   readPauseMs: number;
+  /** MTU of frames whose segmentation the kernel does not report (capture files, NFLOG, libpcap devices). */
+  mtuBytes: number;
 }
 
 /** The VNI of one VPC on the overlay. */

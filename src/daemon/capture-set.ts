@@ -2,6 +2,7 @@ import { deviceIsUp, readDeviceCounters, type DeviceCounters, type LinkEvent } f
 import { LiveCaptureSource, type CaptureDeviceError, type LiveCaptureOptions } from '../capture/live-source';
 import { ringShareBytes } from '../capture/ring-share';
 import type { CaptureConfig } from '../config/types';
+import { usableMtu } from '../decode/super-frame';
 import type { Logger } from '../log';
 import { DeviceGap, realtimeUs } from './device-gap';
 import { markOpened, openFailureMessage, scheduleRetry, type HandleRetryState } from './handle-retry';
@@ -421,7 +422,8 @@ export class CaptureSet {
             slot.settling = { counters, timer };
           }
           source.start();
-          this.o.log.info({ device: slot.device, linkType: source.linkType, ringBytes: options.bufferBytes, readPauseMs: source.readPauseMs, ...(slot.shared ? { shared: true } : {}), ...(slot.overlay ? { overlay: true } : {}) }, 'capture started');
+          this.o.log.info({ device: slot.device, linkType: source.linkType, ringBytes: options.bufferBytes, readPauseMs: source.readPauseMs, ...source.segmentation, ...(slot.shared ? { shared: true } : {}), ...(slot.overlay ? { overlay: true } : {}) }, 'capture started');
+          if (!usableMtu(source.segmentation.mtu)) this.o.log.warn({ device: slot.device, mtu: source.segmentation.mtu }, 'capture device has no usable MTU: a frame larger than capture.mtuBytes counts as one packet unless the kernel says how it is segmented');
           this.announce();
         },
         (err: unknown) => {

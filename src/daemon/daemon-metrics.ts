@@ -3,6 +3,8 @@ import { DeliveredOutput } from '../cli/delivered-output';
 import type { AgentConfig } from '../config/types';
 import { DECODE_STATUS_NAMES, DecodeStatus, MALFORMED_STATUSES } from '../decode/packet-view';
 import { OverlayDecoder } from '../decode/overlay-decoder';
+import { SUPER_FRAME_OUTCOME_NAMES, type SuperFrameSegmenter } from '../decode/super-frame';
+import type { FlowAggregator } from '../flow/flow-aggregator';
 import type { LiveEni } from '../enrich/eni-discovery';
 import type { PacketCounters } from '../flow/flow-recorder';
 import { DurationHistogram, type HistogramView } from '../metrics/duration-histogram';
@@ -21,6 +23,7 @@ import type {
   SinkCounters,
   SinkDeliveryState,
   SpoolUsage,
+  SuperFrameCounters,
 } from '../metrics/metrics-source';
 import type { FlushStats } from '../pipeline';
 import { outputLossesOf, sinkCountersOf, sinkDeliveryStateOf, spoolUsageOf } from '../sink/delivery-metrics';
@@ -81,6 +84,14 @@ interface EniTotals {
   bytes: number;
   kernelDrops: number;
   interfaceDrops: number;
+  tableRefused: number;
+}
+
+/** Packets the aggregators' tables refused ENI `i`, summed over the intervals. */
+function refusedOf(aggregators: readonly FlowAggregator[], i: number): number {
+  let n = 0;
+  for (const a of aggregators) n += a.refusedPackets[i] ?? 0;
+  return n;
 }
 
 /**
@@ -102,7 +113,9 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   private readonly overlayRetired: OverlayCounters = { decapsulated: 0, outerFragments: 0, unknownVni: 0 };
   /** Drops per capture device (all its handles), from the figures the last loss collection read. */
   private readonly deviceDrops = new Map<string, { kernel: number; iface: number }>();
-  private readonly retired: Array<{ counters: PacketCounters; enis: ReadonlyArray<readonly [number, string]> }> = [];
+  private readonly retired: Array<{ counters: PacketCounters; enis: ReadonlyArray<readonly [number, string]>; aggregators: readonly FlowAggregator[]; superFrames: SuperFrameSegmenter }> = [];
+  private readonly superFramesRetired = new Float64Array(SUPER_FRAME_OUTCOME_NAMES.length);
+  private superFrameSegmentsRetired = 0;
   private readonly lastDrops = new WeakMap<object, { kernel: number; iface: number }>();
   private readonly flush = new DurationHistogram();
   /** Pipelines whose flushes are still sampled (the live one and retired ones still draining). */
@@ -115,7 +128,8 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
 
   /** A pipeline ended: its counters (of `enis`, index and id) are folded in at the next sample or scrape. */
   retire(gen: LivePipeline, enis: ReadonlyArray<readonly [number, string]>): void {
-    this.retired.push({ counters: gen.pipeline.recorder.counters, enis });
+    const p = gen.pipeline;
+    this.retired.push({ counters: p.recorder.counters, enis, aggregators: p.aggregators, superFrames: p.recorder.superFrames });
     this.kernelRetired += gen.chunks.kernelPackets;
     const o = overlayOf(gen);
     this.overlayRetired.decapsulated += o.decapsulated;
@@ -129,10 +143,11 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   }
 
   /** An ENI index was freed: its counters, cleared there, go to the ENI's totals. */
-  foldEni(eniId: string, packets: number, bytes: number): void {
+  foldEni(eniId: string, packets: number, bytes: number, tableRefused: number): void {
     const t = this.totalsOf(eniId);
     t.packets += packets;
     t.bytes += bytes;
+    t.tableRefused += tableRefused;
   }
 
   /** Once per tick: capture drops per handle and window flush durations. */
@@ -167,14 +182,15 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
 
   captureDevices(): readonly CaptureDeviceCounters[] {
     this.foldRetired();
-    const live = new Map<string, { packets: number; bytes: number }>();
+    const live = new Map<string, { packets: number; bytes: number; tableRefused: number }>();
     const gen = this.view.live();
     if (gen !== null) {
       const c = gen.pipeline.recorder.counters;
       for (const s of this.view.slots().inUse()) {
-        const l = live.get(s.eni.id) ?? { packets: 0, bytes: 0 };
+        const l = live.get(s.eni.id) ?? { packets: 0, bytes: 0, tableRefused: 0 };
         l.packets += c.eniPackets[s.index];
         l.bytes += c.eniBytes[s.index];
+        l.tableRefused += refusedOf(gen.pipeline.aggregators, s.index);
         live.set(s.eni.id, l);
       }
     }
@@ -190,8 +206,21 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
         kernelDrops: t?.kernelDrops ?? 0,
         interfaceDrops: t?.interfaceDrops ?? 0,
         gapPackets: gaps.get(eni) ?? 0,
+        tableRefused: (t?.tableRefused ?? 0) + (l?.tableRefused ?? 0),
       };
     });
+  }
+
+  superFrames(): SuperFrameCounters {
+    this.foldRetired();
+    const live = this.view.live()?.pipeline.recorder.superFrames;
+    const frames: Record<string, number> = {};
+    let packets = this.superFrameSegmentsRetired + (live?.extraSegments ?? 0);
+    SUPER_FRAME_OUTCOME_NAMES.forEach((name, i) => {
+      frames[name] = this.superFramesRetired[i] + (live?.byOutcome[i] ?? 0);
+      packets += frames[name];
+    });
+    return { frames, packets };
   }
 
   captureHandles(): readonly CaptureHandleCounters[] {
@@ -317,12 +346,15 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   }
 
   private foldRetired(): void {
-    for (const { counters, enis } of this.retired.splice(0)) {
+    for (const { counters, enis, aggregators, superFrames } of this.retired.splice(0)) {
       for (const [i, id] of enis) {
         const t = this.totalsOf(id);
         t.packets += counters.eniPackets[i];
         t.bytes += counters.eniBytes[i];
+        t.tableRefused += refusedOf(aggregators, i);
       }
+      superFrames.byOutcome.forEach((n, i) => (this.superFramesRetired[i] += n));
+      this.superFrameSegmentsRetired += superFrames.extraSegments;
       for (const s of MALFORMED_STATUSES) this.malformed[s] += counters.byStatus[s];
       this.unattributed += counters.unattributed;
     }
@@ -365,7 +397,7 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   private totalsOf(eniId: string): EniTotals {
     let t = this.totals.get(eniId);
     if (t === undefined) {
-      t = { packets: 0, bytes: 0, kernelDrops: 0, interfaceDrops: 0 };
+      t = { packets: 0, bytes: 0, kernelDrops: 0, interfaceDrops: 0, tableRefused: 0 };
       this.totals.set(eniId, t);
     }
     return t;

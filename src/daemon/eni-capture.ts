@@ -15,7 +15,7 @@ export interface EniCaptureHooks {
   /** ENIs got an index (or theirs back): they are captured from now on. */
   enisAdded(enis: readonly EniConfig[]): void;
   /** Retired ENIs whose last window closed: their indexes are free (fold `packets`/`bytes` of each). */
-  enisFreed(freed: ReadonlyArray<{ eni: EniConfig; packets: number; bytes: number }>, live: LivePipeline): void;
+  enisFreed(freed: ReadonlyArray<{ eni: EniConfig; packets: number; bytes: number; tableRefused: number }>, live: LivePipeline): void;
   /** A pipeline ended at `endSec` (its windows written up to then): a new one follows, or the daemon stops. */
   pipelineEnded(live: LivePipeline, endSec: number): void;
 }
@@ -128,7 +128,12 @@ export class EniCapture {
     if (freed.length === 0) return;
     const counters = live.pipeline.recorder.counters;
     const folded = freed.map(({ index, eni }) => {
-      const f = { eni, packets: counters.eniPackets[index], bytes: counters.eniBytes[index] };
+      let tableRefused = 0;
+      for (const a of live.pipeline.aggregators) {
+        tableRefused += a.refusedPackets[index];
+        a.refusedPackets[index] = 0;
+      }
+      const f = { eni, packets: counters.eniPackets[index], bytes: counters.eniBytes[index], tableRefused };
       counters.eniPackets[index] = 0;
       counters.eniBytes[index] = 0;
       return f;

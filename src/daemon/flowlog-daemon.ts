@@ -163,7 +163,7 @@ export class FlowlogDaemon {
       hooks: {
         enisAdded: (enis) => this.crash.enisCaptured(enis),
         enisFreed: (freed, live) => {
-          for (const f of freed) this.metrics.foldEni(f.eni.id, f.packets, f.bytes);
+          for (const f of freed) this.metrics.foldEni(f.eni.id, f.packets, f.bytes, f.tableRefused);
           this.crash.enisFreed(freed.map((f) => f.eni), live.pipeline, this.output);
         },
         pipelineEnded: (live, endSec) => this.pipelineEnded(live, endSec),

@@ -278,6 +278,8 @@ export function resetView(view: PacketView): void {
   view.dstPort = 0;
   view.l3Bytes = 0;
   view.tcpFlags = 0;
+  view.l3Offset = 0;
+  view.l4Offset = -1;
   view.hasSrcMac = false;
   view.hasDstMac = false;
   view.srcMacHi = 0;

@@ -63,6 +63,8 @@ export function decodeEthernetIp(frame: Uint8Array, data: DataView, b: number, e
   view.hasSrcMac = true;
   view.protocol = protocol;
   view.l3Bytes = l3Bytes;
+  view.l3Offset = ip;
+  view.l4Offset = t;
   let srcPort = 0;
   let dstPort = 0;
   let tcpFlags = 0;

@@ -108,6 +108,9 @@ export class IpDecoder {
     view.family = 4;
     view.protocol = protocol;
     view.l3Bytes = totalLen;
+    view.l3Offset = off;
+    // The upper layer starts after the options: unknown when they are cut or this is a later fragment.
+    view.l4Offset = off + headerLen <= end && (fragField & 0x1fff) === 0 ? off + headerLen : -1;
     this.packetEnd = off + totalLen;
     view.src[0] = readI32(frame, off + 12); // 12: source
     view.dst[0] = readI32(frame, off + 16); // 16: destination (words 1..3 stay as decode zeroed them)
@@ -218,6 +221,8 @@ export class IpDecoder {
     view.family = 6;
     view.protocol = nextHeader;
     view.l3Bytes = l3Bytes;
+    view.l3Offset = off;
+    view.l4Offset = cut || (fragmented && fragOffset !== 0) ? -1 : pos;
     if (cut) {
       this.headersCut++;
       return DecodeStatus.Ok;

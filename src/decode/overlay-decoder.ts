@@ -36,6 +36,11 @@ export class OverlayDecoder extends Decoder {
   private readonly portKinds = new Uint8Array(65536);
   /** Packets taken out of a VXLAN / Geneve tunnel. */
   tunnelsOpened = 0;
+  /**
+   * Where the last frame's outermost IP header starts (in the frame's buffer): the counted one,
+   * or the tunnel's when the packet came out of one. The MTU bounds that outer packet.
+   */
+  outerL3Offset = 0;
 
   constructor(opts: DecoderOptions, ports: TunnelPorts) {
     super(opts);
@@ -51,6 +56,7 @@ export class OverlayDecoder extends Decoder {
     view.vni = -1;
     this.laterFragment = false;
     const outer = this.decodeSlow(linkType, frame, view);
+    this.outerL3Offset = view.l3Offset;
     if (outer !== DecodeStatus.Ok || view.protocol !== IpProto.Udp) return outer;
     const kind = this.portKinds[view.dstPort];
     if (kind === PORT_PLAIN) return outer;

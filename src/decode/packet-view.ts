@@ -101,6 +101,20 @@ export class PacketView {
    * `nflogPrefixOffset`, are positions in that buffer.
    */
   frameOffset = 0;
+  /**
+   * How the kernel segments this frame on the wire, when the source knows (the capture addon's
+   * own ring: the virtio_net_hdr of PACKET_VNET_HDR), as an int32: bit 31 set (so negative) when
+   * known, bits 24-30 hdr_len / 2 (0: unknown), bits 16-23 gso_type (0: not a GSO super-frame),
+   * bits 0-15 gso_size. 0 when not known (capture files, libpcap, NFLOG): a frame larger than the
+   * MTU is then segmented by derivation (src/decode/super-frame.ts).
+   */
+  segmentation = 0;
+  /**
+   * Packets this frame stands for on the wire: 1, or the segments of a GSO/GRO super-frame, whose
+   * `l3Bytes` is then the sum of the segments' L3 lengths. Set by the recorder's segmentation
+   * just before the frame is recorded, and back to 1 after it.
+   */
+  segments = 1;
 
   // ---- set by the decoder ----
   /** 4 or 6 when status is Ok. */
@@ -120,6 +134,14 @@ export class PacketView {
   l3Bytes = 0;
   /** TCP flags byte (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ...); 0 for other protocols. */
   tcpFlags = 0;
+  /**
+   * Where the counted IP header starts and where its upper-layer header starts (after IPv6
+   * extension headers), as positions in the frame's buffer; `l4Offset` is -1 when the decoder
+   * did not reach it (options or extension headers cut, a later fragment). Read only for frames
+   * larger than the MTU, whose segments repeat these headers.
+   */
+  l3Offset = 0;
+  l4Offset = -1;
 
   /** Whether the link layer carried MAC addresses (Ethernet; SLL/SLL2 give only the source). */
   hasSrcMac = false;

@@ -1,4 +1,5 @@
 import { CHUNK_BYTES, FRAME_BYTES } from '../capture/capture-file-reader';
+import { DEFAULT_MTU_BYTES } from '../decode/super-frame';
 import type { ReplayKernel } from '../kernel/replay-kernel';
 import type { FlowRecorder } from './flow-recorder';
 
@@ -60,12 +61,18 @@ export class ChunkRecorder {
 
   /**
    * Records the pcap records in chunk [0, end) for `eni` (SHARED_DEVICE, OVERLAY_DEVICE: such a
-   * device's); returns how many. Overlay frames skip the kernel, which counts tunnels under
-   * their outer header.
+   * device's), captured on a device of `mtu` (0: unknown); returns how many. Overlay frames skip
+   * the kernel, which counts tunnels under their outer header.
+   *
+   * Word 1 of a record (microseconds in a pcap file) is the kernel's segmentation of the frame
+   * when its bit 31 is set (the capture addon's own ring, see PacketView.segmentation), else
+   * ignored. The kernel leaves super-frames to the TypeScript path, which segments them.
    */
-  record(eni: number, linkType: number, end: number): number {
+  record(eni: number, linkType: number, end: number, mtu: number = DEFAULT_MTU_BYTES): number {
     const kernel = linkType === LINKTYPE_ETHERNET && eni !== OVERLAY_DEVICE ? this.kernel : null;
     const rec = this.recorder;
+    rec.setDeviceMtu(mtu);
+    const threshold = rec.superFrameThreshold;
     const view = rec.view;
     const w = this.words;
     const chunk = this.chunk;
@@ -75,7 +82,7 @@ export class ChunkRecorder {
       if (kernel !== null) {
         if (this.kernelWait > 0) this.kernelWait--;
         else {
-          const stop = kernel.runLive(eni, pos, end);
+          const stop = kernel.runLive(eni, pos, end, threshold);
           const n = kernel.handled;
           if (n > 0) {
             pos = stop;
@@ -94,7 +101,9 @@ export class ChunkRecorder {
       const capLen = w.getUint32(pos + 8, true);
       if (end - pos - 16 < capLen) break; // never happens: the addon writes whole records
       view.tsSec = w.getUint32(pos, true);
-      view.tsUsec = w.getUint32(pos + 4, true);
+      const word1 = w.getInt32(pos + 4, true);
+      view.tsUsec = word1 < 0 ? 0 : word1;
+      view.segmentation = word1 < 0 ? word1 : 0;
       view.capLen = capLen < FRAME_BYTES ? capLen : FRAME_BYTES;
       view.wireLen = w.getUint32(pos + 12, true);
       view.frameOffset = pos + 16;

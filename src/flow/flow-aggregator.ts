@@ -65,6 +65,11 @@ export interface FlowAggregatorOptions {
   /** Where tables keep their arrays: the replay kernel's memory (src/kernel); default their own. */
   arena?: TableArena;
   /**
+   * ENIs the interval's flow logs cover: each is guaranteed tableCapacity / (2 x this) flows of
+   * every window, the rest is shared (FlowTable.setShare). Default eniCount.
+   */
+  coveredEnis?: number;
+  /**
    * Wall-clock mode: the clock jumped over whole windows (a forward step of the wall clock, or
    * the process suspended or stalled): `[startSec, endSec)` was not watched window by window, so
    * it is written as SKIPDATA with unknown counts rather than NODATA (packets stamped in it may
@@ -106,6 +111,7 @@ export class FlowAggregator {
   private readonly capturedUntilSec: Float64Array;
   private readonly wallClock: boolean;
   private readonly arena: TableArena | undefined;
+  private coveredEnis: number;
   /** Wall-clock mode: the next window's flows and counts, recorded before the current one closed. */
   private ahead: FlowTable | null = null;
   private aheadPackets: Float64Array | null = null;
@@ -124,6 +130,8 @@ export class FlowAggregator {
   tableFullPackets = 0;
   /** Wall-clock mode: whole windows the clock jumped over, written as SKIPDATA (onUncaptured). */
   uncapturedWindows = 0;
+  /** Per ENI, since construction: packets of new flows the table refused (its share used, the pool full). */
+  readonly refusedPackets: Float64Array;
 
   constructor(o: FlowAggregatorOptions) {
     this.intervalSec = o.intervalSec;
@@ -134,7 +142,9 @@ export class FlowAggregator {
     this.onUncaptured = o.onUncaptured;
     this.wallClock = o.wallClock ?? false;
     this.arena = o.arena;
-    this.table = new FlowTable(o.tableCapacity, o.arena);
+    this.coveredEnis = o.coveredEnis ?? o.eniCount;
+    this.refusedPackets = new Float64Array(o.eniCount);
+    this.table = this.newTable();
     this.eniPackets = new Float64Array(o.eniCount);
     this.eniLostPackets = new Float64Array(o.eniCount);
     this.eniLostBytes = new Float64Array(o.eniCount);
@@ -198,22 +208,51 @@ export class FlowAggregator {
       recorded = (this.table as FlowTable).record(v, eni, flags);
     }
     if (recorded) {
-      this.eniPackets[eni] += 1;
+      this.eniPackets[eni] += v.segments;
     } else {
-      this.tableFullPackets += 1;
-      this.eniLostPackets[eni] += 1;
+      this.tableFullPackets += v.segments;
+      this.refusedPackets[eni] += v.segments;
+      this.eniLostPackets[eni] += v.segments;
       this.eniLostBytes[eni] += v.l3Bytes;
     }
+  }
+
+  /**
+   * For the kernel: packets of `eni` its table refused (see record), in the current window or,
+   * with `ahead`, the next one's.
+   */
+  addRefused(eni: number, packets: number, bytes: number, ahead: boolean): void {
+    this.tableFullPackets += packets;
+    this.refusedPackets[eni] += packets;
+    (ahead ? (this.aheadLostPackets as Float64Array) : this.eniLostPackets)[eni] += packets;
+    (ahead ? (this.aheadLostBytes as Float64Array) : this.eniLostBytes)[eni] += bytes;
+  }
+
+  /**
+   * The ENIs the interval's flow logs cover changed to `enis` (an ENI added or removed in place):
+   * every table's guarantee follows at once; flows already in stay (FlowTable.setShare).
+   */
+  setCoveredEnis(enis: number): void {
+    this.coveredEnis = enis;
+    for (const t of [this.table, this.spare, this.ahead]) t?.setShare(enis);
+  }
+
+  /** A table of this aggregator, shared among its covered ENIs. */
+  private newTable(): FlowTable {
+    const t = new FlowTable(this.capacity, this.arena, this.eniCount);
+    t.setShare(this.coveredEnis);
+    return t;
   }
 
   /** A packet of the next window that arrived before the clock closed the current one. */
   private recordAhead(v: PacketView, eni: number, flags: number): void {
     const ahead = this.ahead ?? this.openAhead();
     if (ahead.record(v, eni, flags)) {
-      (this.aheadPackets as Float64Array)[eni] += 1;
+      (this.aheadPackets as Float64Array)[eni] += v.segments;
     } else {
-      this.tableFullPackets += 1;
-      (this.aheadLostPackets as Float64Array)[eni] += 1;
+      this.tableFullPackets += v.segments;
+      this.refusedPackets[eni] += v.segments;
+      (this.aheadLostPackets as Float64Array)[eni] += v.segments;
       (this.aheadLostBytes as Float64Array)[eni] += v.l3Bytes;
     }
   }
@@ -224,7 +263,7 @@ export class FlowAggregator {
     let ahead = this.spare;
     if (ahead !== null) this.spare = null;
     else {
-      ahead = new FlowTable(this.capacity, this.arena);
+      ahead = this.newTable();
       this.tablesAllocated += 1;
     }
     this.ahead = ahead;
@@ -344,6 +383,7 @@ export class FlowAggregator {
   /** Returns a drained table for reuse. */
   release(table: FlowTable): void {
     table.clear();
+    table.setShare(this.coveredEnis);
     if (this.table === null) this.table = table;
     else if (table !== this.table && table !== this.ahead) this.spare = table;
   }
@@ -406,7 +446,7 @@ export class FlowAggregator {
     }
     this.onWindowClosed(window); // may call release(closing) synchronously
     if (this.table === null) {
-      this.table = new FlowTable(this.capacity, this.arena);
+      this.table = this.newTable();
       this.tablesAllocated += 1;
     }
   }

@@ -1,6 +1,7 @@
 import { Decoder } from '../decode/decoder';
 import { OverlayDecoder, type TunnelPorts } from '../decode/overlay-decoder';
 import { DecodeStatus, DECODE_STATUS_NAMES, PacketView } from '../decode/packet-view';
+import { DEFAULT_MTU_BYTES, SuperFrameSegmenter, usableMtu } from '../decode/super-frame';
 import type { EniInventory } from '../enrich/eni-inventory';
 import type { OverlayInventory } from '../enrich/overlay-inventory';
 import type { PolicyEvaluator } from '../enrich/policy/policy-evaluator';
@@ -67,6 +68,13 @@ export class FlowRecorder {
   readonly sharedEnis: Uint8Array;
   /** Agent-side security groups / network ACLs; null: only NFLOG frames are REJECT. */
   private policy: PolicyEvaluator | null = null;
+  /** GSO/GRO super-frames counted as the segments the wire carried (see SuperFrameSegmenter). */
+  readonly superFrames = new SuperFrameSegmenter();
+  /** MTU of frames whose segmentation nothing tells (capture files, NFLOG): capture.mtuBytes. */
+  private fileMtu = DEFAULT_MTU_BYTES;
+  /** The live device being recorded (setDeviceMtu): its MTU (0: not usable) and the size above which a frame is a super-frame. */
+  private deviceMtu = DEFAULT_MTU_BYTES;
+  private deviceThreshold = DEFAULT_MTU_BYTES;
 
   constructor(
     private inventory: EniInventory,
@@ -142,7 +150,11 @@ export class FlowRecorder {
       const overlayStatus = this.overlayDecoder.decodeOverlay(linkType, frame, v);
       c.byStatus[overlayStatus]++;
       this.tick(v.tsSec);
-      if (overlayStatus === DecodeStatus.Ok) this.recordOverlay(reject, null);
+      if (overlayStatus === DecodeStatus.Ok) {
+        this.segments(frame, this.fileMtu, this.fileMtu, this.overlayDecoder.outerL3Offset);
+        this.recordOverlay(reject, null);
+        v.segments = 1;
+      }
       v.vni = -1;
       return;
     }
@@ -151,7 +163,50 @@ export class FlowRecorder {
     // Every frame moves the clocks forward, so NODATA windows close even when no packet of a
     // covered ENI arrives; late and backward-jumping times are handled where packets are recorded.
     this.tick(v.tsSec);
-    if (status === DecodeStatus.Ok) this.recordByAddress(reject, null);
+    if (status !== DecodeStatus.Ok) return;
+    this.segments(frame, this.fileMtu, this.fileMtu, v.l3Offset);
+    this.recordByAddress(reject, null);
+    v.segments = 1;
+  }
+
+  /**
+   * The MTU of capture files and NFLOG frames (capture.mtuBytes, `replay --mtu`): frames larger
+   * than it are super-frames whose segments are derived from it.
+   */
+  setFileMtu(mtu: number): void {
+    this.fileMtu = usableMtu(mtu) ? mtu : DEFAULT_MTU_BYTES;
+  }
+
+  /**
+   * The MTU of the live device whose frames come next (ChunkRecorder, per read). One that is not
+   * usable (0: unknown) derives nothing: a frame larger than the default MTU then counts as one
+   * packet (SuperFrameOutcome.NoMtu), unless the kernel's header segments it.
+   */
+  setDeviceMtu(mtu: number): void {
+    this.deviceMtu = usableMtu(mtu) ? mtu : 0;
+    this.deviceThreshold = this.deviceMtu > 0 ? mtu : this.fileMtu;
+  }
+
+  /** Above this L3 length a frame of the current device is a super-frame (the kernel stops there too). */
+  get superFrameThreshold(): number {
+    return this.deviceThreshold;
+  }
+
+  /** Above this L3 length a frame of a capture file is a super-frame. */
+  get fileSuperFrameThreshold(): number {
+    return this.fileMtu;
+  }
+
+  /**
+   * Makes the decoded view stand for the segments the wire carried when it is a super-frame (a
+   * GSO type in the kernel's header, or larger than `threshold`), and learns the MSS of a TCP
+   * SYN where the kernel does not segment for us. The caller records, then sets segments to 1.
+   */
+  private segments(frame: Uint8Array, mtu: number, threshold: number, outerL3: number): void {
+    const v = this.view;
+    const w = v.segmentation;
+    if (w >= 0 && (v.tcpFlags & 2) !== 0) this.superFrames.learnMss(v, frame);
+    if ((w < 0 && (w & 0xff0000) !== 0) || v.l3Bytes > threshold) this.superFrames.segment(v, frame, mtu, outerL3);
   }
 
   /**
@@ -164,9 +219,13 @@ export class FlowRecorder {
   onSharedFrame(linkType: number, frame: Uint8Array): void {
     const c = this.counters;
     c.frames++;
-    const status = this.decoder.decode(linkType, frame, this.view);
+    const v = this.view;
+    const status = this.decoder.decode(linkType, frame, v);
     c.byStatus[status]++;
-    if (status === DecodeStatus.Ok) this.recordByAddress(false, this.sharedEnis);
+    if (status !== DecodeStatus.Ok) return;
+    this.segments(frame, this.deviceMtu, this.deviceThreshold, v.l3Offset);
+    this.recordByAddress(false, this.sharedEnis);
+    v.segments = 1;
   }
 
   /**
@@ -186,7 +245,11 @@ export class FlowRecorder {
     const v = this.view;
     const status = od.decodeOverlay(linkType, frame, v);
     c.byStatus[status]++;
-    if (status === DecodeStatus.Ok) this.recordOverlay(false, this.sharedEnis);
+    if (status === DecodeStatus.Ok) {
+      this.segments(frame, this.deviceMtu, this.deviceThreshold, od.outerL3Offset);
+      this.recordOverlay(false, this.sharedEnis);
+      v.segments = 1;
+    }
     v.vni = -1;
   }
 
@@ -230,10 +293,12 @@ export class FlowRecorder {
       c.unattributed++;
       return;
     }
+    this.segments(frame, this.deviceMtu, this.deviceThreshold, v.l3Offset);
     const action = reject ? FLAG_REJECT : 0;
     const policy = this.policy;
     if (out) this.recordFor(eni, FLAG_OUT | (policy !== null && !reject && policy.rejects(v, eni, true) ? FLAG_REJECT : action));
     if (inbound) this.recordFor(eni, policy !== null && !reject && policy.rejects(v, eni, false) ? FLAG_REJECT : action);
+    v.segments = 1;
   }
 
   /**
@@ -251,6 +316,14 @@ export class FlowRecorder {
     const status = this.decoder.decode(linkType, frame, v);
     c.byStatus[status]++;
     if (status !== DecodeStatus.Ok) return;
+    this.segments(frame, this.fileMtu, this.fileMtu, v.l3Offset);
+    this.recordNflog(fixedEni, eniByIfindex);
+    v.segments = 1;
+  }
+
+  private recordNflog(fixedEni: number, eniByIfindex: Int32Array): void {
+    const c = this.counters;
+    const v = this.view;
     let eni = fixedEni;
     if (eni < 0 && v.nflogIndev > 0 && v.nflogIndev < eniByIfindex.length) eni = eniByIfindex[v.nflogIndev];
     let viaOutdev = false;
@@ -328,7 +401,7 @@ export class FlowRecorder {
 
   private recordFor(eni: number, flags: number): void {
     const c = this.counters;
-    c.eniPackets[eni]++;
+    c.eniPackets[eni] += this.view.segments;
     c.eniBytes[eni] += this.view.l3Bytes;
     const end = this.eniAggOffset[eni + 1];
     for (let j = this.eniAggOffset[eni]; j < end; j++) this.aggregators[this.eniAggIndex[j]].record(this.view, eni, flags);

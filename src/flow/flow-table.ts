@@ -25,6 +25,14 @@ import type { PacketView } from '../decode/packet-view';
  * an hour (the config refuses longer ones) and a late packet is recorded at its window's start
  * (FlowAggregator); a time outside that range would be clamped to it.
  *
+ * Shares (setShare): one ENI cannot take the table from the others. Each of the N ENIs the table
+ * serves is guaranteed floor(capacity / 2N) flows; the other half (at least) is a pool any ENI
+ * may fill. A new flow of an ENI below its guarantee is always taken (while the table has room);
+ * one above it only while the guarantees not yet used still fit beside the pool's flows. Nothing
+ * already in is ever evicted: when N changes inside a window the guarantee follows the new N,
+ * an ENI above it keeps its flows, and a newcomer gets its guarantee as far as the table still
+ * has room. A refused packet is the caller's to count (SKIPDATA of that ENI).
+ *
  * Ownership: the table owns its arrays for its whole life; `record` copies what it needs out of
  * the caller's `PacketView`. Single-threaded; not re-entrant.
  */
@@ -64,8 +72,8 @@ export interface TableArena {
   allocate(bytes: number): number;
 }
 
-/** Words of a table's kernel descriptor (see exportTo); the base second follows as a float64. */
-export const KERNEL_DESCRIPTOR_WORDS = 10;
+/** Words of a table's kernel descriptor (see exportTo): 8, the base second as a float64, 6 more. */
+export const KERNEL_DESCRIPTOR_WORDS = 16;
 
 export class FlowTable {
   readonly capacity: number;
@@ -97,8 +105,18 @@ export class FlowTable {
   private indexAt = -1;
   private readonly entriesAt: number = -1;
   private v6At = -1;
+  /** Flows of each ENI index in the table (see setShare); in the arena when the table is. */
+  private readonly eniFlows: Int32Array;
+  private readonly eniFlowsAt: number = -1;
+  /** Flows each ENI is guaranteed; 0 until setShare (then one pool: first come, first served). */
+  private guaranteed = 0;
+  /** The guarantees together (guaranteed x ENIs), at most half the capacity. */
+  private reserved = 0;
+  /** Flows beyond their ENI's guarantee: the pool's share in use. */
+  private excess = 0;
 
-  constructor(capacity: number, arena?: TableArena) {
+  /** `enis`: the ENI indexes the table may see (0..enis-1); shares need them (setShare). */
+  constructor(capacity: number, arena?: TableArena, enis = 0) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`flow table capacity must be a positive integer, got ${capacity}`);
     this.capacity = capacity;
     let slots = 1;
@@ -121,6 +139,7 @@ export class FlowTable {
     // In an arena the IPv6 side array takes its whole capacity at once (the kernel cannot grow
     // it); pages never written cost no memory.
     const v6At = entriesAt < 0 ? -1 : (arena as TableArena).allocate(capacity * V6_WORDS * 4);
+    const eniFlowsAt = v6At < 0 || enis === 0 ? -1 : (arena as TableArena).allocate(enis * 4);
     if (v6At >= 0) {
       const buffer = (arena as TableArena).buffer;
       this.entriesAt = entriesAt;
@@ -134,6 +153,29 @@ export class FlowTable {
       this.ints = new Int32Array(entries);
       this.v6 = new Uint32Array(Math.min(capacity, 16) * V6_WORDS);
     }
+    this.eniFlowsAt = eniFlowsAt;
+    this.eniFlows = eniFlowsAt >= 0 ? new Int32Array((arena as TableArena).buffer, eniFlowsAt, enis) : new Int32Array(enis);
+  }
+
+  /**
+   * Shares the table among `enis` ENIs (those its flow logs cover): each is guaranteed
+   * floor(capacity / 2 enis) flows, the rest is a pool (see the class comment). Called when the
+   * table is made and whenever the count changes; flows already in stay.
+   */
+  setShare(enis: number): void {
+    const n = enis < 1 ? 1 : enis;
+    const g = Math.floor(this.capacity / (2 * n));
+    this.guaranteed = g;
+    this.reserved = g * n;
+    let excess = 0;
+    const flows = this.eniFlows;
+    for (let e = 0; e < flows.length; e++) if (flows[e] > g) excess += flows[e] - g;
+    this.excess = excess;
+  }
+
+  /** Flows each ENI is guaranteed (0: no shares set). */
+  get guaranteedFlows(): number {
+    return this.guaranteed;
   }
 
   /** A zeroed index of `slots` slots, in the arena when it has room. */
@@ -160,14 +202,20 @@ export class FlowTable {
     words[at + 6] = this.v6At;
     words[at + 7] = this.v6Count;
     floats[(at + 8) >> 1] = this.baseSec;
-    return true;
+    words[at + 10] = this.eniFlowsAt < 0 ? 0 : this.eniFlowsAt;
+    words[at + 11] = this.eniFlowsAt < 0 ? 0 : this.eniFlows.length;
+    words[at + 12] = this.guaranteed;
+    words[at + 13] = this.reserved;
+    words[at + 14] = this.excess;
+    return this.eniFlowsAt >= 0 || this.eniFlows.length === 0;
   }
 
-  /** Takes back what the kernel changed (the flows and IPv6 slots it added, the base second). */
+  /** Takes back what the kernel changed (the flows and IPv6 slots it added, the base second, the pool in use). */
   importFrom(words: Uint32Array, floats: Float64Array, at: number): void {
     this.count = words[at + 3];
     this.v6Count = words[at + 7];
     this.baseSec = floats[(at + 8) >> 1];
+    this.excess = words[at + 14];
   }
 
   /** Number of flows recorded since the last `clear`. */
@@ -223,7 +271,7 @@ export class FlowTable {
       const k = ((e & ENTRY_MASK) - 1) * ENTRY_WORDS;
       if ((e & INDEX_TAG_MASK) === indexTag && w[k + W_META] === meta && w[k + W_PORTS] === ports && w[k + 1] === key1 && (ipv6 ? this.sameIpv6(w[k], s, d) : w[k] === s0)) {
         const u = this.words;
-        u[k + W_PACKETS] += 1;
+        u[k + W_PACKETS] += v.segments;
         const lo = u[k + W_BYTES_LO] + v.l3Bytes;
         u[k + W_BYTES_LO] = lo; // stored modulo 2^32; the carry goes to the high word
         // Stored unconditionally, as selects: a store first reached after V8 optimized this
@@ -238,6 +286,15 @@ export class FlowTable {
     }
     const i = this.count;
     if (i === this.capacity) return false;
+    // The ENI's share: below its guarantee always; beyond it only while the pool has room.
+    const flows = this.eniFlows;
+    const known = eni < flows.length;
+    const used = known ? flows[eni] : this.guaranteed;
+    if (used >= this.guaranteed) {
+      if (this.reserved + this.excess >= this.capacity) return false;
+      this.excess++;
+    }
+    if (known) flows[eni] = used + 1;
     this.count = i + 1;
     this.baseSec = base;
     index[slot] = indexTag | (i + 1);
@@ -246,7 +303,7 @@ export class FlowTable {
     w[k + 1] = key1;
     w[k + W_PORTS] = ports;
     w[k + W_META] = meta;
-    w[k + W_PACKETS] = 1;
+    w[k + W_PACKETS] = v.segments;
     w[k + W_BYTES_LO] = v.l3Bytes;
     w[k + W_BYTES_HI] = v.tcpFlags & 0xff;
     w[k + W_TIMES] = (at << 16) | at;
@@ -312,7 +369,11 @@ export class FlowTable {
 
   /** Forgets every flow. The index is zeroed; entries are overwritten on reuse. */
   clear(): void {
-    if (this.count > 0) this.index.fill(0);
+    if (this.count > 0) {
+      this.index.fill(0);
+      this.eniFlows.fill(0);
+    }
+    this.excess = 0;
     this.count = 0;
     this.v6Count = 0;
     if (this.tunnelEntries > 0) (this.tunnels as Uint32Array).fill(0, 0, this.tunnelEntries * TUNNEL_WORDS);

@@ -41,11 +41,11 @@ const MAX_INTERFACES = 64;
 const MAX_MEMORY_BYTES = 3 * 1024 * 1024 * 1024;
 const PAGE_BYTES = 65536;
 
-/** Bytes one flow table can take from the arena (entries, IPv6 side array, every index size). */
-function tableBytes(capacity: number): number {
+/** Bytes one flow table can take from the arena (entries, IPv6 side array, every index size, flows per ENI). */
+function tableBytes(capacity: number, enis: number): number {
   let slots = 1;
   while (slots * 2 < capacity * 3) slots <<= 1;
-  return capacity * 32 * 2 + slots * 4 * 2 + 64;
+  return capacity * 32 * 2 + slots * 4 * 2 + enis * 4 + 64;
 }
 
 /** Bytes of an inventory's lookup lists as the kernel copies them (MACs, addresses, prefixes). */
@@ -62,7 +62,9 @@ function listBytes(words: number): number {
 /** Bytes of the kernel's own regions, as ReplayKernel's constructor takes them (each 8-aligned). */
 function controlBytes(enis: number, aggregators: number, lookupAreaBytes: number): number {
   const copies = [enis + 1, enis * aggregators].map((n) => Math.max(4, n * 4));
-  const regions = [lookupAreaBytes, ...copies, aggregators * KERNEL_DESCRIPTOR_WORDS * 4, enis * 8, enis * 8, aggregators * enis * 8, MAX_INTERFACES * 24, Math.max(4, enis), CHUNK_BYTES];
+  // Per aggregator x ENI: recorded packets, refused packets, refused bytes.
+  const perAggEni = aggregators * enis * 8;
+  const regions = [lookupAreaBytes, ...copies, aggregators * KERNEL_DESCRIPTOR_WORDS * 4, enis * 8, enis * 8, perAggEni, perAggEni, perAggEni, MAX_INTERFACES * 24, Math.max(4, enis), CHUNK_BYTES];
   return regions.reduce((sum, bytes) => sum + bytes + 8, 0);
 }
 
@@ -97,7 +99,7 @@ export class KernelMemory implements TableArena {
   static forReplay(inventory: EniInventory, aggregators: number, capacity: number): KernelMemory | null {
     const lookups = lookupBytes(inventory);
     const enis = inventory.enis.length;
-    const bytes = controlBytes(enis, aggregators, lookups) + aggregators * 2 * tableBytes(capacity);
+    const bytes = controlBytes(enis, aggregators, lookups) + aggregators * 2 * tableBytes(capacity, enis);
     return bytes > MAX_MEMORY_BYTES ? null : new KernelMemory(bytes, enis, lookups);
   }
 
@@ -107,7 +109,7 @@ export class KernelMemory implements TableArena {
    */
   static forLive(inventory: EniInventory, aggregators: number, capacity: number, eniCapacity: number): KernelMemory | null {
     const area = Math.max(LIVE_LOOKUP_AREA_MIN_BYTES, 4 * lookupBytes(inventory));
-    const bytes = controlBytes(eniCapacity, aggregators, area) + 2 * area + aggregators * 2 * tableBytes(capacity);
+    const bytes = controlBytes(eniCapacity, aggregators, area) + 2 * area + aggregators * 2 * tableBytes(capacity, eniCapacity);
     return bytes > MAX_MEMORY_BYTES ? null : new KernelMemory(bytes, eniCapacity, area);
   }
 
@@ -130,8 +132,8 @@ interface KernelExports {
   configure(...addresses: number[]): void;
   interfaces(at: number, count: number): void;
   scope(eni: number, shared: number): void;
-  run(pos: number, end: number, loSec: number, hiSec: number): number;
-  runPcapng(pos: number, end: number, loSec: number, hiSec: number): number;
+  run(pos: number, end: number, loSec: number, hiSec: number, mtu: number, live: number): number;
+  runPcapng(pos: number, end: number, loSec: number, hiSec: number, mtu: number): number;
   handled: WebAssembly.Global;
   unattributed: WebAssembly.Global;
 }
@@ -152,6 +154,9 @@ export class ReplayKernel {
   private readonly eniPackets: Float64Array;
   private readonly eniBytes: Float64Array;
   private readonly aggPackets: Float64Array;
+  /** Per aggregator x ENI: packets (and bytes) its table refused, as counted by the last call. */
+  private readonly aggRefused: Float64Array;
+  private readonly aggRefusedBytes: Float64Array;
   private readonly eniCount: number;
   /** [readable, units per second, offset seconds] per pcapng interface (see `setInterfaces`). */
   private readonly ifaces: Float64Array;
@@ -172,6 +177,8 @@ export class ReplayKernel {
   private readonly eniPacketsAt: number;
   private readonly eniBytesAt: number;
   private readonly aggPacketsAt: number;
+  private readonly aggRefusedAt: number;
+  private readonly aggRefusedBytesAt: number;
 
   /**
    * `memory` must be the arena the aggregators' tables were made in. Throws only when the
@@ -204,6 +211,10 @@ export class ReplayKernel {
     this.eniPackets = new Float64Array(buffer, eniPacketsAt, enis);
     this.eniBytes = new Float64Array(buffer, eniBytesAt, enis);
     this.aggPackets = new Float64Array(buffer, aggPacketsAt, aggs * enis);
+    const aggRefusedAt = (this.aggRefusedAt = memory.take(aggs * enis * 8));
+    const aggRefusedBytesAt = (this.aggRefusedBytesAt = memory.take(aggs * enis * 8));
+    this.aggRefused = new Float64Array(buffer, aggRefusedAt, aggs * enis);
+    this.aggRefusedBytes = new Float64Array(buffer, aggRefusedBytesAt, aggs * enis);
     const ifacesAt = memory.take(MAX_INTERFACES * 24);
     this.ifaces = new Float64Array(buffer, ifacesAt, MAX_INTERFACES * 3);
     this.exports.interfaces(ifacesAt, 0);
@@ -244,7 +255,7 @@ export class ReplayKernel {
     const aggIndex = copy(this.recorder.eniAggIndex, this.aggIndexAt);
     this.exports.configure(
       macs, lists.macs.length / 3, lists.macMask, hosts, lists.hosts.length / 6, lists.hostMask, prefixes, lists.prefixes.length / 10,
-      aggOffset, aggIndex, this.tablesAt, this.eniPacketsAt, this.eniBytesAt, this.aggPacketsAt, this.eniCount,
+      aggOffset, aggIndex, this.tablesAt, this.eniPacketsAt, this.eniBytesAt, this.aggPacketsAt, this.eniCount, this.aggRefusedAt, this.aggRefusedBytesAt,
     );
     return true;
   }
@@ -259,20 +270,21 @@ export class ReplayKernel {
       this.scopeEni = -2;
       this.exports.scope(-2, this.sharedAt);
     }
-    return this.call(false, pos, end);
+    return this.call(false, pos, end, this.recorder.fileSuperFrameThreshold, 0);
   }
 
   /**
    * Like `run`, for a chunk of live frames (Ethernet) captured on the device of ENI `eni`, which
    * alone they count for (FlowRecorder.onFrameForEni), or on a shared device when `eni` is -1:
-   * then for the ENIs marked in `sharedEnis` (FlowRecorder.onSharedFrame).
+   * then for the ENIs marked in `sharedEnis` (FlowRecorder.onSharedFrame). Frames of more than
+   * `mtu` L3 bytes, or with a GSO type in their record's segmentation word, are the host's.
    */
-  runLive(eni: number, pos: number, end: number): number {
+  runLive(eni: number, pos: number, end: number, mtu: number): number {
     if (eni !== this.scopeEni) {
       this.scopeEni = eni;
       this.exports.scope(eni, this.sharedAt);
     }
-    return this.call(false, pos, end);
+    return this.call(false, pos, end, mtu, 1);
   }
 
   /**
@@ -280,7 +292,7 @@ export class ReplayKernel {
    * has given with `setInterfaces`.
    */
   runPcapng(pos: number, end: number): number {
-    return this.call(true, pos, end);
+    return this.call(true, pos, end, this.recorder.fileSuperFrameThreshold, 0);
   }
 
   /**
@@ -303,7 +315,7 @@ export class ReplayKernel {
     this.exports.interfaces(this.ifaces.byteOffset, n);
   }
 
-  private call(pcapng: boolean, pos: number, end: number): number {
+  private call(pcapng: boolean, pos: number, end: number, mtu: number, live: number): number {
     this.handled = 0;
     if (this.recorder.hasActionPolicy) return pos;
     const aggs = this.aggregators;
@@ -332,7 +344,7 @@ export class ReplayKernel {
     }
     const ex = this.exports;
     const at = this.chunkAt;
-    const stop = (pcapng ? ex.runPcapng(at + pos, at + end, lo, hi) : ex.run(at + pos, at + end, lo, hi)) - at;
+    const stop = (pcapng ? ex.runPcapng(at + pos, at + end, lo, hi, mtu) : ex.run(at + pos, at + end, lo, hi, mtu, live)) - at;
     const n = ex.handled.value as number;
     if (n === 0) return pos;
     this.handled = n;
@@ -365,9 +377,16 @@ export class ReplayKernel {
     }
     const aggs = this.aggregators;
     const aggPackets = this.aggPackets;
+    const refused = this.aggRefused;
     for (let a = 0; a < aggs.length; a++) {
-      const recorded = this.aheadOf[a] === 1 ? (aggs[a].aheadRecordedPackets as Float64Array) : aggs[a].recordedPackets;
+      const ahead = this.aheadOf[a] === 1;
+      const recorded = ahead ? (aggs[a].aheadRecordedPackets as Float64Array) : aggs[a].recordedPackets;
       for (let e = first, k = a * this.eniCount + first; e < enis; e++, k++) {
+        if (refused[k] !== 0) {
+          aggs[a].addRefused(e, refused[k], this.aggRefusedBytes[k], ahead);
+          refused[k] = 0;
+          this.aggRefusedBytes[k] = 0;
+        }
         if (aggPackets[k] === 0) continue;
         recorded[e] += aggPackets[k];
         aggPackets[k] = 0;

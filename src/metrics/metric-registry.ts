@@ -20,6 +20,9 @@ export const METRIC_NAMES = {
   captureKernelPackets: 'flowlog_capture_kernel_packets_total',
   decodeTunnelPackets: 'flowlog_decode_tunnel_packets_total',
   decodeMalformed: 'flowlog_decode_malformed_total',
+  decodeSuperFrames: 'flowlog_decode_super_frames_total',
+  decodeSuperFramePackets: 'flowlog_decode_super_frame_packets_total',
+  flowTableRefused: 'flowlog_flow_table_refused_packets_total',
   enrichUnattributed: 'flowlog_enrich_unattributed_packets_total',
   flowActiveFlows: 'flowlog_flow_active_flows',
   flowTableCapacity: 'flowlog_flow_table_capacity',
@@ -110,6 +113,16 @@ export function buildMetricRegistry(source: MetricsSource): Registry {
   });
   counter(METRIC_NAMES.decodeMalformed, 'Packets that could not be decoded, by reason.', ['reason'], () =>
     Object.entries(source.malformedPackets()).map(([reason, n]) => [{ reason }, n]),
+  );
+  const superFrames = source.superFrames?.bind(source);
+  if (superFrames !== undefined) {
+    counter(METRIC_NAMES.decodeSuperFrames, 'GSO/GRO super-frames counted as the segments the wire carried, by how: kernel (its virtio_net_hdr), derived (MTU, MSS), gso_mismatch, headers_cut, no_mtu, unsegmented.', ['outcome'], () =>
+      Object.entries(superFrames().frames).map(([outcome, n]) => [{ outcome }, n]),
+    );
+    counter(METRIC_NAMES.decodeSuperFramePackets, 'Packets (segments) the super-frames stood for.', [], () => [[{}, superFrames().packets]]);
+  }
+  counter(METRIC_NAMES.flowTableRefused, 'Packets of new flows the flow table refused an ENI (its guaranteed share used, the shared part full): in its SKIPDATA; once per aggregation interval.', ['eni'], () =>
+    devices().map((d) => [{ eni: d.eni }, d.tableRefused ?? 0]),
   );
   counter(METRIC_NAMES.enrichUnattributed, 'Packets that matched no configured ENI.', [], () => [[{}, source.unattributedPackets()]]);
   gauge(METRIC_NAMES.flowActiveFlows, 'Flows in the flow table in the current window, per aggregation interval (seconds).', ['interval'], () =>

@@ -26,6 +26,17 @@ export interface CaptureDeviceCounters {
    * not open yet), from the device's own counters: SKIPDATA. The daemon only.
    */
   gapPackets?: number;
+  /**
+   * Packets of new flows the flow table refused the ENI (its guaranteed share used and the
+   * shared pool full; in its SKIPDATA), once per aggregation interval that refused them.
+   */
+  tableRefused?: number;
+}
+
+/** GSO/GRO super-frames by how their segments were found (SuperFrameOutcome names), and the packets they stood for. */
+export interface SuperFrameCounters {
+  frames: Readonly<Record<string, number>>;
+  packets: number;
 }
 
 /** Counters of one capture device (an ENI's own, or shared by many). */
@@ -117,6 +128,8 @@ export interface MetricsSource {
   overlayPackets(): OverlayCounters;
   /** Malformed packets by reason (decode status name, e.g. "truncated"). */
   malformedPackets(): Readonly<Record<string, number>>;
+  /** Super-frames counted as their segments (absent: none counted, e.g. test doubles). */
+  superFrames?(): SuperFrameCounters;
   /** Packets that matched no configured ENI. */
   unattributedPackets(): number;
   /** `capacity`: flows per window per interval before SKIPDATA (config flowTable.capacity). */

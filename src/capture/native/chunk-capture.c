@@ -7,7 +7,7 @@
  * laid out as pcap file records, which is what the replay kernel reads:
  *
  *   offset 0  u32 LE seconds
- *          4  u32 LE microseconds
+ *          4  u32 LE microseconds (libpcap), or the segmentation (own ring: bit 31 set)
  *          8  u32 LE captured length (<= snaplen)
  *         12  u32 LE wire length
  *         16  captured bytes, then the next record
@@ -15,14 +15,26 @@
  * The handle is non-blocking on TPACKET_V3 (a read timeout above 0): the kernel hands a block over
  * when it fills or the timeout passes, libuv polls the descriptor, `dispatch` never waits.
  *
+ * Ethernet devices are read from the addon's own TPACKET_V3 ring (packet-ring.c), which adds the
+ * kernel's virtio_net_hdr: word 1 of their records is the segmentation of a GSO/GRO super-frame
+ * (bit 31 set, see packet-ring.c) instead of microseconds. Other devices (loopback, tun, GRE)
+ * go through libpcap's ring, as before; their word 1 is microseconds (bit 31 clear).
+ *
  * Exports: open(device, snaplen, bufferBytes, timeoutMs, filter, promiscuous) -> handle (throws);
  * openAsync(same..., callback(error, handle)) activates on a libuv worker; closeAsync(h, callback);
- * describe(h) -> [linkType, snaplen], start(h, onReadable), dispatch(h, buffer, offset, length) -> bytes
+ * describe(h) -> [linkType, snaplen, mtu (0: unknown), 1 when word 1 carries the segmentation],
+ * start(h, onReadable), dispatch(h, buffer, offset, length) -> bytes
  * written (-1 read error: see lastError(h); -2 closed), stats(h) -> [recv, drop, ifdrop],
  * lastError(h), close(h). Nothing here allocates JavaScript values per packet or per dispatch.
  */
+#include <net/if.h>
 #include <node_api.h>
 #include <pcap/pcap.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "packet-ring.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +44,9 @@
 #include "link-events.h"
 
 typedef struct {
+  /* Exactly one of the two while open: the addon's own ring (Ethernet) or libpcap's. */
   pcap_t *pcap;
+  packet_ring_t *ring;
   uv_poll_t poll;
   int poll_inited;   /* uv_poll_init succeeded: the poll handle must be uv_close()d */
   int poll_closed;   /* uv_close callback ran */
@@ -47,6 +61,7 @@ typedef struct {
   napi_async_context async;
   int link_type;
   uint32_t snaplen;
+  uint32_t mtu;
   /* dispatch target, valid during one dispatch call */
   uint8_t *out;
   size_t room;
@@ -98,12 +113,16 @@ static void detach(capture_t *c, napi_env env) {
   }
 }
 
-/* Stops polling and frees libpcap's handle; the struct lives until the poll handle is closed. */
+static int is_open(const capture_t *c) { return c->pcap != NULL || c->ring != NULL; }
+
+/* Stops polling and frees the ring; the struct lives until the poll handle is closed. */
 static void close_capture(capture_t *c, napi_env env) {
-  if (c->pcap == NULL) return;
+  if (!is_open(c)) return;
   detach(c, env);
-  pcap_close(c->pcap);
+  if (c->pcap != NULL) pcap_close(c->pcap);
+  packet_ring_close(c->ring);
   c->pcap = NULL;
+  c->ring = NULL;
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
@@ -163,6 +182,8 @@ typedef struct {
   uint32_t snaplen, buffer_bytes, timeout_ms;
   bool promiscuous;
   pcap_t *pcap;
+  packet_ring_t *ring;
+  uint32_t mtu;
   char error[PCAP_ERRBUF_SIZE + 80];
   napi_async_work work;
   napi_ref callback;
@@ -174,6 +195,19 @@ static int read_open_args(napi_env env, napi_value *argv, open_job_t *o) {
          napi_get_value_uint32(env, argv[3], &o->timeout_ms) == napi_ok && napi_get_value_bool(env, argv[5], &o->promiscuous) == napi_ok;
 }
 
+/* The MTU of `device`, 0 when it cannot be read. */
+static uint32_t device_mtu(const char *device) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  if (strlen(device) >= sizeof ifr.ifr_name) return 0;
+  strcpy(ifr.ifr_name, device);
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  int ok = ioctl(fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0;
+  close(fd);
+  return ok ? (uint32_t)ifr.ifr_mtu : 0;
+}
+
 /*
  * Creates and activates the handle (ring, filter, non-blocking). Touches no JavaScript, so it may
  * run on a libuv worker: activating a packet socket waits for kernel RCU grace periods (about
@@ -183,6 +217,15 @@ static void activate(open_job_t *o) {
   char errbuf[PCAP_ERRBUF_SIZE];
   errbuf[0] = 0;
   o->pcap = NULL;
+  int not_ethernet = 0;
+  o->ring = packet_ring_open(o->device, o->snaplen, o->buffer_bytes, o->timeout_ms, o->filter, o->promiscuous, o->error, sizeof o->error, &not_ethernet);
+  if (o->ring != NULL) {
+    o->mtu = packet_ring_mtu(o->ring);
+    return;
+  }
+  if (!not_ethernet) return;
+  o->error[0] = 0;
+  o->mtu = device_mtu(o->device);
   pcap_t *p = pcap_create(o->device, errbuf);
   if (p == NULL) {
     snprintf(o->error, sizeof o->error, "%s", errbuf);
@@ -219,20 +262,21 @@ static void activate(open_job_t *o) {
   o->pcap = p;
 }
 
-/* Wraps an activated pcap_t as the JavaScript handle; NULL (pcap closed) when that fails. */
-static napi_value wrap(napi_env env, pcap_t *p) {
+/* Wraps an opened job's ring as the JavaScript handle; NULL (ring closed) when that fails. */
+static napi_value wrap(napi_env env, open_job_t *o) {
   capture_t *c = (capture_t *)calloc(1, sizeof(capture_t));
   napi_value handle;
-  if (c == NULL) {
-    pcap_close(p);
-    return NULL;
+  if (c != NULL) {
+    c->pcap = o->pcap;
+    c->ring = o->ring;
+    c->env = env;
+    c->link_type = o->ring != NULL ? DLT_EN10MB : pcap_datalink(o->pcap);
+    c->snaplen = o->ring != NULL ? o->snaplen : (uint32_t)pcap_snapshot(o->pcap);
+    c->mtu = o->mtu;
   }
-  c->pcap = p;
-  c->env = env;
-  c->link_type = pcap_datalink(p);
-  c->snaplen = (uint32_t)pcap_snapshot(p);
-  if (napi_create_external(env, c, finalize, NULL, &handle) != napi_ok) {
-    pcap_close(p);
+  if (c == NULL || napi_create_external(env, c, finalize, NULL, &handle) != napi_ok) {
+    if (o->pcap != NULL) pcap_close(o->pcap);
+    packet_ring_close(o->ring);
     free(c);
     return NULL;
   }
@@ -250,11 +294,11 @@ static napi_value open_capture(napi_env env, napi_callback_info info) {
     return NULL;
   }
   activate(&o);
-  if (o.pcap == NULL) {
+  if (o.pcap == NULL && o.ring == NULL) {
     napi_throw_error(env, NULL, o.error);
     return NULL;
   }
-  napi_value handle = wrap(env, o.pcap);
+  napi_value handle = wrap(env, &o);
   if (handle == NULL) napi_throw_error(env, NULL, "open: cannot wrap the handle");
   return handle;
 }
@@ -269,17 +313,20 @@ static void open_complete(napi_env env, napi_status status, void *data) {
   open_job_t *o = (open_job_t *)data;
   napi_value argv[2];
   napi_get_undefined(env, &argv[1]);
-  if (status != napi_ok && o->pcap != NULL) {
-    pcap_close(o->pcap);
+  if (status != napi_ok && (o->pcap != NULL || o->ring != NULL)) {
+    if (o->pcap != NULL) pcap_close(o->pcap);
+    packet_ring_close(o->ring);
     o->pcap = NULL;
+    o->ring = NULL;
     snprintf(o->error, sizeof o->error, "open cancelled");
   }
-  napi_value handle = o->pcap == NULL ? NULL : wrap(env, o->pcap);
+  int opened = o->pcap != NULL || o->ring != NULL;
+  napi_value handle = opened ? wrap(env, o) : NULL;
   if (handle != NULL) {
     napi_get_null(env, &argv[0]);
     argv[1] = handle;
   } else {
-    napi_create_string_utf8(env, o->pcap == NULL ? o->error : "open: cannot wrap the handle", NAPI_AUTO_LENGTH, &argv[0]);
+    napi_create_string_utf8(env, opened ? "open: cannot wrap the handle" : o->error, NAPI_AUTO_LENGTH, &argv[0]);
   }
   answer(env, o->callback, o->work, 2, argv);
   free(o);
@@ -304,17 +351,21 @@ static napi_value open_async(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* describe(h) -> [link type (DLT), snaplen] */
+/* describe(h) -> [link type (DLT), snaplen, MTU (0: unknown), 1 when records carry the segmentation] */
 static napi_value describe(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], result, v;
   capture_t *c = handle_call(env, info, &argc, argv);
   if (c == NULL) return NULL;
-  CHECK(napi_create_array_with_length(env, 2, &result));
+  CHECK(napi_create_array_with_length(env, 4, &result));
   CHECK(napi_create_int32(env, c->link_type, &v));
   CHECK(napi_set_element(env, result, 0, v));
   CHECK(napi_create_uint32(env, c->snaplen, &v));
   CHECK(napi_set_element(env, result, 1, v));
+  CHECK(napi_create_uint32(env, c->mtu, &v));
+  CHECK(napi_set_element(env, result, 2, v));
+  CHECK(napi_create_uint32(env, c->ring != NULL ? 1 : 0, &v));
+  CHECK(napi_set_element(env, result, 3, v));
   return result;
 }
 
@@ -323,14 +374,14 @@ static void on_poll(uv_poll_t *poll, int status, int events);
 /* The pause after a read is over: poll again (a descriptor already readable calls back at once). */
 static void on_pause_end(uv_timer_t *timer) {
   capture_t *c = (capture_t *)timer->data;
-  if (c->pcap != NULL && c->poll_inited && !uv_is_closing((uv_handle_t *)&c->poll)) uv_poll_start(&c->poll, UV_READABLE, on_poll);
+  if (is_open(c) && c->poll_inited && !uv_is_closing((uv_handle_t *)&c->poll)) uv_poll_start(&c->poll, UV_READABLE, on_poll);
 }
 
 static void on_poll(uv_poll_t *poll, int status, int events) {
   (void)status;
   (void)events;
   capture_t *c = (capture_t *)poll->data;
-  if (c->pcap == NULL || c->on_readable == NULL) return;
+  if (!is_open(c) || c->on_readable == NULL) return;
   napi_env env = c->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -342,7 +393,7 @@ static void on_poll(uv_poll_t *poll, int status, int events) {
   napi_close_handle_scope(env, scope);
   /* The callback read the ring empty (or closed the handle). Frames arriving now gather in the
    * ring for pause_ms, so one wake-up reads several blocks instead of one. */
-  if (c->pause_ms > 0 && c->pcap != NULL && c->pause_inited && !uv_is_closing((uv_handle_t *)&c->poll)) {
+  if (c->pause_ms > 0 && is_open(c) && c->pause_inited && !uv_is_closing((uv_handle_t *)&c->poll)) {
     uv_poll_stop(&c->poll);
     uv_timer_start(&c->pause, on_pause_end, c->pause_ms, 0);
   }
@@ -360,8 +411,8 @@ static napi_value start(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "start(handle, onReadable, pauseMs): bad arguments");
     return NULL;
   }
-  if (c->pcap == NULL || c->poll_inited) {
-    napi_throw_error(env, NULL, c->pcap == NULL ? "start: closed" : "start: already started");
+  if (!is_open(c) || c->poll_inited) {
+    napi_throw_error(env, NULL, !is_open(c) ? "start: closed" : "start: already started");
     return NULL;
   }
   uv_loop_t *loop;
@@ -370,7 +421,7 @@ static napi_value start(napi_env env, napi_callback_info info) {
   napi_value name;
   CHECK(napi_create_string_utf8(env, "flowlog_capture", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_async_init(env, NULL, name, &c->async));
-  if (uv_poll_init(loop, &c->poll, pcap_get_selectable_fd(c->pcap)) != 0) {
+  if (uv_poll_init(loop, &c->poll, c->ring != NULL ? packet_ring_fd(c->ring) : pcap_get_selectable_fd(c->pcap)) != 0) {
     napi_throw_error(env, NULL, "start: cannot poll the descriptor");
     return NULL;
   }
@@ -401,7 +452,7 @@ static napi_value dispatch(napi_env env, napi_callback_info info) {
   napi_value argv[4], result;
   capture_t *c = handle_call(env, info, &argc, argv);
   if (c == NULL) return NULL;
-  if (c->pcap == NULL) {
+  if (!is_open(c)) {
     CHECK(napi_create_int32(env, -2, &result));
     return result;
   }
@@ -412,6 +463,11 @@ static napi_value dispatch(napi_env env, napi_callback_info info) {
       napi_get_value_uint32(env, argv[3], &room) != napi_ok || (size_t)offset + room > length) {
     napi_throw_range_error(env, NULL, "dispatch: buffer range out of bounds");
     return NULL;
+  }
+  if (c->ring != NULL) {
+    long n = packet_ring_read(c->ring, (uint8_t *)data + offset, room, c->error, sizeof c->error);
+    CHECK(napi_create_int32(env, n < 0 ? -1 : (int32_t)n, &result));
+    return result;
   }
   c->out = (uint8_t *)data + offset;
   c->room = room;
@@ -440,16 +496,23 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   capture_t *c = handle_call(env, info, &argc, argv);
   if (c == NULL) return NULL;
   struct pcap_stat s;
-  if (c->pcap == NULL || pcap_stats(c->pcap, &s) != 0) {
+  uint32_t recv = 0, drop = 0, ifdrop = 0;
+  int failed = c->ring != NULL ? packet_ring_stats(c->ring, &recv, &drop, &ifdrop) != 0 : c->pcap == NULL || pcap_stats(c->pcap, &s) != 0;
+  if (failed) {
     CHECK(napi_get_null(env, &result));
     return result;
   }
+  if (c->ring == NULL) {
+    recv = s.ps_recv;
+    drop = s.ps_drop;
+    ifdrop = s.ps_ifdrop;
+  }
   CHECK(napi_create_array_with_length(env, 3, &result));
-  CHECK(napi_create_uint32(env, s.ps_recv, &v));
+  CHECK(napi_create_uint32(env, recv, &v));
   CHECK(napi_set_element(env, result, 0, v));
-  CHECK(napi_create_uint32(env, s.ps_drop, &v));
+  CHECK(napi_create_uint32(env, drop, &v));
   CHECK(napi_set_element(env, result, 1, v));
-  CHECK(napi_create_uint32(env, s.ps_ifdrop, &v));
+  CHECK(napi_create_uint32(env, ifdrop, &v));
   CHECK(napi_set_element(env, result, 2, v));
   return result;
 }
@@ -474,6 +537,7 @@ static napi_value close_js(napi_env env, napi_callback_info info) {
 
 typedef struct {
   pcap_t *pcap;
+  packet_ring_t *ring;
   napi_async_work work;
   napi_ref callback;
 } close_job_t;
@@ -481,7 +545,9 @@ typedef struct {
 static void close_execute(napi_env env, void *data) {
   (void)env;
   close_job_t *j = (close_job_t *)data;
-  pcap_close(j->pcap); /* releasing a packet socket waits for an RCU grace period too */
+  /* releasing a packet socket waits for an RCU grace period too */
+  if (j->pcap != NULL) pcap_close(j->pcap);
+  packet_ring_close(j->ring);
 }
 
 static void close_complete(napi_env env, napi_status status, void *data) {
@@ -504,10 +570,12 @@ static napi_value close_async(napi_env env, napi_callback_info info) {
     return NULL;
   }
   j->pcap = c->pcap;
+  j->ring = c->ring;
   c->pcap = NULL;
+  c->ring = NULL;
   detach(c, env);
   CHECK(napi_create_reference(env, argv[1], 1, &j->callback));
-  if (j->pcap == NULL) { /* already closed: answer at once */
+  if (j->pcap == NULL && j->ring == NULL) { /* already closed: answer at once */
     answer(env, j->callback, NULL, 0, NULL);
     free(j);
     return NULL;

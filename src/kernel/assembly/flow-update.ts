@@ -8,12 +8,22 @@ const T_INDEX = 0; // u32 address of the index (i32 slots: 7-bit tag << 24 | ent
 const T_MASK = 4;
 export const T_GROW_AT = 8; // flows the index holds before the host must double it
 export const T_COUNT = 12;
-const T_CAPACITY = 16; // the kernel relies on growAt never exceeding it
+export const T_CAPACITY = 16; // the kernel relies on growAt never exceeding it
 const T_ENTRIES = 20; // u32 address of the entries (8 u32 each)
 const T_V6 = 24; // u32 address of the IPv6 side array (8 u32 a slot)
 const T_V6_COUNT = 28;
 const T_BASE_SEC = 32; // f64
-export const TABLE_BYTES: u32 = 40;
+const T_ENI_FLOWS = 40; // u32 address of the flows per ENI index (i32 each), FlowTable.setShare
+const T_ENI_COUNT = 44; // ENI indexes it has (0: none, every flow from the pool)
+const T_GUARANTEED = 48; // flows each ENI is guaranteed
+const T_RESERVED = 52; // the guarantees together
+const T_EXCESS = 56; // flows beyond their ENI's guarantee (written back)
+export const TABLE_BYTES: u32 = 64;
+
+/** `record`'s answers: the host must take the packet (nothing changed), it was recorded, or refused. */
+export const STOP: u32 = 0;
+export const RECORDED: u32 = 1;
+export const REFUSED: u32 = 2;
 
 // flow-table.ts: mixIpv4, mixIpv6Rest, finish, indexTagOf
 @inline function step(h: u32, word: u32, k: u32): u32 { return (rotl<u32>(h, 13) ^ word) * k; }
@@ -79,11 +89,12 @@ let emptySlot: u32 = 0;
 }
 
 /**
- * Adds the packet to table `t` as FlowTable.record would. With `mayStop`, returns false, having
- * changed nothing, when the packet starts a new flow the host must insert (the index must grow
- * first, or the table is full); without it the caller has made sure the table has room.
+ * Adds the packet to table `t` as FlowTable.record would: RECORDED, or REFUSED when it starts a
+ * new flow the table refuses (full, or the ENI past its guarantee with the pool full). With
+ * `mayStop`, STOP, having changed nothing, when the new flow needs the index grown first (the
+ * host's work); without it the caller has made sure no growth is needed (roomFor).
  */
-@inline export function record(t: usize, eni: u32, flags: u32, mayStop: bool): bool {
+@inline export function record(t: usize, eni: u32, flags: u32, mayStop: bool): u32 {
   const count = load<u32>(t, T_COUNT);
   const fresh = tsSec - 32768;
   const base = count == 0 ? fresh : load<f64>(t, T_BASE_SEC);
@@ -101,9 +112,24 @@ let emptySlot: u32 = 0;
     const first = times >> 16;
     const last = times & 0xffff;
     store<u32>(k, ((at < first ? at : first) << 16) | (at > last ? at : last), 28);
-    return true;
+    return RECORDED;
   }
-  if (mayStop && count + 1 > load<u32>(t, T_GROW_AT)) return false;
+  // Refused first (as FlowTable.record, which refuses without growing): a flood the table
+  // refuses never makes the kernel stop, whatever the index's size.
+  const capacity = load<u32>(t, T_CAPACITY);
+  if (count >= capacity) return REFUSED;
+  // The ENI's share (FlowTable.setShare): below its guarantee always, beyond it while the pool has room.
+  const known = eni < load<u32>(t, T_ENI_COUNT);
+  const counted = <usize>load<u32>(t, T_ENI_FLOWS) + (<usize>eni << 2);
+  const guaranteed = load<u32>(t, T_GUARANTEED);
+  const used = known ? load<u32>(counted) : guaranteed;
+  const pooled = used >= guaranteed;
+  const excess = load<u32>(t, T_EXCESS);
+  if (pooled && load<u32>(t, T_RESERVED) + excess >= capacity) return REFUSED;
+  const growAt = load<u32>(t, T_GROW_AT);
+  if (mayStop && count + 1 > growAt && growAt < capacity) return STOP;
+  if (pooled) store<u32>(t, excess + 1, T_EXCESS);
+  if (known) store<u32>(counted, used + 1);
   store<u32>(t, count + 1, T_COUNT);
   store<f64>(t, base, T_BASE_SEC);
   const tag = ((hash & 0xffffff00) * 0x9e3779b1 >> 25) << 24;
@@ -126,5 +152,5 @@ let emptySlot: u32 = 0;
   store<u32>(k, l3Bytes, 20);
   store<u32>(k, tcpFlags, 24);
   store<u32>(k, (at << 16) | at, 28);
-  return true;
+  return RECORDED;
 }

@@ -14,6 +14,8 @@ export let protocol: u32 = 0;
 export let l3Bytes: u32 = 0;
 export let ports: u32 = 0;
 export let tcpFlags: u32 = 0;
+/** The transport header's address (valid with the lane's result). */
+export let transport: usize = 0;
 /** The packet's second (set by the record loops through `stamp`). */
 export let tsSec: f64 = 0;
 
@@ -46,6 +48,7 @@ export let tsSec: f64 = 0;
     return false;
   }
   const transportEnd = ip + <usize>l3Bytes < end ? ip + <usize>l3Bytes : end;
+  transport = t;
   ports = 0;
   tcpFlags = 0;
   if (hasPorts(protocol) && t + 4 <= transportEnd) {

@@ -8,8 +8,8 @@
 // the first record it cannot finish the same way it stops, having changed nothing for that
 // record, and the host hands that one to the TypeScript path. See src/kernel/replay-kernel.ts
 // for the layout the host writes and the reasons to stop.
-import { be16, be32, decodeLane, ip, ipv6, l3Bytes, stamp, tsSec } from './packet';
-import { T_COUNT, T_GROW_AT, TABLE_BYTES, find, record } from './flow-update';
+import { be16, be32, decodeLane, ip, ipv6, l3Bytes, protocol, stamp, tcpFlags, transport, tsSec } from './packet';
+import { RECORDED, STOP, T_CAPACITY, T_COUNT, T_GROW_AT, TABLE_BYTES, find, record } from './flow-update';
 
 export { TABLE_BYTES };
 
@@ -28,6 +28,8 @@ let tablesAt: usize = 0; // one TABLE_BYTES descriptor per aggregator (its curre
 let eniPacketsAt: usize = 0; // f64 per ENI: packets attributed (recorder counters)
 let eniBytesAt: usize = 0; // f64 per ENI: L3 bytes attributed
 let aggPacketsAt: usize = 0; // f64 per aggregator x ENI: packets recorded in the window
+let aggRefusedAt: usize = 0; // f64 per aggregator x ENI: packets the table refused (FlowTable.setShare)
+let aggRefusedBytesAt: usize = 0; // f64 per aggregator x ENI: their L3 bytes
 let eniCount: u32 = 0;
 // Whose packets a frame counts for (live capture, see `scope`): -2 every ENI it names (replay),
 // -1 those marked at sharedAt (a shared device), e >= 0 ENI e alone (that ENI's own device).
@@ -42,7 +44,9 @@ export let unattributed: u32 = 0;
 export function configure(
   macs: usize, nMacs: u32, nMacMask: u32, hosts: usize, nHosts: u32, nHostMask: u32, prefixes: usize, nPrefixes: u32,
   aggOffset: usize, aggIndex: usize, tables: usize, eniPackets: usize, eniBytes: usize, aggPackets: usize, enis: u32,
+  aggRefused: usize, aggRefusedBytes: usize,
 ): void {
+  aggRefusedAt = aggRefused; aggRefusedBytesAt = aggRefusedBytes;
   macAt = macs; macCount = nMacs; macMask = nMacMask; hostAt = hosts; hostCount = nHosts; hostMask = nHostMask;
   prefixAt = prefixes; prefixCount = nPrefixes;
   aggOffsetAt = aggOffset; aggIndexAt = aggIndex; tablesAt = tables;
@@ -224,7 +228,9 @@ function addressEni(family: u32, w0: u32, w1: u32, w2: u32, w3: u32): i32 {
   const end = load<u32>(aggOffsetAt + (<usize>(eni + 1) << 2));
   for (let j = load<u32>(aggOffsetAt + (<usize>eni << 2)); j < end; j++) {
     const t = tablesAt + <usize>load<u32>(aggIndexAt + (<usize>j << 2)) * TABLE_BYTES;
-    if (load<u32>(t, T_COUNT) + flows > load<u32>(t, T_GROW_AT) && find(t, <u32>eni, flags) == 0) return false;
+    const growAt = load<u32>(t, T_GROW_AT);
+    // Only an index that can still grow is the host's: a table at its largest refuses for itself.
+    if (growAt < load<u32>(t, T_CAPACITY) && load<u32>(t, T_COUNT) + flows > growAt && find(t, <u32>eni, flags) == 0) return false;
   }
   return true;
 }
@@ -234,9 +240,15 @@ function addressEni(family: u32, w0: u32, w1: u32, w2: u32, w3: u32): i32 {
   const end = load<u32>(aggOffsetAt + (<usize>(eni + 1) << 2));
   for (let j = load<u32>(aggOffsetAt + (<usize>eni << 2)); j < end; j++) {
     const a = load<u32>(aggIndexAt + (<usize>j << 2));
-    if (!record(tablesAt + <usize>a * TABLE_BYTES, <u32>eni, flags, mayStop)) return false;
-    const c = aggPacketsAt + ((<usize>a * eniCount + <usize>eni) << 3);
-    store<f64>(c, load<f64>(c) + 1);
+    const done = record(tablesAt + <usize>a * TABLE_BYTES, <u32>eni, flags, mayStop);
+    if (done == STOP) return false;
+    const k = (<usize>a * eniCount + <usize>eni) << 3;
+    if (done == RECORDED) {
+      store<f64>(aggPacketsAt + k, load<f64>(aggPacketsAt + k) + 1);
+    } else {
+      store<f64>(aggRefusedAt + k, load<f64>(aggRefusedAt + k) + 1);
+      store<f64>(aggRefusedBytesAt + k, load<f64>(aggRefusedBytesAt + k) + <f64>l3Bytes);
+    }
   }
   const p = eniPacketsAt + (<usize>eni << 3);
   store<f64>(p, load<f64>(p) + 1);
@@ -246,12 +258,22 @@ function addressEni(family: u32, w0: u32, w1: u32, w2: u32, w3: u32): i32 {
 }
 
 /**
- * The frame at `b` (`capLen` bytes captured), stamped `tsSec`, through the packet path. False
- * when the host must take it; nothing has changed then.
+ * The frame at `b` (`capLen` bytes captured), stamped `tsSec`, with the capture's segmentation
+ * word `seg` (live records; 0 otherwise), through the packet path. False when the host must
+ * take it; nothing has changed then.
  */
-@inline function handle(b: usize, capLen: u32): bool {
+@inline function handle(b: usize, capLen: u32, seg: u32): bool {
   if (tsSec < loSec || tsSec >= hiSec) return false;
   if (!decodeLane(b, b + capLen)) return false;
+  // Super-frames are the host's (src/decode/super-frame.ts counts their segments): a GSO type in
+  // the kernel's header (bit 31 of `seg`: the header was read), or larger than the MTU. So are
+  // TCP SYNs with options when no header was read: the host learns their MSS.
+  if ((seg & 0x80000000) != 0) {
+    if ((seg & 0xff0000) != 0) return false;
+  } else if (protocol == 6 && (tcpFlags & 2) != 0 && (load<u8>(transport + 12) >> 4) > 5) {
+    return false;
+  }
+  if (l3Bytes > superAbove) return false;
   const out = scoped(eniOf(0, b + 6, ip + (ipv6 ? 8 : 12)));
   const inbound = scoped(eniOf(1, b, ip + (ipv6 ? 24 : 16)));
   if (out < 0 && inbound < 0) {
@@ -279,28 +301,33 @@ function addressEni(family: u32, w0: u32, w1: u32, w2: u32, w3: u32): i32 {
 // The current windows' bounds: [max start, min end) over the aggregators.
 let loSec: f64 = 0;
 let hiSec: f64 = 0;
+// Above this L3 length a frame is a super-frame (the MTU of the device or of the file).
+let superAbove: u32 = 1500;
 
-/** Starts a call of `run` or `runPcapng`: the windows' bounds, and no record handled yet. */
-@inline function begin(lo: f64, hi: f64): void {
+/** Starts a call of `run` or `runPcapng`: the windows' bounds, the MTU, and no record handled yet. */
+@inline function begin(lo: f64, hi: f64, mtu: u32): void {
   loSec = lo;
   hiSec = hi;
+  superAbove = mtu;
   handled = 0;
   unattributed = 0;
 }
 
 /**
  * Handles the little-endian pcap records in [pos, end), stamped in [lo, hi) (inside every
- * aggregator's current window), from the first on. Returns the address of the first record not
- * handled; `handled` and `unattributed` count what was.
+ * aggregator's current window), from the first on; frames of more than `mtu` L3 bytes are left
+ * to the host. `live`: word 1 of a record is the capture's segmentation word (ChunkRecorder),
+ * not a fraction of a second. Returns the address of the first record not handled; `handled`
+ * and `unattributed` count what was.
  */
-export function run(pos: usize, end: usize, lo: f64, hi: f64): usize {
-  begin(lo, hi);
+export function run(pos: usize, end: usize, lo: f64, hi: f64, mtu: u32, live: bool): usize {
+  begin(lo, hi, mtu);
   while (end - pos >= 16) {
-    // 0: seconds, 4: fraction, 8: captured length, 12: wire length; then the frame
+    // 0: seconds, 4: fraction (live: segmentation), 8: captured length, 12: wire length; then the frame
     const capLen = load<u32>(pos, 8);
     if (capLen > 262144 || end - pos - 16 < <usize>capLen) break;
     stamp(<f64>load<u32>(pos));
-    if (!handle(pos + 16, capLen)) break;
+    if (!handle(pos + 16, capLen, live ? load<u32>(pos, 4) : 0)) break;
     handled++;
     pos += 16 + <usize>capLen;
   }
@@ -321,8 +348,8 @@ export function interfaces(at: usize, count: u32): void {
  * interfaces the host marked readable (Ethernet, whole units per second up to 2^32); any other
  * block stops it.
  */
-export function runPcapng(pos: usize, end: usize, lo: f64, hi: f64): usize {
-  begin(lo, hi);
+export function runPcapng(pos: usize, end: usize, lo: f64, hi: f64, mtu: u32): usize {
+  begin(lo, hi, mtu);
   while (end - pos >= 32) {
     // 0: type (6), 4: total length, 8: interface, 12: time high, 16: time low,
     // 20: captured length, 24: wire length, 28: the frame; total length again at the end
@@ -338,7 +365,7 @@ export function runPcapng(pos: usize, end: usize, lo: f64, hi: f64): usize {
     const sec = ((<u64>load<u32>(pos, 12) << 32) | <u64>load<u32>(pos, 16)) / <u64>load<f64>(d, 8);
     if (sec > 0xffffffff) break;
     stamp(<f64>sec + load<f64>(d, 16));
-    if (!handle(pos + 28, capLen)) break;
+    if (!handle(pos + 28, capLen, 0)) break;
     handled++;
     pos += <usize>total;
   }
