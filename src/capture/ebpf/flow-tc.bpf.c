@@ -160,9 +160,9 @@ static __always_inline void join_fragment(struct packet *p, __u32 id, __u8 key_p
     p->key.sport = fv->sport;
     p->key.dport = fv->dport;
     p->key.proto = fv->proto;
-    st->v[STAT_FRAG_JOINED]++;
+    st->v[STAT_FRAGMENTS_JOINED]++;
   } else {
-    st->v[STAT_FRAG_UNJOINED]++;
+    st->v[STAT_FRAGMENTS_UNJOINED]++;
   }
 }
 

@@ -66,8 +66,8 @@ enum flow_stat {
   STAT_NO_DEVICE = 3,       /* segments on an ifindex the devices map does not know */
   STAT_NO_TABLE = 4,        /* segments when the outer map held no table (never expected) */
   STAT_NO_RESERVED = 5,     /* segments whose slot has no reserved keys in the table */
-  STAT_FRAG_JOINED = 6,     /* later fragments that got ports from their first fragment */
-  STAT_FRAG_UNJOINED = 7,   /* later fragments recorded with ports 0 (no first fragment seen) */
+  STAT_FRAGMENTS_JOINED = 6,     /* later fragments that got ports from their first fragment */
+  STAT_FRAGMENTS_UNJOINED = 7,   /* later fragments recorded with ports 0 (no first fragment seen) */
   STAT_GSO_SKBS = 8,        /* skbs with gso_segs > 1 */
   STAT_COUNT = 9,
 };

@@ -470,3 +470,52 @@ napi_value list_attached(napi_env env, napi_callback_info info) {
   free(pairs);
   return arr;
 }
+
+/* Program ids on one TCX hook (BPF_PROG_QUERY; 0 ids on kernels without TCX). */
+static uint32_t tcx_ids(uint32_t ifindex, uint32_t type, uint32_t *ids, uint32_t room) {
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.query.target_fd = ifindex; /* target_ifindex in 6.6+, the same field */
+  attr.query.attach_type = type;
+  attr.query.prog_ids = (uint64_t)(uintptr_t)ids;
+  attr.query.prog_cnt = room;
+  if (syscall(__NR_bpf, BPF_PROG_QUERY, &attr, sizeof attr) != 0) return 0;
+  return attr.query.prog_cnt < room ? attr.query.prog_cnt : room;
+}
+
+/*
+ * hooks(ifindex) -> [tcxIngressIds[], tcxEgressIds[], clsactIngressId, clsactEgressId]: every TCX
+ * program on the device's hooks, and the program of our clsact filters (0: none). For status and
+ * for tests that look for orphans: programs are global, so a device's hooks are where to look.
+ */
+napi_value query_hooks(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out, arr, v;
+  uint32_t ifindex = 0;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_uint32(env, argv[0], &ifindex) != napi_ok) {
+    napi_throw_type_error(env, NULL, "hooks(ifindex): bad arguments");
+    return NULL;
+  }
+  NAPI_CALL(env, napi_create_array_with_length(env, 4, &out));
+  for (uint32_t dir = 0; dir < 2; dir++) {
+    uint32_t ids[64];
+    uint32_t n = tcx_ids(ifindex, dir == 0 ? FLOWLOG_BPF_TCX_INGRESS : FLOWLOG_BPF_TCX_EGRESS, ids, 64);
+    NAPI_CALL(env, napi_create_array_with_length(env, n, &arr));
+    for (uint32_t i = 0; i < n; i++) {
+      napi_create_uint32(env, ids[i], &v);
+      napi_set_element(env, arr, i, v);
+    }
+    napi_set_element(env, out, dir, arr);
+  }
+  for (int ingress = 1; ingress >= 0; ingress--) {
+    struct bpf_tc_hook hook;
+    struct bpf_tc_opts o;
+    hook_of(&hook, ifindex, ingress);
+    ours(&o);
+    uint32_t id = bpf_tc_query(&hook, &o) == 0 ? o.prog_id : 0;
+    napi_create_uint32(env, id, &v);
+    napi_set_element(env, out, ingress ? 2 : 3, v);
+  }
+  return out;
+}

@@ -417,6 +417,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"attach", NULL, attach_async, NULL, NULL, NULL, napi_default, NULL},
       {"detach", NULL, detach_async, NULL, NULL, NULL, napi_default, NULL},
       {"attached", NULL, list_attached, NULL, NULL, NULL, napi_default, NULL},
+      {"hooks", NULL, query_hooks, NULL, NULL, NULL, napi_default, NULL},
       {"drain", NULL, drain_async, NULL, NULL, NULL, napi_default, NULL},
       {"probe", NULL, probe, NULL, NULL, NULL, napi_default, NULL},
   };

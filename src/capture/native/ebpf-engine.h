@@ -67,6 +67,7 @@ void libbpf_log_tail(char *out, size_t size);
 napi_value attach_async(napi_env env, napi_callback_info info);
 napi_value detach_async(napi_env env, napi_callback_info info);
 napi_value list_attached(napi_env env, napi_callback_info info);
+napi_value query_hooks(napi_env env, napi_callback_info info);
 /* Detaches every device (engine close, process exit); returns how many failed. */
 int detach_all(engine_t *e);
 
