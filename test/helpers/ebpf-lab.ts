@@ -114,6 +114,13 @@ export function totalLossPackets(buf: DrainBuffers): number {
   return sum;
 }
 
+/** Packets of the reasons that are loss to the flow log (SKIPDATA), over all slots, in the last drain. */
+export function skipdataLossPackets(buf: DrainBuffers): number {
+  let sum = 0;
+  for (let i = 0; i < buf.loss.length; i += 2) if (LOSS_REASONS[(i / 2) % LOSS_REASONS.length].skipdata) sum += buf.loss[i];
+  return sum;
+}
+
 /** Sums rows across drains per (slot, direction, 5-tuple). */
 export class FlowSums {
   readonly rows = new Map<string, FlowRow>();
@@ -174,9 +181,10 @@ export interface OracleFlow {
 /**
  * Per (direction, protocol, 5-tuple) packets, L3 bytes and TCP flags of a capture, as tshark reads
  * it (no reassembly, so later fragments show no ports). Direction: `out` when the frame's source
- * MAC is `eniMac`. Keys as FlowSums: `${out|in}|proto|src|sport|dst|dport`.
+ * MAC is `eniMac`, else `in`; `any` for every frame when `eniMac` is null. Keys:
+ * `${direction}|proto|src|sport|dst|dport`.
  */
-export function tsharkFlows(file: string, eniMac: string): Map<string, OracleFlow> {
+export function tsharkFlows(file: string, eniMac: string | null): Map<string, OracleFlow> {
   const rows = tsharkFields(
     file,
     ['eth.src', 'ip.src', 'ip.dst', 'ip.proto', 'ip.len', 'ipv6.src', 'ipv6.dst', 'ipv6.plen', 'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport', 'tcp.flags'],
@@ -193,7 +201,7 @@ export function tsharkFlows(file: string, eniMac: string): Map<string, OracleFlo
     const dport = Number(r['tcp.dstport'] || r['udp.dstport'] || 0);
     const bytes = v6 ? 40 + Number(r['ipv6.plen'].split(',')[0]) : Number(r['ip.len'].split(',')[0]);
     const protocol = v6 ? (r['tcp.srcport'] ? 6 : r['udp.srcport'] ? 17 : -1) : proto;
-    const dir = r['eth.src'] === eniMac ? 'out' : 'in';
+    const dir = eniMac === null ? 'any' : r['eth.src'] === eniMac ? 'out' : 'in';
     const k = `${dir}|${protocol}|${src}|${sport}|${dst}|${dport}`;
     const f = out.get(k) ?? { packets: 0, bytes: 0, tcpFlags: 0 };
     f.packets++;
