@@ -9,8 +9,8 @@ import { LOSS_REASONS, RECORD_BYTES, STAT_NAMES } from './drain-layout';
  */
 export interface EbpfBinding {
   open(objectPath: string, flowCapacity: number, maxSlots: number, maxDevices: number, maxAddresses: number, fragmentCapacity: number): object;
-  /** Detaches every device and unloads; returns how many detaches failed. Throws while work is pending. */
-  close(handle: object): number;
+  /** Detaches every device and unloads; returns how many detaches failed. Throws while work is pending unless `force`. */
+  close(handle: object, force: boolean): number;
   setSlot(handle: object, slot: number, flowQuota: number, flags: number): void;
   setMac(handle: object, mac: Uint8Array, slot: number): void;
   deleteMac(handle: object, mac: Uint8Array): void;

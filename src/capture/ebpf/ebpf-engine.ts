@@ -95,8 +95,8 @@ export function deviceHooks(ifindex: number): DeviceHooks {
  *
  * Lifecycle: `open` loads (throws EbpfEngineError with the verifier's verdict); `close` waits for
  * pending attaches, detaches and drains, then detaches every device. TCX links die with the
- * process; clsact filters are removed at close and at process exit, and replaced by the next
- * start after a kill (see attach).
+ * process; clsact filters are removed at close and when the process exits (process.exit or the
+ * end of the event loop), and replaced by the next start after a kill (see attach).
  */
 export class EbpfFlowEngine {
   readonly tableEntries: number;
@@ -108,12 +108,19 @@ export class EbpfFlowEngine {
   private readonly handle: object;
   private pending = new Set<Promise<unknown>>();
   private closed = false;
+  /** process.exit() skips Node's environment teardown (where the addon's own hook runs). */
+  private readonly onExit = (): void => {
+    if (this.closed) return;
+    this.closed = true;
+    this.b.close(this.handle, true);
+  };
 
   private constructor(b: EbpfBinding, handle: object, objectPath: string) {
     this.b = b;
     this.handle = handle;
     this.objectPath = objectPath;
     [this.tableEntries, this.flowCapacity, this.maxSlots, this.maxDevices] = b.info(handle);
+    process.once('exit', this.onExit);
   }
 
   /** Loads the program and creates its maps. Synchronous: the verifier takes tens of milliseconds. */
@@ -235,8 +242,9 @@ export class EbpfFlowEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    process.removeListener('exit', this.onExit);
     await Promise.allSettled([...this.pending]);
-    const failed = this.b.close(this.handle);
+    const failed = this.b.close(this.handle, false);
     if (failed > 0) throw new EbpfEngineError(`close eBPF engine: ${failed} device(s) could not be detached`);
   }
 

@@ -5,7 +5,7 @@
  * probes the kernel (ebpf-probe.c). The TypeScript contract is src/capture/ebpf/ebpf-engine.ts.
  *
  * Exports: open(objectPath, flowCapacity, maxSlots, maxDevices, maxAddresses, fragCapacity) ->
- * handle (throws with libbpf's last lines), close(h), setSlot(h, slot, quota, flags),
+ * handle (throws with libbpf's last lines), close(h, force), setSlot(h, slot, quota, flags),
  * setMac(h, mac6, slot) / deleteMac(h, mac6), setAddress(h, family, addr16, prefixLen, slot) /
  * deleteAddress(h, family, addr16, prefixLen), stats(h, Float64Array(STAT_COUNT)),
  * info(h) -> [tableEntries, flowCapacity, maxSlots, maxDevices, ncpus], attach/detach/attached,
@@ -232,14 +232,17 @@ static engine_t *call_args(napi_env env, napi_callback_info info, size_t want, n
   return engine_unwrap(env, argv[0]);
 }
 
+/* close(h, force): force skips the wait for pending work (process exit: it will never complete). */
 static napi_value close_engine(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  engine_t *e = call_args(env, info, 1, argv);
+  napi_value argv[2];
+  engine_t *e = call_args(env, info, 2, argv);
   if (e == NULL) return NULL;
+  bool force = false;
+  napi_get_value_bool(env, argv[1], &force);
   uv_mutex_lock(&e->lock);
   int busy = e->pending;
   uv_mutex_unlock(&e->lock);
-  if (busy) {
+  if (busy && !force) {
     napi_throw_error(env, NULL, "close eBPF engine: attach, detach or drain still running");
     return NULL;
   }
