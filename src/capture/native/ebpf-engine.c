@@ -37,19 +37,31 @@ static void log_init(void) { uv_mutex_init(&log_lock); }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args) {
   if (level == LIBBPF_DEBUG) return 0;
-  char line[1024];
-  int n = vsnprintf(line, sizeof line, fmt, args);
+  /* The verifier's log comes as one message of many KiB, its verdict at the end: keep the tail. */
+  va_list copy;
+  va_copy(copy, args);
+  int n = vsnprintf(NULL, 0, fmt, copy);
+  va_end(copy);
   if (n <= 0) return 0;
-  if ((size_t)n >= sizeof line) n = sizeof line - 1;
+  char *line = (char *)malloc((size_t)n + 1);
+  if (line == NULL) return 0;
+  vsnprintf(line, (size_t)n + 1, fmt, args);
+  const char *from = line;
+  size_t len = (size_t)n;
+  if (len > sizeof log_ring) {
+    from += len - sizeof log_ring;
+    len = sizeof log_ring;
+  }
   uv_mutex_lock(&log_lock);
-  if (log_len + (size_t)n > sizeof log_ring) { /* keep the newest half */
-    size_t keep = sizeof log_ring / 2 < log_len ? sizeof log_ring / 2 : log_len;
+  if (log_len + len > sizeof log_ring) { /* drop the oldest */
+    size_t keep = sizeof log_ring - len < log_len ? sizeof log_ring - len : log_len;
     memmove(log_ring, log_ring + log_len - keep, keep);
     log_len = keep;
   }
-  memcpy(log_ring + log_len, line, (size_t)n);
-  log_len += (size_t)n;
+  memcpy(log_ring + log_len, from, len);
+  log_len += len;
   uv_mutex_unlock(&log_lock);
+  free(line);
   return n;
 }
 
@@ -68,7 +80,7 @@ static void log_clear(void) {
 }
 
 napi_value throw_errno(napi_env env, const char *what, int err) {
-  char msg[512];
+  char msg[6144];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err < 0 ? -err : err));
   napi_throw_error(env, NULL, msg);
   return NULL;
