@@ -64,7 +64,14 @@ describe.skipIf(!canRun)('eBPF engine with TSO/GSO super-packets (iperf3)', () =
     const c0 = nstatCounter(lab, cl, 'TcpOutSegs');
     const s0 = nstatCounter(lab, srv, 'TcpOutSegs');
     lab.exec(cl, 'iperf3', ['-c', '10.78.2.2', '-B', '10.78.1.2', '-t', '2', '-b', '200M', '-l', '64K']);
-    await new Promise((r) => setTimeout(r, 500));
+    // The connections' closing segments may follow iperf3's exit: read once nothing moves.
+    let last = '';
+    for (let i = 0; i < 40; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      const now = `${nstatCounter(lab, cl, 'TcpOutSegs')}/${nstatCounter(lab, srv, 'TcpOutSegs')}`;
+      if (now === last) break;
+      last = now;
+    }
     clientSegs = nstatCounter(lab, cl, 'TcpOutSegs') - c0;
     serverSegs = nstatCounter(lab, srv, 'TcpOutSegs') - s0;
     engine.readCounters(after);

@@ -66,7 +66,7 @@ describe.skipIf(!canRun).each(['tcx', 'clsact'] as const)('eBPF engine on an own
     // UDP VM -> host (a receiver here) and host -> VM (a receiver there), TCP host -> VM server.
     const rx = createSocket('udp4');
     await new Promise<void>((r) => rx.bind(5001, '10.77.1.1', r));
-    const vmRx = lab.spawn(vm, 'python3', ['-c', 'import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("10.77.1.2",40002))\ntime.sleep(5)']);
+    const vmRx = lab.spawn(vm, 'python3', ['-c', 'import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("10.77.1.2",40002))\ntime.sleep(120)']);
     const server = lab.spawn(vm, 'python3', [
       '-c',
       'import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(("10.77.1.2",7000))\ns.listen(1)\nc,_=s.accept()\nn=0\nwhile True:\n  b=c.recv(65536)\n  if not b: break\n  n+=len(b)\nc.sendall(b"y"*3000)\nc.close()',

@@ -56,9 +56,9 @@ describe.skipIf(!canRun)('eBPF engine against flowlog-agent replay of the same d
 
     // receivers on both sides (no ICMP unreachables), a TCP sink here
     const sinks = [
-      spawn('python3', ['-c', 'import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("10.84.1.1",9))\nt=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM); t.bind(("fd00:84::1",9))\ntime.sleep(15)']),
+      spawn('python3', ['-c', 'import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("10.84.1.1",9))\nt=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM); t.bind(("fd00:84::1",9))\ntime.sleep(120)']),
       spawn('python3', ['-c', 'import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(("10.84.1.1",5555))\ns.listen(1)\nc,_=s.accept()\nwhile c.recv(65536): pass\nc.close()']),
-      lab.spawn(vm, 'python3', ['-c', 'import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("10.84.1.2",9))\nt=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)\nt.bind(("fd00:84::2",9))\ntime.sleep(15)']),
+      lab.spawn(vm, 'python3', ['-c', 'import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("10.84.1.2",9))\nt=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)\nt.bind(("fd00:84::2",9))\ntime.sleep(120)']),
     ];
     await new Promise((r) => setTimeout(r, 1500));
     const tcpdump = await startTcpdump(null, ['-i', host, '-n', '-U', '-w', pcap]);

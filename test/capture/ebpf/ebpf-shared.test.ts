@@ -59,7 +59,7 @@ describe.skipIf(!canRun)('eBPF engine on a shared bridge', () => {
     await engine.attach(ifindexOf('flshp2'), { slot: 2, shared: false });
     promiscWhileAttached = (flags(br) & IFF_PROMISC) !== 0;
     // receivers everywhere, so no ICMP unreachable crosses the bridge
-    const rx = vms.map((ns, i) => lab.spawn(ns, 'python3', ['-c', `import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("${ips[i]}",7000))\ntime.sleep(8)`]));
+    const rx = vms.map((ns, i) => lab.spawn(ns, 'python3', ['-c', `import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("${ips[i]}",7000))\ntime.sleep(120)`]));
     await new Promise((r) => setTimeout(r, 700));
     // resolve ARP first, outside the measured interval
     for (const [from, to] of [[0, 1], [0, 2], [2, 1], [3, 2]]) lab.exec(vms[from], 'python3', ['-c', udpSenderScript(ips[to], 7000, 1, 1, 42999)]);
