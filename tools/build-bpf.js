@@ -7,7 +7,8 @@
 // checked-out source can never be stale (clang versions differ in their bytes, so a committed
 // object could not be checked against a rebuild on another machine).
 //
-// Usage: node tools/build-bpf.js OUT.o   (CLANG overrides the compiler)
+// Usage: node tools/build-bpf.js OUT.o [-DNAME ...]   (CLANG overrides the compiler; the defines
+// build variants, e.g. bench/ebpf-bench.js's -DFLOWLOG_BENCH_EMPTY)
 const { execFileSync } = require('node:child_process');
 const { mkdirSync, renameSync } = require('node:fs');
 const { dirname, join, relative, resolve } = require('node:path');
@@ -29,7 +30,8 @@ function multiarchInclude() {
 
 // -O2: the verifier needs the optimiser's constant offsets; -g: BTF for libbpf's map
 // definitions (kept, DWARF stripped below); -mcpu=v2: instructions every kernel from 4.14 takes.
-const flags = ['-target', 'bpf', '-O2', '-g', '-mcpu=v2', '-Wall', '-Werror', ...multiarchInclude(), '-c', source];
+const defines = process.argv.slice(3).filter((a) => /^-D[A-Z0-9_]+$/.test(a));
+const flags = ['-target', 'bpf', '-O2', '-g', '-mcpu=v2', '-Wall', '-Werror', ...multiarchInclude(), ...defines, '-c', source];
 mkdirSync(dirname(out), { recursive: true });
 const tmp = `${out}.tmp`;
 try {

@@ -37,6 +37,12 @@ export interface EbpfBinding {
   /** Calls back with the flows written and [wall-clock offset ns, swap ns, read ns, clear ns, loss keys reset]. */
   drain(handle: object, records: Uint8Array, loss: Float64Array, done: (error: string | null, flows: number, timing: number[]) => void): void;
   probe(): NativeProbe;
+  /** [program id, run count, run time ns] (counted only while run-time statistics are on). */
+  programStats(handle: object): [number, number, number];
+  /** [ns per run of the program, of an empty program, return value] over `repeat` BPF_PROG_TEST_RUN runs of `frame` on loopback. */
+  testRun(handle: object, frame: Uint8Array, repeat: number): [number, number, number];
+  /** Holds BPF run-time statistics on (BPF_ENABLE_STATS) until called with false. */
+  runTimeStats(on: boolean): void;
   readonly RECORD_BYTES: number;
   readonly LOSS_REASONS: number;
   readonly STAT_COUNT: number;

@@ -70,6 +70,11 @@ export interface DeviceHooks {
   clsactEgress: number;
 }
 
+/** Turns BPF run-time statistics on or off for this process's lifetime (every program's, as the sysctl does). */
+export function setRunTimeStats(on: boolean): void {
+  ebpfBinding().runTimeStats(on);
+}
+
 /** What is hooked to the device with `ifindex` in this network namespace. */
 export function deviceHooks(ifindex: number): DeviceHooks {
   const [tcxIngress, tcxEgress, clsactIngress, clsactEgress] = ebpfBinding().hooks(ifindex);
@@ -236,6 +241,26 @@ export class EbpfFlowEngine {
   /** The program's global counters (STAT_NAMES order), summed over CPUs, since load. */
   readCounters(into: Float64Array): void {
     this.call('read eBPF counters', () => this.b.stats(this.handle, into));
+  }
+
+  /**
+   * The program's run count and total run time (ns) since load, counted only while BPF run-time
+   * statistics are on (`setRunTimeStats(true)` or kernel.bpf_stats_enabled): for kernel time per
+   * packet in benchmarks (each costs a clock read per run, so they stay off otherwise).
+   */
+  programStats(): { id: number; runCount: number; runTimeNs: number } {
+    const [id, runCount, runTimeNs] = this.call('read program statistics', () => this.b.programStats(this.handle));
+    return { id, runCount, runTimeNs };
+  }
+
+  /**
+   * Runs the program `repeat` times on `frame` in the kernel (BPF_PROG_TEST_RUN, as if on the
+   * loopback device, which stands for slot 0's own device meanwhile): ns per run, and the same for
+   * an empty program (the test loop's own cost). For benchmarks; it records into the live table.
+   */
+  testRun(frame: Uint8Array, repeat: number): { nsPerRun: number; emptyNsPerRun: number; returned: number } {
+    const [nsPerRun, emptyNsPerRun, returned] = this.call('test-run the program', () => this.b.testRun(this.handle, frame, repeat));
+    return { nsPerRun, emptyNsPerRun, returned };
   }
 
   /** Waits for pending work, then detaches everything and unloads the program. Idempotent. */
