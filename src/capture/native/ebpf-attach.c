@@ -102,7 +102,8 @@ static int clsact_detach(uint32_t ifindex, int ingress) {
   hook_of(&hook, ifindex, ingress);
   ours(&o);
   int r = bpf_tc_detach(&hook, &o);
-  return r == -ENOENT || r == -EINVAL ? 0 : r;
+  /* no filter, no clsact qdisc, or no device any more (its filters went with it) */
+  return r == -ENOENT || r == -EINVAL || r == -ENODEV ? 0 : r;
 }
 
 static int clsact_attach(job_t *j) {
