@@ -10,8 +10,11 @@
       "target_name": "flowlog_ebpf",
       "sources": [
         "src/capture/native/ebpf-engine.c",
+        "src/capture/native/ebpf-maps.c",
         "src/capture/native/ebpf-attach.c",
+        "src/capture/native/ebpf-hooks.c",
         "src/capture/native/ebpf-drain.c",
+        "src/capture/native/ebpf-measure.c",
         "src/capture/native/ebpf-probe.c"
       ],
       "cflags": ["-O2", "-Wall", "-Wextra"],

@@ -1,7 +1,10 @@
 /*
  * flowlog_ebpf: internal declarations shared by the addon's files.
- *   ebpf-engine.c  N-API surface, load, slots, MACs, addresses, counters
- *   ebpf-attach.c  TCX / clsact attach and detach, orphan filters, promiscuous holds
+ *   ebpf-engine.c  N-API surface, load, close
+ *   ebpf-maps.c    slots, MACs, addresses, counters
+ *   ebpf-measure.c program statistics and test runs for the bench
+ *   ebpf-attach.c  TCX / clsact attach and detach, stale filters, promiscuous holds
+ *   ebpf-hooks.c   what a device's hooks hold; detaching everything at close
  *   ebpf-drain.c   swap the live table, read the retired one in batches, clear it
  *   ebpf-probe.c   kernel and capability probe
  */
@@ -60,16 +63,45 @@ typedef struct {
 
 /* ebpf-engine.c */
 engine_t *engine_unwrap(napi_env env, napi_value v);
+/* The first argument as the engine and the others into argv; NULL (thrown) when short or closed. */
+engine_t *call_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv);
+/* A Uint8Array's bytes. */
+int get_bytes(napi_env env, napi_value v, void **data, size_t *len);
 napi_value throw_errno(napi_env env, const char *what, int err);
 void libbpf_log_tail(char *out, size_t size);
 
 /* ebpf-attach.c */
+struct bpf_tc_hook;
+struct bpf_tc_opts;
 napi_value attach_async(napi_env env, napi_callback_info info);
 napi_value detach_async(napi_env env, napi_callback_info info);
+/* The clsact hook of a device, and the options naming our filter (handle, preference). */
+void hook_of(struct bpf_tc_hook *h, uint32_t ifindex, int ingress);
+void ours(struct bpf_tc_opts *o);
+/* The engine's attachment of ifindex, or NULL; e->lock held. */
+attachment_t *find_locked(engine_t *e, uint32_t ifindex);
+/* Undoes one attachment (any thread). 0 or -errno of the first failure. */
+int undo(engine_t *e, attachment_t *a);
+
+/* ebpf-hooks.c */
 napi_value list_attached(napi_env env, napi_callback_info info);
 napi_value query_hooks(napi_env env, napi_callback_info info);
 /* Detaches every device (engine close, process exit); returns how many failed. */
 int detach_all(engine_t *e);
+
+/* ebpf-maps.c */
+napi_value set_slot(napi_env env, napi_callback_info info);
+napi_value set_mac(napi_env env, napi_callback_info info);
+napi_value delete_mac(napi_env env, napi_callback_info info);
+napi_value set_address(napi_env env, napi_callback_info info);
+napi_value delete_address(napi_env env, napi_callback_info info);
+napi_value read_stats(napi_env env, napi_callback_info info);
+napi_value engine_info(napi_env env, napi_callback_info info);
+
+/* ebpf-measure.c */
+napi_value program_stats(napi_env env, napi_callback_info info);
+napi_value run_time_stats(napi_env env, napi_callback_info info);
+napi_value test_run(napi_env env, napi_callback_info info);
 
 /* ebpf-drain.c */
 napi_value drain_async(napi_env env, napi_callback_info info);

@@ -57,6 +57,7 @@ describe.skipIf(!canRun)('eBPF engine with TSO/GSO super-packets (iperf3)', () =
     await engine.attach(ifindexOf(eniDev), { slot: SLOT, shared: false });
     const buf = engine.drainBuffers();
     const server = lab.spawn(srv, 'iperf3', ['-s', '-1', '-B', '10.78.2.2']);
+    const serverDone = new Promise<void>((r) => server.once('exit', () => r()));
     await new Promise((r) => setTimeout(r, 500));
     const tcpdump = await startTcpdump(null, ['-i', onward, '-n', '-s', '128', '-B', '65536', '-w', segments, 'tcp']);
     await engine.drain(buf);
@@ -64,7 +65,11 @@ describe.skipIf(!canRun)('eBPF engine with TSO/GSO super-packets (iperf3)', () =
     const c0 = nstatCounter(lab, cl, 'TcpOutSegs');
     const s0 = nstatCounter(lab, srv, 'TcpOutSegs');
     lab.exec(cl, 'iperf3', ['-c', '10.78.2.2', '-B', '10.78.1.2', '-t', '2', '-b', '200M', '-l', '64K']);
-    // The connections' closing segments may follow iperf3's exit: read once nothing moves.
+    // The server's FIN (and the client's last ACK) follow the server's exit, which a loaded
+    // machine delays; then read once nothing moves, so no segment falls between the counters
+    // and the drain.
+    await Promise.race([serverDone, new Promise((r) => setTimeout(r, 20_000))]);
+    server.kill(); // (gone already, unless it hung)
     let last = '';
     for (let i = 0; i < 40; i++) {
       await new Promise((r) => setTimeout(r, 250));
@@ -82,7 +87,6 @@ describe.skipIf(!canRun)('eBPF engine with TSO/GSO super-packets (iperf3)', () =
     tcpdump.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     await stopTcpdump(tcpdump);
     tcpdumpDropped = Number(/(\d+) packets dropped by kernel/.exec(stderr)?.[1] ?? -1);
-    server.kill();
   }, 60_000);
 
   afterAll(async () => {
