@@ -6,10 +6,11 @@
  *   agent replay | bare node-pcap loop | pmacctd | softflowd (optional)
  * then the flow table's memory per flow and GC pressure, live-shaped chunks through the packet path
  * (bench/kernel-chunk-bench.js), then (when available) the Log Service
- * delivery bench and the live capture bench of the other bench files. Prints a table, the
+ * delivery bench, the live capture bench of the other bench files and the eBPF engine's
+ * (bench/ebpf-bench.js, when root and build/Release/flow-tc.bpf.o are there). Prints a table, the
  * target ratios, and a final `BENCH_SUMMARY {json}` line for refreshing the README figures.
  *
- *   node bench/run.js [--packets N] [--flows M] [--runs R] [--no-softflowd] [--no-sls] [--no-live] [--no-million] [--no-hypervisor]
+ *   node bench/run.js [--packets N] [--flows M] [--runs R] [--no-softflowd] [--no-sls] [--no-live] [--no-million] [--no-hypervisor] [--no-ebpf]
  * Uses the compiled dist/ (npm run build) and bin/flowlog-agent. Cache: ~/.cache/flowlog-agent-bench
  * (or $FLOWLOG_BENCH_CACHE).
  */
@@ -221,6 +222,13 @@ async function main() {
     log('');
     if (Array.isArray(extras.hypervisor)) for (const line of require('./hypervisor-bench').hypervisorLines(extras.hypervisor)) log(line);
     else log(`hypervisor scale: ${extras.hypervisor.skipped ? `skipped: ${extras.hypervisor.skipped}` : `FAILED: ${extras.hypervisor.error}`}`);
+  }
+
+  if (!flag('no-ebpf') && existsSync(join(__dirname, 'ebpf-bench.js'))) {
+    const root = typeof process.getuid === 'function' && process.getuid() === 0;
+    extras.ebpf = root ? await attempt(() => require('./ebpf-bench').runEbpfBench({})) : { skipped: 'needs root for network namespaces and bpf()' };
+    log('');
+    for (const line of require('./ebpf-bench').ebpfLines(extras.ebpf)) log(line);
   }
 
   const summary = {

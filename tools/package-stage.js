@@ -130,6 +130,10 @@ function buildAddons(runtime, scratch) {
   fs.mkdirSync(join(agent, 'src', 'capture'), { recursive: true });
   fs.copyFileSync(join(root, 'binding.gyp'), join(agent, 'binding.gyp'));
   fs.cpSync(join(root, 'src', 'capture', 'native'), join(agent, 'src', 'capture', 'native'), { recursive: true });
+  // binding.gyp also builds the eBPF engine (not shipped until the daemon uses it): its sources.
+  fs.cpSync(join(root, 'src', 'capture', 'ebpf'), join(agent, 'src', 'capture', 'ebpf'), { recursive: true });
+  fs.mkdirSync(join(agent, 'tools'), { recursive: true });
+  fs.copyFileSync(join(root, 'tools', 'build-bpf.js'), join(agent, 'tools', 'build-bpf.js'));
   const modules = join(scratch, 'node_modules');
   for (const dep of ['pcap', 'nan']) {
     fs.cpSync(join(root, 'node_modules', dep), join(modules, dep), { recursive: true, filter: (p) => !p.startsWith(join(root, 'node_modules', dep, 'build')) });

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
  * fields (multiple occurrences joined by ','), with IP/TCP/UDP checksum validation turned on
  * so `*.checksum.status` reads 1 (good), 0 (bad) or 2 (unverified).
  */
-export function tsharkFields(file: string, fields: readonly string[], displayFilter?: string): Array<Record<string, string>> {
+export function tsharkFields(file: string, fields: readonly string[], displayFilter?: string, extraArgs: readonly string[] = []): Array<Record<string, string>> {
   const args = [
     '-r', file, '-n',
     '-o', 'ip.check_checksum:TRUE',
@@ -13,6 +13,7 @@ export function tsharkFields(file: string, fields: readonly string[], displayFil
     '-o', 'udp.check_checksum:TRUE',
     '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=,',
   ];
+  args.push(...extraArgs);
   if (displayFilter !== undefined) args.push('-Y', displayFilter);
   for (const f of fields) args.push('-e', f);
   const text = execFileSync('tshark', args, {
