@@ -2,8 +2,9 @@
  * Offloads on (the default): iperf3 TCP bulk from a client namespace through the test's namespace
  * (forwarding between two veths) to a server namespace. The engine is attached to the client's
  * ENI device, where TSO super-packets arrive whole. Oracles:
- *  - the client's own TcpOutSegs (nstat) is the packets of its out flows, and the server's
- *    TcpOutSegs the packets of its in flows: segments, not skbs;
+ *  - the client's own TcpOutSegs + TcpRetransSegs (nstat; TcpOutSegs leaves retransmissions out)
+ *    is the packets of its out flows, and the server's the packets of its in flows: segments,
+ *    not skbs;
  *  - the onward device has TSO/GSO off, so the kernel cuts the super-packets there and tcpdump
  *    on it sees the segments the wire carries: per 5-tuple their count and summed IP lengths are
  *    the engine's packets and bytes (the bytes check the (gso_segs - 1) x headers arithmetic).
@@ -62,8 +63,9 @@ describe.skipIf(!canRun)('eBPF engine with TSO/GSO super-packets (iperf3)', () =
     const tcpdump = await startTcpdump(null, ['-i', onward, '-n', '-s', '128', '-B', '65536', '-w', segments, 'tcp']);
     await engine.drain(buf);
     engine.readCounters(before);
-    const c0 = nstatCounter(lab, cl, 'TcpOutSegs');
-    const s0 = nstatCounter(lab, srv, 'TcpOutSegs');
+    const segs = (ns: string) => nstatCounter(lab, ns, 'TcpOutSegs') + nstatCounter(lab, ns, 'TcpRetransSegs');
+    const c0 = segs(cl);
+    const s0 = segs(srv);
     lab.exec(cl, 'iperf3', ['-c', '10.78.2.2', '-B', '10.78.1.2', '-t', '2', '-b', '200M', '-l', '64K']);
     // The server's FIN (and the client's last ACK) follow the server's exit, which a loaded
     // machine delays; then read once nothing moves, so no segment falls between the counters
@@ -73,12 +75,12 @@ describe.skipIf(!canRun)('eBPF engine with TSO/GSO super-packets (iperf3)', () =
     let last = '';
     for (let i = 0; i < 40; i++) {
       await new Promise((r) => setTimeout(r, 250));
-      const now = `${nstatCounter(lab, cl, 'TcpOutSegs')}/${nstatCounter(lab, srv, 'TcpOutSegs')}`;
+      const now = `${segs(cl)}/${segs(srv)}`;
       if (now === last) break;
       last = now;
     }
-    clientSegs = nstatCounter(lab, cl, 'TcpOutSegs') - c0;
-    serverSegs = nstatCounter(lab, srv, 'TcpOutSegs') - s0;
+    clientSegs = segs(cl) - c0;
+    serverSegs = segs(srv) - s0;
     engine.readCounters(after);
     const res = await engine.drain(buf);
     sums.add(flowRows(buf, res.flows));
@@ -99,7 +101,7 @@ describe.skipIf(!canRun)('eBPF engine with TSO/GSO super-packets (iperf3)', () =
     expect(after[Stat.PacketsSeen] - before[Stat.PacketsSeen]).toBeGreaterThan(after[Stat.SkbsSeen] - before[Stat.SkbsSeen]);
   });
 
-  it("counts the client's TCP segments as its TcpOutSegs, and the server's as its TcpOutSegs", () => {
+  it("counts the client's TCP segments as its TcpOutSegs + TcpRetransSegs, and the server's likewise", () => {
     const out = sums.total((r) => r.protocol === 6 && r.out);
     const inbound = sums.total((r) => r.protocol === 6 && !r.out);
     expect(clientSegs).toBeGreaterThan(10_000);
