@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/load';
 import { renderConfigReference } from '../src/config/reference';
 import { HEALTH_PROBLEM_CODES } from '../src/metrics/health-report';
 
@@ -33,6 +34,14 @@ describe('README', () => {
     for (const command of ciTests) expect(readme).toContain(command);
     expect(readme).toContain('npm test');
     expect(readme).toContain('npm run test:full');
+  });
+
+  it('shows a configuration the validator accepts as it stands', () => {
+    const blocks = [...readme.matchAll(/^```yaml\n([\s\S]*?)^```/gm)].map((m) => m[1]);
+    expect(blocks).toHaveLength(1);
+    const { config } = parseConfig(blocks[0], 'README.md');
+    expect(config.enis).toHaveLength(1);
+    expect(config.flowLogs[0].sink.type).toBe('sls');
   });
 });
 
