@@ -3,7 +3,7 @@
 // `npm run package`: builds flowlog-agent_<version>_amd64.deb with dpkg-deb from this built
 // checkout (after `npm ci`): the tree of tools/package-stage.js (the pinned Node runtime under
 // /usr/lib/flowlog-agent/node, the addons built against its headers), plus
-//   /usr/share/doc/flowlog-agent/  copyright, changelog.gz, README.md.gz
+//   /usr/share/doc/flowlog-agent/  copyright, changelog.gz, README.md.gz, configuration.md.gz, operations.md.gz
 //   DEBIAN/  control, conffiles, md5sums, postinst, prerm, postrm
 //
 // Depends: only what dpkg-shlibdeps finds the runtime and the addons link (libc6, libstdc++6,
@@ -18,7 +18,7 @@ const { join, relative } = require('node:path');
 const zlib = require('node:zlib');
 const crypto = require('node:crypto');
 const os = require('node:os');
-const { NAME, root, stageTree, filesUnder, isElf, option } = require('./package-stage');
+const { NAME, SHIPPED_DOCS, root, stageTree, filesUnder, isElf, option } = require('./package-stage');
 
 const pkg = require(join(root, 'package.json'));
 const runtimePin = require(join(root, 'packaging/node-runtime.json'));
@@ -37,6 +37,8 @@ const date = new Date(Number(process.env.SOURCE_DATE_EPOCH ?? Math.floor(Date.no
 const changelog = `${NAME} (${version}) unstable; urgency=medium\n\n  * Release ${version}: see /usr/share/doc/${NAME}/README.md.gz.\n\n -- flowlog-agent maintainers <flowlog-agent@users.noreply.github.com>  ${date}\n`;
 fs.writeFileSync(join(doc, 'changelog.gz'), gz(changelog));
 fs.writeFileSync(join(doc, 'README.md.gz'), gz(fs.readFileSync(join(root, 'README.md'))));
+// The operator's references beside it (the config's header points at configuration.md).
+for (const f of SHIPPED_DOCS) fs.writeFileSync(join(doc, `${f}.gz`), gz(fs.readFileSync(join(root, 'docs', f))));
 // Lintian's view of what is deliberate here (each override says why).
 fs.mkdirSync(join(stage, 'usr/share/lintian/overrides'), { recursive: true });
 fs.copyFileSync(join(root, 'packaging/lintian-overrides'), join(stage, 'usr/share/lintian/overrides', NAME));

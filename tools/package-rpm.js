@@ -12,7 +12,7 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const { join } = require('node:path');
-const { NAME, root, stageTree, filesUnder, isElf, option } = require('./package-stage');
+const { NAME, SHIPPED_DOCS, root, stageTree, filesUnder, isElf, option } = require('./package-stage');
 
 const pkg = require(join(root, 'package.json'));
 const outDir = option('--out', root);
@@ -33,6 +33,7 @@ const licenses = join(stage, 'usr/share/licenses', NAME);
 fs.mkdirSync(doc, { recursive: true, mode: 0o755 });
 fs.mkdirSync(licenses, { recursive: true, mode: 0o755 });
 fs.copyFileSync(join(root, 'README.md'), join(doc, 'README.md'));
+for (const f of SHIPPED_DOCS) fs.copyFileSync(join(root, 'docs', f), join(doc, f));
 // The Apache License's text, as the builder's Debian base-files carries it.
 fs.copyFileSync('/usr/share/common-licenses/Apache-2.0', join(licenses, 'LICENSE'));
 fs.copyFileSync(join(lib, 'node', 'LICENSE'), join(licenses, 'NODE-LICENSE'));

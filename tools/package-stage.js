@@ -28,6 +28,8 @@ const root = join(__dirname, '..');
 const NAME = 'flowlog-agent';
 const LIB = `/usr/lib/${NAME}`;
 const NODE = `${LIB}/node/bin/node`;
+/** docs/ files shipped beside the README under /usr/share/doc/flowlog-agent: the operator's references. */
+const SHIPPED_DOCS = ['configuration.md', 'operations.md'];
 
 function fail(message) {
   process.stderr.write(`package: ${message}\n`);
@@ -184,7 +186,7 @@ function manualPage(version, node, bin) {
     `${LIB}/node/bin/node`,
     'The Node.js runtime the agent runs on, shipped with it.',
     '.SH SEE ALSO',
-    `/usr/share/doc/${NAME}/README.md.gz, \\fBsystemctl\\fR(1)`,
+    `/usr/share/doc/${NAME}/ (README.md, configuration.md, operations.md), \\fBsystemctl\\fR(1)`,
     '',
   ].join('\n');
 }
@@ -280,4 +282,4 @@ function option(name, fallback) {
   return i > 0 ? process.argv[i + 1] : fallback;
 }
 
-module.exports = { NAME, LIB, NODE, root, fail, stageTree, filesUnder, isElf, option };
+module.exports = { NAME, LIB, NODE, SHIPPED_DOCS, root, fail, stageTree, filesUnder, isElf, option };

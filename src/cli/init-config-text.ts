@@ -26,7 +26,7 @@ export function renderInitConfig(devices: readonly HostDevice[], options: InitCo
     '# inventory has the ids); `flowlog-agent validate` refuses the file while one is left. Then:',
     `#   flowlog-agent validate --config ${options.file}`,
     '#   systemctl enable --now flowlog-agent',
-    '# Every key: /usr/share/doc/flowlog-agent/README.md.gz ("Configuration reference").',
+    '# Every key: configuration.md under /usr/share/doc/flowlog-agent/ (the configuration reference).',
     '',
     '# The region of the VPCs, and the account id every record carries (quoted digits).',
     `region: ${P}`,

@@ -1,6 +1,6 @@
 /**
  * The Markdown configuration reference, rendered from the same schema the validator enforces
- * (the README embeds this output, so the two cannot drift).
+ * (docs/configuration.md embeds this output, written by `npm run docs:config`, so the two cannot drift).
  */
 import { AGENT_SCHEMA } from './schema';
 import type { FieldSchema, ObjectSchema, ValueSchema } from './schema-types';
