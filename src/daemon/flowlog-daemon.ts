@@ -86,7 +86,8 @@ export class FlowlogDaemon {
   private discovered: EniConfig[] = [];
   private metadataInFlight = false;
   private lastMetadataError = '';
-  private lastUnresolved = '';
+  /** ENIs not captured at the last refresh, id to reason (each logged once, when it begins or changes). */
+  private lastUnresolved = new Map<string, string>();
   private tickTimer: NodeJS.Timeout | null = null;
   private refreshTimer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -242,11 +243,12 @@ export class FlowlogDaemon {
     const hosts = this.listHosts();
     const shared = [...this.config.capture.devices, ...(this.config.overlay?.devices ?? [])];
     const resolution = resolveLiveEnis(this.config.enis, this.discovered, this.config.flowLogs, hosts, shared);
-    const unresolved = resolution.unresolved.map((u) => `${u.id}: ${u.reason}`).join('; ');
-    if (unresolved !== this.lastUnresolved) {
-      this.lastUnresolved = unresolved;
-      if (unresolved !== '') this.log.warn({ unresolved: resolution.unresolved.map((u) => ({ id: u.id, reason: u.reason })) }, 'ENIs not captured yet');
-    }
+    // Only what is new since the last refresh: a host deleting 500 devices one by one logs 500
+    // short lines, not 500 lines listing every ENI missing so far (8 MB).
+    const unresolved = new Map(resolution.unresolved.map((u) => [u.id, u.reason]));
+    const fresh = resolution.unresolved.filter((u) => this.lastUnresolved.get(u.id) !== u.reason);
+    this.lastUnresolved = unresolved;
+    if (fresh.length > 0) this.log.warn({ unresolved: fresh.map((u) => ({ id: u.id, reason: u.reason })), unresolvedTotal: unresolved.size }, 'ENIs not captured yet');
     this.wantedEnis = resolution.enis;
     this.blind.resolved(this.config, resolution.unresolved, this.discovered, Date.now());
     this.capture.apply(this.config, resolution, nowSec(), force);
