@@ -34,18 +34,7 @@ import { RecordBuilder, coveredEnis } from './flow/record-builder';
 import { WindowDropSummary } from './flow/window-drop-summary';
 import { KernelMemory, ReplayKernel } from './kernel/replay-kernel';
 import type { Logger } from './log';
-
-/** Where finished batches go. `submit` must not block or throw: it only queues. */
-export interface RecordSubmitter {
-  submit(batch: RecordBatch): void;
-  /**
-   * Optional: takes a window's OK records as flow-table entries (see FlowSlice), which the
-   * submitter formats itself without record objects. Used by synchronous drains only (the slice
-   * is borrowed for the call, the table reused after the drain); status records still come
-   * through `submit`.
-   */
-  submitFlows?(slice: FlowSlice): void;
-}
+import type { RecordSubmitter } from './output/record-output';
 
 export interface PipelineOptions {
   /** See FlowAggregatorOptions.maxGapWindows. */

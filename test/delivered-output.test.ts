@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DeliveredOutput } from '../src/cli/delivered-output';
+import { DeliveredOutput } from '../src/output/delivered-output';
 import { parseConfig } from '../src/config/load';
 import { numbers, sizedBatch } from './helpers/records';
 import { tempDirForFile } from './helpers/temp-dir';

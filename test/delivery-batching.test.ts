@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { byteBudget, recordRawBytes, splitBatch } from '../src/sink/batcher';
-import { Delivery, type DeliveryOptions } from '../src/sink/delivery';
+import { byteBudget, splitBatch } from '../src/output/delivery/batcher';
+import { slsLogMeasure } from '../src/output/sls/sls-log-group';
+import { Delivery, type DeliveryOptions } from '../src/output/delivery/delivery';
 import { captureLogger } from './helpers/capture-logger';
 import { deliveryOptions } from './helpers/delivery-options';
 import { MemorySegmentStore } from './helpers/memory-segment-store';
@@ -13,9 +14,9 @@ describe('raw size', () => {
   it('counts the protobuf Log encoding the Log Service measures', () => {
     // pair "version"(7)/"2"(1): 1+1+7+1+1+1 = 12, framed 1+1+12 = 14; pair "eni-id"(6)/"eni-é"(6
     // UTF-8 bytes): 1+1+6+1+1+6 = 16, framed 18; Log = time 1+5 + 14 + 18 = 38, framed 1+1+38 = 40
-    expect(recordRawBytes({ version: '2', 'eni-id': 'eni-é' })).toBe(40);
-    expect(recordRawBytes(sizedRecord(7, 100))).toBe(100);
-    expect(recordRawBytes(sizedRecord(12345, 250))).toBe(250);
+    expect(slsLogMeasure.recordBytes({ version: '2', 'eni-id': 'eni-é' })).toBe(40);
+    expect(slsLogMeasure.recordBytes(sizedRecord(7, 100))).toBe(100);
+    expect(slsLogMeasure.recordBytes(sizedRecord(12345, 250))).toBe(250);
   });
 
   it.each([
@@ -39,7 +40,7 @@ describe('splitBatch', () => {
     { name: 'empty batch', count: 0, size: 100, maxRecords: 10, maxBytes: 1000, expected: [] },
   ];
   it.each(cases)('$name', ({ count, size, maxRecords, maxBytes, expected }) => {
-    const pieces = splitBatch(sizedBatch(1, count, 1_700_000_000, size), { maxBatchRecords: maxRecords, maxBatchBytes: maxBytes });
+    const pieces = splitBatch(sizedBatch(1, count, 1_700_000_000, size), { maxBatchRecords: maxRecords, maxBatchBytes: maxBytes }, slsLogMeasure);
     expect(pieces.map((p) => p.batch.records.length)).toEqual(expected);
     expect(pieces.map((p) => p.rawBytes)).toEqual(expected.map((n) => n * size));
     expect(pieces.flatMap((p) => p.batch.records.map((r) => r.n))).toEqual(numbers(1, count));
@@ -49,7 +50,7 @@ describe('splitBatch', () => {
   it('sends a record larger than the budget alone', () => {
     const batch = sizedBatch(1, 3);
     batch.records[1] = sizedRecord(2, 2000);
-    const pieces = splitBatch(batch, { maxBatchRecords: 100, maxBatchBytes: 1000 });
+    const pieces = splitBatch(batch, { maxBatchRecords: 100, maxBatchBytes: 1000 }, slsLogMeasure);
     expect(pieces.map((p) => p.rawBytes)).toEqual([100, 2000, 100]);
   });
 });

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Delivery } from '../src/sink/delivery';
-import { sinkCountersOf, sinkDeliveryStateOf, spoolUsageOf } from '../src/sink/delivery-metrics';
+import { Delivery } from '../src/output/delivery/delivery';
+import { sinkCountersOf, sinkDeliveryStateOf, spoolUsageOf } from '../src/output/delivery/delivery-metrics';
 import { captureLogger } from './helpers/capture-logger';
 import { deliveryOptions } from './helpers/delivery-options';
 import { MemorySegmentStore } from './helpers/memory-segment-store';

@@ -5,10 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RECORD_FIELDS, type FlowRecord, type RecordBatch } from '../src/flow/record';
-import { Delivery } from '../src/sink/delivery';
-import { PackIdSource } from '../src/sink/pack-id';
-import { EnvCredentialsProvider } from '../src/sink/sls-credentials';
-import { SlsSink } from '../src/sink/sls-sink';
+import { Delivery } from '../src/output/delivery/delivery';
+import { PackIdSource } from '../src/output/delivery/pack-id';
+import { EnvCredentialsProvider } from '../src/output/sls/sls-credentials';
+import { SlsSink } from '../src/output/sls/sls-sink';
 import { captureLogger } from './helpers/capture-logger';
 import { deliveryOptions } from './helpers/delivery-options';
 import { tempDirForFile } from './helpers/temp-dir';

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { retryDelayMs } from '../src/sink/backoff';
-import { Delivery, type DeliveryOptions } from '../src/sink/delivery';
+import { retryDelayMs } from '../src/output/delivery/backoff';
+import { Delivery, type DeliveryOptions } from '../src/output/delivery/delivery';
 import { captureLogger } from './helpers/capture-logger';
 import { deliveryOptions } from './helpers/delivery-options';
 import { MemorySegmentStore } from './helpers/memory-segment-store';

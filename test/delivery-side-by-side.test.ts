@@ -7,10 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordBatch } from '../src/flow/record';
-import { Delivery } from '../src/sink/delivery';
-import type { Sink, SinkResult } from '../src/sink/sink';
-import { EnvCredentialsProvider } from '../src/sink/sls-credentials';
-import { SlsSink } from '../src/sink/sls-sink';
+import { Delivery } from '../src/output/delivery/delivery';
+import type { Sink, SinkResult } from '../src/output/sink';
+import { EnvCredentialsProvider } from '../src/output/sls/sls-credentials';
+import { SlsSink } from '../src/output/sls/sls-sink';
 import { captureLogger } from './helpers/capture-logger';
 import { deliveryOptions } from './helpers/delivery-options';
 import { flowBatch } from './helpers/records';
@@ -36,6 +36,9 @@ class TimedSink implements Sink {
   constructor(private readonly inner: Sink) {}
   get name(): string {
     return this.inner.name;
+  }
+  get measure(): Sink['measure'] {
+    return this.inner.measure;
   }
   async write(batch: RecordBatch): Promise<SinkResult> {
     const startMs = Date.now();

@@ -2,15 +2,16 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RecordBatch } from '../src/flow/record';
-import { Delivery } from '../src/sink/delivery';
-import type { SinkResult } from '../src/sink/sink';
-import { Spool } from '../src/sink/spool';
-import { SpoolLockedError } from '../src/sink/spool-lock';
+import { Delivery } from '../src/output/delivery/delivery';
+import type { SinkResult } from '../src/output/sink';
+import { Spool } from '../src/output/spool/spool';
+import { SpoolLockedError } from '../src/output/spool/spool-lock';
 import { captureLogger } from './helpers/capture-logger';
 import { deliveryOptions } from './helpers/delivery-options';
 import { numbers, sizedBatch } from './helpers/records';
 import { retryable, ScriptedSink } from './helpers/scripted-sink';
 import { tempDirForFile } from './helpers/temp-dir';
+import { slsLogMeasure } from '../src/output/sls/sls-log-group';
 
 // Real disk and real timers, short delays: these tests are about the spool, not the clock.
 const options = deliveryOptions({ retryInitialMs: 10, retryMaxMs: 50, requestTimeoutMs: 2000 });
@@ -23,7 +24,7 @@ const quiet = () => ({ logger: captureLogger().logger });
 describe('Delivery with a disk spool', () => {
   it('delivers what a previous process left before anything submitted now', async () => {
     const dir = freshDir();
-    const previous = await Spool.open(dir, { maxBytes: 1e9 });
+    const previous = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9 });
     await previous.append(sizedBatch(1, 2, 1000), 200);
     await previous.append(sizedBatch(3, 2, 1060), 200);
     await previous.append(sizedBatch(5, 1, 1120), 100);
@@ -46,6 +47,7 @@ describe('Delivery with a disk spool', () => {
     const seenOnDisk: string[][] = [];
     const sink = {
       name: 'peek',
+      measure: slsLogMeasure,
       write: async (_batch: RecordBatch): Promise<SinkResult> => {
         seenOnDisk.push(segFiles(dir));
         return { kind: 'ok' };

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord, RecordBatch } from '../src/flow/record';
-import { classifyFileError, FileSink } from '../src/sink/file-sink';
-import { StdoutSink } from '../src/sink/stdout-sink';
+import { classifyFileError, FileSink } from '../src/output/file-sink';
+import { StdoutSink } from '../src/output/stdout-sink';
 import { tempDirForFile } from './helpers/temp-dir';
 
 const root = tempDirForFile('file-sink');

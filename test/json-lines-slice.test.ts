@@ -5,8 +5,8 @@ import { FlowAggregator, type ClosedWindow } from '../src/flow/flow-aggregator';
 import { FLAG_OUT, FLAG_REJECT } from '../src/flow/flow-table';
 import type { FlowSlice, RecordBatch } from '../src/flow/record';
 import { RecordBuilder } from '../src/flow/record-builder';
-import { formatRecordLine } from '../src/sink/json-lines';
-import { SliceJsonLinesEncoder } from '../src/sink/json-lines-slice';
+import { formatRecordLine } from '../src/output/format/json-lines';
+import { SliceJsonLinesEncoder } from '../src/output/format/json-lines-slice';
 import { flowLogConfig } from './helpers/records';
 import { prng, setView } from './helpers/views';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PLAIN_TEXT, RECORD_FIELDS, type FlowRecord, type RecordBatch } from '../src/flow/record';
-import { JsonLinesEncoder, formatBatchLines, formatRecordLine } from '../src/sink/json-lines';
+import { JsonLinesEncoder, formatBatchLines, formatRecordLine, jsonLineMeasure } from '../src/output/format/json-lines';
 
 /** A full 18-field record with builder-like values, `over` applied on top. */
 function record(over: Record<string, unknown> = {}, plainMark = false): FlowRecord {
@@ -137,5 +137,17 @@ describe('JsonLinesEncoder', () => {
 
   it('formatRecordLine keeps its line format', () => {
     expect(formatRecordLine({ version: '1', action: 'A"', x: 'y' })).toBe('{"version":"1","action":"A\\"","x":"y"}\n');
+  });
+});
+
+describe('jsonLineMeasure (the file and stdout sinks size requests by it)', () => {
+  it.each([
+    ['a plain record', record({}, true)],
+    ['a plain record with non-ASCII ids', record({ 'vm-id': 'i-é中' }, true)],
+    ['a plain record with an extra field', record({ team: 'net' }, true)],
+    ['a record to escape', record({ 'vm-id': 'i-"q"\\\n' })],
+    ['a record without some fields', without(record(), 'action')],
+  ])('%s: the bytes of its JSON line', (_name, r) => {
+    expect(jsonLineMeasure.recordBytes(r)).toBe(Buffer.byteLength(formatRecordLine(r), 'utf8'));
   });
 });

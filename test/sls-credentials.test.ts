@@ -10,8 +10,8 @@ import {
   resolveSlsCredentials,
   SlsCredentialsError,
   type SlsCredentialsProvider,
-} from '../src/sink/sls-credentials';
-import { SlsSink } from '../src/sink/sls-sink';
+} from '../src/output/sls/sls-credentials';
+import { SlsSink } from '../src/output/sls/sls-sink';
 import { startEcsMetadataServer } from './sls-server/ecs-metadata-server.js';
 import { startSlsServer } from './sls-server/server.js';
 

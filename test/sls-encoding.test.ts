@@ -2,8 +2,8 @@ import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord, RecordBatch } from '../src/flow/record';
-import { acceptedLogTimeRange, encodedLogBytes, LogGroupEncoder, recordLogTimeSec } from '../src/sink/sls-log-group';
-import { lz4CompressBlock } from '../src/sink/sls-lz4';
+import { acceptedLogTimeRange, encodedLogBytes, LogGroupEncoder, recordLogTimeSec } from '../src/output/sls/sls-log-group';
+import { lz4CompressBlock } from '../src/output/sls/sls-lz4';
 import { readLogGroup } from './sls-server/log-group-reader.js';
 import { lz4DecompressBlock } from './sls-server/lz4-block-decoder.js';
 

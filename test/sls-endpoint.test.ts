@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { resolveSlsEndpoint } from '../src/sink/sls-endpoint';
-import { retryAfterMs } from '../src/sink/sls-outcome';
+import { resolveSlsEndpoint } from '../src/output/sls/sls-endpoint';
+import { retryAfterMs } from '../src/output/sls/sls-outcome';
 
 describe('resolveSlsEndpoint', () => {
   it.each([

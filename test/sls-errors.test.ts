@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordBatch } from '../src/flow/record';
-import { EnvCredentialsProvider } from '../src/sink/sls-credentials';
-import type { SlsCredentials, SlsCredentialsProvider } from '../src/sink/sls-credentials-contract';
-import type { SinkResult } from '../src/sink/sink';
-import { SlsSink, type SlsSinkOptions } from '../src/sink/sls-sink';
-import { Delivery } from '../src/sink/delivery';
+import { EnvCredentialsProvider } from '../src/output/sls/sls-credentials';
+import type { SlsCredentials, SlsCredentialsProvider } from '../src/output/sls/sls-credentials-contract';
+import type { SinkResult } from '../src/output/sink';
+import { SlsSink, type SlsSinkOptions } from '../src/output/sls/sls-sink';
+import { Delivery } from '../src/output/delivery/delivery';
 import { captureLogger } from './helpers/capture-logger';
 import { deliveryOptions } from './helpers/delivery-options';
 import { MemorySegmentStore } from './helpers/memory-segment-store';

@@ -1,10 +1,10 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { PLAIN_TEXT, RECORD_FIELDS, type FlowRecord, type RecordBatch } from '../src/flow/record';
-import { FLOW_LOG_MAX_BYTES, flowLogBytes, writeFlowLog } from '../src/sink/sls-flow-log';
-import { acceptedLogTimeRange, encodedLogBytes, LogGroupEncoder, type LogGroupMeta } from '../src/sink/sls-log-group';
+import { FLOW_LOG_MAX_BYTES, flowLogBytes, writeFlowLog } from '../src/output/sls/sls-flow-log';
+import { acceptedLogTimeRange, encodedLogBytes, LogGroupEncoder, type LogGroupMeta } from '../src/output/sls/sls-log-group';
 
-// The flow-record fast path of the encoder (src/sink/sls-flow-log.ts) must write exactly the
+// The flow-record fast path of the encoder (src/output/sls/sls-flow-log.ts) must write exactly the
 // bytes of a plain protobuf encoding, whichever path a record takes. Expected bodies come from
 // the small reference encoder below (Buffer.concat and Buffer.from, nothing shared with the
 // encoder), and protobufjs with the SDK's sls.proto decodes them as a second opinion.

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SlsApi } from '../src/sink/sls-api';
-import { EnvCredentialsProvider } from '../src/sink/sls-credentials';
-import { resolveSlsEndpoint } from '../src/sink/sls-endpoint';
-import type { SlsCallOutcome } from '../src/sink/sls-outcome';
-import { ownedResources } from '../src/sink/sls-view-setup';
+import { SlsApi } from '../src/output/sls/sls-api';
+import { EnvCredentialsProvider } from '../src/output/sls/sls-credentials';
+import { resolveSlsEndpoint } from '../src/output/sls/sls-endpoint';
+import type { SlsCallOutcome } from '../src/output/sls/sls-outcome';
+import { ownedResources } from '../src/output/sls/sls-view-setup';
 import { startSlsServer } from './sls-server/server.js';
 
 /**

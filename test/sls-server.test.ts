@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSlsAgent, probeRequestOptions, resolveSlsEndpoint, type SlsResponseProbe } from '../src/sink/sls-endpoint';
-import { LogGroupEncoder } from '../src/sink/sls-log-group';
+import { createSlsAgent, probeRequestOptions, resolveSlsEndpoint, type SlsResponseProbe } from '../src/output/sls/sls-endpoint';
+import { LogGroupEncoder } from '../src/output/sls/sls-log-group';
 import { startSlsServer } from './sls-server/server.js';
 
 // The real SDK signs every request here; the checks below tamper with one thing at a time

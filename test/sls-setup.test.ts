@@ -7,7 +7,7 @@ import { runSlsSetup, slsCommand } from '../src/cli/sls-command';
 import { parseConfig } from '../src/config/load';
 import type { AgentConfig } from '../src/config/types';
 import { RECORD_FIELDS } from '../src/flow/record';
-import { EnvCredentialsProvider } from '../src/sink/sls-credentials';
+import { EnvCredentialsProvider } from '../src/output/sls/sls-credentials';
 import { startSlsServer } from './sls-server/server.js';
 
 type Server = Awaited<ReturnType<typeof startSlsServer>>;

@@ -2,8 +2,8 @@ import { pbkdf2 } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RECORD_FIELDS, type FlowRecord, type RecordBatch } from '../src/flow/record';
 import type { SlsSinkConfig } from '../src/config/types';
-import { EnvCredentialsProvider } from '../src/sink/sls-credentials';
-import { SlsSink, type SlsSinkOptions } from '../src/sink/sls-sink';
+import { EnvCredentialsProvider } from '../src/output/sls/sls-credentials';
+import { SlsSink, type SlsSinkOptions } from '../src/output/sls/sls-sink';
 import { startSlsServer } from './sls-server/server.js';
 
 const PROJECT = 'test-project';

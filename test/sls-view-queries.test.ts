@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { flowLogAlerts, flowLogSavedSearches } from '../src/sink/sls-alert-rules';
-import { flowLogDashboards, GRID_COLUMNS } from '../src/sink/sls-dashboards';
-import { flowLogIndex } from '../src/sink/sls-index';
+import { flowLogAlerts, flowLogSavedSearches } from '../src/output/sls/sls-alert-rules';
+import { flowLogDashboards, GRID_COLUMNS } from '../src/output/sls/sls-dashboards';
+import { flowLogIndex } from '../src/output/sls/sls-index';
 import { lintQuery, outputColumns } from './helpers/sls-sql-lint';
 
 const INDEXED = Object.keys(flowLogIndex([]).keys ?? {});

@@ -6,9 +6,9 @@ import yargs from 'yargs';
 import { runSlsSetup, slsCommand } from '../src/cli/sls-command';
 import { parseConfig } from '../src/config/load';
 import type { AgentConfig } from '../src/config/types';
-import { flowLogAlerts } from '../src/sink/sls-alert-rules';
-import { EnvCredentialsProvider } from '../src/sink/sls-credentials';
-import { firstDifference, ownedResources } from '../src/sink/sls-view-setup';
+import { flowLogAlerts } from '../src/output/sls/sls-alert-rules';
+import { EnvCredentialsProvider } from '../src/output/sls/sls-credentials';
+import { firstDifference, ownedResources } from '../src/output/sls/sls-view-setup';
 import { startSlsServer } from './sls-server/server.js';
 
 type Server = Awaited<ReturnType<typeof startSlsServer>>;

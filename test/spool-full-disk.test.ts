@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RecordBatch } from '../src/flow/record';
 import { evaluateHealth } from '../src/metrics/health-report';
-import { Delivery } from '../src/sink/delivery';
-import { sinkDeliveryStateOf } from '../src/sink/delivery-metrics';
-import type { Sink, SinkResult } from '../src/sink/sink';
+import { Delivery } from '../src/output/delivery/delivery';
+import { sinkDeliveryStateOf } from '../src/output/delivery/delivery-metrics';
+import type { Sink, SinkResult } from '../src/output/sink';
+import { slsLogMeasure } from '../src/output/sls/sls-log-group';
 import { captureLogger } from './helpers/capture-logger';
 import { deliveryOptions } from './helpers/delivery-options';
 import { sizedBatch } from './helpers/records';
@@ -38,6 +39,7 @@ afterAll(() => {
 /** A sink that is down until `up` is set, then stores everything. */
 class OutageSink implements Sink {
   readonly name = 'outage';
+  readonly measure = slsLogMeasure;
   up = false;
   delivered = 0;
   skipdata = 0;

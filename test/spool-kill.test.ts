@@ -2,10 +2,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Spool } from '../src/sink/spool';
+import { Spool } from '../src/output/spool/spool';
 import { captureLogger } from './helpers/capture-logger';
 import { DIST_SPOOL, ensureCompiledSpool, SPOOL_WRITER_CHILD as CHILD } from './helpers/compiled-spool';
 import { tempDirForFile } from './helpers/temp-dir';
+import { slsLogMeasure } from '../src/output/sls/sls-log-group';
 
 const KILLS = 20;
 const RECORDS_PER_SEGMENT = 100; // ~100 KB per segment, so kills often land inside a write
@@ -46,7 +47,7 @@ describe('Spool under kill -9', () => {
     for (let k = 0; k < KILLS; k++) acked.push(...(await runAndKill(dir, Math.floor(Math.random() * 40))));
 
     const logs = captureLogger();
-    const spool = await Spool.open(dir, { maxBytes: 1e12, logger: logs.logger });
+    const spool = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e12, logger: logs.logger });
     try {
       const seqs = spool.segments.map((s) => s.seq);
       expect(seqs.length).toBeGreaterThan(KILLS);

@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { crc32 } from '../src/sink/crc32';
-import { decodeCoverage, decodeHeader, decodePayload, decodeSegment, encodeSegment } from '../src/sink/segment-codec';
-import { coverageOf, foldLossRecords, lossRecord, lossRecords } from '../src/sink/segment-coverage';
+import { crc32 } from '../src/output/spool/crc32';
+import { decodeCoverage, decodeHeader, decodePayload, decodeSegment, encodeSegment } from '../src/output/spool/segment-codec';
+import { coverageOf, foldLossRecords, lossRecord, lossRecords } from '../src/output/spool/segment-coverage';
 import { sizedBatch } from './helpers/records';
 import { tempDirForFile } from './helpers/temp-dir';
 

@@ -2,11 +2,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Spool } from '../src/sink/spool';
-import { SpoolLockedError } from '../src/sink/spool-lock';
+import { Spool } from '../src/output/spool/spool';
+import { SpoolLockedError } from '../src/output/spool/spool-lock';
 import { captureLogger } from './helpers/capture-logger';
 import { flowBatch, sizedBatch } from './helpers/records';
 import { tempDirForFile } from './helpers/temp-dir';
+import { slsLogMeasure } from '../src/output/sls/sls-log-group';
 
 const root = tempDirForFile('spool-store');
 const quiet = captureLogger().logger;
@@ -18,7 +19,7 @@ const seqName = (seq: number) => `${String(seq).padStart(20, '0')}.seg`;
 describe('Spool', () => {
   it('appends, reads and removes in FIFO order, and a reopen continues the sequence', async () => {
     const dir = freshDir();
-    const spool = await Spool.open(dir, { maxBytes: 1e9, logger: quiet });
+    const spool = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet });
     for (let i = 0; i < 3; i++) await spool.append(sizedBatch(1 + 10 * i, 10, 1000 + 60 * i), 1000);
     expect(segFiles(dir)).toEqual([seqName(1), seqName(2), seqName(3)]);
     expect(spool.segments.map((s) => [s.seq, s.recordCount, s.windowStartSec, s.durable])).toEqual([
@@ -35,7 +36,7 @@ describe('Spool', () => {
     await spool.close();
     expect(existsSync(join(dir, 'lock'))).toBe(false);
 
-    const again = await Spool.open(dir, { maxBytes: 1e9, logger: quiet });
+    const again = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet });
     expect(again.segments.map((s) => [s.seq, s.recordCount, s.rawBytes])).toEqual([
       [2, 10, 1000],
       [3, 10, 1000],
@@ -47,14 +48,14 @@ describe('Spool', () => {
 
   it('evicts the oldest segments beyond maxBytes, counts them and writes their SKIPDATA as marks it never evicts', async () => {
     const dir = freshDir();
-    const probe = await Spool.open(dir, { maxBytes: 1e9, logger: quiet });
+    const probe = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet });
     await probe.append(flowBatch('fl', 1000, ['eni-a', 'eni-b'], 10, 3), 4000);
     const size = statSync(join(dir, seqName(1))).size;
     await probe.remove(1);
     await probe.close();
 
     const logs = captureLogger();
-    const spool = await Spool.open(dir, { maxBytes: Math.floor(size * 3.5), logger: logs.logger });
+    const spool = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: Math.floor(size * 3.5), logger: logs.logger });
     for (let i = 0; i < 5; i++) await spool.append(flowBatch('fl', 1000 + 60 * i, ['eni-a', 'eni-b'], 10, 3), 4000); // same size each
     // The directory was empty, so numbering starts at 1 again. 3 fit in 3.5 sizes: appends 4 and
     // 5 each evict the oldest data segment (1, then 2) and are followed by a mark (5, then 7).
@@ -86,7 +87,7 @@ describe('Spool', () => {
 
   it('folds its marks into one record per ENI when they outgrow a quarter of the bound', async () => {
     const dir = freshDir();
-    const spool = await Spool.open(dir, { maxBytes: 12_000, logger: quiet });
+    const spool = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 12_000, logger: quiet });
     const enis = ['eni-a', 'eni-b', 'eni-c'];
     for (let i = 0; i < 40; i++) await spool.append(flowBatch('fl', 60 * i, enis, 5, 2), 3000);
     const batches = await Promise.all(spool.segments.map((s) => spool.read(s.seq)));
@@ -102,7 +103,7 @@ describe('Spool', () => {
 
   it('moves a segment that fails its payload checksum to corrupt/ and writes SKIPDATA for its ENIs and window', async () => {
     const dir = freshDir();
-    const spool = await Spool.open(dir, { maxBytes: 1e9, logger: quiet });
+    const spool = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet });
     await spool.append(flowBatch('fl', 1020, ['eni-a', 'eni-b'], 3, 4), 1000);
     await spool.append(flowBatch('fl', 1080, ['eni-a'], 2), 500);
     await spool.close();
@@ -112,7 +113,7 @@ describe('Spool', () => {
     writeFileSync(file, bytes);
 
     const logs = captureLogger();
-    const reopened = await Spool.open(dir, { maxBytes: 1e9, logger: logs.logger });
+    const reopened = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: logs.logger });
     expect(reopened.segments.map((s) => s.seq)).toEqual([1, 2]);
     expect(await reopened.read(1)).toBeNull();
     expect(await reopened.read(2)).toEqual(flowBatch('fl', 1080, ['eni-a'], 2));
@@ -131,14 +132,14 @@ describe('Spool', () => {
 
   it('quarantines at open a segment cut short and temp files never committed, and marks the cut one', async () => {
     const dir = freshDir();
-    const spool = await Spool.open(dir, { maxBytes: 1e9, logger: quiet });
+    const spool = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet });
     await spool.append(sizedBatch(1, 5), 500);
     await spool.append(flowBatch('fl', 1200, ['eni-c'], 5), 500);
     await spool.close();
     truncateSync(join(dir, seqName(2)), 900); // header and coverage survive, the payload is cut
     writeFileSync(join(dir, `tmp-${'0'.repeat(19)}3-4242.part`), 'half a segment');
 
-    const reopened = await Spool.open(dir, { maxBytes: 1e9, logger: quiet });
+    const reopened = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet });
     // 1 survives; 2 went aside; 3 is the SKIPDATA for it (its number not reused by anything else).
     expect(reopened.segments.map((s) => s.seq)).toEqual([1, 3]);
     expect(reopened.stats).toMatchObject({ corruptSegments: 1, tempFilesMovedAside: 1, records: 6 });
@@ -153,7 +154,7 @@ describe('Spool', () => {
 
   it('gives a segment whose header is unreadable the widest window its neighbours and file time allow, for every ENI it knows', async () => {
     const dir = freshDir();
-    const spool = await Spool.open(dir, { maxBytes: 1e9, logger: quiet });
+    const spool = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet });
     await spool.append(flowBatch('fl', 1_700_000_000, ['eni-a'], 2), 200);
     await spool.append(flowBatch('fl', 1_700_000_060, ['eni-b'], 2), 200);
     await spool.append(flowBatch('fl', 1_700_000_120, ['eni-a'], 2), 200);
@@ -164,7 +165,7 @@ describe('Spool', () => {
     writeFileSync(file, bytes);
     const mtime = statSync(file).mtimeMs;
 
-    const reopened = await Spool.open(dir, { maxBytes: 1e9, logger: quiet, lossFallback: () => [{ 'eni-id': 'eni-z', 'vpc-id': 'vpc-9' }] });
+    const reopened = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet, lossFallback: () => [{ 'eni-id': 'eni-z', 'vpc-id': 'vpc-9' }] });
     const mark = reopened.segments.at(-1);
     const records = (await reopened.read(mark?.seq ?? 0))?.records ?? [];
     // ENIs unknown: every ENI the spool knows of this flow log (a, from the neighbours) and the
@@ -183,14 +184,14 @@ describe('Spool', () => {
 
   it('sets a stray file aside once and never takes its name; a file appearing under the next name is set aside too', async () => {
     const dir = freshDir();
-    const spool = await Spool.open(dir, { maxBytes: 1e9, logger: quiet });
+    const spool = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet });
     await spool.append(sizedBatch(1, 2), 200);
     await spool.close();
     writeFileSync(join(dir, '99999999999999999999.seg'), 'not a segment');
     writeFileSync(join(dir, 'notes.txt'), 'left by someone');
 
     const logs = captureLogger();
-    const reopened = await Spool.open(dir, { maxBytes: 1e9, logger: logs.logger });
+    const reopened = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: logs.logger });
     expect(reopened.stats.foreignFilesSetAside).toBe(2);
     expect(readdirSync(dir).sort()).toEqual([seqName(1), 'corrupt', 'lock']);
     const seqs: number[] = [];
@@ -208,33 +209,33 @@ describe('Spool', () => {
 
   it('refuses a directory locked by a live process and takes over a stale lock', async () => {
     const dir = freshDir();
-    const spool = await Spool.open(dir, { maxBytes: 1e9, logger: quiet });
-    await expect(Spool.open(dir, { maxBytes: 1e9, logger: quiet })).rejects.toBeInstanceOf(SpoolLockedError);
+    const spool = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet });
+    await expect(Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet })).rejects.toBeInstanceOf(SpoolLockedError);
     await spool.close();
 
     const sleeper = spawn('sleep', ['30']);
     try {
       writeFileSync(join(dir, 'lock'), `${sleeper.pid}\n`);
-      await expect(Spool.open(dir, { maxBytes: 1e9, logger: quiet })).rejects.toMatchObject({ holderPid: sleeper.pid });
+      await expect(Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet })).rejects.toMatchObject({ holderPid: sleeper.pid });
     } finally {
       sleeper.kill('SIGKILL');
     }
     await new Promise((resolve) => sleeper.once('exit', resolve));
     // The holder is dead now: its lock is stale.
-    const taken = await Spool.open(dir, { maxBytes: 1e9, logger: quiet });
+    const taken = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet });
     expect(readFileSync(join(dir, 'lock'), 'utf8')).toBe(`${process.pid}\n`);
     await taken.close();
   });
 
   it('serves the newest batches from memory and older ones from their files', async () => {
     const dir = freshDir();
-    const spool = await Spool.open(dir, { maxBytes: 1e9, logger: quiet });
+    const spool = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet });
     await spool.append(sizedBatch(1, 2), 200);
     rmSync(join(dir, seqName(1))); // the file is gone; the batch this process appended is not
     expect(await spool.read(1)).toEqual(sizedBatch(1, 2));
     await spool.append(sizedBatch(3, 2), 200);
     await spool.close();
-    const reopened = await Spool.open(dir, { maxBytes: 1e9, logger: quiet });
+    const reopened = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet });
     expect(reopened.segments.map((s) => s.seq)).toEqual([2]);
     rmSync(join(dir, seqName(2))); // a new process has only the file: gone is gone
     expect(await reopened.read(2)).toBeNull();
@@ -245,7 +246,7 @@ describe('Spool', () => {
   it('keeps segments in memory, in order, when the disk refuses them', async () => {
     const dir = freshDir();
     const logs = captureLogger();
-    const spool = await Spool.open(dir, { maxBytes: 1e9, logger: logs.logger });
+    const spool = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: logs.logger });
     await spool.append(sizedBatch(1, 2), 200);
     rmSync(dir, { recursive: true, force: true }); // every later write fails with ENOENT
     const second = await spool.append(sizedBatch(3, 2), 200);

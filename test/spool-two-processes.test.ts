@@ -8,11 +8,12 @@ import { spawn } from 'node:child_process';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Spool } from '../src/sink/spool';
+import { Spool } from '../src/output/spool/spool';
 import { captureLogger } from './helpers/capture-logger';
 import { DIST_SPOOL, ensureCompiledSpool, SPOOL_WRITER_CHILD } from './helpers/compiled-spool';
 import { sizedBatch } from './helpers/records';
 import { tempDirForFile } from './helpers/temp-dir';
+import { slsLogMeasure } from '../src/output/sls/sls-log-group';
 
 const ROUNDS = 8;
 const SEGMENTS_EACH = 5;
@@ -64,7 +65,7 @@ describe('two processes on one spool directory', () => {
       expect(winners[0].acked).toHaveLength(SEGMENTS_EACH);
       acked.push(...winners[0].acked);
     }
-    const spool = await Spool.open(dir, { maxBytes: 1e12, logger: captureLogger().logger });
+    const spool = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e12, logger: captureLogger().logger });
     try {
       expect(spool.segments.map((s) => s.seq)).toEqual(acked);
       expect(acked).toEqual(acked.map((_, i) => i + 1));
@@ -87,11 +88,11 @@ describe('spool files are private', () => {
     const was = process.umask(umask);
     try {
       const dir = join(root, `u${umask.toString(8)}`, 'state', 'spool', 'fl-m');
-      const spool = await Spool.open(dir, { maxBytes: 1e9, logger: captureLogger().logger });
+      const spool = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: captureLogger().logger });
       await spool.append(sizedBatch(1, 2), 200);
       writeFileSync(join(dir, 'stray'), 'x');
       await spool.close();
-      const again = await Spool.open(dir, { maxBytes: 1e9, logger: captureLogger().logger }); // sets the stray aside into corrupt/
+      const again = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: captureLogger().logger }); // sets the stray aside into corrupt/
       const mode = (p: string) => statSync(p).mode & 0o777;
       for (const d of [join(root, `u${umask.toString(8)}`), join(dir, '..', '..'), join(dir, '..'), dir, join(dir, 'corrupt')]) expect([d, mode(d)]).toEqual([d, 0o700]);
       for (const f of readdirSync(dir).filter((n) => n.endsWith('.seg') || n === 'lock')) expect([f, mode(join(dir, f))]).toEqual([f, 0o600]);

@@ -7,9 +7,10 @@ import type { FlowRecorder } from '../flow/flow-recorder';
 import type { AgentConfig } from '../config/types';
 import { buildPipeline } from '../pipeline';
 import { existingBytes, inputFileProblem, isDirectory } from './cli-files';
-import { StdoutClosedError, stdoutWasClosed } from './stdout-closed';
+import { StdoutClosedError, stdoutWasClosed } from '../output/stdout-closed';
 import { loadConfigOrExit } from './config-arg';
-import { openRecordOutput, type RecordOutput } from './record-output';
+import { openRecordOutput } from '../output/open-record-output';
+import type { RecordOutput } from '../output/record-output';
 
 export interface ReplayOptions {
   pcaps: string[];

@@ -1,5 +1,5 @@
 import type { AgentConfig, EniConfig } from '../config/types';
-import type { RecordOutput } from '../cli/record-output';
+import type { RecordOutput } from '../output/record-output';
 import type { Logger } from '../log';
 import type { Pipeline } from '../pipeline';
 import { ClockStepWatch } from './clock-step';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { DeliveredOutput } from '../cli/delivered-output';
+import { DeliveredOutput } from '../output/delivered-output';
 import type { AgentConfig } from '../config/types';
 import { DECODE_STATUS_NAMES, DecodeStatus, MALFORMED_STATUSES } from '../decode/packet-view';
 import { OverlayDecoder } from '../decode/overlay-decoder';
@@ -26,9 +26,9 @@ import type {
   SuperFrameCounters,
 } from '../metrics/metrics-source';
 import type { FlushStats } from '../pipeline';
-import { outputLossesOf, sinkCountersOf, sinkDeliveryStateOf, spoolUsageOf } from '../sink/delivery-metrics';
+import { outputLossesOf, sinkCountersOf, sinkDeliveryStateOf, spoolUsageOf } from '../output/delivery/delivery-metrics';
 import type { CaptureSet } from './capture-set';
-import type { CountedOutput } from './counted-output';
+import type { CountedOutput } from '../output/counted-output';
 import type { CrashCounters } from './crash-watch';
 import type { EniSlots } from './eni-slots';
 import type { LivePipeline } from './live-pipeline';
@@ -340,7 +340,7 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
     return states;
   }
 
-  private deliveries(): ReadonlyMap<string, import('../sink/delivery').Delivery> {
+  private deliveries(): ReadonlyMap<string, import('../output/delivery/delivery').Delivery> {
     const inner = this.view.output().inner;
     return inner instanceof DeliveredOutput ? inner.deliveries : new Map();
   }

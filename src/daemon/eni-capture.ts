@@ -4,7 +4,7 @@ import type { AgentConfig, EniConfig } from '../config/types';
 import type { EniResolution } from '../enrich/eni-discovery';
 import { OVERLAY_DEVICE, SHARED_DEVICE } from '../flow/chunk-recorder';
 import type { Logger } from '../log';
-import type { RecordSubmitter } from '../pipeline';
+import type { RecordSubmitter } from '../output/record-output';
 import { CaptureSet, type WantedDevice } from './capture-set';
 import { EniSlots } from './eni-slots';
 import { LivePipeline } from './live-pipeline';

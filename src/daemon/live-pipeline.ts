@@ -1,7 +1,8 @@
 import type { AgentConfig } from '../config/types';
 import { log } from '../log';
 import { ChunkRecorder, OVERLAY_DEVICE, SHARED_DEVICE } from '../flow/chunk-recorder';
-import { buildPipeline, type Pipeline, type RecordSubmitter } from '../pipeline';
+import type { RecordSubmitter } from '../output/record-output';
+import { buildPipeline, type Pipeline } from '../pipeline';
 import type { CaptureSet } from './capture-set';
 import type { EniSlots } from './eni-slots';
 import type { NflogDrops } from './nflog-set';
