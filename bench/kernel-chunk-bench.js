@@ -23,9 +23,20 @@ const { join } = require('node:path');
 const { PerformanceObserver, performance } = require('node:perf_hooks');
 
 const DIST = process.env.FLOWLOG_BENCH_DIST || join(__dirname, '..', 'dist');
-const { loadConfig } = require(join(DIST, 'config', 'load'));
-const { buildPipeline } = require(join(DIST, 'pipeline'));
-const { ChunkRecorder } = require(join(DIST, 'flow', 'chunk-recorder'));
+/** The first of `paths` (under DIST) that exists: the tree's layout changed in issue 33, and DIST may be an older build. */
+function fromDist(...paths) {
+  for (const p of paths) {
+    try {
+      return require(join(DIST, ...p));
+    } catch (err) {
+      if (err.code !== 'MODULE_NOT_FOUND') throw err;
+    }
+  }
+  throw new Error(`find ${paths.map((p) => p.join('/')).join(' or ')} under ${DIST}: build first (npm run build)`);
+}
+const { loadConfig } = fromDist(['config', 'load']);
+const { buildPipeline } = fromDist(['agent', 'pipeline'], ['pipeline']);
+const { ChunkRecorder } = fromDist(['packet', 'chunk-recorder'], ['flow', 'chunk-recorder']);
 
 const PER_READ = 1700;
 const FRAME = 60;

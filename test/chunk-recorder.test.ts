@@ -14,7 +14,7 @@ import { runGenerate } from '../src/cli/generate-command';
 import { loadConfig } from '../src/config/load';
 import { ChunkRecorder } from '../src/flow/chunk-recorder';
 import type { RecordBatch } from '../src/flow/record';
-import { buildPipeline } from '../src/pipeline';
+import { buildPipeline } from '../src/agent/pipeline';
 import { scratchDir, writeConfig } from './helpers/replay-run';
 import { liveRecord, segmentationWord, superFrameMix, type SuperFrameSpec } from './helpers/super-frames';
 import { prng } from './helpers/views';

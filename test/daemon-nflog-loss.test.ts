@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load';
 import { EniSlots } from '../src/daemon/eni-slots';
-import { LivePipeline } from '../src/daemon/live-pipeline';
+import { LiveAgent } from '../src/agent/live-agent';
 import type { NflogDrops } from '../src/daemon/nflog-set';
 import type { RecordBatch } from '../src/flow/record';
 import { BASE_CONFIG, edit } from './helpers/config-text';
@@ -17,14 +17,14 @@ const CONFIG = edit(
  * NFLOG drops (netlink overflows) must never vanish: they mark the windows SKIPDATA, on the
  * group's ENI when it has one, on every ENI when the group logs for any.
  */
-describe('LivePipeline.collectNflogLoss', () => {
+describe('LiveAgent.collectNflogLoss', () => {
   it('turns the drops of each group into SKIPDATA on its ENI, or on every ENI for an untied group', async () => {
     const { config } = parseConfig(CONFIG, '/cfg/nflog-loss.yaml');
     const batches: RecordBatch[] = [];
     const startSec = 1_700_000_040; // inside the minute 1_700_000_040 .. 1_700_000_100
     const slots = new EniSlots();
     slots.apply({ enis: config.enis.map((eni, i) => ({ eni, device: `veth-${i}`, shared: false })), unresolved: [] }, startSec);
-    const gen = new LivePipeline(config, slots, { submit: (b) => batches.push(b) }, startSec, 256);
+    const gen = new LiveAgent(config, slots, { submit: (b) => batches.push(b) }, startSec, 256);
     const drops: NflogDrops[][] = [
       [
         { group: 5, eniId: 'eni-a', dropped: 3 },
@@ -36,7 +36,7 @@ describe('LivePipeline.collectNflogLoss', () => {
     const taken = drops.map((d) => gen.collectNflogLoss({ takeDrops: () => d }, slots));
     expect(taken).toEqual([14, 4]);
     gen.finish(startSec + 10);
-    await gen.pipeline.drained();
+    await gen.drained();
     const status = batches.flatMap((b) => b.records).map((r) => [r['eni-id'], r['log-status'], r.packets]);
     expect(status).toEqual([
       ['eni-a', 'SKIPDATA', String(3 + 2 + 4)],

@@ -11,7 +11,7 @@ import { ClockStepWatch } from '../src/daemon/clock-step';
 import { PacketView } from '../src/decode/packet-view';
 import { FLAG_OUT } from '../src/flow/flow-table';
 import type { RecordBatch } from '../src/flow/record';
-import { buildPipeline } from '../src/pipeline';
+import { buildPipeline } from '../src/agent/pipeline';
 import { captureLogger } from './helpers/capture-logger';
 import { scratchDir, writeConfig } from './helpers/replay-run';
 import { setView } from './helpers/views';

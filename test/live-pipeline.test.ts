@@ -10,7 +10,8 @@ import { parseConfig } from '../src/config/load';
 import type { AgentConfig, EniConfig } from '../src/config/types';
 import type { CaptureSet } from '../src/daemon/capture-set';
 import { EniSlots } from '../src/daemon/eni-slots';
-import { LivePipeline } from '../src/daemon/live-pipeline';
+import { LiveAgent } from '../src/agent/live-agent';
+import type { ChunkRecorder } from '../src/flow/chunk-recorder';
 import type { EniResolution } from '../src/enrich/eni-discovery';
 import type { FlowRecord, RecordBatch } from '../src/flow/record';
 
@@ -73,13 +74,20 @@ function udpOut(buf: Buffer, at: number, sec: number, eni: number, srcPort: numb
  * `count` packets of each source port from the `n`th ENI of the config, stamped `sec`, through
  * the chunk path as its own device's (the device bound to its index, `slot`; default `n`).
  */
-function send(live: LivePipeline, n: number, sec: number, ports: number[], count: number, slot = n): void {
-  let end = 0;
-  for (let k = 0; k < count; k++) for (const port of ports) end += udpOut(live.chunks.chunk, end, sec, n, port);
-  live.chunks.record(slot, 1, end);
+/** The chunk entry the agent gives its capture sources. */
+function chunksOf(live: LiveAgent): ChunkRecorder {
+  let chunks: ChunkRecorder | undefined;
+  live.bindSource({ bind: (c) => (chunks = c) }, 0);
+  return chunks as ChunkRecorder;
 }
 
-describe('LivePipeline: changes in place keep windows whole', () => {
+function send(live: LiveAgent, n: number, sec: number, ports: number[], count: number, slot = n): void {
+  let end = 0;
+  for (let k = 0; k < count; k++) for (const port of ports) end += udpOut(chunksOf(live).chunk, end, sec, n, port);
+  chunksOf(live).record(slot, 1, end);
+}
+
+describe('LiveAgent: changes in place keep windows whole', () => {
   let records: Array<FlowRecord & { fl: string }>;
   const submitter = { submit: (b: RecordBatch) => records.push(...b.records.map((r) => ({ ...r, fl: b.flowLogId }))) };
   const at = (sec: number) => vi.setSystemTime(sec * 1000);
@@ -95,10 +103,10 @@ describe('LivePipeline: changes in place keep windows whole', () => {
     const config = parse(text);
     const slots = new EniSlots();
     slots.apply(resolve(config), START);
-    const live = new LivePipeline(config, slots, submitter, START, 256);
+    const live = new LiveAgent(config, slots, submitter, START, 256);
     const open = new Set(['d0', 'd1', 'd2']);
     live.updateCapturing(captures(open), slots, START);
-    expect(live.pipeline.kernel).not.toBeNull();
+    expect(live.kernelUnavailable).toBeUndefined();
 
     send(live, 0, START + 1, [4001, 4002, 4003], 5);
     // +3 s: eni-1's device is deleted, eni-2's vm-id edited, flow log fl-eni1 removed (a reload).
@@ -109,12 +117,12 @@ describe('LivePipeline: changes in place keep windows whole', () => {
     expect(changes.retired.map((e) => e.vmId)).toEqual(['i-2']);
     expect(live.reconfigure(edited, slots, START + 3)).toBe(true);
     live.updateCapturing(captures(open), slots, START + 3);
-    const kernelBefore = live.chunks.kernelPackets;
+    const kernelBefore = live.counters().kernelPackets;
     send(live, 0, START + 4, [4001, 4002, 4003], 5); // same flows after the change
     const moved = slots.ofDevice('d2')?.index ?? -1;
     expect(moved).toBe(3); // a new index: the old one is retired until its window closes
     send(live, 2, START + 5, [5001], 4, moved); // d2's handle, bound to eni-2's new index
-    expect(live.chunks.kernelPackets - kernelBefore).toBe(15 + 4);
+    expect(live.counters().kernelPackets - kernelBefore).toBe(15 + 4);
     // fl-eni1's open window was written at the change, ending then.
     expect(records.filter((r) => r.fl === 'fl-eni1').map((r) => [r['eni-id'], r['log-status'], r.start, r.end])).toEqual([['eni-1', 'NODATA', String(START), String(START + 3)]]);
 
@@ -122,7 +130,7 @@ describe('LivePipeline: changes in place keep windows whole', () => {
     live.tick(START + 10);
     at(START + 20 + GRACE);
     live.tick(START + 20);
-    await live.pipeline.drained();
+    await live.drained();
     const w0 = records.filter((r) => r.fl === 'fl-vpc' && Number(r.start) < START + 10);
     const ok = w0.filter((r) => r['log-status'] === 'OK');
     expect(ok.filter((r) => r['eni-id'] === 'eni-0').map((r) => [r.srcport, r.packets, r.start, r.end]).sort()).toEqual([
@@ -148,7 +156,7 @@ describe('LivePipeline: changes in place keep windows whole', () => {
     const config = parse(configText(2));
     const slots = new EniSlots();
     slots.apply(resolve(config), START);
-    const live = new LivePipeline(config, slots, submitter, START, 256);
+    const live = new LiveAgent(config, slots, submitter, START, 256);
     const open = new Set(['d0', 'd1']);
     live.updateCapturing(captures(open), slots, START);
     send(live, 1, START + 1, [7001], 3);
@@ -171,7 +179,7 @@ describe('LivePipeline: changes in place keep windows whole', () => {
     at(START + 10 + GRACE);
     live.tick(START + 10);
     expect(slots.freeRetired(live.openWindowStartSec()).map((f) => f.eni.id)).toEqual(['eni-1']);
-    await live.pipeline.drained();
+    await live.drained();
     expect(records.map((r) => [r['eni-id'], r['log-status'], r.srcport, r.packets]).sort()).toEqual([
       ['eni-0', 'NODATA', '-', '-'],
       ['eni-1', 'OK', '7001', '5'],
@@ -182,7 +190,7 @@ describe('LivePipeline: changes in place keep windows whole', () => {
     const config = parse(configText(50));
     const slots = new EniSlots();
     slots.apply(resolve(config), START);
-    const live = new LivePipeline(config, slots, submitter, START, 256);
+    const live = new LiveAgent(config, slots, submitter, START, 256);
     const open = new Set(Array.from({ length: 50 }, (_, i) => `d${i}`));
     live.updateCapturing(captures(open), slots, START);
     const missing = new Set<number>();
@@ -202,7 +210,7 @@ describe('LivePipeline: changes in place keep windows whole', () => {
       at(sec + GRACE);
       live.tick(sec);
     }
-    await live.pipeline.drained();
+    await live.drained();
     const byWindow = new Map<string, string[]>();
     for (const r of records) byWindow.set(r.start, [...(byWindow.get(r.start) ?? []), r['eni-id']]);
     const ids = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `eni-${from + i}`).sort();

@@ -3,7 +3,7 @@ import type { AgentConfig, EniConfig } from '../src/config/types';
 import { parseConfig } from '../src/config/load';
 import { LinkType } from '../src/decode/packet-view';
 import type { FlowRecord } from '../src/flow/record';
-import { buildPipeline } from '../src/pipeline';
+import { buildPipeline } from '../src/agent/pipeline';
 
 // NFLOG frames built byte by byte (libpcap LINKTYPE_NFLOG: 4-byte header, then TLVs with
 // host-order length/type, values padded to 4 bytes; interface indexes are big-endian u32).

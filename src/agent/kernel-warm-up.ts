@@ -1,6 +1,6 @@
 import type { AgentConfig, EniConfig } from '../config/types';
 import { ChunkRecorder } from '../flow/chunk-recorder';
-import { buildPipeline } from '../pipeline';
+import { buildPipeline } from './pipeline';
 
 /** Synthetic records run through the throwaway pipeline: about 60,000 packets, 10 ms of CPU. */
 const WARM_UP_CHUNKS = 30;

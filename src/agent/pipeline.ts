@@ -1,5 +1,6 @@
 /**
- * The one place that assembles the pipeline from a validated config.
+ * The parts of an agent, assembled from a validated config: used by Agent and LiveAgent (this
+ * folder) only; everything else goes through their operations (agent.ts).
  *
  *   capture source ──frame──► FlowRecorder ──────────────────────────────────────────┐
  *   (offline file,            │ Decoder.decode(frame, view)    src/decode           │ packet path:
@@ -21,20 +22,20 @@
  * which then live in its memory; FlowRecorder gets only the records it stops at.
  */
 import { performance } from 'node:perf_hooks';
-import type { AgentConfig, EniConfig, FlowLogConfig } from './config/types';
-import { actionPolicyFor } from './enrich/action-policy';
-import { EniInventory } from './enrich/eni-inventory';
-import { OverlayInventory } from './enrich/overlay-inventory';
-import { FlowAggregator, type ClosedWindow } from './flow/flow-aggregator';
-import { FlowRecorder, type RecorderOverlay } from './flow/flow-recorder';
-import { gapPieces } from './flow/gap-pieces';
-import { MAX_ENIS } from './flow/flow-table';
-import type { FlowSlice, RecordBatch } from './flow/record';
-import { RecordBuilder, coveredEnis } from './flow/record-builder';
-import { WindowDropSummary } from './flow/window-drop-summary';
-import { KernelMemory, ReplayKernel } from './kernel/replay-kernel';
-import type { Logger } from './log';
-import type { RecordSubmitter } from './output/record-output';
+import type { AgentConfig, EniConfig, FlowLogConfig } from '../config/types';
+import { actionPolicyFor } from '../enrich/action-policy';
+import { EniInventory } from '../enrich/eni-inventory';
+import { OverlayInventory } from '../enrich/overlay-inventory';
+import { FlowAggregator, type ClosedWindow } from '../flow/flow-aggregator';
+import { FlowRecorder, type RecorderOverlay } from '../flow/flow-recorder';
+import { gapPieces } from '../flow/gap-pieces';
+import { MAX_ENIS } from '../flow/flow-table';
+import type { FlowSlice, RecordBatch } from '../flow/record';
+import { RecordBuilder, coveredEnis } from '../flow/record-builder';
+import { WindowDropSummary } from '../flow/window-drop-summary';
+import { KernelMemory, ReplayKernel } from '../kernel/replay-kernel';
+import type { Logger } from '../log';
+import type { RecordSubmitter } from '../output/record-output';
 
 export interface PipelineOptions {
   /** See FlowAggregatorOptions.maxGapWindows. */

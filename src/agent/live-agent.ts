@@ -2,10 +2,10 @@ import type { AgentConfig } from '../config/types';
 import { log } from '../log';
 import { ChunkRecorder, OVERLAY_DEVICE, SHARED_DEVICE } from '../flow/chunk-recorder';
 import type { RecordSubmitter } from '../output/record-output';
-import { buildPipeline, type Pipeline } from '../pipeline';
-import type { CaptureSet } from './capture-set';
-import type { EniSlots } from './eni-slots';
-import type { NflogDrops } from './nflog-set';
+import { Agent } from './agent';
+import type { CaptureSet } from '../daemon/capture-set';
+import type { EniSlots } from '../daemon/eni-slots';
+import type { NflogDrops } from '../daemon/nflog-set';
 
 /**
  * Unused by wall-clock aggregators (windows the clock jumps over are SKIPDATA, see
@@ -14,19 +14,18 @@ import type { NflogDrops } from './nflog-set';
 const MAX_GAP_WINDOWS = 1;
 
 /**
- * The daemon's one pipeline. ENI indexes are EniSlots' and stable: an ENI that comes or goes, a
+ * The daemon's agent. ENI indexes are EniSlots' and stable: an ENI that comes or goes, a
  * device deleted and re-created, a reload, all change the pipeline in place (`reconfigure`), so
  * windows keep every flow whole and write one record per flow and one NODATA per idle ENI. Which
  * ENIs each window captured is kept per window (`setCapturing`): NODATA only for those.
  *
- * A new LivePipeline (the open windows written as partial windows at the change) is made only
+ * A new LiveAgent (the open windows written as partial windows at the change) is made only
  * for what tables and aggregators are built from: more ENIs than `eniCapacity`, a new
  * aggregation interval, another flow table capacity, overlay decapsulation switched.
  */
-export class LivePipeline {
-  readonly pipeline: Pipeline;
+export class LiveAgent extends Agent {
   /** The packet entry of every device (kernel first, TypeScript for the rest). */
-  readonly chunks: ChunkRecorder;
+  private readonly chunks: ChunkRecorder;
   /** 1 per ENI index captured now (what `setCapturing` last said). */
   private readonly capturing: Uint8Array;
 
@@ -37,7 +36,7 @@ export class LivePipeline {
     startSec: number,
     readonly eniCapacity: number,
   ) {
-    this.pipeline = buildPipeline({ ...config, enis: slots.configs() }, submitter, {
+    super({ ...config, enis: slots.configs() }, submitter, {
       maxGapWindows: MAX_GAP_WINDOWS,
       drain: 'incremental',
       wallClock: true,
@@ -52,10 +51,10 @@ export class LivePipeline {
     if (this.pipeline.kernelUnavailable !== undefined) log.warn({ reason: this.pipeline.kernelUnavailable }, 'WebAssembly kernel unavailable, capturing through the TypeScript path alone');
     // Open the windows at the start time now: a first tick with the grace-delayed clock would
     // open the previous window, which a previous pipeline may have written already.
-    this.pipeline.recorder.tick(startSec);
+    this.tick(startSec);
   }
 
-  /** Takes a changed config and ENI list in place; false when a new LivePipeline is needed. */
+  /** Takes a changed config and ENI list in place; false when a new LiveAgent is needed. */
   reconfigure(config: AgentConfig, slots: EniSlots, nowSec: number): boolean {
     if (slots.length > this.eniCapacity) return false;
     const hadKernel = this.pipeline.kernel !== null;
@@ -75,6 +74,11 @@ export class LivePipeline {
   bindSources(captures: CaptureSet, slots: EniSlots): void {
     for (const slot of slots.resolved()) if (!slot.shared) captures.source(slot.device)?.bind(this.chunks, slot.index);
     for (const source of captures.sharedSources()) source.bind(this.chunks, captures.isOverlay(source) ? OVERLAY_DEVICE : SHARED_DEVICE);
+  }
+
+  /** Points one capture source at this agent: `device` an ENI index, SHARED_DEVICE or OVERLAY_DEVICE. */
+  bindSource(source: { bind(chunks: ChunkRecorder, device: number): void }, device: number): void {
+    source.bind(this.chunks, device);
   }
 
   /**
@@ -136,14 +140,14 @@ export class LivePipeline {
     return total;
   }
 
-  /** Lost packets of ENI `eni` in the current window of every interval: SKIPDATA. */
-  addLoss(eni: number, packets: number): void {
-    for (const agg of this.pipeline.aggregators) agg.addLoss(eni, packets);
-  }
-
   /** Lost packets of a shared device: each ENI counted there is marked (which one lost them is unknown). */
   addSharedLoss(slots: EniSlots, packets: number): void {
     for (const slot of slots.resolved()) if (slot.shared) this.addLoss(slot.index, packets);
+  }
+
+  /** The kernel's packets that came through this agent's devices (the chunk entry counts them). */
+  protected override kernelPackets(): number {
+    return this.chunks.kernelPackets;
   }
 
   /** Whether `tick(clockSec)` would close a window. */
@@ -156,17 +160,12 @@ export class LivePipeline {
     return Math.min(...this.pipeline.aggregators.map((a) => a.windowStartSec));
   }
 
-  /** Closes windows that ended by `clockSec` (the grace-delayed wall clock). */
-  tick(clockSec: number): void {
-    this.pipeline.recorder.tick(clockSec);
-  }
-
   /**
    * Ends the pipeline at `nowSec` (stop, or a new pipeline): windows that ended before it are
    * closed whole, the current one as a partial window ending at `nowSec`.
    */
-  finish(nowSec: number): void {
-    this.pipeline.recorder.tick(nowSec - 1);
+  override finish(nowSec: number): void {
+    this.tick(nowSec - 1);
     for (const agg of this.pipeline.aggregators) {
       const start = agg.windowStartSec;
       if (start < 0) continue;
