@@ -17,7 +17,7 @@
  * --remotes: distinct remote addresses the flows spread over (1, as in the live bench; one per
  * flow defeats the kernel's memory of the last ENI lookup on that side). Prints one JSON line.
  */
-const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
+const { existsSync, mkdtempSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { PerformanceObserver, performance } = require('node:perf_hooks');
@@ -25,13 +25,7 @@ const { PerformanceObserver, performance } = require('node:perf_hooks');
 const DIST = process.env.FLOWLOG_BENCH_DIST || join(__dirname, '..', 'dist');
 /** The first of `paths` (under DIST) that exists: the tree's layout changed in issue 33, and DIST may be an older build. */
 function fromDist(...paths) {
-  for (const p of paths) {
-    try {
-      return require(join(DIST, ...p));
-    } catch (err) {
-      if (err.code !== 'MODULE_NOT_FOUND') throw err;
-    }
-  }
+  for (const p of paths) if (existsSync(`${join(DIST, ...p)}.js`)) return require(join(DIST, ...p));
   throw new Error(`find ${paths.map((p) => p.join('/')).join(' or ')} under ${DIST}: build first (npm run build)`);
 }
 const { loadConfig } = fromDist(['config', 'load']);

@@ -9,10 +9,10 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CHUNK_BYTES } from '../src/capture/capture-file-reader';
+import { CHUNK_BYTES } from '../src/capture/file/capture-file-reader';
 import { runGenerate } from '../src/cli/generate-command';
 import { loadConfig } from '../src/config/load';
-import { ChunkRecorder } from '../src/flow/chunk-recorder';
+import { ChunkRecorder } from '../src/packet/chunk-recorder';
 import type { RecordBatch } from '../src/flow/record';
 import { buildPipeline } from '../src/agent/pipeline';
 import { scratchDir, writeConfig } from './helpers/replay-run';

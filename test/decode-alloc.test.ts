@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { Decoder } from '../src/decode/decoder';
-import { LinkType, PacketView } from '../src/decode/packet-view';
+import { Decoder } from '../src/packet/decode/decoder';
+import { LinkType, PacketView } from '../src/packet/decode/packet-view';
 import { SeededRandom } from '../src/synth/seeded-random';
 import { ethernetFrame, ipBytes, randomIp, serialFrame, type Shim } from './helpers/encapsulation-frames';
 import { CORPUS_DIR, corpusFiles, readCapture } from './fixtures/decode/corpus-reader';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Decoder } from '../src/decode/decoder';
-import { LinkType, PacketView } from '../src/decode/packet-view';
+import { Decoder } from '../src/packet/decode/decoder';
+import { LinkType, PacketView } from '../src/packet/decode/packet-view';
 import { randomPacket } from './helpers/random-frames';
 import { prng } from './helpers/views';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FragmentCache } from '../src/decode/fragment-cache';
+import { FragmentCache } from '../src/packet/decode/fragment-cache';
 
 const SRC = Uint32Array.of(0x0a000001, 0, 0, 0);
 const DST = Uint32Array.of(0x0a000002, 0, 0, 0);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Decoder } from '../src/decode/decoder';
-import { DecodeStatus, LinkType } from '../src/decode/packet-view';
+import { Decoder } from '../src/packet/decode/decoder';
+import { DecodeStatus, LinkType } from '../src/packet/decode/packet-view';
 import { FrameFeeder } from './fixtures/decode/decode-case';
 
 const hex8 = (n: number): string => n.toString(16).padStart(2, '0');

@@ -8,8 +8,8 @@
  * frame, a segment size of 1: counted under a named outcome, recorded as best known.
  */
 import { describe, expect, it } from 'vitest';
-import { SUPER_FRAME_OUTCOME_NAMES, SuperFrameSegmenter } from '../src/decode/super-frame';
-import { LinkType } from '../src/decode/packet-view';
+import { SUPER_FRAME_OUTCOME_NAMES, SuperFrameSegmenter } from '../src/packet/decode/super-frame';
+import { LinkType } from '../src/packet/decode/packet-view';
 import { FrameFeeder } from './fixtures/decode/decode-case';
 
 /** The capture addon's segmentation word: bit 31 (read), hdr_len / 2, gso_type, gso_size; as int32. */

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Decoder } from '../src/decode/decoder';
-import { DecodeStatus, DECODE_STATUS_NAMES, PacketView } from '../src/decode/packet-view';
+import { Decoder } from '../src/packet/decode/decoder';
+import { DecodeStatus, DECODE_STATUS_NAMES, PacketView } from '../src/packet/decode/packet-view';
 import { addressText } from './fixtures/decode/annotated-hex';
 import { CORPUS_DIR, readCapture } from './fixtures/decode/corpus-reader';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EniConfig } from '../src/config/types';
-import { PacketView } from '../src/decode/packet-view';
+import { PacketView } from '../src/packet/decode/packet-view';
 import { EniInventory } from '../src/enrich/eni-inventory';
 import { parseMac } from '../src/enrich/ip-address';
 import { prng, setView } from './helpers/views';

@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load';
 import { ClockStepWatch } from '../src/daemon/clock-step';
-import { PacketView } from '../src/decode/packet-view';
+import { PacketView } from '../src/packet/decode/packet-view';
 import { FLAG_OUT } from '../src/flow/flow-table';
 import type { RecordBatch } from '../src/flow/record';
 import { buildPipeline } from '../src/agent/pipeline';

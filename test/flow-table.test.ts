@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PacketView } from '../src/decode/packet-view';
+import { PacketView } from '../src/packet/decode/packet-view';
 import { FlowTable, FLAG_OUT, FLAG_REJECT } from '../src/flow/flow-table';
 import { formatAddress } from '../src/flow/address-format';
 import { prng, setView } from './helpers/views';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PacketView } from '../src/decode/packet-view';
+import { PacketView } from '../src/packet/decode/packet-view';
 import { FlowAggregator, type ClosedWindow } from '../src/flow/flow-aggregator';
 import { FLAG_OUT } from '../src/flow/flow-table';
 import { RecordBuilder } from '../src/flow/record-builder';

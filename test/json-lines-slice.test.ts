@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentConfig, EniConfig, FlowLogConfig } from '../src/config/types';
-import { PacketView } from '../src/decode/packet-view';
+import { PacketView } from '../src/packet/decode/packet-view';
 import { FlowAggregator, type ClosedWindow } from '../src/flow/flow-aggregator';
 import { FLAG_OUT, FLAG_REJECT } from '../src/flow/flow-table';
 import type { FlowSlice, RecordBatch } from '../src/flow/record';

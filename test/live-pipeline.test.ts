@@ -11,7 +11,7 @@ import type { AgentConfig, EniConfig } from '../src/config/types';
 import type { CaptureSet } from '../src/daemon/capture-set';
 import { EniSlots } from '../src/daemon/eni-slots';
 import { LiveAgent } from '../src/agent/live-agent';
-import type { ChunkRecorder } from '../src/flow/chunk-recorder';
+import type { ChunkRecorder } from '../src/packet/chunk-recorder';
 import type { EniResolution } from '../src/enrich/eni-discovery';
 import type { FlowRecord, RecordBatch } from '../src/flow/record';
 

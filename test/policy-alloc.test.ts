@@ -1,7 +1,7 @@
 import { PerformanceObserver } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import type { EniConfig } from '../src/config/types';
-import { PacketView } from '../src/decode/packet-view';
+import { PacketView } from '../src/packet/decode/packet-view';
 import { fillView, parseFlowSpec } from '../src/enrich/policy/flow-spec';
 import { PolicyEvaluator } from '../src/enrich/policy/policy-evaluator';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EniConfig, NetworkAclConfig, NetworkAclEntryConfig, SecurityGroupConfig, SecurityGroupRuleConfig } from '../src/config/types';
-import { PacketView } from '../src/decode/packet-view';
+import { PacketView } from '../src/packet/decode/packet-view';
 import { fillView, parseFlowSpec } from '../src/enrich/policy/flow-spec';
 import { PolicyEvaluator } from '../src/enrich/policy/policy-evaluator';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RING_FLOOR_BYTES, ringShareBytes } from '../src/capture/ring-share';
+import { RING_FLOOR_BYTES, ringShareBytes } from '../src/capture/live/ring-share';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

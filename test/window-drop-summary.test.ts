@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DecodeStatus } from '../src/decode/packet-view';
+import { DecodeStatus } from '../src/packet/decode/packet-view';
 import { FlowTable } from '../src/flow/flow-table';
-import { PacketCounters } from '../src/flow/flow-recorder';
+import { PacketCounters } from '../src/packet/flow-recorder';
 import { WindowDropSummary } from '../src/flow/window-drop-summary';
 import { captureLogger } from './helpers/capture-logger';
 

@@ -1,9 +1,10 @@
-import { OfflineCaptureSource, type CaptureFileReport } from '../capture/offline-source';
+import { OfflineCaptureSource, type CaptureFileReport } from '../capture/file/offline-source';
 import type { AgentConfig, EniConfig } from '../config/types';
-import { OverlayDecoder } from '../decode/overlay-decoder';
-import { DecodeStatus } from '../decode/packet-view';
-import type { FlowRecorder } from '../flow/flow-recorder';
+import { OverlayDecoder } from '../packet/decode/overlay-decoder';
+import { DecodeStatus } from '../packet/decode/packet-view';
+import type { FlowRecorder } from '../packet/flow-recorder';
 import type { RecordSubmitter } from '../output/record-output';
+import { KernelFirstRunner } from '../packet/recorder-choice';
 import { buildPipeline, type FlushStats, type Pipeline, type PipelineOptions } from './pipeline';
 
 /**
@@ -77,7 +78,8 @@ export class Agent {
    * it runs); `progress` is told the packets read so far per file. Returns each file's outcome.
    */
   readFiles(paths: readonly string[], progress?: (path: string, packets: number) => void): CaptureFileReport[] {
-    return new OfflineCaptureSource(paths, progress, this.pipeline.kernel).run(this.pipeline.recorder);
+    const kernel = this.pipeline.kernel;
+    return new OfflineCaptureSource(paths, progress, kernel === null ? null : new KernelFirstRunner(kernel)).run(this.pipeline.recorder);
   }
 
   /** Closes the windows that ended by `clockSec`. */

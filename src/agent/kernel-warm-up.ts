@@ -1,5 +1,5 @@
 import type { AgentConfig, EniConfig } from '../config/types';
-import { ChunkRecorder } from '../flow/chunk-recorder';
+import { ChunkRecorder } from '../packet/chunk-recorder';
 import { buildPipeline } from './pipeline';
 
 /** Synthetic records run through the throwaway pipeline: about 60,000 packets, 10 ms of CPU. */

@@ -1,11 +1,55 @@
 import type { AgentConfig } from '../config/types';
 import { log } from '../log';
-import { ChunkRecorder, OVERLAY_DEVICE, SHARED_DEVICE } from '../flow/chunk-recorder';
+import { ChunkRecorder, OVERLAY_DEVICE, SHARED_DEVICE } from '../packet/chunk-recorder';
 import type { RecordSubmitter } from '../output/record-output';
 import { Agent } from './agent';
-import type { CaptureSet } from '../daemon/capture-set';
-import type { EniSlots } from '../daemon/eni-slots';
-import type { NflogDrops } from '../daemon/nflog-set';
+import type { EniConfig } from '../config/types';
+
+/*
+ * What the live agent reads of the daemon's state, declared here (the daemon's EniSlots,
+ * CaptureSet and NflogSet have these shapes) so that agent/ does not import daemon/.
+ */
+
+/** An ENI index whose device is known: its own device, or (shared) any shared device. */
+export interface ResolvedEni {
+  readonly index: number;
+  readonly device: string;
+  readonly shared: boolean;
+}
+
+/** The daemon's stable ENI indexes (daemon/EniSlots). */
+export interface EniIndexes {
+  readonly length: number;
+  /** `enis[i]` is ENI index i's (a free index: an ENI that matches nothing). */
+  configs(): EniConfig[];
+  /** 1 for indexes whose MACs and addresses lose to the others' (retiring ENIs). */
+  secondary(): Uint8Array;
+  /** 1 for indexes counted on shared devices. */
+  sharedMask(capacity: number): Uint8Array;
+  resolved(): readonly ResolvedEni[];
+  indexOfId(id: string): number;
+}
+
+/** A live capture source as the agent binds it and takes its drops. */
+export interface BindableSource {
+  bind(chunks: ChunkRecorder, device: number): void;
+  takeDrops(activeOnly?: boolean): number;
+}
+
+/** The daemon's open capture handles (daemon/CaptureSet). */
+export interface OpenSources<S extends BindableSource = BindableSource> {
+  source(device: string): S | null;
+  sharedSources(): readonly S[];
+  isOverlay(source: S): boolean;
+}
+
+/** An NFLOG group's drops since last asked (daemon/NflogSet). */
+export interface NflogDrops {
+  group: number;
+  /** The ENI the group is tied to; absent for a group that logs for any ENI. */
+  eniId?: string;
+  dropped: number;
+}
 
 /**
  * Unused by wall-clock aggregators (windows the clock jumps over are SKIPDATA, see
@@ -31,7 +75,7 @@ export class LiveAgent extends Agent {
 
   constructor(
     config: AgentConfig,
-    slots: EniSlots,
+    slots: EniIndexes,
     submitter: RecordSubmitter,
     startSec: number,
     readonly eniCapacity: number,
@@ -55,7 +99,7 @@ export class LiveAgent extends Agent {
   }
 
   /** Takes a changed config and ENI list in place; false when a new LiveAgent is needed. */
-  reconfigure(config: AgentConfig, slots: EniSlots, nowSec: number): boolean {
+  reconfigure(config: AgentConfig, slots: EniIndexes, nowSec: number): boolean {
     if (slots.length > this.eniCapacity) return false;
     const hadKernel = this.pipeline.kernel !== null;
     if (!this.pipeline.reconfigure(config, slots.configs(), slots.secondary(), nowSec)) return false;
@@ -71,7 +115,7 @@ export class LiveAgent extends Agent {
    * Points `source`-s at this pipeline: an ENI's own device with its index, the shared devices
    * with SHARED_DEVICE, the overlay devices with OVERLAY_DEVICE (tunnels opened first).
    */
-  bindSources(captures: CaptureSet, slots: EniSlots): void {
+  bindSources(captures: OpenSources, slots: EniIndexes): void {
     for (const slot of slots.resolved()) if (!slot.shared) captures.source(slot.device)?.bind(this.chunks, slot.index);
     for (const source of captures.sharedSources()) source.bind(this.chunks, captures.isOverlay(source) ? OVERLAY_DEVICE : SHARED_DEVICE);
   }
@@ -86,7 +130,7 @@ export class LiveAgent extends Agent {
    * shared one while any shared device's is. A window in which an ENI was captured at any moment
    * gets its records (NODATA when idle); one in which it never was gets none.
    */
-  updateCapturing(captures: CaptureSet, slots: EniSlots, nowSec = Math.floor(Date.now() / 1000)): void {
+  updateCapturing(captures: OpenSources, slots: EniIndexes, nowSec = Math.floor(Date.now() / 1000)): void {
     const sharedOpen = captures.sharedSources().length > 0;
     const now = new Uint8Array(this.eniCapacity);
     for (const slot of slots.resolved()) if (slot.shared ? sharedOpen : captures.source(slot.device) !== null) now[slot.index] = 1;
@@ -103,7 +147,7 @@ export class LiveAgent extends Agent {
    * marked with the count (SKIPDATA: a loss is never hidden, at the cost of over-marking).
    * `activeOnly` asks only handles that read frames since they were last asked.
    */
-  collectLoss(captures: CaptureSet, slots: EniSlots, activeOnly = false): number {
+  collectLoss(captures: OpenSources, slots: EniIndexes, activeOnly = false): number {
     let total = 0;
     for (const slot of slots.resolved()) {
       const source = slot.shared ? null : captures.source(slot.device);
@@ -127,7 +171,7 @@ export class LiveAgent extends Agent {
    * group tied to an ENI marks that ENI; an untied group's drops could belong to any ENI, so
    * every captured ENI's window is marked with the group's count. Returns the drops taken.
    */
-  collectNflogLoss(nflog: { takeDrops(): readonly NflogDrops[] }, slots: EniSlots): number {
+  collectNflogLoss(nflog: { takeDrops(): readonly NflogDrops[] }, slots: EniIndexes): number {
     let total = 0;
     for (const d of nflog.takeDrops()) {
       total += d.dropped;
@@ -141,7 +185,7 @@ export class LiveAgent extends Agent {
   }
 
   /** Lost packets of a shared device: each ENI counted there is marked (which one lost them is unknown). */
-  addSharedLoss(slots: EniSlots, packets: number): void {
+  addSharedLoss(slots: EniIndexes, packets: number): void {
     for (const slot of slots.resolved()) if (slot.shared) this.addLoss(slot.index, packets);
   }
 

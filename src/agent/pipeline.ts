@@ -17,7 +17,7 @@
  *                    RecordSubmitter.submit ──► delivery (batching, retry, spool) ──► Sink
  *                    (replay --output: OK records as table entries, submitFlows ──► JSON Lines file)
  *
- * Replay of pcap and pcapng files (options.kernel): ReplayKernel (src/kernel, WebAssembly) takes
+ * Replay of pcap and pcapng files (options.kernel): PacketKernel (src/packet/wasm, WebAssembly) takes
  * the common frames of each read chunk through the same three stages into the same flow tables,
  * which then live in its memory; FlowRecorder gets only the records it stops at.
  */
@@ -27,13 +27,13 @@ import { actionPolicyFor } from '../enrich/action-policy';
 import { EniInventory } from '../enrich/eni-inventory';
 import { OverlayInventory } from '../enrich/overlay-inventory';
 import { FlowAggregator, type ClosedWindow } from '../flow/flow-aggregator';
-import { FlowRecorder, type RecorderOverlay } from '../flow/flow-recorder';
+import { FlowRecorder, type RecorderOverlay } from '../packet/flow-recorder';
 import { gapPieces } from '../flow/gap-pieces';
 import { MAX_ENIS } from '../flow/flow-table';
 import type { FlowSlice, RecordBatch } from '../flow/record';
 import { RecordBuilder, coveredEnis } from '../flow/record-builder';
 import { WindowDropSummary } from '../flow/window-drop-summary';
-import { KernelMemory, ReplayKernel } from '../kernel/replay-kernel';
+import { KernelMemory, PacketKernel } from '../packet/wasm/packet-kernel';
 import type { Logger } from '../log';
 import type { RecordSubmitter } from '../output/record-output';
 
@@ -54,7 +54,7 @@ export interface PipelineOptions {
   dropLog?: Logger;
   /**
    * Replay: hand the common frames of pcap and pcapng files to the WebAssembly kernel
-   * (src/kernel), with the flow tables in its memory. Off by default (the daemon, and tests of
+   * (src/packet/wasm), with the flow tables in its memory. Off by default (the daemon, and tests of
    * the TypeScript path).
    */
   kernel?: boolean;
@@ -91,8 +91,8 @@ export interface Pipeline {
   readonly aggregators: readonly FlowAggregator[];
   readonly builders: readonly RecordBuilder[];
   readonly flushStats: FlushStats;
-  /** The replay kernel when asked for and available, else null. */
-  readonly kernel: ReplayKernel | null;
+  /** The packet kernel when asked for and available, else null. */
+  readonly kernel: PacketKernel | null;
   /** Why the kernel was asked for but is not there (agent-side rules turn it off without a reason). */
   readonly kernelUnavailable?: string;
   /** Closes every open window (at `endSec`, or at its end) and submits its batches. */
@@ -201,13 +201,13 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
   // Security groups / network ACLs evaluated per connection direction (REJECT without NFLOG).
   recorder.setActionPolicy(actionPolicyFor(config));
   let policyKey = policyKeyOf(config, config.enis);
-  let kernel: ReplayKernel | null = null;
+  let kernel: PacketKernel | null = null;
   // The kernel counts tunnels under their outer header: a replay that decapsulates does without
   // it. A live pipeline keeps it with rules too (it steps aside while they are configured, see
-  // ReplayKernel.call), since a change may remove them.
+  // PacketKernel.call), since a change may remove them.
   if (kernelMemory !== null && (live || !recorder.hasActionPolicy) && !recorder.decapsulatesAll) {
     try {
-      kernel = new ReplayKernel(kernelMemory, inventory, recorder, aggregators);
+      kernel = new PacketKernel(kernelMemory, inventory, recorder, aggregators);
     } catch (err) {
       kernelUnavailable = `instantiate it: ${(err as Error).message}`;
     }

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
-import type { CaptureFileReport } from '../capture/offline-source';
-import { DECODE_STATUS_NAMES, DecodeStatus, MALFORMED_STATUSES } from '../decode/packet-view';
-import { MIN_MTU_BYTES, SUPER_FRAME_OUTCOME_NAMES } from '../decode/super-frame';
+import type { CaptureFileReport } from '../capture/file/offline-source';
+import { DECODE_STATUS_NAMES, DecodeStatus, MALFORMED_STATUSES } from '../packet/decode/packet-view';
+import { MIN_MTU_BYTES, SUPER_FRAME_OUTCOME_NAMES } from '../packet/decode/super-frame';
 import type { AgentConfig } from '../config/types';
 import { Agent, type AgentCounters } from '../agent/agent';
 import { existingBytes, inputFileProblem, isDirectory } from './cli-files';
@@ -20,7 +20,7 @@ export interface ReplayOptions {
   maxGapWindows: number;
   /** How long to try delivering at the end before leaving the rest in the spool. */
   flushTimeoutMs: number;
-  /** Hand the common frames of pcap and pcapng files to the WebAssembly kernel (default true); see src/kernel. */
+  /** Hand the common frames of pcap and pcapng files to the WebAssembly kernel (default true); see src/packet/wasm. */
   kernel?: boolean;
   /** MTU of the captured device (overrides capture.mtuBytes): larger frames are super-frames. */
   mtu?: number;

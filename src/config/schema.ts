@@ -3,7 +3,7 @@
  * cross-checks.ts) and the Markdown reference (reference.ts) are both derived from it.
  */
 import { PUT_LOGS_MAX_LOGS, PUT_LOGS_MAX_RAW_BYTES } from '../output/sls/sls-limits';
-import { RING_FLOOR_BYTES } from '../capture/ring-share';
+import { RING_FLOOR_BYTES } from '../capture/live/ring-share';
 import type { FieldSchema, ObjectSchema, VariantSchema } from './schema-types';
 
 /** Regions where VPC flow logs are offered. */

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { DeliveredOutput } from '../output/delivered-output';
 import type { AgentConfig } from '../config/types';
-import { DECODE_STATUS_NAMES, MALFORMED_STATUSES } from '../decode/packet-view';
-import { SUPER_FRAME_OUTCOME_NAMES } from '../decode/super-frame';
+import { DECODE_STATUS_NAMES, MALFORMED_STATUSES } from '../packet/decode/packet-view';
+import { SUPER_FRAME_OUTCOME_NAMES } from '../packet/decode/super-frame';
 import type { LiveEni } from '../enrich/eni-discovery';
 import { DurationHistogram, type HistogramView } from '../metrics/duration-histogram';
 import type {

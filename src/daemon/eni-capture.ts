@@ -1,8 +1,8 @@
-import type { LinkEvent } from '../capture/link-watch';
-import type { LiveCaptureSource } from '../capture/live-source';
+import type { LinkEvent } from '../capture/live/link-watch';
+import type { LiveCaptureSource } from '../capture/live/live-source';
 import type { AgentConfig, EniConfig } from '../config/types';
 import type { EniResolution } from '../enrich/eni-discovery';
-import { OVERLAY_DEVICE, SHARED_DEVICE } from '../flow/chunk-recorder';
+import { OVERLAY_DEVICE, SHARED_DEVICE } from '../packet/chunk-recorder';
 import type { Logger } from '../log';
 import type { RecordSubmitter } from '../output/record-output';
 import { CaptureSet, type WantedDevice } from './capture-set';

@@ -1,6 +1,6 @@
 import { unwatchFile, watchFile } from 'node:fs';
-import { chunkCaptureBinding } from '../capture/chunk-handle';
-import { LinkWatch } from '../capture/link-watch';
+import { chunkCaptureBinding } from '../capture/live/chunk-handle';
+import { LinkWatch } from '../capture/live/link-watch';
 import { ConfigError, formatProblem, loadConfig } from '../config/load';
 import type { AgentConfig, EniConfig } from '../config/types';
 import { openRecordOutput } from '../output/open-record-output';

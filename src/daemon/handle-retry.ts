@@ -1,4 +1,4 @@
-import { CaptureDeviceError } from '../capture/live-handle';
+import { CaptureDeviceError } from '../capture/live/live-handle';
 import type { Logger } from '../log';
 import { retryDelayMs } from '../output/delivery/backoff';
 

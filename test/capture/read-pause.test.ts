@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readPauseMs } from '../../src/capture/chunk-handle';
+import { readPauseMs } from '../../src/capture/live/chunk-handle';
 
 // A pause may let at most half the ring fill with a 1.5 Mpps burst of full-snaplen frames, each
 // taking its snaplen plus 64 ring bytes (1,500 x 192 = 288,000 bytes a millisecond at snaplen

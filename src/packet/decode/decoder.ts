@@ -1,4 +1,4 @@
-import { readI32, readU16, readU16Le, readU32 } from './byte-reads';
+import { readI32, readU16, readU16Le, readU32 } from '../../capture/byte-reads';
 import { decodeEthernetIp } from './ethernet-ip-lane';
 import type { DecoderOptions } from './ip-decoder';
 import { LinkDecoder } from './link-decoder';

@@ -1,12 +1,12 @@
-// AssemblyScript: the replay kernel, compiled to WebAssembly by `npm run build:kernel` into
-// src/kernel/replay-kernel-wasm.ts (committed; a test recompiles and compares).
+// AssemblyScript: the packet kernel, compiled to WebAssembly by `npm run build:kernel` into
+// src/packet/wasm/packet-kernel-wasm.ts (committed; a test recompiles and compares).
 //
 // It walks the pcap records or pcapng packet blocks of one read chunk and does for each the
 // whole packet path of the common frame, exactly as the TypeScript path would: the Ethernet/IP
 // fast lane (packet.ts), ENI attribution (src/enrich/eni-inventory.ts), the per-ENI counters
-// (src/flow/flow-recorder.ts, flow-aggregator.ts) and the flow-table update (flow-update.ts). At
+// (src/packet/flow-recorder.ts, flow-aggregator.ts) and the flow-table update (flow-update.ts). At
 // the first record it cannot finish the same way it stops, having changed nothing for that
-// record, and the host hands that one to the TypeScript path. See src/kernel/replay-kernel.ts
+// record, and the host hands that one to the TypeScript path. See src/packet/wasm/packet-kernel.ts
 // for the layout the host writes and the reasons to stop.
 import { be16, be32, decodeLane, ip, ipv6, l3Bytes, protocol, stamp, tcpFlags, transport, tsSec } from './packet';
 import { RECORDED, STOP, T_CAPACITY, T_COUNT, T_GROW_AT, TABLE_BYTES, find, record } from './flow-update';
@@ -265,7 +265,7 @@ function addressEni(family: u32, w0: u32, w1: u32, w2: u32, w3: u32): i32 {
 @inline function handle(b: usize, capLen: u32, seg: u32): bool {
   if (tsSec < loSec || tsSec >= hiSec) return false;
   if (!decodeLane(b, b + capLen)) return false;
-  // Super-frames are the host's (src/decode/super-frame.ts counts their segments): a GSO type in
+  // Super-frames are the host's (src/packet/decode/super-frame.ts counts their segments): a GSO type in
   // the kernel's header (bit 31 of `seg`: the header was read), or larger than the MTU. So are
   // TCP SYNs with options when no header was read: the host learns their MSS.
   if ((seg & 0x80000000) != 0) {

@@ -1,4 +1,4 @@
-import { readU16 } from './byte-reads';
+import { readU16 } from '../../capture/byte-reads';
 import { IpDecoder } from './ip-decoder';
 import { DecodeStatus, type PacketView } from './packet-view';
 

@@ -5,7 +5,7 @@ const KEY_WORDS = 10;
 
 /**
  * The MSS each TCP flow's receiver announced, for segmenting that flow's super-frames where the
- * kernel did not say how (src/decode/super-frame.ts). A SYN or SYN-ACK carries the MSS its
+ * kernel did not say how (src/packet/decode/super-frame.ts). A SYN or SYN-ACK carries the MSS its
  * sender can receive, so it is stored under the opposite direction: the flow whose segments it
  * bounds.
  *

@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { readI32, readI32Le } from '../decode/byte-reads';
-import { isSupportedLinkType, type PacketView } from '../decode/packet-view';
-import type { ReplayKernel } from '../kernel/replay-kernel';
+import { readI32, readI32Le } from '../byte-reads';
+import type { ChunkRunner, FrameConsumer, FrameSlot } from '../capture-source';
+import { isSupportedLinkType } from '../link-types';
 
 /**
  * Reads pcap and pcapng files in chunks and hands each packet over where it lies in the chunk,
@@ -35,9 +35,7 @@ export interface CaptureFileResult {
  * twice (the entry, then the loop) instead of three times. The view holds ts, lengths and the
  * frame's offset in `frame`, the read chunk.
  */
-export interface PacketConsumer {
-  onFrame(linkType: number, frame: Uint8Array, reject: boolean): void;
-}
+export type PacketConsumer = Pick<FrameConsumer, 'onFrame'>;
 
 const LINKTYPE_ETHERNET = 1;
 const PCAP_US = 0xa1b2c3d4;
@@ -92,13 +90,6 @@ export class CaptureFileReader {
   private ifSnapLen: number[] = [];
   /** Changes with the interfaces above (for the kernel's copy of them). */
   private ifVersion = 0;
-  /**
-   * Records to leave to the loops before asking the kernel again: none, until the kernel has
-   * taken no record 8 times in a row (a capture of frames it does not read, such as 802.1Q);
-   * then twice as many each time, up to 4096, so a call per record is not wasted on them.
-   */
-  private kernelWait = 0;
-  private kernelMisses = 0;
 
   /** Packets of unsupported link types in the file being read. */
   private unsupported = 0;
@@ -107,11 +98,11 @@ export class CaptureFileReader {
 
   /**
    * With a kernel, the chunk is the kernel's, and the records of little-endian pcap files and
-   * pcapng sections go through it (see ReplayKernel); every record it leaves comes here.
+   * pcapng sections go through it (see PacketKernel); every record it leaves comes here.
    */
   constructor(
-    private readonly view: PacketView,
-    private readonly kernel: ReplayKernel | null = null,
+    private readonly view: FrameSlot,
+    private readonly kernel: ChunkRunner | null = null,
   ) {
     this.frame = kernel === null ? Buffer.allocUnsafe(CHUNK_BYTES) : kernel.chunk;
   }
@@ -123,7 +114,7 @@ export class CaptureFileReader {
     this.readLimit = FIRST_READ_BYTES;
     this.unsupported = 0;
     this.progress = progress;
-    this.kernelWait = this.kernelMisses = 0;
+    this.kernel?.newStream?.();
     try {
       if (!this.fill(4)) return this.result(0, -1, 'empty file');
       const format = captureFormatOf(this.frame.subarray(this.pos, this.pos + 4));
@@ -260,18 +251,14 @@ export class CaptureFileReader {
    * Lets the kernel take the records from `pos` on (`packets` read so far); returns how many it
    * took, `pos` moved past them. The record it stopped at is the loop's.
    */
-  private kernelStep(kernel: ReplayKernel, pcapng: boolean, packets: number): number {
-    if (--this.kernelWait >= 0) return 0;
+  private kernelStep(kernel: ChunkRunner, pcapng: boolean, packets: number): number {
     if (pcapng) kernel.setInterfaces(this.ifVersion, this.ifLinkType, this.ifUnitsPerSec, this.ifOffsetSec);
     const stop = pcapng ? kernel.runPcapng(this.pos, this.len) : kernel.run(this.pos, this.len);
     const n = kernel.handled;
     if (n > 0) {
       this.pos = stop;
-      this.kernelMisses = 0;
       const progress = this.progress;
       if (progress !== undefined && (packets + n) >>> 16 !== packets >>> 16) progress(packets + n - this.unsupported);
-    } else if (++this.kernelMisses >= 8) {
-      this.kernelWait = this.kernelMisses < 20 ? 1 << (this.kernelMisses - 8) : 4096;
     }
     return n;
   }

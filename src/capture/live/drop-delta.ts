@@ -1,14 +1,10 @@
+import type { CaptureStats } from '../capture-source';
+
 /** pcap_stat fields are u_int and wrap; drop deltas are taken modulo 2^32. */
 const U32 = 0x1_0000_0000;
 
-/** Cumulative libpcap statistics of a handle since it was opened. */
-export interface LiveCaptureStats {
-  received: number;
-  /** Dropped by the kernel (ring full). */
-  droppedKernel: number;
-  /** Dropped by the interface or driver before the capture saw them. */
-  droppedInterface: number;
-}
+/** Cumulative libpcap statistics of a handle since it was opened (the contract's CaptureStats). */
+export type LiveCaptureStats = CaptureStats;
 
 /**
  * Turns libpcap's cumulative, wrapping drop counters into "dropped since the last call", the

@@ -1,3 +1,6 @@
+// The link types are the capture's facts (capture/link-types.ts); decoders name them from here too.
+export { isSupportedLinkType, LinkType } from '../../capture/link-types';
+
 /**
  * The one reused, caller-owned packet view of the packet path.
  *
@@ -57,24 +60,6 @@ export const MALFORMED_STATUSES: readonly DecodeStatus[] = [
   DecodeStatus.BadTag,
 ];
 
-/** libpcap DLT/LINKTYPE values the decoder reads. */
-export const LinkType = {
-  Null: 0, // BSD loopback: 4-byte host-order address family
-  Ethernet: 1,
-  Ppp: 9, // PPP, with or without RFC 1662 framing
-  PppHdlc: 50, // PPP in HDLC-like framing (or Cisco HDLC frames)
-  Raw: 101, // LINKTYPE_RAW: IPv4 or IPv6, version nibble decides
-  RawOpenBsd: 12, // DLT_RAW on some platforms reads as 12 (OpenBSD) or 14
-  RawAlt: 14,
-  CiscoHdlc: 104, // Cisco HDLC: address, control, ethertype
-  Loop: 108, // OpenBSD loopback: 4-byte network-order address family
-  LinuxSll: 113,
-  Ipv4: 228,
-  Ipv6: 229,
-  Nflog: 239,
-  LinuxSll2: 276,
-} as const;
-
 /** IP protocol numbers the flow path cares about. */
 export const IpProto = {
   Icmp: 1,
@@ -106,7 +91,7 @@ export class PacketView {
    * own ring: the virtio_net_hdr of PACKET_VNET_HDR), as an int32: bit 31 set (so negative) when
    * known, bits 24-30 hdr_len / 2 (0: unknown), bits 16-23 gso_type (0: not a GSO super-frame),
    * bits 0-15 gso_size. 0 when not known (capture files, libpcap, NFLOG): a frame larger than the
-   * MTU is then segmented by derivation (src/decode/super-frame.ts).
+   * MTU is then segmented by derivation (src/packet/decode/super-frame.ts).
    */
   segmentation = 0;
   /**
@@ -178,28 +163,6 @@ export class PacketView {
   readonly tunnelDst = new Uint32Array(4);
 }
 
-/** Whether the decoder reads frames of this libpcap link type (DLT value as libpcap reports it). */
-export function isSupportedLinkType(linkType: number): boolean {
-  switch (linkType) {
-    case LinkType.Null:
-    case LinkType.Ethernet:
-    case LinkType.Raw:
-    case LinkType.RawOpenBsd:
-    case LinkType.RawAlt:
-    case LinkType.Loop:
-    case LinkType.Ppp:
-    case LinkType.PppHdlc:
-    case LinkType.CiscoHdlc:
-    case LinkType.LinuxSll:
-    case LinkType.Ipv4:
-    case LinkType.Ipv6:
-    case LinkType.Nflog:
-    case LinkType.LinuxSll2:
-      return true;
-    default:
-      return false;
-  }
-}
 
 /** The fields only SLL and NFLOG frames set. */
 export function resetLinkExtras(view: PacketView): void {

@@ -1,6 +1,6 @@
-import { isSupportedLinkType } from '../decode/packet-view';
-import type { ChunkRecorder } from '../flow/chunk-recorder';
-import { CHUNK_BYTES } from './capture-file-reader';
+import type { ChunkConsumer, LiveSource } from '../capture-source';
+import { isSupportedLinkType } from '../link-types';
+import { CHUNK_BYTES } from '../file/capture-file-reader';
 import { ChunkHandle } from './chunk-handle';
 import type { LiveCaptureStats } from './drop-delta';
 import { CaptureDeviceError } from './live-handle';
@@ -34,7 +34,7 @@ let scratch: Buffer | null = null;
 /**
  * One live libpcap handle on a device: an ENI's own device, or a device shared by many ENIs.
  * Each poll wake-up copies every frame the kernel holds into the recorder's chunk in one native
- * call (ChunkHandle) and hands the chunk to the ChunkRecorder (WebAssembly kernel, TypeScript
+ * call (ChunkHandle) and hands the chunk to the ChunkConsumer (WebAssembly kernel, TypeScript
  * for what it leaves).
  *
  * Lifecycle: `open()` (throws CaptureDeviceError) → `bind()` → `start()` → any number of
@@ -43,10 +43,10 @@ let scratch: Buffer | null = null;
  * last block, within the read timeout) are read by later `readAvailable` calls until the owner
  * closes the source.
  *
- * Ownership: the source owns its ChunkHandle; the ChunkRecorder is borrowed and may be swapped
+ * Ownership: the source owns its ChunkHandle; the ChunkConsumer is borrowed and may be swapped
  * with `bind` between reads.
  */
-export class LiveCaptureSource {
+export class LiveCaptureSource implements LiveSource {
   readonly device: string;
   /** libpcap DLT of the opened handle; -1 before open. */
   linkType = -1;
@@ -54,7 +54,7 @@ export class LiveCaptureSource {
   packets = 0;
   private packetsAtDrops = 0;
   private readonly handle: ChunkHandle;
-  private recorder: ChunkRecorder | null = null;
+  private recorder: ChunkConsumer | null = null;
   /** The ENI this device belongs to; -1 for a shared device. */
   private eni = -1;
   private readonly onReadable: () => void;
@@ -109,7 +109,7 @@ export class LiveCaptureSource {
   }
 
   /** Directs frames to `recorder` as ENI `eni`'s (-1: a shared device). Safe between reads. */
-  bind(recorder: ChunkRecorder, eni: number): void {
+  bind(recorder: ChunkConsumer, eni: number): void {
     this.recorder = recorder;
     this.eni = eni;
   }

@@ -1,4 +1,4 @@
-// AssemblyScript, part of the replay kernel (replay-kernel.ts): finding and updating a flow's
+// AssemblyScript, part of the packet kernel (packet-kernel.ts): finding and updating a flow's
 // entry in a flow table exactly as src/flow/flow-table.ts does (same hash, index, entry layout
 // and times), the table described by a descriptor the host writes (FlowTable.exportTo).
 import { be32, ip, ipv6, l3Bytes, ports, protocol, tcpFlags, tsSec } from './packet';

@@ -1,17 +1,18 @@
-import { CHUNK_BYTES } from '../capture/capture-file-reader';
+import type { ChunkRunner } from '../../capture/capture-source';
+import { CHUNK_BYTES } from '../../capture/file/capture-file-reader';
 import { DecodeStatus } from '../decode/packet-view';
-import type { EniInventory } from '../enrich/eni-inventory';
-import type { FlowAggregator } from '../flow/flow-aggregator';
-import type { FlowRecorder } from '../flow/flow-recorder';
-import { KERNEL_DESCRIPTOR_WORDS, type FlowTable, type TableArena } from '../flow/flow-table';
-import { KERNEL_WASM_BASE64 } from './replay-kernel-wasm';
+import type { EniInventory } from '../../enrich/eni-inventory';
+import type { FlowRecorder } from '../flow-recorder';
+import type { FlowWindows, KernelTable, TableArena } from '../flow-windows';
+import { TABLE_DESCRIPTOR_WORDS } from './kernel-layout';
+import { KERNEL_WASM_BASE64 } from './packet-kernel-wasm';
 
 /**
- * The replay kernel: the packet path of the common frame in WebAssembly, for replays of pcap and
+ * The packet kernel: the packet path of the common frame in WebAssembly, for replays of pcap and
  * pcapng files. One call walks a whole read chunk (about 2,000 packets); the TypeScript path takes
  * only the records the kernel stops at, one each, then the kernel goes on.
  *
- *   CaptureFileReader chunk ──► ReplayKernel.run ─── common frame ──► kernel: lane decode,
+ *   CaptureFileReader chunk ──► PacketKernel.run ─── common frame ──► kernel: lane decode,
  *      (in kernel memory)          │                                   ENI lookup, counters,
  *                                  │ stops at any other record         flow-table update
  *                                  ▼                                        │
@@ -27,7 +28,7 @@ import { KERNEL_WASM_BASE64 } from './replay-kernel-wasm';
  * aggregator's current window (window closes, late packets), a new flow that the table cannot
  * take without the host (the index must grow, the table is full), an oversized record, and the
  * end of the chunk. The rules it repeats are held equal to the TypeScript path by
- * test/kernel/replay-kernel.test.ts, which replays every capture both ways.
+ * test/packet/wasm/packet-kernel.test.ts, which replays every capture both ways.
  *
  * Memory: one linear memory, never grown (so views stay valid): the lookup lists, the tables'
  * descriptors and counters, the reader's chunk, then the flow tables (FlowTable with a
@@ -59,17 +60,17 @@ function listBytes(words: number): number {
   return (Math.max(4, words * 4) + 7) & ~7;
 }
 
-/** Bytes of the kernel's own regions, as ReplayKernel's constructor takes them (each 8-aligned). */
+/** Bytes of the kernel's own regions, as PacketKernel's constructor takes them (each 8-aligned). */
 function controlBytes(enis: number, aggregators: number, lookupAreaBytes: number): number {
   const copies = [enis + 1, enis * aggregators].map((n) => Math.max(4, n * 4));
   // Per aggregator x ENI: recorded packets, refused packets, refused bytes.
   const perAggEni = aggregators * enis * 8;
-  const regions = [lookupAreaBytes, ...copies, aggregators * KERNEL_DESCRIPTOR_WORDS * 4, enis * 8, enis * 8, perAggEni, perAggEni, perAggEni, MAX_INTERFACES * 24, Math.max(4, enis), CHUNK_BYTES];
+  const regions = [lookupAreaBytes, ...copies, aggregators * TABLE_DESCRIPTOR_WORDS * 4, enis * 8, enis * 8, perAggEni, perAggEni, perAggEni, MAX_INTERFACES * 24, Math.max(4, enis), CHUNK_BYTES];
   return regions.reduce((sum, bytes) => sum + bytes + 8, 0);
 }
 
 /**
- * A live pipeline's lookup lists change with its ENIs (ReplayKernel.reconfigure): the area holds
+ * A live pipeline's lookup lists change with its ENIs (PacketKernel.reconfigure): the area holds
  * four times the first lists (at least 256 KiB), and the memory keeps as much again spare for a
  * larger area. Pages never written cost nothing.
  */
@@ -105,7 +106,7 @@ export class KernelMemory implements TableArena {
 
   /**
    * Memory for a live pipeline whose ENIs change in place: per-ENI regions for `eniCapacity`
-   * indexes and room for lookup lists larger than `inventory`'s (see ReplayKernel.reconfigure).
+   * indexes and room for lookup lists larger than `inventory`'s (see PacketKernel.reconfigure).
    */
   static forLive(inventory: EniInventory, aggregators: number, capacity: number, eniCapacity: number): KernelMemory | null {
     const area = Math.max(LIVE_LOOKUP_AREA_MIN_BYTES, 4 * lookupBytes(inventory));
@@ -140,7 +141,7 @@ interface KernelExports {
 
 let compiled: WebAssembly.Module | undefined;
 
-export class ReplayKernel {
+export class PacketKernel implements ChunkRunner {
   /** The reader's chunk, in kernel memory: CaptureFileReader reads the file into it. */
   readonly chunk: Buffer;
   /** Packets the kernel handled (the rest went through the TypeScript path). */
@@ -166,7 +167,7 @@ export class ReplayKernel {
   private readonly sharedAt: number;
   private scopeEni = -2;
   /** Per aggregator, the table the last call exported, and whether it was the ahead one. */
-  private readonly tables: Array<FlowTable | null>;
+  private readonly tables: Array<KernelTable | null>;
   private readonly aheadOf: Uint8Array;
   /** Where the lookup lists and the ENIs' aggregator lists are copied (see `reconfigure`). */
   private lookupAt: number;
@@ -188,7 +189,7 @@ export class ReplayKernel {
     private readonly memory: KernelMemory,
     inventory: EniInventory,
     private readonly recorder: FlowRecorder,
-    private readonly aggregators: readonly FlowAggregator[],
+    private readonly aggregators: readonly FlowWindows[],
   ) {
     compiled ??= new WebAssembly.Module(Buffer.from(KERNEL_WASM_BASE64, 'base64'));
     this.exports = new WebAssembly.Instance(compiled, { env: { memory: memory.memory } }).exports as unknown as KernelExports;
@@ -202,9 +203,9 @@ export class ReplayKernel {
     this.lookupAt = memory.take(this.lookupAreaBytes);
     this.aggOffsetAt = memory.take(Math.max(4, (enis + 1) * 4));
     this.aggIndexAt = memory.take(Math.max(4, enis * aggs * 4));
-    const tables = (this.tablesAt = memory.take(aggs * KERNEL_DESCRIPTOR_WORDS * 4));
-    this.descWords = new Uint32Array(buffer, tables, aggs * KERNEL_DESCRIPTOR_WORDS);
-    this.descFloats = new Float64Array(buffer, tables, (aggs * KERNEL_DESCRIPTOR_WORDS) / 2);
+    const tables = (this.tablesAt = memory.take(aggs * TABLE_DESCRIPTOR_WORDS * 4));
+    this.descWords = new Uint32Array(buffer, tables, aggs * TABLE_DESCRIPTOR_WORDS);
+    this.descFloats = new Float64Array(buffer, tables, (aggs * TABLE_DESCRIPTOR_WORDS) / 2);
     const eniPacketsAt = (this.eniPacketsAt = memory.take(enis * 8));
     const eniBytesAt = (this.eniBytesAt = memory.take(enis * 8));
     const aggPacketsAt = (this.aggPacketsAt = memory.take(aggs * enis * 8));
@@ -338,7 +339,7 @@ export class ReplayKernel {
       }
       this.tables[a] = table;
       this.aheadOf[a] = ahead !== null ? 1 : 0;
-      if (start < 0 || table === null || !table.exportTo(this.descWords, this.descFloats, a * KERNEL_DESCRIPTOR_WORDS)) return pos;
+      if (start < 0 || table === null || !table.exportTo(this.descWords, this.descFloats, a * TABLE_DESCRIPTOR_WORDS)) return pos;
       if (start > lo) lo = start;
       if (stop < hi) hi = stop;
     }
@@ -391,7 +392,7 @@ export class ReplayKernel {
         recorded[e] += aggPackets[k];
         aggPackets[k] = 0;
       }
-      (this.tables[a] as FlowTable).importFrom(this.descWords, this.descFloats, a * KERNEL_DESCRIPTOR_WORDS);
+      (this.tables[a] as KernelTable).importFrom(this.descWords, this.descFloats, a * TABLE_DESCRIPTOR_WORDS);
     }
   }
 }

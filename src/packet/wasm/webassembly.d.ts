@@ -1,4 +1,4 @@
-// The part of the WebAssembly JS API the replay kernel uses. Node has it built in, but its
+// The part of the WebAssembly JS API the packet kernel uses. Node has it built in, but its
 // types come with TypeScript's DOM library, which this Node-only project does not load.
 declare namespace WebAssembly {
   class Module {

@@ -1,5 +1,5 @@
-// AssemblyScript, part of the replay kernel (replay-kernel.ts): the packet being handled and
-// the fast lane that reads it (src/decode/ethernet-ip-lane.ts, by the same rules).
+// AssemblyScript, part of the packet kernel (packet-kernel.ts): the packet being handled and
+// the fast lane that reads it (src/packet/decode/ethernet-ip-lane.ts, by the same rules).
 
 @inline export function be16(p: usize): u32 { return <u32>bswap<u16>(load<u16>(p)); }
 @inline export function be32(p: usize): u32 { return bswap<u32>(load<u32>(p)); }

@@ -1,4 +1,4 @@
-import type { PacketView } from '../decode/packet-view';
+import type { FrameSlot } from '../capture-source';
 import { DropDelta, type LiveCaptureStats } from './drop-delta';
 import { linkTypeFromName, pcapBinding, type NativePcapSession } from './pcap-binding';
 
@@ -101,7 +101,7 @@ export class LiveHandle {
   }
 
   /** Copies the current packet's pcap header into `view` (inside the packet callback only). */
-  loadHeader(view: PacketView): void {
+  loadHeader(view: FrameSlot): void {
     const hdr = this.headerWords;
     view.frameOffset = 0; // the view is shared with the chunked path, which sets it per record
     view.segmentation = 0; // libpcap does not say how a frame is segmented

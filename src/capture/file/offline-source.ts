@@ -1,12 +1,10 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { isSupportedLinkType } from '../decode/packet-view';
+import type { ChunkRunner, FrameConsumer } from '../capture-source';
+import { isSupportedLinkType } from '../link-types';
 import { CaptureFileReader, captureFormatOf } from './capture-file-reader';
-import type { FlowRecorder } from '../flow/flow-recorder';
-import type { ReplayKernel } from '../kernel/replay-kernel';
 
 /** What a capture source feeds: the reused view and the per-frame entry of the packet path. */
-export type FrameConsumer = Pick<FlowRecorder, 'view' | 'onFrame'>;
-import { linkTypeFromName, pcapBinding, type NativePcapSession } from './pcap-binding';
+import { linkTypeFromName, pcapBinding, type NativePcapSession } from '../live/pcap-binding';
 
 /** What happened to one capture file of a replay. */
 export interface CaptureFileReport {
@@ -39,8 +37,8 @@ export class OfflineCaptureSource {
     private readonly paths: readonly string[],
     /** Called every 65,536 packets of a file and at its end. */
     private readonly onProgress?: (path: string, packets: number) => void,
-    /** Takes the common frames of pcap and pcapng files (see ReplayKernel); null: none. */
-    private readonly kernel: ReplayKernel | null = null,
+    /** Takes the common frames of pcap and pcapng files (the packet kernel); null: none. */
+    private readonly kernel: ChunkRunner | null = null,
   ) {}
 
   run(recorder: FrameConsumer): CaptureFileReport[] {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { LinkType } from '../decode/packet-view';
-import type { EniConfig } from '../config/types';
-import type { FlowRecorder } from '../flow/flow-recorder';
+import { LinkType } from '../link-types';
+import type { EniConfig } from '../../config/types';
+import type { LiveSource, NflogFrameConsumer } from '../capture-source';
 import { CaptureDeviceError, LiveHandle, type LiveCaptureStats } from './live-handle';
 
 /** How one NFLOG group is captured. */
@@ -27,20 +27,20 @@ const NFLOG_SNAPLEN_BYTES = 262144;
 /**
  * Live capture of one NFLOG group: the packets a netfilter rule logged just before dropping them
  * (`log group N` in nftables, `-j NFLOG --nflog-group N` in iptables). Every frame is REJECT
- * traffic of an ENI (see FlowRecorder.onNflogFrame for how the ENI and direction are found).
+ * traffic of an ENI (see NflogFrameConsumer.onNflogFrame for how the ENI and direction are found).
  *
  * Lifecycle as LiveCaptureSource: `open()` (throws CaptureDeviceError) → `bind()` → `start()` →
  * `readAvailable()` any number of times → `close()`. The per-packet closure is created once;
  * the interface-index map is rebuilt by `bind` (off the packet path): the packet path allocates
  * nothing. Owns its LiveHandle (buffers, native session); the recorder is borrowed.
  */
-export class NflogCaptureSource {
+export class NflogCaptureSource implements LiveSource {
   readonly device: string;
   linkType = -1;
   /** Frames read from the group. */
   packets = 0;
   private readonly handle: LiveHandle;
-  private recorder: FlowRecorder | null = null;
+  private recorder: NflogFrameConsumer | null = null;
   private fixedEni = -1;
   private eniByIfindex = new Int32Array(0);
   private readonly onPacket: () => void;
@@ -77,7 +77,7 @@ export class NflogCaptureSource {
    * without one, ENIs are found by the interface index of the hook, from each ENI's `interface`
    * as this host numbers it now (`ifindexOf`, injectable for tests), then by address.
    */
-  bind(recorder: FlowRecorder, enis: readonly EniConfig[], eniId?: string, ifindexOf: (iface: string) => number = readIfindex): void {
+  bind(recorder: NflogFrameConsumer, enis: readonly EniConfig[], eniId?: string, ifindexOf: (iface: string) => number = readIfindex): void {
     this.fixedEni = eniId === undefined ? -1 : enis.findIndex((e) => e.id === eniId);
     const pairs: Array<[number, number]> = [];
     enis.forEach((e, i) => {

@@ -1,4 +1,4 @@
-import { readU16 } from './byte-reads';
+import { readU16 } from '../../capture/byte-reads';
 import { Decoder, resetView, type DecoderOptions } from './decoder';
 import { DecodeStatus, IpProto, type PacketView } from './packet-view';
 

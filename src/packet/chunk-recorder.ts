@@ -1,15 +1,14 @@
-import { CHUNK_BYTES, FRAME_BYTES } from '../capture/capture-file-reader';
-import { DEFAULT_MTU_BYTES } from '../decode/super-frame';
-import type { ReplayKernel } from '../kernel/replay-kernel';
+import type { ChunkConsumer } from '../capture/capture-source';
+import { CHUNK_BYTES, FRAME_BYTES } from '../capture/file/capture-file-reader';
+import { DEFAULT_MTU_BYTES } from './decode/super-frame';
+import { KernelFirst } from './recorder-choice';
+import type { PacketKernel } from './wasm/packet-kernel';
 import type { FlowRecorder } from './flow-recorder';
 
 const LINKTYPE_ETHERNET = 1;
 /** `record`'s device for a shared device's frames, and for an overlay device's (decapsulated). */
 export const SHARED_DEVICE = -1;
 export const OVERLAY_DEVICE = -2;
-/** Kernel calls that took nothing, in a row, before the walker starts leaving records to TypeScript. */
-const KERNEL_MISSES_BEFORE_WAIT = 8;
-const KERNEL_WAIT_MAX = 4096;
 
 /**
  * The daemon's packet entry: walks a chunk of live frames laid out as pcap records (what
@@ -19,7 +18,7 @@ const KERNEL_WAIT_MAX = 4096;
  * windows, a new flow needing the table grown) goes to FlowRecorder, then the kernel goes on.
  * Without a kernel (agent-side rules, or no kernel memory) every record goes to FlowRecorder.
  *
- *   ChunkHandle.dispatch ──► chunk (kernel memory) ──► ReplayKernel.runLive ──► flow tables
+ *   ChunkHandle.dispatch ──► chunk (kernel memory) ──► PacketKernel.runLive ──► flow tables
  *                                                      │ stops at a record
  *                                                      ▼
  *                                        FlowRecorder.onFrameForEni / onSharedFrame
@@ -31,18 +30,18 @@ const KERNEL_WAIT_MAX = 4096;
  * Per record: no allocation. Single-threaded: sources call `record` one after another, each
  * after filling `chunk`.
  */
-export class ChunkRecorder {
+export class ChunkRecorder implements ChunkConsumer {
   /** Where sources dispatch into: the kernel's chunk when there is a kernel. */
   readonly chunk: Buffer;
   private readonly words: DataView;
   /** Records handled by the kernel since construction. */
   kernelPackets = 0;
-  private kernelWait = 0;
-  private kernelMisses = 0;
+  /** Kernel first, else TypeScript (the one policy, recorder-choice.ts). */
+  private readonly choice = new KernelFirst();
 
   constructor(
     readonly recorder: FlowRecorder,
-    private kernel: ReplayKernel | null,
+    private kernel: PacketKernel | null,
   ) {
     this.chunk = kernel === null ? Buffer.allocUnsafe(CHUNK_BYTES) : kernel.chunk;
     this.words = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.byteLength);
@@ -80,20 +79,15 @@ export class ChunkRecorder {
     let packets = 0;
     while (end - pos >= 16) {
       if (kernel !== null) {
-        if (this.kernelWait > 0) this.kernelWait--;
-        else {
+        if (this.choice.ask()) {
           const stop = kernel.runLive(eni, pos, end, threshold);
           const n = kernel.handled;
+          this.choice.took(n);
           if (n > 0) {
             pos = stop;
             packets += n;
             this.kernelPackets += n;
-            this.kernelMisses = 0;
             continue;
-          }
-          if (++this.kernelMisses >= KERNEL_MISSES_BEFORE_WAIT) {
-            const shift = this.kernelMisses - KERNEL_MISSES_BEFORE_WAIT;
-            this.kernelWait = shift >= 12 ? KERNEL_WAIT_MAX : 1 << shift;
           }
         }
       }

@@ -11,7 +11,7 @@ import { superFrameBytes, superFrameMix } from './helpers/super-frames';
 
 const ROOT = join(__dirname, '..');
 const CORPUS = join(ROOT, '..', 'shared', 'corpus', 'tcpdump-tests');
-const dir = scratchDir('replay-kernel');
+const dir = scratchDir('packet-kernel');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const quiet = { write: () => true };
@@ -80,7 +80,7 @@ async function bothWays(
   return { kernel, frames: without.summary!.frames, records: without.records.length, flows: without.records };
 }
 
-describe('the WebAssembly replay kernel writes what the TypeScript path writes', () => {
+describe('the WebAssembly packet kernel writes what the TypeScript path writes', () => {
   it('is built from its source (npm run build:kernel)', () => {
     execFileSync(process.execPath, [join(ROOT, 'tools', 'build-kernel.js'), '--check'], { stdio: 'pipe' });
   });

@@ -1,4 +1,4 @@
-import { readI32, readU16, readU32 } from './byte-reads';
+import { readI32, readU16, readU32 } from '../../capture/byte-reads';
 import { FragmentCache } from './fragment-cache';
 import { DecodeStatus, IpProto, type PacketView } from './packet-view';
 
