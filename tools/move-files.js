@@ -122,7 +122,8 @@ const stringRewrites = moves
   .flatMap(([from, to]) => [
     [`dist/${strip(from, '')}`, `dist/${strip(to, '')}`],
     [`src/${strip(from, '.ts')}`, `src/${strip(to, '.ts')}`],
-  ]);
+  ])
+  .concat(moves.filter(([from]) => !from.startsWith(path.join(root, 'src') + path.sep)).map(([from, to]) => [rel(from), rel(to)]));
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const buildFiles = ['binding.gyp', 'package.json', 'tsconfig.json', 'vitest.config.ts'].map((f) => path.join(root, f));
 for (const f of [...files.keys(), ...buildFiles]) {
@@ -136,6 +137,22 @@ for (const f of [...files.keys(), ...buildFiles]) {
     changed.add(f);
   }
   for (const m of text.matchAll(/'(?:dist|src)',\s*'[^)]*\)/g)) process.stdout.write(`check ${rel(f)}: ${m[0]}\n`);
+}
+
+// A moved file's own paths from `__dirname` (`join(__dirname, '..', 'bin')`): one '..' more per
+// level it went down. A file that went up is only reported.
+for (const [from, to] of moves) {
+  const levels = rel(to).split('/').length - rel(from).split('/').length;
+  const e = files.get(to);
+  if (levels === 0 || e === undefined || !e.text.includes('__dirname')) continue;
+  if (levels < 0) {
+    process.stdout.write(`check ${rel(to)}: moved up ${-levels} level(s); its __dirname paths are unchanged\n`);
+    continue;
+  }
+  const text = e.text.replace(/__dirname, (?=['"`])/g, `__dirname, ${"'..', ".repeat(levels)}`);
+  if (/__dirname(?!, )/.test(text)) process.stdout.write(`check ${rel(to)}: a __dirname not followed by a path argument\n`);
+  files.set(to, { text, version: e.version + 1 });
+  changed.add(to);
 }
 
 for (const [from, to] of moves) {

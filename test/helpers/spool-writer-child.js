@@ -1,6 +1,6 @@
 'use strict';
 /**
- * Child process of test/spool-kill.test.ts: opens a spool with the COMPILED Spool (dist/) and
+ * Child process of test/output/spool/spool-kill.live.test.ts: opens a spool with the COMPILED Spool (dist/) and
  * appends segments as fast as it can until it is killed, printing "open" once the spool is open
  * and "ack <seq>" after each append resolved (committed). Records carry "<pid>-<i>-<j>" so the
  * parent can check every segment it finds is whole.
