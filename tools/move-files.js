@@ -139,17 +139,20 @@ for (const f of [...files.keys(), ...buildFiles]) {
   for (const m of text.matchAll(/'(?:dist|src)',\s*'[^)]*\)/g)) process.stdout.write(`check ${rel(f)}: ${m[0]}\n`);
 }
 
-// A moved file's own paths from `__dirname` (`join(__dirname, '..', 'bin')`): one '..' more per
-// level it went down. A file that went up is only reported.
+// A moved file's own paths from `__dirname` (`join(__dirname, '..', 'bin')`) and its
+// `require.resolve('../x')` strings: one '..' more per level it went down. A file that went up
+// is only reported.
 for (const [from, to] of moves) {
   const levels = rel(to).split('/').length - rel(from).split('/').length;
   const e = files.get(to);
-  if (levels === 0 || e === undefined || !e.text.includes('__dirname')) continue;
+  if (levels === 0 || e === undefined || !/__dirname|require\.resolve\(['"]\./.test(e.text)) continue;
   if (levels < 0) {
     process.stdout.write(`check ${rel(to)}: moved up ${-levels} level(s); its __dirname paths are unchanged\n`);
     continue;
   }
-  const text = e.text.replace(/__dirname, (?=['"`])/g, `__dirname, ${"'..', ".repeat(levels)}`);
+  const text = e.text
+    .replace(/__dirname, (?=['"`])/g, `__dirname, ${"'..', ".repeat(levels)}`)
+    .replace(/require\.resolve\((['"])\.\.?\//g, (m, q) => `require.resolve(${q}${'../'.repeat(levels)}${m.endsWith('../') ? '../' : ''}`);
   if (/__dirname(?!, )/.test(text)) process.stdout.write(`check ${rel(to)}: a __dirname not followed by a path argument\n`);
   files.set(to, { text, version: e.version + 1 });
   changed.add(to);

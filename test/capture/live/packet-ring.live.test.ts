@@ -27,7 +27,7 @@ describe.skipIf(!canRun)('the capture addon\'s own ring', () => {
     // The addon is loaded by a node process inside the namespace (devices are per namespace),
     // through the compiled build in dist/.
     const script = (device: string, filter = '') => `
-      const { ChunkHandle } = require(${JSON.stringify(require.resolve('../../dist/capture/live/chunk-handle'))});
+      const { ChunkHandle } = require(${JSON.stringify(require.resolve('../../../dist/capture/live/chunk-handle'))});
       const h = new ChunkHandle(${JSON.stringify(device)});
       try {
         const link = h.open({ ...${JSON.stringify(OPTIONS)}, filter: ${JSON.stringify(filter)} });
@@ -58,7 +58,7 @@ describe.skipIf(!canRun)('the capture addon\'s own ring', () => {
       'for i in range(5): s.send(frame)',
     ].join('\\n');
     const script = `
-      const { ChunkHandle } = require(${JSON.stringify(require.resolve('../../dist/capture/live/chunk-handle'))});
+      const { ChunkHandle } = require(${JSON.stringify(require.resolve('../../../dist/capture/live/chunk-handle'))});
       const { execFileSync } = require('node:child_process');
       const h = new ChunkHandle('fpr2');
       h.open({ ...${JSON.stringify(OPTIONS)}, snaplenBytes: 64, filter: 'vlan and udp' });
