@@ -10,11 +10,12 @@
  * against formatBatchLines first. (A replay to a file now writes its OK records through
  * SliceJsonLinesEncoder; this encoder serves file sinks, status records and extra fields.)
  *
- * Needs a build (`npx tsc -p .`): uses dist/sink/json-lines.js, or the compiled tree given by --dir
- * (the directory holding sink/ and flow/), to compare two versions.
+ * Needs a build (`npx tsc -p .`): uses dist/output/format/json-lines.js, or the compiled tree given by --dir
+ * (the directory holding output/ and flow/; sink/ before the issue 33 layout), to compare two versions.
  *   node bench/json-lines-bench.js [--dir DIR] [--records N] [--enis E] [--batch B] [--runs R] [--no-check] [--json]
  */
 
+const fs = require('node:fs');
 const path = require('node:path');
 
 const args = process.argv.slice(2);
@@ -28,7 +29,9 @@ const ENIS = Number(opt('enis', 1));
 const RUNS = Number(opt('runs', 5));
 const BATCH = Number(opt('batch', 4096));
 
-const { JsonLinesEncoder, formatBatchLines } = require(path.join(DIR, 'sink', 'json-lines.js'));
+const { JsonLinesEncoder, formatBatchLines } = require(
+  fs.existsSync(path.join(DIR, 'output', 'format', 'json-lines.js')) ? path.join(DIR, 'output', 'format', 'json-lines.js') : path.join(DIR, 'sink', 'json-lines.js'),
+);
 const { PLAIN_TEXT } = require(path.join(DIR, 'flow', 'record.js'));
 
 const { prng } = require('./prng');

@@ -17,15 +17,20 @@
  * --remotes: distinct remote addresses the flows spread over (1, as in the live bench; one per
  * flow defeats the kernel's memory of the last ENI lookup on that side). Prints one JSON line.
  */
-const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
+const { existsSync, mkdtempSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { PerformanceObserver, performance } = require('node:perf_hooks');
 
 const DIST = process.env.FLOWLOG_BENCH_DIST || join(__dirname, '..', 'dist');
-const { loadConfig } = require(join(DIST, 'config', 'load'));
-const { buildPipeline } = require(join(DIST, 'pipeline'));
-const { ChunkRecorder } = require(join(DIST, 'flow', 'chunk-recorder'));
+/** The first of `paths` (under DIST) that exists: the tree's layout changed in issue 33, and DIST may be an older build. */
+function fromDist(...paths) {
+  for (const p of paths) if (existsSync(`${join(DIST, ...p)}.js`)) return require(join(DIST, ...p));
+  throw new Error(`find ${paths.map((p) => p.join('/')).join(' or ')} under ${DIST}: build first (npm run build)`);
+}
+const { loadConfig } = fromDist(['config', 'load']);
+const { buildPipeline } = fromDist(['agent', 'pipeline'], ['pipeline']);
+const { ChunkRecorder } = fromDist(['packet', 'chunk-recorder'], ['flow', 'chunk-recorder']);
 
 const PER_READ = 1700;
 const FRAME = 60;

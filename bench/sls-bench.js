@@ -6,7 +6,7 @@
  * child process so its decoding does not count against the agent), per compression; then the
  * same through the delivery layer (spool, batching) as the daemon sends them.
  *
- * Needs a build (`npx tsc -p .`): uses dist/sink/sls-sink.js.
+ * Needs a build (`npx tsc -p .`): uses dist/output/sls/sls-sink.js.
  *   node bench/sls-bench.js [--batches N] [--concurrency C] [--json]
  * Exports runSlsBench(options) for bench/run.js.
  */
@@ -109,10 +109,10 @@ async function sendAll(sink, batches, concurrency) {
  *   cpuSeconds: number, recordsPerCpuSec: number, rawBytesPerRecord: number, sentBytesPerRecord: number, ratio: number }>>}
  */
 async function runSlsBench(o = {}) {
-  const built = path.join(ROOT, 'dist/sink/sls-sink.js');
+  const built = path.join(ROOT, 'dist/output/sls/sls-sink.js');
   if (!require('node:fs').existsSync(built)) throw new Error(`find ${built}: build first (npx tsc -p .)`);
   const { SlsSink } = require(built);
-  const { EnvCredentialsProvider } = require(path.join(ROOT, 'dist/sink/sls-credentials.js'));
+  const { EnvCredentialsProvider } = require(path.join(ROOT, 'dist/output/sls/sls-credentials.js'));
   const batchCount = o.batches ?? 60;
   const concurrency = o.concurrency ?? 2;
   const credentials = new EnvCredentialsProvider({
@@ -169,8 +169,8 @@ async function runSlsBench(o = {}) {
  * as a window drain would, all at once; timed until the server has stored every record.
  */
 async function throughDelivery(url, credentials, batchCount, child) {
-  const { SlsSink } = require(path.join(ROOT, 'dist/sink/sls-sink.js'));
-  const { Delivery } = require(path.join(ROOT, 'dist/sink/delivery.js'));
+  const { SlsSink } = require(path.join(ROOT, 'dist/output/sls/sls-sink.js'));
+  const { Delivery } = require(path.join(ROOT, 'dist/output/delivery/delivery.js'));
   const fs = require('node:fs');
   const spoolDir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'sls-bench-spool-'));
   const options = { lingerMs: 0, maxBatchRecords: RECORDS_PER_BATCH, maxBatchBytes: 3 * 1024 * 1024, concurrency: 2, retryInitialMs: 100, retryMaxMs: 1000, requestTimeoutMs: 10000, spoolMaxBytes: 1e10 };
@@ -201,7 +201,7 @@ async function throughDelivery(url, credentials, batchCount, child) {
 
 /** The encoder alone (no compression, no HTTP), on batches built just before, as above. */
 function encodeOnly(batchCount) {
-  const { LogGroupEncoder } = require(path.join(ROOT, 'dist/sink/sls-log-group.js'));
+  const { LogGroupEncoder } = require(path.join(ROOT, 'dist/output/sls/sls-log-group.js'));
   const encoder = new LogGroupEncoder();
   const meta = { topic: 'flow_log', source: 'bench-host', tags: [['hostname', 'bench-host']] };
   const nowSec = Math.floor(Date.now() / 1000);

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { OfflineCaptureSource } from '../capture/offline-source';
-import { PacketView } from '../decode/packet-view';
+import { OfflineCaptureSource } from '../capture/file/offline-source';
+import { PacketView } from '../packet/decode/packet-view';
 import { ActionAudit, protocolName } from '../enrich/action-audit';
 import { EniInventory } from '../enrich/eni-inventory';
 import { PolicyEvaluator } from '../enrich/policy/policy-evaluator';

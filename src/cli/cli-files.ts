@@ -1,6 +1,5 @@
-import { closeSync, fstatSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import { describeReadError } from '../config/load';
-import { StdoutClosedError } from './stdout-closed';
 
 /**
  * What a command needs to know of the files named on its command line, in words for a one-line
@@ -41,24 +40,5 @@ export function existingBytes(path: string): number {
     return st.isFile() ? st.size : 0;
   } catch {
     return 0;
-  }
-}
-
-
-/**
- * writeSync may write part of a buffer to a pipe; loop until all of it is out. A reader that
- * closed the pipe (EPIPE) ends the command: StdoutClosedError, which the CLI turns into exit 0.
- */
-export function writeAllSync(fd: number, buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += writeSync(fd, buf, off);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN') continue;
-      if (code === 'EPIPE' && fd === 1) throw new StdoutClosedError();
-      throw err;
-    }
   }
 }

@@ -1,5 +1,5 @@
 import yargs, { type CommandModule } from 'yargs';
-import { StdoutClosedError, stdoutWasClosed } from './stdout-closed';
+import { StdoutClosedError, stdoutWasClosed } from '../output/stdout-closed';
 import type { CommandName } from './command-names';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -20,8 +20,8 @@ const COMMANDS: Record<CommandName, () => CommandModule<object, never>> = {
   sls: () => (require('./sls-command') as typeof import('./sls-command')).slsCommand as never,
   spool: () => {
     const { createSpoolCommand } = require('./spool-command') as typeof import('./spool-command');
-    const { SinkFactory } = require('../sink/sink-factory') as typeof import('../sink/sink-factory');
-    const { configuredEniRecords } = require('./delivered-output') as typeof import('./delivered-output');
+    const { SinkFactory } = require('../output/sink-factory') as typeof import('../output/sink-factory');
+    const { configuredEniRecords } = require('../output/delivered-output') as typeof import('../output/delivered-output');
     return createSpoolCommand({
       drainSetup: (config) => {
         const sinks = new SinkFactory(config);

@@ -1,15 +1,14 @@
 import type { CommandModule } from 'yargs';
-import { OfflineCaptureSource, type CaptureFileReport } from '../capture/offline-source';
-import { DECODE_STATUS_NAMES, DecodeStatus, MALFORMED_STATUSES } from '../decode/packet-view';
-import { OverlayDecoder } from '../decode/overlay-decoder';
-import { MIN_MTU_BYTES, SUPER_FRAME_OUTCOME_NAMES } from '../decode/super-frame';
-import type { FlowRecorder } from '../flow/flow-recorder';
+import type { CaptureFileReport } from '../capture/file/offline-source';
+import { DECODE_STATUS_NAMES, DecodeStatus, MALFORMED_STATUSES } from '../packet/decode/packet-view';
+import { MIN_MTU_BYTES, SUPER_FRAME_OUTCOME_NAMES } from '../packet/decode/super-frame';
 import type { AgentConfig } from '../config/types';
-import { buildPipeline } from '../pipeline';
+import { Agent, type AgentCounters } from '../agent/agent';
 import { existingBytes, inputFileProblem, isDirectory } from './cli-files';
-import { StdoutClosedError, stdoutWasClosed } from './stdout-closed';
+import { StdoutClosedError, stdoutWasClosed } from '../output/stdout-closed';
 import { loadConfigOrExit } from './config-arg';
-import { openRecordOutput, type RecordOutput } from './record-output';
+import { openRecordOutput } from '../output/open-record-output';
+import type { RecordOutput } from '../output/record-output';
 
 export interface ReplayOptions {
   pcaps: string[];
@@ -21,7 +20,7 @@ export interface ReplayOptions {
   maxGapWindows: number;
   /** How long to try delivering at the end before leaving the rest in the spool. */
   flushTimeoutMs: number;
-  /** Hand the common frames of pcap and pcapng files to the WebAssembly kernel (default true); see src/kernel. */
+  /** Hand the common frames of pcap and pcapng files to the WebAssembly kernel (default true); see src/packet/wasm. */
   kernel?: boolean;
   /** MTU of the captured device (overrides capture.mtuBytes): larger frames are super-frames. */
   mtu?: number;
@@ -122,55 +121,47 @@ function tellAppends(o: ReplayOptions, config: AgentConfig): void {
 }
 
 async function replayInto(o: ReplayOptions, config: AgentConfig, output: RecordOutput): Promise<{ code: number; summary?: ReplaySummary }> {
-  const pipeline = buildPipeline(config, output, { maxGapWindows: o.maxGapWindows, kernel: o.kernel ?? true, decapsulate: true });
-  if (pipeline.kernelUnavailable !== undefined) {
-    o.err.write(`flowlog-agent replay: WebAssembly kernel unavailable, replaying in TypeScript alone: ${pipeline.kernelUnavailable}\n`);
+  const agent = Agent.forReplay(config, output, { maxGapWindows: o.maxGapWindows, kernel: o.kernel ?? true });
+  if (agent.kernelUnavailable !== undefined) {
+    o.err.write(`flowlog-agent replay: WebAssembly kernel unavailable, replaying in TypeScript alone: ${agent.kernelUnavailable}\n`);
   }
   const started = Date.now();
   const progress = o.err.isTTY
     ? (path: string, packets: number) => {
-        const rate = Math.round((pipeline.recorder.counters.frames / Math.max(1, Date.now() - started)) * 1000);
+        const rate = Math.round((agent.counters().frames / Math.max(1, Date.now() - started)) * 1000);
         o.err.write(`\r\x1b[2K${path}: ${packets.toLocaleString('en')} packets (${rate.toLocaleString('en')}/s)`);
       }
     : undefined;
-  const files = new OfflineCaptureSource(o.pcaps, progress, pipeline.kernel).run(pipeline.recorder);
+  const files = agent.readFiles(o.pcaps, progress);
   if (progress) o.err.write('\r\x1b[2K');
-  pipeline.finish();
+  agent.finish();
   const delivery = await output.close();
 
   for (const f of files) {
     if (f.skipped) o.err.write(`flowlog-agent replay: ${f.path}: not read: ${f.skipped}\n`);
     else if (f.readError) o.err.write(`flowlog-agent replay: ${f.path}: read only in part: ${f.readError}\n`);
   }
-  const c = pipeline.recorder.counters;
+  const c = agent.counters();
   const malformed: Record<string, number> = {};
   for (const s of MALFORMED_STATUSES) {
     if (c.byStatus[s] > 0) malformed[DECODE_STATUS_NAMES[s]] = c.byStatus[s];
   }
-  const records = { ok: 0, nodata: 0, skipdata: 0, filtered: 0 };
-  for (const b of pipeline.builders) {
-    records.ok += b.counters.ok;
-    records.nodata += b.counters.nodata;
-    records.skipdata += b.counters.skipdata;
-    records.filtered += b.counters.filtered;
-  }
-  const sum = (f: (a: (typeof pipeline.aggregators)[number]) => number) => pipeline.aggregators.reduce((n, a) => n + f(a), 0);
   const summary: ReplaySummary = {
     files,
     frames: c.frames,
-    flows: pipeline.flushStats.flows,
+    flows: c.flush.flows,
     decoded: c.byStatus[DecodeStatus.Ok],
     malformed,
     notIp: c.byStatus[DecodeStatus.NotIp],
     unattributed: c.unattributed,
-    records,
-    latePackets: sum((a) => a.latePackets),
-    timelineRestarts: sum((a) => a.timelineRestarts),
-    tableFullPackets: sum((a) => a.tableFullPackets),
+    records: { ...c.records },
+    latePackets: c.latePackets,
+    timelineRestarts: c.timelineRestarts,
+    tableFullPackets: c.tableFullPackets,
     enis: Object.fromEntries(config.enis.map((e, i) => [e.id, { packets: c.eniPackets[i], bytes: c.eniBytes[i] }])),
-    kernelPackets: pipeline.kernel === null ? 0 : pipeline.kernel.packets,
-    superFrames: superFramesOf(pipeline.recorder, config.capture.mtuBytes),
-    ...(overlayOf(pipeline.recorder) ?? {}),
+    kernelPackets: c.kernelPackets,
+    superFrames: superFramesOf(c, config.capture.mtuBytes),
+    ...(agent.decapsulatesAll ? { overlay: { tunnels: c.overlay.decapsulated, tunnelFragments: c.overlay.outerFragments, unknownVni: c.overlay.unknownVni } } : {}),
     delivery,
   };
   o.err.write(formatSummary(summary, Date.now() - started));
@@ -179,8 +170,8 @@ async function replayInto(o: ReplayOptions, config: AgentConfig, output: RecordO
 }
 
 /** Super-frames by outcome (those with any), and the packets they stood for. */
-function superFramesOf(recorder: FlowRecorder, mtu: number): ReplaySummary['superFrames'] {
-  const s = recorder.superFrames;
+function superFramesOf(c: AgentCounters, mtu: number): ReplaySummary['superFrames'] {
+  const s = c.superFrames;
   const frames: Record<string, number> = {};
   let n = 0;
   SUPER_FRAME_OUTCOME_NAMES.forEach((name, i) => {
@@ -188,14 +179,6 @@ function superFramesOf(recorder: FlowRecorder, mtu: number): ReplaySummary['supe
     n += s.byOutcome[i];
   });
   return { frames, packets: n + s.extraSegments, mtu };
-}
-
-/** What decapsulation did, when the replay decapsulated. */
-function overlayOf(recorder: FlowRecorder): { overlay: { tunnels: number; tunnelFragments: number; unknownVni: number } } | null {
-  const inv = recorder.overlayInventory;
-  const decoder = recorder.decoderCounters;
-  if (inv === null || !recorder.decapsulatesAll || !(decoder instanceof OverlayDecoder)) return null;
-  return { overlay: { tunnels: decoder.tunnelsOpened, tunnelFragments: recorder.counters.byStatus[DecodeStatus.TunnelFragment], unknownVni: inv.unknownVni } };
 }
 
 function formatSummary(s: ReplaySummary, elapsedMs: number): string {

@@ -36,7 +36,7 @@ const DEFAULT_TOP = 10;
 /** Overrides for tests: the clock, and the Log Service credentials. */
 export interface ReportDeps {
   nowSec?: number;
-  credentials?: import('../sink/sls-credentials-contract').SlsCredentialsProvider;
+  credentials?: import('../output/sls/sls-credentials-contract').SlsCredentialsProvider;
 }
 
 /**
@@ -140,9 +140,9 @@ function pickSink(config: AgentConfig, flowLogId: string | undefined): SlsSinkCo
 /** Reads the range into `add`; the stats, or the one-line reason it failed. */
 async function readLogstore(config: AgentConfig, sink: SlsSinkConfig, fromSec: number, toSec: number, add: (r: FlowRecord) => void, deps: ReportDeps) {
   // Loaded here: a report of files needs neither the Log Service SDK nor its start-up time.
-  const { SlsApi } = await import('../sink/sls-api');
-  const { resolveSlsCredentials } = await import('../sink/sls-credentials');
-  const { resolveSlsEndpoint } = await import('../sink/sls-endpoint');
+  const { SlsApi } = await import('../output/sls/sls-api');
+  const { resolveSlsCredentials } = await import('../output/sls/sls-credentials');
+  const { resolveSlsEndpoint } = await import('../output/sls/sls-endpoint');
   const { readLogstoreRecords, LogstoreReadError } = await import('../report/logstore-records');
   let api;
   try {

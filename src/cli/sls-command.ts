@@ -1,11 +1,11 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { AgentConfig, FlowLogConfig, SlsSinkConfig } from '../config/types';
-import { SlsApi } from '../sink/sls-api';
-import { resolveSlsCredentials, type SlsCredentialsProvider } from '../sink/sls-credentials';
-import { resolveSlsEndpoint } from '../sink/sls-endpoint';
-import { compareIndex, flowLogIndex, type LogstoreIndex } from '../sink/sls-index';
-import { classifySlsOutcome, managementCallSucceeded as succeeded, outcomeErrorCode as errorCode, type SlsCallOutcome } from '../sink/sls-outcome';
-import { setUpViews } from '../sink/sls-view-setup';
+import { SlsApi } from '../output/sls/sls-api';
+import { resolveSlsCredentials, type SlsCredentialsProvider } from '../output/sls/sls-credentials';
+import { resolveSlsEndpoint } from '../output/sls/sls-endpoint';
+import { compareIndex, flowLogIndex, type LogstoreIndex } from '../output/sls/sls-index';
+import { classifySlsOutcome, managementCallSucceeded as succeeded, outcomeErrorCode as errorCode, type SlsCallOutcome } from '../output/sls/sls-outcome';
+import { setUpViews } from '../output/sls/sls-view-setup';
 import { loadConfigOrExit } from './config-arg';
 
 /** Text output streams of a command (process.stdout / stderr, or collectors in tests). */
@@ -37,7 +37,7 @@ interface Target {
 /**
  * `flowlog-agent sls setup`: for each flow log with an SLS sink, creates its Logstore and the
  * Logstore's index when missing (numbers as long, the rest as text), then (unless
- * `views: false`) its dashboards, alert rules and saved searches (src/sink/sls-view-setup.ts).
+ * `views: false`) its dashboards, alert rules and saved searches (src/output/sls/sls-view-setup.ts).
  * Idempotent: existing Logstores are left as they are; an existing index only gets the keys it
  * lacks, and keys of another type are reported, not retyped; views are created when missing
  * and updated in place when they differ from ours. Returns the exit code: 0 done (or nothing to

@@ -1,17 +1,17 @@
 /**
  * `flowlog-agent spool status|drain`: look into and empty the per-flow-log delivery spools under
- * `<stateDir>/spool/<flowLogId>` (see src/sink/spool.ts for the layout).
+ * `<stateDir>/spool/<flowLogId>` (see src/output/spool/spool.ts for the layout).
  */
 import * as path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { AgentConfig } from '../config/types';
 import type { FlowRecord } from '../flow/record';
 import type { Logger } from '../log';
-import { Delivery, type DeliveryOptions } from '../sink/delivery';
-import type { Sink } from '../sink/sink';
-import { Spool } from '../sink/spool';
-import { SpoolLockedError } from '../sink/spool-lock';
-import { readSpoolStatuses, type SpoolDirStatus } from '../sink/spool-status';
+import { Delivery, type DeliveryOptions } from '../output/delivery/delivery';
+import type { Sink } from '../output/sink';
+import { Spool } from '../output/spool/spool';
+import { SpoolLockedError } from '../output/spool/spool-lock';
+import { readSpoolStatuses, type SpoolDirStatus } from '../output/spool/spool-status';
 import { loadConfigOrExit } from './config-arg';
 
 /** Where the handlers write; process.stdout/stderr or a test double. */
@@ -112,7 +112,7 @@ async function drainOne(status: SpoolDirStatus, setup: DrainSetup, out: TextOutp
   let spool: Spool;
   try {
     const fallback = setup.lossFallback;
-    spool = await Spool.open(status.dir, { maxBytes: setup.options.spoolMaxBytes, logger: setup.logger, lossFallback: fallback === undefined ? undefined : () => fallback(id) });
+    spool = await Spool.open(status.dir, { measure: sink.measure, maxBytes: setup.options.spoolMaxBytes, logger: setup.logger, lossFallback: fallback === undefined ? undefined : () => fallback(id) });
   } catch (err) {
     await sink.close().catch(() => undefined);
     const why =

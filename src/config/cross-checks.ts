@@ -3,8 +3,8 @@
  * They run on the walked value even when the walk found errors, so they must tolerate
  * undefined anywhere: a wrong value was already reported and is skipped here.
  */
-import { parsePortRange } from '../enrich/policy/port-range';
-import { RING_FLOOR_BYTES } from '../capture/ring-share';
+import { parsePortRange } from './port-range';
+import { RING_FLOOR_BYTES } from '../capture/live/ring-share';
 import { isLoopbackHost, parseListenAddress } from '../metrics/listen-address';
 import { parseIpOrCidr } from './net-address';
 import { formatByteSize } from './units';

@@ -2,7 +2,8 @@
  * The configuration schema: every key the agent reads, as data. Validation (schema-walk.ts,
  * cross-checks.ts) and the Markdown reference (reference.ts) are both derived from it.
  */
-import { RING_FLOOR_BYTES } from '../capture/ring-share';
+import { PUT_LOGS_MAX_LOGS, PUT_LOGS_MAX_RAW_BYTES } from '../output/sls/sls-limits';
+import { RING_FLOOR_BYTES } from '../capture/live/ring-share';
 import type { FieldSchema, ObjectSchema, VariantSchema } from './schema-types';
 
 /** Regions where VPC flow logs are offered. */
@@ -22,10 +23,6 @@ export const UNSUPPORTED_INSTANCE_FAMILIES = [
 
 /** The product's per-region flow log limit. */
 export const MAX_FLOW_LOGS_PER_REGION = 10;
-/** Log Service PutLogs limits for one request. */
-export const SLS_MAX_BATCH_RECORDS = 4096;
-export const SLS_MAX_BATCH_BYTES = 3 * 1024 * 1024;
-
 const POLICY_PROTOCOLS = ['tcp', 'udp', 'icmp', 'icmpv6', 'all'] as const;
 const POLICY_VERDICTS = ['accept', 'drop'] as const;
 const PORT_RANGE_DOC = 'Destination port range: `"22/22"` or `"-1/-1"` (all ports) as the product writes it; `"22"` and `"1000-2000"` are accepted too. Must be `"-1/-1"` for icmp, icmpv6 and all.';
@@ -259,8 +256,8 @@ export const AGENT_SCHEMA: ObjectSchema = {
         rules: ['`retryMaxMs` is at least `retryInitialMs`.'],
         fields: [
           { key: 'lingerMs', type: { kind: 'integer', min: 0 }, unit: 'ms', default: 1000, doc: 'Longest wait for a batch to fill before it is sent anyway.' },
-          { key: 'maxBatchRecords', type: { kind: 'integer', min: 1, max: SLS_MAX_BATCH_RECORDS }, unit: 'records', default: SLS_MAX_BATCH_RECORDS, doc: 'Most records per request (Log Service limit 4096).' },
-          { key: 'maxBatchBytes', type: { kind: 'bytes', min: 1, max: SLS_MAX_BATCH_BYTES }, unit: 'bytes', default: SLS_MAX_BATCH_BYTES, doc: 'Most bytes per request (Log Service limit 3 MiB).' },
+          { key: 'maxBatchRecords', type: { kind: 'integer', min: 1, max: PUT_LOGS_MAX_LOGS }, unit: 'records', default: PUT_LOGS_MAX_LOGS, doc: 'Most records per request (Log Service limit 4096).' },
+          { key: 'maxBatchBytes', type: { kind: 'bytes', min: 1, max: PUT_LOGS_MAX_RAW_BYTES }, unit: 'bytes', default: PUT_LOGS_MAX_RAW_BYTES, doc: 'Most bytes per request (Log Service limit 3 MiB).' },
           { key: 'concurrency', type: { kind: 'integer', min: 1, max: 64 }, unit: 'requests', default: 4, doc: 'Requests in flight per sink.' },
           { key: 'retryInitialMs', type: { kind: 'integer', min: 1 }, unit: 'ms', default: 500, doc: 'First retry delay; doubles per attempt.' },
           { key: 'retryMaxMs', type: { kind: 'integer', min: 1 }, unit: 'ms', default: 30_000, doc: 'Longest retry delay.' },

@@ -125,7 +125,7 @@ export interface FlowTableConfig {
 export interface CaptureConfig {
   /** Bytes kept of each frame; the default keeps headers only. */
   snaplenBytes: number;
-  /** Ring bytes of all capture devices together; each gets an equal share (src/capture/ring-share.ts). */
+  /** Ring bytes of all capture devices together; each gets an equal share (src/capture/live/ring-share.ts). */
   totalBufferBytes: number;
   /** Largest ring of one device (the share is smaller on a host with many devices). */
   bufferBytes: number;
@@ -147,7 +147,7 @@ export interface OverlayVpcConfig {
 }
 
 /**
- * VXLAN / Geneve decapsulation on the devices that carry the VPC overlay (src/decode/overlay.ts).
+ * VXLAN / Geneve decapsulation on the devices that carry the VPC overlay (src/packet/decode/overlay-decoder.ts).
  * Empty `vpcs`: no decapsulation anywhere, tunnels count under their outer header.
  */
 export interface OverlayConfig {

@@ -1,8 +1,8 @@
-import { deviceIsUp, readDeviceCounters, type DeviceCounters, type LinkEvent } from '../capture/link-watch';
-import { LiveCaptureSource, type CaptureDeviceError, type LiveCaptureOptions } from '../capture/live-source';
-import { ringShareBytes } from '../capture/ring-share';
+import { deviceIsUp, readDeviceCounters, type DeviceCounters, type LinkEvent } from '../capture/live/link-watch';
+import { LiveCaptureSource, type CaptureDeviceError, type LiveCaptureOptions } from '../capture/live/live-source';
+import { ringShareBytes } from '../capture/live/ring-share';
 import type { CaptureConfig } from '../config/types';
-import { usableMtu } from '../decode/super-frame';
+import { usableMtu } from '../packet/decode/super-frame';
 import type { Logger } from '../log';
 import { DeviceGap, realtimeUs } from './device-gap';
 import { markOpened, openFailureMessage, scheduleRetry, type HandleRetryState } from './handle-retry';

@@ -1,7 +1,7 @@
 import type { AgentConfig, EniConfig } from '../config/types';
-import type { RecordOutput } from '../cli/record-output';
+import type { RecordOutput } from '../output/record-output';
 import type { Logger } from '../log';
-import type { Pipeline } from '../pipeline';
+import type { Agent } from '../agent/agent';
 import { ClockStepWatch } from './clock-step';
 import { CaptureJournal, JOURNAL_PREVIOUS_FILE, readPreviousJournal, type JournalState } from './capture-journal';
 import { crashGapRecords } from './crash-gap';
@@ -132,25 +132,25 @@ export class CrashWatch {
     this.journal.begin(enis);
   }
 
-  /** ENIs no longer captured whose last windows `pipeline` has closed: forgotten once durable. */
-  enisFreed(enis: readonly EniConfig[], pipeline: Pipeline, output: RecordOutput): void {
+  /** ENIs no longer captured whose last windows `agent` has closed: forgotten once durable. */
+  enisFreed(enis: readonly EniConfig[], agent: Agent, output: RecordOutput): void {
     const ids = this.journal.markRetiring(enis, []);
-    this.after(output, pipeline, () => this.journal.retire(ids));
+    this.after(output, agent, () => this.journal.retire(ids));
   }
 
-  /** Windows of `pipeline` closed: durable up to each aggregator's current window start once appended. */
-  windowsClosed(pipeline: Pipeline, output: RecordOutput): void {
-    const marks = pipeline.aggregators.map((a) => [a.intervalSec, a.windowStartSec] as const);
-    this.after(output, pipeline, () => {
+  /** Windows of `agent` closed: durable up to each aggregator's current window start once appended. */
+  windowsClosed(agent: Agent, output: RecordOutput): void {
+    const marks = agent.windowStarts();
+    this.after(output, agent, () => {
       for (const [interval, start] of marks) if (start >= 0) this.journal.durable(interval, start);
     });
   }
 
-  /** A pipeline capturing `enis` ended at `untilSec` with its partial windows closed. */
-  pipelineEnded(enis: readonly EniConfig[], pipeline: Pipeline, output: RecordOutput, untilSec: number): void {
+  /** An agent capturing `enis` ended at `untilSec` with its partial windows closed. */
+  pipelineEnded(enis: readonly EniConfig[], agent: Agent, output: RecordOutput, untilSec: number): void {
     const ids = this.journal.markRetiring(enis, []);
-    const intervals = pipeline.aggregators.map((a) => a.intervalSec);
-    this.after(output, pipeline, () => {
+    const intervals = agent.windowStarts().map(([interval]) => interval);
+    this.after(output, agent, () => {
       this.journal.retire(ids);
       for (const interval of intervals) this.journal.durable(interval, untilSec);
     });
@@ -184,9 +184,9 @@ export class CrashWatch {
     };
   }
 
-  private after(output: RecordOutput, pipeline: Pipeline | null, mark: () => void): void {
+  private after(output: RecordOutput, agent: Agent | null, mark: () => void): void {
     this.chain = this.chain
-      .then(() => pipeline?.drained())
+      .then(() => agent?.drained())
       .then(() => output.appended?.())
       .then(mark, (err: unknown) => this.log.error({ err }, `mark records durable in the capture journal: ${(err as Error).message}`));
   }

@@ -1,12 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { DeliveredOutput } from '../cli/delivered-output';
+import { DeliveredOutput } from '../output/delivered-output';
 import type { AgentConfig } from '../config/types';
-import { DECODE_STATUS_NAMES, DecodeStatus, MALFORMED_STATUSES } from '../decode/packet-view';
-import { OverlayDecoder } from '../decode/overlay-decoder';
-import { SUPER_FRAME_OUTCOME_NAMES, type SuperFrameSegmenter } from '../decode/super-frame';
-import type { FlowAggregator } from '../flow/flow-aggregator';
+import { DECODE_STATUS_NAMES, MALFORMED_STATUSES } from '../packet/decode/packet-view';
+import { SUPER_FRAME_OUTCOME_NAMES } from '../packet/decode/super-frame';
 import type { LiveEni } from '../enrich/eni-discovery';
-import type { PacketCounters } from '../flow/flow-recorder';
 import { DurationHistogram, type HistogramView } from '../metrics/duration-histogram';
 import type {
   BlindCondition,
@@ -25,13 +22,13 @@ import type {
   SpoolUsage,
   SuperFrameCounters,
 } from '../metrics/metrics-source';
-import type { FlushStats } from '../pipeline';
-import { outputLossesOf, sinkCountersOf, sinkDeliveryStateOf, spoolUsageOf } from '../sink/delivery-metrics';
+import type { FlushStats } from '../agent/pipeline';
+import { outputLossesOf, sinkCountersOf, sinkDeliveryStateOf, spoolUsageOf } from '../output/delivery/delivery-metrics';
 import type { CaptureSet } from './capture-set';
-import type { CountedOutput } from './counted-output';
+import type { CountedOutput } from '../output/counted-output';
 import type { CrashCounters } from './crash-watch';
 import type { EniSlots } from './eni-slots';
-import type { LivePipeline } from './live-pipeline';
+import type { LiveAgent } from '../agent/live-agent';
 import type { NflogSet } from './nflog-set';
 
 /**
@@ -41,7 +38,7 @@ import type { NflogSet } from './nflog-set';
 export interface DaemonView {
   config(): AgentConfig;
   /** The pipeline (null before the first refresh and after stop). */
-  live(): LivePipeline | null;
+  live(): LiveAgent | null;
   /** ENI indexes of the pipeline: which ENI each index's counters are. */
   slots(): EniSlots;
   /** Packets lost to device gaps per ENI id, since start. */
@@ -87,13 +84,6 @@ interface EniTotals {
   tableRefused: number;
 }
 
-/** Packets the aggregators' tables refused ENI `i`, summed over the intervals. */
-function refusedOf(aggregators: readonly FlowAggregator[], i: number): number {
-  let n = 0;
-  for (const a of aggregators) n += a.refusedPackets[i] ?? 0;
-  return n;
-}
-
 /**
  * The daemon's MetricsSource and HealthSource. The pipeline's counters are per ENI index, and an
  * index is given to another ENI once its ENI's last window closed; so totals are kept per ENI id
@@ -113,7 +103,7 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   private readonly overlayRetired: OverlayCounters = { decapsulated: 0, outerFragments: 0, unknownVni: 0 };
   /** Drops per capture device (all its handles), from the figures the last loss collection read. */
   private readonly deviceDrops = new Map<string, { kernel: number; iface: number }>();
-  private readonly retired: Array<{ counters: PacketCounters; enis: ReadonlyArray<readonly [number, string]>; aggregators: readonly FlowAggregator[]; superFrames: SuperFrameSegmenter }> = [];
+  private readonly retired: Array<{ agent: LiveAgent; enis: ReadonlyArray<readonly [number, string]> }> = [];
   private readonly superFramesRetired = new Float64Array(SUPER_FRAME_OUTCOME_NAMES.length);
   private superFrameSegmentsRetired = 0;
   private readonly lastDrops = new WeakMap<object, { kernel: number; iface: number }>();
@@ -127,18 +117,17 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   constructor(private readonly view: DaemonView) {}
 
   /** A pipeline ended: its counters (of `enis`, index and id) are folded in at the next sample or scrape. */
-  retire(gen: LivePipeline, enis: ReadonlyArray<readonly [number, string]>): void {
-    const p = gen.pipeline;
-    this.retired.push({ counters: p.recorder.counters, enis, aggregators: p.aggregators, superFrames: p.recorder.superFrames });
-    this.kernelRetired += gen.chunks.kernelPackets;
-    const o = overlayOf(gen);
-    this.overlayRetired.decapsulated += o.decapsulated;
-    this.overlayRetired.outerFragments += o.outerFragments;
-    this.overlayRetired.unknownVni += o.unknownVni;
-    this.watchFlushes(gen.pipeline.flushStats);
-    void gen.pipeline.drained().then(() => {
+  retire(gen: LiveAgent, enis: ReadonlyArray<readonly [number, string]>): void {
+    this.retired.push({ agent: gen, enis });
+    const c = gen.counters();
+    this.kernelRetired += c.kernelPackets;
+    this.overlayRetired.decapsulated += c.overlay.decapsulated;
+    this.overlayRetired.outerFragments += c.overlay.outerFragments;
+    this.overlayRetired.unknownVni += c.overlay.unknownVni;
+    this.watchFlushes(c.flush);
+    void gen.drained().then(() => {
       this.sampleFlushes();
-      this.flushing.delete(gen.pipeline.flushStats);
+      this.flushing.delete(c.flush);
     });
   }
 
@@ -154,7 +143,7 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   sample(): void {
     this.foldRetired();
     const gen = this.view.live();
-    if (gen !== null) this.watchFlushes(gen.pipeline.flushStats);
+    if (gen !== null) this.watchFlushes(gen.counters().flush);
     this.sampleFlushes();
     // Link states every LINK_SAMPLE_TICKS samples: a sysfs read per device (hundreds on a hypervisor).
     if (this.samples++ % LINK_SAMPLE_TICKS === 0) {
@@ -185,12 +174,12 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
     const live = new Map<string, { packets: number; bytes: number; tableRefused: number }>();
     const gen = this.view.live();
     if (gen !== null) {
-      const c = gen.pipeline.recorder.counters;
+      const c = gen.counters();
       for (const s of this.view.slots().inUse()) {
         const l = live.get(s.eni.id) ?? { packets: 0, bytes: 0, tableRefused: 0 };
         l.packets += c.eniPackets[s.index];
         l.bytes += c.eniBytes[s.index];
-        l.tableRefused += refusedOf(gen.pipeline.aggregators, s.index);
+        l.tableRefused += c.tableRefused[s.index];
         live.set(s.eni.id, l);
       }
     }
@@ -213,7 +202,7 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
 
   superFrames(): SuperFrameCounters {
     this.foldRetired();
-    const live = this.view.live()?.pipeline.recorder.superFrames;
+    const live = this.view.live()?.counters().superFrames;
     const frames: Record<string, number> = {};
     let packets = this.superFrameSegmentsRetired + (live?.extraSegments ?? 0);
     SUPER_FRAME_OUTCOME_NAMES.forEach((name, i) => {
@@ -231,19 +220,18 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   }
 
   kernelPackets(): number {
-    return this.kernelRetired + (this.view.live()?.chunks.kernelPackets ?? 0);
+    return this.kernelRetired + (this.view.live()?.counters().kernelPackets ?? 0);
   }
 
   overlayPackets(): OverlayCounters {
-    const gen = this.view.live();
-    const live = gen === null ? null : overlayOf(gen);
+    const live = this.view.live()?.counters().overlay;
     const r = this.overlayRetired;
     return { decapsulated: r.decapsulated + (live?.decapsulated ?? 0), outerFragments: r.outerFragments + (live?.outerFragments ?? 0), unknownVni: r.unknownVni + (live?.unknownVni ?? 0) };
   }
 
   malformedPackets(): Readonly<Record<string, number>> {
     this.foldRetired();
-    const live = this.view.live()?.pipeline.recorder.counters.byStatus;
+    const live = this.view.live()?.counters().byStatus;
     const out: Record<string, number> = {};
     for (const s of MALFORMED_STATUSES) out[DECODE_STATUS_NAMES[s]] = this.malformed[s] + (live?.[s] ?? 0);
     return out;
@@ -251,12 +239,11 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
 
   unattributedPackets(): number {
     this.foldRetired();
-    return this.unattributed + (this.view.live()?.pipeline.recorder.counters.unattributed ?? 0);
+    return this.unattributed + (this.view.live()?.counters().unattributed ?? 0);
   }
 
   flowTable(): { capacity: number; intervals: readonly FlowTableUsage[] } {
-    const aggs = this.view.live()?.pipeline.aggregators ?? [];
-    return { capacity: this.view.config().flowTable.capacity, intervals: aggs.map((a) => ({ intervalSec: a.intervalSec, activeFlows: a.activeFlows })) };
+    return { capacity: this.view.config().flowTable.capacity, intervals: this.view.live()?.counters().flowTables ?? [] };
   }
 
   records(): readonly RecordCount[] {
@@ -340,20 +327,22 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
     return states;
   }
 
-  private deliveries(): ReadonlyMap<string, import('../sink/delivery').Delivery> {
+  private deliveries(): ReadonlyMap<string, import('../output/delivery/delivery').Delivery> {
     const inner = this.view.output().inner;
     return inner instanceof DeliveredOutput ? inner.deliveries : new Map();
   }
 
   private foldRetired(): void {
-    for (const { counters, enis, aggregators, superFrames } of this.retired.splice(0)) {
+    for (const { agent, enis } of this.retired.splice(0)) {
+      const counters = agent.counters();
       for (const [i, id] of enis) {
         const t = this.totalsOf(id);
         t.packets += counters.eniPackets[i];
         t.bytes += counters.eniBytes[i];
-        t.tableRefused += refusedOf(aggregators, i);
+        t.tableRefused += counters.tableRefused[i];
       }
-      superFrames.byOutcome.forEach((n, i) => (this.superFramesRetired[i] += n));
+      const superFrames = counters.superFrames;
+      for (let i = 0; i < superFrames.byOutcome.length; i++) this.superFramesRetired[i] += superFrames.byOutcome[i];
       this.superFrameSegmentsRetired += superFrames.extraSegments;
       for (const s of MALFORMED_STATUSES) this.malformed[s] += counters.byStatus[s];
       this.unattributed += counters.unattributed;
@@ -446,15 +435,4 @@ function mergeDeliveryStates(a: SinkDeliveryState, b: SinkDeliveryState): SinkDe
     merged.spoolEvictedRecords = (a.spoolEvictedRecords ?? 0) + (b.spoolEvictedRecords ?? 0);
   }
   return merged;
-}
-
-/** A pipeline's overlay counters (zero when it decapsulates nothing). */
-function overlayOf(gen: LivePipeline): OverlayCounters {
-  const recorder = gen.pipeline.recorder;
-  const decoder = recorder.decoderCounters;
-  return {
-    decapsulated: decoder instanceof OverlayDecoder ? decoder.tunnelsOpened : 0,
-    outerFragments: recorder.counters.byStatus[DecodeStatus.TunnelFragment],
-    unknownVni: recorder.overlayInventory?.unknownVni ?? 0,
-  };
 }

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import type { DeviceCounters } from '../capture/link-watch';
-import type { StampWatch } from '../capture/live-source';
+import type { DeviceCounters } from '../capture/live/link-watch';
+import type { StampWatch } from '../capture/live/live-source';
 
 /**
  * A capture gap of one wanted device: it exists but is not captured (not yet open, reopening,

@@ -1,13 +1,13 @@
-import type { LinkEvent } from '../capture/link-watch';
-import type { LiveCaptureSource } from '../capture/live-source';
+import type { LinkEvent } from '../capture/live/link-watch';
+import type { LiveCaptureSource } from '../capture/live/live-source';
 import type { AgentConfig, EniConfig } from '../config/types';
 import type { EniResolution } from '../enrich/eni-discovery';
-import { OVERLAY_DEVICE, SHARED_DEVICE } from '../flow/chunk-recorder';
+import { OVERLAY_DEVICE, SHARED_DEVICE } from '../packet/chunk-recorder';
 import type { Logger } from '../log';
-import type { RecordSubmitter } from '../pipeline';
+import type { RecordSubmitter } from '../output/record-output';
 import { CaptureSet, type WantedDevice } from './capture-set';
 import { EniSlots } from './eni-slots';
-import { LivePipeline } from './live-pipeline';
+import { LiveAgent } from '../agent/live-agent';
 import type { NflogSet } from './nflog-set';
 
 /** What an EniCapture tells its owner (crash journal, metrics). */
@@ -15,9 +15,9 @@ export interface EniCaptureHooks {
   /** ENIs got an index (or theirs back): they are captured from now on. */
   enisAdded(enis: readonly EniConfig[]): void;
   /** Retired ENIs whose last window closed: their indexes are free (fold `packets`/`bytes` of each). */
-  enisFreed(freed: ReadonlyArray<{ eni: EniConfig; packets: number; bytes: number; tableRefused: number }>, live: LivePipeline): void;
+  enisFreed(freed: ReadonlyArray<{ eni: EniConfig; packets: number; bytes: number; tableRefused: number }>, live: LiveAgent): void;
   /** A pipeline ended at `endSec` (its windows written up to then): a new one follows, or the daemon stops. */
-  pipelineEnded(live: LivePipeline, endSec: number): void;
+  pipelineEnded(live: LiveAgent, endSec: number): void;
 }
 
 export interface EniCaptureOptions {
@@ -41,7 +41,7 @@ function capacityFor(enis: number): number {
 
 /**
  * The daemon's captured ENIs: their stable indexes (EniSlots), the one pipeline they record into
- * (LivePipeline) and their devices' handles (CaptureSet), kept in step by `apply` (a refresh: the
+ * (LiveAgent) and their devices' handles (CaptureSet), kept in step by `apply` (a refresh: the
  * config and the host as they are now) and by link events. A device deleted, re-created, or
  * reopened touches that device's handle and its ENI's capture flag only.
  *
@@ -51,7 +51,7 @@ function capacityFor(enis: number): number {
 export class EniCapture {
   readonly slots = new EniSlots();
   readonly captures: CaptureSet;
-  private live: LivePipeline | null = null;
+  private live: LiveAgent | null = null;
   private config: AgentConfig;
   /** Packets lost to device gaps, per ENI id, since start (flowlog_capture_gap_packets_total). */
   readonly gapPackets = new Map<string, number>();
@@ -70,7 +70,7 @@ export class EniCapture {
   }
 
   /** The pipeline (null before the first `apply`). */
-  get pipeline(): LivePipeline | null {
+  get pipeline(): LiveAgent | null {
     return this.live;
   }
 
@@ -85,7 +85,7 @@ export class EniCapture {
     const changes = this.slots.apply(resolution, nowSec);
     if (changes.added.length > 0) this.o.hooks.enisAdded(changes.added);
     const fresh = this.live === null;
-    if (this.live === null) this.live = new LivePipeline(config, this.slots, this.o.submitter, nowSec, capacityFor(this.slots.length));
+    if (this.live === null) this.live = new LiveAgent(config, this.slots, this.o.submitter, nowSec, capacityFor(this.slots.length));
     else if (changes.changed || force) this.changePipeline(nowSec);
     this.captures.sync(this.wantedDevices());
     this.rebind(fresh || changes.changed || force);
@@ -126,18 +126,7 @@ export class EniCapture {
     if (live === null) return;
     const freed = this.slots.freeRetired(live.openWindowStartSec());
     if (freed.length === 0) return;
-    const counters = live.pipeline.recorder.counters;
-    const folded = freed.map(({ index, eni }) => {
-      let tableRefused = 0;
-      for (const a of live.pipeline.aggregators) {
-        tableRefused += a.refusedPackets[index];
-        a.refusedPackets[index] = 0;
-      }
-      const f = { eni, packets: counters.eniPackets[index], bytes: counters.eniBytes[index], tableRefused };
-      counters.eniPackets[index] = 0;
-      counters.eniBytes[index] = 0;
-      return f;
-    });
+    const folded = freed.map(({ index, eni }) => ({ eni, ...live.takeEniCounters(index) }));
     this.o.hooks.enisFreed(folded, live);
     this.changePipeline(nowSec);
     this.rebind(true);
@@ -163,19 +152,19 @@ export class EniCapture {
 
   /** The pipeline takes the ENI list in place, or (rarely) a new one replaces it. */
   private changePipeline(nowSec: number): void {
-    const live = this.live as LivePipeline;
+    const live = this.live as LiveAgent;
     if (live.reconfigure(this.config, this.slots, nowSec)) return;
     const capacity = Math.max(live.eniCapacity, capacityFor(this.slots.length));
     this.o.log.warn({ enis: this.slots.length, eniCapacity: capacity }, 'pipeline rebuilt (ENI capacity, an aggregation interval, the flow table capacity or the overlay changed): the open windows end now');
     this.endPipeline(nowSec);
-    this.live = new LivePipeline(this.config, this.slots, this.o.submitter, nowSec, capacity);
+    this.live = new LiveAgent(this.config, this.slots, this.o.submitter, nowSec, capacity);
   }
 
   /** Handles bound to their ENI's index, NFLOG groups to the ENI list, capture flags set. */
   private rebind(enisChanged: boolean): void {
-    const live = this.live as LivePipeline;
+    const live = this.live as LiveAgent;
     live.bindSources(this.captures, this.slots);
-    if (enisChanged) this.o.nflog.bind(live.pipeline.recorder, this.slots.configs());
+    if (enisChanged) live.bindNflog(this.o.nflog, this.slots.configs());
     live.updateCapturing(this.captures, this.slots);
   }
 
@@ -193,10 +182,10 @@ export class EniCapture {
   private bindOpened(device: string, source: LiveCaptureSource): void {
     const live = this.live;
     if (live === null) return;
-    if (this.isShared(device)) source.bind(live.chunks, this.captures.isOverlay(source) ? OVERLAY_DEVICE : SHARED_DEVICE);
+    if (this.isShared(device)) live.bindSource(source, this.captures.isOverlay(source) ? OVERLAY_DEVICE : SHARED_DEVICE);
     else {
       const slot = this.slots.ofDevice(device);
-      if (slot !== undefined) source.bind(live.chunks, slot.index);
+      if (slot !== undefined) live.bindSource(source, slot.index);
     }
     live.updateCapturing(this.captures, this.slots);
   }

@@ -1,19 +1,19 @@
 import { unwatchFile, watchFile } from 'node:fs';
-import { chunkCaptureBinding } from '../capture/chunk-handle';
-import { LinkWatch } from '../capture/link-watch';
+import { chunkCaptureBinding } from '../capture/live/chunk-handle';
+import { LinkWatch } from '../capture/live/link-watch';
 import { ConfigError, formatProblem, loadConfig } from '../config/load';
 import type { AgentConfig, EniConfig } from '../config/types';
-import { openRecordOutput } from '../cli/record-output';
+import { openRecordOutput } from '../output/open-record-output';
 import { EcsMetadataClient } from '../enrich/ecs-metadata';
 import { enisFromMetadata, listHostInterfaces, resolveLiveEnis, type HostInterface, type LiveEni } from '../enrich/eni-discovery';
 import type { Logger } from '../log';
 import { BlindSpots } from './blind-spots';
-import { CountedOutput } from './counted-output';
+import { CountedOutput } from '../output/counted-output';
 import { CrashWatch } from './crash-watch';
 import { DaemonMetrics } from './daemon-metrics';
 import { EniCapture } from './eni-capture';
-import type { LivePipeline } from './live-pipeline';
-import { warmUpLivePath } from './kernel-warm-up';
+import type { LiveAgent } from '../agent/live-agent';
+import { warmUpLivePath } from '../agent/kernel-warm-up';
 import { MetricsEndpoint } from './metrics-endpoint';
 import { NflogSet } from './nflog-set';
 import { applySinkChanges } from './sink-reload';
@@ -165,7 +165,7 @@ export class FlowlogDaemon {
         enisAdded: (enis) => this.crash.enisCaptured(enis),
         enisFreed: (freed, live) => {
           for (const f of freed) this.metrics.foldEni(f.eni.id, f.packets, f.bytes, f.tableRefused);
-          this.crash.enisFreed(freed.map((f) => f.eni), live.pipeline, this.output);
+          this.crash.enisFreed(freed.map((f) => f.eni), live, this.output);
         },
         pipelineEnded: (live, endSec) => this.pipelineEnded(live, endSec),
       },
@@ -317,21 +317,21 @@ export class FlowlogDaemon {
     live.collectNflogLoss(this.nflog, this.capture.slots);
     live.tick(clock);
     if (closing) {
-      this.crash.windowsClosed(live.pipeline, this.output);
+      this.crash.windowsClosed(live, this.output);
       this.capture.afterClose(nowSec());
     }
     this.crash.tick(nowSec());
   }
 
   /** A pipeline ended (stop, or replaced): its records delivered before the output closes, its counters folded. */
-  private pipelineEnded(live: LivePipeline, endSec: number): void {
+  private pipelineEnded(live: LiveAgent, endSec: number): void {
     const enis = this.capture.slots.inUse();
-    this.crash.pipelineEnded(enis.map((s) => s.eni), live.pipeline, this.output, endSec);
+    this.crash.pipelineEnded(enis.map((s) => s.eni), live, this.output, endSec);
     if (!this.stopped) this.crash.enisCaptured(enis.map((s) => s.eni));
     this.metrics.retire(live, enis.map((s) => [s.index, s.eni.id] as const));
     // Closed windows build their records in slices (so capture never stalls); keep the promise
     // so a stop delivers them before closing the output.
-    const drained = live.pipeline.drained();
+    const drained = live.drained();
     this.pendingDrains.add(drained);
     void drained.finally(() => this.pendingDrains.delete(drained));
   }

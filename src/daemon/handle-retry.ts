@@ -1,6 +1,6 @@
-import { CaptureDeviceError } from '../capture/live-handle';
+import { CaptureDeviceError } from '../capture/live/live-handle';
 import type { Logger } from '../log';
-import { retryDelayMs } from '../sink/backoff';
+import { retryDelayMs } from '../output/delivery/backoff';
 
 /** Retry schedule of a capture handle (device or NFLOG group) that failed to open or read. */
 const HANDLE_RETRY = { retryInitialMs: 1000, retryMaxMs: 30_000 };

@@ -1,6 +1,6 @@
-import { NflogCaptureSource, nflogGroupsOf } from '../capture/nflog-source';
+import { NflogCaptureSource, nflogGroupsOf } from '../capture/live/nflog-source';
 import type { AgentConfig, EniConfig } from '../config/types';
-import type { FlowRecorder } from '../flow/flow-recorder';
+import type { FlowRecorder } from '../packet/flow-recorder';
 import type { Logger } from '../log';
 import { markOpened, openFailureMessage, scheduleRetry, type HandleRetryState } from './handle-retry';
 
@@ -39,12 +39,9 @@ export interface NflogSetOptions {
  * interface indexes always match the pipeline the frames go to.
  */
 /** Drops of one NFLOG group since the last look. */
-export interface NflogDrops {
-  group: number;
-  /** The ENI the group is tied to; absent for a group that logs for any ENI. */
-  eniId?: string;
-  dropped: number;
-}
+import type { NflogDrops } from '../agent/live-agent';
+
+export type { NflogDrops };
 
 export class NflogSet {
   private readonly slots = new Map<number, GroupSlot>();

@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, fchmodSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { isAlive } from '../sink/spool-lock';
+import { isAlive } from '../output/spool/spool-lock';
 
 /** Under stateDir: the pid and start time of the daemon using it; removed by a clean stop. */
 export const RUN_LOCK_FILE = 'daemon.lock';

@@ -1,5 +1,5 @@
-import { DeliveredOutput } from '../cli/delivered-output';
-import type { RecordOutput } from '../cli/record-output';
+import { DeliveredOutput } from '../output/delivered-output';
+import type { RecordOutput } from '../output/record-output';
 import type { AgentConfig } from '../config/types';
 
 /**

@@ -1,6 +1,6 @@
 import type { AgentConfig } from '../config/types';
-import { Decoder } from '../decode/decoder';
-import { DecodeStatus, PacketView } from '../decode/packet-view';
+import { Decoder } from '../packet/decode/decoder';
+import { DecodeStatus, PacketView } from '../packet/decode/packet-view';
 import { formatAddress } from '../flow/address-format';
 import { EniInventory } from './eni-inventory';
 import { POLICY_CONNECTION_CAPACITY } from './action-policy';

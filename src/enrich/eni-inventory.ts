@@ -1,4 +1,4 @@
-import type { PacketView } from '../decode/packet-view';
+import type { PacketView } from '../packet/decode/packet-view';
 import type { EniConfig } from '../config/types';
 import { parseMac, parsePrefix, prefixMasks } from './ip-address';
 
@@ -89,7 +89,7 @@ export class EniInventory {
   }
 
   /**
-   * The lookup tables for the replay kernel (src/kernel), which reads them by the same rules: MACs
+   * The lookup tables for the packet kernel (src/packet/wasm), which reads them by the same rules: MACs
    * as [hi, lo, eni + 1] and exact addresses as [family, w0..w3, eni + 1], each either the packed
    * list it scans (mask 0, up to SCAN_ENTRIES) or the open-addressing table it probes with
    * `hashWords` (mask = slots - 1); prefixes as [family, w0..w3, m0..m3, eni], longest first.

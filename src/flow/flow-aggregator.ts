@@ -1,4 +1,5 @@
-import type { PacketView } from '../decode/packet-view';
+import type { FlowWindows } from '../packet/flow-windows';
+import type { PacketView } from '../packet/decode/packet-view';
 import { FlowTable, type TableArena } from './flow-table';
 
 /**
@@ -62,7 +63,7 @@ export interface FlowAggregatorOptions {
    * there the packets are the clock.
    */
   wallClock?: boolean;
-  /** Where tables keep their arrays: the replay kernel's memory (src/kernel); default their own. */
+  /** Where tables keep their arrays: the packet kernel's memory (src/packet/wasm); default their own. */
   arena?: TableArena;
   /**
    * ENIs the interval's flow logs cover: each is guaranteed tableCapacity / (2 x this) flows of
@@ -92,7 +93,7 @@ export interface FlowAggregatorOptions {
  * flush never stalls capture); the aggregator then records into a second table. The second table
  * is allocated only the first time a close finds the previous one still unreleased.
  */
-export class FlowAggregator {
+export class FlowAggregator implements FlowWindows {
   readonly intervalSec: number;
   private readonly capacity: number;
   private readonly eniCount: number;
@@ -388,12 +389,12 @@ export class FlowAggregator {
     else if (table !== this.table && table !== this.ahead) this.spare = table;
   }
 
-  /** The current window's table (null only inside a close); for the replay kernel. */
+  /** The current window's table (null only inside a close); for the packet kernel. */
   get currentTable(): FlowTable | null {
     return this.table;
   }
 
-  /** The current window's packets recorded per ENI; the replay kernel adds its own. */
+  /** The current window's packets recorded per ENI; the packet kernel adds its own. */
   get recordedPackets(): Float64Array {
     return this.eniPackets;
   }

@@ -1,4 +1,8 @@
-import type { PacketView } from '../decode/packet-view';
+import type { PacketView } from '../packet/decode/packet-view';
+import type { KernelTable, TableArena } from '../packet/flow-windows';
+import { TABLE_DESCRIPTOR as D } from '../packet/wasm/kernel-layout';
+
+export type { TableArena };
 
 /**
  * Unidirectional flows of one aggregation window, in typed arrays.
@@ -57,25 +61,11 @@ export const TUNNEL_WORDS = 10;
 const ENTRY_MASK = 0xffffff;
 const INDEX_TAG_MASK = 0x7f000000;
 export const FLAG_IPV6 = 1;
-export const FLAG_OUT = 2;
-export const FLAG_REJECT = 4;
+export { FLAG_OUT, FLAG_REJECT } from '../packet/flow-windows';
 /** ENI indexes are stored in 16 bits of the key. */
 export const MAX_ENIS = 0xffff;
 
-/**
- * Linear memory a table's arrays can live in, shared with the replay kernel (src/kernel). An
- * arena is never grown, so views into it stay valid; a table takes plain arrays when it is full.
- */
-export interface TableArena {
-  readonly buffer: ArrayBuffer;
-  /** The byte offset of `bytes` zeroed bytes (8-aligned) never handed out before, or -1. */
-  allocate(bytes: number): number;
-}
-
-/** Words of a table's kernel descriptor (see exportTo): 8, the base second as a float64, 6 more. */
-export const KERNEL_DESCRIPTOR_WORDS = 16;
-
-export class FlowTable {
+export class FlowTable implements KernelTable {
   readonly capacity: number;
   private mask: number;
   private index: Int32Array;
@@ -186,36 +176,35 @@ export class FlowTable {
   }
 
   /**
-   * Writes what the replay kernel needs to update this table into `words` from `at` (see
-   * src/kernel/assembly: index, mask, growAt, count, capacity, entries, IPv6 array, IPv6 count,
-   * then the base second as a float64 in the next 8 bytes). False when an array is not in the
-   * arena; the kernel then leaves the table alone.
+   * Writes what the packet kernel needs to update this table into `words` from `at`, in the
+   * layout of packet/wasm/kernel-layout.ts (TABLE_DESCRIPTOR). False when an array is not in the
+   * arena; the kernel then leaves the table alone. Once per kernel call, not per packet.
    */
   exportTo(words: Uint32Array, floats: Float64Array, at: number): boolean {
     if (this.indexAt < 0 || this.v6At < 0) return false;
-    words[at] = this.indexAt;
-    words[at + 1] = this.mask;
-    words[at + 2] = this.growAt;
-    words[at + 3] = this.count;
-    words[at + 4] = this.capacity;
-    words[at + 5] = this.entriesAt;
-    words[at + 6] = this.v6At;
-    words[at + 7] = this.v6Count;
-    floats[(at + 8) >> 1] = this.baseSec;
-    words[at + 10] = this.eniFlowsAt < 0 ? 0 : this.eniFlowsAt;
-    words[at + 11] = this.eniFlowsAt < 0 ? 0 : this.eniFlows.length;
-    words[at + 12] = this.guaranteed;
-    words[at + 13] = this.reserved;
-    words[at + 14] = this.excess;
+    words[at + D.index] = this.indexAt;
+    words[at + D.mask] = this.mask;
+    words[at + D.growAt] = this.growAt;
+    words[at + D.count] = this.count;
+    words[at + D.capacity] = this.capacity;
+    words[at + D.entries] = this.entriesAt;
+    words[at + D.v6] = this.v6At;
+    words[at + D.v6Count] = this.v6Count;
+    floats[(at + D.baseSec) >> 1] = this.baseSec;
+    words[at + D.eniFlows] = this.eniFlowsAt < 0 ? 0 : this.eniFlowsAt;
+    words[at + D.eniCount] = this.eniFlowsAt < 0 ? 0 : this.eniFlows.length;
+    words[at + D.guaranteed] = this.guaranteed;
+    words[at + D.reserved] = this.reserved;
+    words[at + D.excess] = this.excess;
     return this.eniFlowsAt >= 0 || this.eniFlows.length === 0;
   }
 
   /** Takes back what the kernel changed (the flows and IPv6 slots it added, the base second, the pool in use). */
   importFrom(words: Uint32Array, floats: Float64Array, at: number): void {
-    this.count = words[at + 3];
-    this.v6Count = words[at + 7];
-    this.baseSec = floats[(at + 8) >> 1];
-    this.excess = words[at + 14];
+    this.count = words[at + D.count];
+    this.v6Count = words[at + D.v6Count];
+    this.baseSec = floats[(at + D.baseSec) >> 1];
+    this.excess = words[at + D.excess];
   }
 
   /** Number of flows recorded since the last `clear`. */

@@ -59,7 +59,7 @@ export interface RecordBatch {
   windowEndSec: number;
   records: FlowRecord[];
   /**
-   * The delivery's id of the batch (src/sink/pack-id.ts), set when it is appended to the spool
+   * The delivery's id of the batch (src/output/delivery/pack-id.ts), set when it is appended to the spool
    * and kept there; Log Service sinks send it as the `__pack_id__` tag.
    */
   packId?: string;

@@ -1,6 +1,6 @@
 /**
  * The numbers of `flowlog-agent report`: the views of the Log Service dashboards that
- * `sls setup` creates (src/sink/sls-view-queries.ts), computed from records one at a time, with
+ * `sls setup` creates (src/output/sls/sls-view-queries.ts), computed from records one at a time, with
  * the same definitions: traffic counts OK records only; a record's time is its `start`; the
  * top talkers and top rejected flows are `query`'s group sums (src/query/record-ranking.ts), so
  * the report and `query --group ... --top N` agree by construction and the test checks they do.

@@ -6,8 +6,8 @@
  * else written to the Logstore) is counted, not reported.
  */
 import { RECORD_FIELDS, type FlowRecord } from '../flow/record';
-import type { SlsApi } from '../sink/sls-api';
-import { classifySlsOutcome, type SlsCallOutcome } from '../sink/sls-outcome';
+import type { SlsApi } from '../output/sls/sls-api';
+import { classifySlsOutcome, type SlsCallOutcome } from '../output/sls/sls-outcome';
 
 /** The Logstore could not be read; the message is one line, "read logs of P/L: cause". */
 export class LogstoreReadError extends Error {

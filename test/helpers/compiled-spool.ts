@@ -4,12 +4,18 @@ import { join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '../..');
 /** The compiled Spool that child processes load (they run plain node, not vitest). */
-export const DIST_SPOOL = join(ROOT, 'dist', 'sink', 'spool.js');
+export const DIST_SPOOL = join(ROOT, 'dist', 'output', 'spool', 'spool.js');
 export const SPOOL_WRITER_CHILD = join(__dirname, 'spool-writer-child.js');
 
 /** Compiles the project into dist/ when the compiled spool is missing or older than its sources. */
 export function ensureCompiledSpool(): void {
-  const sources = [join(ROOT, 'src', 'log.ts'), ...readdirSync(join(ROOT, 'src', 'sink')).map((n) => join(ROOT, 'src', 'sink', n))];
+  const output = join(ROOT, 'src', 'output');
+  const sources = [
+    join(ROOT, 'src', 'log.ts'),
+    ...readdirSync(output, { recursive: true, encoding: 'utf8' })
+      .filter((n) => n.endsWith('.ts'))
+      .map((n) => join(output, n)),
+  ];
   const newestSource = Math.max(...sources.map((f) => statSync(f).mtimeMs));
   if (existsSync(DIST_SPOOL) && statSync(DIST_SPOOL).mtimeMs >= newestSource) return;
   try {

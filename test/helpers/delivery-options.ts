@@ -1,4 +1,4 @@
-import type { DeliveryOptions } from '../../src/sink/delivery';
+import type { DeliveryOptions } from '../../src/output/delivery/delivery';
 
 /**
  * Delivery options for tests, `overrides` applied: no linger, the Log Service request limits

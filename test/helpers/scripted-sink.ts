@@ -1,5 +1,6 @@
 import type { FlowRecord, RecordBatch } from '../../src/flow/record';
-import type { Sink, SinkResult } from '../../src/sink/sink';
+import type { Sink, SinkResult } from '../../src/output/sink';
+import { slsLogMeasure } from '../../src/output/sls/sls-log-group';
 
 /**
  * One scripted answer: a result returned at once, 'hang' (a write that never settles), or
@@ -27,6 +28,8 @@ export function permanent(reason = 'Unauthorized: AccessKeyId not found'): SinkR
  * the script is exhausted, and records every call.
  */
 export class ScriptedSink implements Sink {
+  /** Sized as the Log Service sink sizes requests (the batching tests count in its bytes). */
+  readonly measure = slsLogMeasure;
   readonly calls: SinkCall[] = [];
   readonly manual: Array<(result: SinkResult) => void> = [];
   closed = false;

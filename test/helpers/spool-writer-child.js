@@ -1,6 +1,6 @@
 'use strict';
 /**
- * Child process of test/spool-kill.test.ts: opens a spool with the COMPILED Spool (dist/) and
+ * Child process of test/output/spool/spool-kill.live.test.ts: opens a spool with the COMPILED Spool (dist/) and
  * appends segments as fast as it can until it is killed, printing "open" once the spool is open
  * and "ack <seq>" after each append resolved (committed). Records carry "<pid>-<i>-<j>" so the
  * parent can check every segment it finds is whole.
@@ -8,16 +8,18 @@
  * With a limit it appends that many segments, holds the spool open holdMs and closes; a directory another live process holds
  * prints "locked <pid>" and exits 3.
  *
- * usage: node spool-writer-child.js <dist/sink/spool.js> <spool dir> <records per segment> [limit [holdMs]]
+ * usage: node spool-writer-child.js <dist/output/spool/spool.js> <spool dir> <records per segment> [limit [holdMs]]
  */
 const [spoolJs, dir, perSegment, limit, holdMs] = process.argv.slice(2);
 const { Spool } = require(spoolJs);
+// The Log Service sink's measure, from the same compiled tree (output/spool/ -> output/sls/).
+const { slsLogMeasure } = require(require('node:path').join(spoolJs, '..', '..', 'sls', 'sls-log-group.js'));
 const quiet = { info() {}, warn() {}, error() {} };
 
 async function main() {
   let spool;
   try {
-    spool = await Spool.open(dir, { maxBytes: 1e12, logger: quiet });
+    spool = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e12, logger: quiet });
   } catch (err) {
     // Another process holds the directory: say so and leave it alone (exit 3).
     if (err.name !== 'SpoolLockedError') throw err;

@@ -1,4 +1,4 @@
-import { PacketView } from '../../src/decode/packet-view';
+import { PacketView } from '../../src/packet/decode/packet-view';
 import { parseIpWords } from '../../src/enrich/ip-address';
 
 /** Fills a PacketView the way the decoder would for a plain IP packet, for flow-stage tests. */

@@ -2,7 +2,7 @@
 
 /**
  * LZ4 block decoder, written from the LZ4 block format description (independent of the
- * agent's compressor in src/sink/sls-lz4.ts, so a test round-trip checks both).
+ * agent's compressor in src/output/sls/sls-lz4.ts, so a test round-trip checks both).
  *
  * A block is a series of sequences: token (high nibble literal length, low nibble match
  * length - 4, 15 meaning "more bytes follow, each added, until one < 255"), literals, 2-byte

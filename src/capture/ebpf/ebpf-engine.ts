@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { BPF_OBJECT_NAME, ebpfBinding, ebpfBuildDir, type EbpfBinding } from './ebpf-binding';
+import type { AggregateSource } from '../capture-source';
 import { createDrainBuffers, type DrainBuffers } from './drain-layout';
 
 /** A refused or failed eBPF engine operation ("verb object: cause"). */
@@ -103,7 +104,7 @@ export function deviceHooks(ifindex: number): DeviceHooks {
  * process; clsact filters are removed at close and when the process exits (process.exit or the
  * end of the event loop), and replaced by the next start after a kill (see attach).
  */
-export class EbpfFlowEngine {
+export class EbpfFlowEngine implements AggregateSource<DrainBuffers, DrainResult> {
   readonly tableEntries: number;
   readonly flowCapacity: number;
   readonly maxSlots: number;

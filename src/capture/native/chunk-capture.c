@@ -4,7 +4,7 @@
  * node-pcap's binding calls pcap_dispatch(handle, 1, ...) and crosses into JavaScript once per
  * packet; with the packet path itself in WebAssembly that crossing is most of the cost. Here one
  * call of `dispatch` copies every frame libpcap holds (as many as fit) into a caller-owned buffer,
- * laid out as pcap file records, which is what the replay kernel reads:
+ * laid out as pcap file records, which is what the packet kernel reads:
  *
  *   offset 0  u32 LE seconds
  *          4  u32 LE microseconds (libpcap), or the segmentation (own ring: bit 31 set)

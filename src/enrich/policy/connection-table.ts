@@ -1,4 +1,4 @@
-import type { PacketView } from '../../decode/packet-view';
+import type { PacketView } from '../../packet/decode/packet-view';
 
 /**
  * Bounded connection state for stateful security-group evaluation, keyed by the ENI and the

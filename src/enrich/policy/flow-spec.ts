@@ -1,4 +1,4 @@
-import type { PacketView } from '../../decode/packet-view';
+import type { PacketView } from '../../packet/decode/packet-view';
 import { parseIpWords } from '../ip-address';
 
 /**

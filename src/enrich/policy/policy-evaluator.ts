@@ -1,5 +1,5 @@
 import type { EniConfig, NetworkAclConfig, NetworkAclEntryConfig, SecurityGroupConfig } from '../../config/types';
-import type { PacketView } from '../../decode/packet-view';
+import type { PacketView } from '../../packet/decode/packet-view';
 import { ConnectionTable } from './connection-table';
 import { NO_MATCH, RuleList, type RuleSource } from './rule-list';
 

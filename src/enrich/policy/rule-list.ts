@@ -1,6 +1,6 @@
 import type { PolicyProtocol, PolicyVerdict } from '../../config/types';
 import { parsePrefix, prefixMasks } from '../ip-address';
-import { formatPortRange, parsePortRange } from './port-range';
+import { formatPortRange, parsePortRange } from '../../config/port-range';
 
 /** A rule or ACL entry in the shape the compiler reads, with where it came from (for `check`). */
 export interface RuleSource {
