@@ -22,6 +22,10 @@ export default tseslint.config(
   {
     ignores: ['dist/', 'build/', 'coverage/', '.bench/', 'node_modules/', '**/assembly/'],
   },
+  {
+    // An eslint-disable comment that suppresses nothing (the code moved on) is an error.
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+  },
   js.configs.recommended,
   {
     // TypeScript: the type-aware recommended set over the program tsconfig.test.json describes

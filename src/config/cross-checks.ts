@@ -110,6 +110,7 @@ export function runCrossChecks(walk: SchemaWalk, config: Record<string, unknown>
     const extra = Array.isArray(fl?.extraFields) ? (fl.extraFields as unknown[]) : [];
     extra.forEach((field, j) => {
       if (field !== undefined && extra.indexOf(field) < j) {
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- only primitives are ever equal to an earlier entry
         walk.error(`${at}.extraFields[${j}]`, `duplicate extra field "${String(field)}"`, walk.lines.get(`${at}.extraFields[${j}]`));
       }
     });

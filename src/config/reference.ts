@@ -62,7 +62,7 @@ function defaultText(field: FieldSchema): string {
   if (field.type.kind === 'window') return String((value as number) / 60);
   if (field.type.kind === 'bytes') {
     const size = formatByteSize(value as number);
-    return size === `${value as number} B` ? String(value) : `${value as number} (${size})`;
+    return size === `${value as number} B` ? String(value as number) : `${value as number} (${size})`;
   }
   if (typeof value === 'string') return value === '' ? '`""`' : code(value);
   return code(JSON.stringify(value));
