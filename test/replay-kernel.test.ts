@@ -8,9 +8,10 @@ import { randomPacket } from './helpers/random-frames';
 import { everyAddressConfig, replayToRecords, scratchDir, writeConfig } from './helpers/replay-run';
 import { prng } from './helpers/views';
 import { superFrameBytes, superFrameMix } from './helpers/super-frames';
+import { CORPUS_DIR, skipWithoutCorpus } from './helpers/corpus';
 
 const ROOT = join(__dirname, '..');
-const CORPUS = join(ROOT, '..', 'shared', 'corpus', 'tcpdump-tests');
+const CORPUS = CORPUS_DIR;
 const dir = scratchDir('replay-kernel');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -424,7 +425,8 @@ flowLogs:
     expect(summary!.frames).toBe(2000);
   });
 
-  it('every capture of the tcpdump corpus, one ENI owning every address', { timeout: 300_000 }, async () => {
+  it('every capture of the tcpdump corpus, one ENI owning every address', { timeout: 300_000 }, async (ctx) => {
+    skipWithoutCorpus(ctx);
     const files = readdirSync(CORPUS).filter((f) => /\.pcap(ng)?$/.test(f)).sort().map((f) => join(CORPUS, f));
     expect(files.length).toBeGreaterThanOrEqual(800);
     const r = await bothWays(files, writeConfig(dir, everyAddressConfig(dir), 'corpus.yaml'), 0);
