@@ -16,8 +16,8 @@
  * FLOWLOG_BENCH_THREADS=1 prints each run's CPU by thread (tid, name) to stderr.
  * Exported: runLiveBench(options) -> result object (bench/run.js calls it).
  */
-const { execFileSync, spawn } = require('node:child_process');
-const { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } = require('node:fs');
+const { execFileSync } = require('node:child_process');
+const { mkdtempSync, writeFileSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 const { runMillionFlowCase } = require('./million-flow-case');

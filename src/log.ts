@@ -13,6 +13,7 @@ function terminalDestination(): { write(line: string): void } {
         const { level, time, msg, pid: _pid, hostname: _host, name: _name, ...fields } = JSON.parse(line) as Record<string, unknown>;
         const extra = Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
         const clock = new Date(Number(time)).toISOString().slice(11, 19);
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- pino writes msg as a string
         process.stderr.write(`${clock} ${LEVEL_NAMES[Number(level)] ?? String(level)} ${String(msg ?? '')}${extra}\n`);
       } catch {
         process.stderr.write(line);

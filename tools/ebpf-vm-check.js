@@ -31,6 +31,7 @@ const out = (k, v) => console.log(`CHECK ${k} ${JSON.stringify(v)}`);
   // frames: UDP out x3, IPv6 UDP behind hop-by-hop + destination options, VLAN-tagged UDP, IPv4 fragments
   const peer = [2, 0, 0x5e, 0, 0, 2];
   const eth = (type, body, tags = []) => Buffer.from([...peer, ...eni, ...tags, type >> 8, type & 255, ...body]);
+  // prettier-ignore
   const ip4 = (proto, body, id = 1, frag = 0) => { const t = 20 + body.length; return [0x45, 0, t >> 8, t & 255, id >> 8, id & 255, frag >> 8, frag & 255, 64, proto, 0, 0, 192, 0, 2, 1, 198, 51, 100, 7, ...body]; };
   const udp = (s, d, n) => [s >> 8, s & 255, d >> 8, d & 255, (8 + n) >> 8, (8 + n) & 255, 0, 0, ...new Array(n).fill(0x61)];
   const a6 = [0x20, 1, 0xd, 0xb8, ...new Array(11).fill(0), 1];

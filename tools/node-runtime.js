@@ -41,7 +41,7 @@ const root = cacheRoot();
 const dir = join(root, `${pin.package}-${pin.version}`);
 // The marker holds the integrity the tree was unpacked from: a changed pin never reuses it.
 const marker = join(dir, '.integrity');
-let ready = false;
+let ready;
 try {
   ready = fs.readFileSync(marker, 'utf8') === pin.integrity && fs.statSync(join(dir, 'bin', 'node')).isFile();
 } catch {

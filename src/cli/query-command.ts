@@ -34,6 +34,8 @@ export interface QueryArgs {
 export const EXIT_QUERY_USAGE = 2;
 const DEFAULT_TOP = 10;
 const DEFAULT_LIMIT = 50;
+/** Typed, not a literal: yargs infers the option's type from its default. */
+const DEFAULT_RANK: RankMeasure = 'bytes';
 
 /** Record columns shown by the table listing; the JSON format keeps every field. */
 const LIST_COLUMNS: readonly { field: string; header: string; align: 'left' | 'right'; show: (v: string) => string }[] = [
@@ -201,7 +203,7 @@ export const queryCommand: CommandModule<object, QueryArgv> = {
         describe: 'Sum packets, bytes and records per group of these fields, e.g. srcaddr,dstaddr,dstport',
       })
       .option('top', { alias: 't', type: 'number', describe: `Show the N largest groups (default ${DEFAULT_TOP}) or records` })
-      .option('by', { type: 'string', choices: ['bytes', 'packets'] as const, default: 'bytes' as RankMeasure, describe: 'Rank by' })
+      .option('by', { type: 'string', choices: ['bytes', 'packets'] as const, default: DEFAULT_RANK, describe: 'Rank by' })
       .option('limit', { alias: 'n', type: 'number', default: DEFAULT_LIMIT, describe: 'Records listed, newest first' })
       .option('format', { alias: 'f', type: 'string', choices: ['table', 'json'] as const, default: 'table' as const }),
   handler: async (argv) => {

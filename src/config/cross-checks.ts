@@ -109,7 +109,8 @@ export function runCrossChecks(walk: SchemaWalk, config: Record<string, unknown>
     const at = `flowLogs[${i}]`;
     const extra = Array.isArray(fl?.extraFields) ? (fl.extraFields as unknown[]) : [];
     extra.forEach((field, j) => {
-      if (field !== undefined && extra.indexOf(field) < j) {
+      // Extra fields are names (the schema reports anything else): only a repeated name is a duplicate.
+      if (typeof field === 'string' && extra.indexOf(field) < j) {
         walk.error(`${at}.extraFields[${j}]`, `duplicate extra field "${String(field)}"`, walk.lines.get(`${at}.extraFields[${j}]`));
       }
     });

@@ -61,8 +61,9 @@ function defaultText(field: FieldSchema): string {
   }
   if (field.type.kind === 'window') return String((value as number) / 60);
   if (field.type.kind === 'bytes') {
-    const size = formatByteSize(value as number);
-    return size === `${value as number} B` ? String(value) : `${value as number} (${size})`;
+    const bytes = value as number;
+    const size = formatByteSize(bytes);
+    return size === `${bytes} B` ? String(bytes) : `${bytes} (${size})`;
   }
   if (typeof value === 'string') return value === '' ? '`""`' : code(value);
   return code(JSON.stringify(value));

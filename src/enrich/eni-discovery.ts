@@ -34,7 +34,7 @@ export function listHostInterfaces(dir = '/sys/class/net', addressesOf?: (name: 
   const out: HostInterface[] = [];
   for (const name of names.sort()) {
     if (name === 'lo' || name === 'bonding_masters') continue;
-    let mac = '';
+    let mac: string;
     try {
       mac = readFileSync(join(dir, name, 'address'), 'utf8').trim().toLowerCase();
     } catch {

@@ -360,5 +360,6 @@ function flowKeyText(t: FlowTable, i: number): string {
 }
 
 function isPlainString(v: string): boolean {
+  // eslint-disable-next-line no-control-regex -- control characters are what JSON escapes
   return !/["\\\u0000-\u001f]/.test(v);
 }

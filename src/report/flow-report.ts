@@ -216,7 +216,7 @@ export class FlowReportBuilder {
 
   private learnAddress(addr: string, r: FlowRecord): void {
     let users = this.addressUsers.get(addr);
-    if (users === undefined) this.addressUsers.set(addr, (users = new Map()));
+    if (users === undefined) this.addressUsers.set(addr, (users = new Map<string, { vpcId: string; eniId: string; vmId: string }>()));
     const key = `${r['vpc-id']}\u0000${r['eni-id']}`;
     if (!users.has(key)) users.set(key, { vpcId: r['vpc-id'], eniId: r['eni-id'], vmId: r['vm-id'] });
   }

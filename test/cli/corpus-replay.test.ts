@@ -3,9 +3,10 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { everyAddressConfig, scratchDir, writeConfig } from '../helpers/replay-run';
+import { CORPUS_DIR, skipWithoutCorpus } from '../helpers/corpus';
 
 const ROOT = join(__dirname, '..', '..');
-const CORPUS = join(ROOT, '..', 'shared', 'corpus', 'tcpdump-tests');
+const CORPUS = CORPUS_DIR;
 
 /**
  * Robustness: one `replay` over every capture of tcpdump's regression corpus (many malformed on
@@ -16,7 +17,8 @@ describe.skipIf(!existsSync(join(ROOT, 'dist', 'cli', 'main.js')))('replay over 
   const dir = scratchDir('corpus-replay');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('names every capture it cannot read whole, exits 2, and counts every packet as decoded, not IP, malformed or skipped', () => {
+  it('names every capture it cannot read whole, exits 2, and counts every packet as decoded, not IP, malformed or skipped', (ctx) => {
+    skipWithoutCorpus(ctx);
     const files = readdirSync(CORPUS).filter((f) => /\.pcap(ng)?$/.test(f)).map((f) => join(CORPUS, f));
     expect(files.length).toBeGreaterThanOrEqual(800);
     const config = writeConfig(dir, everyAddressConfig(dir));

@@ -62,7 +62,7 @@ describe('status of a running agent', () => {
     source.sinkCounters = [
       { sink: 'file:x', batchesSent: 12, batchesFailed: 1, batchesRetried: 5, latency: new DurationHistogram(), lastSuccessUnixMs: 1_714_557_660_000 },
     ];
-    source.spoolUsage = [{ flowLog: 'fl-1', segments: 2, bytes: 2048 }];
+    source.spoolUsage = [{ flowLog: 'fl-1', segments: 2, bytes: 2048, memorySegments: 0, droppedRecords: 0 }];
     const server = await MetricsServer.start({ listen: '127.0.0.1:0', metrics: source, health: source });
     try {
       const config = writeConfig('running.yaml', `127.0.0.1:${server.address.port}`);

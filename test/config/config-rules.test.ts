@@ -105,6 +105,11 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'an extra field named twice',
+    text: withFlowLog('    extraFields: [tcp-flags, vni, tcp-flags]\n'),
+    expect: [{ severity: 'error', path: 'flowLogs[0].extraFields[2]', message: 'duplicate extra field "tcp-flags"', at: 'extraFields' }],
+  },
+  {
     name: 'two flow logs writing one file',
     text: edit(BASE_CONFIG, '{type: stdout}', '{type: file, path: /tmp/same}') + '  - {id: fl-2, resourceType: vpc, resourceId: vpc-1, sink: {type: file, path: /tmp/same}}\n',
     expect: [{ severity: 'error', path: 'flowLogs[1].sink', message: /^duplicate output file "\/tmp\/same" \(also flowLogs\[0\]/, at: 'fl-2' }],

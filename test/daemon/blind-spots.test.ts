@@ -30,8 +30,8 @@ describe('blind spots', () => {
   it('names a mistyped interface, and the flow log that matches no ENI, from their first sighting', () => {
     const c = config('{ type: static }', '[{ id: eni-a, interface: eht0, vpcId: vpc-1, vswitchId: vsw-1, vmId: i-1 }]');
     const b = new BlindSpots();
-    b.resolved(c, [{ id: 'eni-a', reason: 'interface eht0 not present' }], [], 1_000);
-    b.resolved(c, [{ id: 'eni-a', reason: 'interface eht0 not present' }], [], 6_000);
+    b.resolved(c, [{ id: 'eni-a', reason: 'interface eht0 not present', eni: c.enis[0] }], [], 1_000);
+    b.resolved(c, [{ id: 'eni-a', reason: 'interface eht0 not present', eni: c.enis[0] }], [], 6_000);
     expect(b.conditions().map((x) => [x.code, x.subject, x.sinceUnixMs])).toEqual([
       ['eni_device_missing', 'eni-a', 1_000],
       ['flow_log_no_eni', 'fl-eni', 1_000],
@@ -45,7 +45,7 @@ describe('blind spots', () => {
     // The device appears: that condition ends at once; a later absence starts a new grace.
     b.resolved(c, [], [], 12_000);
     expect(b.conditions().map((x) => x.code)).toEqual(['flow_log_no_eni']);
-    b.resolved(c, [{ id: 'eni-a', reason: 'interface eht0 not present' }], [], 13_000);
+    b.resolved(c, [{ id: 'eni-a', reason: 'interface eht0 not present', eni: c.enis[0] }], [], 13_000);
     expect(b.conditions().find((x) => x.code === 'eni_device_missing')?.sinceUnixMs).toBe(13_000);
   });
 

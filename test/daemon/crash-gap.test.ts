@@ -24,6 +24,7 @@ const covers = (pieces: ReturnType<typeof gapPieces>, from: number, to: number) 
 };
 
 describe('gap pieces', () => {
+  // prettier-ignore
   const cases: Array<[string, number, number, number, Array<[number, number]>]> = [
     ['inside one window', 60, 130, 170, [[130, 170]]],
     ['crash window, two whole windows, resume window', 60, 130, 400, [[130, 180], [180, 240], [240, 300], [300, 360], [360, 400]]],

@@ -74,7 +74,8 @@ describe('wall-clock windows under clock steps', () => {
       [900, 960],
       [960, 1015],
     ]);
-    const records = batches.flatMap((b) => b.records.map((r) => ({ ...r, ws: b.windowStartSec, we: b.windowEndSec })));
+    // Each record beside its batch's window bounds (numbers; the record's own fields are strings).
+    const records = batches.flatMap((b) => b.records.map((r): Record<string, string | number> & { ws: number; we: number } => ({ ...r, ws: b.windowStartSec, we: b.windowEndSec })));
     for (const r of records) {
       if (r.start === '-') continue;
       expect(Number(r.start)).toBeLessThanOrEqual(Number(r.end));

@@ -7,7 +7,7 @@ export interface LogLine {
 }
 
 /** A logger double that keeps every line, for asserting how often (not just what) is logged. */
-export function captureLogger(): { logger: Logger; lines: LogLine[]; at(level: LogLine['level']): LogLine[] } {
+export function captureLogger(): { logger: Logger; lines: LogLine[]; at: (level: LogLine['level']) => LogLine[] } {
   const lines: LogLine[] = [];
   const method =
     (level: LogLine['level']) =>

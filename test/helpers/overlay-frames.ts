@@ -105,8 +105,10 @@ export function overlayFrame(p: OverlayPacket, ipId = 1): Buffer {
   const i = p.inner;
   const innerIp = ipPacket(i.src, i.dst, i.protocol, transport(i.protocol, i.srcPort, i.dstPort, Buffer.alloc(i.payload, 0x5a)));
   const innerType = isIPv4(i.src) ? 0x0800 : 0x86dd;
-  const withEthernet = i.srcMac !== undefined;
-  const inner = withEthernet ? ethernet(i.dstMac as string, i.srcMac, i.vlans ?? [], innerType, innerIp) : innerIp;
+  const { srcMac, dstMac } = i;
+  if ((srcMac === undefined) !== (dstMac === undefined)) throw new Error('overlayFrame: give both inner MACs or neither');
+  const withEthernet = srcMac !== undefined && dstMac !== undefined;
+  const inner = withEthernet ? ethernet(dstMac, srcMac, i.vlans ?? [], innerType, innerIp) : innerIp;
   let tunnel: Buffer;
   if (p.kind === 'vxlan') {
     tunnel = Buffer.alloc(8);

@@ -26,13 +26,16 @@ export interface SuperFrameSpec {
 
 /** The frame's header bytes (all that a short snaplen keeps of a super-frame). */
 export function superFrameBytes(s: SuperFrameSpec): number[] {
+  // prettier-ignore
   const tcp =
     s.synMss !== undefined
       ? [s.sport >> 8, s.sport & 0xff, s.dport >> 8, s.dport & 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 0x60, 0x02, 0xff, 0xff, 0, 0, 0, 0, 2, 4, s.synMss >> 8, s.synMss & 0xff]
       : [s.sport >> 8, s.sport & 0xff, s.dport >> 8, s.dport & 0xff, 0, 0, 0, 1, 0, 0, 0, 1, 0x80, 0x18, 1, 0xf6, 0, 0, 0, 0, 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2];
+  // prettier-ignore
   const udp = [s.sport >> 8, s.sport & 0xff, s.dport >> 8, s.dport & 0xff, (s.l3Bytes - (s.family === 4 ? 20 : 40)) >> 8, (s.l3Bytes - (s.family === 4 ? 20 : 40)) & 0xff, 0, 0];
   const l4 = s.protocol === 6 ? tcp : s.protocol === 17 ? udp : [8, 0, 0, 0, 0, 1, 0, 1];
   const len = s.l3Bytes;
+  // prettier-ignore
   const ip =
     s.family === 4
       ? [0x45, 0, (len >> 8) & 0xff, len & 0xff, 0, 1, 0x40, 0, 64, s.protocol, 0, 0, ...s.src, ...s.dst]

@@ -41,7 +41,7 @@ describe('MetricsServer /metrics', () => {
     source.sinkCounters = [
       { sink: 'file:/tmp/fl-1.jsonl', batchesSent: 12, batchesFailed: 1, batchesRetried: 5, latency: new DurationHistogram(), lastSuccessUnixMs: 1_714_557_660_500 },
     ];
-    source.spoolUsage = [{ flowLog: 'fl-1', segments: 3, bytes: 4096 }];
+    source.spoolUsage = [{ flowLog: 'fl-1', segments: 3, bytes: 4096, memorySegments: 2, droppedRecords: 250 }];
     source.reloads = { ok: 2, failed: 1 };
     const server = await startWith(source);
 
@@ -69,6 +69,8 @@ describe('MetricsServer /metrics', () => {
       ['flowlog_sink_last_success_timestamp_seconds{sink="file:/tmp/fl-1.jsonl"}', 1_714_557_660.5],
       ['flowlog_spool_segments{flow_log="fl-1"}', 3],
       ['flowlog_spool_bytes{flow_log="fl-1"}', 4096],
+      ['flowlog_spool_memory_segments{flow_log="fl-1"}', 2],
+      ['flowlog_spool_dropped_records_total{flow_log="fl-1"}', 250],
       ['flowlog_config_reloads_total{result="ok"}', 2],
       ['flowlog_config_reloads_total{result="failed"}', 1],
     ];

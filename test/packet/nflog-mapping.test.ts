@@ -41,7 +41,7 @@ function nflogFrame(group: number, indev: number, outdev: number, packet: Buffer
     b.writeUInt32BE(n);
     return b;
   };
-  const parts = [header];
+  const parts: Buffer[] = [header];
   if (indev > 0) parts.push(tlv(NFULA_IFINDEX_INDEV, u32(indev)));
   if (outdev > 0) parts.push(tlv(NFULA_IFINDEX_OUTDEV, u32(outdev)));
   parts.push(tlv(NFULA_PAYLOAD, packet));

@@ -48,10 +48,14 @@ const MAX_BODY_BYTES = 10 * 1024 * 1024;
  * @property {import('node:http').IncomingHttpHeaders} headers
  * @property {number} bodyBytes
  * @property {number} status
+ * @property {number} atMs when it was handled (Date.now())
+ * @property {string} [project]
  * @property {string} [errorCode]
  * @property {string} [compressType]
  * @property {number} [rawSize]
  * @property {number} [logs]
+ * @property {string} [packId] the PutLogs group's __pack_id__ tag
+ * @property {'late' | 'reset' | 'html502' | 'status' | 'error'} [fault] the fault injected on it
  *
  * @typedef {object} SlsServer
  * @property {string} url e.g. http://127.0.0.1:PORT, to use as a sink endpoint

@@ -47,6 +47,7 @@ function ipv4(o: { src: string; dst: string; proto: number; body: number[]; id?:
   const opts = o.options ?? [];
   const ihl = o.ihl ?? 5 + opts.length / 4;
   const total = o.totalLength ?? 20 + opts.length + o.body.length;
+  // prettier-ignore
   return [0x40 | ihl, 0, ...u16(total), ...u16(o.id ?? 1), ...u16(o.frag ?? 0), 64, o.proto, 0, 0, ...v4(o.src), ...v4(o.dst), ...opts, ...o.body];
 }
 /** IPv6: 4 payload length, 6 next header, 8 source, 24 destination, then extension headers. */
@@ -67,6 +68,7 @@ function udp(sport: number, dport: number, payload: number): number[] {
 }
 /** TCP: 12 data offset, 13 flags. */
 function tcp(sport: number, dport: number, flags: number, payload: number): number[] {
+  // prettier-ignore
   return [...u16(sport), ...u16(dport), 0, 0, 0, 1, 0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0, ...new Array<number>(payload).fill(0x62)];
 }
 

@@ -60,7 +60,7 @@ function expectSameBytes(records: FlowRecord[], encoder = new JsonLinesEncoder()
 }
 
 describe('JsonLinesEncoder', () => {
-  const scrambled = Object.fromEntries([...Object.entries(record())].reverse()) as FlowRecord;
+  const scrambled: FlowRecord = Object.fromEntries([...Object.entries(record())].reverse());
   const replaced = without(record({ 'tcp-flags': '18' }), 'bytes'); // 18 keys, one not standard
   const cases: Array<[string, FlowRecord[]]> = [
     ['plain, unmarked', [record(), record({ srcaddr: '2001:db8::1', dstaddr: '::ffff:10.0.0.1' })]],

@@ -8,9 +8,10 @@ import { randomPacket } from '../../helpers/random-frames';
 import { everyAddressConfig, replayToRecords, scratchDir, writeConfig } from '../../helpers/replay-run';
 import { prng } from '../../helpers/views';
 import { superFrameBytes, superFrameMix } from '../../helpers/super-frames';
+import { CORPUS_DIR, skipWithoutCorpus } from '../../helpers/corpus';
 
 const ROOT = join(__dirname, '..', '..', '..');
-const CORPUS = join(ROOT, '..', 'shared', 'corpus', 'tcpdump-tests');
+const CORPUS = CORPUS_DIR;
 const dir = scratchDir('packet-kernel');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -240,6 +241,7 @@ flowLogs:
     // 66,000 TCP packets of one flow, each 65,535 bytes long by its IP header, 54 bytes captured.
     const path = join(dir, 'carry.pcap');
     const writer = openCaptureWriter(path, { snapLen: 54 });
+    // prettier-ignore
     const frame = Uint8Array.from([
       0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x16, 0x3e, 0x00, 0x00, 0x05, 0x08, 0x00, // Ethernet, from the ENI
       0x45, 0x00, 0xff, 0xff, 0x00, 0x00, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00, // IPv4, total length 65535, TCP
@@ -331,12 +333,14 @@ flowLogs:
     // interface, an IP packet to 10.0.0.6 from 8.0.69.1, whose bytes read as Ethernet would be
     // an unfragmented IPv4 packet too. Each broken block below sits in the window of the packets
     // before it, so only the checks under test stop the kernel there.
+    // prettier-ignore
     const ether = (port: number) =>
       Buffer.from([
         0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x16, 0x3e, 0x00, 0x00, 0x05, 0x08, 0x00,
         0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 5, 198, 18, 0, 1,
         port >> 8, port & 0xff, 0x01, 0xbb, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0,
       ]);
+    // prettier-ignore
     const raw = () => Buffer.from([0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 8, 0, 69, 1, 10, 0, 0, 6, 0x40, 0x00, 0, 80, ...new Array<number>(20).fill(0)]);
     const block = (type: number, body: Buffer) => {
       const padded = Buffer.concat([body, Buffer.alloc((4 - (body.length % 4)) % 4)]);
@@ -424,7 +428,8 @@ flowLogs:
     expect(summary!.frames).toBe(2000);
   });
 
-  it('every capture of the tcpdump corpus, one ENI owning every address', { timeout: 300_000 }, async () => {
+  it('every capture of the tcpdump corpus, one ENI owning every address', { timeout: 300_000 }, async (ctx) => {
+    skipWithoutCorpus(ctx);
     const files = readdirSync(CORPUS).filter((f) => /\.pcap(ng)?$/.test(f)).sort().map((f) => join(CORPUS, f));
     expect(files.length).toBeGreaterThanOrEqual(800);
     const r = await bothWays(files, writeConfig(dir, everyAddressConfig(dir), 'corpus.yaml'), 0);
