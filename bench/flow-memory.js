@@ -42,7 +42,7 @@ function setFlow(view, i) {
 
 function measureFlowMemory({ flows = 1_000_000, packets = 5_000_000 } = {}) {
   const { FlowTable, FLAG_OUT } = load('flow/flow-table.js');
-  const { PacketView } = load('decode/packet-view.js');
+  const { PacketView } = load('packet/decode/packet-view.js');
   const view = new PacketView();
   const tsSec = 1_700_000_000;
 

@@ -61,7 +61,6 @@ export const TUNNEL_WORDS = 10;
 const ENTRY_MASK = 0xffffff;
 const INDEX_TAG_MASK = 0x7f000000;
 export const FLAG_IPV6 = 1;
-export { FLAG_OUT, FLAG_REJECT } from '../packet/flow-windows';
 /** ENI indexes are stored in 16 bits of the key. */
 export const MAX_ENIS = 0xffff;
 

@@ -1,6 +1,7 @@
 import type { AgentConfig, EniConfig, FlowLogConfig } from '../config/types';
 import type { ClosedWindow } from './flow-aggregator';
-import { FLAG_IPV6, FLAG_OUT, FLAG_REJECT, FlowTable, TUNNEL_WORDS } from './flow-table';
+import { FLAG_IPV6, FlowTable, TUNNEL_WORDS } from './flow-table';
+import { FLAG_OUT, FLAG_REJECT } from '../packet/flow-windows';
 import { formatAddress } from './address-format';
 import { PLAIN_TEXT, type FlowRecord, type FlowSlice, type LogStatus, type RecordBatch } from './record';
 import { logStatusOf } from './log-status';

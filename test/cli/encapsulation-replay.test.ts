@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
-import { LinkType } from '../../src/packet/decode/packet-view';
+import { LinkType } from '../../src/capture/link-types';
 import { openCaptureWriter } from '../../src/synth/pcap-writer';
 import { SeededRandom } from '../../src/synth/seeded-random';
 import { ethernetFrame, ipBytes, randomIp, serialFrame, type SerialFraming, type Shim } from '../helpers/encapsulation-frames';

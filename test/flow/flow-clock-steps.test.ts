@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load';
 import { ClockStepWatch } from '../../src/daemon/clock-step';
 import { PacketView } from '../../src/packet/decode/packet-view';
-import { FLAG_OUT } from '../../src/flow/flow-table';
+import { FLAG_OUT } from '../../src/packet/flow-windows';
 import type { RecordBatch } from '../../src/flow/record';
 import { buildPipeline } from '../../src/agent/pipeline';
 import { captureLogger } from '../helpers/capture-logger';

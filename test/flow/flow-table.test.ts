@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PacketView } from '../../src/packet/decode/packet-view';
-import { FlowTable, FLAG_OUT, FLAG_REJECT } from '../../src/flow/flow-table';
+import { FlowTable } from '../../src/flow/flow-table';
+import { FLAG_OUT, FLAG_REJECT } from '../../src/packet/flow-windows';
 import { formatAddress } from '../../src/flow/address-format';
 import { prng, setView } from '../helpers/views';
 

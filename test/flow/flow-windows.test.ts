@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PacketView } from '../../src/packet/decode/packet-view';
 import { FlowAggregator, type ClosedWindow } from '../../src/flow/flow-aggregator';
-import { FLAG_OUT } from '../../src/flow/flow-table';
+import { FLAG_OUT } from '../../src/packet/flow-windows';
 import { RecordBuilder } from '../../src/flow/record-builder';
 import { RECORD_FIELDS } from '../../src/flow/record';
 import type { AgentConfig, EniConfig, FlowLogConfig } from '../../src/config/types';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentConfig, EniConfig } from '../../src/config/types';
 import { parseConfig } from '../../src/config/load';
-import { LinkType } from '../../src/packet/decode/packet-view';
+import { LinkType } from '../../src/capture/link-types';
 import type { FlowRecord } from '../../src/flow/record';
 import { buildPipeline } from '../../src/agent/pipeline';
 

@@ -1,5 +1,6 @@
 import { writeIpv4, writeIpv6 } from '../../flow/address-format';
-import { FLAG_IPV6, FLAG_OUT, FLAG_REJECT } from '../../flow/flow-table';
+import { FLAG_IPV6 } from '../../flow/flow-table';
+import { FLAG_OUT, FLAG_REJECT } from '../../packet/flow-windows';
 import type { FlowSlice } from '../../flow/record';
 import { recordPrefixText } from './json-lines';
 import { putWords, wordText } from './word-text';

@@ -2,7 +2,8 @@ import { readI32, readU16, readU16Le, readU32 } from '../../capture/byte-reads';
 import { decodeEthernetIp } from './ethernet-ip-lane';
 import type { DecoderOptions } from './ip-decoder';
 import { LinkDecoder } from './link-decoder';
-import { DecodeStatus, LinkType, resetLinkExtras, type PacketView } from './packet-view';
+import { LinkType } from '../../capture/link-types';
+import { DecodeStatus, resetLinkExtras, type PacketView } from './packet-view';
 
 export type { DecoderOptions } from './ip-decoder';
 

@@ -1,6 +1,3 @@
-// The link types are the capture's facts (capture/link-types.ts); decoders name them from here too.
-export { isSupportedLinkType, LinkType } from '../../capture/link-types';
-
 /**
  * The one reused, caller-owned packet view of the packet path.
  *

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AgentConfig, EniConfig, FlowLogConfig } from '../../../src/config/types';
 import { PacketView } from '../../../src/packet/decode/packet-view';
 import { FlowAggregator, type ClosedWindow } from '../../../src/flow/flow-aggregator';
-import { FLAG_OUT, FLAG_REJECT } from '../../../src/flow/flow-table';
+import { FLAG_OUT, FLAG_REJECT } from '../../../src/packet/flow-windows';
 import type { FlowSlice, RecordBatch } from '../../../src/flow/record';
 import { RecordBuilder } from '../../../src/flow/record-builder';
 import { formatRecordLine } from '../../../src/output/format/json-lines';

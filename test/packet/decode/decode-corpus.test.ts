@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Decoder } from '../../../src/packet/decode/decoder';
-import { DecodeStatus, DECODE_STATUS_NAMES, LinkType, PacketView } from '../../../src/packet/decode/packet-view';
+import { DecodeStatus, DECODE_STATUS_NAMES, PacketView } from '../../../src/packet/decode/packet-view';
+import { LinkType } from '../../../src/capture/link-types';
 import { CORPUS_DIR, corpusFiles, readCapture } from '../../fixtures/decode/corpus-reader';
 import { skipWithoutCorpus } from '../../helpers/corpus';
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Decoder } from '../../../src/packet/decode/decoder';
-import { LinkType, PacketView } from '../../../src/packet/decode/packet-view';
+import { PacketView } from '../../../src/packet/decode/packet-view';
+import { LinkType } from '../../../src/capture/link-types';
 import { randomPacket } from '../../helpers/random-frames';
 import { prng } from '../../helpers/views';
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Decoder } from '../../../src/packet/decode/decoder';
-import { DecodeStatus, LinkType } from '../../../src/packet/decode/packet-view';
+import { DecodeStatus } from '../../../src/packet/decode/packet-view';
+import { LinkType } from '../../../src/capture/link-types';
 import { FrameFeeder } from '../../fixtures/decode/decode-case';
 
 const hex8 = (n: number): string => n.toString(16).padStart(2, '0');

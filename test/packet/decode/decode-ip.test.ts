@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Decoder } from '../../../src/packet/decode/decoder';
-import { DecodeStatus, LinkType } from '../../../src/packet/decode/packet-view';
+import { DecodeStatus } from '../../../src/packet/decode/packet-view';
+import { LinkType } from '../../../src/capture/link-types';
 import { FrameFeeder, runTable, type DecodeCase } from '../../fixtures/decode/decode-case';
 import { ETH_IPV4, TCP_20, TCP_PORTS, UDP_8, UDP_PORTS, V4, V4_ADDRS, V6_ADDRS } from '../../fixtures/decode/packets';
 

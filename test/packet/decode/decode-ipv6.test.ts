@@ -1,5 +1,6 @@
 import { describe } from 'vitest';
-import { DecodeStatus, LinkType } from '../../../src/packet/decode/packet-view';
+import { DecodeStatus } from '../../../src/packet/decode/packet-view';
+import { LinkType } from '../../../src/capture/link-types';
 import { runTable, type DecodeCase } from '../../fixtures/decode/decode-case';
 import { ETH_IPV6, TCP_20, TCP_PORTS, UDP_8, UDP_PORTS, V6, V6_ADDRS } from '../../fixtures/decode/packets';
 

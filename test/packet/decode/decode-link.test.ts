@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Decoder } from '../../../src/packet/decode/decoder';
-import { DecodeStatus, LinkType } from '../../../src/packet/decode/packet-view';
+import { DecodeStatus } from '../../../src/packet/decode/packet-view';
+import { LinkType } from '../../../src/capture/link-types';
 import { FrameFeeder, runTable, type DecodeCase } from '../../fixtures/decode/decode-case';
 import { ARP_BODY, ETH_MACS, IPV4_TCP, IPV4_TCP_FIELDS, IPV6_UDP, IPV6_UDP_FIELDS } from '../../fixtures/decode/packets';
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Decoder } from '../../../src/packet/decode/decoder';
 import { OverlayDecoder } from '../../../src/packet/decode/overlay-decoder';
-import { DecodeStatus, LinkType, PacketView } from '../../../src/packet/decode/packet-view';
+import { DecodeStatus, PacketView } from '../../../src/packet/decode/packet-view';
+import { LinkType } from '../../../src/capture/link-types';
 import { formatAddress } from '../../../src/flow/address-format';
 import { fragmentIpv4, innerL3Bytes, overlayFrame, type OverlayPacket } from '../../helpers/overlay-frames';
 

@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SUPER_FRAME_OUTCOME_NAMES, SuperFrameSegmenter } from '../../../src/packet/decode/super-frame';
-import { LinkType } from '../../../src/packet/decode/packet-view';
+import { LinkType } from '../../../src/capture/link-types';
 import { FrameFeeder } from '../../fixtures/decode/decode-case';
 
 /** The capture addon's segmentation word: bit 31 (read), hdr_len / 2, gso_type, gso_size; as int32. */
