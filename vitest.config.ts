@@ -10,7 +10,12 @@ import { configDefaults, defineConfig } from 'vitest/config';
  *   *.browser.test.ts  headless Chromium
  *   *.slow.test.ts     minutes of CPU (the whole tcpdump corpus against tshark)
  */
-export const FULL_TIER_ONLY = ['**/*.live.test.ts', '**/*.package.test.ts', '**/*.browser.test.ts', '**/*.slow.test.ts'];
+export const FULL_TIER_ONLY = [
+  '**/*.live.test.ts',
+  '**/*.package.test.ts',
+  '**/*.browser.test.ts',
+  '**/*.slow.test.ts',
+];
 
 export default defineConfig(({ mode }) => ({
   test: {

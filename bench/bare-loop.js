@@ -15,7 +15,18 @@ function bareLoop(file) {
   const onPacket = () => {
     packets++;
   };
-  const linkType = session.open_offline(file, '', 0, 0, '', onPacket, false, 0, (w) => process.stderr.write(`pcap: ${w}\n`), false);
+  const linkType = session.open_offline(
+    file,
+    '',
+    0,
+    0,
+    '',
+    onPacket,
+    false,
+    0,
+    (w) => process.stderr.write(`pcap: ${w}\n`),
+    false,
+  );
   const frame = Buffer.alloc(262144);
   const header = Buffer.alloc(16);
   // Offline, one dispatch reads to the end of the file; loop in case a build returns earlier.

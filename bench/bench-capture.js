@@ -41,12 +41,23 @@ function requireDist(name) {
 /** Hash of the compiled generator, so a changed generator never reuses a stale capture. */
 function generatorHash() {
   const h = createHash('sha256');
-  for (const f of readdirSync(DIST_SYNTH).filter((n) => n.endsWith('.js')).sort()) h.update(f).update(readFileSync(join(DIST_SYNTH, f)));
+  for (const f of readdirSync(DIST_SYNTH)
+    .filter((n) => n.endsWith('.js'))
+    .sort())
+    h.update(f).update(readFileSync(join(DIST_SYNTH, f)));
   return h.digest('hex').slice(0, 10);
 }
 
 function trafficOptions(p) {
-  return { packets: p.packets, flows: p.flows, seed: p.seed, startSec: p.startSec, durationSec: p.durationSec, ipv6Share: p.ipv6Share, enis: [{ ip: ENI.ip, mac: ENI.mac, ipv6: ENI.ipv6 }] };
+  return {
+    packets: p.packets,
+    flows: p.flows,
+    seed: p.seed,
+    startSec: p.startSec,
+    durationSec: p.durationSec,
+    ipv6Share: p.ipv6Share,
+    enis: [{ ip: ENI.ip, mac: ENI.mac, ipv6: ENI.ipv6 }],
+  };
 }
 
 /**

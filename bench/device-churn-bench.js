@@ -34,7 +34,10 @@ function ip(args, ignore = false) {
   }
 }
 function ipBatch(lines, ns) {
-  execFileSync('ip', [...(ns ? ['-n', ns] : []), '-batch', '-'], { input: lines.join('\n') + '\n', stdio: ['pipe', 'ignore', 'pipe'] });
+  execFileSync('ip', [...(ns ? ['-n', ns] : []), '-batch', '-'], {
+    input: lines.join('\n') + '\n',
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
 }
 const inNs = (ns, cmd, args) => ['netns', 'exec', ns, cmd, ...args];
 
@@ -44,7 +47,10 @@ function namespaces() {
     ip(['netns', 'add', ns]);
     ip(['-n', ns, 'link', 'set', 'lo', 'up']);
     // New devices start without IPv6: no router solicitations the counters would count.
-    execFileSync('ip', inNs(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']));
+    execFileSync(
+      'ip',
+      inNs(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']),
+    );
   }
 }
 function tearDown() {
@@ -57,32 +63,54 @@ function addr(i, host) {
   const v = 0x0a6e0000 + i * 8 + host;
   return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
 }
-const mac = (i, kind) => `02:${kind}:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}:01`;
+const mac = (i, kind) =>
+  `02:${kind}:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}:01`;
 
 /** The `ip -batch` lines that create ENI i's veth: fdc<i> in the host namespace, fdp<i> in the VM's. */
 function vethLines(i) {
   return {
-    root: [`link add fdc${i} netns ${NS_HOST} address ${mac(i, 'aa')} type veth peer name fdp${i} netns ${NS_VM} address ${mac(i, 'bb')}`],
+    root: [
+      `link add fdc${i} netns ${NS_HOST} address ${mac(i, 'aa')} type veth peer name fdp${i} netns ${NS_VM} address ${mac(i, 'bb')}`,
+    ],
     host: [`link set fdc${i} up`],
-    vm: [`addr add ${addr(i, 2)}/29 dev fdp${i}`, `link set fdp${i} up`, `neigh add ${addr(i, 3)} lladdr 02:cc:00:00:00:01 dev fdp${i}`],
+    vm: [
+      `addr add ${addr(i, 2)}/29 dev fdp${i}`,
+      `link set fdp${i} up`,
+      `neigh add ${addr(i, 3)} lladdr 02:cc:00:00:00:01 dev fdp${i}`,
+    ],
   };
 }
 function createVeths(list) {
   const parts = list.map(vethLines);
   ipBatch(parts.flatMap((p) => p.root));
-  ipBatch(parts.flatMap((p) => p.vm), NS_VM);
-  ipBatch(parts.flatMap((p) => p.host), NS_HOST);
+  ipBatch(
+    parts.flatMap((p) => p.vm),
+    NS_VM,
+  );
+  ipBatch(
+    parts.flatMap((p) => p.host),
+    NS_HOST,
+  );
 }
-const eniLine = (i, extra = '') => `  - { id: eni-dc${i}, interface: fdc${i}, mac: "${mac(i, 'bb')}", ips: [${addr(i, 2)}], vpcId: vpc-dc, vswitchId: vsw-dc, vmId: i-dc${i}${extra} }`;
+const eniLine = (i, extra = '') =>
+  `  - { id: eni-dc${i}, interface: fdc${i}, mac: "${mac(i, 'bb')}", ips: [${addr(i, 2)}], vpcId: vpc-dc, vswitchId: vsw-dc, vmId: i-dc${i}${extra} }`;
 
 function writeConfig(dir, enis, windowSec) {
   const path = join(dir, 'agent.yaml');
-  writeFileSync(path, [
-    'region: cn-hangzhou', 'accountId: "1234567890123456"', `stateDir: ${dir}/state`,
-    'discovery: { type: static, refreshIntervalSec: 10 }',
-    'enis:', ...enis,
-    'flowLogs:', `  - { id: fl-dc, resourceType: vpc, resourceId: vpc-dc, aggregationInterval: "${windowSec}s", sink: { type: file, path: unused.jsonl } }`, '',
-  ].join('\n'));
+  writeFileSync(
+    path,
+    [
+      'region: cn-hangzhou',
+      'accountId: "1234567890123456"',
+      `stateDir: ${dir}/state`,
+      'discovery: { type: static, refreshIntervalSec: 10 }',
+      'enis:',
+      ...enis,
+      'flowLogs:',
+      `  - { id: fl-dc, resourceType: vpc, resourceId: vpc-dc, aggregationInterval: "${windowSec}s", sink: { type: file, path: unused.jsonl } }`,
+      '',
+    ].join('\n'),
+  );
   return path;
 }
 
@@ -90,24 +118,45 @@ class Daemon {
   constructor(dir, config, out) {
     const daemonJs = join(dir, 'daemon.js');
     if (!existsSync(daemonJs)) {
-      require('esbuild').buildSync({ entryPoints: [join(REPO, 'test/helpers/daemon-entry.ts')], bundle: true, platform: 'node', target: 'node20', packages: 'external', outfile: daemonJs, logLevel: 'error' });
+      require('esbuild').buildSync({
+        entryPoints: [join(REPO, 'test/helpers/daemon-entry.ts')],
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        packages: 'external',
+        outfile: daemonJs,
+        logLevel: 'error',
+      });
     }
-    const env = { ...process.env, NODE_PATH: join(REPO, 'node_modules'), FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node'), FLOWLOG_LOG_LEVEL: 'info', FLOWLOG_LOG_FORMAT: 'json' };
+    const env = {
+      ...process.env,
+      NODE_PATH: join(REPO, 'node_modules'),
+      FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node'),
+      FLOWLOG_LOG_LEVEL: 'info',
+      FLOWLOG_LOG_FORMAT: 'json',
+    };
     this.out = out;
     this.log = '';
-    this.child = spawn('ip', inNs(NS_HOST, process.execPath, [daemonJs, config, out]), { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = spawn('ip', inNs(NS_HOST, process.execPath, [daemonJs, config, out]), {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     this.child.stderr.on('data', (d) => (this.log += d));
     this.exited = new Promise((r) => this.child.on('exit', r));
   }
   lines() {
-    return this.log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    return this.log
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
   }
   async waitFor(msg, timeoutMs, where = () => true) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const hit = this.lines().find((l) => l.msg === msg && where(l));
       if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`"${msg}" not logged within ${timeoutMs} ms:\n${this.log.slice(-2000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`"${msg}" not logged within ${timeoutMs} ms:\n${this.log.slice(-2000)}`);
       await sleep(20);
     }
   }
@@ -116,7 +165,13 @@ class Daemon {
     await this.exited;
   }
   records() {
-    return existsSync(this.out) ? readFileSync(this.out, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+    return existsSync(this.out)
+      ? readFileSync(this.out, 'utf8')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+      : [];
   }
 }
 
@@ -175,7 +230,17 @@ function startSampler(i, seconds) {
   const child = spawn('ip', inNs(NS_HOST, 'python3', ['-c', script]), { stdio: ['ignore', 'pipe', 'ignore'] });
   let text = '';
   child.stdout.on('data', (d) => (text += d));
-  return new Promise((r) => child.on('exit', () => r(text.trim().split('\n').filter(Boolean).map((l) => l.split(' ').map(Number)))));
+  return new Promise((r) =>
+    child.on('exit', () =>
+      r(
+        text
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.split(' ').map(Number)),
+      ),
+    ),
+  );
 }
 
 /**
@@ -234,9 +299,20 @@ async function recreate({ cycles = 4, windowSec = 5 }, dir) {
     const rows = [];
     for (let w = 0; w < windows; w++) {
       const s = first + w * windowSec;
-      const ok = recs.filter((r) => r['log-status'] === 'OK' && r.protocol === '17' && Math.floor(Number(r.start) / windowSec) * windowSec === s).reduce((n, r) => n + Number(r.packets), 0);
-      const skip = recs.filter((r) => r['log-status'] === 'SKIPDATA' && Number(r.start) === s).reduce((n, r) => n + (Number(r.packets) || 0), 0);
-      const skipRecords = recs.filter((r) => r['log-status'] === 'SKIPDATA' && Number(r.start) >= s && Number(r.start) < s + windowSec).length;
+      const ok = recs
+        .filter(
+          (r) =>
+            r['log-status'] === 'OK' &&
+            r.protocol === '17' &&
+            Math.floor(Number(r.start) / windowSec) * windowSec === s,
+        )
+        .reduce((n, r) => n + Number(r.packets), 0);
+      const skip = recs
+        .filter((r) => r['log-status'] === 'SKIPDATA' && Number(r.start) === s)
+        .reduce((n, r) => n + (Number(r.packets) || 0), 0);
+      const skipRecords = recs.filter(
+        (r) => r['log-status'] === 'SKIPDATA' && Number(r.start) >= s && Number(r.start) < s + windowSec,
+      ).length;
       rows.push({ window: s, device: carried(samples, s * 1000, (s + windowSec) * 1000), ok, skip, skipRecords });
     }
     const device = rows.reduce((n, r) => n + r.device, 0);
@@ -265,7 +341,15 @@ async function storm({ enis = 50, windowSec = 10 }, dir) {
   const all = Array.from({ length: enis }, (_, i) => i);
   createVeths(all);
   const out = join(dir, 'records.jsonl');
-  const daemon = new Daemon(dir, writeConfig(dir, all.map((i) => eniLine(i)), windowSec), out);
+  const daemon = new Daemon(
+    dir,
+    writeConfig(
+      dir,
+      all.map((i) => eniLine(i)),
+      windowSec,
+    ),
+    out,
+  );
   try {
     await daemon.waitFor('daemon started', 120_000);
     const first = await untilWindowOffset(windowSec, 1);
@@ -319,7 +403,9 @@ async function reload({ windowSec = 10 }, dir) {
     await sent;
     await sleep((first + windows * windowSec + 3 - Date.now() / 1000) * 1000);
     await daemon.stop();
-    const recs = daemon.records().filter((r) => Number(r.start) >= first && Number(r.start) < first + windows * windowSec);
+    const recs = daemon
+      .records()
+      .filter((r) => Number(r.start) >= first && Number(r.start) < first + windows * windowSec);
     const ok = recs.filter((r) => r['eni-id'] === 'eni-dc0' && r['log-status'] === 'OK' && r.protocol === '17');
     const perFlowWindow = new Map();
     for (const r of ok) {
@@ -358,7 +444,11 @@ async function main() {
     else {
       const { rows, ...rest } = result;
       console.log(JSON.stringify(rest));
-      if (rows) for (const r of rows) console.log(`  window ${r.window}: device ${r.device}, OK ${r.ok}, SKIPDATA ${r.skip} (${r.skipRecords} records)`);
+      if (rows)
+        for (const r of rows)
+          console.log(
+            `  window ${r.window}: device ${r.device}, OK ${r.ok}, SKIPDATA ${r.skip} (${r.skipRecords} records)`,
+          );
     }
   } finally {
     tearDown();
@@ -366,8 +456,9 @@ async function main() {
   }
 }
 
-if (require.main === module) main().catch((e) => {
-  console.error(`device churn bench: ${e.message}`);
-  tearDown();
-  process.exit(1);
-});
+if (require.main === module)
+  main().catch((e) => {
+    console.error(`device churn bench: ${e.message}`);
+    tearDown();
+    process.exit(1);
+  });

@@ -54,12 +54,20 @@ function setUp(devices, enis) {
     ip(['netns', 'add', ns]);
     for (const k of ['all', 'default']) ip(['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${k}.disable_ipv6=1`]);
   }
-  const peer = [`link add ${BRIDGE} type bridge`, `link set ${BRIDGE} up`, 'link add inj type veth peer name injb', `link set injb master ${BRIDGE} up`, 'link set inj up'];
+  const peer = [
+    `link add ${BRIDGE} type bridge`,
+    `link set ${BRIDGE} up`,
+    'link add inj type veth peer name injb',
+    `link set injb master ${BRIDGE} up`,
+    'link set inj up',
+  ];
   const links = [];
-  for (let i = 0; i < devices; i++) links.push(`link add he${i} netns ${NS_HOST} address ${hostMac(i)} type veth peer name ve${i}`);
+  for (let i = 0; i < devices; i++)
+    links.push(`link add he${i} netns ${NS_HOST} address ${hostMac(i)} type veth peer name ve${i}`);
   batch('ip', NS_PEER, [...peer, ...links]);
   // No netfilter on the bridge's path: its cost is no part of the engine's.
-  for (const k of ['iptables', 'ip6tables', 'arptables']) ip(['netns', 'exec', NS_PEER, 'sysctl', '-qw', `net.bridge.bridge-nf-call-${k}=0`], true);
+  for (const k of ['iptables', 'ip6tables', 'arptables'])
+    ip(['netns', 'exec', NS_PEER, 'sysctl', '-qw', `net.bridge.bridge-nf-call-${k}=0`], true);
   const peerUp = [];
   const fdb = [];
   for (let i = 0; i < devices; i++) {
@@ -68,7 +76,11 @@ function setUp(devices, enis) {
   }
   batch('ip', NS_PEER, peerUp);
   batch('bridge', NS_PEER, fdb);
-  batch('ip', NS_HOST, Array.from({ length: devices }, (_, i) => `link set he${i} up`));
+  batch(
+    'ip',
+    NS_HOST,
+    Array.from({ length: devices }, (_, i) => `link set he${i} up`),
+  );
 }
 
 function tearDown() {
@@ -85,7 +97,18 @@ function writePcap(path, packets, flows, enis) {
   buf.writeUInt16LE(4, 6);
   buf.writeUInt32LE(65535, 16);
   buf.writeUInt32LE(1, 20);
-  const macs = Array.from({ length: enis }, (_, i) => [Buffer.from(hostMac(i).split(':').map((h) => parseInt(h, 16))), Buffer.from(vmMac(i).split(':').map((h) => parseInt(h, 16)))]);
+  const macs = Array.from({ length: enis }, (_, i) => [
+    Buffer.from(
+      hostMac(i)
+        .split(':')
+        .map((h) => parseInt(h, 16)),
+    ),
+    Buffer.from(
+      vmMac(i)
+        .split(':')
+        .map((h) => parseInt(h, 16)),
+    ),
+  ]);
   let off = 24;
   for (let p = 0; p < packets; p++) {
     const eni = p % enis;
@@ -134,12 +157,17 @@ function vethDrops() {
 function tcpreplay(pcap, pps) {
   return new Promise((resolvePromise, reject) => {
     const rate = pps ? ['--pps', String(pps)] : ['--topspeed'];
-    const p = spawn('ip', ['netns', 'exec', NS_PEER, 'tcpreplay', ...rate, '-i', 'inj', pcap], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('ip', ['netns', 'exec', NS_PEER, 'tcpreplay', ...rate, '-i', 'inj', pcap], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.on('exit', (code) => {
       if (code !== 0) return reject(new Error(`tcpreplay exited ${code}`));
-      resolvePromise({ sent: Number((/Actual: (\d+) packets/.exec(out) || [])[1]), pps: Math.round(Number((/([\d.]+) pps/.exec(out) || [])[1])) });
+      resolvePromise({
+        sent: Number((/Actual: (\d+) packets/.exec(out) || [])[1]),
+        pps: Math.round(Number((/([\d.]+) pps/.exec(out) || [])[1])),
+      });
     });
   });
 }
@@ -149,7 +177,14 @@ async function inner(opts) {
   const { EbpfFlowEngine, setRunTimeStats } = require(join(REPO, 'dist/capture/ebpf/ebpf-engine.js'));
   const { LOSS_REASONS, F64_PACKETS, F64_PER_RECORD } = require(join(REPO, 'dist/capture/ebpf/drain-layout.js'));
   const dir = opts.dir;
-  const result = { devices: opts.devices, enis: opts.enis, packets: opts.packets, flows: opts.flows, drainMs: opts.drainMs, cases: [] };
+  const result = {
+    devices: opts.devices,
+    enis: opts.enis,
+    packets: opts.packets,
+    flows: opts.flows,
+    drainMs: opts.drainMs,
+    cases: [],
+  };
   const pcaps = { one: join(dir, 'one.pcap'), spread: join(dir, 'spread.pcap') };
   writePcap(pcaps.one, opts.packets, opts.flows, 1);
   writePcap(pcaps.spread, opts.packets, opts.flows, opts.enis);
@@ -163,7 +198,12 @@ async function inner(opts) {
       const m0 = machineBusyTicks();
       const t0 = process.hrtime.bigint();
       const r = await tcpreplay(pcaps[shape], pps);
-      baseline[`${shape}/${pps}`] = { machineCpuSec: (machineBusyTicks() - m0) / ticksPerSec, wallSec: Number(process.hrtime.bigint() - t0) / 1e9, sent: r.sent, pps: r.pps };
+      baseline[`${shape}/${pps}`] = {
+        machineCpuSec: (machineBusyTicks() - m0) / ticksPerSec,
+        wallSec: Number(process.hrtime.bigint() - t0) / 1e9,
+        sent: r.sent,
+        pps: r.pps,
+      };
     }
   }
 
@@ -177,9 +217,19 @@ async function inner(opts) {
     engine.setSlot(i, { flowQuota: 0, onSharedDevices: false });
     engine.setMac(mac(vmMac(i)), i);
   }
-  const modes = await Promise.all(Array.from({ length: opts.devices }, (_, i) => engine.attach(ifindex(i), { slot: i, shared: false })));
+  const modes = await Promise.all(
+    Array.from({ length: opts.devices }, (_, i) => engine.attach(ifindex(i), { slot: i, shared: false })),
+  );
   const attachMs = Number(process.hrtime.bigint() - t0) / 1e6;
-  result.attach = { devices: opts.devices, openMs: Math.round(openMs), readyMs: Math.round(attachMs), mode: modes[0].mode, rssMiB: Math.round(process.memoryUsage().rss / 1048576), rssGrowthMiB: Math.round((process.memoryUsage().rss - rss0) / 1048576), tableEntries: engine.tableEntries };
+  result.attach = {
+    devices: opts.devices,
+    openMs: Math.round(openMs),
+    readyMs: Math.round(attachMs),
+    mode: modes[0].mode,
+    rssMiB: Math.round(process.memoryUsage().rss / 1048576),
+    rssGrowthMiB: Math.round((process.memoryUsage().rss - rss0) / 1048576),
+    tableEntries: engine.tableEntries,
+  };
 
   const buf = engine.drainBuffers();
   const drainInto = async (acc) => {
@@ -253,15 +303,25 @@ async function inner(opts) {
   // hook's and the statistics' own cost per packet on this machine can be told from the program's.
   result.floor = [];
   if (opts.emptyObject) {
-    const floor = EbpfFlowEngine.open({ flowCapacity: 1024, maxSlots: 1024, maxDevices: 1024, objectPath: opts.emptyObject });
-    await Promise.all(Array.from({ length: opts.enis }, (_, i) => floor.attach(ifindex(i), { slot: i, shared: false })));
+    const floor = EbpfFlowEngine.open({
+      flowCapacity: 1024,
+      maxSlots: 1024,
+      maxDevices: 1024,
+      objectPath: opts.emptyObject,
+    });
+    await Promise.all(
+      Array.from({ length: opts.enis }, (_, i) => floor.attach(ifindex(i), { slot: i, shared: false })),
+    );
     setRunTimeStats(true);
     for (const shape of ['one', 'spread']) {
       const p0 = floor.programStats();
       await tcpreplay(pcaps[shape], 0);
       const p1 = floor.programStats();
       const runs = p1.runCount - p0.runCount;
-      result.floor.push({ shape, kernelNsPerPacket: runs > 0 ? Math.round(((p1.runTimeNs - p0.runTimeNs) / runs) * 10) / 10 : null });
+      result.floor.push({
+        shape,
+        kernelNsPerPacket: runs > 0 ? Math.round(((p1.runTimeNs - p0.runTimeNs) / runs) * 10) / 10 : null,
+      });
     }
     setRunTimeStats(false);
     await floor.close();
@@ -273,13 +333,18 @@ async function inner(opts) {
     e.setMac(mac(vmMac(0)), 0);
     const frame = readFileSync(pcaps.one).subarray(24 + 16, 24 + 16 + 60);
     const runs = [1, 2, 3].map(() => e.testRun(frame, 1000000));
-    result.testRun = { nsPerRun: Math.min(...runs.map((r) => r.nsPerRun)), emptyNsPerRun: Math.min(...runs.map((r) => r.emptyNsPerRun)) };
+    result.testRun = {
+      nsPerRun: Math.min(...runs.map((r) => r.nsPerRun)),
+      emptyNsPerRun: Math.min(...runs.map((r) => r.emptyNsPerRun)),
+    };
     await e.close();
   }
   // tcpdump on the same traffic, for reference (capture only, no aggregation)
   result.tcpdump = [];
   for (const shape of ['one', 'spread']) {
-    const td = spawn('tcpdump', ['-i', 'any', '-n', '-w', '/dev/null', '--immediate-mode'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const td = spawn('tcpdump', ['-i', 'any', '-n', '-w', '/dev/null', '--immediate-mode'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     await new Promise((r) => td.stderr.once('data', r));
     const t = cpuTicks(td.pid);
     const r = await tcpreplay(pcaps[shape], 0);
@@ -288,13 +353,27 @@ async function inner(opts) {
     td.stderr.on('data', (d) => (err += d));
     td.kill('SIGINT');
     await new Promise((res) => td.once('exit', res));
-    result.tcpdump.push({ shape, sent: r.sent, cpuSec, captured: Number((/(\d+) packets captured/.exec(err) || [])[1]), dropped: Number((/(\d+) packets dropped by kernel/.exec(err) || [])[1]) });
+    result.tcpdump.push({
+      shape,
+      sent: r.sent,
+      cpuSec,
+      captured: Number((/(\d+) packets captured/.exec(err) || [])[1]),
+      dropped: Number((/(\d+) packets dropped by kernel/.exec(err) || [])[1]),
+    });
   }
   return result;
 }
 
-async function runEbpfBench({ devices = 500, enis = 200, packets = 1000000, fixedPps = 100000, flows = 10000, drainMs = 1000 } = {}) {
-  if (!existsSync(join(REPO, 'build/Release/flow-tc.bpf.o'))) return { skipped: 'build/Release/flow-tc.bpf.o missing (npm ci)' };
+async function runEbpfBench({
+  devices = 500,
+  enis = 200,
+  packets = 1000000,
+  fixedPps = 100000,
+  flows = 10000,
+  drainMs = 1000,
+} = {}) {
+  if (!existsSync(join(REPO, 'build/Release/flow-tc.bpf.o')))
+    return { skipped: 'build/Release/flow-tc.bpf.o missing (npm ci)' };
   if (!existsSync(join(REPO, 'dist/capture/ebpf/ebpf-engine.js'))) return { skipped: 'dist/ missing (npm run build)' };
   const dir = mkdtempSync(join(tmpdir(), 'flowlog-ebpf-bench-'));
   try {
@@ -302,20 +381,28 @@ async function runEbpfBench({ devices = 500, enis = 200, packets = 1000000, fixe
     const load = require('node:os').loadavg();
     let emptyObject = join(dir, 'flow-tc-empty.bpf.o');
     try {
-      execFileSync(process.execPath, [join(REPO, 'tools/build-bpf.js'), emptyObject, '-DFLOWLOG_BENCH_EMPTY'], { stdio: 'ignore' });
+      execFileSync(process.execPath, [join(REPO, 'tools/build-bpf.js'), emptyObject, '-DFLOWLOG_BENCH_EMPTY'], {
+        stdio: 'ignore',
+      });
     } catch {
       emptyObject = ''; // no clang here: no floor figures
     }
     const opts = { devices, enis, packets, fixedPps, flows, drainMs, dir, emptyObject };
-    const out = execFileSync('ip', ['netns', 'exec', NS_HOST, process.execPath, __filename, '--inner', JSON.stringify(opts)], {
-      encoding: 'utf8',
-      env: { ...process.env, UV_THREADPOOL_SIZE: '16' },
-      maxBuffer: 1 << 24,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const out = execFileSync(
+      'ip',
+      ['netns', 'exec', NS_HOST, process.execPath, __filename, '--inner', JSON.stringify(opts)],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, UV_THREADPOOL_SIZE: '16' },
+        maxBuffer: 1 << 24,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     const result = JSON.parse(out.trim().split('\n').pop());
     result.loadAverageBefore = load.map((x) => Math.round(x * 100) / 100);
-    result.loadAverageAfter = require('node:os').loadavg().map((x) => Math.round(x * 100) / 100);
+    result.loadAverageAfter = require('node:os')
+      .loadavg()
+      .map((x) => Math.round(x * 100) / 100);
     result.cpus = require('node:os').cpus().length;
     return result;
   } finally {
@@ -325,21 +412,33 @@ async function runEbpfBench({ devices = 500, enis = 200, packets = 1000000, fixe
 }
 
 function ebpfLines(r) {
-  if (!r || r.skipped || r.error) return [`eBPF engine: ${r ? (r.skipped ? `skipped: ${r.skipped}` : `FAILED: ${r.error}`) : 'not run'}`];
+  if (!r || r.skipped || r.error)
+    return [`eBPF engine: ${r ? (r.skipped ? `skipped: ${r.skipped}` : `FAILED: ${r.error}`) : 'not run'}`];
   const lines = [
     `eBPF engine (bench/ebpf-bench.js): ${r.packets} packets of ${r.flows} flows per case, drain every ${r.drainMs} ms; ${r.cpus} CPUs, load ${r.loadAverageBefore.join(' ')} before, ${r.loadAverageAfter.join(' ')} after`,
     `  attach: ${r.attach.devices} devices ready ${r.attach.readyMs} ms after open (load ${r.attach.openMs} ms), ${r.attach.mode}; RSS ${r.attach.rssMiB} MiB (+${r.attach.rssGrowthMiB}); tables ${r.attach.tableEntries} entries each; close (detach all) ${r.attach.closeMs} ms`,
     '  case               sent      pps   veth drops  recorded  loss  unaccounted  ns/pkt  process CPU  machine CPU (none attached)  drains  max flows  max drain (swap/read/clear ms)',
   ];
   for (const c of r.cases) {
-    const d = c.maxDrainMs ? `${c.maxDrainMs.swap.toFixed(2)}/${c.maxDrainMs.read.toFixed(2)}/${c.maxDrainMs.clear.toFixed(2)}` : '-';
+    const d = c.maxDrainMs
+      ? `${c.maxDrainMs.swap.toFixed(2)}/${c.maxDrainMs.read.toFixed(2)}/${c.maxDrainMs.clear.toFixed(2)}`
+      : '-';
     lines.push(
       `  ${`${c.shape} ${c.rate}`.padEnd(18)} ${String(c.sent).padStart(8)} ${String(c.sentPps).padStart(8)} ${String(c.vethDrops).padStart(11)} ${String(c.recorded).padStart(9)} ${String(c.lossCounted).padStart(5)} ${String(c.unaccounted).padStart(12)} ${String(c.kernelNsPerPacket).padStart(7)} ${`${c.processCpuSec.toFixed(3)} s`.padStart(12)} ${`${c.machineCpuSec.toFixed(2)} s (${c.machineCpuBaselineSec.toFixed(2)} s)`.padStart(28)} ${String(c.drains).padStart(7)} ${String(c.maxFlowsPerDrain).padStart(10)}  ${d}`,
     );
   }
-  for (const f of r.floor) lines.push(`  floor (the program returning at once, same hook and statistics), ${f.shape} top speed: ${f.kernelNsPerPacket} ns/pkt`);
-  if (r.testRun) lines.push(`  BPF_PROG_TEST_RUN, one UDP packet of an existing flow, 1e6 runs: ${r.testRun.nsPerRun} ns/run (an empty program: ${r.testRun.emptyNsPerRun} ns/run)`);
-  for (const t of r.tcpdump) lines.push(`  tcpdump -i any -w /dev/null, ${t.shape} top speed: ${t.cpuSec.toFixed(2)} s CPU, ${t.captured} of ${t.sent} captured, ${t.dropped} dropped`);
+  for (const f of r.floor)
+    lines.push(
+      `  floor (the program returning at once, same hook and statistics), ${f.shape} top speed: ${f.kernelNsPerPacket} ns/pkt`,
+    );
+  if (r.testRun)
+    lines.push(
+      `  BPF_PROG_TEST_RUN, one UDP packet of an existing flow, 1e6 runs: ${r.testRun.nsPerRun} ns/run (an empty program: ${r.testRun.emptyNsPerRun} ns/run)`,
+    );
+  for (const t of r.tcpdump)
+    lines.push(
+      `  tcpdump -i any -w /dev/null, ${t.shape} top speed: ${t.cpuSec.toFixed(2)} s CPU, ${t.captured} of ${t.sent} captured, ${t.dropped} dropped`,
+    );
   return lines;
 }
 
@@ -363,7 +462,14 @@ if (require.main === module) {
       process.stderr.write('ebpf bench: needs root (network namespaces, bpf())\n');
       process.exit(1);
     }
-    runEbpfBench({ devices: arg('devices', 500), enis: arg('enis', 200), packets: arg('packets', 1000000), fixedPps: arg('fixed-pps', 100000), flows: arg('flows', 10000), drainMs: arg('drain-ms', 1000) }).then(
+    runEbpfBench({
+      devices: arg('devices', 500),
+      enis: arg('enis', 200),
+      packets: arg('packets', 1000000),
+      fixedPps: arg('fixed-pps', 100000),
+      flows: arg('flows', 10000),
+      drainMs: arg('drain-ms', 1000),
+    }).then(
       (r) => {
         for (const line of ebpfLines(r)) process.stdout.write(`${line}\n`);
         if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify(r)}\n`);

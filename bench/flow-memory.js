@@ -53,7 +53,7 @@ function measureFlowMemory({ flows = 1_000_000, packets = 5_000_000 } = {}) {
   const fillStart = process.hrtime.bigint();
   for (let i = 0; i < flows; i++) {
     setFlow(view, i);
-    if (!(view.tsSec = tsSec, table.record(view, 0, FLAG_OUT))) fillFailures++;
+    if (!((view.tsSec = tsSec), table.record(view, 0, FLAG_OUT))) fillFailures++;
   }
   const fillNs = Number(process.hrtime.bigint() - fillStart);
   fullGc();
@@ -73,7 +73,7 @@ function measureFlowMemory({ flows = 1_000_000, packets = 5_000_000 } = {}) {
     // A fixed odd stride visits the flows in a cache-unfriendly order, as real traffic does.
     stride = (stride + 7919) % flows;
     setFlow(view, stride);
-    (view.tsSec = tsSec + (p & 63), table.record(view, 0, FLAG_OUT));
+    ((view.tsSec = tsSec + (p & 63)), table.record(view, 0, FLAG_OUT));
   }
   const recordNs = Number(process.hrtime.bigint() - recordStart);
   const heapGrowth = process.memoryUsage().heapUsed - heapBefore;

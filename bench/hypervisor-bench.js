@@ -37,7 +37,10 @@ function ip(args, ignore = false) {
 }
 /** Runs `lines` through `ip -batch` (one process for thousands of commands). */
 function ipBatch(lines, ns) {
-  execFileSync('ip', [...(ns ? ['-n', ns] : []), '-batch', '-'], { input: lines.join('\n') + '\n', stdio: ['pipe', 'ignore', 'pipe'] });
+  execFileSync('ip', [...(ns ? ['-n', ns] : []), '-batch', '-'], {
+    input: lines.join('\n') + '\n',
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
 }
 const inNs = (ns, cmd, args) => ['netns', 'exec', ns, cmd, ...args];
 
@@ -46,7 +49,10 @@ function namespaces() {
     ip(['netns', 'del', ns], true);
     ip(['netns', 'add', ns]);
     ip(['-n', ns, 'link', 'set', 'lo', 'up']);
-    execFileSync('ip', inNs(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']));
+    execFileSync(
+      'ip',
+      inNs(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']),
+    );
   }
 }
 function tearDown() {
@@ -60,7 +66,8 @@ function addr(i, host) {
   const v = base + host;
   return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
 }
-const mac = (i, kind) => `02:${kind}:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}:01`;
+const mac = (i, kind) =>
+  `02:${kind}:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}:01`;
 
 /** N veth pairs: fhv<i> in the host namespace (the ENI's device), fhp<i> in the VM namespace. */
 function setUpVeth(n) {
@@ -68,46 +75,79 @@ function setUpVeth(n) {
   const links = [];
   const vm = [];
   for (let i = 0; i < n; i++) {
-    links.push(`link add fhv${i} netns ${NS_HOST} address ${mac(i, 'aa')} type veth peer name fhp${i} netns ${NS_VM} address ${mac(i, 'bb')}`);
-    vm.push(`addr add ${addr(i, 2)}/29 dev fhp${i}`, `link set fhp${i} up`, `neigh add ${addr(i, 3)} lladdr 02:cc:00:00:00:01 dev fhp${i}`);
+    links.push(
+      `link add fhv${i} netns ${NS_HOST} address ${mac(i, 'aa')} type veth peer name fhp${i} netns ${NS_VM} address ${mac(i, 'bb')}`,
+    );
+    vm.push(
+      `addr add ${addr(i, 2)}/29 dev fhp${i}`,
+      `link set fhp${i} up`,
+      `neigh add ${addr(i, 3)} lladdr 02:cc:00:00:00:01 dev fhp${i}`,
+    );
   }
   ipBatch(links);
-  ipBatch(Array.from({ length: n }, (_, i) => `link set fhv${i} up`), NS_HOST);
+  ipBatch(
+    Array.from({ length: n }, (_, i) => `link set fhv${i} up`),
+    NS_HOST,
+  );
   ipBatch(vm, NS_VM);
-  return Array.from({ length: n }, (_, i) => `  - { id: eni-hv${i}, interface: fhv${i}, mac: "${mac(i, 'bb')}", ips: [${addr(i, 2)}], vpcId: vpc-hv, vswitchId: vsw-hv, vmId: i-hv${i} }`);
+  return Array.from(
+    { length: n },
+    (_, i) =>
+      `  - { id: eni-hv${i}, interface: fhv${i}, mac: "${mac(i, 'bb')}", ips: [${addr(i, 2)}], vpcId: vpc-hv, vswitchId: vsw-hv, vmId: i-hv${i} }`,
+  );
 }
 
 /** One bridge fhbr0 with one port (fhbp0, its peer fhbv0 in the VM namespace); ENIs by MAC. */
 function setUpBridge(n) {
   namespaces();
   ipBatch([`link add fhbp0 netns ${NS_HOST} type veth peer name fhbv0 netns ${NS_VM}`]);
-  ipBatch(['link add fhbr0 type bridge', 'link set fhbr0 up', 'link set fhbp0 master fhbr0', 'link set fhbp0 up'], NS_HOST);
+  ipBatch(
+    ['link add fhbr0 type bridge', 'link set fhbr0 up', 'link set fhbp0 master fhbr0', 'link set fhbp0 up'],
+    NS_HOST,
+  );
   ipBatch(['link set fhbv0 up'], NS_VM);
-  return Array.from({ length: n }, (_, i) => `  - { id: eni-br${i}, mac: "${mac(i, 'bb')}", ips: [${addr(i, 2)}], vpcId: vpc-hv, vswitchId: vsw-hv, vmId: i-br${i} }`);
+  return Array.from(
+    { length: n },
+    (_, i) =>
+      `  - { id: eni-br${i}, mac: "${mac(i, 'bb')}", ips: [${addr(i, 2)}], vpcId: vpc-hv, vswitchId: vsw-hv, vmId: i-br${i} }`,
+  );
 }
 
 /** A pcap of PACKETS UDP frames from each of N VMs (MAC and address of VM i) to a phantom peer. */
 function bridgePcap(path, n) {
   const frameLen = 14 + 20 + 8 + PAYLOAD;
   const buf = Buffer.alloc(24 + n * PACKETS * (16 + frameLen));
-  buf.writeUInt32LE(0xa1b2c3d4, 0); buf.writeUInt16LE(2, 4); buf.writeUInt16LE(4, 6); buf.writeUInt32LE(65535, 16); buf.writeUInt32LE(1, 20);
+  buf.writeUInt32LE(0xa1b2c3d4, 0);
+  buf.writeUInt16LE(2, 4);
+  buf.writeUInt16LE(4, 6);
+  buf.writeUInt32LE(65535, 16);
+  buf.writeUInt32LE(1, 20);
   let off = 24;
   for (let k = 0; k < PACKETS; k++) {
     for (let i = 0; i < n; i++) {
-      buf.writeUInt32LE(1, off); buf.writeUInt32LE(k * n + i, off + 4); buf.writeUInt32LE(frameLen, off + 8); buf.writeUInt32LE(frameLen, off + 12);
+      buf.writeUInt32LE(1, off);
+      buf.writeUInt32LE(k * n + i, off + 4);
+      buf.writeUInt32LE(frameLen, off + 8);
+      buf.writeUInt32LE(frameLen, off + 12);
       const f = off + 16;
       Buffer.from('02cc00000001', 'hex').copy(buf, f);
       Buffer.from(mac(i, 'bb').replace(/:/g, ''), 'hex').copy(buf, f + 6);
       buf.writeUInt16BE(0x0800, f + 12);
       const h = f + 14;
-      buf[h] = 0x45; buf.writeUInt16BE(20 + 8 + PAYLOAD, h + 2); buf[h + 8] = 64; buf[h + 9] = 17;
-      buf.writeUInt32BE(0x0a640000 + i * 8 + 2, h + 12); buf.writeUInt32BE(0x0a640000 + i * 8 + 3, h + 16);
+      buf[h] = 0x45;
+      buf.writeUInt16BE(20 + 8 + PAYLOAD, h + 2);
+      buf[h + 8] = 64;
+      buf[h + 9] = 17;
+      buf.writeUInt32BE(0x0a640000 + i * 8 + 2, h + 12);
+      buf.writeUInt32BE(0x0a640000 + i * 8 + 3, h + 16);
       // A valid header checksum: with br_netfilter loaded the bridge drops frames without one.
       let sum = 0;
       for (let w = 0; w < 20; w += 2) sum += buf.readUInt16BE(h + w);
       while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
       buf.writeUInt16BE(~sum & 0xffff, h + 10);
-      buf.writeUInt16BE(40000, h + 20); buf.writeUInt16BE(7000, h + 22); buf.writeUInt16BE(8 + PAYLOAD, h + 24);
+      buf.writeUInt16BE(40000, h + 20);
+      buf.writeUInt16BE(7000, h + 22);
+      buf.writeUInt16BE(8 + PAYLOAD, h + 24);
       off += 16 + frameLen;
     }
   }
@@ -124,7 +164,7 @@ function sendVeth(n) {
     '    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
     '    s.bind((a(base + 2), 40000))',
     `    for _ in range(${PACKETS}): s.sendto(b"x" * ${PAYLOAD}, (a(base + 3), 7000))`,
-    "    time.sleep(0.001)  # paced: a burst over many veths overflows the backlog (netdev_max_backlog) and the veths drop",
+    '    time.sleep(0.001)  # paced: a burst over many veths overflows the backlog (netdev_max_backlog) and the veths drop',
     '    s.close()',
   ].join('\n');
   execFileSync('ip', inNs(NS_VM, 'python3', ['-c', script]));
@@ -142,18 +182,33 @@ async function runShape(shape, n, dir) {
   const config = join(dir, `agent-${shape}-${n}.yaml`);
   const out = join(dir, `records-${shape}-${n}.jsonl`);
   rmSync(out, { force: true });
-  writeFileSync(config, [
-    'region: cn-hangzhou', 'accountId: "1234567890123456"', `stateDir: ${dir}/state`,
-    ...(shape === 'bridge' ? ['capture: { devices: [fhbr0] }'] : []),
-    'enis:', ...enis,
-    'flowLogs:', '  - { id: fl-hv, resourceType: vpc, resourceId: vpc-hv, aggregationInterval: "60s", sink: { type: file, path: unused.jsonl } }', '',
-  ].join('\n'));
+  writeFileSync(
+    config,
+    [
+      'region: cn-hangzhou',
+      'accountId: "1234567890123456"',
+      `stateDir: ${dir}/state`,
+      ...(shape === 'bridge' ? ['capture: { devices: [fhbr0] }'] : []),
+      'enis:',
+      ...enis,
+      'flowLogs:',
+      '  - { id: fl-hv, resourceType: vpc, resourceId: vpc-hv, aggregationInterval: "60s", sink: { type: file, path: unused.jsonl } }',
+      '',
+    ].join('\n'),
+  );
   const daemonJs = join(dir, 'daemon.js');
-  const env = { ...process.env, NODE_PATH: join(REPO, 'node_modules'), FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node') };
+  const env = {
+    ...process.env,
+    NODE_PATH: join(REPO, 'node_modules'),
+    FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node'),
+  };
   const t0 = Date.now();
   // FLOWLOG_BENCH_AGENT_NODE_ARGS: node flags for the agent alone (e.g. --cpu-prof).
   const nodeArgs = (process.env.FLOWLOG_BENCH_AGENT_NODE_ARGS || '').split(' ').filter(Boolean);
-  const agent = spawn('ip', inNs(NS_HOST, process.execPath, [...nodeArgs, daemonJs, config, out]), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const agent = spawn('ip', inNs(NS_HOST, process.execPath, [...nodeArgs, daemonJs, config, out]), {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let log = '';
   agent.stderr.on('data', (d) => (log += d));
   try {
@@ -170,13 +225,35 @@ async function runShape(shape, n, dir) {
     const rss = rssMiB(agent.pid);
     agent.kill('SIGTERM');
     await new Promise((r) => agent.on('exit', r));
-    const recs = existsSync(out) ? readFileSync(out, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+    const recs = existsSync(out)
+      ? readFileSync(out, 'utf8')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+      : [];
     const perEni = new Map();
-    for (const r of recs) if (r['log-status'] === 'OK' && r.protocol === '17') perEni.set(r['eni-id'], (perEni.get(r['eni-id']) || 0) + Number(r.packets));
+    for (const r of recs)
+      if (r['log-status'] === 'OK' && r.protocol === '17')
+        perEni.set(r['eni-id'], (perEni.get(r['eni-id']) || 0) + Number(r.packets));
     const exact = [...perEni.values()].filter((p) => p === PACKETS).length;
-    if (process.env.FLOWLOG_BENCH_DEBUG) console.error(JSON.stringify(recs.filter((r) => r['log-status'] === 'SKIPDATA')), JSON.stringify([...perEni].filter(([, p]) => p !== PACKETS)), perEni.size);
+    if (process.env.FLOWLOG_BENCH_DEBUG)
+      console.error(
+        JSON.stringify(recs.filter((r) => r['log-status'] === 'SKIPDATA')),
+        JSON.stringify([...perEni].filter(([, p]) => p !== PACKETS)),
+        perEni.size,
+      );
     const skip = recs.filter((r) => r['log-status'] === 'SKIPDATA').reduce((s, r) => s + (Number(r.packets) || 0), 0);
-    return { shape, enis: n, devicesOpened: opened, readySec, rssMiB: Math.round(rss), idleCpuPct: Number(idleCpuPct.toFixed(2)), drops: skip, exactEnis: exact };
+    return {
+      shape,
+      enis: n,
+      devicesOpened: opened,
+      readySec,
+      rssMiB: Math.round(rss),
+      idleCpuPct: Number(idleCpuPct.toFixed(2)),
+      drops: skip,
+      exactEnis: exact,
+    };
   } finally {
     if (agent.exitCode === null) agent.kill('SIGKILL');
     tearDown();
@@ -186,7 +263,15 @@ async function runShape(shape, n, dir) {
 async function runHypervisorBench({ enis = [100, 500], shapes = ['veth', 'bridge'] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'flowlog-hv-bench-'));
   try {
-    require('esbuild').buildSync({ entryPoints: [join(REPO, 'test/helpers/daemon-entry.ts')], bundle: true, platform: 'node', target: 'node20', packages: 'external', outfile: join(dir, 'daemon.js'), logLevel: 'error' });
+    require('esbuild').buildSync({
+      entryPoints: [join(REPO, 'test/helpers/daemon-entry.ts')],
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      packages: 'external',
+      outfile: join(dir, 'daemon.js'),
+      logLevel: 'error',
+    });
     const results = [];
     for (const n of enis) for (const shape of shapes) results.push(await runShape(shape, n, dir));
     return results;
@@ -199,18 +284,31 @@ async function runHypervisorBench({ enis = [100, 500], shapes = ['veth', 'bridge
 function hypervisorLines(results) {
   return [
     'hypervisor scale (bench/hypervisor-bench.js): ENIs, shape, ready after start, daemon RSS, idle CPU over 10 s, drops, ENIs with exact counts',
-    ...results.map((r) => `  ${String(r.enis).padStart(4)} ${r.shape.padEnd(6)}: ready ${r.readySec.toFixed(2)} s (${r.devicesOpened} devices), RSS ${r.rssMiB} MiB, idle ${r.idleCpuPct}% of a core, drops ${r.drops}, exact ${r.exactEnis}/${r.enis}`),
+    ...results.map(
+      (r) =>
+        `  ${String(r.enis).padStart(4)} ${r.shape.padEnd(6)}: ready ${r.readySec.toFixed(2)} s (${r.devicesOpened} devices), RSS ${r.rssMiB} MiB, idle ${r.idleCpuPct}% of a core, drops ${r.drops}, exact ${r.exactEnis}/${r.enis}`,
+    ),
   ];
 }
 
 module.exports = { runHypervisorBench, hypervisorLines };
 
 if (require.main === module) {
-  const opt = (name) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : undefined; };
+  const opt = (name) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? process.argv[i + 1] : undefined;
+  };
   const enis = (opt('enis') || '100,500').split(',').map(Number);
   const shapes = (opt('shapes') || 'veth,bridge').split(',');
-  runHypervisorBench({ enis, shapes }).then((r) => {
-    if (process.argv.includes('--json')) return console.log(JSON.stringify(r, null, 2));
-    for (const line of hypervisorLines(r)) console.log(line);
-  }, (e) => { console.error(`hypervisor bench: ${e.message}`); tearDown(); process.exit(1); });
+  runHypervisorBench({ enis, shapes }).then(
+    (r) => {
+      if (process.argv.includes('--json')) return console.log(JSON.stringify(r, null, 2));
+      for (const line of hypervisorLines(r)) console.log(line);
+    },
+    (e) => {
+      console.error(`hypervisor bench: ${e.message}`);
+      tearDown();
+      process.exit(1);
+    },
+  );
 }

@@ -30,7 +30,9 @@ const RUNS = Number(opt('runs', 5));
 const BATCH = Number(opt('batch', 4096));
 
 const { JsonLinesEncoder, formatBatchLines } = require(
-  fs.existsSync(path.join(DIR, 'output', 'format', 'json-lines.js')) ? path.join(DIR, 'output', 'format', 'json-lines.js') : path.join(DIR, 'sink', 'json-lines.js'),
+  fs.existsSync(path.join(DIR, 'output', 'format', 'json-lines.js'))
+    ? path.join(DIR, 'output', 'format', 'json-lines.js')
+    : path.join(DIR, 'sink', 'json-lines.js'),
 );
 const { PLAIN_TEXT } = require(path.join(DIR, 'flow', 'record.js'));
 
@@ -39,7 +41,12 @@ const { prng } = require('./prng');
 // Per ENI, the id strings are built once (config load), so every record shares them.
 const enis = Array.from({ length: ENIS }, (_, i) => {
   const n = String(i + 1).padStart(4, '0');
-  return { id: `eni-bench00000000000${n}`, vpcId: `vpc-bench0000000000${n}`, vswitchId: `vsw-bench0000000000${n}`, vmId: `i-bench00000000000${n}` };
+  return {
+    id: `eni-bench00000000000${n}`,
+    vpcId: `vpc-bench0000000000${n}`,
+    vswitchId: `vsw-bench0000000000${n}`,
+    vmId: `i-bench00000000000${n}`,
+  };
 });
 const accountId = '1234567890123456';
 

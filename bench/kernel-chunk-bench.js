@@ -39,9 +39,19 @@ const IMAGES = 12; // distinct chunk images, so each read starts at another flow
 
 function pipelineOf(dir, kernel) {
   const cfg = join(dir, `agent-${kernel}.yaml`);
-  writeFileSync(cfg, ['region: cn-hangzhou', 'accountId: "1234567890123456"', `stateDir: ${dir}`, 'enis:',
-    '  - { id: eni-bench0, mac: "0a:00:00:00:00:01", ips: [10.203.0.1], vpcId: vpc-bench, vswitchId: vsw-bench, vmId: i-bench }',
-    'flowLogs:', '  - { id: fl-bench, resourceType: vpc, resourceId: vpc-bench, aggregationInterval: 10, sink: { type: stdout } }', ''].join('\n'));
+  writeFileSync(
+    cfg,
+    [
+      'region: cn-hangzhou',
+      'accountId: "1234567890123456"',
+      `stateDir: ${dir}`,
+      'enis:',
+      '  - { id: eni-bench0, mac: "0a:00:00:00:00:01", ips: [10.203.0.1], vpcId: vpc-bench, vswitchId: vsw-bench, vmId: i-bench }',
+      'flowLogs:',
+      '  - { id: fl-bench, resourceType: vpc, resourceId: vpc-bench, aggregationInterval: 10, sink: { type: stdout } }',
+      '',
+    ].join('\n'),
+  );
   const { config } = loadConfig(cfg);
   const p = buildPipeline(config, { submit: () => {} }, { maxGapWindows: 1, wallClock: true, kernel });
   p.recorder.tick(START);
@@ -54,13 +64,23 @@ function chunkImage(first, flows, remotes) {
   let pos = 0;
   for (let i = 0; i < PER_READ; i++) {
     const f = (first + i) % flows;
-    chunk.writeUInt32LE(START + 1, pos); chunk.writeUInt32LE(i, pos + 4); chunk.writeUInt32LE(FRAME, pos + 8); chunk.writeUInt32LE(FRAME, pos + 12);
+    chunk.writeUInt32LE(START + 1, pos);
+    chunk.writeUInt32LE(i, pos + 4);
+    chunk.writeUInt32LE(FRAME, pos + 8);
+    chunk.writeUInt32LE(FRAME, pos + 12);
     const b = pos + 16;
-    Buffer.from([0x0a, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2]).copy(chunk, b); chunk.writeUInt16BE(0x0800, b + 12);
+    Buffer.from([0x0a, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2]).copy(chunk, b);
+    chunk.writeUInt16BE(0x0800, b + 12);
     const ip = b + 14;
-    chunk[ip] = 0x45; chunk.writeUInt16BE(46, ip + 2); chunk[ip + 8] = 64; chunk[ip + 9] = 17;
-    chunk.writeUInt32BE(0x0acb0100 + (f % remotes), ip + 12); chunk.writeUInt32BE(0x0acb0001, ip + 16);
-    chunk.writeUInt16BE(1024 + Math.floor(f / remotes), ip + 20); chunk.writeUInt16BE(9, ip + 22); chunk.writeUInt16BE(26, ip + 24);
+    chunk[ip] = 0x45;
+    chunk.writeUInt16BE(46, ip + 2);
+    chunk[ip + 8] = 64;
+    chunk[ip + 9] = 17;
+    chunk.writeUInt32BE(0x0acb0100 + (f % remotes), ip + 12);
+    chunk.writeUInt32BE(0x0acb0001, ip + 16);
+    chunk.writeUInt16BE(1024 + Math.floor(f / remotes), ip + 20);
+    chunk.writeUInt16BE(9, ip + 22);
+    chunk.writeUInt16BE(26, ip + 24);
     pos += 16 + FRAME;
   }
   return chunk;
@@ -121,8 +141,17 @@ async function measure({ flows, remotes, mpkt, gapMs, gapMpkt }, kernel, dir) {
 
 async function main() {
   const args = process.argv.slice(2);
-  const num = (name, dflt) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : dflt; };
-  const o = { flows: num('flows', 10000), remotes: num('remotes', 1), mpkt: num('mpkt', 2), gapMs: num('gap-ms', 7), gapMpkt: num('gap-mpkt', 0.3) };
+  const num = (name, dflt) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? Number(args[i + 1]) : dflt;
+  };
+  const o = {
+    flows: num('flows', 10000),
+    remotes: num('remotes', 1),
+    mpkt: num('mpkt', 2),
+    gapMs: num('gap-ms', 7),
+    gapMpkt: num('gap-mpkt', 0.3),
+  };
   const dir = mkdtempSync(join(tmpdir(), 'flowlog-kernel-chunk-'));
   try {
     const kernel = await measure(o, true, dir);
@@ -133,4 +162,7 @@ async function main() {
   }
 }
 
-main().catch((e) => { console.error(`kernel chunk bench: ${e.message}`); process.exit(1); });
+main().catch((e) => {
+  console.error(`kernel chunk bench: ${e.message}`);
+  process.exit(1);
+});

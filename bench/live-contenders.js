@@ -95,18 +95,30 @@ const CONTENDERS = {
     const config = join(ctx.dir, 'agent.yaml');
     const out = join(ctx.dir, 'agent-records.jsonl');
     rmSync(out, { force: true });
-    writeFileSync(config, [
-      'region: cn-hangzhou', 'accountId: "1234567890123456"', `stateDir: ${ctx.dir}`,
-      'enis:', `  - { id: eni-bench0, interface: ${ctx.dev}, ips: [10.203.0.1], vpcId: vpc-bench, vswitchId: vsw-bench, vmId: i-bench }`,
-      'flowLogs:', '  - { id: fl-bench, resourceType: vpc, resourceId: vpc-bench, aggregationInterval: 10, sink: { type: file, path: unused.jsonl } }',
-      `capture: { snaplenBytes: 128, bufferBytes: ${ctx.bufferBytes} }`, 'metrics: { listen: "" }', '',
-    ].join('\n'));
+    writeFileSync(
+      config,
+      [
+        'region: cn-hangzhou',
+        'accountId: "1234567890123456"',
+        `stateDir: ${ctx.dir}`,
+        'enis:',
+        `  - { id: eni-bench0, interface: ${ctx.dev}, ips: [10.203.0.1], vpcId: vpc-bench, vswitchId: vsw-bench, vmId: i-bench }`,
+        'flowLogs:',
+        '  - { id: fl-bench, resourceType: vpc, resourceId: vpc-bench, aggregationInterval: 10, sink: { type: file, path: unused.jsonl } }',
+        `capture: { snaplenBytes: 128, bufferBytes: ${ctx.bufferBytes} }`,
+        'metrics: { listen: "" }',
+        '',
+      ].join('\n'),
+    );
     const env = { ...process.env, NODE_PATH: join(REPO, 'node_modules'), FLOWLOG_CAPTURE_ADDON: ADDON };
     // FLOWLOG_BENCH_AGENT_NODE_ARGS: node flags for the agent alone (e.g. --cpu-prof, which NODE_OPTIONS refuses).
     const nodeArgs = (process.env.FLOWLOG_BENCH_AGENT_NODE_ARGS || '').split(' ').filter(Boolean);
     // FLOWLOG_BENCH_DAEMON_JS: another daemon bundle (e.g. an earlier commit's) in the agent's place.
     const daemonJs = process.env.FLOWLOG_BENCH_DAEMON_JS || ctx.daemonJs;
-    const child = spawn('ip', ctx.inNs(ctx.ns, process.execPath, [...nodeArgs, daemonJs, config, out]), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('ip', ctx.inNs(ctx.ns, process.execPath, [...nodeArgs, daemonJs, config, out]), {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let log = '';
     child.stderr.on('data', (d) => (log += d));
     return {
@@ -115,10 +127,22 @@ const CONTENDERS = {
       async finish() {
         child.kill('SIGTERM');
         await new Promise((r) => child.on('exit', r));
-        const recs = existsSync(out) ? readFileSync(out, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
-        const stopped = log.split('\n').filter((l) => l.includes('"daemon stopped"')).map((l) => JSON.parse(l))[0] || {};
+        const recs = existsSync(out)
+          ? readFileSync(out, 'utf8')
+              .trim()
+              .split('\n')
+              .filter(Boolean)
+              .map((l) => JSON.parse(l))
+          : [];
+        const stopped =
+          log
+            .split('\n')
+            .filter((l) => l.includes('"daemon stopped"'))
+            .map((l) => JSON.parse(l))[0] || {};
         return {
-          counted: recs.filter((r) => r.protocol === '17' && r['log-status'] === 'OK').reduce((n, r) => n + Number(r.packets), 0),
+          counted: recs
+            .filter((r) => r.protocol === '17' && r['log-status'] === 'OK')
+            .reduce((n, r) => n + Number(r.packets), 0),
           drops: recs.filter((r) => r['log-status'] === 'SKIPDATA').reduce((n, r) => n + Number(r.packets), 0),
           skipdata: recs.filter((r) => r['log-status'] === 'SKIPDATA').length,
           kernelPackets: stopped.kernelPackets,
@@ -127,7 +151,23 @@ const CONTENDERS = {
     };
   },
   tcpdump(ctx) {
-    const child = spawn('ip', ctx.inNs(ctx.ns, 'tcpdump', ['-i', ctx.dev, '-n', '-p', '-s', '128', '-B', String(ctx.bufferBytes >> 10), '-w', '/dev/null', 'udp']), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      'ip',
+      ctx.inNs(ctx.ns, 'tcpdump', [
+        '-i',
+        ctx.dev,
+        '-n',
+        '-p',
+        '-s',
+        '128',
+        '-B',
+        String(ctx.bufferBytes >> 10),
+        '-w',
+        '/dev/null',
+        'udp',
+      ]),
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let text = '';
     child.stderr.on('data', (d) => (text += d));
     return {
@@ -136,23 +176,51 @@ const CONTENDERS = {
       async finish() {
         child.kill('SIGINT');
         await new Promise((r) => child.on('exit', r));
-        return { counted: Number((/(\d+) packets captured/.exec(text) || [])[1]), drops: Number((/(\d+) packets dropped by kernel/.exec(text) || [])[1]) };
+        return {
+          counted: Number((/(\d+) packets captured/.exec(text) || [])[1]),
+          drops: Number((/(\d+) packets dropped by kernel/.exec(text) || [])[1]),
+        };
       },
     };
   },
   softflowd(ctx) {
     const ctl = join(ctx.dir, 'softflowd.ctl');
-    const args = ['-i', ctx.dev, '-d', '-N', '-n', '127.0.0.1:9', '-c', ctl, '-p', join(ctx.dir, 'softflowd.pid'), '-m', '1000000', '-6', '-C', '128', '-B', String(ctx.bufferBytes), 'udp'];
+    const args = [
+      '-i',
+      ctx.dev,
+      '-d',
+      '-N',
+      '-n',
+      '127.0.0.1:9',
+      '-c',
+      ctl,
+      '-p',
+      join(ctx.dir, 'softflowd.pid'),
+      '-m',
+      '1000000',
+      '-6',
+      '-C',
+      '128',
+      '-B',
+      String(ctx.bufferBytes),
+      'udp',
+    ];
     const child = spawn('ip', ctx.inNs(ctx.ns, 'softflowd', args), { stdio: ['ignore', 'pipe', 'pipe'] });
     return {
       child,
       ready: waitFor(child, /starting data collection/, 10000),
       async finish() {
-        const text = execFileSync('ip', ctx.inNs(ctx.ns, 'softflowctl', ['-c', ctl, 'statistics']), { encoding: 'utf8' });
+        const text = execFileSync('ip', ctx.inNs(ctx.ns, 'softflowctl', ['-c', ctl, 'statistics']), {
+          encoding: 'utf8',
+        });
         execFileSync('ip', ctx.inNs(ctx.ns, 'softflowctl', ['-c', ctl, 'shutdown']), { stdio: 'ignore' });
         await new Promise((r) => child.on('exit', r));
         const n = (re) => Number((re.exec(text) || [])[1]);
-        return { counted: n(/Packets received by libpcap: (\d+)/), processed: n(/Packets processed: (\d+)/), drops: n(/Packets dropped by libpcap: (\d+)/) + n(/Packets dropped by interface: (\d+)/) };
+        return {
+          counted: n(/Packets received by libpcap: (\d+)/),
+          processed: n(/Packets processed: (\d+)/),
+          drops: n(/Packets dropped by libpcap: (\d+)/) + n(/Packets dropped by interface: (\d+)/),
+        };
       },
     };
   },
@@ -160,12 +228,28 @@ const CONTENDERS = {
     const out = join(ctx.dir, 'pmacctd-out.csv');
     rmSync(out, { force: true });
     const conf = join(ctx.dir, 'pmacctd-live.conf');
-    writeFileSync(conf, [
-      'daemonize: false', `pcap_interface: ${ctx.dev}`, 'promisc: false', 'snaplen: 128', 'pcap_filter: udp',
-      'aggregate: src_host,dst_host,src_port,dst_port,proto', 'plugins: print', 'print_output: csv', `print_output_file: ${out}`,
-      'print_refresh_time: 600', 'print_history: 10m', 'print_history_roundoff: m', 'print_output_file_append: true',
-      'plugin_buffer_size: 102400', 'plugin_pipe_size: 102400000', 'print_cache_entries: 65537', '',
-    ].join('\n'));
+    writeFileSync(
+      conf,
+      [
+        'daemonize: false',
+        `pcap_interface: ${ctx.dev}`,
+        'promisc: false',
+        'snaplen: 128',
+        'pcap_filter: udp',
+        'aggregate: src_host,dst_host,src_port,dst_port,proto',
+        'plugins: print',
+        'print_output: csv',
+        `print_output_file: ${out}`,
+        'print_refresh_time: 600',
+        'print_history: 10m',
+        'print_history_roundoff: m',
+        'print_output_file_append: true',
+        'plugin_buffer_size: 102400',
+        'plugin_pipe_size: 102400000',
+        'print_cache_entries: 65537',
+        '',
+      ].join('\n'),
+    );
     const child = spawn('ip', ctx.inNs(ctx.ns, 'pmacctd', ['-f', conf]), { stdio: ['ignore', 'pipe', 'pipe'] });
     return {
       child,
@@ -200,7 +284,10 @@ const CONTENDERS = {
 
 function nodeScript(ctx, script) {
   const env = { ...process.env, NODE_PATH: join(REPO, 'node_modules') };
-  const child = spawn('ip', ctx.inNs(ctx.ns, process.execPath, ['-e', script]), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('ip', ctx.inNs(ctx.ns, process.execPath, ['-e', script]), {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
   child.stdout.on('data', (d) => (text += d));
   return {
@@ -232,11 +319,23 @@ async function runOne(name, ctx, send, { settleMs = 10000, idleMs = 2000 } = {})
   await sleep(1500);
   const cpuSec = (treeCpuNs(pid, after) - cpu0) / 1e9;
   if (process.env.FLOWLOG_BENCH_THREADS) {
-    const parts = [...after].map(([t, ns]) => [t, (ns - (before.get(t) || 0)) / 1e6]).filter(([, ms]) => ms >= 0.5).map(([t, ms]) => `${t} ${ms.toFixed(1)} ms`);
+    const parts = [...after]
+      .map(([t, ns]) => [t, (ns - (before.get(t) || 0)) / 1e6])
+      .filter(([, ms]) => ms >= 0.5)
+      .map(([t, ms]) => `${t} ${ms.toFixed(1)} ms`);
     console.error(`${name}: ${(cpuSec * 1e3).toFixed(1)} ms: ${parts.join(', ')}`);
   }
   const counts = await c.finish();
-  return { name, sent: sent.packets, pps: sent.pps, cpuSec, usPerPacket: (cpuSec / sent.packets) * 1e6, startSec, idleMsPerSec, ...counts };
+  return {
+    name,
+    sent: sent.packets,
+    pps: sent.pps,
+    cpuSec,
+    usPerPacket: (cpuSec / sent.packets) * 1e6,
+    startSec,
+    idleMsPerSec,
+    ...counts,
+  };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -247,7 +346,9 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
  * million packets, worst drops.
  */
 async function runLiveContenders(ctx, tcpreplay, { rounds = 3, rates = [undefined], only, settleMs, idleMs } = {}) {
-  const names = Object.keys(CONTENDERS).filter((n) => (!['softflowd', 'pmacctd', 'tcpdump'].includes(n) || which(n)) && (only === undefined || only.includes(n)));
+  const names = Object.keys(CONTENDERS).filter(
+    (n) => (!['softflowd', 'pmacctd', 'tcpdump'].includes(n) || which(n)) && (only === undefined || only.includes(n)),
+  );
   const results = [];
   for (const rate of rates) {
     const runs = Object.fromEntries(names.map((n) => [n, []]));
@@ -259,7 +360,17 @@ async function runLiveContenders(ctx, tcpreplay, { rounds = 3, rates = [undefine
       contenders: names.map((name) => {
         const rs = runs[name];
         const perM = rs.map((x) => x.cpuSec / (x.sent / 1e6));
-        return { name, runs: rs, bestCpuSecPerMpkt: Math.min(...perM), medianCpuSecPerMpkt: median(perM), medianStartSec: median(rs.map((x) => x.startSec)), medianIdleMsPerSec: rs[0].idleMsPerSec === null ? null : median(rs.map((x) => x.idleMsPerSec)), worstDrops: Math.max(...rs.map((x) => (x.drops === null ? 0 : x.drops))), minCounted: Math.min(...rs.map((x) => x.counted)), sent: rs[0].sent };
+        return {
+          name,
+          runs: rs,
+          bestCpuSecPerMpkt: Math.min(...perM),
+          medianCpuSecPerMpkt: median(perM),
+          medianStartSec: median(rs.map((x) => x.startSec)),
+          medianIdleMsPerSec: rs[0].idleMsPerSec === null ? null : median(rs.map((x) => x.idleMsPerSec)),
+          worstDrops: Math.max(...rs.map((x) => (x.drops === null ? 0 : x.drops))),
+          minCounted: Math.min(...rs.map((x) => x.counted)),
+          sent: rs[0].sent,
+        };
       }),
     });
   }
@@ -270,18 +381,36 @@ async function runLiveContenders(ctx, tcpreplay, { rounds = 3, rates = [undefine
 function contenderLines(results) {
   const lines = [];
   for (const r of results) {
-    lines.push(`live contenders at ${r.rate === 'top speed' ? 'tcpreplay top speed' : `${r.rate} pps`} (best / median of ${r.contenders[0].runs.length}, CPU s per million packets):`);
+    lines.push(
+      `live contenders at ${r.rate === 'top speed' ? 'tcpreplay top speed' : `${r.rate} pps`} (best / median of ${r.contenders[0].runs.length}, CPU s per million packets):`,
+    );
     for (const c of r.contenders) {
       const pps = c.runs.map((x) => x.pps).join('/');
-      const extra = c.name === 'agent' ? `, SKIPDATA records ${Math.max(...c.runs.map((x) => x.skipdata))}, kernel took ${c.runs.map((x) => x.kernelPackets).join('/')}` : '';
-      lines.push(`  ${c.name.padEnd(9)}: ${c.bestCpuSecPerMpkt.toFixed(4)} / ${c.medianCpuSecPerMpkt.toFixed(4)}  counted >= ${c.minCounted} of ${c.sent}, drops <= ${c.worstDrops}${extra} (sent at ${pps} pps)`);
+      const extra =
+        c.name === 'agent'
+          ? `, SKIPDATA records ${Math.max(...c.runs.map((x) => x.skipdata))}, kernel took ${c.runs.map((x) => x.kernelPackets).join('/')}`
+          : '';
+      lines.push(
+        `  ${c.name.padEnd(9)}: ${c.bestCpuSecPerMpkt.toFixed(4)} / ${c.medianCpuSecPerMpkt.toFixed(4)}  counted >= ${c.minCounted} of ${c.sent}, drops <= ${c.worstDrops}${extra} (sent at ${pps} pps)`,
+      );
       const idle = c.medianIdleMsPerSec === null ? '' : `, idle ${c.medianIdleMsPerSec.toFixed(2)} ms of CPU per s`;
-      lines.push(`             start ${(c.medianStartSec * 1e3).toFixed(0)} ms of CPU (spawn to the end of the settle)${idle} (medians)`);
+      lines.push(
+        `             start ${(c.medianStartSec * 1e3).toFixed(0)} ms of CPU (spawn to the end of the settle)${idle} (medians)`,
+      );
     }
     const by = Object.fromEntries(r.contenders.map((c) => [c.name, c]));
-    if (by.agent && by.tcpdump) lines.push(`  agent / tcpdump CPU (median): ${(by.agent.medianCpuSecPerMpkt / by.tcpdump.medianCpuSecPerMpkt).toFixed(2)} (target <= 2)`);
-    if (by.agent && by.pmacctd) lines.push(`  pmacctd / agent CPU (median): ${(by.pmacctd.medianCpuSecPerMpkt / by.agent.medianCpuSecPerMpkt).toFixed(2)} (target >= 5)`);
-    if (by.agent && by.softflowd) lines.push(`  softflowd / agent CPU (median): ${(by.softflowd.medianCpuSecPerMpkt / by.agent.medianCpuSecPerMpkt).toFixed(2)}`);
+    if (by.agent && by.tcpdump)
+      lines.push(
+        `  agent / tcpdump CPU (median): ${(by.agent.medianCpuSecPerMpkt / by.tcpdump.medianCpuSecPerMpkt).toFixed(2)} (target <= 2)`,
+      );
+    if (by.agent && by.pmacctd)
+      lines.push(
+        `  pmacctd / agent CPU (median): ${(by.pmacctd.medianCpuSecPerMpkt / by.agent.medianCpuSecPerMpkt).toFixed(2)} (target >= 5)`,
+      );
+    if (by.agent && by.softflowd)
+      lines.push(
+        `  softflowd / agent CPU (median): ${(by.softflowd.medianCpuSecPerMpkt / by.agent.medianCpuSecPerMpkt).toFixed(2)}`,
+      );
   }
   return lines;
 }

@@ -53,7 +53,11 @@ async function nodeStartCostOfExtraCerts() {
 async function runAgent(capture, configPath, recordsPath, extra = []) {
   rmSync(recordsPath, { force: true });
   const bin = join(ROOT, 'bin', 'flowlog-agent');
-  const run = await runMeasured(process.execPath, [bin, 'replay', '--pcap', capture, '--config', configPath, '--output', recordsPath, ...extra], { env: CONTENDER_ENV, timeoutMs: TIMEOUT_MS });
+  const run = await runMeasured(
+    process.execPath,
+    [bin, 'replay', '--pcap', capture, '--config', configPath, '--output', recordsPath, ...extra],
+    { env: CONTENDER_ENV, timeoutMs: TIMEOUT_MS },
+  );
   if (run.code !== 0) throw failed('agent replay', run);
   const m = /(\d+) packets\b/.exec(run.stderr); // "replay: 1 of 1 files read, N packets, M flows in T s"
   return { ...run, packets: m ? Number(m[1]) : NaN };
@@ -61,7 +65,11 @@ async function runAgent(capture, configPath, recordsPath, extra = []) {
 
 /** bench/bare-loop.js: the binding's read loop with a counting callback. */
 async function runBare(capture) {
-  const run = await runMeasured(process.execPath, [join(__dirname, 'bare-loop.js'), capture], { cwd: ROOT, env: CONTENDER_ENV, timeoutMs: TIMEOUT_MS });
+  const run = await runMeasured(process.execPath, [join(__dirname, 'bare-loop.js'), capture], {
+    cwd: ROOT,
+    env: CONTENDER_ENV,
+    timeoutMs: TIMEOUT_MS,
+  });
   if (run.code !== 0) throw failed('bare loop', run);
   return { ...run, packets: JSON.parse(run.stdout.trim()).packets };
 }
@@ -116,9 +124,13 @@ async function runPmacctd(capture, workDir) {
 async function runSoftflowd(capture, workDir) {
   const exe = which('softflowd');
   if (!exe) return { skipped: 'softflowd not installed' };
-  const run = await runMeasured(exe, ['-r', capture, '-n', '127.0.0.1:9', '-c', 'none', '-p', join(workDir, 'softflowd.pid'), '-m', '1000000', '-6'], {
-    timeoutMs: TIMEOUT_MS,
-  });
+  const run = await runMeasured(
+    exe,
+    ['-r', capture, '-n', '127.0.0.1:9', '-c', 'none', '-p', join(workDir, 'softflowd.pid'), '-m', '1000000', '-6'],
+    {
+      timeoutMs: TIMEOUT_MS,
+    },
+  );
   if (run.code !== 0) throw failed('softflowd', run);
   const m = /Packets processed: (\d+)/.exec(run.stdout + run.stderr);
   return { ...run, packets: m ? Number(m[1]) : NaN };

@@ -76,12 +76,27 @@ function best(list, expectedPackets) {
 
 function brief(r) {
   if (r.skipped || r.error) return r;
-  return { wallSec: round(r.wallSec, 3), userSec: round(r.userSec), sysSec: round(r.sysSec), cpuSec: round(r.cpuSec), maxRssKb: r.maxRssKb, packets: r.packets, wallSecs: r.wallSecs, cpuSecs: r.cpuSecs, packetCounts: r.packetCounts };
+  return {
+    wallSec: round(r.wallSec, 3),
+    userSec: round(r.userSec),
+    sysSec: round(r.sysSec),
+    cpuSec: round(r.cpuSec),
+    maxRssKb: r.maxRssKb,
+    packets: r.packets,
+    wallSecs: r.wallSecs,
+    cpuSecs: r.cpuSecs,
+    packetCounts: r.packetCounts,
+  };
 }
 
 async function main() {
-  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('find dist/cli/main.js: build first (npm run build)');
-  const params = { ...DEFAULT_CAPTURE, packets: num('packets', DEFAULT_CAPTURE.packets), flows: num('flows', DEFAULT_CAPTURE.flows) };
+  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js')))
+    throw new Error('find dist/cli/main.js: build first (npm run build)');
+  const params = {
+    ...DEFAULT_CAPTURE,
+    packets: num('packets', DEFAULT_CAPTURE.packets),
+    flows: num('flows', DEFAULT_CAPTURE.flows),
+  };
   const dir = cacheDir();
   log(`bench cache: ${dir}`);
   const cap = ensureCapture(params);
@@ -109,13 +124,28 @@ async function main() {
     tries.agentTs.push(await attempt(() => runAgent(cap.path, config, tsRecordsPath, ['--no-kernel'])));
     tries.bare.push(await attempt(() => runBare(cap.path)));
     tries.pmacctd.push(await attempt(() => runPmacctd(cap.path, dir)));
-    tries.softflowd.push(flag('no-softflowd') ? { skipped: '--no-softflowd' } : await attempt(() => runSoftflowd(cap.path, dir)));
+    tries.softflowd.push(
+      flag('no-softflowd') ? { skipped: '--no-softflowd' } : await attempt(() => runSoftflowd(cap.path, dir)),
+    );
   }
-  const [agent, agentTs, bare, pmacctd, softflowd] = [tries.agent, tries.agentTs, tries.bare, tries.pmacctd, tries.softflowd].map((list) => best(list, packets));
+  const [agent, agentTs, bare, pmacctd, softflowd] = [
+    tries.agent,
+    tries.agentTs,
+    tries.bare,
+    tries.pmacctd,
+    tries.softflowd,
+  ].map((list) => best(list, packets));
 
   log('');
   log('  contender     wall     user      sys      CPU   packets/s   max RSS    packets');
-  for (const [name, r] of [['agent', agent], ['agent, TS', agentTs], ['bare loop', bare], ['pmacctd', pmacctd], ['softflowd', softflowd]]) log(row(name, r, packets));
+  for (const [name, r] of [
+    ['agent', agent],
+    ['agent, TS', agentTs],
+    ['bare loop', bare],
+    ['pmacctd', pmacctd],
+    ['softflowd', softflowd],
+  ])
+    log(row(name, r, packets));
   log('  (agent, TS: the same replay with --no-kernel, the TypeScript packet path alone)');
 
   const ok = (r) => !r.error && !r.skipped;
@@ -127,10 +157,15 @@ async function main() {
   };
   const verdict = (v, target) => (v === null ? 'n/a' : v >= target ? `meets >= ${target}` : `BELOW target ${target}`);
   log('');
-  log(`  wall(bare)/wall(agent)     = ${ratios.bareOverAgentWall ?? 'n/a'}  (${verdict(ratios.bareOverAgentWall, TARGETS.bareOverAgentWall)})`);
-  log(`  CPU(pmacctd)/CPU(agent)    = ${ratios.pmacctdOverAgentCpu ?? 'n/a'}  (${verdict(ratios.pmacctdOverAgentCpu, TARGETS.pmacctdOverAgentCpu)})`);
+  log(
+    `  wall(bare)/wall(agent)     = ${ratios.bareOverAgentWall ?? 'n/a'}  (${verdict(ratios.bareOverAgentWall, TARGETS.bareOverAgentWall)})`,
+  );
+  log(
+    `  CPU(pmacctd)/CPU(agent)    = ${ratios.pmacctdOverAgentCpu ?? 'n/a'}  (${verdict(ratios.pmacctdOverAgentCpu, TARGETS.pmacctdOverAgentCpu)})`,
+  );
   if (ratios.softflowdOverAgentCpu !== null) log(`  CPU(softflowd)/CPU(agent)  = ${ratios.softflowdOverAgentCpu}`);
-  if (ratios.pmacctdOverAgentTsCpu !== null) log(`  CPU(pmacctd)/CPU(agent, TS) = ${ratios.pmacctdOverAgentTsCpu} (without the kernel)`);
+  if (ratios.pmacctdOverAgentTsCpu !== null)
+    log(`  CPU(pmacctd)/CPU(agent, TS) = ${ratios.pmacctdOverAgentTsCpu} (without the kernel)`);
   if (ok(pmacctd)) log('  (pmacctd wall includes its fixed 2 s start-up sleep for savefiles; its CPU does not)');
   const extraCertsSec = await nodeStartCostOfExtraCerts();
   if (extraCertsSec !== null) {
@@ -154,7 +189,9 @@ async function main() {
     sanity.ok = good;
     if (ok(agentTs)) {
       sanity.sameAsTypeScriptPath = readFileSync(tsRecordsPath, 'utf8') === readFileSync(recordsPath, 'utf8');
-      log(`  kernel and TypeScript path wrote ${sanity.sameAsTypeScriptPath ? 'the same records, byte for byte' : 'DIFFERENT records'}`);
+      log(
+        `  kernel and TypeScript path wrote ${sanity.sameAsTypeScriptPath ? 'the same records, byte for byte' : 'DIFFERENT records'}`,
+      );
       if (!sanity.sameAsTypeScriptPath) sanity.ok = false;
     }
   }
@@ -174,7 +211,9 @@ async function main() {
 
   log('');
   log('live chunks through the packet path, capture left out (node --expose-gc bench/kernel-chunk-bench.js):');
-  const chunks = spawnSync(process.execPath, ['--expose-gc', join(__dirname, 'kernel-chunk-bench.js')], { encoding: 'utf8' });
+  const chunks = spawnSync(process.execPath, ['--expose-gc', join(__dirname, 'kernel-chunk-bench.js')], {
+    encoding: 'utf8',
+  });
   let chunkPath = { error: (chunks.stderr || `exit ${chunks.status}`).trim() };
   if (chunks.status === 0) {
     chunkPath = JSON.parse(chunks.stdout.trim());
@@ -192,21 +231,35 @@ async function main() {
     // Best of `--runs` rounds per compression, as for the replay contenders.
     extras.sls = await attempt(async () => {
       const rounds = [];
-      for (let r = 0; r < runs; r++) rounds.push(await require('./sls-bench').runSlsBench({ batches: 60, concurrency: 2 }));
-      return rounds[0].map((first) => rounds.map((round) => round.find((x) => x.compression === first.compression)).reduce((a, b) => (b.recordsPerCpuSec > a.recordsPerCpuSec ? b : a)));
+      for (let r = 0; r < runs; r++)
+        rounds.push(await require('./sls-bench').runSlsBench({ batches: 60, concurrency: 2 }));
+      return rounds[0].map((first) =>
+        rounds
+          .map((round) => round.find((x) => x.compression === first.compression))
+          .reduce((a, b) => (b.recordsPerCpuSec > a.recordsPerCpuSec ? b : a)),
+      );
     });
     log('');
     log('log service delivery (bench/sls-bench.js, batches of 4096 records to a local server):');
     if (Array.isArray(extras.sls)) {
       for (const r of extras.sls) {
-        const tail = r.compression === 'delivery+deflate' ? 'spool, batching and sink, as the daemon sends' : r.compression === 'encode-only' ? 'LogGroup encoding alone' : `${r.sentBytesPerRecord} B/record sent`;
-        log(`  ${r.compression.padEnd(16)} ${r.recordsPerSec.toLocaleString('en').padStart(9)} records/s, ${r.recordsPerCpuSec.toLocaleString('en').padStart(9)} records per CPU-second, ${tail}`);
+        const tail =
+          r.compression === 'delivery+deflate'
+            ? 'spool, batching and sink, as the daemon sends'
+            : r.compression === 'encode-only'
+              ? 'LogGroup encoding alone'
+              : `${r.sentBytesPerRecord} B/record sent`;
+        log(
+          `  ${r.compression.padEnd(16)} ${r.recordsPerSec.toLocaleString('en').padStart(9)} records/s, ${r.recordsPerCpuSec.toLocaleString('en').padStart(9)} records per CPU-second, ${tail}`,
+        );
       }
     } else log(`  ${extras.sls.error ? `FAILED: ${extras.sls.error}` : JSON.stringify(extras.sls)}`);
   }
   if (!flag('no-live') && existsSync(join(__dirname, 'live-bench.js'))) {
     const root = typeof process.getuid === 'function' && process.getuid() === 0;
-    extras.live = root ? await attempt(() => require('./live-bench').runLiveBench({ million: !flag('no-million') })) : { skipped: 'needs root for network namespaces' };
+    extras.live = root
+      ? await attempt(() => require('./live-bench').runLiveBench({ million: !flag('no-million') }))
+      : { skipped: 'needs root for network namespaces' };
     log('');
     log('live capture (bench/live-bench.js, tcpreplay into a veth, one contender at a time):');
     const l = extras.live;
@@ -218,15 +271,23 @@ async function main() {
 
   if (!flag('no-hypervisor') && existsSync(join(__dirname, 'hypervisor-bench.js'))) {
     const root = typeof process.getuid === 'function' && process.getuid() === 0;
-    extras.hypervisor = root ? await attempt(() => require('./hypervisor-bench').runHypervisorBench({})) : { skipped: 'needs root for network namespaces' };
+    extras.hypervisor = root
+      ? await attempt(() => require('./hypervisor-bench').runHypervisorBench({}))
+      : { skipped: 'needs root for network namespaces' };
     log('');
-    if (Array.isArray(extras.hypervisor)) for (const line of require('./hypervisor-bench').hypervisorLines(extras.hypervisor)) log(line);
-    else log(`hypervisor scale: ${extras.hypervisor.skipped ? `skipped: ${extras.hypervisor.skipped}` : `FAILED: ${extras.hypervisor.error}`}`);
+    if (Array.isArray(extras.hypervisor))
+      for (const line of require('./hypervisor-bench').hypervisorLines(extras.hypervisor)) log(line);
+    else
+      log(
+        `hypervisor scale: ${extras.hypervisor.skipped ? `skipped: ${extras.hypervisor.skipped}` : `FAILED: ${extras.hypervisor.error}`}`,
+      );
   }
 
   if (!flag('no-ebpf') && existsSync(join(__dirname, 'ebpf-bench.js'))) {
     const root = typeof process.getuid === 'function' && process.getuid() === 0;
-    extras.ebpf = root ? await attempt(() => require('./ebpf-bench').runEbpfBench({})) : { skipped: 'needs root for network namespaces and bpf()' };
+    extras.ebpf = root
+      ? await attempt(() => require('./ebpf-bench').runEbpfBench({}))
+      : { skipped: 'needs root for network namespaces and bpf()' };
     log('');
     for (const line of require('./ebpf-bench').ebpfLines(extras.ebpf)) log(line);
   }
@@ -235,14 +296,23 @@ async function main() {
     date: new Date().toISOString(),
     node: process.version,
     cpus: require('node:os').cpus().length,
-    capture: { packets, flows: cap.summary.flows, durationSec: params.durationSec, snapLen: params.snapLen, ipv6Share: params.ipv6Share },
+    capture: {
+      packets,
+      flows: cap.summary.flows,
+      durationSec: params.durationSec,
+      snapLen: params.snapLen,
+      ipv6Share: params.ipv6Share,
+    },
     agent: brief(agent),
     agentTypeScriptOnly: brief(agentTs),
     bare: brief(bare),
     pmacctd: brief(pmacctd),
     softflowd: brief(softflowd),
     packetsPerSec: Object.fromEntries(
-      Object.entries({ agent, agentTypeScriptOnly: agentTs, bare, pmacctd, softflowd }).map(([k, r]) => [k, ok(r) ? Math.round(packets / r.wallSec) : null]),
+      Object.entries({ agent, agentTypeScriptOnly: agentTs, bare, pmacctd, softflowd }).map(([k, r]) => [
+        k,
+        ok(r) ? Math.round(packets / r.wallSec) : null,
+      ]),
     ),
     ratios,
     nodeExtraCaCertsCpuSec: extraCertsSec,

@@ -37,7 +37,8 @@ function makeBatches(count, windowStartSec, seed = 0) {
     for (let i = 0; i < RECORDS_PER_BATCH; i++) {
       const e = enis[rnd(4)];
       const out = rnd(2) === 0;
-      const peer = rnd(4) === 0 ? `172.16.${rnd(256)}.${rnd(256)}` : `${1 + rnd(223)}.${rnd(256)}.${rnd(256)}.${rnd(256)}`;
+      const peer =
+        rnd(4) === 0 ? `172.16.${rnd(256)}.${rnd(256)}` : `${1 + rnd(223)}.${rnd(256)}.${rnd(256)}.${rnd(256)}`;
       const port = [443, 80, 53, 22, 3306, 6379][rnd(6)];
       const eph = String(32768 + rnd(28232));
       const packets = 1 + rnd(rnd(10) === 0 ? 100000 : 50);
@@ -70,7 +71,9 @@ function makeBatches(count, windowStartSec, seed = 0) {
 
 function startServerProcess() {
   return new Promise((resolve, reject) => {
-    const child = fork(path.join(ROOT, 'test/sls-server/server.js'), ['--count-only'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const child = fork(path.join(ROOT, 'test/sls-server/server.js'), ['--count-only'], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
     child.once('error', reject);
     child.once('message', (m) => resolve({ child, url: m.url }));
   });
@@ -173,10 +176,24 @@ async function throughDelivery(url, credentials, batchCount, child) {
   const { Delivery } = require(path.join(ROOT, 'dist/output/delivery/delivery.js'));
   const fs = require('node:fs');
   const spoolDir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'sls-bench-spool-'));
-  const options = { lingerMs: 0, maxBatchRecords: RECORDS_PER_BATCH, maxBatchBytes: 3 * 1024 * 1024, concurrency: 2, retryInitialMs: 100, retryMaxMs: 1000, requestTimeoutMs: 10000, spoolMaxBytes: 1e10 };
+  const options = {
+    lingerMs: 0,
+    maxBatchRecords: RECORDS_PER_BATCH,
+    maxBatchBytes: 3 * 1024 * 1024,
+    concurrency: 2,
+    retryInitialMs: 100,
+    retryMaxMs: 1000,
+    requestTimeoutMs: 10000,
+    spoolMaxBytes: 1e10,
+  };
   const windowStartSec = Math.floor(Date.now() / 1000) - 120;
   try {
-    const sink = new SlsSink({ sink: { type: 'sls', project: 'test-project', logstore: 'flowlog', endpoint: url }, credentials, compression: 'deflate', hostname: 'bench-host' });
+    const sink = new SlsSink({
+      sink: { type: 'sls', project: 'test-project', logstore: 'flowlog', endpoint: url },
+      credentials,
+      compression: 'deflate',
+      hostname: 'bench-host',
+    });
     const delivery = await Delivery.open(sink, spoolDir, options);
     for (const b of makeBatches(8, windowStartSec)) delivery.submit(b); // warm-up
     await delivery.flush(Date.now() + 60_000);
@@ -254,14 +271,20 @@ if (require.main === module) {
         process.stdout.write(`${JSON.stringify(results)}\n`);
         return;
       }
-      process.stdout.write('sls delivery (encode + compress + sign + PutLogs to a local server), batches of 4096 records\n');
+      process.stdout.write(
+        'sls delivery (encode + compress + sign + PutLogs to a local server), batches of 4096 records\n',
+      );
       for (const r of results) {
         if (r.compression === 'delivery+deflate') {
-          process.stdout.write(`  through the delivery layer (spool, batching), deflate: ${r.recordsPerSec.toLocaleString('en')} records/s wall, ${r.recordsPerCpuSec.toLocaleString('en')} records per CPU-second\n`);
+          process.stdout.write(
+            `  through the delivery layer (spool, batching), deflate: ${r.recordsPerSec.toLocaleString('en')} records/s wall, ${r.recordsPerCpuSec.toLocaleString('en')} records per CPU-second\n`,
+          );
           continue;
         }
         if (r.compression === 'encode-only') {
-          process.stdout.write(`  encode   ${r.recordsPerSec.toLocaleString('en').padStart(9)} records/s (LogGroup encoding alone)\n`);
+          process.stdout.write(
+            `  encode   ${r.recordsPerSec.toLocaleString('en').padStart(9)} records/s (LogGroup encoding alone)\n`,
+          );
           continue;
         }
         process.stdout.write(

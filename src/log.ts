@@ -1,6 +1,13 @@
 import type { Logger as PinoLogger } from 'pino';
 
-const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVEL_NAMES: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 
 /**
  * On a terminal, one readable line per entry ("15:04:05 WARN message {fields}") instead of JSON;
@@ -10,7 +17,15 @@ function terminalDestination(): { write(line: string): void } {
   return {
     write(line: string): void {
       try {
-        const { level, time, msg, pid: _pid, hostname: _host, name: _name, ...fields } = JSON.parse(line) as Record<string, unknown>;
+        const {
+          level,
+          time,
+          msg,
+          pid: _pid,
+          hostname: _host,
+          name: _name,
+          ...fields
+        } = JSON.parse(line) as Record<string, unknown>;
         const extra = Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
         const clock = new Date(Number(time)).toISOString().slice(11, 19);
         // eslint-disable-next-line @typescript-eslint/no-base-to-string -- pino writes msg as a string
@@ -48,7 +63,9 @@ function createLogger(): PinoLogger {
         censor: '[redacted]',
       },
     },
-    process.stderr.isTTY && process.env.FLOWLOG_LOG_FORMAT !== 'json' ? terminalDestination() : pino.destination({ fd: 2, sync: true }),
+    process.stderr.isTTY && process.env.FLOWLOG_LOG_FORMAT !== 'json'
+      ? terminalDestination()
+      : pino.destination({ fd: 2, sync: true }),
   );
 }
 
@@ -76,6 +93,7 @@ export type Logger = PinoLogger;
 /** Applies the config's `log.level`, unless FLOWLOG_LOG_LEVEL was set (the environment wins). */
 export function applyLogLevel(level: string): void {
   if (process.env.FLOWLOG_LOG_LEVEL !== undefined) return;
-  if (instance === undefined) configuredLevel = level; // taken when the logger is created
+  if (instance === undefined)
+    configuredLevel = level; // taken when the logger is created
   else instance.level = level;
 }

@@ -11,7 +11,17 @@ const SRC = join(__dirname, '..', 'src');
  *   config, log → capture → packet → flow → output → agent → daemon → cli
  */
 const STAGES = ['config', 'log', 'capture', 'packet', 'flow', 'output', 'agent', 'daemon', 'cli'] as const;
-const RANK: Record<string, number> = { config: 0, log: 0, capture: 1, packet: 2, flow: 3, output: 4, agent: 5, daemon: 6, cli: 7 };
+const RANK: Record<string, number> = {
+  config: 0,
+  log: 0,
+  capture: 1,
+  packet: 2,
+  flow: 3,
+  output: 4,
+  agent: 5,
+  daemon: 6,
+  cli: 7,
+};
 
 /**
  * Side folders: what each may import, and which stages may import it.
@@ -21,7 +31,10 @@ const RANK: Record<string, number> = { config: 0, log: 0, capture: 1, packet: 2,
  * query, report, synth: tools the CLI uses, over records and the output formats.
  */
 const SIDE: Record<string, { imports: readonly string[]; importedBy: readonly string[] }> = {
-  enrich: { imports: ['config', 'log', 'capture', 'packet/decode', 'flow/address-format.ts', 'metrics'], importedBy: ['packet', 'flow', 'output', 'agent', 'daemon', 'cli'] },
+  enrich: {
+    imports: ['config', 'log', 'capture', 'packet/decode', 'flow/address-format.ts', 'metrics'],
+    importedBy: ['packet', 'flow', 'output', 'agent', 'daemon', 'cli'],
+  },
   metrics: { imports: ['config', 'log', 'flow/record.ts'], importedBy: [...STAGES] },
   query: { imports: ['config', 'log', 'flow', 'output'], importedBy: ['cli', 'report'] },
   report: { imports: ['config', 'log', 'flow', 'output', 'query'], importedBy: ['cli'] },
@@ -33,7 +46,8 @@ const SIDE: Record<string, { imports: readonly string[]; importedBy: readonly st
  * nothing of its stage, so no cycle can run through it.
  */
 const ALLOWED: Record<string, string> = {
-  'config/schema.ts -> output/sls/sls-limits.ts': 'the Log Service limits, defined once where the protocol is and bounding delivery.maxBatch*',
+  'config/schema.ts -> output/sls/sls-limits.ts':
+    'the Log Service limits, defined once where the protocol is and bounding delivery.maxBatch*',
   'config/schema.ts -> capture/live/ring-share.ts': 'the capture ring floor bounds capture.bufferBytes',
   'config/cross-checks.ts -> capture/live/ring-share.ts': 'the capture ring floor bounds capture.totalBufferBytes',
 };
@@ -42,7 +56,8 @@ function folderOf(rel: string): string {
   return rel === 'log.ts' ? 'log' : rel.split('/')[0];
 }
 
-const within = (rel: string, prefixes: readonly string[]): boolean => prefixes.some((p) => rel === p || rel.startsWith(`${p}/`) || (p === 'log' && rel === 'log.ts'));
+const within = (rel: string, prefixes: readonly string[]): boolean =>
+  prefixes.some((p) => rel === p || rel.startsWith(`${p}/`) || (p === 'log' && rel === 'log.ts'));
 
 /** Why `e` runs against the flow, or null when it does not. */
 export function againstTheFlow(e: ImportEdge): string | null {
@@ -51,10 +66,13 @@ export function againstTheFlow(e: ImportEdge): string | null {
   if (from === to) return null;
   if (ALLOWED[`${e.from} -> ${e.to}`] !== undefined) return null;
   const side = SIDE[from];
-  if (side !== undefined) return within(e.to, side.imports) ? null : `${from}/ (a side folder) may import ${side.imports.join(', ')} only`;
+  if (side !== undefined)
+    return within(e.to, side.imports) ? null : `${from}/ (a side folder) may import ${side.imports.join(', ')} only`;
   const target = SIDE[to];
-  if (target !== undefined) return target.importedBy.includes(from) ? null : `${to}/ is for ${target.importedBy.join(', ')}`;
-  if (RANK[from] === undefined || RANK[to] === undefined) return `${from === undefined ? e.from : from} or ${to}: not a folder of the layout`;
+  if (target !== undefined)
+    return target.importedBy.includes(from) ? null : `${to}/ is for ${target.importedBy.join(', ')}`;
+  if (RANK[from] === undefined || RANK[to] === undefined)
+    return `${from === undefined ? e.from : from} or ${to}: not a folder of the layout`;
   return RANK[to] <= RANK[from] ? null : `${from}/ imports ${to}/, a later stage`;
 }
 
@@ -82,16 +100,24 @@ describe('imports follow the data flow (capture → packet → flow → output �
 
   it('the rules catch what they are for', () => {
     // Oracles for the checker itself: edges the layout forbids and allows.
-    expect(againstTheFlow({ from: 'daemon/flowlog-daemon.ts', to: 'cli/cli-files.ts', typeOnly: false })).toMatch(/later stage/);
-    expect(againstTheFlow({ from: 'capture/live/live-source.ts', to: 'packet/chunk-recorder.ts', typeOnly: true })).toMatch(/later stage/);
-    expect(againstTheFlow({ from: 'config/schema.ts', to: 'enrich/policy/rule-list.ts', typeOnly: false })).toMatch(/enrich/);
+    expect(againstTheFlow({ from: 'daemon/flowlog-daemon.ts', to: 'cli/cli-files.ts', typeOnly: false })).toMatch(
+      /later stage/,
+    );
+    expect(
+      againstTheFlow({ from: 'capture/live/live-source.ts', to: 'packet/chunk-recorder.ts', typeOnly: true }),
+    ).toMatch(/later stage/);
+    expect(againstTheFlow({ from: 'config/schema.ts', to: 'enrich/policy/rule-list.ts', typeOnly: false })).toMatch(
+      /enrich/,
+    );
     expect(againstTheFlow({ from: 'output/sink.ts', to: 'flow/record.ts', typeOnly: true })).toBeNull();
     expect(againstTheFlow({ from: 'cli/main.ts', to: 'agent/agent.ts', typeOnly: false })).toBeNull();
-    expect(importCycles([
-      { from: 'a.ts', to: 'b.ts', typeOnly: false },
-      { from: 'b.ts', to: 'c.ts', typeOnly: true },
-      { from: 'c.ts', to: 'a.ts', typeOnly: false },
-      { from: 'c.ts', to: 'd.ts', typeOnly: false },
-    ])).toEqual([['a.ts', 'b.ts', 'c.ts']]);
+    expect(
+      importCycles([
+        { from: 'a.ts', to: 'b.ts', typeOnly: false },
+        { from: 'b.ts', to: 'c.ts', typeOnly: true },
+        { from: 'c.ts', to: 'a.ts', typeOnly: false },
+        { from: 'c.ts', to: 'd.ts', typeOnly: false },
+      ]),
+    ).toEqual([['a.ts', 'b.ts', 'c.ts']]);
   });
 });

@@ -12,7 +12,13 @@ const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
 function anchors(markdown: string): Set<string> {
   const out = new Set<string>();
   for (const m of markdown.replace(/^```[\s\S]*?^```/gm, '').matchAll(/^#{1,6} +(.+)$/gm)) {
-    out.add(m[1].trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-'));
+    out.add(
+      m[1]
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+        .replace(/\s/g, '-'),
+    );
   }
   return out;
 }
@@ -69,7 +75,12 @@ describe('docs/operations.md', () => {
 });
 
 describe('links', () => {
-  const files = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  const files = [
+    'README.md',
+    ...readdirSync(join(ROOT, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => `docs/${f}`),
+  ];
 
   it.each(files)('every relative link of %s names a file that exists, and an anchor it has', (file) => {
     const text = read(file).replace(/^```[\s\S]*?^```/gm, '');

@@ -31,13 +31,28 @@ function multiarchInclude() {
 // -O2: the verifier needs the optimiser's constant offsets; -g: BTF for libbpf's map
 // definitions (kept, DWARF stripped below); -mcpu=v2: instructions every kernel from 4.14 takes.
 const defines = process.argv.slice(3).filter((a) => /^-D[A-Z0-9_]+$/.test(a));
-const flags = ['-target', 'bpf', '-O2', '-g', '-mcpu=v2', '-Wall', '-Werror', ...multiarchInclude(), ...defines, '-c', source];
+const flags = [
+  '-target',
+  'bpf',
+  '-O2',
+  '-g',
+  '-mcpu=v2',
+  '-Wall',
+  '-Werror',
+  ...multiarchInclude(),
+  ...defines,
+  '-c',
+  source,
+];
 mkdirSync(dirname(out), { recursive: true });
 const tmp = `${out}.tmp`;
 try {
   execFileSync(clang, [...flags, '-o', tmp], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
 } catch (err) {
-  const why = err.code === 'ENOENT' ? `${clang} not found (Debian: apt-get install clang libbpf-dev)` : `${clang} exited ${err.status}`;
+  const why =
+    err.code === 'ENOENT'
+      ? `${clang} not found (Debian: apt-get install clang libbpf-dev)`
+      : `${clang} exited ${err.status}`;
   process.stderr.write(`build ${relative(root, out)}: ${why}\n`);
   process.exit(1);
 }

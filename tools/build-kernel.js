@@ -20,7 +20,10 @@ function compile() {
   try {
     const out = join(dir, 'kernel.wasm');
     const asc = require.resolve('assemblyscript/bin/asc.js');
-    execFileSync(process.execPath, [asc, source, ...FLAGS, '-o', out], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+    execFileSync(process.execPath, [asc, source, ...FLAGS, '-o', out], {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     return readFileSync(out);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -54,7 +57,9 @@ if (process.argv.includes('--check')) {
   // The compiler's version line may differ within the pinned range; the bytes may not.
   const body = (t) => t.split('\n').slice(1).join('\n');
   if (body(committed) !== body(text)) {
-    process.stderr.write(`check packet kernel: ${target} is not what ${source} compiles to; run \`npm run build:kernel\`\n`);
+    process.stderr.write(
+      `check packet kernel: ${target} is not what ${source} compiles to; run \`npm run build:kernel\`\n`,
+    );
     process.exit(1);
   }
 } else {

@@ -33,7 +33,17 @@ const out = (k, v) => console.log(`CHECK ${k} ${JSON.stringify(v)}`);
   const eth = (type, body, tags = []) => Buffer.from([...peer, ...eni, ...tags, type >> 8, type & 255, ...body]);
   // prettier-ignore
   const ip4 = (proto, body, id = 1, frag = 0) => { const t = 20 + body.length; return [0x45, 0, t >> 8, t & 255, id >> 8, id & 255, frag >> 8, frag & 255, 64, proto, 0, 0, 192, 0, 2, 1, 198, 51, 100, 7, ...body]; };
-  const udp = (s, d, n) => [s >> 8, s & 255, d >> 8, d & 255, (8 + n) >> 8, (8 + n) & 255, 0, 0, ...new Array(n).fill(0x61)];
+  const udp = (s, d, n) => [
+    s >> 8,
+    s & 255,
+    d >> 8,
+    d & 255,
+    (8 + n) >> 8,
+    (8 + n) & 255,
+    0,
+    0,
+    ...new Array(n).fill(0x61),
+  ];
   const a6 = [0x20, 1, 0xd, 0xb8, ...new Array(11).fill(0), 1];
   const b6 = [0x20, 1, 0xd, 0xb8, ...new Array(11).fill(0), 7];
   const ext = (next) => [next, 0, 1, 4, 0, 0, 0, 0];
@@ -48,8 +58,15 @@ const out = (k, v) => console.log(`CHECK ${k} ${JSON.stringify(v)}`);
     eth(0x0800, ip4(17, big.slice(0, 1480), 0x4242, 0x2000)),
     eth(0x0800, ip4(17, new Array(300).fill(0x61), 0x4242, 185)),
   ];
-  const pcap = [Buffer.from([0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0])];
-  for (const f of frames) { const h = Buffer.alloc(16); h.writeUInt32LE(f.length, 8); h.writeUInt32LE(f.length, 12); pcap.push(h, f); }
+  const pcap = [
+    Buffer.from([0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0]),
+  ];
+  for (const f of frames) {
+    const h = Buffer.alloc(16);
+    h.writeUInt32LE(f.length, 8);
+    h.writeUInt32LE(f.length, 12);
+    pcap.push(h, f);
+  }
   writeFileSync('/tmp/frames.pcap', Buffer.concat(pcap));
   const buf = e.drainBuffers();
   await e.drain(buf);
@@ -60,7 +77,9 @@ const out = (k, v) => console.log(`CHECK ${k} ${JSON.stringify(v)}`);
   const rows = [];
   for (let i = 0; i < r.flows; i++) {
     const o = i * 80;
-    rows.push(`${buf.records[o + 34] & 1 ? 'out' : 'in'} ${buf.records[o + 35]} ${buf.recordsU16[i * 40 + 18]}->${buf.recordsU16[i * 40 + 19]} ${buf.recordsF64[i * 10 + 6]}p ${buf.recordsF64[i * 10 + 7]}B`);
+    rows.push(
+      `${buf.records[o + 34] & 1 ? 'out' : 'in'} ${buf.records[o + 35]} ${buf.recordsU16[i * 40 + 18]}->${buf.recordsU16[i * 40 + 19]} ${buf.recordsF64[i * 10 + 6]}p ${buf.recordsF64[i * 10 + 7]}B`,
+    );
   }
   out('flows', rows.sort());
   out('drain-ms', { swap: r.swapNs / 1e6, read: r.readNs / 1e6, clear: r.clearNs / 1e6 });
@@ -71,4 +90,6 @@ const out = (k, v) => console.log(`CHECK ${k} ${JSON.stringify(v)}`);
   await e.close();
   out('hooks-after-close', deviceHooks(idx));
   out('done', true);
-})().catch((err) => { out('error', err.stack); });
+})().catch((err) => {
+  out('error', err.stack);
+});

@@ -43,7 +43,8 @@ function walk(dir, out) {
 }
 
 const files = new Map(); // path -> { text, version }
-for (const d of ['src', 'test', 'bench', 'tools']) for (const f of walk(path.join(root, d), [])) files.set(f, { text: fs.readFileSync(f, 'utf8'), version: 0 });
+for (const d of ['src', 'test', 'bench', 'tools'])
+  for (const f of walk(path.join(root, d), [])) files.set(f, { text: fs.readFileSync(f, 'utf8'), version: 0 });
 const changed = new Set();
 
 const options = {
@@ -77,7 +78,11 @@ const host = {
 };
 const service = ts.createLanguageService(host, ts.createDocumentRegistry());
 const format = ts.getDefaultFormatCodeSettings('\n');
-const preferences = { importModuleSpecifierPreference: 'relative', importModuleSpecifierEnding: 'minimal', quotePreference: 'single' };
+const preferences = {
+  importModuleSpecifierPreference: 'relative',
+  importModuleSpecifierEnding: 'minimal',
+  quotePreference: 'single',
+};
 
 function apply(fileName, textChanges) {
   const e = files.get(fileName);
@@ -107,7 +112,10 @@ for (const [from, to] of moves) {
 // `require('x') as typeof import('x')` (a lazy load, typed): the language service rewrote the
 // type's path only; the require follows it.
 for (const [f, e] of files) {
-  const text = e.text.replace(/require\((['"])([^'"]+)\1\)( as typeof import\((['"])([^'"]+)\4\))/g, (_m, q, _old, rest, _q2, now) => `require(${q}${now}${q})${rest}`);
+  const text = e.text.replace(
+    /require\((['"])([^'"]+)\1\)( as typeof import\((['"])([^'"]+)\4\))/g,
+    (_m, q, _old, rest, _q2, now) => `require(${q}${now}${q})${rest}`,
+  );
   if (text !== e.text) {
     files.set(f, { text, version: e.version + 1 });
     changed.add(f);
@@ -116,14 +124,21 @@ for (const [f, e] of files) {
 
 // Strings that name moved files: dist/<x>.js and src/<x>.ts in the test, bench and tools files
 // and in the build files.
-const strip = (p, ext) => rel(p).replace(/^src\//, '').replace(/\.ts$/, ext);
+const strip = (p, ext) =>
+  rel(p)
+    .replace(/^src\//, '')
+    .replace(/\.ts$/, ext);
 const stringRewrites = moves
   .filter(([from]) => from.startsWith(path.join(root, 'src') + path.sep) && from.endsWith('.ts'))
   .flatMap(([from, to]) => [
     [`dist/${strip(from, '')}`, `dist/${strip(to, '')}`],
     [`src/${strip(from, '.ts')}`, `src/${strip(to, '.ts')}`],
   ])
-  .concat(moves.filter(([from]) => !from.startsWith(path.join(root, 'src') + path.sep)).map(([from, to]) => [rel(from), rel(to)]));
+  .concat(
+    moves
+      .filter(([from]) => !from.startsWith(path.join(root, 'src') + path.sep))
+      .map(([from, to]) => [rel(from), rel(to)]),
+  );
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const buildFiles = ['binding.gyp', 'package.json', 'tsconfig.json', 'vitest.config.ts'].map((f) => path.join(root, f));
 for (const f of [...files.keys(), ...buildFiles]) {
@@ -131,7 +146,8 @@ for (const f of [...files.keys(), ...buildFiles]) {
   const e = files.get(f) ?? (fs.existsSync(f) ? { text: fs.readFileSync(f, 'utf8'), version: 0 } : null);
   if (!e) continue;
   let text = e.text;
-  for (const [a, b] of stringRewrites) if (!inSrc || a.startsWith('src/')) text = text.replace(new RegExp(`${escape(a)}(?![\\w/-])`, 'g'), b);
+  for (const [a, b] of stringRewrites)
+    if (!inSrc || a.startsWith('src/')) text = text.replace(new RegExp(`${escape(a)}(?![\\w/-])`, 'g'), b);
   if (text !== e.text) {
     files.set(f, { text, version: e.version + 1 });
     changed.add(f);
@@ -152,8 +168,12 @@ for (const [from, to] of moves) {
   }
   const text = e.text
     .replace(/__dirname, (?=['"`])/g, `__dirname, ${"'..', ".repeat(levels)}`)
-    .replace(/require\.resolve\((['"])\.\.?\//g, (m, q) => `require.resolve(${q}${'../'.repeat(levels)}${m.endsWith('../') ? '../' : ''}`);
-  if (/__dirname(?!, )/.test(text)) process.stdout.write(`check ${rel(to)}: a __dirname not followed by a path argument\n`);
+    .replace(
+      /require\.resolve\((['"])\.\.?\//g,
+      (m, q) => `require.resolve(${q}${'../'.repeat(levels)}${m.endsWith('../') ? '../' : ''}`,
+    );
+  if (/__dirname(?!, )/.test(text))
+    process.stdout.write(`check ${rel(to)}: a __dirname not followed by a path argument\n`);
   files.set(to, { text, version: e.version + 1 });
   changed.add(to);
 }

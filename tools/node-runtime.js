@@ -53,17 +53,22 @@ if (!ready) {
   try {
     // npm checks the registry's own integrity as it downloads; the pin is checked below, so a
     // registry that served other bytes under the same version is refused too.
-    execFileSync('npm', ['pack', `${pin.package}@${pin.version}`, '--pack-destination', work, '--silent'], { cwd: work, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('npm', ['pack', `${pin.package}@${pin.version}`, '--pack-destination', work, '--silent'], {
+      cwd: work,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     const tarball = join(work, `${pin.package}-${pin.version}.tgz`);
     if (!fs.existsSync(tarball)) fail(`fetch ${pin.package}@${pin.version}: npm pack wrote no ${tarball}`);
     const got = integrityOf(tarball);
-    if (got !== pin.integrity) fail(`fetch ${pin.package}@${pin.version}: integrity ${got} is not the pinned ${pin.integrity}`);
+    if (got !== pin.integrity)
+      fail(`fetch ${pin.package}@${pin.version}: integrity ${got} is not the pinned ${pin.integrity}`);
     const unpacked = join(work, 'unpacked');
     fs.mkdirSync(unpacked);
     execFileSync('tar', ['-xzf', tarball, '-C', unpacked, '--strip-components=1', '--no-same-owner']);
     const version = execFileSync(join(unpacked, 'bin', 'node'), ['--version'], { encoding: 'utf8' }).trim();
     if (version !== `v${pin.version}`) fail(`fetch ${pin.package}@${pin.version}: its bin/node says ${version}`);
-    if (!fs.existsSync(join(unpacked, 'include', 'node', 'node_api.h'))) fail(`fetch ${pin.package}@${pin.version}: no include/node headers`);
+    if (!fs.existsSync(join(unpacked, 'include', 'node', 'node_api.h')))
+      fail(`fetch ${pin.package}@${pin.version}: no include/node headers`);
     fs.writeFileSync(join(unpacked, '.integrity'), pin.integrity);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.renameSync(unpacked, dir);

@@ -33,7 +33,9 @@ const doc = join(stage, 'usr/share/doc', NAME);
 fs.mkdirSync(doc, { recursive: true });
 fs.copyFileSync(join(root, 'packaging/copyright'), join(doc, 'copyright'));
 const gz = (text) => zlib.gzipSync(text, { level: 9 });
-const date = new Date(Number(process.env.SOURCE_DATE_EPOCH ?? Math.floor(Date.now() / 1000)) * 1000).toUTCString().replace('GMT', '+0000');
+const date = new Date(Number(process.env.SOURCE_DATE_EPOCH ?? Math.floor(Date.now() / 1000)) * 1000)
+  .toUTCString()
+  .replace('GMT', '+0000');
 const changelog = `${NAME} (${version}) unstable; urgency=medium\n\n  * Release ${version}: see /usr/share/doc/${NAME}/README.md.gz.\n\n -- flowlog-agent maintainers <flowlog-agent@users.noreply.github.com>  ${date}\n`;
 fs.writeFileSync(join(doc, 'changelog.gz'), gz(changelog));
 fs.writeFileSync(join(doc, 'README.md.gz'), gz(fs.readFileSync(join(root, 'README.md'))));
@@ -42,7 +44,8 @@ for (const f of SHIPPED_DOCS) fs.writeFileSync(join(doc, `${f}.gz`), gz(fs.readF
 // Lintian's view of what is deliberate here (each override says why).
 fs.mkdirSync(join(stage, 'usr/share/lintian/overrides'), { recursive: true });
 fs.copyFileSync(join(root, 'packaging/lintian-overrides'), join(stage, 'usr/share/lintian/overrides', NAME));
-for (const d of [doc, join(stage, 'usr/share/lintian'), join(stage, 'usr/share/lintian/overrides')]) fs.chmodSync(d, 0o755);
+for (const d of [doc, join(stage, 'usr/share/lintian'), join(stage, 'usr/share/lintian/overrides')])
+  fs.chmodSync(d, 0o755);
 for (const f of filesUnder(doc).concat(join(stage, 'usr/share/lintian/overrides', NAME))) fs.chmodSync(f, 0o644);
 
 // ---- control area ----
@@ -56,14 +59,24 @@ fs.writeFileSync(join(debian, 'conffiles'), `/etc/${NAME}/agent.yaml\n`);
 
 const files = filesUnder(stage).filter((p) => !p.startsWith(debian + '/'));
 const elves = files.filter(isElf);
-fs.writeFileSync(join(debian, 'md5sums'), files.filter((p) => !p.startsWith(join(stage, 'etc'))).map((p) => `${crypto.createHash('md5').update(fs.readFileSync(p)).digest('hex')}  ${relative(stage, p)}`).join('\n') + '\n');
+fs.writeFileSync(
+  join(debian, 'md5sums'),
+  files
+    .filter((p) => !p.startsWith(join(stage, 'etc')))
+    .map((p) => `${crypto.createHash('md5').update(fs.readFileSync(p)).digest('hex')}  ${relative(stage, p)}`)
+    .join('\n') + '\n',
+);
 
 // The shared libraries the runtime and the addons link, as dpkg-shlibdeps names them (it wants a
 // debian/control).
 const shl = fs.mkdtempSync(join(os.tmpdir(), 'flowlog-shlibs-'));
 fs.mkdirSync(join(shl, 'debian'));
 fs.writeFileSync(join(shl, 'debian/control'), `Source: ${NAME}\n\nPackage: ${NAME}\nArchitecture: ${ARCH}\n`);
-const shlibs = execFileSync('dpkg-shlibdeps', ['-O', ...elves.flatMap((a) => ['-e', a])], { cwd: shl, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+const shlibs = execFileSync('dpkg-shlibdeps', ['-O', ...elves.flatMap((a) => ['-e', a])], {
+  cwd: shl,
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'ignore'],
+})
   .trim()
   .replace(/^shlibs:Depends=/, '');
 fs.rmSync(shl, { recursive: true, force: true });
@@ -78,7 +91,7 @@ const control = [
   'Section: net',
   'Priority: optional',
   `Description: VPC flow logs from libpcap captures of a host's ENIs`,
-  ' flowlog-agent captures the traffic of a host\'s elastic network interfaces',
+  " flowlog-agent captures the traffic of a host's elastic network interfaces",
   ' with libpcap, aggregates it into unidirectional 5-tuple flows per ENI and',
   ' aggregation window, and writes one VPC flow log record per flow to Alibaba',
   ' Cloud Log Service, a file or stdout. It runs as a hardened systemd service,',
@@ -90,6 +103,8 @@ fs.writeFileSync(join(debian, 'control'), control);
 // gzip, not xz: the runtime is 104 MiB; xz took 80 s (-1) to 345 s (-6) for it on the loaded
 // 2-core CI machine, gzip 9 s (40 MB instead of 27-32). zstd (2 s, 39 MB) is refused by lintian.
 const deb = join(outDir, `${NAME}_${version}_${ARCH}.deb`);
-execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '--build', stage, deb], { stdio: ['ignore', 'ignore', 'inherit'] });
+execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '--build', stage, deb], {
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
 fs.rmSync(stage, { recursive: true, force: true });
 process.stdout.write(deb + '\n');

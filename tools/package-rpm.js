@@ -26,7 +26,8 @@ if (!/^[0-9][0-9A-Za-z.+~^]*$/.test(version)) {
 const { stage, lib } = stageTree(version);
 for (const addon of filesUnder(lib).filter((p) => p.endsWith('.node') && isElf(p))) {
   const needed = execFileSync('patchelf', ['--print-needed', addon], { encoding: 'utf8' }).split('\n');
-  if (needed.includes('libpcap.so.0.8')) execFileSync('patchelf', ['--replace-needed', 'libpcap.so.0.8', 'libpcap.so.1', addon]);
+  if (needed.includes('libpcap.so.0.8'))
+    execFileSync('patchelf', ['--replace-needed', 'libpcap.so.0.8', 'libpcap.so.1', addon]);
 }
 const doc = join(stage, 'usr/share/doc', NAME);
 const licenses = join(stage, 'usr/share/licenses', NAME);
@@ -51,7 +52,21 @@ const top = fs.mkdtempSync(join(os.tmpdir(), 'flowlog-rpmbuild-'));
 try {
   execFileSync(
     'rpmbuild',
-    ['-bb', '--quiet', '--define', `_topdir ${top}`, '--define', `stage ${stage}`, '--define', `pkg_version ${version}`, '--define', `changelog_date ${changelogDate()}`, '--define', '_binary_payload w6.gzdio', join(root, 'packaging', 'flowlog-agent.spec')],
+    [
+      '-bb',
+      '--quiet',
+      '--define',
+      `_topdir ${top}`,
+      '--define',
+      `stage ${stage}`,
+      '--define',
+      `pkg_version ${version}`,
+      '--define',
+      `changelog_date ${changelogDate()}`,
+      '--define',
+      '_binary_payload w6.gzdio',
+      join(root, 'packaging', 'flowlog-agent.spec'),
+    ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const built = filesUnder(join(top, 'RPMS')).filter((p) => p.endsWith('.rpm'));

@@ -42,10 +42,21 @@ function keep(path) {
   if (/\.(o|a|mk|gypi?)$/.test(base) || base === 'Makefile' || base === 'binding.Makefile') return false;
   // Dependencies' documentation (the package's docs live in /usr/share/doc; pino's docsify page
   // loads scripts from CDNs); their licences stay beside their code.
-  if (path.includes('/node_modules/') && /\.(html|md|markdown)$/i.test(base) && !/^(licen[cs]e|copying|notice)/i.test(base)) return false;
+  if (
+    path.includes('/node_modules/') &&
+    /\.(html|md|markdown)$/i.test(base) &&
+    !/^(licen[cs]e|copying|notice)/i.test(base)
+  )
+    return false;
   // Dependencies' type declarations and addon sources: only the compiler reads them.
-  if (path.includes('/node_modules/') && (/\.d\.[cm]?ts$/.test(base) || /\.(c|cc|cpp|h|hh)$/.test(base) || base.startsWith('.'))) return false;
-  return !/^\.(npmignore|eslintrc.*|gitattributes|gitignore|travis\.yml|editorconfig|prettierrc.*|jshintrc|nycrc|airtap\.yml|taprc)$/.test(base);
+  if (
+    path.includes('/node_modules/') &&
+    (/\.d\.[cm]?ts$/.test(base) || /\.(c|cc|cpp|h|hh)$/.test(base) || base.startsWith('.'))
+  )
+    return false;
+  return !/^\.(npmignore|eslintrc.*|gitattributes|gitignore|travis\.yml|editorconfig|prettierrc.*|jshintrc|nycrc|airtap\.yml|taprc)$/.test(
+    base,
+  );
 }
 
 function isScript(path) {
@@ -105,7 +116,10 @@ function copy(from, to) {
 
 /** The pinned runtime's directory (fetched into the cache on first use). */
 function runtimeDir() {
-  const out = execFileSync(process.execPath, [join(root, 'tools', 'node-runtime.js')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync(process.execPath, [join(root, 'tools', 'node-runtime.js')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return out.trim();
 }
 
@@ -138,28 +152,45 @@ function buildAddons(runtime, scratch) {
   fs.copyFileSync(join(root, 'tools', 'build-bpf.js'), join(agent, 'tools', 'build-bpf.js'));
   const modules = join(scratch, 'node_modules');
   for (const dep of ['pcap', 'nan']) {
-    fs.cpSync(join(root, 'node_modules', dep), join(modules, dep), { recursive: true, filter: (p) => !p.startsWith(join(root, 'node_modules', dep, 'build')) });
+    fs.cpSync(join(root, 'node_modules', dep), join(modules, dep), {
+      recursive: true,
+      filter: (p) => !p.startsWith(join(root, 'node_modules', dep, 'build')),
+    });
   }
   const built = {};
   for (const [dir, file] of [
     [agent, 'flowlog_capture.node'],
     [join(modules, 'pcap'), 'pcap_binding.node'],
   ]) {
-    execFileSync(join(runtime, 'bin', 'node'), [gyp, 'rebuild', `--nodedir=${runtime}`, '--jobs=2', '--silent'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(join(runtime, 'bin', 'node'), [gyp, 'rebuild', `--nodedir=${runtime}`, '--jobs=2', '--silent'], {
+      cwd: dir,
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     built[file] = join(dir, 'build', 'Release', file);
   }
   // Each must load in the runtime it was built for (a NODE_MODULE_VERSION mismatch throws here).
   for (const addon of Object.values(built)) {
-    execFileSync(join(runtime, 'bin', 'node'), ['-e', `process.dlopen({ exports: {} }, ${JSON.stringify(addon)})`], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(join(runtime, 'bin', 'node'), ['-e', `process.dlopen({ exports: {} }, ${JSON.stringify(addon)})`], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
   }
   return built;
 }
 
 /** flowlog-agent(1), from the CLI's own --help so it never disagrees with the binary. */
 function manualPage(version, node, bin) {
-  const help = (...args) => execFileSync(node, [bin, ...args, '--help'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '78', FLOWLOG_AGENT_CACHE_DIR: 'off' } });
-  const roff = (text) => text.replace(/\\/g, '\\e').replace(/^([.'])/gm, '\\&$1').replace(/-/g, '\\-');
-  const commands = [...help().matchAll(/^  flowlog-agent (\S+)/gm)].map((m) => m[1]);
+  const help = (...args) =>
+    execFileSync(node, [bin, ...args, '--help'], {
+      encoding: 'utf8',
+      env: { ...process.env, COLUMNS: '78', FLOWLOG_AGENT_CACHE_DIR: 'off' },
+    });
+  const roff = (text) =>
+    text
+      .replace(/\\/g, '\\e')
+      .replace(/^([.'])/gm, '\\&$1')
+      .replace(/-/g, '\\-');
+  const commands = [...help().matchAll(/^ {2}flowlog-agent (\S+)/gm)].map((m) => m[1]);
   const sections = commands.map((c) => `.SS ${c}\n.nf\n${roff(help(c).trimEnd())}\n.fi`);
   return [
     `.TH FLOWLOG-AGENT 1 "" "${NAME} ${version}" "User Commands"`,
@@ -196,7 +227,12 @@ function manualPage(version, node, bin) {
  * builders need. `version` goes into package.json and the man page.
  */
 function stageTree(version) {
-  for (const need of ['dist/flowlog-agent.js', 'dist/cli/main.js', 'node_modules/pcap/binding.gyp', 'node_modules/nan']) {
+  for (const need of [
+    'dist/flowlog-agent.js',
+    'dist/cli/main.js',
+    'node_modules/pcap/binding.gyp',
+    'node_modules/nan',
+  ]) {
     if (!fs.existsSync(join(root, need))) fail(`build ${NAME}: ${need} is missing: run \`npm ci\` first`);
   }
   const pkg = require(join(root, 'package.json'));
@@ -209,12 +245,22 @@ function stageTree(version) {
     copy(join(root, 'bin'), join(lib, 'bin'));
     // The program runs on the shipped runtime, whatever `node` the host has (or none).
     const bin = join(lib, 'bin', NAME);
-    fs.writeFileSync(bin, fs.readFileSync(bin, 'utf8').replace(/^#!.*\n/, `// Run by /usr/bin/${NAME} with ${NODE}.\n`));
+    fs.writeFileSync(
+      bin,
+      fs.readFileSync(bin, 'utf8').replace(/^#!.*\n/, `// Run by /usr/bin/${NAME} with ${NODE}.\n`),
+    );
     fs.chmodSync(bin, 0o644);
     copy(join(root, 'dist'), join(lib, 'dist'));
     copy(addons['flowlog_capture.node'], join(lib, 'build/Release/flowlog_capture.node'));
     copy(join(root, 'config'), join(lib, 'config'));
-    fs.writeFileSync(join(lib, 'package.json'), JSON.stringify({ name: pkg.name, version, description: pkg.description, license: pkg.license, private: true, bin: pkg.bin }, null, 2) + '\n');
+    fs.writeFileSync(
+      join(lib, 'package.json'),
+      JSON.stringify(
+        { name: pkg.name, version, description: pkg.description, license: pkg.license, private: true, bin: pkg.bin },
+        null,
+        2,
+      ) + '\n',
+    );
     // Production dependencies, as npm resolved them (the exact tree `npm ci` installed).
     const prod = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: root, encoding: 'utf8' })
       .split('\n')
@@ -238,7 +284,11 @@ function stageTree(version) {
     fs.chmodSync(join(lib, 'node', 'LICENSE'), 0o644);
 
     fs.mkdirSync(join(stage, 'usr/bin'), { recursive: true });
-    fs.writeFileSync(join(stage, 'usr/bin', NAME), `#!/bin/sh\n# ${NAME} on the Node.js runtime shipped with it.\nexec ${NODE} ${LIB}/bin/${NAME} "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(
+      join(stage, 'usr/bin', NAME),
+      `#!/bin/sh\n# ${NAME} on the Node.js runtime shipped with it.\nexec ${NODE} ${LIB}/bin/${NAME} "$@"\n`,
+      { mode: 0o755 },
+    );
     copy(join(root, 'systemd/flowlog-agent.service'), join(stage, 'usr/lib/systemd/system/flowlog-agent.service'));
     copy(join(root, 'packaging/agent.yaml'), join(stage, 'etc', NAME, 'agent.yaml'));
     fs.mkdirSync(join(stage, 'usr/share/man/man1'), { recursive: true });

@@ -29,7 +29,12 @@ export interface AgentCounters {
   /** Decapsulation: tunnels opened, outer fragments, unknown VNIs (zero when the agent decapsulates nothing). */
   readonly overlay: { readonly decapsulated: number; readonly outerFragments: number; readonly unknownVni: number };
   /** Records built, by kind, over every flow log. */
-  readonly records: { readonly ok: number; readonly nodata: number; readonly skipdata: number; readonly filtered: number };
+  readonly records: {
+    readonly ok: number;
+    readonly nodata: number;
+    readonly skipdata: number;
+    readonly filtered: number;
+  };
   /** Summed over the intervals: packets older than their window, timelines restarted, packets a full table refused. */
   readonly latePackets: number;
   readonly timelineRestarts: number;
@@ -64,8 +69,16 @@ export class Agent {
    * taking the common frames of pcap and pcapng files unless `kernel` is false, every frame
    * decapsulated when the config has overlay VPCs.
    */
-  static forReplay(config: AgentConfig, submitter: RecordSubmitter, o: { maxGapWindows: number; kernel?: boolean }): Agent {
-    return new Agent(config, submitter, { maxGapWindows: o.maxGapWindows, kernel: o.kernel ?? true, decapsulate: true });
+  static forReplay(
+    config: AgentConfig,
+    submitter: RecordSubmitter,
+    o: { maxGapWindows: number; kernel?: boolean },
+  ): Agent {
+    return new Agent(config, submitter, {
+      maxGapWindows: o.maxGapWindows,
+      kernel: o.kernel ?? true,
+      decapsulate: true,
+    });
   }
 
   /** Why the WebAssembly kernel was asked for but is not there; undefined when it runs (or was not asked for). */
@@ -79,7 +92,9 @@ export class Agent {
    */
   readFiles(paths: readonly string[], progress?: (path: string, packets: number) => void): CaptureFileReport[] {
     const kernel = this.pipeline.kernel;
-    return new OfflineCaptureSource(paths, progress, kernel === null ? null : new KernelFirstRunner(kernel)).run(this.pipeline.recorder);
+    return new OfflineCaptureSource(paths, progress, kernel === null ? null : new KernelFirstRunner(kernel)).run(
+      this.pipeline.recorder,
+    );
   }
 
   /** Closes the windows that ended by `clockSec`. */
@@ -165,7 +180,10 @@ export class Agent {
   }
 
   /** Points an NFLOG set at this agent's packet path, for `enis` (index i: enis[i]). */
-  bindNflog(nflog: { bind(recorder: FlowRecorder, enis: readonly EniConfig[]): void }, enis: readonly EniConfig[]): void {
+  bindNflog(
+    nflog: { bind(recorder: FlowRecorder, enis: readonly EniConfig[]): void },
+    enis: readonly EniConfig[],
+  ): void {
     nflog.bind(this.pipeline.recorder, enis);
   }
 

@@ -21,15 +21,36 @@ let warmed = false;
 export function warmUpLivePath(base: AgentConfig): void {
   if (warmed || base.flowLogs.length === 0) return;
   warmed = true;
-  const eni: EniConfig = { id: 'eni-warmup', mac: '02:00:00:00:00:01', ips: ['10.255.0.1'], cidrs: ['10.255.0.1/32'], vpcId: 'vpc-warmup', vswitchId: 'vsw-warmup', vmId: 'i-warmup' };
+  const eni: EniConfig = {
+    id: 'eni-warmup',
+    mac: '02:00:00:00:00:01',
+    ips: ['10.255.0.1'],
+    cidrs: ['10.255.0.1/32'],
+    vpcId: 'vpc-warmup',
+    vswitchId: 'vsw-warmup',
+    vmId: 'i-warmup',
+  };
   const config: AgentConfig = {
     ...base,
     enis: [eni],
     networkAcls: [],
     flowTable: { ...base.flowTable, capacity: 16384 },
-    flowLogs: [{ ...base.flowLogs[0], id: 'warm-up', resourceType: 'eni', resourceId: eni.id, aggregationIntervalSec: 60, trafficType: 'all' }],
+    flowLogs: [
+      {
+        ...base.flowLogs[0],
+        id: 'warm-up',
+        resourceType: 'eni',
+        resourceId: eni.id,
+        aggregationIntervalSec: 60,
+        trafficType: 'all',
+      },
+    ],
   };
-  const pipeline = buildPipeline(config, { submit: () => undefined }, { maxGapWindows: 1, wallClock: true, kernel: true });
+  const pipeline = buildPipeline(
+    config,
+    { submit: () => undefined },
+    { maxGapWindows: 1, wallClock: true, kernel: true },
+  );
   if (pipeline.kernel === null) return;
   const chunks = new ChunkRecorder(pipeline.recorder, pipeline.kernel);
   const nowSec = Math.floor(Date.now() / 1000);

@@ -92,7 +92,11 @@ export class LiveAgent extends Agent {
     this.capturing = new Uint8Array(eniCapacity);
     this.chunks = new ChunkRecorder(this.pipeline.recorder, this.pipeline.kernel);
     this.chunks.setSharedEnis(slots.sharedMask(eniCapacity));
-    if (this.pipeline.kernelUnavailable !== undefined) log.warn({ reason: this.pipeline.kernelUnavailable }, 'WebAssembly kernel unavailable, capturing through the TypeScript path alone');
+    if (this.pipeline.kernelUnavailable !== undefined)
+      log.warn(
+        { reason: this.pipeline.kernelUnavailable },
+        'WebAssembly kernel unavailable, capturing through the TypeScript path alone',
+      );
     // Open the windows at the start time now: a first tick with the grace-delayed clock would
     // open the previous window, which a previous pipeline may have written already.
     this.tick(startSec);
@@ -105,7 +109,10 @@ export class LiveAgent extends Agent {
     if (!this.pipeline.reconfigure(config, slots.configs(), slots.secondary(), nowSec)) return false;
     if (hadKernel && this.pipeline.kernel === null) {
       this.chunks.dropKernel();
-      log.warn({ reason: this.pipeline.kernelUnavailable }, 'WebAssembly kernel unavailable, capturing through the TypeScript path alone');
+      log.warn(
+        { reason: this.pipeline.kernelUnavailable },
+        'WebAssembly kernel unavailable, capturing through the TypeScript path alone',
+      );
     }
     this.chunks.setSharedEnis(slots.sharedMask(this.eniCapacity));
     return true;
@@ -117,7 +124,8 @@ export class LiveAgent extends Agent {
    */
   bindSources(captures: OpenSources, slots: EniIndexes): void {
     for (const slot of slots.resolved()) if (!slot.shared) captures.source(slot.device)?.bind(this.chunks, slot.index);
-    for (const source of captures.sharedSources()) source.bind(this.chunks, captures.isOverlay(source) ? OVERLAY_DEVICE : SHARED_DEVICE);
+    for (const source of captures.sharedSources())
+      source.bind(this.chunks, captures.isOverlay(source) ? OVERLAY_DEVICE : SHARED_DEVICE);
   }
 
   /** Points one capture source at this agent: `device` an ENI index, SHARED_DEVICE or OVERLAY_DEVICE. */
@@ -133,7 +141,8 @@ export class LiveAgent extends Agent {
   updateCapturing(captures: OpenSources, slots: EniIndexes, nowSec = Math.floor(Date.now() / 1000)): void {
     const sharedOpen = captures.sharedSources().length > 0;
     const now = new Uint8Array(this.eniCapacity);
-    for (const slot of slots.resolved()) if (slot.shared ? sharedOpen : captures.source(slot.device) !== null) now[slot.index] = 1;
+    for (const slot of slots.resolved())
+      if (slot.shared ? sharedOpen : captures.source(slot.device) !== null) now[slot.index] = 1;
     for (let i = 0; i < this.eniCapacity; i++) {
       if (now[i] === this.capturing[i]) continue;
       this.capturing[i] = now[i];

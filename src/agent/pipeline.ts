@@ -114,7 +114,8 @@ export interface Pipeline {
 
 export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, options: PipelineOptions): Pipeline {
   const eniCapacity = options.eniCapacity ?? config.enis.length;
-  if (eniCapacity > MAX_ENIS || config.enis.length > eniCapacity) throw new RangeError(`at most ${MAX_ENIS} ENIs per agent, got ${Math.max(eniCapacity, config.enis.length)}`);
+  if (eniCapacity > MAX_ENIS || config.enis.length > eniCapacity)
+    throw new RangeError(`at most ${MAX_ENIS} ENIs per agent, got ${Math.max(eniCapacity, config.enis.length)}`);
   const live = options.eniCapacity !== undefined;
   let inventory = new EniInventory(config.enis, options.secondaryEnis);
   const byInterval = new Map<number, FlowLogConfig[]>();
@@ -133,7 +134,8 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
   // Windows of one interval drain one after another so their batches reach the sink in order.
   let drainChain: Promise<void> = Promise.resolve();
   const emit = (batch: RecordBatch) => submitter.submit(batch);
-  const emitFlows = submitter.submitFlows === undefined ? undefined : (slice: FlowSlice) => submitter.submitFlows?.(slice);
+  const emitFlows =
+    submitter.submitFlows === undefined ? undefined : (slice: FlowSlice) => submitter.submitFlows?.(slice);
   const flushed = (startedMs: number) => {
     const ms = performance.now() - startedMs;
     flushStats.windows++;
@@ -146,8 +148,11 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
   let kernelUnavailable: string | undefined;
   if (options.kernel === true) {
     try {
-      kernelMemory = live ? KernelMemory.forLive(inventory, byInterval.size, config.flowTable.capacity, eniCapacity) : KernelMemory.forReplay(inventory, byInterval.size, config.flowTable.capacity);
-      if (kernelMemory === null) kernelUnavailable = `flow tables of ${config.flowTable.capacity} flows exceed its memory`;
+      kernelMemory = live
+        ? KernelMemory.forLive(inventory, byInterval.size, config.flowTable.capacity, eniCapacity)
+        : KernelMemory.forReplay(inventory, byInterval.size, config.flowTable.capacity);
+      if (kernelMemory === null)
+        kernelUnavailable = `flow tables of ${config.flowTable.capacity} flows exceed its memory`;
     } catch (err) {
       kernelUnavailable = `allocate its memory: ${(err as Error).message}`;
     }
@@ -165,7 +170,8 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
       coveredEnis: countOf(cov),
       onUncaptured: (startSec, endSec) => {
         const builder = builders[index];
-        for (const piece of gapPieces(intervalSec, startSec, endSec)) for (const b of builder.uncapturedBatches(piece.startSec, piece.endSec)) submitter.submit(b);
+        for (const piece of gapPieces(intervalSec, startSec, endSec))
+          for (const b of builder.uncapturedBatches(piece.startSec, piece.endSec)) submitter.submit(b);
       },
       ...(kernelMemory === null ? {} : { arena: kernelMemory }),
       onWindowClosed: (w: ClosedWindow) => {
@@ -195,8 +201,19 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
   const recorderOverlay: RecorderOverlay | null =
     overlay === undefined || overlay.vpcs.length === 0
       ? null
-      : { inventory: new OverlayInventory(config.enis, overlay.vpcs), ports: { vxlan: overlay.vxlanPorts, geneve: overlay.genevePorts }, decapsulateAll: options.decapsulate === true };
-  const recorder = new FlowRecorder(inventory, aggregators, coverage, config.flowTable.fragmentCacheSize, recorderOverlay, eniCapacity);
+      : {
+          inventory: new OverlayInventory(config.enis, overlay.vpcs),
+          ports: { vxlan: overlay.vxlanPorts, geneve: overlay.genevePorts },
+          decapsulateAll: options.decapsulate === true,
+        };
+  const recorder = new FlowRecorder(
+    inventory,
+    aggregators,
+    coverage,
+    config.flowTable.fragmentCacheSize,
+    recorderOverlay,
+    eniCapacity,
+  );
   recorder.setFileMtu(config.capture.mtuBytes);
   // Security groups / network ACLs evaluated per connection direction (REJECT without NFLOG).
   recorder.setActionPolicy(actionPolicyFor(config));
@@ -212,12 +229,24 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
       kernelUnavailable = `instantiate it: ${(err as Error).message}`;
     }
   }
-  if (options.dropLog) dropSummary = new WindowDropSummary(recorder.counters, config.enis.map((e) => e.id), options.dropLog);
+  if (options.dropLog)
+    dropSummary = new WindowDropSummary(
+      recorder.counters,
+      config.enis.map((e) => e.id),
+      options.dropLog,
+    );
   let current: { config: AgentConfig; enis: readonly EniConfig[] } = { config, enis: config.enis };
-  const reconfigure = (next: AgentConfig, enis: readonly EniConfig[], secondary: Uint8Array, nowSec: number): boolean => {
+  const reconfigure = (
+    next: AgentConfig,
+    enis: readonly EniConfig[],
+    secondary: Uint8Array,
+    nowSec: number,
+  ): boolean => {
     const intervals = new Set(next.flowLogs.map((fl) => fl.aggregationIntervalSec));
     const nextOverlay = next.overlay !== undefined && next.overlay.vpcs.length > 0 ? next.overlay : undefined;
-    const samePorts = JSON.stringify([overlay?.vxlanPorts, overlay?.genevePorts]) === JSON.stringify([nextOverlay?.vxlanPorts, nextOverlay?.genevePorts]);
+    const samePorts =
+      JSON.stringify([overlay?.vxlanPorts, overlay?.genevePorts]) ===
+      JSON.stringify([nextOverlay?.vxlanPorts, nextOverlay?.genevePorts]);
     if (
       !live ||
       enis.length > eniCapacity ||
@@ -230,7 +259,12 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
     }
     writeRemovedFlowLogs(current, next, aggregators, nowSec, sliceFlows, emit);
     const nextInventory = new EniInventory(enis, secondary);
-    const nextCoverage = aggregators.map((a) => coverageOf(next.flowLogs.filter((fl) => fl.aggregationIntervalSec === a.intervalSec), enis));
+    const nextCoverage = aggregators.map((a) =>
+      coverageOf(
+        next.flowLogs.filter((fl) => fl.aggregationIntervalSec === a.intervalSec),
+        enis,
+      ),
+    );
     recorder.setCoverage(nextCoverage);
     // Each ENI's guaranteed share of the tables follows the ENIs its interval now covers.
     aggregators.forEach((a, i) => a.setCoveredEnis(countOf(nextCoverage[i])));
@@ -246,7 +280,14 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
     // A new evaluator forgets the connections it tracks: only when the rules or ENIs' groups changed.
     if (key !== policyKey) recorder.setActionPolicy(actionPolicyFor(next, enis));
     policyKey = key;
-    aggregators.forEach((a, i) => (builders[i] = new RecordBuilder(next, enis, next.flowLogs.filter((fl) => fl.aggregationIntervalSec === a.intervalSec))));
+    aggregators.forEach(
+      (a, i) =>
+        (builders[i] = new RecordBuilder(
+          next,
+          enis,
+          next.flowLogs.filter((fl) => fl.aggregationIntervalSec === a.intervalSec),
+        )),
+    );
     dropSummary?.setEniIds(enis.map((e) => e.id));
     current = { config: next, enis };
     return true;

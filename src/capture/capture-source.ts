@@ -78,7 +78,12 @@ export interface ChunkRunner {
   /** A new file starts (the runner may forget what the last one taught it). */
   newStream?(): void;
   /** The pcapng section's interfaces, before `runPcapng` (copied when `version` changed). */
-  setInterfaces(version: number, linkTypes: readonly number[], unitsPerSec: readonly number[], offsetSec: readonly number[]): void;
+  setInterfaces(
+    version: number,
+    linkTypes: readonly number[],
+    unitsPerSec: readonly number[],
+    offsetSec: readonly number[],
+  ): void;
 }
 
 /** Counters every live source keeps (cumulative since open). */

@@ -30,11 +30,13 @@ export function runCheck(o: CheckOptions): number {
     o.err.write(`flowlog-agent check: ${message}\n`);
     return 2;
   };
-  if ((o.flow === undefined) === (o.pcaps === undefined || o.pcaps.length === 0)) return usage('give exactly one of --flow or --pcap');
+  if ((o.flow === undefined) === (o.pcaps === undefined || o.pcaps.length === 0))
+    return usage('give exactly one of --flow or --pcap');
   const config = loadConfigOrExit(o.configPath, o.err);
   if (config === null) return 2;
   const eni = o.eni === undefined ? -1 : config.enis.findIndex((e) => e.id === o.eni);
-  if (o.eni !== undefined && eni < 0) return usage(`unknown ENI "${o.eni}" (configured: ${config.enis.map((e) => e.id).join(', ') || 'none'})`);
+  if (o.eni !== undefined && eni < 0)
+    return usage(`unknown ENI "${o.eni}" (configured: ${config.enis.map((e) => e.id).join(', ') || 'none'})`);
 
   if (o.flow !== undefined) {
     if (eni < 0) return usage('--flow needs --eni');
@@ -51,7 +53,9 @@ export function runCheck(o: CheckOptions): number {
     const inventory = new EniInventory(config.enis);
     const owner = outbound ? inventory.sourceEni(view) : inventory.destinationEni(view);
     if (owner !== eni) {
-      o.err.write(`warning: the ${outbound ? 'source' : 'destination'} of the flow is not an address of ${o.eni}; evaluating its rules anyway\n`);
+      o.err.write(
+        `warning: the ${outbound ? 'source' : 'destination'} of the flow is not an address of ${o.eni}; evaluating its rules anyway\n`,
+      );
     }
     const reject = evaluator.rejects(view, eni, outbound);
     const why = evaluator.describeLast(eni, outbound);
@@ -92,24 +96,59 @@ export function runCheck(o: CheckOptions): number {
     { header: 'SECURITY GROUP', align: 'left' },
     { header: 'NETWORK ACL', align: 'left' },
   ] as const;
-  const rows = shown.map((f) => [f.action, f.eniId, f.direction, protocolName(f.protocol), f.src, f.dst, formatCount(f.packets), formatCount(f.bytes), f.securityGroup, f.networkAcl]);
+  const rows = shown.map((f) => [
+    f.action,
+    f.eniId,
+    f.direction,
+    protocolName(f.protocol),
+    f.src,
+    f.dst,
+    formatCount(f.packets),
+    formatCount(f.bytes),
+    f.securityGroup,
+    f.networkAcl,
+  ]);
   if (shown.length > 0) o.out.write(renderTable(columns, rows));
   const packets = rejects.reduce((n, f) => n + f.packets, 0);
-  o.out.write(`${rejects.length} REJECT flow${rejects.length === 1 ? '' : 's'} (${formatCount(packets)} packets) of ${flows.length} flows in ${formatCount(audit.frames)} frames\n`);
+  o.out.write(
+    `${rejects.length} REJECT flow${rejects.length === 1 ? '' : 's'} (${formatCount(packets)} packets) of ${flows.length} flows in ${formatCount(audit.frames)} frames\n`,
+  );
   return code;
 }
 
-export const checkCommand: CommandModule<object, { config: string; eni?: string; flow?: string; pcap?: string[]; all: boolean }> = {
+export const checkCommand: CommandModule<
+  object,
+  { config: string; eni?: string; flow?: string; pcap?: string[]; all: boolean }
+> = {
   command: 'check',
-  describe: 'show what the configured security groups and network ACLs decide for a flow or a capture, and which rule decided',
+  describe:
+    'show what the configured security groups and network ACLs decide for a flow or a capture, and which rule decided',
   builder: (y) =>
     y
       .option('config', { alias: 'c', type: 'string', demandOption: true, describe: 'agent configuration (YAML)' })
-      .option('eni', { type: 'string', describe: 'ENI id whose rules apply (required with --flow; with --pcap, only this ENI)' })
-      .option('flow', { type: 'string', describe: 'one flow, e.g. "tcp 10.0.0.5:51000 > 10.0.1.9:22 in" (in/out: as the ENI sees it)' })
-      .option('pcap', { type: 'string', array: true, describe: 'capture file(s): evaluate every flow and list the REJECTs' })
-      .option('all', { type: 'boolean', default: false, describe: 'with --pcap, list ACCEPT flows too' }) as never,
+      .option('eni', {
+        type: 'string',
+        describe: 'ENI id whose rules apply (required with --flow; with --pcap, only this ENI)',
+      })
+      .option('flow', {
+        type: 'string',
+        describe: 'one flow, e.g. "tcp 10.0.0.5:51000 > 10.0.1.9:22 in" (in/out: as the ENI sees it)',
+      })
+      .option('pcap', {
+        type: 'string',
+        array: true,
+        describe: 'capture file(s): evaluate every flow and list the REJECTs',
+      })
+      .option('all', { type: 'boolean', default: false, describe: 'with --pcap, list ACCEPT flows too' }),
   handler: (argv) => {
-    process.exitCode = runCheck({ configPath: argv.config, eni: argv.eni, flow: argv.flow, pcaps: argv.pcap, all: argv.all, out: process.stdout, err: process.stderr });
+    process.exitCode = runCheck({
+      configPath: argv.config,
+      eni: argv.eni,
+      flow: argv.flow,
+      pcaps: argv.pcap,
+      all: argv.all,
+      out: process.stdout,
+      err: process.stderr,
+    });
   },
 };

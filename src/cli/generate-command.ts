@@ -131,14 +131,38 @@ export const generateCommand: CommandModule<object, GenerateArgv> = {
       .option('seed', { type: 'number', default: 1, describe: 'PRNG seed; equal arguments give equal files' })
       .option('start', { type: 'number', describe: 'first second, Unix time (default: the minutes just before now)' })
       .option('duration', { type: 'number', default: 60, describe: 'seconds of traffic' })
-      .option('eni-ip', { type: 'string', array: true, default: ['10.0.0.5'], describe: 'ENI IPv4 address (repeat for more ENIs)' })
-      .option('eni-mac', { type: 'string', array: true, default: [], describe: 'ENI MAC, by position (default 00:16:3e + IPv4 low 24 bits)' })
-      .option('eni-ipv6', { type: 'string', array: true, default: [], describe: 'ENI IPv6 address, by position (default fd00::<IPv4>)' })
+      .option('eni-ip', {
+        type: 'string',
+        array: true,
+        default: ['10.0.0.5'],
+        describe: 'ENI IPv4 address (repeat for more ENIs)',
+      })
+      .option('eni-mac', {
+        type: 'string',
+        array: true,
+        default: [],
+        describe: 'ENI MAC, by position (default 00:16:3e + IPv4 low 24 bits)',
+      })
+      .option('eni-ipv6', {
+        type: 'string',
+        array: true,
+        default: [],
+        describe: 'ENI IPv6 address, by position (default fd00::<IPv4>)',
+      })
       .option('ipv6-share', { type: 'number', default: 0, describe: 'fraction of flows that are IPv6, 0..1' })
       .option('format', { choices: ['pcap', 'pcapng'] as const, default: 'pcap' as const, describe: 'file format' })
       .option('snaplen', { type: 'number', default: 262144, describe: 'snap length; frames are cut to it' })
-      .option('ts-resolution', { choices: ['us', 'ns'] as const, default: 'us' as const, describe: 'timestamp resolution' })
-      .option('vlan', { type: 'number', array: true, default: [], describe: '802.1Q VLAN id on every frame (repeat to stack)' })
+      .option('ts-resolution', {
+        choices: ['us', 'ns'] as const,
+        default: 'us' as const,
+        describe: 'timestamp resolution',
+      })
+      .option('vlan', {
+        type: 'number',
+        array: true,
+        default: [],
+        describe: '802.1Q VLAN id on every frame (repeat to stack)',
+      })
       .option('expected', { type: 'string', describe: 'also write the expected per-flow totals here (JSON lines)' })
       .option('window', { type: 'number', default: 60, describe: 'aggregation window of --expected, seconds' }),
   handler: (argv) => {

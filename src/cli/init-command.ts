@@ -35,7 +35,12 @@ export function runInit(options: InitOptions, out: TextOutput, err: TextOutput):
     err.write(`init: ${e instanceof Error ? e.message : String(e)}\n`);
     return 2;
   }
-  const text = renderInitConfig(devices, { host: hostname(), now: new Date(), stateDir: options.stateDir ?? '/var/lib/flowlog-agent', file });
+  const text = renderInitConfig(devices, {
+    host: hostname(),
+    now: new Date(),
+    stateDir: options.stateDir ?? '/var/lib/flowlog-agent',
+    file,
+  });
   try {
     mkdirSync(dirname(file), { recursive: true });
     // Whole or not at all: a reader (the daemon's reload) never sees half a file.
@@ -49,7 +54,9 @@ export function runInit(options: InitOptions, out: TextOutput, err: TextOutput):
   const enis = devices.filter((d) => d.kind !== 'bridge');
   const bridges = devices.filter((d) => d.kind === 'bridge');
   const listed = enis.length > 0 ? enis.map((d) => `${d.name} (${d.kind})`).join(', ') : 'none found: one example ENI';
-  out.write(`wrote ${file}: ENIs ${listed}${bridges.length > 0 ? `; bridges ${bridges.map((b) => b.name).join(', ')} (commented)` : ''}\n`);
+  out.write(
+    `wrote ${file}: ENIs ${listed}${bridges.length > 0 ? `; bridges ${bridges.map((b) => b.name).join(', ')} (commented)` : ''}\n`,
+  );
   out.write(`replace every ${PLACEHOLDER} in it, then: flowlog-agent validate --config ${file}\n`);
   return 0;
 }

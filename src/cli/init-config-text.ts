@@ -1,7 +1,6 @@
 import { PLACEHOLDER } from '../config/placeholder';
 import type { HostDevice } from '../enrich/host-devices';
 
-
 export interface InitConfigOptions {
   /** The host's name and the time, for the header. */
   host: string;
@@ -36,14 +35,14 @@ export function renderInitConfig(devices: readonly HostDevice[], options: InitCo
   ];
   if (enis.length === 0) {
     lines.push(
-      '# No tap or veth was found: name each ENI\'s device (or its MAC or addresses on a shared device).',
+      "# No tap or veth was found: name each ENI's device (or its MAC or addresses on a shared device).",
       'enis:',
       `  - { id: eni-${P}, interface: ${P}, vpcId: vpc-${P}, vswitchId: vsw-${P}, vmId: i-${P} }`,
     );
   } else {
     lines.push(
-      '# One ENI per tap and veth. mac and ips are the device\'s own (what the agent assumes when they',
-      '# are absent); a VM\'s tap or a container\'s veth carries the guest\'s frames: put the guest\'s',
+      "# One ENI per tap and veth. mac and ips are the device's own (what the agent assumes when they",
+      "# are absent); a VM's tap or a container's veth carries the guest's frames: put the guest's",
       '# MAC and addresses there instead, or traffic is counted as unattributed.',
       'enis:',
     );
@@ -66,7 +65,10 @@ export function renderInitConfig(devices: readonly HostDevice[], options: InitCo
       '# by MAC, else address: list their ENIs (mac/ips, no interface) and the bridge here.',
       '# capture:',
       `#   devices: [${bridges.map((b) => b.name).join(', ')}]`,
-      ...bridges.map((b) => `#   ${b.name}: MAC ${b.mac}${b.addresses.length > 0 ? `, addresses ${b.addresses.join(' ')}` : ''}, ports ${b.ports.length > 0 ? b.ports.join(' ') : '(none)'}`),
+      ...bridges.map(
+        (b) =>
+          `#   ${b.name}: MAC ${b.mac}${b.addresses.length > 0 ? `, addresses ${b.addresses.join(' ')}` : ''}, ports ${b.ports.length > 0 ? b.ports.join(' ') : '(none)'}`,
+      ),
       '',
     );
   }

@@ -21,7 +21,8 @@ const COMMANDS: Record<CommandName, () => CommandModule<object, never>> = {
   spool: () => {
     const { createSpoolCommand } = require('./spool-command') as typeof import('./spool-command');
     const { SinkFactory } = require('../output/sink-factory') as typeof import('../output/sink-factory');
-    const { configuredEniRecords } = require('../output/delivered-output') as typeof import('../output/delivered-output');
+    const { configuredEniRecords } =
+      require('../output/delivered-output') as typeof import('../output/delivered-output');
     return createSpoolCommand({
       drainSetup: (config) => {
         const sinks = new SinkFactory(config);
@@ -43,7 +44,8 @@ const COMMANDS: Record<CommandName, () => CommandModule<object, never>> = {
  */
 export function main(argv: string[]): void {
   const fatal = (err: unknown): never => {
-    if (err instanceof StdoutClosedError || stdoutWasClosed() || (err as NodeJS.ErrnoException)?.code === 'EPIPE') process.exit(0);
+    if (err instanceof StdoutClosedError || stdoutWasClosed() || (err as NodeJS.ErrnoException)?.code === 'EPIPE')
+      process.exit(0);
     process.stderr.write(`flowlog-agent: ${(err as Error)?.message ?? String(err)}\n`);
     if (process.env.FLOWLOG_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
     process.exit(1);
@@ -62,7 +64,9 @@ export function main(argv: string[]): void {
       // A usage problem (yargs' own message or a failed .check) is exit 2; an error a command threw is 1.
       // (yargs hands a failed .check's text over as `err` too, as a string.)
       if (err instanceof Error && err.name !== 'YError') fatal(err);
-      process.stderr.write(`flowlog-agent: ${msg ?? (err instanceof Error ? err.message : String(err))}\nRun with --help for usage.\n`);
+      process.stderr.write(
+        `flowlog-agent: ${msg ?? (err instanceof Error ? err.message : String(err))}\nRun with --help for usage.\n`,
+      );
       process.exit(2);
     })
     .help()

@@ -38,21 +38,22 @@ const DEFAULT_LIMIT = 50;
 const DEFAULT_RANK: RankMeasure = 'bytes';
 
 /** Record columns shown by the table listing; the JSON format keeps every field. */
-const LIST_COLUMNS: readonly { field: string; header: string; align: 'left' | 'right'; show: (v: string) => string }[] = [
-  { field: 'start', header: 'start (UTC)', align: 'left', show: formatUnixSeconds },
-  { field: 'end', header: 'end (UTC)', align: 'left', show: formatUnixSeconds },
-  { field: 'eni-id', header: 'eni-id', align: 'left', show: (v) => v },
-  { field: 'direction', header: 'dir', align: 'left', show: (v) => v },
-  { field: 'srcaddr', header: 'srcaddr', align: 'left', show: (v) => v },
-  { field: 'srcport', header: 'srcport', align: 'right', show: (v) => v },
-  { field: 'dstaddr', header: 'dstaddr', align: 'left', show: (v) => v },
-  { field: 'dstport', header: 'dstport', align: 'right', show: (v) => v },
-  { field: 'protocol', header: 'proto', align: 'right', show: (v) => v },
-  { field: 'packets', header: 'packets', align: 'right', show: showCount },
-  { field: 'bytes', header: 'bytes', align: 'right', show: showCount },
-  { field: 'action', header: 'action', align: 'left', show: (v) => v },
-  { field: 'log-status', header: 'log-status', align: 'left', show: (v) => v },
-];
+const LIST_COLUMNS: readonly { field: string; header: string; align: 'left' | 'right'; show: (v: string) => string }[] =
+  [
+    { field: 'start', header: 'start (UTC)', align: 'left', show: formatUnixSeconds },
+    { field: 'end', header: 'end (UTC)', align: 'left', show: formatUnixSeconds },
+    { field: 'eni-id', header: 'eni-id', align: 'left', show: (v) => v },
+    { field: 'direction', header: 'dir', align: 'left', show: (v) => v },
+    { field: 'srcaddr', header: 'srcaddr', align: 'left', show: (v) => v },
+    { field: 'srcport', header: 'srcport', align: 'right', show: (v) => v },
+    { field: 'dstaddr', header: 'dstaddr', align: 'left', show: (v) => v },
+    { field: 'dstport', header: 'dstport', align: 'right', show: (v) => v },
+    { field: 'protocol', header: 'proto', align: 'right', show: (v) => v },
+    { field: 'packets', header: 'packets', align: 'right', show: showCount },
+    { field: 'bytes', header: 'bytes', align: 'right', show: showCount },
+    { field: 'action', header: 'action', align: 'left', show: (v) => v },
+    { field: 'log-status', header: 'log-status', align: 'left', show: (v) => v },
+  ];
 
 const RIGHT_ALIGNED_FIELDS = new Set(['srcport', 'dstport', 'protocol', 'packets', 'bytes', 'start', 'end', 'version']);
 
@@ -70,7 +71,10 @@ export async function runQuery(args: QueryArgs, out: TextOutput, err: TextOutput
   if (by !== 'bytes' && by !== 'packets') return fail(`--by: must be bytes or packets, got "${String(by)}"`);
   const format = args.format ?? 'table';
   if (format !== 'table' && format !== 'json') return fail(`--format: must be table or json, got "${String(format)}"`);
-  for (const [name, value] of [['--top', args.top], ['--limit', args.limit]] as const) {
+  for (const [name, value] of [
+    ['--top', args.top],
+    ['--limit', args.limit],
+  ] as const) {
     if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
       return fail(`${name}: must be a whole number >= 1, got ${String(value)}`);
     }
@@ -130,7 +134,10 @@ export async function runQuery(args: QueryArgs, out: TextOutput, err: TextOutput
 function splitFields(group: string[] | string | undefined): string[] {
   if (group === undefined) return [];
   const parts = Array.isArray(group) ? group : [group];
-  return parts.flatMap((p) => p.split(',')).map((f) => f.trim().toLowerCase()).filter((f) => f !== '');
+  return parts
+    .flatMap((p) => p.split(','))
+    .map((f) => f.trim().toLowerCase())
+    .filter((f) => f !== '');
 }
 
 function showCount(text: string): string {
@@ -202,8 +209,17 @@ export const queryCommand: CommandModule<object, QueryArgv> = {
         array: true,
         describe: 'Sum packets, bytes and records per group of these fields, e.g. srcaddr,dstaddr,dstport',
       })
-      .option('top', { alias: 't', type: 'number', describe: `Show the N largest groups (default ${DEFAULT_TOP}) or records` })
-      .option('by', { type: 'string', choices: ['bytes', 'packets'] as const, default: DEFAULT_RANK, describe: 'Rank by' })
+      .option('top', {
+        alias: 't',
+        type: 'number',
+        describe: `Show the N largest groups (default ${DEFAULT_TOP}) or records`,
+      })
+      .option('by', {
+        type: 'string',
+        choices: ['bytes', 'packets'] as const,
+        default: DEFAULT_RANK,
+        describe: 'Rank by',
+      })
       .option('limit', { alias: 'n', type: 'number', default: DEFAULT_LIMIT, describe: 'Records listed, newest first' })
       .option('format', { alias: 'f', type: 'string', choices: ['table', 'json'] as const, default: 'table' as const }),
   handler: async (argv) => {

@@ -112,18 +112,28 @@ function tellAppends(o: ReplayOptions, config: AgentConfig): void {
   const targets: Array<[string, string]> = [];
   if (o.output !== undefined && o.output !== '-' && o.append === true) targets.push([o.output, '--append']);
   if (o.output === undefined) {
-    for (const fl of config.flowLogs) if (fl.sink.type === 'file') targets.push([fl.sink.path, `flow log ${fl.id}'s file sink appends`]);
+    for (const fl of config.flowLogs)
+      if (fl.sink.type === 'file') targets.push([fl.sink.path, `flow log ${fl.id}'s file sink appends`]);
   }
   for (const [file, why] of targets) {
     const bytes = existingBytes(file);
-    if (bytes > 0) o.err.write(`flowlog-agent replay: appending to ${file}, which already holds ${bytes} bytes of records (${why}; --output FILE writes a fresh file)\n`);
+    if (bytes > 0)
+      o.err.write(
+        `flowlog-agent replay: appending to ${file}, which already holds ${bytes} bytes of records (${why}; --output FILE writes a fresh file)\n`,
+      );
   }
 }
 
-async function replayInto(o: ReplayOptions, config: AgentConfig, output: RecordOutput): Promise<{ code: number; summary?: ReplaySummary }> {
+async function replayInto(
+  o: ReplayOptions,
+  config: AgentConfig,
+  output: RecordOutput,
+): Promise<{ code: number; summary?: ReplaySummary }> {
   const agent = Agent.forReplay(config, output, { maxGapWindows: o.maxGapWindows, kernel: o.kernel ?? true });
   if (agent.kernelUnavailable !== undefined) {
-    o.err.write(`flowlog-agent replay: WebAssembly kernel unavailable, replaying in TypeScript alone: ${agent.kernelUnavailable}\n`);
+    o.err.write(
+      `flowlog-agent replay: WebAssembly kernel unavailable, replaying in TypeScript alone: ${agent.kernelUnavailable}\n`,
+    );
   }
   const started = Date.now();
   const progress = o.err.isTTY
@@ -161,7 +171,15 @@ async function replayInto(o: ReplayOptions, config: AgentConfig, output: RecordO
     enis: Object.fromEntries(config.enis.map((e, i) => [e.id, { packets: c.eniPackets[i], bytes: c.eniBytes[i] }])),
     kernelPackets: c.kernelPackets,
     superFrames: superFramesOf(c, config.capture.mtuBytes),
-    ...(agent.decapsulatesAll ? { overlay: { tunnels: c.overlay.decapsulated, tunnelFragments: c.overlay.outerFragments, unknownVni: c.overlay.unknownVni } } : {}),
+    ...(agent.decapsulatesAll
+      ? {
+          overlay: {
+            tunnels: c.overlay.decapsulated,
+            tunnelFragments: c.overlay.outerFragments,
+            unknownVni: c.overlay.unknownVni,
+          },
+        }
+      : {}),
     delivery,
   };
   o.err.write(formatSummary(summary, Date.now() - started));
@@ -198,33 +216,80 @@ function formatSummary(s: ReplaySummary, elapsedMs: number): string {
     const how = Object.entries(s.superFrames.frames)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ');
-    lines.push(`  super-frames (over the MTU of ${s.superFrames.mtu}): ${superFrames} frames counted as ${s.superFrames.packets} packets (${how})`);
+    lines.push(
+      `  super-frames (over the MTU of ${s.superFrames.mtu}): ${superFrames} frames counted as ${s.superFrames.packets} packets (${how})`,
+    );
   }
-  if (s.overlay) lines.push(`  overlay: ${s.overlay.tunnels} packets out of tunnels, ${s.overlay.tunnelFragments} later outer fragments, ${s.overlay.unknownVni} of unknown VNIs (unattributed)`);
-  if (s.tableFullPackets) lines.push(`  flow table full: ${s.tableFullPackets} packets not recorded (SKIPDATA written)`);
+  if (s.overlay)
+    lines.push(
+      `  overlay: ${s.overlay.tunnels} packets out of tunnels, ${s.overlay.tunnelFragments} later outer fragments, ${s.overlay.unknownVni} of unknown VNIs (unattributed)`,
+    );
+  if (s.tableFullPackets)
+    lines.push(`  flow table full: ${s.tableFullPackets} packets not recorded (SKIPDATA written)`);
   if (s.latePackets) lines.push(`  late packets counted in the next window: ${s.latePackets}`);
   if (s.timelineRestarts) lines.push(`  timeline restarts (time jumped between captures): ${s.timelineRestarts}`);
-  if (s.delivery.spooled) lines.push(`  NOT DELIVERED: ${s.delivery.spooled} records spooled for later delivery (flowlog-agent spool status)`);
+  if (s.delivery.spooled)
+    lines.push(
+      `  NOT DELIVERED: ${s.delivery.spooled} records spooled for later delivery (flowlog-agent spool status)`,
+    );
   return lines.join('\n') + '\n';
 }
 
-export const replayCommand: CommandModule<object, { pcap: string[]; config: string; output?: string; append: boolean; 'max-gap-windows': number; 'flush-timeout': number; kernel: boolean; mtu?: number }> = {
+export const replayCommand: CommandModule<
+  object,
+  {
+    pcap: string[];
+    config: string;
+    output?: string;
+    append: boolean;
+    'max-gap-windows': number;
+    'flush-timeout': number;
+    kernel: boolean;
+    mtu?: number;
+  }
+> = {
   command: 'replay',
   describe: 'turn capture files (pcap, pcapng) into flow-log records, packet times driving the windows',
   builder: (y) =>
     y
-      .option('pcap', { type: 'string', array: true, demandOption: true, describe: 'capture file; repeat for several, read in order as one stream' })
+      .option('pcap', {
+        type: 'string',
+        array: true,
+        demandOption: true,
+        describe: 'capture file; repeat for several, read in order as one stream',
+      })
       .option('config', { alias: 'c', type: 'string', demandOption: true, describe: 'agent configuration (YAML)' })
-      .option('output', { type: 'string', nargs: 1, describe: "'-' for JSON Lines on stdout, or a file (replaced; see --append); default: each flow log's sink" })
-      .option('append', { type: 'boolean', default: false, describe: 'add to the --output file instead of replacing it (said on stderr when it holds records)' })
+      .option('output', {
+        type: 'string',
+        nargs: 1,
+        describe: "'-' for JSON Lines on stdout, or a file (replaced; see --append); default: each flow log's sink",
+      })
+      .option('append', {
+        type: 'boolean',
+        default: false,
+        describe: 'add to the --output file instead of replacing it (said on stderr when it holds records)',
+      })
       .option('max-gap-windows', {
         type: 'number',
         default: 1440,
         describe: 'empty windows between packets still written as NODATA before a time jump starts a new timeline',
       })
-      .option('flush-timeout', { type: 'number', default: 30, describe: 'seconds to keep delivering at the end before leaving records in the spool' })
-      .option('kernel', { type: 'boolean', default: true, describe: 'take common frames of pcap and pcapng files through the WebAssembly kernel (--no-kernel: TypeScript only)' })
-      .option('mtu', { type: 'number', describe: 'MTU of the captured device (default: capture.mtuBytes, 1500); larger TCP/UDP frames count as the segments it gives' }) as never,
+      .option('flush-timeout', {
+        type: 'number',
+        default: 30,
+        describe: 'seconds to keep delivering at the end before leaving records in the spool',
+      })
+      .option('kernel', {
+        type: 'boolean',
+        default: true,
+        describe:
+          'take common frames of pcap and pcapng files through the WebAssembly kernel (--no-kernel: TypeScript only)',
+      })
+      .option('mtu', {
+        type: 'number',
+        describe:
+          'MTU of the captured device (default: capture.mtuBytes, 1500); larger TCP/UDP frames count as the segments it gives',
+      }),
   handler: async (argv) => {
     const { code } = await runReplay({
       pcaps: argv.pcap,

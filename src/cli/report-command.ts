@@ -49,14 +49,20 @@ export function parseReportTime(text: string, nowSec: number): number | undefine
   if (/^\d+$/.test(t)) return Number(t);
   if (t === 'now') return nowSec;
   const rel = /^(?:now)?-(\d+)([smhd])$/.exec(t);
-  if (rel !== null) return nowSec - Number(rel[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[rel[2] as 's' | 'm' | 'h' | 'd'];
+  if (rel !== null)
+    return nowSec - Number(rel[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[rel[2] as 's' | 'm' | 'h' | 'd'];
   if (!/^\d{4}-\d{2}-\d{2}/.test(t)) return undefined;
   const ms = Date.parse(t);
   return Number.isFinite(ms) ? Math.floor(ms / 1000) : undefined;
 }
 
 /** Runs one report; returns the exit status. Never throws for bad input. */
-export async function runReport(args: ReportArgs, out: TextOutput, err: TextOutput, deps: ReportDeps = {}): Promise<number> {
+export async function runReport(
+  args: ReportArgs,
+  out: TextOutput,
+  err: TextOutput,
+  deps: ReportDeps = {},
+): Promise<number> {
   const say = (message: string): void => void err.write(`flowlog-agent report: ${message}\n`);
   const usage = (message: string): number => {
     say(message);
@@ -64,8 +70,10 @@ export async function runReport(args: ReportArgs, out: TextOutput, err: TextOutp
   };
   const top = args.top ?? DEFAULT_TOP;
   if (!Number.isInteger(top) || top < 1) return usage(`--top: must be a whole number >= 1, got ${String(args.top)}`);
-  if (args.files.length > 0 && args.config !== undefined) return usage('name record files or --config FILE (a Logstore), not both');
-  if (args.files.length === 0 && args.config === undefined) return usage('name record files, or --config FILE to read a flow log\'s Logstore');
+  if (args.files.length > 0 && args.config !== undefined)
+    return usage('name record files or --config FILE (a Logstore), not both');
+  if (args.files.length === 0 && args.config === undefined)
+    return usage("name record files, or --config FILE to read a flow log's Logstore");
   if (args.config === undefined && (args.from !== undefined || args.to !== undefined || args.flowLog !== undefined)) {
     return usage('--from, --to and --flow-log read a Logstore: add --config FILE');
   }
@@ -78,17 +86,27 @@ export async function runReport(args: ReportArgs, out: TextOutput, err: TextOutp
     try {
       const stats = await readRecordFiles(args.files, add);
       const files = args.files.length === 1 ? args.files[0] : `${args.files.length} files`;
-      source = { description: files, malformedLines: stats.malformedLines, firstMalformed: stats.firstMalformed, generatedSec: nowSec };
-      if (stats.malformedLines > 0) say(`skipped ${stats.malformedLines} line${stats.malformedLines === 1 ? '' : 's'} that are not records (first: ${stats.firstMalformed})`);
+      source = {
+        description: files,
+        malformedLines: stats.malformedLines,
+        firstMalformed: stats.firstMalformed,
+        generatedSec: nowSec,
+      };
+      if (stats.malformedLines > 0)
+        say(
+          `skipped ${stats.malformedLines} line${stats.malformedLines === 1 ? '' : 's'} that are not records (first: ${stats.firstMalformed})`,
+        );
     } catch (e) {
       if (e instanceof RecordFileError) return usage(e.message);
       throw e;
     }
   } else {
     const toSec = args.to === undefined ? nowSec : parseReportTime(args.to, nowSec);
-    if (toSec === undefined) return usage(`--to: "${args.to}" is not a time (Unix seconds, ISO 8601, now, or now-30m / now-6h / now-2d)`);
+    if (toSec === undefined)
+      return usage(`--to: "${args.to}" is not a time (Unix seconds, ISO 8601, now, or now-30m / now-6h / now-2d)`);
     const fromSec = args.from === undefined ? toSec - 3600 : parseReportTime(args.from, nowSec);
-    if (fromSec === undefined) return usage(`--from: "${args.from}" is not a time (Unix seconds, ISO 8601, now, or now-30m / now-6h / now-2d)`);
+    if (fromSec === undefined)
+      return usage(`--from: "${args.from}" is not a time (Unix seconds, ISO 8601, now, or now-30m / now-6h / now-2d)`);
     if (fromSec >= toSec) return usage(`--from must be before --to (${fromSec} >= ${toSec})`);
     const config = loadConfigOrExit(args.config, err);
     if (config === null) return EXIT_REPORT_USAGE;
@@ -99,8 +117,14 @@ export async function runReport(args: ReportArgs, out: TextOutput, err: TextOutp
       say(read);
       return EXIT_REPORT_FAILED;
     }
-    source = { description: `Logstore ${sink.project}/${sink.logstore}`, malformedLines: read.malformed, firstMalformed: read.firstMalformed, generatedSec: nowSec };
-    if (read.malformed > 0) say(`skipped ${read.malformed} logs that are not flow-log records (first: ${read.firstMalformed})`);
+    source = {
+      description: `Logstore ${sink.project}/${sink.logstore}`,
+      malformedLines: read.malformed,
+      firstMalformed: read.firstMalformed,
+      generatedSec: nowSec,
+    };
+    if (read.malformed > 0)
+      say(`skipped ${read.malformed} logs that are not flow-log records (first: ${read.firstMalformed})`);
   }
 
   const report = builder.build(top);
@@ -118,7 +142,9 @@ export async function runReport(args: ReportArgs, out: TextOutput, err: TextOutp
     return EXIT_REPORT_FAILED;
   }
   const lost = report.skipdata > 0 ? `, ${report.skipdata} SKIPDATA (loss)` : '';
-  say(`${report.records} records (${report.flows} flows${lost}) from ${source.description} -> ${args.out === '-' ? 'stdout' : args.out} (${Math.round(html.length / 1024)} KiB)`);
+  say(
+    `${report.records} records (${report.flows} flows${lost}) from ${source.description} -> ${args.out === '-' ? 'stdout' : args.out} (${Math.round(html.length / 1024)} KiB)`,
+  );
   return 0;
 }
 
@@ -126,19 +152,30 @@ export async function runReport(args: ReportArgs, out: TextOutput, err: TextOutp
 function pickSink(config: AgentConfig, flowLogId: string | undefined): SlsSinkConfig | string {
   if (flowLogId !== undefined) {
     const fl = config.flowLogs.find((f) => f.id === flowLogId);
-    if (fl === undefined) return `--flow-log: no flow log "${flowLogId}" in the config (flow logs: ${config.flowLogs.map((f) => f.id).join(', ')})`;
-    if (fl.sink.type !== 'sls') return `--flow-log: flow log ${flowLogId} writes to a ${fl.sink.type} sink, not a Logstore; report its records with flowlog-agent report FILE`;
+    if (fl === undefined)
+      return `--flow-log: no flow log "${flowLogId}" in the config (flow logs: ${config.flowLogs.map((f) => f.id).join(', ')})`;
+    if (fl.sink.type !== 'sls')
+      return `--flow-log: flow log ${flowLogId} writes to a ${fl.sink.type} sink, not a Logstore; report its records with flowlog-agent report FILE`;
     return fl.sink;
   }
   const sinks = config.flowLogs.map((f) => f.sink).filter((s): s is SlsSinkConfig => s.type === 'sls');
-  const distinct = new Map(sinks.map((s) => [JSON.stringify([s.endpoint ?? '', s.region ?? '', s.project, s.logstore]), s]));
+  const distinct = new Map(
+    sinks.map((s) => [JSON.stringify([s.endpoint ?? '', s.region ?? '', s.project, s.logstore]), s]),
+  );
   if (distinct.size === 0) return 'no flow log of the config writes to a Logstore (sink type sls)';
   if (distinct.size > 1) return `the config names ${distinct.size} Logstores: choose one with --flow-log ID`;
   return [...distinct.values()][0];
 }
 
 /** Reads the range into `add`; the stats, or the one-line reason it failed. */
-async function readLogstore(config: AgentConfig, sink: SlsSinkConfig, fromSec: number, toSec: number, add: (r: FlowRecord) => void, deps: ReportDeps) {
+async function readLogstore(
+  config: AgentConfig,
+  sink: SlsSinkConfig,
+  fromSec: number,
+  toSec: number,
+  add: (r: FlowRecord) => void,
+  deps: ReportDeps,
+) {
   // Loaded here: a report of files needs neither the Log Service SDK nor its start-up time.
   const { SlsApi } = await import('../output/sls/sls-api');
   const { resolveSlsCredentials } = await import('../output/sls/sls-credentials');
@@ -148,8 +185,19 @@ async function readLogstore(config: AgentConfig, sink: SlsSinkConfig, fromSec: n
   try {
     const credentials =
       deps.credentials ??
-      resolveSlsCredentials({ credentials: config.credentials, metadataUrl: config.discovery?.metadataUrl, hardened: config.discovery?.hardened, allowNormalMode: config.discovery?.allowNormalMode });
-    api = new SlsApi({ endpoint: resolveSlsEndpoint(sink, config.region), credentials, connectTimeoutMs: 5000, readTimeoutMs: 30_000, userAgent: 'flowlog-agent-report' });
+      resolveSlsCredentials({
+        credentials: config.credentials,
+        metadataUrl: config.discovery?.metadataUrl,
+        hardened: config.discovery?.hardened,
+        allowNormalMode: config.discovery?.allowNormalMode,
+      });
+    api = new SlsApi({
+      endpoint: resolveSlsEndpoint(sink, config.region),
+      credentials,
+      connectTimeoutMs: 5000,
+      readTimeoutMs: 30_000,
+      userAgent: 'flowlog-agent-report',
+    });
   } catch (e) {
     return `read logs of ${sink.project}/${sink.logstore}: ${(e as Error).message}`;
   }
@@ -175,19 +223,42 @@ interface ReportArgv {
 
 export const reportCommand: CommandModule<object, ReportArgv> = {
   command: 'report [files..]',
-  describe: 'Write an HTML report (traffic, top talkers, ACCEPT/REJECT, per ENI, losses) of record files or of a Logstore',
+  describe:
+    'Write an HTML report (traffic, top talkers, ACCEPT/REJECT, per ENI, losses) of record files or of a Logstore',
   builder: (yargs) =>
     yargs
-      .positional('files', { type: 'string', array: true, default: [], describe: 'JSON Lines record files (file sinks)' })
+      .positional('files', {
+        type: 'string',
+        array: true,
+        default: [],
+        describe: 'JSON Lines record files (file sinks)',
+      })
       .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'HTML file to write (- for stdout)' })
       .option('config', { type: 'string', describe: "read a flow log's Logstore instead (agent configuration, YAML)" })
       .option('flow-log', { type: 'string', describe: 'which flow log, when the config has several Logstores' })
-      .option('from', { type: 'string', describe: 'Logstore range start: Unix seconds, ISO 8601, now or now-30m/now-6h/now-2d (default: an hour before --to)' })
+      .option('from', {
+        type: 'string',
+        describe:
+          'Logstore range start: Unix seconds, ISO 8601, now or now-30m/now-6h/now-2d (default: an hour before --to)',
+      })
       .option('to', { type: 'string', describe: 'Logstore range end (default: now)' })
-      .option('top', { alias: 't', type: 'number', default: DEFAULT_TOP, describe: 'rows of the top talkers and top rejected tables' }),
+      .option('top', {
+        alias: 't',
+        type: 'number',
+        default: DEFAULT_TOP,
+        describe: 'rows of the top talkers and top rejected tables',
+      }),
   handler: async (argv) => {
     process.exitCode = await runReport(
-      { files: argv.files.map(String), out: argv.out, config: argv.config, flowLog: argv['flow-log'], from: argv.from, to: argv.to, top: argv.top },
+      {
+        files: argv.files.map(String),
+        out: argv.out,
+        config: argv.config,
+        flowLog: argv['flow-log'],
+        from: argv.from,
+        to: argv.to,
+        top: argv.top,
+      },
       process.stdout,
       process.stderr,
     );

@@ -41,7 +41,10 @@ export async function runDaemon(o: RunOptions): Promise<number> {
       stopping = true;
       log.info({ signal }, 'stopping');
       const deadline = setTimeout(() => {
-        log.error({ deadlineMs: o.stopDeadlineMs ?? 80_000 }, 'stop took too long; exiting without waiting for delivery');
+        log.error(
+          { deadlineMs: o.stopDeadlineMs ?? 80_000 },
+          'stop took too long; exiting without waiting for delivery',
+        );
         resolve(1);
       }, o.stopDeadlineMs ?? 80_000);
       deadline.unref();
@@ -64,8 +67,17 @@ export const runCommand: CommandModule<object, { config: string; output?: string
   describe: 'capture the ENIs live and write flow-log records at each window boundary (the daemon)',
   builder: (y) =>
     y
-      .option('config', { alias: 'c', type: 'string', demandOption: true, describe: 'agent configuration (YAML); SIGHUP reloads it' })
-      .option('output', { type: 'string', nargs: 1, describe: "'-' for JSON Lines on stdout, or a file; default: each flow log's sink" }) as never,
+      .option('config', {
+        alias: 'c',
+        type: 'string',
+        demandOption: true,
+        describe: 'agent configuration (YAML); SIGHUP reloads it',
+      })
+      .option('output', {
+        type: 'string',
+        nargs: 1,
+        describe: "'-' for JSON Lines on stdout, or a file; default: each flow log's sink",
+      }),
   handler: async (argv) => {
     const code = await runDaemon({ configPath: argv.config, output: argv.output });
     // Capture handles and timers are closed by now; exit explicitly so a stuck socket of a sink

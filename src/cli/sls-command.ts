@@ -4,7 +4,12 @@ import { SlsApi } from '../output/sls/sls-api';
 import { resolveSlsCredentials, type SlsCredentialsProvider } from '../output/sls/sls-credentials';
 import { resolveSlsEndpoint } from '../output/sls/sls-endpoint';
 import { compareIndex, flowLogIndex, type LogstoreIndex } from '../output/sls/sls-index';
-import { classifySlsOutcome, managementCallSucceeded as succeeded, outcomeErrorCode as errorCode, type SlsCallOutcome } from '../output/sls/sls-outcome';
+import {
+  classifySlsOutcome,
+  managementCallSucceeded as succeeded,
+  outcomeErrorCode as errorCode,
+  type SlsCallOutcome,
+} from '../output/sls/sls-outcome';
 import { setUpViews } from '../output/sls/sls-view-setup';
 import { loadConfigOrExit } from './config-arg';
 
@@ -43,7 +48,12 @@ interface Target {
  * and updated in place when they differ from ours. Returns the exit code: 0 done (or nothing to
  * do), 1 some Logstore, index or view could not be set up, 2 unusable credentials or endpoint.
  */
-export async function runSlsSetup(config: AgentConfig, out: TextOut, err: TextOut, o: SlsSetupOptions = {}): Promise<number> {
+export async function runSlsSetup(
+  config: AgentConfig,
+  out: TextOut,
+  err: TextOut,
+  o: SlsSetupOptions = {},
+): Promise<number> {
   const targets = collectTargets(config.flowLogs);
   if (targets.length === 0) {
     out.write('sls setup: no flow log has an sls sink; nothing to do\n');
@@ -51,12 +61,14 @@ export async function runSlsSetup(config: AgentConfig, out: TextOut, err: TextOu
   }
   let credentials: SlsCredentialsProvider;
   try {
-    credentials = o.credentials ?? resolveSlsCredentials({
-      credentials: config.credentials,
-      metadataUrl: config.discovery?.metadataUrl,
-      hardened: config.discovery?.hardened,
-      allowNormalMode: config.discovery?.allowNormalMode,
-    });
+    credentials =
+      o.credentials ??
+      resolveSlsCredentials({
+        credentials: config.credentials,
+        metadataUrl: config.discovery?.metadataUrl,
+        hardened: config.discovery?.hardened,
+        allowNormalMode: config.discovery?.allowNormalMode,
+      });
   } catch (e) {
     err.write(`sls setup: ${(e as Error).message}\n`);
     return 2;
@@ -79,7 +91,12 @@ export async function runSlsSetup(config: AgentConfig, out: TextOut, err: TextOu
     try {
       if (!(await setUpTarget(api, t, out, err, o))) failed++;
       else if (o.views !== false) {
-        const viewTarget = { project: t.sink.project, logstore: t.sink.logstore, region: t.sink.region ?? config.region, actionPolicyId: o.alertActionPolicyId ?? '' };
+        const viewTarget = {
+          project: t.sink.project,
+          logstore: t.sink.logstore,
+          region: t.sink.region ?? config.region,
+          actionPolicyId: o.alertActionPolicyId ?? '',
+        };
         if (!(await setUpViews(api, viewTarget, out, err))) failed++;
       }
     } finally {
@@ -101,8 +118,12 @@ async function setUpTarget(api: SlsApi, t: Target, out: TextOut, err: TextOut, o
   const got = await api.getLogstore(project, logstore);
   if (succeeded(got)) out.write(`logstore ${name}: exists\n`);
   else if (errorCode(got) === 'LogStoreNotExist') {
-    const created = await api.createLogstore(project, logstore, { ttl: o.ttlDays ?? 30, shardCount: o.shardCount ?? 2 });
-    if (succeeded(created)) out.write(`logstore ${name}: created (${o.ttlDays ?? 30} days, ${o.shardCount ?? 2} shards)\n`);
+    const created = await api.createLogstore(project, logstore, {
+      ttl: o.ttlDays ?? 30,
+      shardCount: o.shardCount ?? 2,
+    });
+    if (succeeded(created))
+      out.write(`logstore ${name}: created (${o.ttlDays ?? 30} days, ${o.shardCount ?? 2} shards)\n`);
     else if (errorCode(created) === 'LogStoreAlreadyExist') out.write(`logstore ${name}: exists\n`);
     else return fail('create logstore', created);
   } else return fail('get logstore', got);
@@ -112,7 +133,9 @@ async function setUpTarget(api: SlsApi, t: Target, out: TextOut, err: TextOut, o
   if (succeeded(index)) {
     const cmp = compareIndex(index.resolved as LogstoreIndex, wanted);
     for (const m of cmp.mistyped) {
-      err.write(`sls setup: index of ${name}: key ${m.key} is ${m.has}, flow logs want ${m.wants}; left as it is (change it in the console to query it as ${m.wants})\n`);
+      err.write(
+        `sls setup: index of ${name}: key ${m.key} is ${m.has}, flow logs want ${m.wants}; left as it is (change it in the console to query it as ${m.wants})\n`,
+      );
     }
     if (cmp.missing.length === 0) {
       out.write(`index of ${name}: up to date\n`);
@@ -155,19 +178,30 @@ function collectTargets(flowLogs: FlowLogConfig[]): Target[] {
 
 const setupCommand: CommandModule<object, { config: string; dashboards: boolean; 'alert-action-policy'?: string }> = {
   command: 'setup',
-  describe: "create each SLS flow log's Logstore, index, dashboards, alert rules and saved searches, or bring them up to date (safe to run again)",
+  describe:
+    "create each SLS flow log's Logstore, index, dashboards, alert rules and saved searches, or bring them up to date (safe to run again)",
   builder: (y: Argv) =>
     y
       .option('config', { alias: 'c', type: 'string', demandOption: true, describe: 'agent configuration (YAML)' })
-      .option('dashboards', { type: 'boolean', default: true, describe: 'also the dashboards, alert rules and saved searches (--no-dashboards: Logstores and indexes only)' })
-      .option('alert-action-policy', { type: 'string', describe: 'action policy the alert rules notify through (default: none, the alert center only)' }) as never,
+      .option('dashboards', {
+        type: 'boolean',
+        default: true,
+        describe: 'also the dashboards, alert rules and saved searches (--no-dashboards: Logstores and indexes only)',
+      })
+      .option('alert-action-policy', {
+        type: 'string',
+        describe: 'action policy the alert rules notify through (default: none, the alert center only)',
+      }),
   handler: async (argv) => {
     const config = loadConfigOrExit(argv.config, process.stderr);
     if (config === null) {
       process.exitCode = 2;
       return;
     }
-    process.exitCode = await runSlsSetup(config, process.stdout, process.stderr, { views: argv.dashboards, alertActionPolicyId: argv['alert-action-policy'] });
+    process.exitCode = await runSlsSetup(config, process.stdout, process.stderr, {
+      views: argv.dashboards,
+      alertActionPolicyId: argv['alert-action-policy'],
+    });
   },
 };
 

@@ -101,7 +101,9 @@ export async function runSpoolDrain(setup: DrainSetup, out: TextOutput): Promise
 async function drainOne(status: SpoolDirStatus, setup: DrainSetup, out: TextOutput): Promise<number> {
   const id = status.flowLogId;
   if (status.segments === 0 && status.invalidSegments === 0) {
-    out.write(`${id}: empty${status.strayFiles > 0 ? ` (${status.strayFiles} file(s) the spool did not write: set aside to corrupt/ at its next open)` : ''}\n`);
+    out.write(
+      `${id}: empty${status.strayFiles > 0 ? ` (${status.strayFiles} file(s) the spool did not write: set aside to corrupt/ at its next open)` : ''}\n`,
+    );
     return 0;
   }
   const sink = setup.sinkFactory(id);
@@ -112,11 +114,15 @@ async function drainOne(status: SpoolDirStatus, setup: DrainSetup, out: TextOutp
   let spool: Spool;
   try {
     const fallback = setup.lossFallback;
-    spool = await Spool.open(status.dir, { measure: sink.measure, maxBytes: setup.options.spoolMaxBytes, logger: setup.logger, lossFallback: fallback === undefined ? undefined : () => fallback(id) });
+    spool = await Spool.open(status.dir, {
+      measure: sink.measure,
+      maxBytes: setup.options.spoolMaxBytes,
+      logger: setup.logger,
+      lossFallback: fallback === undefined ? undefined : () => fallback(id),
+    });
   } catch (err) {
     await sink.close().catch(() => undefined);
-    const why =
-      err instanceof SpoolLockedError ? `in use by running process ${err.holderPid}` : (err as Error).message;
+    const why = err instanceof SpoolLockedError ? `in use by running process ${err.holderPid}` : (err as Error).message;
     out.write(`${id}: open spool: ${why}; ${status.records} records left\n`);
     return status.records;
   }
@@ -162,7 +168,11 @@ export function createSpoolCommand(deps: SpoolCommandDeps): CommandModule<object
       y
         .option('state-dir', { type: 'string', describe: 'State directory (holds spool/)' })
         .option('config', { alias: 'c', type: 'string', describe: 'YAML configuration file (for its stateDir)' })
-        .check((a) => (a['state-dir'] || a.config ? true : 'spool status needs the state directory: give --config FILE (its stateDir) or --state-dir DIR')),
+        .check((a) =>
+          a['state-dir'] || a.config
+            ? true
+            : 'spool status needs the state directory: give --config FILE (its stateDir) or --state-dir DIR',
+        ),
     handler: async (argv) => {
       let stateDir = argv.stateDir;
       if (!stateDir) {

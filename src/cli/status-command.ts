@@ -32,7 +32,7 @@ export const EXIT_STATUS_CONFIG = 2;
 export const EXIT_STATUS_NOT_RUNNING = 3;
 
 export async function runStatus(o: StatusOptions, out: TextOutput, err: TextOutput): Promise<number> {
-  const config = loadConfigOrExit(o.configPath, { write: (t: string) => err.write(t) } as NodeJS.WritableStream);
+  const config = loadConfigOrExit(o.configPath, { write: (t: string) => err.write(t) });
   if (config === null) return EXIT_STATUS_CONFIG;
 
   const address = config.metrics.listen === '' ? undefined : parseListenAddress(config.metrics.listen);
@@ -69,11 +69,13 @@ async function fetchLive(base: string, timeoutMs: number): Promise<LiveResult> {
 function summariseLive(base: string, health: HealthReport, samples: Sample[]): string {
   let text = `agent: running on ${base}: ${health.status === 'ok' ? 'healthy' : 'UNHEALTHY'}\n`;
   // An agent of an earlier version answers problems without codes: show their kind then.
-  for (const p of health.problems ?? []) text += `  problem ${(p as { code?: string }).code ?? (p as { kind?: string }).kind}: ${p.message}\n`;
+  for (const p of health.problems ?? [])
+    text += `  problem ${(p as { code?: string }).code ?? (p as { kind?: string }).kind}: ${p.message}\n`;
 
   const byLabel = (name: string, label: string) => {
     const m = new Map<string, number>();
-    for (const s of samplesNamed(samples, name)) m.set(s.labels[label] ?? '', (m.get(s.labels[label] ?? '') ?? 0) + s.value);
+    for (const s of samplesNamed(samples, name))
+      m.set(s.labels[label] ?? '', (m.get(s.labels[label] ?? '') ?? 0) + s.value);
     return m;
   };
   const packets = byLabel(METRIC_NAMES.capturePackets, 'eni');
@@ -82,8 +84,18 @@ function summariseLive(base: string, health: HealthReport, samples: Sample[]): s
   if (packets.size > 0) {
     text += '\ncapture\n';
     text += renderTable(
-      [{ header: 'eni', align: 'left' }, { header: 'packets', align: 'right' }, { header: 'kernel drops', align: 'right' }, { header: 'if drops', align: 'right' }],
-      [...packets].map(([eni, n]) => [eni, formatCount(n), formatCount(kernel.get(eni) ?? 0), formatCount(iface.get(eni) ?? 0)]),
+      [
+        { header: 'eni', align: 'left' },
+        { header: 'packets', align: 'right' },
+        { header: 'kernel drops', align: 'right' },
+        { header: 'if drops', align: 'right' },
+      ],
+      [...packets].map(([eni, n]) => [
+        eni,
+        formatCount(n),
+        formatCount(kernel.get(eni) ?? 0),
+        formatCount(iface.get(eni) ?? 0),
+      ]),
     );
   }
 
@@ -91,7 +103,11 @@ function summariseLive(base: string, health: HealthReport, samples: Sample[]): s
   if (records.length > 0) {
     text += '\nrecords\n';
     text += renderTable(
-      [{ header: 'flow log', align: 'left' }, { header: 'log-status', align: 'left' }, { header: 'records', align: 'right' }],
+      [
+        { header: 'flow log', align: 'left' },
+        { header: 'log-status', align: 'left' },
+        { header: 'records', align: 'right' },
+      ],
       records.map((s) => [s.labels.flow_log ?? '', s.labels.log_status ?? '', formatCount(s.value)]),
     );
   }
@@ -114,19 +130,33 @@ function summariseLive(base: string, health: HealthReport, samples: Sample[]): s
       sinkNames.map((sink) => {
         const at = last.get(sink);
         const when = at === undefined ? 'never' : new Date(at * 1000).toISOString().slice(0, 19).replace('T', ' ');
-        return [sink, formatCount(count(sink, 'sent')), formatCount(count(sink, 'failed')), formatCount(count(sink, 'retried')), when];
+        return [
+          sink,
+          formatCount(count(sink, 'sent')),
+          formatCount(count(sink, 'failed')),
+          formatCount(count(sink, 'retried')),
+          when,
+        ];
       }),
     );
   }
 
   const lost = samplesNamed(samples, METRIC_NAMES.outputLostRecords).filter((s) => s.value > 0);
   const marked = samplesNamed(samples, METRIC_NAMES.outputLossSkipdata).filter((s) => s.value > 0);
-  const lossKeys = [...new Set([...lost, ...marked].map((s) => `${s.labels.flow_log ?? ''}\u0000${s.labels.reason ?? ''}`))];
+  const lossKeys = [
+    ...new Set([...lost, ...marked].map((s) => `${s.labels.flow_log ?? ''}\u0000${s.labels.reason ?? ''}`)),
+  ];
   if (lossKeys.length > 0) {
-    const value = (list: Sample[], key: string) => list.find((s) => `${s.labels.flow_log ?? ''}\u0000${s.labels.reason ?? ''}` === key)?.value ?? 0;
+    const value = (list: Sample[], key: string) =>
+      list.find((s) => `${s.labels.flow_log ?? ''}\u0000${s.labels.reason ?? ''}` === key)?.value ?? 0;
     text += '\nlost after capture (each marked SKIPDATA in the Logstore where it could be)\n';
     text += renderTable(
-      [{ header: 'flow log', align: 'left' }, { header: 'reason', align: 'left' }, { header: 'records lost', align: 'right' }, { header: 'SKIPDATA written', align: 'right' }],
+      [
+        { header: 'flow log', align: 'left' },
+        { header: 'reason', align: 'left' },
+        { header: 'records lost', align: 'right' },
+        { header: 'SKIPDATA written', align: 'right' },
+      ],
       lossKeys.map((k) => [...k.split('\u0000'), formatCount(value(lost, k)), formatCount(value(marked, k))]),
     );
   }
@@ -136,7 +166,11 @@ function summariseLive(base: string, health: HealthReport, samples: Sample[]): s
   if (segments.size > 0) {
     text += '\nspool\n';
     text += renderTable(
-      [{ header: 'flow log', align: 'left' }, { header: 'segments', align: 'right' }, { header: 'bytes', align: 'right' }],
+      [
+        { header: 'flow log', align: 'left' },
+        { header: 'segments', align: 'right' },
+        { header: 'bytes', align: 'right' },
+      ],
       [...segments].map(([id, n]) => [id, formatCount(n), formatCount(spoolBytes.get(id) ?? 0)]),
     );
   }
@@ -144,7 +178,10 @@ function summariseLive(base: string, health: HealthReport, samples: Sample[]): s
 }
 
 async function summariseOffline(config: AgentConfig, lines: number): Promise<string> {
-  const usage = await readSpoolUsage(config.stateDir, config.flowLogs.map((f) => f.id));
+  const usage = await readSpoolUsage(
+    config.stateDir,
+    config.flowLogs.map((f) => f.id),
+  );
   let text = `\nspool (${config.stateDir}/spool)\n`;
   text += renderTable(
     [

@@ -14,7 +14,9 @@ import type { SchemaWalk } from './schema-walk';
 type Loose = Record<string, unknown> | undefined;
 
 function records(value: unknown): Loose[] {
-  return Array.isArray(value) ? value.map((v) => (v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined)) : [];
+  return Array.isArray(value)
+    ? value.map((v) => (v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined))
+    : [];
 }
 
 function str(value: unknown): string | undefined {
@@ -22,7 +24,14 @@ function str(value: unknown): string | undefined {
 }
 
 /** Reports, as errors, every value of `key` seen before at another index of `items`. */
-function checkUnique(walk: SchemaWalk, items: Loose[], listPath: string, key: string, what: string, keyOf: (item: Loose) => string | undefined = (item) => str(item?.[key])): void {
+function checkUnique(
+  walk: SchemaWalk,
+  items: Loose[],
+  listPath: string,
+  key: string,
+  what: string,
+  keyOf: (item: Loose) => string | undefined = (item) => str(item?.[key]),
+): void {
   const first = new Map<string, number>();
   items.forEach((item, i) => {
     const value = keyOf(item);
@@ -34,7 +43,11 @@ function checkUnique(walk: SchemaWalk, items: Loose[], listPath: string, key: st
     }
     const path = `${listPath}[${i}].${key}`;
     const earlierLine = walk.lines.get(`${listPath}[${earlier}].${key}`);
-    walk.error(path, `duplicate ${what} "${value}" (also ${listPath}[${earlier}]${earlierLine ? `, line ${earlierLine}` : ''})`, walk.lines.get(path));
+    walk.error(
+      path,
+      `duplicate ${what} "${value}" (also ${listPath}[${earlier}]${earlierLine ? `, line ${earlierLine}` : ''})`,
+      walk.lines.get(path),
+    );
   });
 }
 
@@ -80,16 +93,26 @@ export function runCrossChecks(walk: SchemaWalk, config: Record<string, unknown>
   const dynamic = discovery?.type === 'ecs-metadata';
 
   if (Array.isArray(config.enis) && enis.length === 0 && discovery?.type === 'static') {
-    walk.error('enis', "at least one ENI is required unless discovery.type is ecs-metadata (`flowlog-agent init` lists this host's taps and veths)", walk.lines.get('enis'));
+    walk.error(
+      'enis',
+      "at least one ENI is required unless discovery.type is ecs-metadata (`flowlog-agent init` lists this host's taps and veths)",
+      walk.lines.get('enis'),
+    );
   }
 
   enis.forEach((eni, i) => {
     const at = `enis[${i}]`;
     // Presence of the key, not a valid value: a malformed mac was reported already.
     const hasMatcher =
-      walk.lines.has(`${at}.interface`) || walk.lines.has(`${at}.mac`) || (Array.isArray(eni?.ips) ? eni.ips.length > 0 : walk.lines.has(`${at}.ips`));
+      walk.lines.has(`${at}.interface`) ||
+      walk.lines.has(`${at}.mac`) ||
+      (Array.isArray(eni?.ips) ? eni.ips.length > 0 : walk.lines.has(`${at}.ips`));
     if (eni && !hasMatcher) {
-      walk.error(at, 'needs at least one of interface, mac or ips, or no packet can ever be matched to it', walk.lines.get(at));
+      walk.error(
+        at,
+        'needs at least one of interface, mac or ips, or no packet can ever be matched to it',
+        walk.lines.get(at),
+      );
     }
   });
   checkUnique(walk, enis, 'enis', 'id', 'ENI id');
@@ -111,13 +134,21 @@ export function runCrossChecks(walk: SchemaWalk, config: Record<string, unknown>
     extra.forEach((field, j) => {
       // Extra fields are names (the schema reports anything else): only a repeated name is a duplicate.
       if (typeof field === 'string' && extra.indexOf(field) < j) {
-        walk.error(`${at}.extraFields[${j}]`, `duplicate extra field "${String(field)}"`, walk.lines.get(`${at}.extraFields[${j}]`));
+        walk.error(
+          `${at}.extraFields[${j}]`,
+          `duplicate extra field "${String(field)}"`,
+          walk.lines.get(`${at}.extraFields[${j}]`),
+        );
       }
     });
     if (!fl || str(fl.resourceId) === undefined || typeof fl.resourceType !== 'string') return;
     if (!enis.some((eni) => flowLogCovers(fl, eni))) {
       const later = dynamic ? '; it may match an ENI found later through ecs-metadata discovery' : '';
-      walk.warning(`${at}.resourceId`, `${fl.resourceType} ${String(fl.resourceId)} matches no configured ENI${later}`, walk.lines.get(`${at}.resourceId`));
+      walk.warning(
+        `${at}.resourceId`,
+        `${fl.resourceType} ${String(fl.resourceId)} matches no configured ENI${later}`,
+        walk.lines.get(`${at}.resourceId`),
+      );
     }
   });
 
@@ -130,15 +161,31 @@ export function runCrossChecks(walk: SchemaWalk, config: Record<string, unknown>
     const covering = flowLogs.find((fl) => flowLogCovers(fl, eni));
     const what = `instance family ${family} (${type}) does not support flow logs`;
     if (covering) {
-      walk.error(path, `${what}, yet flow log ${String(covering.id)} covers this ENI: upgrade the instance to a supported instance type or release it`, walk.lines.get(path));
+      walk.error(
+        path,
+        `${what}, yet flow log ${String(covering.id)} covers this ENI: upgrade the instance to a supported instance type or release it`,
+        walk.lines.get(path),
+      );
     } else {
-      walk.warning(path, `${what}; no flow log covers this ENI now, but none can until the instance is upgraded to a supported instance type`, walk.lines.get(path));
+      walk.warning(
+        path,
+        `${what}; no flow log covers this ENI now, but none can until the instance is upgraded to a supported instance type`,
+        walk.lines.get(path),
+      );
     }
   });
 
   const delivery = config.delivery as Loose;
-  if (typeof delivery?.retryInitialMs === 'number' && typeof delivery.retryMaxMs === 'number' && delivery.retryMaxMs < delivery.retryInitialMs) {
-    walk.error('delivery.retryMaxMs', `must be at least delivery.retryInitialMs (${delivery.retryInitialMs}), got ${delivery.retryMaxMs}`, walk.lines.get('delivery.retryMaxMs'));
+  if (
+    typeof delivery?.retryInitialMs === 'number' &&
+    typeof delivery.retryMaxMs === 'number' &&
+    delivery.retryMaxMs < delivery.retryInitialMs
+  ) {
+    walk.error(
+      'delivery.retryMaxMs',
+      `must be at least delivery.retryInitialMs (${delivery.retryInitialMs}), got ${delivery.retryMaxMs}`,
+      walk.lines.get('delivery.retryMaxMs'),
+    );
   }
 
   checkPolicies(walk, enis, records(config.networkAcls));
@@ -164,7 +211,11 @@ function checkSharedAddresses(walk: SchemaWalk, enis: Loose[]): void {
       if (earlier === undefined) {
         owner.set(parsed.value.cidr, path);
       } else {
-        walk.warning(path, `${parsed.value.cidr} is also given at ${earlier}; matching packets to ENIs by this address is ambiguous`, walk.lines.get(path));
+        walk.warning(
+          path,
+          `${parsed.value.cidr} is also given at ${earlier}; matching packets to ENIs by this address is ambiguous`,
+          walk.lines.get(path),
+        );
       }
     });
   });
@@ -179,14 +230,25 @@ function checkPolicies(walk: SchemaWalk, enis: Loose[], acls: Loose[]): void {
     const path = `${at}.portRange`;
     if (!parsed.ok) {
       walk.error(path, parsed.reason, walk.lines.get(path) ?? walk.lines.get(at));
-    } else if (!parsed.value.any && entry?.protocol !== 'tcp' && entry?.protocol !== 'udp' && typeof entry?.protocol === 'string') {
-      walk.error(path, `must be "-1/-1" for protocol ${entry.protocol} (ports exist only for tcp and udp), got "${range}"`, walk.lines.get(path));
+    } else if (
+      !parsed.value.any &&
+      entry?.protocol !== 'tcp' &&
+      entry?.protocol !== 'udp' &&
+      typeof entry?.protocol === 'string'
+    ) {
+      walk.error(
+        path,
+        `must be "-1/-1" for protocol ${entry.protocol} (ports exist only for tcp and udp), got "${range}"`,
+        walk.lines.get(path),
+      );
     }
   };
   enis.forEach((eni, i) => {
     const groups = records(eni?.securityGroups);
     checkUnique(walk, groups, `enis[${i}].securityGroups`, 'id', 'security group id');
-    groups.forEach((g, j) => records(g?.rules).forEach((rule, k) => checkEntry(rule, `enis[${i}].securityGroups[${j}].rules[${k}]`)));
+    groups.forEach((g, j) =>
+      records(g?.rules).forEach((rule, k) => checkEntry(rule, `enis[${i}].securityGroups[${j}].rules[${k}]`)),
+    );
   });
   checkUnique(walk, acls, 'networkAcls', 'vswitchId', 'network ACL vSwitch');
   acls.forEach((acl, i) => {
@@ -208,7 +270,8 @@ function checkCaptureDevices(walk: SchemaWalk, enis: Loose[], capture: Loose, ov
     if (typeof d !== 'string') return;
     const path = `capture.devices[${j}]`;
     const earlier = sharedAt.get(d);
-    if (earlier !== undefined) walk.error(path, `duplicate shared device "${d}" (also capture.devices[${earlier}])`, walk.lines.get(path));
+    if (earlier !== undefined)
+      walk.error(path, `duplicate shared device "${d}" (also capture.devices[${earlier}])`, walk.lines.get(path));
     else sharedAt.set(d, j);
   });
   enis.forEach((eni, i) => {
@@ -216,7 +279,11 @@ function checkCaptureDevices(walk: SchemaWalk, enis: Loose[], capture: Loose, ov
     const j = dev === undefined ? undefined : sharedAt.get(dev);
     if (j === undefined) return;
     const path = `enis[${i}].interface`;
-    walk.error(path, `"${dev}" is also a shared device (capture.devices[${j}]); an ENI on a shared device needs mac or ips, not interface`, walk.lines.get(path));
+    walk.error(
+      path,
+      `"${dev}" is also a shared device (capture.devices[${j}]); an ENI on a shared device needs mac or ips, not interface`,
+      walk.lines.get(path),
+    );
   });
   const total = capture?.totalBufferBytes;
   if (typeof total !== 'number') return;
@@ -247,10 +314,20 @@ function checkOverlay(walk: SchemaWalk, enis: Loose[], capture: Loose, overlay: 
     if (typeof vni !== 'number') return;
     const path = `overlay.vpcs[${i}].vni`;
     const earlier = vniAt.get(vni);
-    if (earlier !== undefined) walk.error(path, `VNI ${vni} is also the VNI of overlay.vpcs[${earlier}] (${String(vpcs[earlier]?.vpcId)}); a VNI names one VPC`, walk.lines.get(path));
+    if (earlier !== undefined)
+      walk.error(
+        path,
+        `VNI ${vni} is also the VNI of overlay.vpcs[${earlier}] (${String(vpcs[earlier]?.vpcId)}); a VNI names one VPC`,
+        walk.lines.get(path),
+      );
     else vniAt.set(vni, i);
     const id = str(vpc?.vpcId);
-    if (id !== undefined && !enis.some((e) => e?.vpcId === id)) walk.warning(`overlay.vpcs[${i}].vpcId`, `VPC ${id} has no configured ENI; its tunnels count as unattributed`, walk.lines.get(`overlay.vpcs[${i}].vpcId`));
+    if (id !== undefined && !enis.some((e) => e?.vpcId === id))
+      walk.warning(
+        `overlay.vpcs[${i}].vpcId`,
+        `VPC ${id} has no configured ENI; its tunnels count as unattributed`,
+        walk.lines.get(`overlay.vpcs[${i}].vpcId`),
+      );
   });
   const vxlan = Array.isArray(overlay?.vxlanPorts) ? (overlay.vxlanPorts as unknown[]) : [];
   const geneve = Array.isArray(overlay?.genevePorts) ? (overlay.genevePorts as unknown[]) : [];
@@ -258,7 +335,11 @@ function checkOverlay(walk: SchemaWalk, enis: Loose[], capture: Loose, overlay: 
     const i = vxlan.indexOf(port);
     if (typeof port !== 'number' || i < 0) return;
     const path = `overlay.genevePorts[${j}]`;
-    walk.error(path, `port ${port} is also a VXLAN port (overlay.vxlanPorts[${i}]); a port carries one tunnel kind`, walk.lines.get(path));
+    walk.error(
+      path,
+      `port ${port} is also a VXLAN port (overlay.vxlanPorts[${i}]); a port carries one tunnel kind`,
+      walk.lines.get(path),
+    );
   });
   const shared = Array.isArray(capture?.devices) ? (capture.devices as unknown[]) : [];
   const devices = Array.isArray(overlay?.devices) ? (overlay.devices as unknown[]) : [];
@@ -266,13 +347,28 @@ function checkOverlay(walk: SchemaWalk, enis: Loose[], capture: Loose, overlay: 
     if (typeof d !== 'string') return;
     const path = `overlay.devices[${j}]`;
     if (devices.indexOf(d) < j) walk.error(path, `duplicate overlay device "${d}"`, walk.lines.get(path));
-    else if (shared.includes(d)) walk.error(path, `"${d}" is also a shared device (capture.devices[${shared.indexOf(d)}]); a device is captured one way`, walk.lines.get(path));
+    else if (shared.includes(d))
+      walk.error(
+        path,
+        `"${d}" is also a shared device (capture.devices[${shared.indexOf(d)}]); a device is captured one way`,
+        walk.lines.get(path),
+      );
     else {
       const i = enis.findIndex((e) => str(e?.interface) === d);
-      if (i >= 0) walk.error(path, `"${d}" is the interface of enis[${i}]; an overlay device carries the tunnels of ENIs without one`, walk.lines.get(path));
+      if (i >= 0)
+        walk.error(
+          path,
+          `"${d}" is the interface of enis[${i}]; an overlay device carries the tunnels of ENIs without one`,
+          walk.lines.get(path),
+        );
     }
   });
-  if (devices.length > 0 && vpcs.length === 0) walk.warning('overlay.devices', 'overlay devices without overlay.vpcs decapsulate nothing: their frames count as on a shared device', walk.lines.get('overlay.devices'));
+  if (devices.length > 0 && vpcs.length === 0)
+    walk.warning(
+      'overlay.devices',
+      'overlay devices without overlay.vpcs decapsulate nothing: their frames count as on a shared device',
+      walk.lines.get('overlay.devices'),
+    );
 }
 
 /** NFLOG group numbers are unique over `nflog.groups` and the ENIs' `nflogGroups`; `eni` exists. */

@@ -63,7 +63,11 @@ export function loadConfig(file: string): { config: AgentConfig; warnings: Confi
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(file, [{ severity: 'error', path: '', message: `read config file: ${describeReadError(err)}` }], { cause: err });
+    throw new ConfigError(
+      file,
+      [{ severity: 'error', path: '', message: `read config file: ${describeReadError(err)}` }],
+      { cause: err },
+    );
   }
   return parseConfig(text, file);
 }
@@ -81,20 +85,31 @@ export function parseConfig(text: string, file: string): { config: AgentConfig; 
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   const yamlProblems: ConfigProblem[] = [];
-  for (const [severity, list] of [['error', doc.errors], ['warning', doc.warnings]] as const) {
+  for (const [severity, list] of [
+    ['error', doc.errors],
+    ['warning', doc.warnings],
+  ] as const) {
     for (const e of list) {
       // The library appends " at line L, column C:" and a source excerpt; the line goes in the prefix instead.
       const message = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
       const pos = e.linePos?.[0];
       const column = pos ? ` (column ${pos.col})` : '';
-      yamlProblems.push({ severity, path: '', message: `parse YAML: ${message}${column}`, ...(pos && { line: pos.line }) });
+      yamlProblems.push({
+        severity,
+        path: '',
+        message: `parse YAML: ${message}${column}`,
+        ...(pos && { line: pos.line }),
+      });
     }
   }
   if (doc.errors.length > 0) throw new ConfigError(file, yamlProblems.sort(byLine));
 
   if (doc.contents === null || (doc.contents as { value?: unknown }).value === null) {
     const keys = AGENT_SCHEMA.fields.filter((f) => f.required).map((f) => f.key);
-    throw new ConfigError(file, [...yamlProblems, { severity: 'error', path: '', message: `file is empty: expected a mapping with at least ${keys.join(', ')}` }]);
+    throw new ConfigError(file, [
+      ...yamlProblems,
+      { severity: 'error', path: '', message: `file is empty: expected a mapping with at least ${keys.join(', ')}` },
+    ]);
   }
 
   const walk = new SchemaWalk(doc, lineCounter);

@@ -75,7 +75,7 @@ export function formatIpv6(bytes: readonly number[]): string {
   for (let i = 0; i < 16; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;
@@ -88,7 +88,11 @@ export function formatIpv6(bytes: readonly number[]): string {
     }
     i = j;
   }
-  const hex = (from: number, to: number) => groups.slice(from, to).map((g) => g.toString(16)).join(':');
+  const hex = (from: number, to: number) =>
+    groups
+      .slice(from, to)
+      .map((g) => g.toString(16))
+      .join(':');
   if (bestStart < 0) return hex(0, 8);
   return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
 }
@@ -128,7 +132,8 @@ export function parseIpOrCidr(text: string): Parsed<ParsedCidr> {
   return { ok: true, value: { family: v4 ? 4 : 6, cidr: `${addr}/${prefix}`, hostBitsSet } };
 }
 
-const MAC_SEPARATED_RE = /^([0-9a-f]{2})([:-])([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})$/i;
+const MAC_SEPARATED_RE =
+  /^([0-9a-f]{2})([:-])([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})$/i;
 const MAC_DOTTED_RE = /^([0-9a-f]{4})\.([0-9a-f]{4})\.([0-9a-f]{4})$/i;
 
 /** "00:16:3E:AA:BB:CC", "00-16-3e-aa-bb-cc" or "0016.3eaa.bbcc" to "00:16:3e:aa:bb:cc". */

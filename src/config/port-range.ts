@@ -19,7 +19,10 @@ export function parsePortRange(text: string): PortRangeResult {
   const t = text.trim();
   if (t === '-1/-1' || t === '-1') return { ok: true, value: { fromPort: 0, toPort: 65535, any: true } };
   const m = RANGE_RE.exec(t);
-  const bad = { ok: false as const, reason: `must be a port range like "22/22", "1000/2000", "22", "1000-2000" or "-1/-1" (all ports), got "${text}"` };
+  const bad = {
+    ok: false as const,
+    reason: `must be a port range like "22/22", "1000/2000", "22", "1000-2000" or "-1/-1" (all ports), got "${text}"`,
+  };
   if (!m) return bad;
   const fromPort = Number(m[1]);
   const toPort = m[2] === undefined ? fromPort : Number(m[2]);

@@ -77,7 +77,9 @@ function ruleText(schema: ValueSchema): string {
     case 'enum':
       return ` One of ${schema.values.map(code).join(', ')}.`;
     case 'list':
-      return schema.maxItems ? ` At most ${schema.maxItems.count} ${schema.maxItems.noun}.${ruleText(schema.items)}` : ruleText(schema.items);
+      return schema.maxItems
+        ? ` At most ${schema.maxItems.count} ${schema.maxItems.noun}.${ruleText(schema.items)}`
+        : ruleText(schema.items);
     case 'map':
       return ruleText(schema.values);
     default:
@@ -108,8 +110,19 @@ function sections(title: string, prefix: string, schema: ObjectSchema, doc?: str
     if (inner.kind === 'object') sections(code(innerPath), innerPath, inner, field.doc, out);
     if (inner.kind === 'variant') {
       for (const variant of inner.variants) {
-        const tag: FieldSchema = { key: inner.tag, type: { kind: 'string' }, required: true, doc: `${code(variant.name)} selects this form.` };
-        sections(`${code(innerPath)} with ${code(`${inner.tag}: ${variant.name}`)}`, innerPath, { kind: 'object', fields: [tag, ...variant.fields] }, variant.doc, out);
+        const tag: FieldSchema = {
+          key: inner.tag,
+          type: { kind: 'string' },
+          required: true,
+          doc: `${code(variant.name)} selects this form.`,
+        };
+        sections(
+          `${code(innerPath)} with ${code(`${inner.tag}: ${variant.name}`)}`,
+          innerPath,
+          { kind: 'object', fields: [tag, ...variant.fields] },
+          variant.doc,
+          out,
+        );
       }
     }
   }
@@ -136,7 +149,9 @@ export function renderConfigReference(): string {
       lines.push('| Key | Type | Default | Description |', '| --- | --- | --- | --- |');
       for (const field of section.fields) {
         const path = section.prefix ? `${section.prefix}.${field.key}` : field.key;
-        lines.push(`| ${code(path)} | ${cell(typeName(field.type, field.unit))} | ${cell(defaultText(field))} | ${cell(field.doc + ruleText(field.type))} |`);
+        lines.push(
+          `| ${code(path)} | ${cell(typeName(field.type, field.unit))} | ${cell(defaultText(field))} | ${cell(field.doc + ruleText(field.type))} |`,
+        );
       }
       lines.push('');
     }

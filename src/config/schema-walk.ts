@@ -40,7 +40,7 @@ export class SchemaWalk {
 
   /** Follows aliases (`*anchor`) to the node they name. */
   private resolve(node: unknown): Node | null | undefined {
-    if (isAlias(node)) return node.resolve(this.doc) as Node | undefined;
+    if (isAlias(node)) return node.resolve(this.doc);
     return node as Node | null | undefined;
   }
 
@@ -75,14 +75,21 @@ export class SchemaWalk {
     }
   }
 
-  private scalar(value: unknown, source: string | undefined, schema: ValueSchema, path: string, line: number | undefined): unknown {
+  private scalar(
+    value: unknown,
+    source: string | undefined,
+    schema: ValueSchema,
+    path: string,
+    line: number | undefined,
+  ): unknown {
     const fail = (message: string) => {
       this.error(path, message, line);
       return undefined;
     };
     const got = describeNode(value);
     // Left by `flowlog-agent init` where only the operator knows the value.
-    if (typeof value === 'string' && value.includes(PLACEHOLDER)) return fail(`is a placeholder ("${value}"): put the real value`);
+    if (typeof value === 'string' && value.includes(PLACEHOLDER))
+      return fail(`is a placeholder ("${value}"): put the real value`);
     switch (schema.kind) {
       case 'string': {
         let text: string;
@@ -91,11 +98,15 @@ export class SchemaWalk {
         } else if (typeof value === 'number' && schema.acceptExactDigitsNumber) {
           const digits = source ?? String(value);
           if (!/^[0-9]+$/.test(digits) || !Number.isSafeInteger(value) || String(value) !== digits) {
-            return fail(`must be a string of digits; the number ${digits} is not kept exactly by YAML: quote it ("${digits}")`);
+            return fail(
+              `must be a string of digits; the number ${digits} is not kept exactly by YAML: quote it ("${digits}")`,
+            );
           }
           text = digits;
         } else {
-          return fail(`must be a string, got ${got}${typeof value === 'number' || typeof value === 'boolean' ? ': quote it' : ''}`);
+          return fail(
+            `must be a string, got ${got}${typeof value === 'number' || typeof value === 'boolean' ? ': quote it' : ''}`,
+          );
         }
         if (!schema.format) return text;
         const result = STRING_FORMATS[schema.format].check(text);
@@ -112,7 +123,9 @@ export class SchemaWalk {
         if (typeof value === 'string' && schema.values.includes(value)) return value;
         const near = typeof value === 'string' ? closestWord(value, schema.values) : undefined;
         const meaning = schema.meaning ? `${schema.meaning}, ` : '';
-        return fail(`must be ${meaning}one of ${joinOr(schema.values)}, got ${got}${near ? ` (did you mean "${near}"?)` : ''}`);
+        return fail(
+          `must be ${meaning}one of ${joinOr(schema.values)}, got ${got}${near ? ` (did you mean "${near}"?)` : ''}`,
+        );
       }
       case 'bytes': {
         let bytes: number;
@@ -134,7 +147,13 @@ export class SchemaWalk {
     }
   }
 
-  private inRange(value: number, min: number | undefined, max: number | undefined, path: string, line: number | undefined): boolean {
+  private inRange(
+    value: number,
+    min: number | undefined,
+    max: number | undefined,
+    path: string,
+    line: number | undefined,
+  ): boolean {
     if (min !== undefined && value < min) {
       this.error(path, `must be at least ${min}, got ${value}`, line);
       return false;
@@ -164,11 +183,19 @@ export class SchemaWalk {
     }
     if (parsed.value > MAX_WINDOW_DURATION_SEC) {
       // A flow table stores times as offsets that reach 9 hours; demos need far less.
-      this.error(path, `must be at most ${MAX_WINDOW_DURATION_SEC / 60} minutes (the product offers ${allowed}), got "${value}" (${parsed.value}s)`, line);
+      this.error(
+        path,
+        `must be at most ${MAX_WINDOW_DURATION_SEC / 60} minutes (the product offers ${allowed}), got "${value}" (${parsed.value}s)`,
+        line,
+      );
       return undefined;
     }
     if (!schema.minutes.some((m) => m * 60 === parsed.value)) {
-      this.warning(path, `"${value}" (${parsed.value}s) accepted for tests and demos only: the product offers ${allowed}`, line);
+      this.warning(
+        path,
+        `"${value}" (${parsed.value}s) accepted for tests and demos only: the product offers ${allowed}`,
+        line,
+      );
     }
     return parsed.value;
   }
@@ -212,7 +239,13 @@ export class SchemaWalk {
    * `allowedExtra` names keys handled by the caller (a variant's tag); `context` qualifies the
    * unknown-key message.
    */
-  object(node: Node | undefined, fields: readonly FieldSchema[], path: string, context: string, allowedExtra?: string): Record<string, unknown> | undefined {
+  object(
+    node: Node | undefined,
+    fields: readonly FieldSchema[],
+    path: string,
+    context: string,
+    allowedExtra?: string,
+  ): Record<string, unknown> | undefined {
     const at = (key: string) => (path === '' ? key : `${path}.${key}`);
     const pairs = new Map<string, Pair>();
     if (node !== undefined) {

@@ -29,14 +29,18 @@ function byPattern(rule: string, re: RegExp, expected: string): StringFormat {
 
 const SLS_PROJECT_RE = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 const SLS_LOGSTORE_RE = /^[a-z0-9][a-z0-9_-]{0,61}[a-z0-9]$/;
-const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const HOST_RE =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 function checkHostPort(value: string): FormatResult {
   if (value === '') return { ok: true, value };
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):([0-9]{1,5})$/.exec(value);
   const port = m ? Number(m[3]) : 0;
   if (!m || port < 1 || port > 65535 || (m[2] !== undefined && !HOST_RE.test(m[2]))) {
-    return { ok: false, reason: `must be "host:port" (port 1..65535, "[::1]:9100" for IPv6) or "" to disable, got "${value}"` };
+    return {
+      ok: false,
+      reason: `must be "host:port" (port 1..65535, "[::1]:9100" for IPv6) or "" to disable, got "${value}"`,
+    };
   }
   if (m[1] !== undefined && !parseIpOrCidr(m[1]).ok) {
     return { ok: false, reason: `not an IPv6 address in brackets: "${value}"` };
@@ -61,8 +65,16 @@ function checkHttpUrl(value: string): FormatResult {
 const FORMATS = {
   'non-empty': byPattern('non-empty', /^[\s\S]+$/, 'must not be empty'),
   digits: byPattern('digits only', /^[0-9]+$/, 'must be digits only'),
-  path: byPattern('a file system path; relative paths are resolved against the directory of the configuration file', /^[^\0]+$/, 'must be a non-empty path'),
-  'eni-id': byPattern('"eni-" followed by lower-case letters and digits', /^eni-[0-9a-z]+$/, 'must be an ENI id like "eni-bp1a2b3c4d5e6f7g8h9i"'),
+  path: byPattern(
+    'a file system path; relative paths are resolved against the directory of the configuration file',
+    /^[^\0]+$/,
+    'must be a non-empty path',
+  ),
+  'eni-id': byPattern(
+    '"eni-" followed by lower-case letters and digits',
+    /^eni-[0-9a-z]+$/,
+    'must be an ENI id like "eni-bp1a2b3c4d5e6f7g8h9i"',
+  ),
   'flow-log-id': byPattern(
     '1-128 letters, digits, ".", "_" or "-", starting with a letter or digit (used in file and metric names)',
     /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,

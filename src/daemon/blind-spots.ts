@@ -28,19 +28,41 @@ export class BlindSpots {
    * After a refresh: the ENIs that should be captured but have no device (`unresolved`), the
    * ENIs discovered (when discovery runs), and the config's flow logs.
    */
-  resolved(config: AgentConfig, unresolved: readonly UnresolvedEni[], discovered: readonly EniConfig[], nowMs: number): void {
+  resolved(
+    config: AgentConfig,
+    unresolved: readonly UnresolvedEni[],
+    discovered: readonly EniConfig[],
+    nowMs: number,
+  ): void {
     const now = new Map<string, Omit<BlindCondition, 'sinceUnixMs'>>();
-    for (const u of unresolved) now.set(`eni:${u.id}`, { code: 'eni_device_missing', subject: u.id, message: `ENI ${u.id} is not captured: ${u.reason}` });
+    for (const u of unresolved)
+      now.set(`eni:${u.id}`, {
+        code: 'eni_device_missing',
+        subject: u.id,
+        message: `ENI ${u.id} is not captured: ${u.reason}`,
+      });
     const discovering = config.discovery.type === 'ecs-metadata';
     const candidates = [...config.enis, ...discovered];
     const orphans = config.flowLogs.filter((fl) => !candidates.some((e) => isCovered(e, [fl])));
     if (discovering && this.metadataError !== null) {
-      now.set('discovery', { code: 'discovery_failed', subject: 'ecs-metadata', message: `ENI discovery through ${config.discovery.metadataUrl} fails: ${this.metadataError}` });
+      now.set('discovery', {
+        code: 'discovery_failed',
+        subject: 'ecs-metadata',
+        message: `ENI discovery through ${config.discovery.metadataUrl} fails: ${this.metadataError}`,
+      });
     } else if (discovering && discovered.length === 0 && orphans.length > 0) {
-      now.set('discovery', { code: 'discovery_no_eni', subject: 'ecs-metadata', message: `ENI discovery through ${config.discovery.metadataUrl} finds no ENI, and flow log ${orphans.map((f) => f.id).join(', ')} needs one` });
+      now.set('discovery', {
+        code: 'discovery_no_eni',
+        subject: 'ecs-metadata',
+        message: `ENI discovery through ${config.discovery.metadataUrl} finds no ENI, and flow log ${orphans.map((f) => f.id).join(', ')} needs one`,
+      });
     }
     for (const fl of orphans) {
-      now.set(`flow-log:${fl.id}`, { code: 'flow_log_no_eni', subject: fl.id, message: `flow log ${fl.id} (${fl.resourceType} ${fl.resourceId}) matches no ENI, configured or discovered: it records nothing` });
+      now.set(`flow-log:${fl.id}`, {
+        code: 'flow_log_no_eni',
+        subject: fl.id,
+        message: `flow log ${fl.id} (${fl.resourceType} ${fl.resourceId}) matches no ENI, configured or discovered: it records nothing`,
+      });
     }
     for (const key of [...this.held.keys()]) if (!now.has(key)) this.held.delete(key);
     for (const [key, c] of now) {

@@ -64,7 +64,8 @@ export function readPreviousJournal(stateDir: string): PreviousJournal {
   }
   try {
     const state = readJournal(stateDir, JOURNAL_PREVIOUS_FILE);
-    if (state !== null) return error === undefined ? { state, source: 'previous' } : { state, source: 'previous', error };
+    if (state !== null)
+      return error === undefined ? { state, source: 'previous' } : { state, source: 'previous', error };
   } catch {
     // both damaged: the caller decides from other evidence
   }
@@ -87,7 +88,12 @@ export function readJournal(stateDir: string, file = JOURNAL_FILE): JournalState
   } catch (err) {
     throw new JournalReadError(`read capture journal ${path}: not JSON: ${(err as Error).message}`, { cause: err });
   }
-  if (state?.version !== JOURNAL_VERSION || !Array.isArray(state.enis) || !Array.isArray(state.flowLogs) || typeof state.durableUntilSec !== 'object') {
+  if (
+    state?.version !== JOURNAL_VERSION ||
+    !Array.isArray(state.enis) ||
+    !Array.isArray(state.flowLogs) ||
+    typeof state.durableUntilSec !== 'object'
+  ) {
     throw new JournalReadError(`read capture journal ${path}: not a version ${JOURNAL_VERSION} journal`);
   }
   return state;
@@ -132,14 +138,24 @@ export class CaptureJournal {
     this.path = join(stateDir, JOURNAL_FILE);
     this.previousPath = join(stateDir, JOURNAL_PREVIOUS_FILE);
     const durableUntilSec: Record<string, number> = {};
-    for (const fl of flowLogs) durableUntilSec[String(fl.intervalSec)] = Math.min(startSec, carried[String(fl.intervalSec)] ?? startSec);
-    this.state = { version: JOURNAL_VERSION, clean: false, pid: process.pid, capturedUntilSec: startSec, durableUntilSec, flowLogs: [...flowLogs], enis: [] };
+    for (const fl of flowLogs)
+      durableUntilSec[String(fl.intervalSec)] = Math.min(startSec, carried[String(fl.intervalSec)] ?? startSec);
+    this.state = {
+      version: JOURNAL_VERSION,
+      clean: false,
+      pid: process.pid,
+      capturedUntilSec: startSec,
+      durableUntilSec,
+      flowLogs: [...flowLogs],
+      enis: [],
+    };
   }
 
   /** The flow logs changed (reload): new intervals start durable at `nowSec`. */
   setFlowLogs(flowLogs: ReadonlyArray<{ id: string; intervalSec: number }>, nowSec: number): void {
     const durable: Record<string, number> = {};
-    for (const fl of flowLogs) durable[String(fl.intervalSec)] = this.state.durableUntilSec[String(fl.intervalSec)] ?? nowSec;
+    for (const fl of flowLogs)
+      durable[String(fl.intervalSec)] = this.state.durableUntilSec[String(fl.intervalSec)] ?? nowSec;
     this.state.flowLogs = [...flowLogs];
     this.state.durableUntilSec = durable;
     this.schedule(true);
@@ -224,13 +240,17 @@ export class CaptureJournal {
         if (err.code !== 'ENOENT') throw err;
       });
       await fs.rename(tmp, this.path);
-      if (this.lastError !== '') this.log.info({ path: this.path }, `write capture journal ${this.path}: writes succeed again`);
+      if (this.lastError !== '')
+        this.log.info({ path: this.path }, `write capture journal ${this.path}: writes succeed again`);
       this.lastError = '';
     } catch (err) {
       this.writeFailures++;
       const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       if (code !== this.lastError) {
-        this.log.error({ err, path: this.path }, `write capture journal ${this.path}: ${(err as Error).message} (a crash now would go unmarked)`);
+        this.log.error(
+          { err, path: this.path },
+          `write capture journal ${this.path}: ${(err as Error).message} (a crash now would go unmarked)`,
+        );
         this.lastError = code;
       }
     }

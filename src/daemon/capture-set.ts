@@ -141,8 +141,20 @@ export class CaptureSet {
       if (known !== undefined && known.shared === shared && known.overlay === overlay) continue;
       if (known !== undefined) this.release(known); // became shared, or no longer: reopen in the other mode
       const slot: DeviceSlot = {
-        device, shared, overlay, sinceMs: sinceMs ?? this.nowMs(), source: null, ifindex: -1, options: null, opening: false,
-        closedPackets: known?.closedPackets ?? 0, gap: null, settling: null, failures: 0, retryAtMs: 0, lastError: '',
+        device,
+        shared,
+        overlay,
+        sinceMs: sinceMs ?? this.nowMs(),
+        source: null,
+        ifindex: -1,
+        options: null,
+        opening: false,
+        closedPackets: known?.closedPackets ?? 0,
+        gap: null,
+        settling: null,
+        failures: 0,
+        retryAtMs: 0,
+        lastError: '',
       };
       this.slots.set(device, slot);
       const counters = this.countersOf(device);
@@ -162,13 +174,22 @@ export class CaptureSet {
       const was = slot.options;
       if (slot.source === null || was === null) continue;
       const next = this.optionsFor(slot);
-      const sameRing = was.bufferBytes === next.bufferBytes || (capture.totalBufferBytes === this.ringBudget.total && capture.bufferBytes === this.ringBudget.cap);
-      if (was.snaplenBytes === next.snaplenBytes && was.filter === next.filter && was.readPauseMs === next.readPauseMs && sameRing) continue;
+      const sameRing =
+        was.bufferBytes === next.bufferBytes ||
+        (capture.totalBufferBytes === this.ringBudget.total && capture.bufferBytes === this.ringBudget.cap);
+      if (
+        was.snaplenBytes === next.snaplenBytes &&
+        was.filter === next.filter &&
+        was.readPauseMs === next.readPauseMs &&
+        sameRing
+      )
+        continue;
       this.reopen(slot);
       reopened.push(slot.device);
     }
     this.ringBudget = { total: capture.totalBufferBytes, cap: capture.bufferBytes };
-    if (reopened.length > 0) this.o.log.info({ devices: reopened }, 'capture settings changed: reopening the devices concerned');
+    if (reopened.length > 0)
+      this.o.log.info({ devices: reopened }, 'capture settings changed: reopening the devices concerned');
   }
 
   /**
@@ -183,7 +204,8 @@ export class CaptureSet {
       if (ev.kind === 'address') continue;
       if (ev.kind === 'new') {
         const born = this.births.get(ev.name);
-        if (born === undefined || born.ifindex !== ev.ifindex) this.births.set(ev.name, { ifindex: ev.ifindex, atMs: now, packets: Math.max(0, ev.packets) });
+        if (born === undefined || born.ifindex !== ev.ifindex)
+          this.births.set(ev.name, { ifindex: ev.ifindex, atMs: now, packets: Math.max(0, ev.packets) });
         if (ev.packets > (this.lastPackets.get(ev.ifindex) ?? -1)) this.lastPackets.set(ev.ifindex, ev.packets);
       }
       const slot = this.slots.get(ev.name);
@@ -192,13 +214,16 @@ export class CaptureSet {
         continue;
       }
       if (ev.kind === 'del') {
-        changed = this.deviceGone(slot, ev.ifindex, Math.max(ev.packets, this.lastPackets.get(ev.ifindex) ?? 0)) || changed;
+        changed =
+          this.deviceGone(slot, ev.ifindex, Math.max(ev.packets, this.lastPackets.get(ev.ifindex) ?? 0)) || changed;
         this.lastPackets.delete(ev.ifindex);
         continue;
       }
-      if (slot.source !== null && slot.ifindex !== ev.ifindex) changed = this.deviceGone(slot, slot.ifindex, -1) || changed; // its DEL was lost
+      if (slot.source !== null && slot.ifindex !== ev.ifindex)
+        changed = this.deviceGone(slot, slot.ifindex, -1) || changed; // its DEL was lost
       if (slot.source === null && !slot.opening) {
-        if (slot.gap === null) slot.gap = this.startGap(slot, { ifindex: ev.ifindex, packets: Math.max(0, ev.packets) });
+        if (slot.gap === null)
+          slot.gap = this.startGap(slot, { ifindex: ev.ifindex, packets: Math.max(0, ev.packets) });
         else slot.gap.renew(ev.ifindex, this.births.get(ev.name)?.packets ?? 0);
         if (ev.up) {
           slot.retryAtMs = 0;
@@ -273,7 +298,9 @@ export class CaptureSet {
 
   /** Devices wanted but not open, with why. */
   failedDevices(): Array<{ device: string; error: string; failures: number }> {
-    return [...this.slots.values()].filter((s) => s.source === null && !s.opening).map((s) => ({ device: s.device, error: s.lastError, failures: s.failures }));
+    return [...this.slots.values()]
+      .filter((s) => s.source === null && !s.opening)
+      .map((s) => ({ device: s.device, error: s.lastError, failures: s.failures }));
   }
 
   /** Reads what every handle has buffered (before a window closes), and settles opened gaps. */
@@ -415,15 +442,33 @@ export class CaptureSet {
           if (slot.gap !== null) {
             source.watchStamps(atUs);
             // Settled once the records stamped before the counters were read have been read.
-            const timer = setTimeout(() => {
-              source.readAvailable();
-              this.settle(slot);
-            }, this.o.bufferTimeoutMs + source.readPauseMs + 50);
+            const timer = setTimeout(
+              () => {
+                source.readAvailable();
+                this.settle(slot);
+              },
+              this.o.bufferTimeoutMs + source.readPauseMs + 50,
+            );
             slot.settling = { counters, timer };
           }
           source.start();
-          this.o.log.info({ device: slot.device, linkType: source.linkType, ringBytes: options.bufferBytes, readPauseMs: source.readPauseMs, ...source.segmentation, ...(slot.shared ? { shared: true } : {}), ...(slot.overlay ? { overlay: true } : {}) }, 'capture started');
-          if (!usableMtu(source.segmentation.mtu)) this.o.log.warn({ device: slot.device, mtu: source.segmentation.mtu }, 'capture device has no usable MTU: a frame larger than capture.mtuBytes counts as one packet unless the kernel says how it is segmented');
+          this.o.log.info(
+            {
+              device: slot.device,
+              linkType: source.linkType,
+              ringBytes: options.bufferBytes,
+              readPauseMs: source.readPauseMs,
+              ...source.segmentation,
+              ...(slot.shared ? { shared: true } : {}),
+              ...(slot.overlay ? { overlay: true } : {}),
+            },
+            'capture started',
+          );
+          if (!usableMtu(source.segmentation.mtu))
+            this.o.log.warn(
+              { device: slot.device, mtu: source.segmentation.mtu },
+              'capture device has no usable MTU: a frame larger than capture.mtuBytes counts as one packet unless the kernel says how it is segmented',
+            );
           this.announce();
         },
         (err: unknown) => {
@@ -471,7 +516,8 @@ export class CaptureSet {
     let changed = false;
     for (const slot of this.slots.values()) {
       const counters = this.countersOf(slot.device);
-      if (slot.source !== null && (counters === null || counters.ifindex !== slot.ifindex)) changed = this.deviceGone(slot, slot.ifindex, -1) || changed;
+      if (slot.source !== null && (counters === null || counters.ifindex !== slot.ifindex))
+        changed = this.deviceGone(slot, slot.ifindex, -1) || changed;
       if (slot.source === null && !slot.opening && counters !== null) {
         if (slot.gap === null) slot.gap = this.startGap(slot, counters);
         if (this.isUp(slot.device)) this.tryOpen(slot);

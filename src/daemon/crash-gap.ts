@@ -34,7 +34,8 @@ export function crashGapRecords(previous: JournalState, config: AgentConfig, res
     const durable = previous.durableUntilSec[String(past.intervalSec)] ?? previous.capturedUntilSec;
     fromSec = Math.min(fromSec, durable);
     const builder = new RecordBuilder(config, previous.enis, [fl]);
-    for (const piece of gapPieces(past.intervalSec, durable, resumedSec)) batches.push(...builder.uncapturedBatches(piece.startSec, piece.endSec));
+    for (const piece of gapPieces(past.intervalSec, durable, resumedSec))
+      batches.push(...builder.uncapturedBatches(piece.startSec, piece.endSec));
   }
   return {
     fromSec,

@@ -75,7 +75,10 @@ export class CrashWatch {
       lockedRun = takeRunLock(config.stateDir);
     } catch (err) {
       if (err instanceof RunLockedError) throw err;
-      log.error({ err }, `open state directory ${config.stateDir}: ${(err as Error).message} (a crash of this run could not be told from a clean stop)`);
+      log.error(
+        { err },
+        `open state directory ${config.stateDir}: ${(err as Error).message} (a crash of this run could not be told from a clean stop)`,
+      );
     }
     const read = readPreviousJournal(config.stateDir);
     const unclean = uncleanRunOf(read.state, read.source, lockedRun, config, startSec);
@@ -88,7 +91,14 @@ export class CrashWatch {
             : `the previous run (pid ${lockedRun?.pid}) stopped uncleanly: its gap is marked SKIPDATA from its start (${unclean.state.capturedUntilSec}), the widest honest bounds`;
       log.error({ err: read.error }, `${read.error.message}; ${what}`);
     }
-    const journal = new CaptureJournal(config.stateDir, flowLogsOf(config), startSec, log, 5, unclean?.state.durableUntilSec ?? {});
+    const journal = new CaptureJournal(
+      config.stateDir,
+      flowLogsOf(config),
+      startSec,
+      log,
+      5,
+      unclean?.state.durableUntilSec ?? {},
+    );
     if (unclean !== null) {
       // Until the gap's records are durable, a second crash must still mark the first one's gap.
       journal.begin(unclean.state.enis);
@@ -107,7 +117,8 @@ export class CrashWatch {
     const unclean = this.previous;
     this.previous = null;
     if (unclean === null) return;
-    const previous = unclean.how === 'journal' ? unclean.state : { ...unclean.state, enis: unionById(unclean.state.enis, liveEnis) };
+    const previous =
+      unclean.how === 'journal' ? unclean.state : { ...unclean.state, enis: unionById(unclean.state.enis, liveEnis) };
     const gap = crashGapRecords(previous, config, resumedSec);
     for (const batch of gap.batches) {
       output.submit(batch);
@@ -115,9 +126,23 @@ export class CrashWatch {
     }
     this.uncleanRestarts++;
     this.gapRecords += gap.records;
-    const source = unclean.how === 'journal' ? '' : unclean.how === 'previous-journal' ? ` (from ${JOURNAL_PREVIOUS_FILE})` : ` (journal unreadable: from the start of that run, every ENI)`;
+    const source =
+      unclean.how === 'journal'
+        ? ''
+        : unclean.how === 'previous-journal'
+          ? ` (from ${JOURNAL_PREVIOUS_FILE})`
+          : ` (journal unreadable: from the start of that run, every ENI)`;
     this.log.warn(
-      { pid: previous.pid, capturedUntilSec: gap.capturedUntilSec, fromSec: gap.fromSec, resumedSec, records: gap.records, enis: previous.enis.length, missingFlowLogs: gap.missingFlowLogs, how: unclean.how },
+      {
+        pid: previous.pid,
+        capturedUntilSec: gap.capturedUntilSec,
+        fromSec: gap.fromSec,
+        resumedSec,
+        records: gap.records,
+        enis: previous.enis.length,
+        missingFlowLogs: gap.missingFlowLogs,
+        how: unclean.how,
+      },
       `previous run (pid ${previous.pid}) stopped uncleanly: wrote ${gap.records} SKIPDATA records for ${gap.fromSec}..${resumedSec}${source}`,
     );
     const ids = previous.enis.map((e) => e.id);
@@ -188,7 +213,9 @@ export class CrashWatch {
     this.chain = this.chain
       .then(() => agent?.drained())
       .then(() => output.appended?.())
-      .then(mark, (err: unknown) => this.log.error({ err }, `mark records durable in the capture journal: ${(err as Error).message}`));
+      .then(mark, (err: unknown) =>
+        this.log.error({ err }, `mark records durable in the capture journal: ${(err as Error).message}`),
+      );
   }
 }
 
@@ -198,7 +225,13 @@ export class CrashWatch {
  * readable but the run lock was left behind, which only an unclean stop does. A clean journal
  * with a stale run lock (killed between the two) has nothing to mark.
  */
-function uncleanRunOf(state: JournalState | null, source: 'journal' | 'previous' | 'none', lockedRun: PreviousRun | null, config: AgentConfig, startSec: number): UncleanRun | null {
+function uncleanRunOf(
+  state: JournalState | null,
+  source: 'journal' | 'previous' | 'none',
+  lockedRun: PreviousRun | null,
+  config: AgentConfig,
+  startSec: number,
+): UncleanRun | null {
   if (state !== null && source === 'journal') return state.clean ? null : { state, how: 'journal' };
   // The journal is damaged and its older copy speaks for it: that copy may predate a clean stop,
   // which the released run lock tells (this version writes both).
@@ -207,7 +240,15 @@ function uncleanRunOf(state: JournalState | null, source: 'journal' | 'previous'
   const fromSec = Math.min(startSec, Math.floor(lockedRun.startedMs / 1000));
   const durableUntilSec: Record<string, number> = {};
   for (const fl of config.flowLogs) durableUntilSec[String(fl.aggregationIntervalSec)] = fromSec;
-  const synthetic: JournalState = { version: 1, clean: false, pid: lockedRun.pid, capturedUntilSec: fromSec, durableUntilSec, flowLogs: flowLogsOf(config), enis: config.enis };
+  const synthetic: JournalState = {
+    version: 1,
+    clean: false,
+    pid: lockedRun.pid,
+    capturedUntilSec: fromSec,
+    durableUntilSec,
+    flowLogs: flowLogsOf(config),
+    enis: config.enis,
+  };
   return { state: synthetic, how: 'run-lock' };
 }
 

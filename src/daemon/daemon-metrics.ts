@@ -147,11 +147,28 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
     this.sampleFlushes();
     // Link states every LINK_SAMPLE_TICKS samples: a sysfs read per device (hundreds on a hypervisor).
     if (this.samples++ % LINK_SAMPLE_TICKS === 0) {
-      const sharedDevices = this.view.captures().handles().filter((h) => h.shared).map((h) => h.device);
-      this.linksDown = new Set([...this.view.wantedEnis().filter((l) => !l.shared).map((l) => l.device), ...sharedDevices].filter((d) => !linkIsUp(d)));
+      const sharedDevices = this.view
+        .captures()
+        .handles()
+        .filter((h) => h.shared)
+        .map((h) => h.device);
+      this.linksDown = new Set(
+        [
+          ...this.view
+            .wantedEnis()
+            .filter((l) => !l.shared)
+            .map((l) => l.device),
+          ...sharedDevices,
+        ].filter((d) => !linkIsUp(d)),
+      );
     }
     // Each handle's drops once: to its device, and to its ENI when the device is an ENI's own.
-    const eniOfDevice = new Map(this.view.wantedEnis().filter((l) => !l.shared).map((l) => [l.device, l.eni.id]));
+    const eniOfDevice = new Map(
+      this.view
+        .wantedEnis()
+        .filter((l) => !l.shared)
+        .map((l) => [l.device, l.eni.id]),
+    );
     for (const h of this.view.captures().handles()) {
       const source = this.view.captures().source(h.device);
       if (source === null) continue;
@@ -165,7 +182,8 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
     }
     for (const g of this.view.nflog().states()) {
       // A group's drops count for its ENI when it has one; an untied group's belong to none.
-      if (g.source !== null && g.eniId !== undefined) this.addDrops(g.eniId, this.dropsSince(g.source, g.source.stats()));
+      if (g.source !== null && g.eniId !== undefined)
+        this.addDrops(g.eniId, this.dropsSince(g.source, g.source.stats()));
     }
   }
 
@@ -213,10 +231,13 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   }
 
   captureHandles(): readonly CaptureHandleCounters[] {
-    return this.view.captures().handles().map((h) => {
-      const d = this.deviceDrops.get(h.device);
-      return { ...h, kernelDrops: d?.kernel ?? 0, interfaceDrops: d?.iface ?? 0 };
-    });
+    return this.view
+      .captures()
+      .handles()
+      .map((h) => {
+        const d = this.deviceDrops.get(h.device);
+        return { ...h, kernelDrops: d?.kernel ?? 0, interfaceDrops: d?.iface ?? 0 };
+      });
   }
 
   kernelPackets(): number {
@@ -226,7 +247,11 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   overlayPackets(): OverlayCounters {
     const live = this.view.live()?.counters().overlay;
     const r = this.overlayRetired;
-    return { decapsulated: r.decapsulated + (live?.decapsulated ?? 0), outerFragments: r.outerFragments + (live?.outerFragments ?? 0), unknownVni: r.unknownVni + (live?.unknownVni ?? 0) };
+    return {
+      decapsulated: r.decapsulated + (live?.decapsulated ?? 0),
+      outerFragments: r.outerFragments + (live?.outerFragments ?? 0),
+      unknownVni: r.unknownVni + (live?.unknownVni ?? 0),
+    };
   }
 
   malformedPackets(): Readonly<Record<string, number>> {
@@ -243,7 +268,10 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   }
 
   flowTable(): { capacity: number; intervals: readonly FlowTableUsage[] } {
-    return { capacity: this.view.config().flowTable.capacity, intervals: this.view.live()?.counters().flowTables ?? [] };
+    return {
+      capacity: this.view.config().flowTable.capacity,
+      intervals: this.view.live()?.counters().flowTables ?? [],
+    };
   }
 
   records(): readonly RecordCount[] {
@@ -302,22 +330,40 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   }
 
   captureDeviceStates(): readonly CaptureDeviceState[] {
-    const failed = new Map(this.view.captures().failedDevices().map((f) => [f.device, f.error]));
-    const shared = this.view.captures().handles().filter((h) => h.shared).map((h) => h.device);
+    const failed = new Map(
+      this.view
+        .captures()
+        .failedDevices()
+        .map((f) => [f.device, f.error]),
+    );
+    const shared = this.view
+      .captures()
+      .handles()
+      .filter((h) => h.shared)
+      .map((h) => h.device);
     const sharedUp = shared.filter((d) => !this.linksDown.has(d) && this.view.captures().source(d) !== null);
     const states: CaptureDeviceState[] = this.view.wantedEnis().map((l) => {
       if (l.shared) {
         // Counted on the shared devices: up while any is; health names the devices that are not.
         const device = shared.join(',');
-        return sharedUp.length > 0 ? { eni: l.eni.id, device, up: true } : { eni: l.eni.id, device, up: false, reason: 'no shared capture device open' };
+        return sharedUp.length > 0
+          ? { eni: l.eni.id, device, up: true }
+          : { eni: l.eni.id, device, up: false, reason: 'no shared capture device open' };
       }
       if (this.linksDown.has(l.device)) return { eni: l.eni.id, device: l.device, up: false, reason: 'link is down' };
       const up = this.view.captures().source(l.device) !== null;
-      return up ? { eni: l.eni.id, device: l.device, up } : { eni: l.eni.id, device: l.device, up, reason: failed.get(l.device) || 'not open' };
+      return up
+        ? { eni: l.eni.id, device: l.device, up }
+        : { eni: l.eni.id, device: l.device, up, reason: failed.get(l.device) || 'not open' };
     });
     for (const d of shared) {
       if (sharedUp.includes(d)) continue;
-      states.push({ eni: '-', device: d, up: false, reason: this.linksDown.has(d) ? 'link is down' : failed.get(d) || 'not open' });
+      states.push({
+        eni: '-',
+        device: d,
+        up: false,
+        reason: this.linksDown.has(d) ? 'link is down' : failed.get(d) || 'not open',
+      });
     }
     for (const g of this.view.nflog().states()) {
       const state: CaptureDeviceState = { eni: g.eniId ?? '-', device: g.device, up: g.up };
@@ -350,10 +396,16 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
   }
 
   /** Drops of `handle` since its previous sample (libpcap's counters are cumulative u32s and wrap). */
-  private dropsSince(handle: object, s: { droppedKernel: number; droppedInterface: number }): { kernel: number; iface: number } {
+  private dropsSince(
+    handle: object,
+    s: { droppedKernel: number; droppedInterface: number },
+  ): { kernel: number; iface: number } {
     const last = this.lastDrops.get(handle) ?? { kernel: 0, iface: 0 };
     this.lastDrops.set(handle, { kernel: s.droppedKernel, iface: s.droppedInterface });
-    return { kernel: (s.droppedKernel - last.kernel + U32) % U32, iface: (s.droppedInterface - last.iface + U32) % U32 };
+    return {
+      kernel: (s.droppedKernel - last.kernel + U32) % U32,
+      iface: (s.droppedInterface - last.iface + U32) % U32,
+    };
   }
 
   private addDrops(eniId: string, d: { kernel: number; iface: number }): void {
@@ -408,9 +460,15 @@ function mergeSinkCounters(a: SinkCounters, b: SinkCounters): SinkCounters {
 
 /** Histograms with equal bounds add bucket by bucket; otherwise the first is kept (never happens: one bound set). */
 function mergeHistograms(a: HistogramView, b: HistogramView): HistogramView {
-  if (a.upperBoundsSec.length !== b.upperBoundsSec.length || a.upperBoundsSec.some((x, i) => x !== b.upperBoundsSec[i])) return a;
-  const counts = Float64Array.from(a.bucketCounts as ArrayLike<number>, (n, i) => n + b.bucketCounts[i]);
-  return { upperBoundsSec: a.upperBoundsSec, bucketCounts: counts, sumSec: a.sumSec + b.sumSec, count: a.count + b.count };
+  if (a.upperBoundsSec.length !== b.upperBoundsSec.length || a.upperBoundsSec.some((x, i) => x !== b.upperBoundsSec[i]))
+    return a;
+  const counts = Float64Array.from(a.bucketCounts, (n, i) => n + b.bucketCounts[i]);
+  return {
+    upperBoundsSec: a.upperBoundsSec,
+    bucketCounts: counts,
+    sumSec: a.sumSec + b.sumSec,
+    count: a.count + b.count,
+  };
 }
 
 /** One sink serving several flow logs: healthy by its latest success, waiting since the oldest batch, judged by the shortest limit, with either spool's problems. */

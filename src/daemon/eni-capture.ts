@@ -15,7 +15,10 @@ export interface EniCaptureHooks {
   /** ENIs got an index (or theirs back): they are captured from now on. */
   enisAdded(enis: readonly EniConfig[]): void;
   /** Retired ENIs whose last window closed: their indexes are free (fold `packets`/`bytes` of each). */
-  enisFreed(freed: ReadonlyArray<{ eni: EniConfig; packets: number; bytes: number; tableRefused: number }>, live: LiveAgent): void;
+  enisFreed(
+    freed: ReadonlyArray<{ eni: EniConfig; packets: number; bytes: number; tableRefused: number }>,
+    live: LiveAgent,
+  ): void;
   /** A pipeline ended at `endSec` (its windows written up to then): a new one follows, or the daemon stops. */
   pipelineEnded(live: LiveAgent, endSec: number): void;
 }
@@ -85,13 +88,17 @@ export class EniCapture {
     const changes = this.slots.apply(resolution, nowSec);
     if (changes.added.length > 0) this.o.hooks.enisAdded(changes.added);
     const fresh = this.live === null;
-    if (this.live === null) this.live = new LiveAgent(config, this.slots, this.o.submitter, nowSec, capacityFor(this.slots.length));
+    if (this.live === null)
+      this.live = new LiveAgent(config, this.slots, this.o.submitter, nowSec, capacityFor(this.slots.length));
     else if (changes.changed || force) this.changePipeline(nowSec);
     this.captures.sync(this.wantedDevices());
     this.rebind(fresh || changes.changed || force);
     if (changes.added.length > 0 || changes.retired.length > 0) {
       this.o.log.info(
-        { added: changes.added.map((e) => ({ id: e.id, device: e.interface ?? '(shared)', mac: e.mac, ips: e.ips })), retired: changes.retired.map((e) => e.id) },
+        {
+          added: changes.added.map((e) => ({ id: e.id, device: e.interface ?? '(shared)', mac: e.mac, ips: e.ips })),
+          retired: changes.retired.map((e) => e.id),
+        },
         'capturing ENIs',
       );
     }
@@ -155,7 +162,10 @@ export class EniCapture {
     const live = this.live as LiveAgent;
     if (live.reconfigure(this.config, this.slots, nowSec)) return;
     const capacity = Math.max(live.eniCapacity, capacityFor(this.slots.length));
-    this.o.log.warn({ enis: this.slots.length, eniCapacity: capacity }, 'pipeline rebuilt (ENI capacity, an aggregation interval, the flow table capacity or the overlay changed): the open windows end now');
+    this.o.log.warn(
+      { enis: this.slots.length, eniCapacity: capacity },
+      'pipeline rebuilt (ENI capacity, an aggregation interval, the flow table capacity or the overlay changed): the open windows end now',
+    );
     this.endPipeline(nowSec);
     this.live = new LiveAgent(this.config, this.slots, this.o.submitter, nowSec, capacity);
   }
@@ -170,7 +180,9 @@ export class EniCapture {
 
   private wantedDevices(): WantedDevice[] {
     const resolved = this.slots.resolved();
-    const own: WantedDevice[] = resolved.filter((s) => !s.shared).map((s) => ({ device: s.device, shared: false, sinceMs: s.sinceMs }));
+    const own: WantedDevice[] = resolved
+      .filter((s) => !s.shared)
+      .map((s) => ({ device: s.device, shared: false, sinceMs: s.sinceMs }));
     // Shared devices are opened only while some ENI is counted there.
     if (!resolved.some((s) => s.shared)) return own;
     const shared = this.config.capture.devices.map((device) => ({ device, shared: true }));
@@ -182,7 +194,8 @@ export class EniCapture {
   private bindOpened(device: string, source: LiveCaptureSource): void {
     const live = this.live;
     if (live === null) return;
-    if (this.isShared(device)) live.bindSource(source, this.captures.isOverlay(source) ? OVERLAY_DEVICE : SHARED_DEVICE);
+    if (this.isShared(device))
+      live.bindSource(source, this.captures.isOverlay(source) ? OVERLAY_DEVICE : SHARED_DEVICE);
     else {
       const slot = this.slots.ofDevice(device);
       if (slot !== undefined) live.bindSource(source, slot.index);

@@ -5,7 +5,7 @@ import type { EniResolution } from '../enrich/eni-discovery';
  * What a free ENI index holds in the pipeline's lists: no MAC, no address, ids no flow log names,
  * so it matches no frame and no flow log covers it.
  */
-export const FREE_ENI: EniConfig = Object.freeze({ id: '', ips: [], cidrs: [], vpcId: '', vswitchId: '', vmId: '' }) as EniConfig;
+export const FREE_ENI: EniConfig = Object.freeze({ id: '', ips: [], cidrs: [], vpcId: '', vswitchId: '', vmId: '' });
 
 /**
  * The attributes an ENI's records carry: a change of any makes it another ENI to the pipeline
@@ -75,7 +75,16 @@ export class EniSlots {
       let index = this.byIdentity.get(identity);
       if (index === undefined) {
         index = this.allocate();
-        this.slots[index] = { index, identity, eni: l.eni, device: l.device, shared: l.shared, resolved: true, sinceMs: nowMs, retiredAtSec: -1 };
+        this.slots[index] = {
+          index,
+          identity,
+          eni: l.eni,
+          device: l.device,
+          shared: l.shared,
+          resolved: true,
+          sinceMs: nowMs,
+          retiredAtSec: -1,
+        };
         this.byIdentity.set(identity, index);
         changes.added.push(l.eni);
       }
@@ -163,7 +172,10 @@ export class EniSlots {
     const own = (s: EniSlot | null): s is EniSlot => s !== null && !s.shared && s.device === device;
     return (
       this.slots.find((s): s is EniSlot => own(s) && s.retiredAtSec < 0 && s.resolved) ??
-      (retiredToo ? this.slots.find((s): s is EniSlot => own(s) && s.retiredAtSec < 0) ?? this.slots.find((s): s is EniSlot => own(s)) : undefined)
+      (retiredToo
+        ? (this.slots.find((s): s is EniSlot => own(s) && s.retiredAtSec < 0) ??
+          this.slots.find((s): s is EniSlot => own(s)))
+        : undefined)
     );
   }
 

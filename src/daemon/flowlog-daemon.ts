@@ -5,7 +5,13 @@ import { ConfigError, formatProblem, loadConfig } from '../config/load';
 import type { AgentConfig, EniConfig } from '../config/types';
 import { openRecordOutput } from '../output/open-record-output';
 import { EcsMetadataClient } from '../enrich/ecs-metadata';
-import { enisFromMetadata, listHostInterfaces, resolveLiveEnis, type HostInterface, type LiveEni } from '../enrich/eni-discovery';
+import {
+  enisFromMetadata,
+  listHostInterfaces,
+  resolveLiveEnis,
+  type HostInterface,
+  type LiveEni,
+} from '../enrich/eni-discovery';
 import type { Logger } from '../log';
 import { BlindSpots } from './blind-spots';
 import { CountedOutput } from '../output/counted-output';
@@ -110,11 +116,14 @@ export class FlowlogDaemon {
   async start(): Promise<void> {
     const config = this.loadOrReport();
     if (config === null) throw new DaemonStartError(`load config ${this.o.configPath}: refused`, 2);
-    if (config.flowLogs.length === 0) throw new DaemonStartError('start daemon: nothing to capture: the config has no flow logs', 1);
+    if (config.flowLogs.length === 0)
+      throw new DaemonStartError('start daemon: nothing to capture: the config has no flow logs', 1);
     this.config = config;
     this.configKey = JSON.stringify(config);
     try {
-      this.output = new CountedOutput(await openRecordOutput(config, this.o.output, config.delivery.stopFlushTimeoutMs));
+      this.output = new CountedOutput(
+        await openRecordOutput(config, this.o.output, config.delivery.stopFlushTimeoutMs),
+      );
     } catch (err) {
       throw new DaemonStartError(`start daemon: ${(err as Error).message}`, 1, { cause: err });
     }
@@ -165,7 +174,11 @@ export class FlowlogDaemon {
         enisAdded: (enis) => this.crash.enisCaptured(enis),
         enisFreed: (freed, live) => {
           for (const f of freed) this.metrics.foldEni(f.eni.id, f.packets, f.bytes, f.tableRefused);
-          this.crash.enisFreed(freed.map((f) => f.eni), live, this.output);
+          this.crash.enisFreed(
+            freed.map((f) => f.eni),
+            live,
+            this.output,
+          );
         },
         pipelineEnded: (live, endSec) => this.pipelineEnded(live, endSec),
       },
@@ -184,16 +197,33 @@ export class FlowlogDaemon {
       await this.capture.stop(nowSec);
       this.nflog.closeAll();
       await this.endpoint.close();
-      throw new DaemonStartError('start daemon: cannot capture on any device: permission denied (needs CAP_NET_RAW and CAP_NET_ADMIN)', 1);
+      throw new DaemonStartError(
+        'start daemon: cannot capture on any device: permission denied (needs CAP_NET_RAW and CAP_NET_ADMIN)',
+        1,
+      );
     }
     // Exact to the millisecond: a gap's end floored to the second would hide packets (issue 31).
-    this.crash.resume(config, this.output, Date.now() / 1000, this.capture.slots.resolved().map((s) => s.eni));
+    this.crash.resume(
+      config,
+      this.output,
+      Date.now() / 1000,
+      this.capture.slots.resolved().map((s) => s.eni),
+    );
     this.tickTimer = setInterval(() => this.tick(), this.tickIntervalMs);
-    if (this.o.watchConfig ?? true) watchFile(config.sourcePath, { interval: 2000 }, (cur, prev) => {
-      if (cur.mtimeMs !== prev.mtimeMs && !this.stopped) void this.reload('config file changed');
-    });
+    if (this.o.watchConfig ?? true)
+      watchFile(config.sourcePath, { interval: 2000 }, (cur, prev) => {
+        if (cur.mtimeMs !== prev.mtimeMs && !this.stopped) void this.reload('config file changed');
+      });
     this.log.info(
-      { enis: this.capture.slots.resolved().length, devices: captures.openDevices(), nflog: this.nflog.states().filter((g) => g.up).map((g) => g.device), metrics: this.endpoint.url },
+      {
+        enis: this.capture.slots.resolved().length,
+        devices: captures.openDevices(),
+        nflog: this.nflog
+          .states()
+          .filter((g) => g.up)
+          .map((g) => g.device),
+        metrics: this.endpoint.url,
+      },
       'daemon started',
     );
   }
@@ -248,7 +278,11 @@ export class FlowlogDaemon {
     const unresolved = new Map(resolution.unresolved.map((u) => [u.id, u.reason]));
     const fresh = resolution.unresolved.filter((u) => this.lastUnresolved.get(u.id) !== u.reason);
     this.lastUnresolved = unresolved;
-    if (fresh.length > 0) this.log.warn({ unresolved: fresh.map((u) => ({ id: u.id, reason: u.reason })), unresolvedTotal: unresolved.size }, 'ENIs not captured yet');
+    if (fresh.length > 0)
+      this.log.warn(
+        { unresolved: fresh.map((u) => ({ id: u.id, reason: u.reason })), unresolvedTotal: unresolved.size },
+        'ENIs not captured yet',
+      );
     this.wantedEnis = resolution.enis;
     this.blind.resolved(this.config, resolution.unresolved, this.discovered, Date.now());
     this.capture.apply(this.config, resolution, nowSec(), force);
@@ -271,7 +305,10 @@ export class FlowlogDaemon {
         });
       });
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, `${(err as Error).message}: devices are found by the periodic refresh only`);
+      this.log.warn(
+        { err: (err as Error).message },
+        `${(err as Error).message}: devices are found by the periodic refresh only`,
+      );
     }
   }
 
@@ -293,7 +330,10 @@ export class FlowlogDaemon {
     await Promise.all(this.pendingDrains);
     const result = await this.output.close();
     await this.crash.close(true);
-    this.log.info({ ...result, framesRead: this.capture.captures.framesRead(), kernelPackets: this.metrics.kernelPackets() }, 'daemon stopped');
+    this.log.info(
+      { ...result, framesRead: this.capture.captures.framesRead(), kernelPackets: this.metrics.kernelPackets() },
+      'daemon stopped',
+    );
     return result;
   }
 
@@ -326,9 +366,17 @@ export class FlowlogDaemon {
   /** A pipeline ended (stop, or replaced): its records delivered before the output closes, its counters folded. */
   private pipelineEnded(live: LiveAgent, endSec: number): void {
     const enis = this.capture.slots.inUse();
-    this.crash.pipelineEnded(enis.map((s) => s.eni), live, this.output, endSec);
+    this.crash.pipelineEnded(
+      enis.map((s) => s.eni),
+      live,
+      this.output,
+      endSec,
+    );
     if (!this.stopped) this.crash.enisCaptured(enis.map((s) => s.eni));
-    this.metrics.retire(live, enis.map((s) => [s.index, s.eni.id] as const));
+    this.metrics.retire(
+      live,
+      enis.map((s) => [s.index, s.eni.id] as const),
+    );
     // Closed windows build their records in slices (so capture never stalls); keep the promise
     // so a stop delivers them before closing the output.
     const drained = live.drained();
@@ -359,7 +407,8 @@ export class FlowlogDaemon {
     } catch (err) {
       const message = (err as Error).message;
       this.blind.metadataRead(message);
-      if (message !== this.lastMetadataError) this.log.warn({ err: message }, 'read ECS metadata failed; keeping the last ENI list');
+      if (message !== this.lastMetadataError)
+        this.log.warn({ err: message }, 'read ECS metadata failed; keeping the last ENI list');
       this.lastMetadataError = message;
     } finally {
       this.metadataInFlight = false;

@@ -24,7 +24,13 @@ export function openFailureMessage(device: string, err: unknown): string {
 }
 
 /** Counts a failure of `device`, schedules its next open with exponential backoff, logs a warning. */
-export function scheduleRetry(state: HandleRetryState, device: string, message: string, nowMs: number, log: Logger): void {
+export function scheduleRetry(
+  state: HandleRetryState,
+  device: string,
+  message: string,
+  nowMs: number,
+  log: Logger,
+): void {
   state.failures++;
   state.lastError = message;
   const delayMs = retryDelayMs(state.failures, HANDLE_RETRY);

@@ -48,7 +48,10 @@ export class MetricsEndpoint {
     try {
       await this.start(listen);
     } catch (err) {
-      this.log.error({ err: (err as Error).message, listen }, 'metrics endpoint not restarted; it stays off until the next reload');
+      this.log.error(
+        { err: (err as Error).message, listen },
+        'metrics endpoint not restarted; it stays off until the next reload',
+      );
     }
   }
 

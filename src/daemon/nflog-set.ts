@@ -61,7 +61,8 @@ export class NflogSet {
    */
   sync(config: AgentConfig): void {
     const wanted = nflogGroupsOf(config.enis, config.nflog?.groups ?? []);
-    const settingsChanged = config.capture.snaplenBytes !== this.snaplenBytes || config.capture.bufferBytes !== this.bufferBytes;
+    const settingsChanged =
+      config.capture.snaplenBytes !== this.snaplenBytes || config.capture.bufferBytes !== this.bufferBytes;
     this.snaplenBytes = config.capture.snaplenBytes;
     this.bufferBytes = config.capture.bufferBytes;
     const byGroup = new Map(wanted.map((g) => [g.group, g]));
@@ -73,7 +74,14 @@ export class NflogSet {
     }
     for (const g of wanted) {
       if (this.slots.has(g.group)) continue;
-      const slot: GroupSlot = { group: g.group, eniId: g.eniId, source: null, failures: 0, retryAtMs: 0, lastError: '' };
+      const slot: GroupSlot = {
+        group: g.group,
+        eniId: g.eniId,
+        source: null,
+        failures: 0,
+        retryAtMs: 0,
+        lastError: '',
+      };
       this.slots.set(g.group, slot);
       this.tryOpen(slot);
     }
@@ -105,7 +113,10 @@ export class NflogSet {
     const out: NflogDrops[] = [];
     for (const slot of this.slots.values()) {
       const dropped = slot.source?.takeDrops() ?? 0;
-      if (dropped > 0) out.push(slot.eniId === undefined ? { group: slot.group, dropped } : { group: slot.group, eniId: slot.eniId, dropped });
+      if (dropped > 0)
+        out.push(
+          slot.eniId === undefined ? { group: slot.group, dropped } : { group: slot.group, eniId: slot.eniId, dropped },
+        );
     }
     return out;
   }
@@ -133,7 +144,12 @@ export class NflogSet {
   }
 
   private tryOpen(slot: GroupSlot): boolean {
-    const source = new NflogCaptureSource({ group: slot.group, snaplenBytes: this.snaplenBytes, bufferBytes: this.bufferBytes, bufferTimeoutMs: this.o.bufferTimeoutMs });
+    const source = new NflogCaptureSource({
+      group: slot.group,
+      snaplenBytes: this.snaplenBytes,
+      bufferBytes: this.bufferBytes,
+      bufferTimeoutMs: this.o.bufferTimeoutMs,
+    });
     try {
       source.open();
       if (this.recorder !== null) source.bind(this.recorder, this.enis, slot.eniId);

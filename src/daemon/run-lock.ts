@@ -1,4 +1,16 @@
-import { chmodSync, closeSync, fchmodSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  fchmodSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isAlive } from '../output/spool/spool-lock';
 
@@ -38,7 +50,8 @@ export function takeRunLock(stateDir: string, nowMs = Date.now()): PreviousRun |
   // A state directory this call creates is 0700 whatever the umask; an existing one (systemd's
   // StateDirectory, or one an operator made) is left as it is.
   const first = mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  if (first !== undefined) for (let d = stateDir; d.length >= first.length && d !== dirname(d); d = dirname(d)) chmodSync(d, 0o700);
+  if (first !== undefined)
+    for (let d = stateDir; d.length >= first.length && d !== dirname(d); d = dirname(d)) chmodSync(d, 0o700);
   const path = join(stateDir, RUN_LOCK_FILE);
   let previous: PreviousRun | null = null;
   for (let attempt = 0; attempt < 8; attempt++) {
@@ -64,9 +77,13 @@ export function takeRunLock(stateDir: string, nowMs = Date.now()): PreviousRun |
     }
     const [pidText, startText] = text.trim().split(/\s+/);
     const pid = Number(pidText);
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) throw new RunLockedError(stateDir, pid);
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid))
+      throw new RunLockedError(stateDir, pid);
     const started = Number(startText);
-    previous ??= { pid: Number.isInteger(pid) ? pid : 0, startedMs: Number.isFinite(started) && started > 0 ? Math.min(started, mtimeMs) : mtimeMs };
+    previous ??= {
+      pid: Number.isInteger(pid) ? pid : 0,
+      startedMs: Number.isFinite(started) && started > 0 ? Math.min(started, mtimeMs) : mtimeMs,
+    };
     const aside = `${path}.stale.${process.pid}`;
     try {
       renameSync(path, aside);

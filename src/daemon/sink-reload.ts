@@ -20,7 +20,10 @@ export async function applySinkChanges(
     const opened = await output.addFlowLogs(next);
     if (opened.length > 0) log.info({ flowLogs: opened }, 'opened the sinks of flow logs added by the reload');
   } catch (err) {
-    log.error({ err: (err as Error).message }, `open sinks of added flow logs: ${(err as Error).message} (their records are counted as unrouted until restart)`);
+    log.error(
+      { err: (err as Error).message },
+      `open sinks of added flow logs: ${(err as Error).message} (their records are counted as unrouted until restart)`,
+    );
   }
   if (previous.stateDir !== next.stateDir) {
     log.warn(
@@ -30,7 +33,8 @@ export async function applySinkChanges(
     return [];
   }
   const { moved, kept } = await output.replaceChangedSinks(previous, next);
-  if (moved.length > 0) log.info({ flowLogs: moved }, 'moved flow logs to their changed sinks; records not yet delivered follow them');
+  if (moved.length > 0)
+    log.info({ flowLogs: moved }, 'moved flow logs to their changed sinks; records not yet delivered follow them');
   for (const k of kept) {
     log.error({ flowLog: k.id, err: k.error }, `move flow log ${k.id} to its changed sink: ${k.error}`);
   }

@@ -52,7 +52,9 @@ export class ActionAudit {
     private readonly onlyEni = -1,
   ) {
     this.inventory = new EniInventory(config.enis);
-    this.evaluator = new PolicyEvaluator(config.enis, config.networkAcls ?? [], { connectionCapacity: POLICY_CONNECTION_CAPACITY });
+    this.evaluator = new PolicyEvaluator(config.enis, config.networkAcls ?? [], {
+      connectionCapacity: POLICY_CONNECTION_CAPACITY,
+    });
   }
 
   onFrame(linkType: number, frame: Uint8Array, _reject: boolean): void {
@@ -72,7 +74,9 @@ export class ActionAudit {
 
   /** Every flow seen, REJECT first, then by packets (most first). */
   results(): AuditedFlow[] {
-    return [...this.flows.values()].sort((a, b) => (a.action === b.action ? b.packets - a.packets : a.action === 'REJECT' ? -1 : 1));
+    return [...this.flows.values()].sort((a, b) =>
+      a.action === b.action ? b.packets - a.packets : a.action === 'REJECT' ? -1 : 1,
+    );
   }
 
   private count(eni: number, outbound: boolean): void {
@@ -86,7 +90,8 @@ export class ActionAudit {
     let flow = this.flows.get(key);
     if (flow === undefined) {
       const e = this.config.enis[eni];
-      const why = this.evaluator.governs(eni) && !this.evaluator.lastCached ? this.evaluator.describeLast(eni, outbound) : null;
+      const why =
+        this.evaluator.governs(eni) && !this.evaluator.lastCached ? this.evaluator.describeLast(eni, outbound) : null;
       flow = {
         eniId: e.id,
         direction: outbound ? 'out' : 'in',
@@ -96,8 +101,12 @@ export class ActionAudit {
         action,
         packets: 0,
         bytes: 0,
-        securityGroup: why?.securityGroup ?? (this.evaluator.governs(eni) ? 'as the earlier packets of the connection' : 'no security groups'),
-        networkAcl: why?.networkAcl ?? (this.evaluator.governs(eni) ? 'as the earlier packets of the connection' : 'no network ACL'),
+        securityGroup:
+          why?.securityGroup ??
+          (this.evaluator.governs(eni) ? 'as the earlier packets of the connection' : 'no security groups'),
+        networkAcl:
+          why?.networkAcl ??
+          (this.evaluator.governs(eni) ? 'as the earlier packets of the connection' : 'no network ACL'),
       };
       this.flows.set(key, flow);
     }

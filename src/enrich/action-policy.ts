@@ -14,6 +14,8 @@ export const POLICY_CONNECTION_CAPACITY = 65536;
  * `enis` must be the pipeline's ENI list: indexes are shared with the inventory.
  */
 export function actionPolicyFor(config: AgentConfig, enis: readonly EniConfig[] = config.enis): PolicyEvaluator | null {
-  const evaluator = new PolicyEvaluator(enis, config.networkAcls ?? [], { connectionCapacity: POLICY_CONNECTION_CAPACITY });
+  const evaluator = new PolicyEvaluator(enis, config.networkAcls ?? [], {
+    connectionCapacity: POLICY_CONNECTION_CAPACITY,
+  });
   return evaluator.active ? evaluator : null;
 }

@@ -125,7 +125,9 @@ export class EcsMetadataClient {
       return { 'X-aliyun-ecs-metadata-token': token };
     } catch (err) {
       if (!this.discovery.allowNormalMode) {
-        throw err instanceof MetadataError ? err : new MetadataError(`get metadata token: ${(err as Error).message}`, { cause: err });
+        throw err instanceof MetadataError
+          ? err
+          : new MetadataError(`get metadata token: ${(err as Error).message}`, { cause: err });
       }
       this.mode = 'normal';
       return {};

@@ -24,7 +24,8 @@ export function listHostInterfaces(dir = '/sys/class/net', addressesOf?: (name: 
   // own `ips` are empty): called per device it made start-up O(devices^2) (8.3 s at 500 veths),
   // and even once it cost 24 ms of every refresh there.
   let byName: ReturnType<typeof networkInterfaces> | undefined;
-  const addresses = addressesOf ?? ((name: string) => ((byName ??= networkInterfaces())[name] ?? []).map((a) => a.address));
+  const addresses =
+    addressesOf ?? ((name: string) => ((byName ??= networkInterfaces())[name] ?? []).map((a) => a.address));
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -36,7 +37,9 @@ export function listHostInterfaces(dir = '/sys/class/net', addressesOf?: (name: 
     if (name === 'lo' || name === 'bonding_masters') continue;
     let mac: string;
     try {
-      mac = readFileSync(join(dir, name, 'address'), 'utf8').trim().toLowerCase();
+      mac = readFileSync(join(dir, name, 'address'), 'utf8')
+        .trim()
+        .toLowerCase();
     } catch {
       continue; // vanished between readdir and read
     }
@@ -51,7 +54,6 @@ export function listHostInterfaces(dir = '/sys/class/net', addressesOf?: (name: 
   }
   return out;
 }
-
 
 /** An ENI the daemon can capture: its record identity and the device it is seen on. */
 export interface LiveEni {
@@ -91,7 +93,10 @@ export function enisFromMetadata(md: InstanceMetadata): EniConfig[] {
 
 /** Whether any flow log covers the ENI (by ENI id, VPC or vSwitch). */
 export function isCovered(eni: EniConfig, flowLogs: readonly FlowLogConfig[]): boolean {
-  return flowLogs.some((fl) => fl.resourceId === (fl.resourceType === 'eni' ? eni.id : fl.resourceType === 'vpc' ? eni.vpcId : eni.vswitchId));
+  return flowLogs.some(
+    (fl) =>
+      fl.resourceId === (fl.resourceType === 'eni' ? eni.id : fl.resourceType === 'vpc' ? eni.vpcId : eni.vswitchId),
+  );
 }
 
 /**
@@ -125,13 +130,24 @@ export function resolveLiveEnis(
   const usedDevices = new Set<string>();
   for (const e of candidates) {
     if (!isCovered(e, flowLogs)) continue;
-    const host = e.interface !== undefined ? byName.get(e.interface) : e.mac !== undefined ? byMac.get(e.mac) : undefined;
-    if (host === undefined && e.interface === undefined && sharedDevices.length > 0 && (e.mac !== undefined || e.ips.length > 0)) {
+    const host =
+      e.interface !== undefined ? byName.get(e.interface) : e.mac !== undefined ? byMac.get(e.mac) : undefined;
+    if (
+      host === undefined &&
+      e.interface === undefined &&
+      sharedDevices.length > 0 &&
+      (e.mac !== undefined || e.ips.length > 0)
+    ) {
       enis.push({ eni: e, device: '', shared: true });
       continue;
     }
     if (host === undefined) {
-      const reason = e.interface !== undefined ? `interface ${e.interface} not present` : e.mac !== undefined ? `no interface with MAC ${e.mac}` : 'neither interface nor MAC given';
+      const reason =
+        e.interface !== undefined
+          ? `interface ${e.interface} not present`
+          : e.mac !== undefined
+            ? `no interface with MAC ${e.mac}`
+            : 'neither interface nor MAC given';
       unresolved.push({ id: e.id, reason, eni: e });
       continue;
     }

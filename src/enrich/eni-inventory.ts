@@ -150,10 +150,10 @@ export class EniInventory {
       const k = i * 10;
       if (
         p[k] === family &&
-        ((w[0] & p[k + 5]) >>> 0) === p[k + 1] &&
-        ((w[1] & p[k + 6]) >>> 0) === p[k + 2] &&
-        ((w[2] & p[k + 7]) >>> 0) === p[k + 3] &&
-        ((w[3] & p[k + 8]) >>> 0) === p[k + 4]
+        (w[0] & p[k + 5]) >>> 0 === p[k + 1] &&
+        (w[1] & p[k + 6]) >>> 0 === p[k + 2] &&
+        (w[2] & p[k + 7]) >>> 0 === p[k + 3] &&
+        (w[3] & p[k + 8]) >>> 0 === p[k + 4]
       ) {
         return p[k + 9];
       }
@@ -167,7 +167,14 @@ export class EniInventory {
     const end = this.hostScanWords;
     const w0 = w[0];
     for (let k = 0; k < end; k += 6) {
-      if (list[k + 1] === w0 && list[k] === family && list[k + 2] === w[1] && list[k + 3] === w[2] && list[k + 4] === w[3]) return list[k + 5] - 1;
+      if (
+        list[k + 1] === w0 &&
+        list[k] === family &&
+        list[k + 2] === w[1] &&
+        list[k + 3] === w[2] &&
+        list[k + 4] === w[3]
+      )
+        return list[k + 5] - 1;
     }
     return -1;
   }
@@ -180,7 +187,14 @@ export class EniInventory {
       const k = slot * 6;
       const e = keys[k + 5];
       if (e === 0) return -1;
-      if (keys[k] === family && keys[k + 1] === w[0] && keys[k + 2] === w[1] && keys[k + 3] === w[2] && keys[k + 4] === w[3]) return e - 1;
+      if (
+        keys[k] === family &&
+        keys[k + 1] === w[0] &&
+        keys[k + 2] === w[1] &&
+        keys[k + 3] === w[2] &&
+        keys[k + 4] === w[3]
+      )
+        return e - 1;
       slot = (slot + 1) & this.hostMask;
     }
   }

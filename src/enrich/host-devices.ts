@@ -36,21 +36,42 @@ export class HostDevicesError extends Error {
  * (the usual case for a container's) from other virtual Ethernet devices. `run` stands in for
  * executing it in tests.
  */
-export function listHostDevices(run: () => string = () => execFileSync('ip', ['-details', '-json', 'addr', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })): HostDevice[] {
+export function listHostDevices(
+  run: () => string = () =>
+    execFileSync('ip', ['-details', '-json', 'addr', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+): HostDevice[] {
   let links: IpLink[];
   try {
     links = JSON.parse(run()) as IpLink[];
   } catch (e) {
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new HostDevicesError(`list network devices: ${missing ? "iproute2's ip is not installed" : e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new HostDevicesError(
+      `list network devices: ${missing ? "iproute2's ip is not installed" : e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
   }
   const devices: HostDevice[] = [];
   for (const link of links) {
     const info = link.linkinfo;
-    const kind = info?.info_kind === 'bridge' ? 'bridge' : info?.info_kind === 'veth' ? 'veth' : info?.info_kind === 'tun' && info.info_data?.type === 'tap' ? 'tap' : undefined;
+    const kind =
+      info?.info_kind === 'bridge'
+        ? 'bridge'
+        : info?.info_kind === 'veth'
+          ? 'veth'
+          : info?.info_kind === 'tun' && info.info_data?.type === 'tap'
+            ? 'tap'
+            : undefined;
     if (kind === undefined) continue;
-    const addresses = (link.addr_info ?? []).filter((a) => a.scope !== 'link' && a.local !== undefined).map((a) => a.local as string);
-    const ports = kind === 'bridge' ? links.filter((l) => l.master === link.ifname).map((l) => l.ifname).sort() : [];
+    const addresses = (link.addr_info ?? [])
+      .filter((a) => a.scope !== 'link' && a.local !== undefined)
+      .map((a) => a.local as string);
+    const ports =
+      kind === 'bridge'
+        ? links
+            .filter((l) => l.master === link.ifname)
+            .map((l) => l.ifname)
+            .sort()
+        : [];
     devices.push({ name: link.ifname, kind, mac: (link.address ?? '').toLowerCase(), addresses, ports });
   }
   return devices.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -59,7 +59,8 @@ export function prefixMasks(family: 4 | 6, prefixLength: number): Uint32Array {
 
 /** Parses "00:16:3e:aa:bb:cc" (or with dashes) into the high 16 and low 32 bits. */
 export function parseMac(text: string): { hi: number; lo: number } | null {
-  const m = /^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$/i.exec(text);
+  const m =
+    /^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$/i.exec(text);
   if (!m) return null;
   const b = m.slice(1).map((x) => parseInt(x, 16));
   return { hi: (b[0] << 8) | b[1], lo: ((b[2] << 24) | (b[3] << 16) | (b[4] << 8) | b[5]) >>> 0 };

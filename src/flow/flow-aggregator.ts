@@ -186,7 +186,12 @@ export class FlowAggregator implements FlowWindows {
   record(v: PacketView, eni: number, flags: number): void {
     const ts = v.tsSec;
     let recorded: boolean;
-    if (this.wallClock && ts >= this.windowEndSec && this.windowStartSec >= 0 && ts < this.windowEndSec + this.intervalSec) {
+    if (
+      this.wallClock &&
+      ts >= this.windowEndSec &&
+      this.windowStartSec >= 0 &&
+      ts < this.windowEndSec + this.intervalSec
+    ) {
       this.recordAhead(v, eni, flags);
       return;
     }
@@ -281,7 +286,13 @@ export class FlowAggregator implements FlowWindows {
    * it is the first such packet; null when `tsSec` is not in the next window.
    */
   aheadTableFor(tsSec: number): FlowTable | null {
-    if (!this.wallClock || this.windowStartSec < 0 || tsSec < this.windowEndSec || tsSec >= this.windowEndSec + this.intervalSec) return null;
+    if (
+      !this.wallClock ||
+      this.windowStartSec < 0 ||
+      tsSec < this.windowEndSec ||
+      tsSec >= this.windowEndSec + this.intervalSec
+    )
+      return null;
     return this.ahead ?? this.openAhead();
   }
 
@@ -367,7 +378,8 @@ export class FlowAggregator implements FlowWindows {
   /** Closes the current window early at `endSec` (shutdown), or at its end when omitted. */
   finish(endSec?: number): void {
     if (this.windowStartSec < 0) return;
-    const end = endSec === undefined ? this.windowEndSec : Math.max(this.windowStartSec, Math.min(endSec, this.windowEndSec));
+    const end =
+      endSec === undefined ? this.windowEndSec : Math.max(this.windowStartSec, Math.min(endSec, this.windowEndSec));
     const nextStart = this.windowEndSec;
     const hadAhead = this.ahead !== null;
     this.closeWindow(end);
@@ -375,7 +387,9 @@ export class FlowAggregator implements FlowWindows {
       // Packets of the next window were recorded already: that window is written too, ending
       // at `endSec` (or at its own end).
       this.openWindow(nextStart);
-      this.closeWindow(endSec === undefined ? this.windowEndSec : Math.max(nextStart + 1, Math.min(endSec, this.windowEndSec)));
+      this.closeWindow(
+        endSec === undefined ? this.windowEndSec : Math.max(nextStart + 1, Math.min(endSec, this.windowEndSec)),
+      );
     }
     this.windowStartSec = -1;
     this.windowEndSec = -1;
@@ -407,10 +421,32 @@ export class FlowAggregator implements FlowWindows {
   openWindows(endSec: number): ClosedWindow[] {
     if (this.windowStartSec < 0 || this.table === null) return [];
     const end = Math.max(this.windowStartSec + 1, Math.min(endSec, this.windowEndSec));
-    const out: ClosedWindow[] = [new ClosedFlowWindow(this.intervalSec, this.windowStartSec, end, this.table, this.eniPackets, this.eniLostPackets, this.eniLostBytes, this.eniCaptured)];
+    const out: ClosedWindow[] = [
+      new ClosedFlowWindow(
+        this.intervalSec,
+        this.windowStartSec,
+        end,
+        this.table,
+        this.eniPackets,
+        this.eniLostPackets,
+        this.eniLostBytes,
+        this.eniCaptured,
+      ),
+    ];
     if (this.ahead !== null && endSec > this.windowEndSec) {
       const next = this.windowEndSec;
-      out.push(new ClosedFlowWindow(this.intervalSec, next, Math.min(endSec, next + this.intervalSec), this.ahead, this.aheadPackets as Float64Array, this.aheadLostPackets as Float64Array, this.aheadLostBytes as Float64Array, this.aheadCaptured as Uint8Array));
+      out.push(
+        new ClosedFlowWindow(
+          this.intervalSec,
+          next,
+          Math.min(endSec, next + this.intervalSec),
+          this.ahead,
+          this.aheadPackets as Float64Array,
+          this.aheadLostPackets as Float64Array,
+          this.aheadLostBytes as Float64Array,
+          this.aheadCaptured as Uint8Array,
+        ),
+      );
     }
     return out;
   }
@@ -427,7 +463,16 @@ export class FlowAggregator implements FlowWindows {
 
   private closeWindow(endSec: number): void {
     const closing = this.table as FlowTable;
-    const window = new ClosedFlowWindow(this.intervalSec, this.windowStartSec, endSec, closing, this.eniPackets, this.eniLostPackets, this.eniLostBytes, this.eniCaptured);
+    const window = new ClosedFlowWindow(
+      this.intervalSec,
+      this.windowStartSec,
+      endSec,
+      closing,
+      this.eniPackets,
+      this.eniLostPackets,
+      this.eniLostBytes,
+      this.eniCaptured,
+    );
     if (this.ahead !== null) {
       // The next window started recording early (wall-clock mode): it becomes the current one.
       this.eniPackets = this.aheadPackets as Float64Array;

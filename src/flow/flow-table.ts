@@ -106,11 +106,13 @@ export class FlowTable implements KernelTable {
 
   /** `enis`: the ENI indexes the table may see (0..enis-1); shares need them (setShare). */
   constructor(capacity: number, arena?: TableArena, enis = 0) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`flow table capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`flow table capacity must be a positive integer, got ${capacity}`);
     this.capacity = capacity;
     let slots = 1;
     while (slots * 2 < capacity * 3) slots <<= 1; // load factor <= 2/3
-    if (slots > 1 << 24) throw new RangeError(`flow table capacity must be at most ${Math.floor(((1 << 24) * 2) / 3)}, got ${capacity}`);
+    if (slots > 1 << 24)
+      throw new RangeError(`flow table capacity must be at most ${Math.floor(((1 << 24) * 2) / 3)}, got ${capacity}`);
     this.maxSlots = slots;
     // The index starts small and doubles with the flows: a packet's index read then stays in
     // cache for the flow counts of most windows, where an index sized for the whole capacity
@@ -143,7 +145,8 @@ export class FlowTable implements KernelTable {
       this.v6 = new Uint32Array(Math.min(capacity, 16) * V6_WORDS);
     }
     this.eniFlowsAt = eniFlowsAt;
-    this.eniFlows = eniFlowsAt >= 0 ? new Int32Array((arena as TableArena).buffer, eniFlowsAt, enis) : new Int32Array(enis);
+    this.eniFlows =
+      eniFlowsAt >= 0 ? new Int32Array((arena as TableArena).buffer, eniFlowsAt, enis) : new Int32Array(enis);
   }
 
   /**
@@ -257,7 +260,13 @@ export class FlowTable implements KernelTable {
       const e = index[slot];
       if (e === 0) break;
       const k = ((e & ENTRY_MASK) - 1) * ENTRY_WORDS;
-      if ((e & INDEX_TAG_MASK) === indexTag && w[k + W_META] === meta && w[k + W_PORTS] === ports && w[k + 1] === key1 && (ipv6 ? this.sameIpv6(w[k], s, d) : w[k] === s0)) {
+      if (
+        (e & INDEX_TAG_MASK) === indexTag &&
+        w[k + W_META] === meta &&
+        w[k + W_PORTS] === ports &&
+        w[k + 1] === key1 &&
+        (ipv6 ? this.sameIpv6(w[k], s, d) : w[k] === s0)
+      ) {
         const u = this.words;
         u[k + W_PACKETS] += v.segments;
         const lo = u[k + W_BYTES_LO] + v.l3Bytes;
@@ -319,7 +328,16 @@ export class FlowTable implements KernelTable {
   private sameIpv6(slot: number, s: Uint32Array, d: Uint32Array): boolean {
     const a = this.v6;
     const k = slot * V6_WORDS;
-    return a[k] === s[0] && a[k + 1] === s[1] && a[k + 2] === s[2] && a[k + 3] === s[3] && a[k + 4] === d[0] && a[k + 5] === d[1] && a[k + 6] === d[2] && a[k + 7] === d[3];
+    return (
+      a[k] === s[0] &&
+      a[k + 1] === s[1] &&
+      a[k + 2] === s[2] &&
+      a[k + 3] === s[3] &&
+      a[k + 4] === d[0] &&
+      a[k + 5] === d[1] &&
+      a[k + 6] === d[2] &&
+      a[k + 7] === d[3]
+    );
   }
 
   /** Stores a new IPv6 flow's addresses; returns its slot. Grows the side array when full. */
@@ -345,7 +363,8 @@ export class FlowTable implements KernelTable {
     const w = this.ints;
     for (let i = 0; i < this.count; i++) {
       const k = i * ENTRY_WORDS;
-      const h = (w[k + W_META] & FLAG_IPV6) !== 0 ? w[k + 1] : finish(mixIpv4(w[k], w[k + 1], w[k + W_PORTS], w[k + W_META]));
+      const h =
+        (w[k + W_META] & FLAG_IPV6) !== 0 ? w[k + 1] : finish(mixIpv4(w[k], w[k + 1], w[k + W_PORTS], w[k + W_META]));
       let slot = (h >>> 8) & mask;
       while (index[slot] !== 0) slot = (slot + 1) & mask;
       index[slot] = indexTagOf(h) | (i + 1);

@@ -89,7 +89,16 @@ export class RecordBuilder {
     this.netted = nflogNettedEnis(config, enis);
     this.nettingActive = this.netted.includes(1);
     this.sliceable = !this.plainEni.includes(0) && flowLogs.every((fl) => fl.extraFields.length === 0);
-    this.slice = { flowLogId: '', windowStartSec: 0, windowEndSec: 0, table: PLACEHOLDER_TABLE, entries: this.sliceEntries, count: 0, enis, accountId: config.accountId };
+    this.slice = {
+      flowLogId: '',
+      windowStartSec: 0,
+      windowEndSec: 0,
+      table: PLACEHOLDER_TABLE,
+      entries: this.sliceEntries,
+      count: 0,
+      enis,
+      accountId: config.accountId,
+    };
   }
 
   /** Builds every batch of the window at once: one batch per flow log (tests, small windows). */
@@ -106,7 +115,12 @@ export class RecordBuilder {
    * as long as one slice: a window of a hundred thousand flows built whole kept every record
    * alive until the end and cost more in garbage collection than building them.
    */
-  buildSlices(w: ClosedWindow, sliceFlows: number, emit: (batch: RecordBatch) => void, emitFlows?: (slice: FlowSlice) => void): void {
+  buildSlices(
+    w: ClosedWindow,
+    sliceFlows: number,
+    emit: (batch: RecordBatch) => void,
+    emitFlows?: (slice: FlowSlice) => void,
+  ): void {
     this.prepare(w);
     const n = w.table.size;
     const direct = emitFlows !== undefined && this.sliceable && this.rejectTwins === null;
@@ -229,7 +243,8 @@ export class RecordBuilder {
     const twins = new Map<string, number>();
     for (let i = 0; i < t.size; i++) {
       const flags = t.flags(i);
-      if ((flags & FLAG_REJECT) !== 0 && (flags & FLAG_OUT) === 0 && this.netted[t.eni(i)] === 1) twins.set(flowKeyText(t, i), i);
+      if ((flags & FLAG_REJECT) !== 0 && (flags & FLAG_OUT) === 0 && this.netted[t.eni(i)] === 1)
+        twins.set(flowKeyText(t, i), i);
     }
     return twins;
   }
@@ -242,7 +257,10 @@ export class RecordBuilder {
       const reject = (flags & FLAG_REJECT) !== 0;
       let packets = t.packets(i);
       let bytes = t.bytes(i);
-      const twin = !reject && (flags & FLAG_OUT) === 0 && this.rejectTwins !== null && this.netted[eni] === 1 ? this.rejectTwins.get(flowKeyText(t, i)) : undefined;
+      const twin =
+        !reject && (flags & FLAG_OUT) === 0 && this.rejectTwins !== null && this.netted[eni] === 1
+          ? this.rejectTwins.get(flowKeyText(t, i))
+          : undefined;
       if (twin !== undefined) {
         packets -= t.packets(twin);
         bytes -= t.bytes(twin);
@@ -276,7 +294,9 @@ export class RecordBuilder {
           rec['log-status'] = 'OK';
           rec['action'] = reject ? 'REJECT' : 'ACCEPT';
         }
-        batches[f].records.push(this.withExtras(rec, fl, t.protocol(i) === 6 ? String(t.tcpFlags(i) & 0x3f) : '0', t, i));
+        batches[f].records.push(
+          this.withExtras(rec, fl, t.protocol(i) === 6 ? String(t.tcpFlags(i) & 0x3f) : '0', t, i),
+        );
         this.counters.ok++;
       }
     }
@@ -347,7 +367,8 @@ export class RecordBuilder {
       else if (x === 'region') out[x] = this.config.region;
       else if (!tunneled) out[x] = '-';
       else if (x === 'vni') out[x] = String(t.tunnelVni(i));
-      else out[x] = formatAddress(t.tunnelFamily(i), t.tunnelWords(), i * TUNNEL_WORDS + (x === 'tunnel-srcaddr' ? 2 : 6));
+      else
+        out[x] = formatAddress(t.tunnelFamily(i), t.tunnelWords(), i * TUNNEL_WORDS + (x === 'tunnel-srcaddr' ? 2 : 6));
     }
     return out;
   }

@@ -1,8 +1,7 @@
-import { DECODE_STATUS_NAMES, DecodeStatus, MALFORMED_STATUSES } from '../packet/decode/packet-view';
+import { DECODE_STATUS_NAMES, MALFORMED_STATUSES } from '../packet/decode/packet-view';
 import type { Logger } from '../log';
 import type { ClosedWindow } from './flow-aggregator';
 import type { PacketCounters } from '../packet/flow-recorder';
-
 
 /**
  * Logs, once per window and only when something was dropped, what the packet path counted but

@@ -14,7 +14,9 @@ export interface HistogramView {
 }
 
 /** Default bounds for delivery and flush latencies: 5 ms .. 60 s. */
-export const DEFAULT_DURATION_BOUNDS_SEC: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+export const DEFAULT_DURATION_BOUNDS_SEC: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
 
 /** Owned by the stage that observes; `observe` allocates nothing. */
 export class DurationHistogram implements HistogramView {

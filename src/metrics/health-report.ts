@@ -24,27 +24,31 @@ export const HEALTH_PROBLEM_CODES = {
     action: 'Check the device (`ip link`); the agent retries with backoff and says why in its log.',
   },
   eni_device_missing: {
-    meaning: 'An ENI a flow log covers has no device on this host (its `interface` does not exist, no device has its MAC) for more than 10 s.',
+    meaning:
+      'An ENI a flow log covers has no device on this host (its `interface` does not exist, no device has its MAC) for more than 10 s.',
     action: 'Fix `enis[].interface`/`mac`, or attach the ENI; it is captured within 10 s of its device appearing.',
   },
   discovery_failed: {
     meaning: 'ENI discovery (`discovery.type: ecs-metadata`) fails: the metadata service does not answer or refuses.',
-    action: 'Check that the host reaches `discovery.metadataUrl` (hardened mode: the token); the last ENI list is kept meanwhile.',
+    action:
+      'Check that the host reaches `discovery.metadataUrl` (hardened mode: the token); the last ENI list is kept meanwhile.',
   },
   discovery_no_eni: {
     meaning: 'Discovery works but finds no ENI, while a flow log needs one.',
-    action: 'Check the instance has the ENIs the flow logs name (`resourceType`/`resourceId`), or configure them under `enis`.',
+    action:
+      'Check the instance has the ENIs the flow logs name (`resourceType`/`resourceId`), or configure them under `enis`.',
   },
   flow_log_no_eni: {
     meaning: 'A flow log matches no ENI, configured or discovered: it records nothing.',
-    action: 'Fix the flow log\'s `resourceType`/`resourceId`, or add the ENI.',
+    action: "Fix the flow log's `resourceType`/`resourceId`, or add the ENI.",
   },
   sink_failing: {
     meaning: 'A sink has delivered nothing for longer than `delivery.unhealthyAfterSec` while records wait.',
-    action: 'Read the sink\'s log line (credentials, Logstore, network); records wait in the spool meanwhile.',
+    action: "Read the sink's log line (credentials, Logstore, network); records wait in the spool meanwhile.",
   },
   spool_write_failed: {
-    meaning: 'A spool cannot write to its disk (full, read-only): batches are held in memory, and lost on exit or over `delivery.spoolMemoryMaxBytes`.',
+    meaning:
+      'A spool cannot write to its disk (full, read-only): batches are held in memory, and lost on exit or over `delivery.spoolMemoryMaxBytes`.',
     action: 'Free space under `stateDir`; held batches are written by the next append that succeeds.',
   },
   spool_evicting: {
@@ -128,8 +132,10 @@ export function evaluateHealth(source: HealthSource, nowUnixMs: number): HealthR
     if (nowUnixMs - c.sinceUnixMs < BLIND_GRACE_MS) continue;
     const forSec = Math.floor((nowUnixMs - c.sinceUnixMs) / 1000);
     const message = `${c.message} (for ${forSec} s)`;
-    if (c.code === 'eni_device_missing') problems.push({ code: c.code, kind: 'eni', eni: c.subject, message, sinceUnixMs: c.sinceUnixMs });
-    else if (c.code === 'flow_log_no_eni') problems.push({ code: c.code, kind: 'flow_log', flowLog: c.subject, message, sinceUnixMs: c.sinceUnixMs });
+    if (c.code === 'eni_device_missing')
+      problems.push({ code: c.code, kind: 'eni', eni: c.subject, message, sinceUnixMs: c.sinceUnixMs });
+    else if (c.code === 'flow_log_no_eni')
+      problems.push({ code: c.code, kind: 'flow_log', flowLog: c.subject, message, sinceUnixMs: c.sinceUnixMs });
     else problems.push({ code: c.code, kind: 'discovery', message, sinceUnixMs: c.sinceUnixMs });
   }
   return { status: problems.length === 0 ? 'ok' : 'unhealthy', problems, checkedAtUnixMs: nowUnixMs };

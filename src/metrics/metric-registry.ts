@@ -79,67 +79,122 @@ export function buildMetricRegistry(source: MetricsSource): Registry {
     });
 
   const devices = () => source.captureDevices();
-  counter(METRIC_NAMES.capturePackets, 'Packets captured, per ENI.', ['eni'], () => devices().map((d) => [{ eni: d.eni }, d.packets]));
-  counter(METRIC_NAMES.captureBytes, 'Layer-3 bytes (from the IP header) of the packets attributed to each ENI.', ['eni'], () => devices().map((d) => [{ eni: d.eni }, d.bytes]));
+  counter(METRIC_NAMES.capturePackets, 'Packets captured, per ENI.', ['eni'], () =>
+    devices().map((d) => [{ eni: d.eni }, d.packets]),
+  );
+  counter(
+    METRIC_NAMES.captureBytes,
+    'Layer-3 bytes (from the IP header) of the packets attributed to each ENI.',
+    ['eni'],
+    () => devices().map((d) => [{ eni: d.eni }, d.bytes]),
+  );
   counter(METRIC_NAMES.captureKernelDrops, 'Packets dropped by the kernel capture buffer, per ENI.', ['eni'], () =>
     devices().map((d) => [{ eni: d.eni }, d.kernelDrops]),
   );
   counter(METRIC_NAMES.captureInterfaceDrops, 'Packets dropped by the interface or driver, per ENI.', ['eni'], () =>
     devices().map((d) => [{ eni: d.eni }, d.interfaceDrops]),
   );
-  counter(METRIC_NAMES.captureGapPackets, 'Packets an ENI\'s device carried while it existed but was not captured (re-created, reopened, not open yet), from its own counters: SKIPDATA.', ['eni'], () =>
-    devices().map((d) => [{ eni: d.eni }, d.gapPackets ?? 0]),
+  counter(
+    METRIC_NAMES.captureGapPackets,
+    "Packets an ENI's device carried while it existed but was not captured (re-created, reopened, not open yet), from its own counters: SKIPDATA.",
+    ['eni'],
+    () => devices().map((d) => [{ eni: d.eni }, d.gapPackets ?? 0]),
   );
   const handles = () => source.captureHandles();
-  const handleLabels = (h: { device: string; shared: boolean }) => ({ device: h.device, shared: h.shared ? 'true' : 'false' });
-  gauge(METRIC_NAMES.captureRingBytes, 'Kernel ring bytes of each capture device (a share of capture.totalBufferBytes).', ['device', 'shared'], () =>
-    handles().map((h) => [handleLabels(h), h.ringBytes]),
-  );
-  counter(METRIC_NAMES.captureDevicePackets, 'Frames read from each capture device.', ['device', 'shared'], () => handles().map((h) => [handleLabels(h), h.packets]));
-  counter(METRIC_NAMES.captureDeviceDrops, 'Packets each capture device dropped (kernel ring full, or the interface), as SKIPDATA counts them.', ['device', 'shared', 'where'], () =>
-    handles().flatMap((h): [Labels, number][] => [
-      [{ ...handleLabels(h), where: 'kernel' }, h.kernelDrops],
-      [{ ...handleLabels(h), where: 'interface' }, h.interfaceDrops],
-    ]),
-  );
-  counter(METRIC_NAMES.captureKernelPackets, 'Packets the WebAssembly kernel recorded; the others went through the TypeScript path.', [], () => [[{}, source.kernelPackets()]]);
-  counter(METRIC_NAMES.decodeTunnelPackets, 'Overlay devices: packets taken out of VXLAN/Geneve tunnels, later outer fragments (counted at the first), and packets of VNIs no VPC has (unattributed).', ['outcome'], () => {
-    const o = source.overlayPackets();
-    return [
-      [{ outcome: 'decapsulated' }, o.decapsulated],
-      [{ outcome: 'outer_fragment' }, o.outerFragments],
-      [{ outcome: 'unknown_vni' }, o.unknownVni],
-    ];
+  const handleLabels = (h: { device: string; shared: boolean }) => ({
+    device: h.device,
+    shared: h.shared ? 'true' : 'false',
   });
+  gauge(
+    METRIC_NAMES.captureRingBytes,
+    'Kernel ring bytes of each capture device (a share of capture.totalBufferBytes).',
+    ['device', 'shared'],
+    () => handles().map((h) => [handleLabels(h), h.ringBytes]),
+  );
+  counter(METRIC_NAMES.captureDevicePackets, 'Frames read from each capture device.', ['device', 'shared'], () =>
+    handles().map((h) => [handleLabels(h), h.packets]),
+  );
+  counter(
+    METRIC_NAMES.captureDeviceDrops,
+    'Packets each capture device dropped (kernel ring full, or the interface), as SKIPDATA counts them.',
+    ['device', 'shared', 'where'],
+    () =>
+      handles().flatMap((h): [Labels, number][] => [
+        [{ ...handleLabels(h), where: 'kernel' }, h.kernelDrops],
+        [{ ...handleLabels(h), where: 'interface' }, h.interfaceDrops],
+      ]),
+  );
+  counter(
+    METRIC_NAMES.captureKernelPackets,
+    'Packets the WebAssembly kernel recorded; the others went through the TypeScript path.',
+    [],
+    () => [[{}, source.kernelPackets()]],
+  );
+  counter(
+    METRIC_NAMES.decodeTunnelPackets,
+    'Overlay devices: packets taken out of VXLAN/Geneve tunnels, later outer fragments (counted at the first), and packets of VNIs no VPC has (unattributed).',
+    ['outcome'],
+    () => {
+      const o = source.overlayPackets();
+      return [
+        [{ outcome: 'decapsulated' }, o.decapsulated],
+        [{ outcome: 'outer_fragment' }, o.outerFragments],
+        [{ outcome: 'unknown_vni' }, o.unknownVni],
+      ];
+    },
+  );
   counter(METRIC_NAMES.decodeMalformed, 'Packets that could not be decoded, by reason.', ['reason'], () =>
     Object.entries(source.malformedPackets()).map(([reason, n]) => [{ reason }, n]),
   );
   const superFrames = source.superFrames?.bind(source);
   if (superFrames !== undefined) {
-    counter(METRIC_NAMES.decodeSuperFrames, 'GSO/GRO super-frames counted as the segments the wire carried, by how: kernel (its virtio_net_hdr), derived (MTU, MSS), gso_mismatch, headers_cut, no_mtu, unsegmented.', ['outcome'], () =>
-      Object.entries(superFrames().frames).map(([outcome, n]) => [{ outcome }, n]),
+    counter(
+      METRIC_NAMES.decodeSuperFrames,
+      'GSO/GRO super-frames counted as the segments the wire carried, by how: kernel (its virtio_net_hdr), derived (MTU, MSS), gso_mismatch, headers_cut, no_mtu, unsegmented.',
+      ['outcome'],
+      () => Object.entries(superFrames().frames).map(([outcome, n]) => [{ outcome }, n]),
     );
-    counter(METRIC_NAMES.decodeSuperFramePackets, 'Packets (segments) the super-frames stood for.', [], () => [[{}, superFrames().packets]]);
+    counter(METRIC_NAMES.decodeSuperFramePackets, 'Packets (segments) the super-frames stood for.', [], () => [
+      [{}, superFrames().packets],
+    ]);
   }
-  counter(METRIC_NAMES.flowTableRefused, 'Packets of new flows the flow table refused an ENI (its guaranteed share used, the shared part full): in its SKIPDATA; once per aggregation interval.', ['eni'], () =>
-    devices().map((d) => [{ eni: d.eni }, d.tableRefused ?? 0]),
+  counter(
+    METRIC_NAMES.flowTableRefused,
+    'Packets of new flows the flow table refused an ENI (its guaranteed share used, the shared part full): in its SKIPDATA; once per aggregation interval.',
+    ['eni'],
+    () => devices().map((d) => [{ eni: d.eni }, d.tableRefused ?? 0]),
   );
-  counter(METRIC_NAMES.enrichUnattributed, 'Packets that matched no configured ENI.', [], () => [[{}, source.unattributedPackets()]]);
-  gauge(METRIC_NAMES.flowActiveFlows, 'Flows in the flow table in the current window, per aggregation interval (seconds).', ['interval'], () =>
-    source.flowTable().intervals.map((t) => [{ interval: String(t.intervalSec) }, t.activeFlows]),
-  );
-  gauge(METRIC_NAMES.flowTableCapacity, 'Most flows per window per interval before new flows become SKIPDATA.', [], () => [
-    [{}, source.flowTable().capacity],
+  counter(METRIC_NAMES.enrichUnattributed, 'Packets that matched no configured ENI.', [], () => [
+    [{}, source.unattributedPackets()],
   ]);
-  counter(METRIC_NAMES.records, 'Flow-log records produced, by flow log and log-status.', ['flow_log', 'log_status'], () =>
-    source.records().map((r) => [{ flow_log: r.flowLog, log_status: r.logStatus }, r.records]),
+  gauge(
+    METRIC_NAMES.flowActiveFlows,
+    'Flows in the flow table in the current window, per aggregation interval (seconds).',
+    ['interval'],
+    () => source.flowTable().intervals.map((t) => [{ interval: String(t.intervalSec) }, t.activeFlows]),
   );
-  counter(METRIC_NAMES.sinkBatches, 'Record batches per sink by result: sent, failed (given up), retried.', ['sink', 'result'], () =>
-    source.sinks().flatMap((s): [Labels, number][] => [
-      [{ sink: s.sink, result: 'sent' }, s.batchesSent],
-      [{ sink: s.sink, result: 'failed' }, s.batchesFailed],
-      [{ sink: s.sink, result: 'retried' }, s.batchesRetried],
-    ]),
+  gauge(
+    METRIC_NAMES.flowTableCapacity,
+    'Most flows per window per interval before new flows become SKIPDATA.',
+    [],
+    () => [[{}, source.flowTable().capacity]],
+  );
+  counter(
+    METRIC_NAMES.records,
+    'Flow-log records produced, by flow log and log-status.',
+    ['flow_log', 'log_status'],
+    () => source.records().map((r) => [{ flow_log: r.flowLog, log_status: r.logStatus }, r.records]),
+  );
+  counter(
+    METRIC_NAMES.sinkBatches,
+    'Record batches per sink by result: sent, failed (given up), retried.',
+    ['sink', 'result'],
+    () =>
+      source.sinks().flatMap((s): [Labels, number][] => [
+        [{ sink: s.sink, result: 'sent' }, s.batchesSent],
+        [{ sink: s.sink, result: 'failed' }, s.batchesFailed],
+        [{ sink: s.sink, result: 'retried' }, s.batchesRetried],
+      ]),
   );
   gauge(METRIC_NAMES.sinkLastSuccess, 'Time of the last batch a sink accepted, Unix seconds.', ['sink'], () =>
     source
@@ -153,19 +208,31 @@ export function buildMetricRegistry(source: MetricsSource): Registry {
   gauge(METRIC_NAMES.spoolBytes, 'Bytes of the segments in the disk spool, per flow log.', ['flow_log'], () =>
     source.spools().map((s) => [{ flow_log: s.flowLog }, s.bytes]),
   );
-  gauge(METRIC_NAMES.spoolMemorySegments, 'Segments held in memory because the spool disk refused them (full, read-only), per flow log.', ['flow_log'], () =>
-    source.spools().map((s) => [{ flow_log: s.flowLog }, s.memorySegments]),
+  gauge(
+    METRIC_NAMES.spoolMemorySegments,
+    'Segments held in memory because the spool disk refused them (full, read-only), per flow log.',
+    ['flow_log'],
+    () => source.spools().map((s) => [{ flow_log: s.flowLog }, s.memorySegments]),
   );
-  counter(METRIC_NAMES.spoolDroppedRecords, 'Records the spool dropped: over its disk bound, or over its memory bound while the disk refused writes.', ['flow_log'], () =>
-    source.spools().map((s) => [{ flow_log: s.flowLog }, s.droppedRecords]),
+  counter(
+    METRIC_NAMES.spoolDroppedRecords,
+    'Records the spool dropped: over its disk bound, or over its memory bound while the disk refused writes.',
+    ['flow_log'],
+    () => source.spools().map((s) => [{ flow_log: s.flowLog }, s.droppedRecords]),
   );
   const losses = source.outputLosses?.bind(source);
   if (losses !== undefined) {
-    counter(METRIC_NAMES.outputLostRecords, 'Records lost after capture, by flow log and reason: spool_full, spool_memory_full, segment_corrupt, not_spooled (crash: see the SKIPDATA counter).', ['flow_log', 'reason'], () =>
-      losses().map((l) => [{ flow_log: l.flowLog, reason: l.reason }, l.lostRecords]),
+    counter(
+      METRIC_NAMES.outputLostRecords,
+      'Records lost after capture, by flow log and reason: spool_full, spool_memory_full, segment_corrupt, not_spooled (crash: see the SKIPDATA counter).',
+      ['flow_log', 'reason'],
+      () => losses().map((l) => [{ flow_log: l.flowLog, reason: l.reason }, l.lostRecords]),
     );
-    counter(METRIC_NAMES.outputLossSkipdata, 'SKIPDATA records written so a loss after capture shows in the Logstore, by flow log and reason (as lost records, plus crash).', ['flow_log', 'reason'], () =>
-      losses().map((l) => [{ flow_log: l.flowLog, reason: l.reason }, l.skipdataRecords]),
+    counter(
+      METRIC_NAMES.outputLossSkipdata,
+      'SKIPDATA records written so a loss after capture shows in the Logstore, by flow log and reason (as lost records, plus crash).',
+      ['flow_log', 'reason'],
+      () => losses().map((l) => [{ flow_log: l.flowLog, reason: l.reason }, l.skipdataRecords]),
     );
   }
   counter(METRIC_NAMES.configReloads, 'Configuration reloads by result: ok, failed.', ['result'], () => {
@@ -177,23 +244,44 @@ export function buildMetricRegistry(source: MetricsSource): Registry {
   });
   const crash = source.crashJournal?.bind(source);
   if (crash !== undefined) {
-    counter(METRIC_NAMES.daemonUncleanRestarts, 'Starts that found the previous run stopped uncleanly (SIGKILL, OOM kill, power loss, crash).', [], () => [[{}, crash().uncleanRestarts]]);
-    counter(METRIC_NAMES.daemonGapRecords, 'SKIPDATA records written for the time an unclean stop left uncaptured.', [], () => [[{}, crash().gapRecords]]);
-    counter(METRIC_NAMES.daemonJournalWriteFailures, 'Capture journal writes the file system refused.', [], () => [[{}, crash().journalWriteFailures]]);
-    counter(METRIC_NAMES.daemonClockSteps, 'Steps of the wall clock against the monotonic one, by direction: forward, back.', ['direction'], () => [
-      [{ direction: 'forward' }, crash().clockStepsForward],
-      [{ direction: 'back' }, crash().clockStepsBack],
+    counter(
+      METRIC_NAMES.daemonUncleanRestarts,
+      'Starts that found the previous run stopped uncleanly (SIGKILL, OOM kill, power loss, crash).',
+      [],
+      () => [[{}, crash().uncleanRestarts]],
+    );
+    counter(
+      METRIC_NAMES.daemonGapRecords,
+      'SKIPDATA records written for the time an unclean stop left uncaptured.',
+      [],
+      () => [[{}, crash().gapRecords]],
+    );
+    counter(METRIC_NAMES.daemonJournalWriteFailures, 'Capture journal writes the file system refused.', [], () => [
+      [{}, crash().journalWriteFailures],
     ]);
+    counter(
+      METRIC_NAMES.daemonClockSteps,
+      'Steps of the wall clock against the monotonic one, by direction: forward, back.',
+      ['direction'],
+      () => [
+        [{ direction: 'forward' }, crash().clockStepsForward],
+        [{ direction: 'back' }, crash().clockStepsBack],
+      ],
+    );
   }
   registry.registerMetric(
-    histogramMetric(METRIC_NAMES.sinkLatency, 'Seconds from handing a batch to a sink to its answer, per attempt.', () =>
-      source.sinks().map((s) => [{ sink: s.sink }, s.latency]),
+    histogramMetric(
+      METRIC_NAMES.sinkLatency,
+      'Seconds from handing a batch to a sink to its answer, per attempt.',
+      () => source.sinks().map((s) => [{ sink: s.sink }, s.latency]),
     ),
   );
   registry.registerMetric(
-    histogramMetric(METRIC_NAMES.windowFlush, 'Seconds to drain a closed window into records and hand them over.', () => [
-      [{}, source.windowFlush()],
-    ]),
+    histogramMetric(
+      METRIC_NAMES.windowFlush,
+      'Seconds to drain a closed window into records and hand them over.',
+      () => [[{}, source.windowFlush()]],
+    ),
   );
   return registry;
 }

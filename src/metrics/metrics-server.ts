@@ -54,7 +54,11 @@ export class MetricsServer {
     const server = new MetricsServer(options, address);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) =>
-        reject(new MetricsServerError(`start metrics endpoint on ${options.listen}: ${err.code ?? err.message}`, { cause: err }));
+        reject(
+          new MetricsServerError(`start metrics endpoint on ${options.listen}: ${err.code ?? err.message}`, {
+            cause: err,
+          }),
+        );
       server.server.once('error', onError);
       server.server.listen(address.port, address.host, () => {
         server.server.off('error', onError);
@@ -86,7 +90,9 @@ export class MetricsServer {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+      res
+        .writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' })
+        .end('method not allowed\n');
       return;
     }
     try {
@@ -100,7 +106,9 @@ export class MetricsServer {
           .writeHead(report.status === 'ok' ? 200 : 503, { 'content-type': 'application/json; charset=utf-8' })
           .end(req.method === 'HEAD' ? undefined : body);
       } else {
-        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: try /metrics or /healthz\n');
+        res
+          .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
+          .end('not found: try /metrics or /healthz\n');
       }
     } catch (err) {
       // A source broke its never-throw contract. Answer 500 and log once, not per scrape.

@@ -143,7 +143,13 @@ export interface MetricsSource {
   windowFlush(): HistogramView;
   configReloads(): ConfigReloadCounters;
   /** The daemon only: restarts after an unclean stop, the SKIPDATA records written for them, journal write failures. */
-  crashJournal?(): { uncleanRestarts: number; gapRecords: number; journalWriteFailures: number; clockStepsForward: number; clockStepsBack: number };
+  crashJournal?(): {
+    uncleanRestarts: number;
+    gapRecords: number;
+    journalWriteFailures: number;
+    clockStepsForward: number;
+    clockStepsBack: number;
+  };
 }
 
 /** Delivery state of one sink, for /healthz. */

@@ -34,7 +34,8 @@ export class CountedOutput implements RecordOutput {
   /** Records handed over since start, one entry per flow log and log-status seen. */
   recordCounts(): RecordCount[] {
     const out: RecordCount[] = [];
-    for (const [flowLog, c] of this.counts) LOG_STATUSES.forEach((logStatus, i) => out.push({ flowLog, logStatus, records: c[i] }));
+    for (const [flowLog, c] of this.counts)
+      LOG_STATUSES.forEach((logStatus, i) => out.push({ flowLog, logStatus, records: c[i] }));
     return out;
   }
 

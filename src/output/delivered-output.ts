@@ -34,7 +34,15 @@ export class DeliveredOutput implements RecordOutput {
     const opened: string[] = [];
     for (const fl of next.flowLogs) {
       if (this.byFlowLog.has(fl.id)) continue;
-      this.byFlowLog.set(fl.id, await Delivery.open(factory.create(fl), join(next.stateDir, 'spool', fl.id), next.delivery, deliveryDeps(next, fl)));
+      this.byFlowLog.set(
+        fl.id,
+        await Delivery.open(
+          factory.create(fl),
+          join(next.stateDir, 'spool', fl.id),
+          next.delivery,
+          deliveryDeps(next, fl),
+        ),
+      );
       opened.push(fl.id);
     }
     return opened;
@@ -48,13 +56,17 @@ export class DeliveredOutput implements RecordOutput {
    * the new sink too. A flow log whose new sink cannot be opened goes back to its previous one.
    * Not for a changed stateDir (the spool would stay behind): the caller leaves those to a restart.
    */
-  async replaceChangedSinks(previous: AgentConfig, next: AgentConfig): Promise<{ moved: string[]; kept: Array<{ id: string; error: string }> }> {
+  async replaceChangedSinks(
+    previous: AgentConfig,
+    next: AgentConfig,
+  ): Promise<{ moved: string[]; kept: Array<{ id: string; error: string }> }> {
     const moved: string[] = [];
     const kept: Array<{ id: string; error: string }> = [];
     for (const fl of next.flowLogs) {
       const old = this.byFlowLog.get(fl.id);
       const before = previous.flowLogs.find((f) => f.id === fl.id);
-      if (old === undefined || before === undefined || sinkSettings(previous, before) === sinkSettings(next, fl)) continue;
+      if (old === undefined || before === undefined || sinkSettings(previous, before) === sinkSettings(next, fl))
+        continue;
       const spoolDir = join(next.stateDir, 'spool', fl.id);
       const held: RecordBatch[] = [];
       this.holding.set(fl.id, held);
@@ -62,11 +74,22 @@ export class DeliveredOutput implements RecordOutput {
         await old.close();
         this.retiredDelivered += old.stats.recordsDelivered;
         try {
-          this.byFlowLog.set(fl.id, await Delivery.open(new SinkFactory(next).create(fl), spoolDir, next.delivery, deliveryDeps(next, fl)));
+          this.byFlowLog.set(
+            fl.id,
+            await Delivery.open(new SinkFactory(next).create(fl), spoolDir, next.delivery, deliveryDeps(next, fl)),
+          );
           moved.push(fl.id);
         } catch (err) {
           kept.push({ id: fl.id, error: `${(err as Error).message} (it keeps its previous sink)` });
-          this.byFlowLog.set(fl.id, await Delivery.open(new SinkFactory(previous).create(before), spoolDir, previous.delivery, deliveryDeps(previous, before)));
+          this.byFlowLog.set(
+            fl.id,
+            await Delivery.open(
+              new SinkFactory(previous).create(before),
+              spoolDir,
+              previous.delivery,
+              deliveryDeps(previous, before),
+            ),
+          );
         }
       } catch (err) {
         // Not even the previous sink reopens: its batches are counted as unrouted from now on.
@@ -88,7 +111,15 @@ export class DeliveredOutput implements RecordOutput {
     const deliveries = new Map<string, Delivery>();
     try {
       for (const fl of config.flowLogs) {
-        deliveries.set(fl.id, await Delivery.open(factory.create(fl), join(config.stateDir, 'spool', fl.id), config.delivery, deliveryDeps(config, fl)));
+        deliveries.set(
+          fl.id,
+          await Delivery.open(
+            factory.create(fl),
+            join(config.stateDir, 'spool', fl.id),
+            config.delivery,
+            deliveryDeps(config, fl),
+          ),
+        );
       }
     } catch (err) {
       await Promise.all([...deliveries.values()].map((d) => d.close()));

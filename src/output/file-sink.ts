@@ -91,7 +91,7 @@ export class FileSink implements Sink {
     let sizeBefore = -1;
     try {
       sizeBefore = (await handle.stat()).size;
-      for (let offset = 0; offset < bytes.length; ) {
+      for (let offset = 0; offset < bytes.length;) {
         offset += (await handle.write(bytes, offset, bytes.length - offset)).bytesWritten;
       }
       if (this.syncEachWrite) await handle.datasync();

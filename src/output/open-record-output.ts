@@ -13,7 +13,12 @@ import { StdoutClosedError } from './stdout-closed';
  * unless `append`; without it, each flow log's configured sink through the delivery layer.
  * On stdout, a reader that closed the pipe ends the command (StdoutClosedError).
  */
-export async function openRecordOutput(config: AgentConfig, output: string | undefined, flushTimeoutMs = 30_000, append = false): Promise<RecordOutput> {
+export async function openRecordOutput(
+  config: AgentConfig,
+  output: string | undefined,
+  flushTimeoutMs = 30_000,
+  append = false,
+): Promise<RecordOutput> {
   if (output !== undefined) return new JsonLinesOutput(output, append);
   // Loaded here: the delivery layer (spool, retry, sinks) is a tenth of a replay's start-up.
   // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -4,11 +4,7 @@ import { formatBatchLines, jsonLineMeasure } from './format/json-lines';
 import type { Sink, SinkResult } from './sink';
 
 /** A reader that went away will not come back: retrying cannot help. */
-const PERMANENT_CODES: ReadonlySet<string> = new Set([
-  'EPIPE',
-  'ERR_STREAM_DESTROYED',
-  'ERR_STREAM_WRITE_AFTER_END',
-]);
+const PERMANENT_CODES: ReadonlySet<string> = new Set(['EPIPE', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
 
 /**
  * Writes records as JSON Lines (json-lines.ts) to a stream, process.stdout by default.
@@ -52,7 +48,7 @@ export class StdoutSink implements Sink {
     }
     return new Promise((resolve) => {
       this.stream.write(text, (err?: Error | null) => {
-        resolve(err ? this.classify(err as NodeJS.ErrnoException) : { kind: 'ok' });
+        resolve(err ? this.classify(err) : { kind: 'ok' });
       });
     });
   }

@@ -28,7 +28,12 @@ export class PacketCounters {
   /** Frames that could not be decoded (every status but Ok and NotIp). */
   get malformed(): number {
     const s = this.byStatus;
-    return s[DecodeStatus.Truncated] + s[DecodeStatus.BadVersion] + s[DecodeStatus.BadLength] + s[DecodeStatus.UnsupportedLink];
+    return (
+      s[DecodeStatus.Truncated] +
+      s[DecodeStatus.BadVersion] +
+      s[DecodeStatus.BadLength] +
+      s[DecodeStatus.UnsupportedLink]
+    );
   }
 }
 
@@ -303,8 +308,13 @@ export class FlowRecorder implements NflogFrameConsumer {
     this.segments(frame, this.deviceMtu, this.deviceThreshold, v.l3Offset);
     const action = reject ? FLAG_REJECT : 0;
     const policy = this.policy;
-    if (out) this.recordFor(eni, FLAG_OUT | (policy !== null && !reject && policy.rejects(v, eni, true) ? FLAG_REJECT : action));
-    if (inbound) this.recordFor(eni, policy !== null && !reject && policy.rejects(v, eni, false) ? FLAG_REJECT : action);
+    if (out)
+      this.recordFor(
+        eni,
+        FLAG_OUT | (policy !== null && !reject && policy.rejects(v, eni, true) ? FLAG_REJECT : action),
+      );
+    if (inbound)
+      this.recordFor(eni, policy !== null && !reject && policy.rejects(v, eni, false) ? FLAG_REJECT : action);
     v.segments = 1;
   }
 
@@ -348,7 +358,11 @@ export class FlowRecorder implements NflogFrameConsumer {
     }
     if (out === eni) this.recordFor(eni, FLAG_OUT | FLAG_REJECT);
     if (inbound === eni) this.recordFor(eni, FLAG_REJECT);
-    if (out !== eni && inbound !== eni) this.recordFor(eni, viaOutdev || (v.nflogOutdev > 0 && v.nflogIndev === 0) ? FLAG_OUT | FLAG_REJECT : FLAG_REJECT);
+    if (out !== eni && inbound !== eni)
+      this.recordFor(
+        eni,
+        viaOutdev || (v.nflogOutdev > 0 && v.nflogIndev === 0) ? FLAG_OUT | FLAG_REJECT : FLAG_REJECT,
+      );
   }
 
   /** The source and destination ENIs of the decoded view (those `mask` marks, when given). */
@@ -371,8 +385,13 @@ export class FlowRecorder implements NflogFrameConsumer {
     }
     const action = reject ? FLAG_REJECT : 0;
     const policy = this.policy;
-    if (out >= 0) this.recordFor(out, FLAG_OUT | (policy !== null && !reject && policy.rejects(v, out, true) ? FLAG_REJECT : action));
-    if (inbound >= 0) this.recordFor(inbound, policy !== null && !reject && policy.rejects(v, inbound, false) ? FLAG_REJECT : action);
+    if (out >= 0)
+      this.recordFor(
+        out,
+        FLAG_OUT | (policy !== null && !reject && policy.rejects(v, out, true) ? FLAG_REJECT : action),
+      );
+    if (inbound >= 0)
+      this.recordFor(inbound, policy !== null && !reject && policy.rejects(v, inbound, false) ? FLAG_REJECT : action);
   }
 
   /**
@@ -407,6 +426,7 @@ export class FlowRecorder implements NflogFrameConsumer {
     c.eniPackets[eni] += this.view.segments;
     c.eniBytes[eni] += this.view.l3Bytes;
     const end = this.eniAggOffset[eni + 1];
-    for (let j = this.eniAggOffset[eni]; j < end; j++) this.aggregators[this.eniAggIndex[j]].record(this.view, eni, flags);
+    for (let j = this.eniAggOffset[eni]; j < end; j++)
+      this.aggregators[this.eniAggIndex[j]].record(this.view, eni, flags);
   }
 }

@@ -82,7 +82,12 @@ export class KernelFirstRunner implements ChunkRunner {
     return stop;
   }
 
-  setInterfaces(version: number, linkTypes: readonly number[], unitsPerSec: readonly number[], offsetSec: readonly number[]): void {
+  setInterfaces(
+    version: number,
+    linkTypes: readonly number[],
+    unitsPerSec: readonly number[],
+    offsetSec: readonly number[],
+  ): void {
     this.kernel.setInterfaces(version, linkTypes, unitsPerSec, offsetSec);
   }
 

@@ -81,7 +81,10 @@ export async function readRecordFile(
   // Not one record in lines of text: the wrong file (a capture, a log), not a file with a few
   // damaged lines. An empty file is an empty record file.
   if (records === 0 && firstProblem !== undefined) {
-    throw new RecordFileError(file, `read records ${file}: not a record file (JSON Lines of flow-log records): ${firstProblem}`);
+    throw new RecordFileError(
+      file,
+      `read records ${file}: not a record file (JSON Lines of flow-log records): ${firstProblem}`,
+    );
   }
 }
 
@@ -103,4 +106,3 @@ export function checkRecordLine(line: string): FlowRecord | string {
   }
   return record as FlowRecord;
 }
-

@@ -71,7 +71,10 @@ export function tokenizeWhere(text: string): Token[] {
     } else if (ch === "'" || ch === '"') {
       const close = text.indexOf(ch, i + 1);
       if (close < 0) {
-        throw new WhereError(`read --where: unterminated string starting at column ${column}: ${text.slice(i)}`, column);
+        throw new WhereError(
+          `read --where: unterminated string starting at column ${column}: ${text.slice(i)}`,
+          column,
+        );
       }
       tokens.push({ kind: 'string', text: text.slice(i + 1, close), column });
       i = close + 1;

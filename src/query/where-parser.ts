@@ -15,7 +15,14 @@ import { parseAddressRange, type AddressRange } from './address-match';
 import { tokenizeWhere, WhereError, type ComparisonOp, type Token } from './where-lexer';
 
 /** Fields a filter may name: the 18 record fields and the optional extra fields. */
-export const QUERY_FIELDS: readonly string[] = [...RECORD_FIELDS, 'tcp-flags', 'region', 'tunnel-srcaddr', 'tunnel-dstaddr', 'vni'];
+export const QUERY_FIELDS: readonly string[] = [
+  ...RECORD_FIELDS,
+  'tcp-flags',
+  'region',
+  'tunnel-srcaddr',
+  'tunnel-dstaddr',
+  'vni',
+];
 /** Fields compared as numbers (ordering operators allowed). */
 export const NUMERIC_FIELDS: ReadonlySet<string> = new Set([
   'version',
@@ -158,7 +165,10 @@ class WhereParser {
     if (NUMERIC_FIELDS.has(field) && text !== '-') {
       // Strict decimal: "22abc" or "0x16" is a typo, not a number.
       if (!/^-?\d+(\.\d+)?$/.test(text)) {
-        throw new WhereError(`read --where: ${field} takes a number, got "${text}" at column ${token.column}`, token.column);
+        throw new WhereError(
+          `read --where: ${field} takes a number, got "${text}" at column ${token.column}`,
+          token.column,
+        );
       }
       return { kind: 'number', value: Number(text), text };
     }

@@ -83,7 +83,15 @@ export interface FlowReport {
 }
 
 export const TOP_TALKER_FIELDS = ['srcaddr', 'dstaddr', 'dstport', 'protocol'] as const;
-export const TOP_REJECTED_FIELDS = ['eni-id', 'direction', 'srcaddr', 'srcport', 'dstaddr', 'dstport', 'protocol'] as const;
+export const TOP_REJECTED_FIELDS = [
+  'eni-id',
+  'direction',
+  'srcaddr',
+  'srcport',
+  'dstaddr',
+  'dstport',
+  'protocol',
+] as const;
 /** Rows of the REJECT-by-source and REJECT-by-port tables. */
 export const REJECT_BY_ROWS = 5;
 /** A page listing more losses than this is no longer read; the count of the rest is shown. */
@@ -141,7 +149,14 @@ export class FlowReportBuilder {
       this.skipdata++;
       eni.lossWindows++;
       if (this.losses.length < MAX_LOSS_ROWS) {
-        this.losses.push({ eniId: r['eni-id'], vmId: r['vm-id'], startSec: start ?? 0, endSec: end ?? 0, packets: numberOf(r.packets), bytes: numberOf(r.bytes) });
+        this.losses.push({
+          eniId: r['eni-id'],
+          vmId: r['vm-id'],
+          startSec: start ?? 0,
+          endSec: end ?? 0,
+          packets: numberOf(r.packets),
+          bytes: numberOf(r.bytes),
+        });
       } else this.lossRowsLeftOut++;
       return;
     }
@@ -176,8 +191,13 @@ export class FlowReportBuilder {
 
   /** The report of the records added so far; `top` rows in the top-N tables. */
   build(top: number): FlowReport {
-    const enis = [...this.enis.values()].sort((a, b) => b.inBytes + b.outBytes - (a.inBytes + a.outBytes) || compare(a.eniId, b.eniId));
-    const totals = enis.reduce((t, e) => ({ packets: t.packets + e.inPackets + e.outPackets, bytes: t.bytes + e.inBytes + e.outBytes }), { packets: 0, bytes: 0 });
+    const enis = [...this.enis.values()].sort(
+      (a, b) => b.inBytes + b.outBytes - (a.inBytes + a.outBytes) || compare(a.eniId, b.eniId),
+    );
+    const totals = enis.reduce(
+      (t, e) => ({ packets: t.packets + e.inPackets + e.outPackets, bytes: t.bytes + e.inBytes + e.outBytes }),
+      { packets: 0, bytes: 0 },
+    );
     const { bucketSec, series } = this.buckets();
     const losses = [...this.losses].sort((a, b) => a.startSec - b.startSec || compare(a.eniId, b.eniId));
     return {
@@ -208,7 +228,19 @@ export class FlowReportBuilder {
     const id = r['eni-id'];
     let e = this.enis.get(id);
     if (e === undefined) {
-      e = { eniId: id, vmId: r['vm-id'], vpcId: r['vpc-id'], inBytes: 0, outBytes: 0, inPackets: 0, outPackets: 0, flows: 0, rejectedFlows: 0, nodataWindows: 0, lossWindows: 0 };
+      e = {
+        eniId: id,
+        vmId: r['vm-id'],
+        vpcId: r['vpc-id'],
+        inBytes: 0,
+        outBytes: 0,
+        inPackets: 0,
+        outPackets: 0,
+        flows: 0,
+        rejectedFlows: 0,
+        nodataWindows: 0,
+        lossWindows: 0,
+      };
       this.enis.set(id, e);
     }
     return e;
@@ -216,7 +248,8 @@ export class FlowReportBuilder {
 
   private learnAddress(addr: string, r: FlowRecord): void {
     let users = this.addressUsers.get(addr);
-    if (users === undefined) this.addressUsers.set(addr, (users = new Map<string, { vpcId: string; eniId: string; vmId: string }>()));
+    if (users === undefined)
+      this.addressUsers.set(addr, (users = new Map<string, { vpcId: string; eniId: string; vmId: string }>()));
     const key = `${r['vpc-id']}\u0000${r['eni-id']}`;
     if (!users.has(key)) users.set(key, { vpcId: r['vpc-id'], eniId: r['eni-id'], vmId: r['vm-id'] });
   }
@@ -230,12 +263,15 @@ export class FlowReportBuilder {
         if (u.vpcId !== vpcId || u.eniId === srcEni) continue;
         const key = `${vpcId}\u0000${srcEni}\u0000${u.eniId}`;
         let p = pairs.get(key);
-        if (p === undefined) pairs.set(key, (p = { vpcId, srcEni, srcVm, dstEni: u.eniId, dstVm: u.vmId, packets: 0, bytes: 0 }));
+        if (p === undefined)
+          pairs.set(key, (p = { vpcId, srcEni, srcVm, dstEni: u.eniId, dstVm: u.vmId, packets: 0, bytes: 0 }));
         p.packets += g.packets;
         p.bytes += g.bytes;
       }
     }
-    return [...pairs.values()].sort((a, b) => b.bytes - a.bytes || compare(a.srcEni, b.srcEni) || compare(a.dstEni, b.dstEni));
+    return [...pairs.values()].sort(
+      (a, b) => b.bytes - a.bytes || compare(a.srcEni, b.srcEni) || compare(a.dstEni, b.dstEni),
+    );
   }
 
   /** Minutes re-bucketed to the smallest size giving at most MAX_BUCKETS, gaps as zeros. */
@@ -244,7 +280,9 @@ export class FlowReportBuilder {
     const keys = [...this.minutes.keys()];
     const first = Math.min(...keys) * 60;
     const last = Math.max(...keys) * 60;
-    const bucketSec = BUCKET_SIZES.find((s) => Math.floor(last / s) - Math.floor(first / s) + 1 <= MAX_BUCKETS) ?? BUCKET_SIZES[BUCKET_SIZES.length - 1];
+    const bucketSec =
+      BUCKET_SIZES.find((s) => Math.floor(last / s) - Math.floor(first / s) + 1 <= MAX_BUCKETS) ??
+      BUCKET_SIZES[BUCKET_SIZES.length - 1];
     const base = Math.floor(first / bucketSec);
     const series: TimeBucket[] = [];
     for (let i = base; i <= Math.floor(last / bucketSec); i++) series.push(emptyBucket(i * bucketSec));

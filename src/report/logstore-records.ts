@@ -51,10 +51,17 @@ export async function readLogstoreRecords(
   let incomplete = 0;
   for (;;) {
     stats.calls++;
-    const got = await api.getLogs(range.project, range.logstore, range.fromSec, range.toSec, { query: '*', line: PAGE_LINES, offset });
+    const got = await api.getLogs(range.project, range.logstore, range.fromSec, range.toSec, {
+      query: '*',
+      line: PAGE_LINES,
+      offset,
+    });
     const logs = pageOf(got, where);
     if (got.probe.progress === 'Incomplete') {
-      if (++incomplete > (o.maxIncomplete ?? 10)) throw new LogstoreReadError(`read logs of ${where}: the service still answers Incomplete after ${incomplete - 1} tries; try a shorter range`);
+      if (++incomplete > (o.maxIncomplete ?? 10))
+        throw new LogstoreReadError(
+          `read logs of ${where}: the service still answers Incomplete after ${incomplete - 1} tries; try a shorter range`,
+        );
       await new Promise((resolve) => setTimeout(resolve, o.retryDelayMs ?? 500));
       continue;
     }
@@ -91,6 +98,6 @@ export function recordOf(log: unknown): FlowRecord | string {
     if (typeof v !== 'string') return `missing field "${f}"`;
     r[f] = v;
   }
-  for (const f of EXTRA_FIELDS) if (typeof o[f] === 'string') r[f] = o[f] as string;
+  for (const f of EXTRA_FIELDS) if (typeof o[f] === 'string') r[f] = o[f];
   return r;
 }

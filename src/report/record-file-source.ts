@@ -7,7 +7,13 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { FlowRecord } from '../flow/record';
-import { checkRecordLine, newRecordReadStats, readRecordFile, RecordFileError, type RecordReadStats } from '../query/record-file-reader';
+import {
+  checkRecordLine,
+  newRecordReadStats,
+  readRecordFile,
+  RecordFileError,
+  type RecordReadStats,
+} from '../query/record-file-reader';
 
 export { RecordFileError };
 
@@ -15,18 +21,28 @@ export { RecordFileError };
 const SNIFF_BYTES = 64 * 1024;
 
 /** Reads every file in order into `onRecord`; rejects with RecordFileError naming the file. */
-export async function readRecordFiles(files: readonly string[], onRecord: (r: FlowRecord) => void): Promise<RecordReadStats> {
+export async function readRecordFiles(
+  files: readonly string[],
+  onRecord: (r: FlowRecord) => void,
+): Promise<RecordReadStats> {
   const stats = newRecordReadStats();
   for (const file of files) {
     const problem = sniff(file);
-    if (problem !== undefined) throw new RecordFileError(file, `read records ${file}: not a record file (JSON Lines of flow-log records): ${problem}`);
+    if (problem !== undefined)
+      throw new RecordFileError(
+        file,
+        `read records ${file}: not a record file (JSON Lines of flow-log records): ${problem}`,
+      );
     const own = newRecordReadStats();
     await readRecordFile(file, onRecord, own);
     stats.records += own.records;
     stats.malformedLines += own.malformedLines;
     stats.firstMalformed ??= own.firstMalformed;
     if (own.records === 0 && own.malformedLines > 0) {
-      throw new RecordFileError(file, `read records ${file}: not a record file (JSON Lines of flow-log records): ${own.firstMalformed ?? ''}`);
+      throw new RecordFileError(
+        file,
+        `read records ${file}: not a record file (JSON Lines of flow-log records): ${own.firstMalformed ?? ''}`,
+      );
     }
   }
   return stats;

@@ -50,7 +50,9 @@ export function timeChart(series: readonly ChartSeries[], o: TimeChartOptions): 
   const plotW = width - MARGIN.left - MARGIN.right;
   const plotH = height - MARGIN.top - MARGIN.bottom;
   const n = o.times.length;
-  const totals = o.times.map((_, i) => (o.kind === 'stacked' ? series.reduce((s, x) => s + x.values[i], 0) : Math.max(0, ...series.map((x) => x.values[i]))));
+  const totals = o.times.map((_, i) =>
+    o.kind === 'stacked' ? series.reduce((s, x) => s + x.values[i], 0) : Math.max(0, ...series.map((x) => x.values[i])),
+  );
   const step = niceStep(Math.max(0, ...totals) / Y_TICKS);
   const yMax = step * Math.max(1, Math.ceil(Math.max(0, ...totals) / step));
   const slot = n > 0 ? plotW / n : plotW;
@@ -60,13 +62,19 @@ export function timeChart(series: readonly ChartSeries[], o: TimeChartOptions): 
 
   for (let t = 0; t <= yMax / step; t++) {
     const v = t * step;
-    parts.push(`<line class="grid" x1="${MARGIN.left}" x2="${width - MARGIN.right}" y1="${r1(y(v))}" y2="${r1(y(v))}"/>`);
-    parts.push(`<text class="tick" x="${MARGIN.left - 6}" y="${r1(y(v) + 4)}" text-anchor="end">${escapeHtml(fmt(v, o.unit))}</text>`);
+    parts.push(
+      `<line class="grid" x1="${MARGIN.left}" x2="${width - MARGIN.right}" y1="${r1(y(v))}" y2="${r1(y(v))}"/>`,
+    );
+    parts.push(
+      `<text class="tick" x="${MARGIN.left - 6}" y="${r1(y(v) + 4)}" text-anchor="end">${escapeHtml(fmt(v, o.unit))}</text>`,
+    );
   }
   const withDate = n > 0 && o.times[n - 1] - o.times[0] >= 86400;
   const every = Math.max(1, Math.ceil(n / X_TICKS));
   for (let i = 0; i < n; i += every) {
-    parts.push(`<text class="tick" x="${r1(x(i))}" y="${height - 8}" text-anchor="middle">${utcTick(o.times[i], withDate)}</text>`);
+    parts.push(
+      `<text class="tick" x="${r1(x(i))}" y="${height - 8}" text-anchor="middle">${utcTick(o.times[i], withDate)}</text>`,
+    );
   }
 
   if (o.kind === 'stacked') {
@@ -75,7 +83,10 @@ export function timeChart(series: readonly ChartSeries[], o: TimeChartOptions): 
       let base = 0;
       for (const s of series) {
         const v = s.values[i];
-        if (v > 0) parts.push(`<rect x="${r1(x(i) - barW / 2)}" y="${r1(y(base + v))}" width="${r1(barW)}" height="${r1(y(base) - y(base + v))}" fill="${s.color}"/>`);
+        if (v > 0)
+          parts.push(
+            `<rect x="${r1(x(i) - barW / 2)}" y="${r1(y(base + v))}" width="${r1(barW)}" height="${r1(y(base) - y(base + v))}" fill="${s.color}"/>`,
+          );
         base += v;
       }
     }
@@ -86,18 +97,28 @@ export function timeChart(series: readonly ChartSeries[], o: TimeChartOptions): 
         // One bucket is no line: the series as bars side by side.
         const w = Math.min(60, slot / (series.length + 1));
         const left = x(0) - (w * series.length) / 2 + w * series.indexOf(s);
-        parts.push(`<rect x="${r1(left)}" y="${r1(y(s.values[0]))}" width="${r1(w * 0.9)}" height="${r1(y(0) - y(s.values[0]))}" fill="${s.color}"/>`);
+        parts.push(
+          `<rect x="${r1(left)}" y="${r1(y(s.values[0]))}" width="${r1(w * 0.9)}" height="${r1(y(0) - y(s.values[0]))}" fill="${s.color}"/>`,
+        );
       } else {
-        parts.push(`<polygon points="${r1(x(0))},${r1(y(0))} ${pts.join(' ')} ${r1(x(n - 1))},${r1(y(0))}" fill="${s.color}" fill-opacity="0.12"/>`);
-        parts.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${s.color}" stroke-width="2" stroke-linejoin="round"/>`);
+        parts.push(
+          `<polygon points="${r1(x(0))},${r1(y(0))} ${pts.join(' ')} ${r1(x(n - 1))},${r1(y(0))}" fill="${s.color}" fill-opacity="0.12"/>`,
+        );
+        parts.push(
+          `<polyline points="${pts.join(' ')}" fill="none" stroke="${s.color}" stroke-width="2" stroke-linejoin="round"/>`,
+        );
       }
     }
   }
   parts.push(`<line class="axis" x1="${MARGIN.left}" x2="${width - MARGIN.right}" y1="${r1(y(0))}" y2="${r1(y(0))}"/>`);
   for (let i = 0; i < n; i++) {
-    const values = series.map((s) => `${s.name} ${s.values[i].toLocaleString('en-US')}${o.unit === 'bytes' ? ' B' : ''}`).join(', ');
+    const values = series
+      .map((s) => `${s.name} ${s.values[i].toLocaleString('en-US')}${o.unit === 'bytes' ? ' B' : ''}`)
+      .join(', ');
     const title = `${utcTime(o.times[i])} UTC, ${o.bucketSec / 60} min: ${values}`;
-    parts.push(`<rect class="hover" x="${r1(x(i) - slot / 2)}" y="${MARGIN.top}" width="${r1(slot)}" height="${plotH}"><title>${escapeHtml(title)}</title></rect>`);
+    parts.push(
+      `<rect class="hover" x="${r1(x(i) - slot / 2)}" y="${MARGIN.top}" width="${r1(slot)}" height="${plotH}"><title>${escapeHtml(title)}</title></rect>`,
+    );
   }
   return `<svg class="chart" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeHtml(o.label)}">${parts.join('')}</svg>`;
 }

@@ -1,4 +1,8 @@
-import { formatIpv6 as formatConfigIpv6, parseIpv4 as parseConfigIpv4, parseIpv6 as parseConfigIpv6 } from '../config/net-address';
+import {
+  formatIpv6 as formatConfigIpv6,
+  parseIpv4 as parseConfigIpv4,
+  parseIpv6 as parseConfigIpv6,
+} from '../config/net-address';
 
 /**
  * Text <-> bytes for the addresses the synthesiser writes into frames, on top of the config's

@@ -1,6 +1,22 @@
 import { openCaptureWriter, type CaptureWriterOptions } from './pcap-writer';
-import { FrameBuilder, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, ipHeaderBytes, newFrameSpec, transportHeaderBytes } from './frame-builder';
-import { apportionPackets, drawFlows, parseEnis, type EniAddresses, type EniEndpoint, type SynthFlow } from './flow-mix';
+import {
+  FrameBuilder,
+  PROTO_ICMP,
+  PROTO_ICMPV6,
+  PROTO_TCP,
+  PROTO_UDP,
+  ipHeaderBytes,
+  newFrameSpec,
+  transportHeaderBytes,
+} from './frame-builder';
+import {
+  apportionPackets,
+  drawFlows,
+  parseEnis,
+  type EniAddresses,
+  type EniEndpoint,
+  type SynthFlow,
+} from './flow-mix';
 import { parseMac } from './address-codec';
 import { SeededRandom } from './seeded-random';
 
@@ -138,8 +154,18 @@ export class TrafficPlan {
     for (let i = 0; i < nextSeq.length; i++) nextSeq[i] = seqRng.nextUint32();
     const icmpSeq = new Uint16Array(this.flows.length);
     const packet: SynthPacket = {
-      ordinal: 0, tsSec: 0, tsNsec: 0, flow: this.flows[0], outbound: false, srcPort: 0, dstPort: 0,
-      tcpFlags: 0, l3Bytes: 0, wireLen: 0, capLen: 0, frame: builder.frame,
+      ordinal: 0,
+      tsSec: 0,
+      tsNsec: 0,
+      flow: this.flows[0],
+      outbound: false,
+      srcPort: 0,
+      dstPort: 0,
+      tcpFlags: 0,
+      l3Bytes: 0,
+      wireLen: 0,
+      capLen: 0,
+      frame: builder.frame,
     };
     let prevUs = -1;
     let prevSubNs = 0;
@@ -204,7 +230,14 @@ export class TrafficPlan {
   /** Build every frame and write the capture file. */
   writeCapture(path: string, options: CaptureWriterOptions = {}): CaptureSummary {
     const writer = openCaptureWriter(path, { linkType: 1, ...options });
-    const summary: CaptureSummary = { path, packets: 0, flows: this.flows.length, l3Bytes: 0, firstTsSec: 0, lastTsSec: 0 };
+    const summary: CaptureSummary = {
+      path,
+      packets: 0,
+      flows: this.flows.length,
+      l3Bytes: 0,
+      firstTsSec: 0,
+      lastTsSec: 0,
+    };
     try {
       this.forEachPacket((pkt) => {
         writer.writePacket(pkt.tsSec, pkt.tsNsec, pkt.frame, pkt.capLen, pkt.wireLen);
@@ -287,8 +320,10 @@ function validate(o: TrafficOptions): void {
   if (!Number.isInteger(o.packets) || o.packets < 1) bad(`packets ${o.packets} is not a positive integer`);
   if (!Number.isInteger(o.flows) || o.flows < 1) bad(`flows ${o.flows} is not a positive integer`);
   if (o.flows > o.packets) bad(`flows ${o.flows} exceed packets ${o.packets}: every flow needs a packet`);
-  if (!Number.isInteger(o.startSec) || o.startSec < 0 || o.startSec > 0xffffffff) bad(`start ${o.startSec} is not a Unix second`);
-  if (!(o.durationSec > 0) || o.durationSec * 1e6 > Number.MAX_SAFE_INTEGER) bad(`duration ${o.durationSec} s is not positive`);
+  if (!Number.isInteger(o.startSec) || o.startSec < 0 || o.startSec > 0xffffffff)
+    bad(`start ${o.startSec} is not a Unix second`);
+  if (!(o.durationSec > 0) || o.durationSec * 1e6 > Number.MAX_SAFE_INTEGER)
+    bad(`duration ${o.durationSec} s is not positive`);
   const share = o.ipv6Share ?? 0;
   if (!(share >= 0 && share <= 1)) bad(`ipv6Share ${share} is not in 0..1`);
   if (o.enis.length === 0) bad('no ENI given');

@@ -8,7 +8,11 @@ import { BASE_CONFIG, edit } from '../helpers/config-text';
 
 // Two ENIs in one VPC, covered by one flow log of 1-minute windows.
 const CONFIG = edit(
-  edit(BASE_CONFIG, 'flowLogs:', '  - id: eni-b\n    ips: [10.0.0.2]\n    vpcId: vpc-1\n    vswitchId: vsw-1\n    vmId: i-2\nflowLogs:'),
+  edit(
+    BASE_CONFIG,
+    'flowLogs:',
+    '  - id: eni-b\n    ips: [10.0.0.2]\n    vpcId: vpc-1\n    vswitchId: vsw-1\n    vmId: i-2\nflowLogs:',
+  ),
   '    resourceType: eni\n    resourceId: eni-a\n',
   '    resourceType: vpc\n    resourceId: vpc-1\n    aggregationInterval: 1\n',
 );
@@ -23,7 +27,10 @@ describe('LiveAgent.collectNflogLoss', () => {
     const batches: RecordBatch[] = [];
     const startSec = 1_700_000_040; // inside the minute 1_700_000_040 .. 1_700_000_100
     const slots = new EniSlots();
-    slots.apply({ enis: config.enis.map((eni, i) => ({ eni, device: `veth-${i}`, shared: false })), unresolved: [] }, startSec);
+    slots.apply(
+      { enis: config.enis.map((eni, i) => ({ eni, device: `veth-${i}`, shared: false })), unresolved: [] },
+      startSec,
+    );
     const gen = new LiveAgent(config, slots, { submit: (b) => batches.push(b) }, startSec, 256);
     const drops: NflogDrops[][] = [
       [

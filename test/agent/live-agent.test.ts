@@ -20,18 +20,37 @@ const GRACE = 2;
 
 /** N ENIs on devices d0..d(n-1), MAC 02:00:00:00:00:<i>, address 10.0.0.<i + 10>, one VPC. */
 function configText(n: number, extraFlowLogs = ''): string {
-  const enis = Array.from({ length: n }, (_, i) => `  - { id: eni-${i}, mac: "02:00:00:00:00:${i.toString(16).padStart(2, '0')}", ips: [10.0.0.${i + 10}], vpcId: vpc-1, vswitchId: vsw-1, vmId: i-${i} }`);
-  return ['region: cn-hangzhou', 'accountId: "1234567890123456"', 'enis:', ...enis, 'flowLogs:', '  - { id: fl-vpc, resourceType: vpc, resourceId: vpc-1, aggregationInterval: "10s", sink: { type: stdout } }', extraFlowLogs, ''].join('\n');
+  const enis = Array.from(
+    { length: n },
+    (_, i) =>
+      `  - { id: eni-${i}, mac: "02:00:00:00:00:${i.toString(16).padStart(2, '0')}", ips: [10.0.0.${i + 10}], vpcId: vpc-1, vswitchId: vsw-1, vmId: i-${i} }`,
+  );
+  return [
+    'region: cn-hangzhou',
+    'accountId: "1234567890123456"',
+    'enis:',
+    ...enis,
+    'flowLogs:',
+    '  - { id: fl-vpc, resourceType: vpc, resourceId: vpc-1, aggregationInterval: "10s", sink: { type: stdout } }',
+    extraFlowLogs,
+    '',
+  ].join('\n');
 }
 
 const parse = (text: string): AgentConfig => parseConfig(text, '/cfg/live-pipeline.yaml').config;
 
 /** The config's ENIs on their devices, except those named `missing` (their device is deleted). */
 function resolve(config: AgentConfig, missing: ReadonlySet<number> = new Set()): EniResolution {
-  const withDevice = (e: EniConfig, i: number) => ({ eni: { ...e, interface: `d${i}` }, device: `d${i}`, shared: false });
+  const withDevice = (e: EniConfig, i: number) => ({
+    eni: { ...e, interface: `d${i}` },
+    device: `d${i}`,
+    shared: false,
+  });
   return {
     enis: config.enis.flatMap((e, i) => (missing.has(i) ? [] : [withDevice(e, i)])),
-    unresolved: config.enis.flatMap((e, i) => (missing.has(i) ? [{ id: e.id, reason: 'interface not present', eni: e }] : [])),
+    unresolved: config.enis.flatMap((e, i) =>
+      missing.has(i) ? [{ id: e.id, reason: 'interface not present', eni: e }] : [],
+    ),
   };
 }
 
@@ -99,7 +118,10 @@ describe('LiveAgent: changes in place keep windows whole', () => {
   afterEach(() => vi.useRealTimers());
 
   it('one record per flow and one NODATA per idle ENI per window through device deletion, ENI edits, a removed flow log', async () => {
-    const text = configText(3, '  - { id: fl-eni1, resourceType: eni, resourceId: eni-1, aggregationInterval: "10s", sink: { type: stdout } }');
+    const text = configText(
+      3,
+      '  - { id: fl-eni1, resourceType: eni, resourceId: eni-1, aggregationInterval: "10s", sink: { type: stdout } }',
+    );
     const config = parse(text);
     const slots = new EniSlots();
     slots.apply(resolve(config), START);
@@ -124,7 +146,9 @@ describe('LiveAgent: changes in place keep windows whole', () => {
     send(live, 2, START + 5, [5001], 4, moved); // d2's handle, bound to eni-2's new index
     expect(live.counters().kernelPackets - kernelBefore).toBe(15 + 4);
     // fl-eni1's open window was written at the change, ending then.
-    expect(records.filter((r) => r.fl === 'fl-eni1').map((r) => [r['eni-id'], r['log-status'], r.start, r.end])).toEqual([['eni-1', 'NODATA', String(START), String(START + 3)]]);
+    expect(
+      records.filter((r) => r.fl === 'fl-eni1').map((r) => [r['eni-id'], r['log-status'], r.start, r.end]),
+    ).toEqual([['eni-1', 'NODATA', String(START), String(START + 3)]]);
 
     at(START + 10 + GRACE);
     live.tick(START + 10);
@@ -133,14 +157,24 @@ describe('LiveAgent: changes in place keep windows whole', () => {
     await live.drained();
     const w0 = records.filter((r) => r.fl === 'fl-vpc' && Number(r.start) < START + 10);
     const ok = w0.filter((r) => r['log-status'] === 'OK');
-    expect(ok.filter((r) => r['eni-id'] === 'eni-0').map((r) => [r.srcport, r.packets, r.start, r.end]).sort()).toEqual([
+    expect(
+      ok
+        .filter((r) => r['eni-id'] === 'eni-0')
+        .map((r) => [r.srcport, r.packets, r.start, r.end])
+        .sort(),
+    ).toEqual([
       ['4001', '10', String(START + 1), String(START + 4)],
       ['4002', '10', String(START + 1), String(START + 4)],
       ['4003', '10', String(START + 1), String(START + 4)],
     ]);
     expect(ok.filter((r) => r['eni-id'] === 'eni-2').map((r) => [r['vm-id'], r.packets])).toEqual([['i-2-moved', '4']]);
     // eni-1 captured until its device went: NODATA once; eni-2 before the edit: NODATA under its old vm-id.
-    expect(w0.filter((r) => r['log-status'] !== 'OK').map((r) => [r['eni-id'], r['vm-id'], r['log-status']]).sort()).toEqual([
+    expect(
+      w0
+        .filter((r) => r['log-status'] !== 'OK')
+        .map((r) => [r['eni-id'], r['vm-id'], r['log-status']])
+        .sort(),
+    ).toEqual([
       ['eni-1', 'i-1', 'NODATA'],
       ['eni-2', 'i-2', 'NODATA'],
     ]);

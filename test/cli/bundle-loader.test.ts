@@ -12,10 +12,19 @@ const tmp = tempDirForFile('bundle-loader');
 /** Runs `loadBundle(bundle, command).main(['x'])` in a fresh node with the cache in `cacheDir`. */
 function load(bundle: string, command: string, cacheDir: string) {
   const code = `require(${JSON.stringify(LOADER)}).loadBundle(${JSON.stringify(bundle)}, ${JSON.stringify(command)}).main(['x'])`;
-  return spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, FLOWLOG_AGENT_CACHE_DIR: cacheDir } });
+  return spawnSync(process.execPath, ['-e', code], {
+    encoding: 'utf8',
+    timeout: 20_000,
+    env: { ...process.env, FLOWLOG_AGENT_CACHE_DIR: cacheDir },
+  });
 }
 
-const cacheFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.v8cache')).sort() : []);
+const cacheFiles = (dir: string) =>
+  existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.v8cache'))
+        .sort()
+    : [];
 
 describe.skipIf(!existsSync(LOADER))('bundle loader (V8 code cache)', () => {
   const bundle = join(tmp, 'cli.js');
@@ -29,7 +38,9 @@ describe.skipIf(!existsSync(LOADER))('bundle loader (V8 code cache)', () => {
     const dir = join(tmp, 'cache-a');
     const first = load(bundle, 'replay', dir);
     expect(first.stderr).toBe('');
-    expect(first.stdout).toBe(`sum ${Array.from({ length: 50 }, (_, i) => i + 1 + i).reduce((a, b) => a + b, 0)} true\n`);
+    expect(first.stdout).toBe(
+      `sum ${Array.from({ length: 50 }, (_, i) => i + 1 + i).reduce((a, b) => a + b, 0)} true\n`,
+    );
     const files = cacheFiles(dir);
     expect(files).toHaveLength(1);
     expect(files[0]).toMatch(/^replay-v\d+\.\d+\.\d+-\d+-\d+\.v8cache$/);
@@ -93,7 +104,11 @@ describe.skipIf(!existsSync(LOADER))('bundle loader (V8 code cache)', () => {
       encoding: 'utf8',
       env: { ...process.env, FLOWLOG_AGENT_CACHE_DIR: dir },
     });
-    const direct = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(join(ROOT, 'dist/cli/main.js'))}).main(['replay', '--help'])`], { encoding: 'utf8' });
+    const direct = spawnSync(
+      process.execPath,
+      ['-e', `require(${JSON.stringify(join(ROOT, 'dist/cli/main.js'))}).main(['replay', '--help'])`],
+      { encoding: 'utf8' },
+    );
     expect(viaBin.status).toBe(0);
     expect(viaBin.stdout).toBe(direct.stdout.replace(/\[eval\]/g, 'flowlog-agent'));
     expect(cacheFiles(dir)).toHaveLength(1);

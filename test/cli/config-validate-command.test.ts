@@ -34,7 +34,8 @@ const WARNED = join(tmp, 'warned.yaml');
 const WARNED_TEXT = edit(BASE_CONFIG, 'sink: {type: stdout}', 'aggregationInterval: "5s"\n    sink: {type: stdout}');
 writeFileSync(WARNED, WARNED_TEXT);
 const BAD = join(tmp, 'bad.yaml');
-const BAD_TEXT = edit(BASE_CONFIG, 'sink: {type: stdout}', 'aggregationInterval: 7\n    sink: {type: stdout}') + 'extra: true\n';
+const BAD_TEXT =
+  edit(BASE_CONFIG, 'sink: {type: stdout}', 'aggregationInterval: 7\n    sink: {type: stdout}') + 'extra: true\n';
 writeFileSync(BAD, BAD_TEXT);
 
 describe('runValidate', () => {
@@ -81,7 +82,12 @@ describe('validateCommand (yargs)', () => {
   });
 
   it('parses --config and sets the exit code', async () => {
-    await yargs(['validate', '--config', BAD]).command(validateCommand).strict().exitProcess(false).fail(false).parseAsync();
+    await yargs(['validate', '--config', BAD])
+      .command(validateCommand)
+      .strict()
+      .exitProcess(false)
+      .fail(false)
+      .parseAsync();
     expect(process.exitCode).toBe(2);
   });
 
@@ -97,7 +103,11 @@ const BUILT_MAIN = join(ROOT, 'dist/cli/main.js');
 const builtWithValidate = existsSync(BUILT_MAIN) && readFileSync(BUILT_MAIN, 'utf8').includes('validate-command');
 
 describe.skipIf(!builtWithValidate)('bin/flowlog-agent validate (built)', () => {
-  const run = (file: string) => spawnSync(process.execPath, [join(ROOT, 'bin/flowlog-agent'), 'validate', '--config', file], { encoding: 'utf8', timeout: 20_000 });
+  const run = (file: string) =>
+    spawnSync(process.execPath, [join(ROOT, 'bin/flowlog-agent'), 'validate', '--config', file], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
 
   it('exits 0 with "config OK" for the example', () => {
     const r = run(EXAMPLE);
@@ -110,7 +120,12 @@ describe.skipIf(!builtWithValidate)('bin/flowlog-agent validate (built)', () => 
       const r = run(file);
       expect(r.status, file).toBe(2);
       expect(r.stderr).not.toMatch(/\n\s+at /);
-      expect(r.stderr.split('\n').filter(Boolean).every((l) => l.startsWith(file))).toBe(true);
+      expect(
+        r.stderr
+          .split('\n')
+          .filter(Boolean)
+          .every((l) => l.startsWith(file)),
+      ).toBe(true);
     }
   });
 });

@@ -19,10 +19,19 @@ describe.skipIf(!existsSync(join(ROOT, 'dist', 'cli', 'main.js')))('replay over 
 
   it('names every capture it cannot read whole, exits 2, and counts every packet as decoded, not IP, malformed or skipped', (ctx) => {
     skipWithoutCorpus(ctx);
-    const files = readdirSync(CORPUS).filter((f) => /\.pcap(ng)?$/.test(f)).map((f) => join(CORPUS, f));
+    const files = readdirSync(CORPUS)
+      .filter((f) => /\.pcap(ng)?$/.test(f))
+      .map((f) => join(CORPUS, f));
     expect(files.length).toBeGreaterThanOrEqual(800);
     const config = writeConfig(dir, everyAddressConfig(dir));
-    const args = ['replay', '--config', config, '--output', join(dir, 'records.jsonl'), ...files.flatMap((f) => ['--pcap', f])];
+    const args = [
+      'replay',
+      '--config',
+      config,
+      '--output',
+      join(dir, 'records.jsonl'),
+      ...files.flatMap((f) => ['--pcap', f]),
+    ];
     const r = spawnSync(join(ROOT, 'bin', 'flowlog-agent'), args, { encoding: 'utf8', maxBuffer: 64 << 20 });
     expect(r.error).toBeUndefined();
     expect(r.stderr).not.toMatch(/TypeError|RangeError|ReferenceError|\n\s+at /);
@@ -35,7 +44,9 @@ describe.skipIf(!existsSync(join(ROOT, 'dist', 'cli', 'main.js')))('replay over 
     expect(Number(m![2]) - Number(m![1])).toBe(notRead);
     expect(notRead + partly).toBeGreaterThan(0); // the corpus is malformed on purpose
     expect(r.status).toBe(2);
-    const decoded = /decoded (\d+), not IP (\d+), malformed ([^,\n]*(?:, [a-z_]+ \d+)*), unattributed (\d+)/.exec(r.stderr);
+    const decoded = /decoded (\d+), not IP (\d+), malformed ([^,\n]*(?:, [a-z_]+ \d+)*), unattributed (\d+)/.exec(
+      r.stderr,
+    );
     expect(decoded).not.toBeNull();
     const malformed = [...decoded![3].matchAll(/(\d+)/g)].reduce((n, x) => n + Number(x[1]), 0);
     expect(Number(decoded![1]) + Number(decoded![2]) + malformed).toBe(Number(m![3]));

@@ -4,7 +4,14 @@ import { rmSync } from 'node:fs';
 import { LinkType } from '../../src/capture/link-types';
 import { openCaptureWriter } from '../../src/synth/pcap-writer';
 import { SeededRandom } from '../../src/synth/seeded-random';
-import { ethernetFrame, ipBytes, randomIp, serialFrame, type SerialFraming, type Shim } from '../helpers/encapsulation-frames';
+import {
+  ethernetFrame,
+  ipBytes,
+  randomIp,
+  serialFrame,
+  type SerialFraming,
+  type Shim,
+} from '../helpers/encapsulation-frames';
 import { pick } from '../helpers/overlay-frames';
 import { everyAddressConfig, replayToRecords, scratchDir, writeConfig } from '../helpers/replay-run';
 import { expectedFlows, recordFlows, tsharkPackets, type OracleFlow } from '../helpers/tshark-oracle';
@@ -52,7 +59,12 @@ describe('encapsulations agree with tshark', () => {
   const config = writeConfig(dir, everyAddressConfig(dir));
 
   /** Writes `n` frames over two minutes; returns the path. */
-  function capture(name: string, linkType: number, n: number, frame: (rng: SeededRandom, ip: Buffer) => Buffer): string {
+  function capture(
+    name: string,
+    linkType: number,
+    n: number,
+    frame: (rng: SeededRandom, ip: Buffer) => Buffer,
+  ): string {
     const path = join(dir, name);
     const rng = new SeededRandom(1500 + linkType);
     const w = openCaptureWriter(path, { linkType });
@@ -83,13 +95,24 @@ describe('encapsulations agree with tshark', () => {
 
   it('Ethernet: E-Tag, VN-Tag, FabricPath, NSH (IPv4, IPv6, Ethernet, NSH, MPLS), PPPoE, with 802.1Q/802.1ad and MPLS', async () => {
     const frames = 3000;
-    await compare(capture('ethernet.pcap', LinkType.Ethernet, frames, (rng, ip) => ethernetFrame(pick(rng, ETHERNET_STACKS), ip)), frames);
+    await compare(
+      capture('ethernet.pcap', LinkType.Ethernet, frames, (rng, ip) => ethernetFrame(pick(rng, ETHERNET_STACKS), ip)),
+      frames,
+    );
   });
 
-  it.each(SERIAL)('link type $linkType: PPP and Cisco HDLC framings, with and without MPLS', async ({ linkType, framings }) => {
-    const frames = 1000;
-    await compare(capture(`serial-${linkType}.pcap`, linkType, frames, (rng, ip) => serialFrame(pick(rng, framings), ip, rng.nextInt(4) === 0)), frames);
-  });
+  it.each(SERIAL)(
+    'link type $linkType: PPP and Cisco HDLC framings, with and without MPLS',
+    async ({ linkType, framings }) => {
+      const frames = 1000;
+      await compare(
+        capture(`serial-${linkType}.pcap`, linkType, frames, (rng, ip) =>
+          serialFrame(pick(rng, framings), ip, rng.nextInt(4) === 0),
+        ),
+        frames,
+      );
+    },
+  );
 });
 
 function diff(want: Map<string, OracleFlow>, got: Map<string, OracleFlow>): string[] {
@@ -97,7 +120,8 @@ function diff(want: Map<string, OracleFlow>, got: Map<string, OracleFlow>): stri
   for (const [k, w] of want) {
     const g = got.get(k);
     if (!g) problems.push(`missing ${k} ${JSON.stringify(w)}`);
-    else if (g.packets !== w.packets || g.bytes !== w.bytes || g.start !== w.start || g.end !== w.end) problems.push(`differs ${k} want ${JSON.stringify(w)} got ${JSON.stringify(g)}`);
+    else if (g.packets !== w.packets || g.bytes !== w.bytes || g.start !== w.start || g.end !== w.end)
+      problems.push(`differs ${k} want ${JSON.stringify(w)} got ${JSON.stringify(g)}`);
   }
   for (const [k, g] of got) if (!want.has(k)) problems.push(`unexpected ${k} ${JSON.stringify(g)}`);
   return problems.slice(0, 5);

@@ -38,7 +38,10 @@ describe.skipIf(!canRun)('flowlog-agent init', () => {
     lab.exec(host, 'ip', ['link', 'set', 'flint0', 'master', 'flinbr']);
 
     const file = join(dir, 'agent.yaml');
-    const init = (...args: string[]) => spawnSync('ip', ['netns', 'exec', host, process.execPath, BIN, 'init', '--config', file, ...args], { encoding: 'utf8' });
+    const init = (...args: string[]) =>
+      spawnSync('ip', ['netns', 'exec', host, process.execPath, BIN, 'init', '--config', file, ...args], {
+        encoding: 'utf8',
+      });
     const first = init();
     expect(first.stderr).toBe('');
     expect(first.status).toBe(0);
@@ -54,7 +57,9 @@ describe.skipIf(!canRun)('flowlog-agent init', () => {
     expect(expected[1].ips).toEqual(['10.213.0.1']); // the veths are up with their address
     const text = readFileSync(file, 'utf8');
     const written = parse(text) as { enis: Array<Record<string, unknown>>; capture?: unknown };
-    expect(written.enis.map((e) => ({ interface: e.interface, mac: e.mac, ...(e.ips ? { ips: e.ips } : {}) }))).toEqual(expected);
+    expect(written.enis.map((e) => ({ interface: e.interface, mac: e.mac, ...(e.ips ? { ips: e.ips } : {}) }))).toEqual(
+      expected,
+    );
     expect(written.capture).toBeUndefined();
     expect(text).toMatch(/^# {3}devices: \[flinbr\]$/m);
     expect(text).toMatch(new RegExp(`^# {3}flinbr: MAC ${lab.mac(host, 'flinbr')}, ports flint0$`, 'm'));

@@ -60,7 +60,14 @@ describe('status of a running agent', () => {
     source.devices = [{ eni: 'eni-a', packets: 12345, bytes: 1, kernelDrops: 7, interfaceDrops: 0 }];
     source.recordCounts = [{ flowLog: 'fl-1', logStatus: 'OK', records: 90 }];
     source.sinkCounters = [
-      { sink: 'file:x', batchesSent: 12, batchesFailed: 1, batchesRetried: 5, latency: new DurationHistogram(), lastSuccessUnixMs: 1_714_557_660_000 },
+      {
+        sink: 'file:x',
+        batchesSent: 12,
+        batchesFailed: 1,
+        batchesRetried: 5,
+        latency: new DurationHistogram(),
+        lastSuccessUnixMs: 1_714_557_660_000,
+      },
     ];
     source.spoolUsage = [{ flowLog: 'fl-1', segments: 2, bytes: 2048, memorySegments: 0, droppedRecords: 0 }];
     const server = await MetricsServer.start({ listen: '127.0.0.1:0', metrics: source, health: source });
@@ -69,7 +76,11 @@ describe('status of a running agent', () => {
       const healthy = await status(config);
       expect(healthy.code).toBe(0);
       expect(healthy.out).toContain(`agent: running on http://127.0.0.1:${server.address.port}: healthy\n`);
-      const row = (first: string) => healthy.out.split('\n').find((l) => l.startsWith(first + ' '))?.split(/\s{2,}/);
+      const row = (first: string) =>
+        healthy.out
+          .split('\n')
+          .find((l) => l.startsWith(first + ' '))
+          ?.split(/\s{2,}/);
       expect(row('eni-a')).toEqual(['eni-a', '12,345', '7', '0']);
       expect(row('file:x')).toEqual(['file:x', '12', '1', '5', '2024-05-01 10:01:00']);
       expect(healthy.out).toMatch(/^fl-1\s+OK\s+90$/m);
@@ -78,7 +89,9 @@ describe('status of a running agent', () => {
       source.deviceStates = [{ eni: 'eni-a', device: 'eth1', up: false, reason: 'no such device' }];
       const sick = await status(config);
       expect(sick.code).toBe(1);
-      expect(sick.out).toContain('UNHEALTHY\n  problem capture_device_down: capture device eth1 of eni-a is down: no such device\n');
+      expect(sick.out).toContain(
+        'UNHEALTHY\n  problem capture_device_down: capture device eth1 of eni-a is down: no such device\n',
+      );
     } finally {
       await server.close();
     }
@@ -88,7 +101,11 @@ describe('status of a running agent', () => {
 describe('status of a stopped agent', () => {
   it('summarises the spool and the last records of file sinks', async () => {
     // A port that was just free: nothing listens there now.
-    const probe = await MetricsServer.start({ listen: '127.0.0.1:0', metrics: new FakePipelineCounters(), health: new FakePipelineCounters() });
+    const probe = await MetricsServer.start({
+      listen: '127.0.0.1:0',
+      metrics: new FakePipelineCounters(),
+      health: new FakePipelineCounters(),
+    });
     const port = probe.address.port;
     await probe.close();
 

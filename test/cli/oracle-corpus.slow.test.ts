@@ -21,19 +21,29 @@ const NOT_COMPARABLE: Record<string, string> = {
   'ipv6_missing_jumbo_payload_option.pcap':
     'IPv6 payload length 0 with a hop-by-hop header but no jumbo option: tshark stops at the hop-by-hop header; the agent takes the length from the wire (GSO) and reads on',
   'bigtcp-ipv6.pcap': 'BIG TCP (IPv6 payload length 0, no jumbo option): tshark 4.0 dissects no TCP ports from it',
-  'bigtcp-ipv6-geneve-ipv4.pcap': 'BIG TCP (IPv6 payload length 0, no jumbo option): tshark 4.0 dissects no UDP ports from it',
-  'bigtcp-ipv6-geneve-ipv6.pcap': 'BIG TCP (IPv6 payload length 0, no jumbo option): tshark 4.0 dissects no UDP ports from it',
-  'bigtcp-ipv6-vxlan-ipv4.pcap': 'BIG TCP (IPv6 payload length 0, no jumbo option): tshark 4.0 dissects no UDP ports from it',
-  'bigtcp-ipv6-vxlan-ipv6.pcap': 'BIG TCP (IPv6 payload length 0, no jumbo option): tshark 4.0 dissects no UDP ports from it',
+  'bigtcp-ipv6-geneve-ipv4.pcap':
+    'BIG TCP (IPv6 payload length 0, no jumbo option): tshark 4.0 dissects no UDP ports from it',
+  'bigtcp-ipv6-geneve-ipv6.pcap':
+    'BIG TCP (IPv6 payload length 0, no jumbo option): tshark 4.0 dissects no UDP ports from it',
+  'bigtcp-ipv6-vxlan-ipv4.pcap':
+    'BIG TCP (IPv6 payload length 0, no jumbo option): tshark 4.0 dissects no UDP ports from it',
+  'bigtcp-ipv6-vxlan-ipv6.pcap':
+    'BIG TCP (IPv6 payload length 0, no jumbo option): tshark 4.0 dissects no UDP ports from it',
   // Frames over the largest MTU (65,536): super-frames, counted as the segments the wire carried
   // (derived); tshark counts the frame.
   'bigtcp-ipv4.pcap': 'a BIG TCP super-frame of 80,052 bytes: the agent counts its segments, tshark the frame',
-  'bigtcp-ipv4-geneve-ipv4.pcap': 'a BIG TCP super-frame in Geneve (80,102 bytes): the agent counts its segments, tshark the frame',
-  'bigtcp-ipv4-geneve-ipv6.pcap': 'a BIG TCP super-frame in Geneve (80,122 bytes): the agent counts its segments, tshark the frame',
-  'bigtcp-ipv4-vxlan-ipv4.pcap': 'a BIG TCP super-frame in VXLAN (80,102 bytes): the agent counts its segments, tshark the frame',
-  'bigtcp-ipv4-vxlan-ipv6.pcap': 'a BIG TCP super-frame in VXLAN (80,046 bytes): the agent counts its segments, tshark the frame',
-  'bigtcp-ipv6-hbh.pcap': 'a BIG TCP super-frame with a jumbo option (80,080 bytes): the agent counts its segments, tshark the frame',
-  'quic_32_bit_pointer_overflow.pcap': 'a UDP frame whose IPv6 jumbo length says 201 MB: counted as the segments of that length, tshark counts the frame',
+  'bigtcp-ipv4-geneve-ipv4.pcap':
+    'a BIG TCP super-frame in Geneve (80,102 bytes): the agent counts its segments, tshark the frame',
+  'bigtcp-ipv4-geneve-ipv6.pcap':
+    'a BIG TCP super-frame in Geneve (80,122 bytes): the agent counts its segments, tshark the frame',
+  'bigtcp-ipv4-vxlan-ipv4.pcap':
+    'a BIG TCP super-frame in VXLAN (80,102 bytes): the agent counts its segments, tshark the frame',
+  'bigtcp-ipv4-vxlan-ipv6.pcap':
+    'a BIG TCP super-frame in VXLAN (80,046 bytes): the agent counts its segments, tshark the frame',
+  'bigtcp-ipv6-hbh.pcap':
+    'a BIG TCP super-frame with a jumbo option (80,080 bytes): the agent counts its segments, tshark the frame',
+  'quic_32_bit_pointer_overflow.pcap':
+    'a UDP frame whose IPv6 jumbo length says 201 MB: counted as the segments of that length, tshark counts the frame',
 };
 
 /**
@@ -48,7 +58,12 @@ describe('corpus captures agree with tshark', () => {
   // packets, as tshark counts them. Frames over capture.mtuBytes would be derived super-frames
   // (test/packet/decode/decode-super-frame.test.ts, test/daemon/daemon-super-frames.live.test.ts).
   const config = writeConfig(dir, `${everyAddressConfig(dir)}capture: { mtuBytes: 65536 }\n`);
-  const files = CORPUS_MISSING !== null ? [] : readdirSync(CORPUS).filter((f) => /\.pcap(ng)?$/.test(f)).sort();
+  const files =
+    CORPUS_MISSING !== null
+      ? []
+      : readdirSync(CORPUS)
+          .filter((f) => /\.pcap(ng)?$/.test(f))
+          .sort();
 
   it('covers the whole corpus', (ctx) => {
     skipWithoutCorpus(ctx);
@@ -115,7 +130,8 @@ function compare(want: Map<string, OracleFlow>, got: Map<string, OracleFlow>, wi
   for (const [k, w] of want) {
     const g = got.get(k);
     if (!g) problems.push(`missing ${k} ${JSON.stringify(w)}`);
-    else if (g.packets !== w.packets || g.bytes !== w.bytes || (withTimes && (g.start !== w.start || g.end !== w.end))) problems.push(`differs ${k} want ${JSON.stringify(w)} got ${JSON.stringify(g)}`);
+    else if (g.packets !== w.packets || g.bytes !== w.bytes || (withTimes && (g.start !== w.start || g.end !== w.end)))
+      problems.push(`differs ${k} want ${JSON.stringify(w)} got ${JSON.stringify(g)}`);
   }
   for (const [k, g] of got) if (!want.has(k)) problems.push(`unexpected ${k} ${JSON.stringify(g)}`);
   return problems.length ? `${problems.length} problems: ${problems.slice(0, 3).join('; ')}` : null;

@@ -100,8 +100,45 @@ interface Expected {
 
 /** The records tshark's dissection predicts, keyed as `recordKey` keys the agent's. */
 function oracle(file: string): Map<string, Expected> {
-  const fields = ['frame.time_epoch', 'frame.protocols', 'vxlan.vni', 'geneve.vni', 'eth.src', 'eth.dst', 'ip.src', 'ip.dst', 'ip.len', 'ip.proto', 'ipv6.src', 'ipv6.dst', 'ipv6.plen', 'ipv6.nxt', 'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport'];
-  const text = execFileSync('tshark', ['-r', file, '-o', 'ip.defragment:FALSE', '-d', 'udp.port==4789,vxlan', '-T', 'fields', '-E', 'occurrence=a', '-E', 'separator=\t', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 28 });
+  const fields = [
+    'frame.time_epoch',
+    'frame.protocols',
+    'vxlan.vni',
+    'geneve.vni',
+    'eth.src',
+    'eth.dst',
+    'ip.src',
+    'ip.dst',
+    'ip.len',
+    'ip.proto',
+    'ipv6.src',
+    'ipv6.dst',
+    'ipv6.plen',
+    'ipv6.nxt',
+    'tcp.srcport',
+    'tcp.dstport',
+    'udp.srcport',
+    'udp.dstport',
+  ];
+  const text = execFileSync(
+    'tshark',
+    [
+      '-r',
+      file,
+      '-o',
+      'ip.defragment:FALSE',
+      '-d',
+      'udp.port==4789,vxlan',
+      '-T',
+      'fields',
+      '-E',
+      'occurrence=a',
+      '-E',
+      'separator=\t',
+      ...fields.flatMap((f) => ['-e', f]),
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 28 },
+  );
   const out = new Map<string, Expected>();
   for (const line of text.trimEnd().split('\n')) {
     const row = Object.fromEntries(line.split('\t').map((v, i) => [fields[i], v.split(',')]));
@@ -121,7 +158,8 @@ function oracle(file: string): Map<string, Expected> {
     const outer6 = layers.indexOf('ipv6') >= 0 && layers.indexOf('ipv6') < tunnelAt;
     const protocol = v6 ? Number(last('ipv6.nxt')) : Number(last('ip.proto'));
     const bytes = v6 ? 40 + Number(last('ipv6.plen')) : Number(last('ip.len'));
-    const ports = protocol === 6 ? [last('tcp.srcport'), last('tcp.dstport')] : [last('udp.srcport'), last('udp.dstport')];
+    const ports =
+      protocol === 6 ? [last('tcp.srcport'), last('tcp.dstport')] : [last('udp.srcport'), last('udp.dstport')];
     const enisOf = (macField: string, addr: string): string | undefined => {
       const mac = innerEth ? last(macField) : undefined;
       const vpc = ENIS.filter((e) => e.vpcId === VPCS[k].vpcId);
@@ -135,7 +173,15 @@ function oracle(file: string): Map<string, Expected> {
     ] as const) {
       if (eni === undefined) continue;
       const key = [eni, direction, src, ports[0], dst, ports[1], protocol, windowStart].join(' ');
-      const e = out.get(key) ?? { packets: 0, bytes: 0, start: sec, end: sec, tunnelSrc: outer6 ? first('ipv6.src') : first('ip.src'), tunnelDst: outer6 ? first('ipv6.dst') : first('ip.dst'), vni: String(vni) };
+      const e = out.get(key) ?? {
+        packets: 0,
+        bytes: 0,
+        start: sec,
+        end: sec,
+        tunnelSrc: outer6 ? first('ipv6.src') : first('ip.src'),
+        tunnelDst: outer6 ? first('ipv6.dst') : first('ip.dst'),
+        vni: String(vni),
+      };
       e.packets++;
       e.bytes += bytes;
       e.start = Math.min(e.start, sec);
@@ -147,7 +193,10 @@ function oracle(file: string): Map<string, Expected> {
 }
 
 function config(dir: string): string {
-  const enis = ENIS.map((e) => `  - { id: ${e.id}, ${e.mac ? `mac: "${e.mac}", ` : ''}ips: ["${e.ips.join('", "')}"], vpcId: ${e.vpcId}, vswitchId: vsw-1, vmId: i-${e.id} }`).join('\n');
+  const enis = ENIS.map(
+    (e) =>
+      `  - { id: ${e.id}, ${e.mac ? `mac: "${e.mac}", ` : ''}ips: ["${e.ips.join('", "')}"], vpcId: ${e.vpcId}, vswitchId: vsw-1, vmId: i-${e.id} }`,
+  ).join('\n');
   return writeConfig(
     dir,
     `region: cn-hangzhou
@@ -179,9 +228,26 @@ describe('overlay decapsulation (replay of an uplink capture) against tshark', (
       const got = new Map<string, Expected>();
       for (const r of records.filter((x) => x['log-status'] === 'OK')) {
         const windowStart = Math.floor(Number(r.start) / 60) * 60;
-        const key = [r['eni-id'], r.direction, r.srcaddr, r.srcport, r.dstaddr, r.dstport, r.protocol, windowStart].join(' ');
+        const key = [
+          r['eni-id'],
+          r.direction,
+          r.srcaddr,
+          r.srcport,
+          r.dstaddr,
+          r.dstport,
+          r.protocol,
+          windowStart,
+        ].join(' ');
         expect(got.has(key), key).toBe(false);
-        got.set(key, { packets: Number(r.packets), bytes: Number(r.bytes), start: Number(r.start), end: Number(r.end), tunnelSrc: r['tunnel-srcaddr'], tunnelDst: r['tunnel-dstaddr'], vni: r.vni });
+        got.set(key, {
+          packets: Number(r.packets),
+          bytes: Number(r.bytes),
+          start: Number(r.start),
+          end: Number(r.end),
+          tunnelSrc: r['tunnel-srcaddr'],
+          tunnelDst: r['tunnel-dstaddr'],
+          vni: r.vni,
+        });
       }
       expect(got).toEqual(expected);
       // Unknown VNIs are counted, not attributed; later fragments are counted once each.

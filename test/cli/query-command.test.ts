@@ -91,10 +91,34 @@ describe('query: listing records', () => {
     const lines = r.out.trimEnd().split('\n');
     expect(lines).toHaveLength(3);
     expect(lines[0].split(/\s{2,}/)).toEqual([
-      'start (UTC)', 'end (UTC)', 'eni-id', 'dir', 'srcaddr', 'srcport', 'dstaddr', 'dstport', 'proto', 'packets', 'bytes', 'action', 'log-status',
+      'start (UTC)',
+      'end (UTC)',
+      'eni-id',
+      'dir',
+      'srcaddr',
+      'srcport',
+      'dstaddr',
+      'dstport',
+      'proto',
+      'packets',
+      'bytes',
+      'action',
+      'log-status',
     ]);
     expect(lines[2].split(/\s{2,}/)).toEqual([
-      '2024-05-01 10:00:00', '2024-05-01 10:01:00', 'eni-a', 'out', '10.0.0.5', '44321', '198.51.100.9', '443', '6', '10', '4,000', 'ACCEPT', 'OK',
+      '2024-05-01 10:00:00',
+      '2024-05-01 10:01:00',
+      'eni-a',
+      'out',
+      '10.0.0.5',
+      '44321',
+      '198.51.100.9',
+      '443',
+      '6',
+      '10',
+      '4,000',
+      'ACCEPT',
+      'OK',
     ]);
     // Left-aligned cells start under their header; right-aligned ones end under it.
     expect(lines[2].indexOf('eni-a')).toBe(lines[0].indexOf('eni-id'));
@@ -123,8 +147,22 @@ describe('query: grouping', () => {
   it.each([
     // per srcaddr: 10.0.0.5 = a2+a6+b4 = 10+5+1 = 16 pkt, 4000+2000+70 = 6070 B
     //              198.51.100.9 = a3 = 12 pkt, 15000 B; 203.0.113.7 = 3+2+6 = 11 pkt, 660 B
-    ['packets', [['10.0.0.5', 16, 6070], ['198.51.100.9', 12, 15000], ['203.0.113.7', 11, 660]]],
-    ['bytes', [['198.51.100.9', 12, 15000], ['10.0.0.5', 16, 6070], ['203.0.113.7', 11, 660]]],
+    [
+      'packets',
+      [
+        ['10.0.0.5', 16, 6070],
+        ['198.51.100.9', 12, 15000],
+        ['203.0.113.7', 11, 660],
+      ],
+    ],
+    [
+      'bytes',
+      [
+        ['198.51.100.9', 12, 15000],
+        ['10.0.0.5', 16, 6070],
+        ['203.0.113.7', 11, 660],
+      ],
+    ],
   ] as const)('talks most by %s', async (by, expected) => {
     const r = await query({ group: ['srcaddr'], top: 3, by, format: 'json' });
     expect(jsonLines(r.out).map((g) => [g.srcaddr, g.packets, g.bytes])).toEqual(expected);
@@ -151,9 +189,24 @@ describe('query: streaming a large file', () => {
       const talker = i % 10;
       lines.push(
         JSON.stringify({
-          version: '1', 'vswitch-id': 'vsw-1', 'vm-id': 'i-1', 'vpc-id': 'vpc-1', 'account-id': '1', 'eni-id': 'eni-a',
-          srcaddr: `10.0.0.${talker}`, srcport: '1000', dstaddr: '10.9.9.9', dstport: '80', protocol: '6', direction: 'out',
-          packets: '2', bytes: String(100 * (talker + 1)), start: '1714557600', end: '1714557660', 'log-status': 'OK', action: 'ACCEPT',
+          version: '1',
+          'vswitch-id': 'vsw-1',
+          'vm-id': 'i-1',
+          'vpc-id': 'vpc-1',
+          'account-id': '1',
+          'eni-id': 'eni-a',
+          srcaddr: `10.0.0.${talker}`,
+          srcport: '1000',
+          dstaddr: '10.9.9.9',
+          dstport: '80',
+          protocol: '6',
+          direction: 'out',
+          packets: '2',
+          bytes: String(100 * (talker + 1)),
+          start: '1714557600',
+          end: '1714557660',
+          'log-status': 'OK',
+          action: 'ACCEPT',
         }),
       );
     }
@@ -172,7 +225,10 @@ describe('query: streaming a large file', () => {
 describe('query: refusals (exit 2, one line)', () => {
   it.each([
     [{ where: 'dstport=ssh' }, 'flowlog-agent query: read --where: dstport takes a number, got "ssh" at column 9'],
-    [{ files: ['/nonexistent/flows.jsonl'] }, 'flowlog-agent query: read records /nonexistent/flows.jsonl: no such file'],
+    [
+      { files: ['/nonexistent/flows.jsonl'] },
+      'flowlog-agent query: read records /nonexistent/flows.jsonl: no such file',
+    ],
     [{ files: [DIR] }, `flowlog-agent query: read records ${DIR}: is a directory, not a file`],
     [{ group: 'srcaddr,colour' }, 'flowlog-agent query: --group: unknown field "colour"'],
     [{ top: 0, group: 'srcaddr' }, 'flowlog-agent query: --top: must be a whole number >= 1, got 0'],
@@ -189,8 +245,15 @@ describe('query: refusals (exit 2, one line)', () => {
 describe('renderTable', () => {
   it('pads to the widest cell, right-aligns numbers, trims line ends', () => {
     const text = renderTable(
-      [{ header: 'name', align: 'left' }, { header: 'n', align: 'right' }, { header: 'note', align: 'left' }],
-      [['a', '1', ''], ['longer', '1234', 'x']],
+      [
+        { header: 'name', align: 'left' },
+        { header: 'n', align: 'right' },
+        { header: 'note', align: 'left' },
+      ],
+      [
+        ['a', '1', ''],
+        ['longer', '1234', 'x'],
+      ],
     );
     expect(text).toBe(['name       n  note', '------  ----  ----', 'a          1', 'longer  1234  x', ''].join('\n'));
   });
@@ -205,7 +268,21 @@ describe('queryCommand (yargs)', () => {
     });
     const errSpy = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      await yargs(['query', A, B, '--where', 'action=REJECT', '--group', 'srcaddr,dstport', '--top', '1', '--by', 'packets', '--format', 'json'])
+      await yargs([
+        'query',
+        A,
+        B,
+        '--where',
+        'action=REJECT',
+        '--group',
+        'srcaddr,dstport',
+        '--top',
+        '1',
+        '--by',
+        'packets',
+        '--format',
+        'json',
+      ])
         .command(queryCommand)
         .strict()
         .parseAsync();
@@ -216,6 +293,8 @@ describe('queryCommand (yargs)', () => {
     expect(process.exitCode).toBe(0);
     process.exitCode = undefined;
     // 203.0.113.7:22: 3+2+6 = 11 packets, 180+120+360 = 660 bytes
-    expect(jsonLines(written)).toEqual([{ srcaddr: '203.0.113.7', dstport: '22', records: 3, packets: 11, bytes: 660 }]);
+    expect(jsonLines(written)).toEqual([
+      { srcaddr: '203.0.113.7', dstport: '22', records: 3, packets: 11, bytes: 660 },
+    ]);
   });
 });

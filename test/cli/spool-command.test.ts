@@ -2,7 +2,13 @@ import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createSpoolCommand, formatAge, runSpoolDrain, runSpoolStatus, type DrainSetup } from '../../src/cli/spool-command';
+import {
+  createSpoolCommand,
+  formatAge,
+  runSpoolDrain,
+  runSpoolStatus,
+  type DrainSetup,
+} from '../../src/cli/spool-command';
 import { slsLogMeasure } from '../../src/output/sls/sls-log-group';
 import { Spool } from '../../src/output/spool/spool';
 import { captureLogger } from '../helpers/capture-logger';
@@ -22,7 +28,10 @@ class Text {
     this.text += s;
   }
   get rows() {
-    return this.text.trim().split('\n').map((l) => l.trim().split(/\s{2,}/));
+    return this.text
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s{2,}/));
   }
 }
 
@@ -32,7 +41,11 @@ async function stateDir(): Promise<string> {
   vi.useFakeTimers({ toFake: ['Date'] });
   try {
     vi.setSystemTime(T0);
-    const a = await Spool.open(join(dir, 'spool', 'fl-a'), { measure: slsLogMeasure, maxBytes: 1e9, logger: captureLogger().logger });
+    const a = await Spool.open(join(dir, 'spool', 'fl-a'), {
+      measure: slsLogMeasure,
+      maxBytes: 1e9,
+      logger: captureLogger().logger,
+    });
     await a.append(sizedBatch(1, 3, 1000), 300);
     vi.setSystemTime(T0 + 60_000);
     await a.append(sizedBatch(4, 2, 1060), 200);
@@ -133,7 +146,11 @@ describe('spool drain', () => {
     expect(await runSpoolDrain(setup(dir, {}), out)).toBe(1);
     expect(out.text).toContain('fl-a: no flow log with this id in the configuration; 5 records left');
 
-    const daemon = await Spool.open(join(dir, 'spool', 'fl-a'), { measure: slsLogMeasure, maxBytes: 1e9, logger: captureLogger().logger });
+    const daemon = await Spool.open(join(dir, 'spool', 'fl-a'), {
+      measure: slsLogMeasure,
+      maxBytes: 1e9,
+      logger: captureLogger().logger,
+    });
     try {
       const held = new Text();
       expect(await runSpoolDrain(setup(dir, { 'fl-a': new ScriptedSink() }), held)).toBe(1);

@@ -2,7 +2,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import yargs from 'yargs';
-import { defaultEniMac, defaultStartSec, generateCommand, runGenerate, type GenerateOptions } from '../../src/cli/generate-command';
+import {
+  defaultEniMac,
+  defaultStartSec,
+  generateCommand,
+  runGenerate,
+  type GenerateOptions,
+} from '../../src/cli/generate-command';
 import { tempDirForFile } from '../helpers/temp-dir';
 import { captureFileType, tsharkFields } from '../helpers/tshark-fields';
 
@@ -58,10 +64,17 @@ describe('generate command', () => {
     expect(out.text).toContain('2023-11-14T22:12:00.000Z .. 2023-11-14T22:13:00.000Z');
     const rows = tsharkFields(join(dir, 'out.pcap'), ['frame.time_epoch', 'eth.src', 'eth.dst', 'ip.src', 'ip.dst']);
     expect(rows).toHaveLength(10_000);
-    expect(rows.every((r) => Number(r['frame.time_epoch']) >= 1_699_999_920 && Number(r['frame.time_epoch']) < 1_699_999_980)).toBe(true);
+    expect(
+      rows.every(
+        (r) => Number(r['frame.time_epoch']) >= 1_699_999_920 && Number(r['frame.time_epoch']) < 1_699_999_980,
+      ),
+    ).toBe(true);
     expect(rows.every((r) => (r['ip.src'] === '10.0.0.5') === (r['eth.src'] === '00:16:3e:00:00:05'))).toBe(true);
     expect(rows.every((r) => r['ip.src'] === '10.0.0.5' || r['ip.dst'] === '10.0.0.5')).toBe(true);
-    const totals = readFileSync(expected, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { packets: number; windowStartSec: number });
+    const totals = readFileSync(expected, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { packets: number; windowStartSec: number });
     expect(totals.reduce((s, t) => s + t.packets, 0)).toBe(10_000);
     expect(new Set(totals.map((t) => t.windowStartSec))).toEqual(new Set([1_699_999_920]));
   });
@@ -69,7 +82,19 @@ describe('generate command', () => {
   it('writes pcapng with nanoseconds, several ENIs and a snap length', () => {
     const path = join(dir, 'multi.pcapng');
     const code = runGenerate(
-      options({ out: path, packets: 200, flows: 20, start: 1_700_000_000, format: 'pcapng', tsResolution: 'ns', snapLen: 96, eniIps: ['10.0.0.5', '10.0.0.6'], eniMacs: ['02:00:00:00:00:01'], ipv6Share: 0.5, eniIpv6s: ['2408::5'] }),
+      options({
+        out: path,
+        packets: 200,
+        flows: 20,
+        start: 1_700_000_000,
+        format: 'pcapng',
+        tsResolution: 'ns',
+        snapLen: 96,
+        eniIps: ['10.0.0.5', '10.0.0.6'],
+        eniMacs: ['02:00:00:00:00:01'],
+        ipv6Share: 0.5,
+        eniIpv6s: ['2408::5'],
+      }),
       new Text(),
       new Text(),
     );
@@ -79,17 +104,48 @@ describe('generate command', () => {
     expect(rows).toHaveLength(200);
     expect(rows.every((r) => Number(r['frame.cap_len']) <= 96)).toBe(true);
     expect(rows.some((r) => !r['frame.time_epoch'].endsWith('000'))).toBe(true); // sub-microsecond digits kept
-    const srcMacs = new Set(rows.map((r) => `${r['ip.src'] || r['ipv6.src']} ${r['eth.src']}`).filter((s) => !s.includes('ee:ff')));
-    expect(srcMacs).toEqual(new Set(['10.0.0.5 02:00:00:00:00:01', '2408::5 02:00:00:00:00:01', '10.0.0.6 00:16:3e:00:00:06', 'fd00::a00:6 00:16:3e:00:00:06']));
+    const srcMacs = new Set(
+      rows.map((r) => `${r['ip.src'] || r['ipv6.src']} ${r['eth.src']}`).filter((s) => !s.includes('ee:ff')),
+    );
+    expect(srcMacs).toEqual(
+      new Set([
+        '10.0.0.5 02:00:00:00:00:01',
+        '2408::5 02:00:00:00:00:01',
+        '10.0.0.6 00:16:3e:00:00:06',
+        'fd00::a00:6 00:16:3e:00:00:06',
+      ]),
+    );
   });
 
   it('parses its command line through yargs (dashed options, repeated values)', async () => {
     const path = join(dir, 'cli.pcapng');
     const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     try {
-      await yargs(['generate', '--out', path, '--packets', '40', '--flows', '4', '--start', '1700000000', '--duration', '10',
-        '--eni-ip', '10.0.0.9', '--eni-ip', '10.0.0.10', '--eni-mac', '02:00:00:00:00:09', '--vlan', '5',
-        '--format', 'pcapng', '--ts-resolution', 'ns'])
+      await yargs([
+        'generate',
+        '--out',
+        path,
+        '--packets',
+        '40',
+        '--flows',
+        '4',
+        '--start',
+        '1700000000',
+        '--duration',
+        '10',
+        '--eni-ip',
+        '10.0.0.9',
+        '--eni-ip',
+        '10.0.0.10',
+        '--eni-mac',
+        '02:00:00:00:00:09',
+        '--vlan',
+        '5',
+        '--format',
+        'pcapng',
+        '--ts-resolution',
+        'ns',
+      ])
         .command(generateCommand)
         .strict()
         .fail((msg, err) => {
@@ -104,9 +160,21 @@ describe('generate command', () => {
     expect(captureFileType(path).type).toBe('pcapng');
     const rows = tsharkFields(path, ['frame.time_epoch', 'vlan.id', 'ip.src', 'ip.dst', 'eth.src']);
     expect(rows).toHaveLength(40);
-    expect(rows.every((r) => r['vlan.id'] === '5' && Number(r['frame.time_epoch']) >= 1_700_000_000 && Number(r['frame.time_epoch']) < 1_700_000_010)).toBe(true);
-    const eniSide = new Set(rows.map((r) => (r['eth.src'] === 'ee:ff:ff:ff:ff:ff' ? r['ip.dst'] : `${r['ip.src']} ${r['eth.src']}`)));
-    expect([...eniSide].filter((x) => x.includes(' ')).sort()).toEqual(['10.0.0.10 00:16:3e:00:00:0a', '10.0.0.9 02:00:00:00:00:09']);
+    expect(
+      rows.every(
+        (r) =>
+          r['vlan.id'] === '5' &&
+          Number(r['frame.time_epoch']) >= 1_700_000_000 &&
+          Number(r['frame.time_epoch']) < 1_700_000_010,
+      ),
+    ).toBe(true);
+    const eniSide = new Set(
+      rows.map((r) => (r['eth.src'] === 'ee:ff:ff:ff:ff:ff' ? r['ip.dst'] : `${r['ip.src']} ${r['eth.src']}`)),
+    );
+    expect([...eniSide].filter((x) => x.includes(' ')).sort()).toEqual([
+      '10.0.0.10 00:16:3e:00:00:0a',
+      '10.0.0.9 02:00:00:00:00:09',
+    ]);
   });
 
   it.each([

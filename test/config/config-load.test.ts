@@ -25,7 +25,11 @@ describe('loadConfig: files that cannot be used', () => {
   it.each([
     ['a missing file', join(tmp, 'nope.yaml'), /^read config file: no such file$/],
     ['a directory', tmp, /^read config file: is a directory/],
-    ['an empty file', join(FIXTURES, 'empty.yaml'), /^file is empty: expected a mapping with at least region, accountId$/],
+    [
+      'an empty file',
+      join(FIXTURES, 'empty.yaml'),
+      /^file is empty: expected a mapping with at least region, accountId$/,
+    ],
     ['a file of comments only', join(FIXTURES, 'comments-only.yaml'), /^file is empty/],
   ])('refuses %s with one problem naming no line', (_name, file, message) => {
     const err = refusal(file);
@@ -53,14 +57,22 @@ describe('loadConfig: files that cannot be used', () => {
     // mapping, which starts after 4 spaces and "vmId: " (10 characters): column 11.
     const err = refusal(join(FIXTURES, 'syntax-error.yaml'));
     expect(err.problems).toEqual([
-      { severity: 'error', path: '', line: 5, message: 'parse YAML: Nested mappings are not allowed in compact mappings (column 11)' },
+      {
+        severity: 'error',
+        path: '',
+        line: 5,
+        message: 'parse YAML: Nested mappings are not allowed in compact mappings (column 11)',
+      },
     ]);
   });
 
   it('reports a duplicate key at the line of its second occurrence', () => {
     const err = refusal(join(FIXTURES, 'duplicate-key.yaml'));
     expect(err.problems).toHaveLength(1);
-    expect(err.problems[0]).toMatchObject({ line: 3, message: expect.stringMatching(/^parse YAML: Map keys must be unique/) });
+    expect(err.problems[0]).toMatchObject({
+      line: 3,
+      message: expect.stringMatching(/^parse YAML: Map keys must be unique/),
+    });
   });
 
   it('refuses a document that is not a mapping', () => {
@@ -125,8 +137,22 @@ describe('loadConfig: the replay example', () => {
 
   it('fills every section it does not set from the documented defaults', () => {
     expect(config.flowTable).toEqual({ capacity: 1_000_000, fragmentCacheSize: 4096 });
-    expect(config.capture).toEqual({ snaplenBytes: 128, totalBufferBytes: 256 * 1024 * 1024, bufferBytes: 32 * 1024 * 1024, devices: [], filter: '', readPauseMs: 40, mtuBytes: 1500 });
-    expect(config.discovery).toEqual({ type: 'static', metadataUrl: 'http://100.100.100.200', hardened: true, allowNormalMode: false, refreshIntervalSec: 5 });
+    expect(config.capture).toEqual({
+      snaplenBytes: 128,
+      totalBufferBytes: 256 * 1024 * 1024,
+      bufferBytes: 32 * 1024 * 1024,
+      devices: [],
+      filter: '',
+      readPauseMs: 40,
+      mtuBytes: 1500,
+    });
+    expect(config.discovery).toEqual({
+      type: 'static',
+      metadataUrl: 'http://100.100.100.200',
+      hardened: true,
+      allowNormalMode: false,
+      refreshIntervalSec: 5,
+    });
     expect(config.delivery).toEqual({
       lingerMs: 1000,
       maxBatchRecords: 4096,
@@ -176,11 +202,22 @@ describe('loadConfig: other valid files', () => {
 describe('formatProblem', () => {
   it.each<[ConfigProblem, string]>([
     [
-      { severity: 'error', path: 'flowLogs[1].aggregationInterval', message: 'must be 1, 5 or 10 minutes, got 7', line: 12 },
+      {
+        severity: 'error',
+        path: 'flowLogs[1].aggregationInterval',
+        message: 'must be 1, 5 or 10 minutes, got 7',
+        line: 12,
+      },
       'a.yaml:12: flowLogs[1].aggregationInterval: must be 1, 5 or 10 minutes, got 7',
     ],
-    [{ severity: 'error', path: 'region', message: 'required key is missing' }, 'a.yaml: region: required key is missing'],
-    [{ severity: 'error', path: '', message: 'read config file: no such file' }, 'a.yaml: read config file: no such file'],
+    [
+      { severity: 'error', path: 'region', message: 'required key is missing' },
+      'a.yaml: region: required key is missing',
+    ],
+    [
+      { severity: 'error', path: '', message: 'read config file: no such file' },
+      'a.yaml: read config file: no such file',
+    ],
     [{ severity: 'warning', path: 'x', message: 'multi\n  line', line: 3 }, 'warning: a.yaml:3: x: multi line'],
   ])('formats %j as one line', (problem, expected) => {
     expect(formatProblem('a.yaml', problem)).toBe(expected);

@@ -48,7 +48,20 @@ describe('parseIpOrCidr', () => {
   });
 
   it('agrees with node:net on which addresses are valid (without prefixes)', () => {
-    const samples = ['1.2.3.4', '01.2.3.4', '1.2.3', '::', '::ffff:1.2.3.4', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:9', 'g::1', '1::2::3', ':1', '1:', '::1:2:3:4:5:6:7'];
+    const samples = [
+      '1.2.3.4',
+      '01.2.3.4',
+      '1.2.3',
+      '::',
+      '::ffff:1.2.3.4',
+      '1:2:3:4:5:6:7:8',
+      '1:2:3:4:5:6:7:8:9',
+      'g::1',
+      '1::2::3',
+      ':1',
+      '1:',
+      '::1:2:3:4:5:6:7',
+    ];
     for (const s of samples) {
       expect(parseIpOrCidr(s).ok, s).toBe(isIPv4(s) || isIPv6(s));
     }
@@ -59,7 +72,7 @@ describe('formatIpv6', () => {
   it('matches the WHATWG URL serialiser (RFC 5952 compression) on random addresses', () => {
     // Groups drawn mostly from zero so runs of zeros of every length and position occur.
     let seed = 12345;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let n = 0; n < 500; n++) {
       const groups = Array.from({ length: 8 }, () => (random() < 0.5 ? 0 : Math.floor(random() * 0x10000)));
       const full = groups.map((g) => g.toString(16)).join(':');
@@ -79,7 +92,15 @@ describe('parseMac', () => {
     expect(parseMac(text)).toEqual({ ok: true, value: mac });
   });
 
-  it.each(['00:16:3e:aa:bb', '00:16:3e:aa:bb:cc:dd', '00:16-3e:aa:bb:cc', '0:16:3e:aa:bb:cc', '00:16:3e:aa:bb:cg', '00163eaabbcc', ''])('refuses %j', (text) => {
+  it.each([
+    '00:16:3e:aa:bb',
+    '00:16:3e:aa:bb:cc:dd',
+    '00:16-3e:aa:bb:cc',
+    '0:16:3e:aa:bb:cc',
+    '00:16:3e:aa:bb:cg',
+    '00163eaabbcc',
+    '',
+  ])('refuses %j', (text) => {
     expect(parseMac(text).ok).toBe(false);
   });
 });

@@ -31,7 +31,15 @@ describe('renderConfigReference', () => {
   it('walks a schema of the expected size', () => {
     // 15 top-level keys; a sample of nested ones proves the walk descends into lists and variants.
     expect(AGENT_SCHEMA.fields).toHaveLength(15);
-    expect(paths).toEqual(expect.arrayContaining(['overlay.vpcs[].vni', 'enis[].ips', 'flowLogs[].sink.type', 'flowLogs[].sink.logstore', 'delivery.spoolMaxBytes']));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'overlay.vpcs[].vni',
+        'enis[].ips',
+        'flowLogs[].sink.type',
+        'flowLogs[].sink.logstore',
+        'delivery.spoolMaxBytes',
+      ]),
+    );
   });
 
   it('lists every schema key in a table row', () => {

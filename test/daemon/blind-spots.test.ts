@@ -23,8 +23,19 @@ const config = (discovery: string, enis: string) =>
     '/cfg/agent.yaml',
   ).config;
 
-const discoveredEni = { id: 'eni-d', mac: '02:00:00:00:00:0d', ips: ['10.0.0.9'], vpcId: 'vpc-1', vswitchId: 'vsw-1', vmId: 'i-1' };
-const health = (b: BlindSpots, nowMs: number) => evaluateHealth({ sinkDeliveries: () => [], captureDeviceStates: () => [], blindConditions: () => b.conditions() }, nowMs);
+const discoveredEni = {
+  id: 'eni-d',
+  mac: '02:00:00:00:00:0d',
+  ips: ['10.0.0.9'],
+  vpcId: 'vpc-1',
+  vswitchId: 'vsw-1',
+  vmId: 'i-1',
+};
+const health = (b: BlindSpots, nowMs: number) =>
+  evaluateHealth(
+    { sinkDeliveries: () => [], captureDeviceStates: () => [], blindConditions: () => b.conditions() },
+    nowMs,
+  );
 
 describe('blind spots', () => {
   it('names a mistyped interface, and the flow log that matches no ENI, from their first sighting', () => {
@@ -40,7 +51,10 @@ describe('blind spots', () => {
     const report = health(b, 11_000);
     expect(report.problems.map((p) => [p.code, p.message])).toEqual([
       ['eni_device_missing', 'ENI eni-a is not captured: interface eht0 not present (for 10 s)'],
-      ['flow_log_no_eni', 'flow log fl-eni (eni eni-z) matches no ENI, configured or discovered: it records nothing (for 10 s)'],
+      [
+        'flow_log_no_eni',
+        'flow log fl-eni (eni eni-z) matches no ENI, configured or discovered: it records nothing (for 10 s)',
+      ],
     ]);
     // The device appears: that condition ends at once; a later absence starts a new grace.
     b.resolved(c, [], [], 12_000);
@@ -59,7 +73,9 @@ describe('blind spots', () => {
       ['flow_log_no_eni', 'fl-vpc'],
       ['flow_log_no_eni', 'fl-eni'],
     ]);
-    expect(b.conditions()[0].message).toBe('ENI discovery through http://127.0.0.1:1 fails: connect ECONNREFUSED 127.0.0.1:1');
+    expect(b.conditions()[0].message).toBe(
+      'ENI discovery through http://127.0.0.1:1 fails: connect ECONNREFUSED 127.0.0.1:1',
+    );
     // It answers now, with no ENI: still blind since 0 (the grace does not start again).
     b.metadataRead(null);
     b.resolved(c, [], [], 5_000);

@@ -7,7 +7,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AgentConfig } from '../../src/config/types';
-import { CaptureJournal, JOURNAL_FILE, JOURNAL_PREVIOUS_FILE, JournalReadError, readJournal, readPreviousJournal } from '../../src/daemon/capture-journal';
+import {
+  CaptureJournal,
+  JOURNAL_FILE,
+  JOURNAL_PREVIOUS_FILE,
+  JournalReadError,
+  readJournal,
+  readPreviousJournal,
+} from '../../src/daemon/capture-journal';
 import { crashGapRecords } from '../../src/daemon/crash-gap';
 import { MAX_GAP_WINDOWS_EACH, gapPieces } from '../../src/flow/gap-pieces';
 import { captureLogger } from '../helpers/capture-logger';
@@ -53,15 +60,36 @@ describe('gap pieces', () => {
   });
 });
 
-const eni = (id: string, vpcId: string) => ({ id, mac: '02:00:00:00:00:01', ips: ['10.0.0.1'], vpcId, vswitchId: 'vsw-1', vmId: 'i-1' });
+const eni = (id: string, vpcId: string) => ({
+  id,
+  mac: '02:00:00:00:00:01',
+  ips: ['10.0.0.1'],
+  vpcId,
+  vswitchId: 'vsw-1',
+  vmId: 'i-1',
+});
 
 describe('crash gap records', () => {
   const config = {
     accountId: '1234567890123456',
     region: 'cn-hangzhou',
     flowLogs: [
-      { id: 'fl-vpc', resourceType: 'vpc', resourceId: 'vpc-a', aggregationIntervalSec: 60, trafficType: 'all', extraFields: ['tcp-flags', 'region'] },
-      { id: 'fl-eni', resourceType: 'eni', resourceId: 'eni-b', aggregationIntervalSec: 300, trafficType: 'all', extraFields: [] },
+      {
+        id: 'fl-vpc',
+        resourceType: 'vpc',
+        resourceId: 'vpc-a',
+        aggregationIntervalSec: 60,
+        trafficType: 'all',
+        extraFields: ['tcp-flags', 'region'],
+      },
+      {
+        id: 'fl-eni',
+        resourceType: 'eni',
+        resourceId: 'eni-b',
+        aggregationIntervalSec: 300,
+        trafficType: 'all',
+        extraFields: [],
+      },
     ],
     nflog: { groups: [] },
   } as unknown as AgentConfig;
@@ -85,20 +113,71 @@ describe('crash gap records', () => {
     expect(gap.fromSec).toBe(900);
     const vpc = gap.batches.filter((b) => b.flowLogId === 'fl-vpc');
     // 960..1250 at 60 s: 960-1020, 1020-1080, 1080-1140, 1140-1200, 1200-1250; eni-a only.
-    expect(vpc.map((b) => [b.windowStartSec, b.windowEndSec])).toEqual([[960, 1020], [1020, 1080], [1080, 1140], [1140, 1200], [1200, 1250]]);
+    expect(vpc.map((b) => [b.windowStartSec, b.windowEndSec])).toEqual([
+      [960, 1020],
+      [1020, 1080],
+      [1080, 1140],
+      [1140, 1200],
+      [1200, 1250],
+    ]);
     for (const b of vpc) expect(b.records.map((r) => r['eni-id'])).toEqual(['eni-a']);
     const r = vpc[0].records[0];
-    expect(Object.keys(r)).toEqual(['version', 'vswitch-id', 'vm-id', 'vpc-id', 'account-id', 'eni-id', 'srcaddr', 'srcport', 'dstaddr', 'dstport', 'protocol', 'direction', 'packets', 'bytes', 'start', 'end', 'log-status', 'action', 'tcp-flags', 'region']);
-    expect(r).toMatchObject({ packets: '-', bytes: '-', start: '960', end: '1020', 'log-status': 'SKIPDATA', action: '-', srcaddr: '-', 'tcp-flags': '-', region: 'cn-hangzhou' });
+    expect(Object.keys(r)).toEqual([
+      'version',
+      'vswitch-id',
+      'vm-id',
+      'vpc-id',
+      'account-id',
+      'eni-id',
+      'srcaddr',
+      'srcport',
+      'dstaddr',
+      'dstport',
+      'protocol',
+      'direction',
+      'packets',
+      'bytes',
+      'start',
+      'end',
+      'log-status',
+      'action',
+      'tcp-flags',
+      'region',
+    ]);
+    expect(r).toMatchObject({
+      packets: '-',
+      bytes: '-',
+      start: '960',
+      end: '1020',
+      'log-status': 'SKIPDATA',
+      action: '-',
+      srcaddr: '-',
+      'tcp-flags': '-',
+      region: 'cn-hangzhou',
+    });
     const eniB = gap.batches.filter((b) => b.flowLogId === 'fl-eni');
-    expect(eniB.map((b) => [b.windowStartSec, b.windowEndSec, b.records[0]['eni-id']])).toEqual([[900, 1200, 'eni-b'], [1200, 1250, 'eni-b']]);
+    expect(eniB.map((b) => [b.windowStartSec, b.windowEndSec, b.records[0]['eni-id']])).toEqual([
+      [900, 1200, 'eni-b'],
+      [1200, 1250, 'eni-b'],
+    ]);
     expect(gap.records).toBe(7);
   });
 
   it('covers a resumed window up to the real moment capture resumed, rounded outward', () => {
-    const previous = { version: 1, clean: false, pid: 1, capturedUntilSec: 782, durableUntilSec: { '60': 780 }, flowLogs: [{ id: 'fl-vpc', intervalSec: 60 }], enis: [eni('eni-a', 'vpc-a')] };
+    const previous = {
+      version: 1,
+      clean: false,
+      pid: 1,
+      capturedUntilSec: 782,
+      durableUntilSec: { '60': 780 },
+      flowLogs: [{ id: 'fl-vpc', intervalSec: 60 }],
+      enis: [eni('eni-a', 'vpc-a')],
+    };
     const gap = crashGapRecords(previous, config, 840.055);
-    expect(gap.batches.map((b) => [b.records[0].start, b.records[0].end])).toEqual([['780', '840'], ['840', '841']]);
+    expect(gap.batches.map((b) => [b.records[0].start, b.records[0].end])).toEqual([
+      ['780', '840'],
+      ['840', '841'],
+    ]);
   });
 });
 
@@ -113,7 +192,12 @@ describe('capture journal', () => {
     j.tick(1030);
     await j.close(false);
     const s = readJournal(dir);
-    expect(s).toMatchObject({ clean: false, pid: process.pid, durableUntilSec: { '60': 1020 }, flowLogs: [{ id: 'fl', intervalSec: 60 }] });
+    expect(s).toMatchObject({
+      clean: false,
+      pid: process.pid,
+      durableUntilSec: { '60': 1020 },
+      flowLogs: [{ id: 'fl', intervalSec: 60 }],
+    });
     expect(s?.enis.map((e) => e.id)).toEqual(['eni-a']);
     const retired = j.markRetiring([eni('eni-a', 'vpc-a')], []);
     j.retire(retired);
@@ -158,6 +242,10 @@ describe('capture journal', () => {
     j.tick(1002);
     await j.close(false);
     expect(j.writeFailures).toBeGreaterThanOrEqual(2);
-    expect(lines.filter((l) => String(l.msg).startsWith('write capture journal /proc/flowlog-no-such-dir/capture-journal.json'))).toHaveLength(1);
+    expect(
+      lines.filter((l) =>
+        String(l.msg).startsWith('write capture journal /proc/flowlog-no-such-dir/capture-journal.json'),
+      ),
+    ).toHaveLength(1);
   });
 });

@@ -45,10 +45,17 @@ class Collect {
   }
 }
 
-const liveEni = { id: 'eni-live', mac: '02:00:00:00:00:09', ips: ['10.9.0.1'], vpcId: 'vpc-w', vswitchId: 'vsw-w', vmId: 'i-live' };
+const liveEni = {
+  id: 'eni-live',
+  mac: '02:00:00:00:00:09',
+  ips: ['10.9.0.1'],
+  vpcId: 'vpc-w',
+  vswitchId: 'vsw-w',
+  vmId: 'i-live',
+};
 
 describe('crash watch without a readable journal', () => {
-  it('marks from the dead run\'s start to the resume, for every ENI, when both journal copies are damaged', async () => {
+  it("marks from the dead run's start to the resume, for every ENI, when both journal copies are damaged", async () => {
     const dir = tempDirForFile('crash-watch-lock');
     const config = configIn(dir);
     const { logger, lines } = captureLogger();
@@ -64,7 +71,7 @@ describe('crash watch without a readable journal', () => {
     const second = CrashWatch.open(config, logger, Math.floor(Date.now() / 1000));
     const out = new Collect();
     const resumed = Date.now() / 1000 + 0.25;
-    second.resume(config, out as never, resumed, [liveEni]);
+    second.resume(config, out, resumed, [liveEni]);
     const records = out.batches.flatMap((b) => b.records);
     // Every ENI: the configured one and the one captured now; 10 s pieces from the run's start.
     expect(new Set(records.map((r) => r['eni-id']))).toEqual(new Set(['eni-conf', 'eni-live']));
@@ -74,7 +81,9 @@ describe('crash watch without a readable journal', () => {
     expect(Math.max(...ends)).toBe(Math.ceil(resumed));
     for (const r of records) expect([r.packets, r.bytes, r['log-status']]).toEqual(['-', '-', 'SKIPDATA']);
     expect(second.counters()).toMatchObject({ uncleanRestarts: 1, gapRecordsByFlowLog: { 'fl-w': records.length } });
-    expect(lines.filter((l) => String(l.msg).includes('stopped uncleanly: its gap is marked SKIPDATA from its start'))).toHaveLength(1);
+    expect(
+      lines.filter((l) => String(l.msg).includes('stopped uncleanly: its gap is marked SKIPDATA from its start')),
+    ).toHaveLength(1);
     await second.close(true);
     expect(existsSync(join(config.stateDir, RUN_LOCK_FILE))).toBe(false);
   });
@@ -89,7 +98,7 @@ describe('crash watch without a readable journal', () => {
     writeFileSync(join(config.stateDir, JOURNAL_PREVIOUS_FILE), 'garbage');
     const second = CrashWatch.open(config, logger, 2_000);
     const out = new Collect();
-    second.resume(config, out as never, 2_000.5, [liveEni]);
+    second.resume(config, out, 2_000.5, [liveEni]);
     expect(out.batches).toEqual([]);
     expect(lines.filter((l) => String(l.msg).includes('stopped cleanly (it released its run lock)'))).toHaveLength(1);
     await second.close(true);
@@ -104,7 +113,9 @@ describe('crash watch without a readable journal', () => {
       await first.close(false);
       writeFileSync(join(config.stateDir, RUN_LOCK_FILE), `${sleeper.pid} ${Date.now()}\n`);
       expect(() => CrashWatch.open(config, captureLogger().logger, 1_000)).toThrow(RunLockedError);
-      expect(() => CrashWatch.open(config, captureLogger().logger, 1_000)).toThrow(`another daemon (pid ${sleeper.pid}) runs on it`);
+      expect(() => CrashWatch.open(config, captureLogger().logger, 1_000)).toThrow(
+        `another daemon (pid ${sleeper.pid}) runs on it`,
+      );
     } finally {
       sleeper.kill('SIGKILL');
     }
@@ -114,7 +125,7 @@ describe('crash watch without a readable journal', () => {
 });
 
 describe('crash watch with a damaged journal and its older copy', () => {
-  it('marks from the copy\'s durable-until, for its ENIs and those captured now, when the run died', async () => {
+  it("marks from the copy's durable-until, for its ENIs and those captured now, when the run died", async () => {
     const dir = tempDirForFile('crash-watch-copy');
     const config = configIn(dir);
     const { logger } = captureLogger();
@@ -125,7 +136,7 @@ describe('crash watch with a damaged journal and its older copy', () => {
     writeFileSync(join(config.stateDir, JOURNAL_FILE), 'torn');
     const second = CrashWatch.open(config, logger, 2_000);
     const out = new Collect();
-    second.resume(config, out as never, 2_000.5, [liveEni]);
+    second.resume(config, out, 2_000.5, [liveEni]);
     const records = out.batches.flatMap((b) => b.records);
     expect(new Set(records.map((r) => r['eni-id']))).toEqual(new Set(['eni-old', 'eni-live']));
     expect(Math.min(...records.map((r) => Number(r.start)))).toBe(1_000);
@@ -143,7 +154,7 @@ describe('crash watch with a damaged journal and its older copy', () => {
     writeFileSync(join(config.stateDir, JOURNAL_FILE), 'torn');
     const second = CrashWatch.open(config, logger, 2_000);
     const out = new Collect();
-    second.resume(config, out as never, 2_000.5, [liveEni]);
+    second.resume(config, out, 2_000.5, [liveEni]);
     expect(out.batches).toEqual([]);
     await second.close(true);
   });

@@ -11,7 +11,13 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleDaemon, sleep, sleepUntilWindowOffset, writeDaemonConfig, type DaemonProcess } from '../helpers/daemon-process';
+import {
+  bundleDaemon,
+  sleep,
+  sleepUntilWindowOffset,
+  writeDaemonConfig,
+  type DaemonProcess,
+} from '../helpers/daemon-process';
 import { startDaemonWithSinks } from '../helpers/daemon-scrape';
 import { NetnsLab } from '../helpers/netns';
 import { tempDirForFile } from '../helpers/temp-dir';
@@ -23,7 +29,10 @@ const FLOWS = 20;
 const HOST = '10.206.9.1';
 const PROJECT = 'chaos-project';
 const LOGSTORE = 'flowlog';
-const CREDS = { ALIBABA_CLOUD_ACCESS_KEY_ID: 'test-access-key-id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'test-access-key-secret' };
+const CREDS = {
+  ALIBABA_CLOUD_ACCESS_KEY_ID: 'test-access-key-id',
+  ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'test-access-key-secret',
+};
 const REPO = resolve(__dirname, '..', '..');
 const canRun = NetnsLab.available();
 
@@ -45,7 +54,11 @@ describe.skipIf(!canRun)('chaos: a flaky endpoint, SIGKILL, an outage', () => {
     lab.exec(nsA, 'iptables', ['-A', 'INPUT', '-i', 'flch0', '-p', 'udp', '-j', 'DROP']);
     lab.uplink(nsA, 'flchu0', '10.206.9.2/30', 'flchu1', `${HOST}/30`);
     server = await startSlsServer({ host: HOST, projects: { [PROJECT]: [LOGSTORE] } });
-    server.faults.chaos(20261205, { busy: 0.12, quota: 0.08, reset: 0.08, late: 0.12, lateDelayMs: 1500 }, { method: 'POST' });
+    server.faults.chaos(
+      20261205,
+      { busy: 0.12, quota: 0.08, reset: 0.08, late: 0.12, lateDelayMs: 1500 },
+      { method: 'POST' },
+    );
     config = writeDaemonConfig(dir, [
       'delivery: { lingerMs: 0, maxBatchRecords: 2, concurrency: 1, stopFlushTimeoutMs: 2000, retryInitialMs: 200, retryMaxMs: 1000, requestTimeoutMs: 800 }',
       'enis:',
@@ -117,13 +130,18 @@ describe.skipIf(!canRun)('chaos: a flaky endpoint, SIGKILL, an outage', () => {
 
     // Whatever the SIGTERM flush left (the endpoint kept failing some writes), `spool drain` delivers.
     // (Spawned, not spawnSync: the endpoint it drains to runs on this event loop.)
-    const drainer = spawn(join(REPO, 'bin/flowlog-agent'), ['spool', 'drain', '-c', config, '--timeout', '60'], { env: { ...process.env, ...CREDS } });
+    const drainer = spawn(join(REPO, 'bin/flowlog-agent'), ['spool', 'drain', '-c', config, '--timeout', '60'], {
+      env: { ...process.env, ...CREDS },
+    });
     let drainErr = '';
     drainer.stderr.on('data', (d: Buffer) => (drainErr += d.toString()));
     expect(await new Promise((res) => drainer.on('exit', res)), drainErr).toBe(0);
     expect(readdirSync(spoolDir).filter((n) => n.endsWith('.seg'))).toEqual([]);
 
-    const stored = server.stored(PROJECT, LOGSTORE).map((l) => ({ c: Object.fromEntries(l.contents) as Record<string, string>, pack: l.tags.find(([k]: [string, string]) => k === '__pack_id__')?.[1] }));
+    const stored = server.stored(PROJECT, LOGSTORE).map((l) => ({
+      c: Object.fromEntries(l.contents),
+      pack: l.tags.find(([k]: [string, string]) => k === '__pack_id__')?.[1],
+    }));
     expect(stored.every((s) => typeof s.pack === 'string' && /^[0-9A-F]{16}-[0-9A-F]+$/.test(s.pack))).toBe(true);
     // Duplicates: the same record more than once, every copy under one pack id, from late answers only.
     const copies = new Map<string, Set<string>>();
@@ -134,7 +152,9 @@ describe.skipIf(!canRun)('chaos: a flaky endpoint, SIGKILL, an outage', () => {
       count.set(key, (count.get(key) ?? 0) + 1);
     }
     for (const packs of copies.values()) expect(packs.size).toBe(1);
-    const duplicatedPacks = new Set([...count].filter(([, n]) => n > 1).map(([k]) => [...(copies.get(k) as Set<string>)][0]));
+    const duplicatedPacks = new Set(
+      [...count].filter(([, n]) => n > 1).map(([k]) => [...(copies.get(k) as Set<string>)][0]),
+    );
     const taken = server.faults.chaosTaken();
     expect(taken.busy + taken.quota + taken.reset).toBeGreaterThan(0);
     expect(taken.late).toBeGreaterThan(0);
@@ -142,9 +162,12 @@ describe.skipIf(!canRun)('chaos: a flaky endpoint, SIGKILL, an outage', () => {
     // flight as the first run was killed (stored, never acknowledged, sent again after restart).
     const puts = server.requests.filter((r) => r.method === 'POST' && typeof r.packId === 'string');
     const lateAnswered = new Set(puts.filter((r) => r.fault === 'late').map((r) => r.packId));
-    const inFlightAtKill = new Set(puts.filter((r) => (r.atMs as number) >= killedMs - 1000 && (r.atMs as number) <= killedMs).map((r) => r.packId));
+    const inFlightAtKill = new Set(
+      puts.filter((r) => r.atMs >= killedMs - 1000 && r.atMs <= killedMs).map((r) => r.packId),
+    );
     expect(duplicatedPacks.size).toBeGreaterThan(0);
-    for (const pack of duplicatedPacks) expect(lateAnswered.has(pack) || inFlightAtKill.has(pack), `pack ${pack} stored twice`).toBe(true);
+    for (const pack of duplicatedPacks)
+      expect(lateAnswered.has(pack) || inFlightAtKill.has(pack), `pack ${pack} stored twice`).toBe(true);
 
     const unique = [...copies.keys()].map((k) => JSON.parse(k) as Record<string, string>);
     const okFor = (port: number) => unique.filter((r) => r['log-status'] === 'OK' && r.dstport === String(port));
@@ -155,7 +178,10 @@ describe.skipIf(!canRun)('chaos: a flaky endpoint, SIGKILL, an outage', () => {
       [7105, 9, wF],
     ]) {
       const recs = okFor(port);
-      expect(recs.map((r) => [r.packets, r.bytes]), `port ${port}`).toEqual(Array.from({ length: FLOWS }, () => [String(n), String(n * 48)]));
+      expect(
+        recs.map((r) => [r.packets, r.bytes]),
+        `port ${port}`,
+      ).toEqual(Array.from({ length: FLOWS }, () => [String(n), String(n * 48)]));
       expect(new Set(recs.map((r) => r.srcport)).size).toBe(FLOWS);
       for (const r of recs) {
         expect(Number(r.start)).toBeGreaterThanOrEqual(w);
@@ -163,7 +189,9 @@ describe.skipIf(!canRun)('chaos: a flaky endpoint, SIGKILL, an outage', () => {
       }
     }
     expect(okFor(7102)).toEqual([]); // the cut window died with the process...
-    const skip = unique.filter((r) => r['log-status'] === 'SKIPDATA').map((r) => [Number(r.start), Number(r.end), r.packets]);
+    const skip = unique
+      .filter((r) => r['log-status'] === 'SKIPDATA')
+      .map((r) => [Number(r.start), Number(r.end), r.packets]);
     // ...and it, the gap window and the resumed window's start come back as SKIPDATA.
     expect(skip.filter(([s]) => (s as number) < cut + 2 * W)).toEqual([
       [cut, cut + W, '-'],
@@ -172,7 +200,11 @@ describe.skipIf(!canRun)('chaos: a flaky endpoint, SIGKILL, an outage', () => {
     // The resumed window's start: restarted 300 ms and more into it, so always a piece (issue 31).
     const resumedPiece = skip.filter(([s]) => (s as number) >= cut + 2 * W);
     expect(resumedPiece).toHaveLength(1);
-    expect(resumedPiece.every(([s, e]) => (s as number) === cut + 2 * W && (e as number) > cut + 2 * W && (e as number) <= cut + 3 * W)).toBe(true);
+    expect(
+      resumedPiece.every(
+        ([s, e]) => (s as number) === cut + 2 * W && (e as number) > cut + 2 * W && (e as number) <= cut + 3 * W,
+      ),
+    ).toBe(true);
     expect(unique.filter((r) => r['log-status'] === 'SKIPDATA' && Number(r.start) < cut)).toEqual([]);
   }, 120_000);
 });

@@ -9,7 +9,14 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonProcess, bundleDaemon, readRecords, sleep, sleepUntilWindowOffset, writeDaemonConfig } from '../helpers/daemon-process';
+import {
+  DaemonProcess,
+  bundleDaemon,
+  readRecords,
+  sleep,
+  sleepUntilWindowOffset,
+  writeDaemonConfig,
+} from '../helpers/daemon-process';
 import { NetnsLab, udpSenderScript } from '../helpers/netns';
 import { tempDirForFile } from '../helpers/temp-dir';
 
@@ -31,7 +38,8 @@ describe.skipIf(!canRun)('windows cut by SIGKILL become SKIPDATA at the next sta
     await d.waitForLog('daemon started', 15_000);
     return d;
   };
-  const send = (count: number, port: number) => lab.exec(nsB, 'python3', ['-c', udpSenderScript('10.203.1.1', port, count, 20, 42000)]);
+  const send = (count: number, port: number) =>
+    lab.exec(nsB, 'python3', ['-c', udpSenderScript('10.203.1.1', port, count, 20, 42000)]);
 
   beforeAll(() => {
     nsA = lab.namespace('a');
@@ -66,7 +74,9 @@ describe.skipIf(!canRun)('windows cut by SIGKILL become SKIPDATA at the next sta
     // The next window passes with nothing capturing; the agent is back in the one after.
     await sleep((cut + 2 * W) * 1000 - Date.now() + 300);
     const second = await start('run2');
-    const line = second.logLines().find((l) => String(l.msg).startsWith(`previous run (pid ${first.child.pid}) stopped uncleanly`));
+    const line = second
+      .logLines()
+      .find((l) => String(l.msg).startsWith(`previous run (pid ${first.child.pid}) stopped uncleanly`));
     expect(line, second.stderr).toBeDefined();
     const resumed = Number(line?.resumedSec);
     const after = await sleepUntilWindowOffset(W, 1);
@@ -92,7 +102,11 @@ describe.skipIf(!canRun)('windows cut by SIGKILL become SKIPDATA at the next sta
     expect(resumed).toBeGreaterThan(cut + 2 * W + 0.3);
     expect(resumed).toBeLessThan(cut + 3 * W);
     expect(Number.isInteger(resumed)).toBe(false);
-    const want5: number[][] = [[cut, cut + W], [cut + W, cut + 2 * W], [cut + 2 * W, Math.ceil(resumed)]];
+    const want5: number[][] = [
+      [cut, cut + W],
+      [cut + W, cut + 2 * W],
+      [cut + 2 * W, Math.ceil(resumed)],
+    ];
     // Each flow log writes its own; fl-10s's pieces are cut at 10 s boundaries (below).
     // A piece of fl-10s can equal one of fl-5s (a 10 s window's half), so take each wanted piece once.
     const rest = [...pieces];
@@ -130,10 +144,14 @@ describe.skipIf(!canRun)('windows cut by SIGKILL become SKIPDATA at the next sta
     expect(readRecords(join(dir, 'run3.jsonl')).some((r) => r['log-status'] === 'SKIPDATA')).toBe(false);
   }, 60_000);
 
-  it('still marks the cut when the crash journal and its previous copy are damaged: from the dead run\'s start', async () => {
+  it("still marks the cut when the crash journal and its previous copy are damaged: from the dead run's start", async () => {
     const first = await start('dmg1');
     // The run lock the daemon took at start: "<pid> <start ms>".
-    const startedMs = Number(readFileSync(join(dir, 'state', 'daemon.lock'), 'utf8').trim().split(' ')[1]);
+    const startedMs = Number(
+      readFileSync(join(dir, 'state', 'daemon.lock'), 'utf8')
+        .trim()
+        .split(' ')[1],
+    );
     const early = await sleepUntilWindowOffset(W, 1);
     send(5, 7010);
     const cut = await sleepUntilWindowOffset(W, 1);
@@ -141,12 +159,17 @@ describe.skipIf(!canRun)('windows cut by SIGKILL become SKIPDATA at the next sta
     await sleep((cut + 4) * 1000 - Date.now());
     await first.stop('SIGKILL');
     // Both journal copies destroyed after the kill: only the run lock the dead run left remains.
-    for (const f of ['capture-journal.json', 'capture-journal.prev.json']) writeFileSync(join(dir, 'state', f), '\u0000garbage');
+    for (const f of ['capture-journal.json', 'capture-journal.prev.json'])
+      writeFileSync(join(dir, 'state', f), '\u0000garbage');
     await sleep((cut + 2 * W) * 1000 - Date.now() + 300);
     const second = await start('dmg2');
-    const line = second.logLines().find((l) => String(l.msg).startsWith(`previous run (pid ${first.child.pid}) stopped uncleanly`));
+    const line = second
+      .logLines()
+      .find((l) => String(l.msg).startsWith(`previous run (pid ${first.child.pid}) stopped uncleanly`));
     expect(line, second.stderr).toMatchObject({ how: 'run-lock' });
-    expect(second.logLines().filter((l) => String(l.msg).includes('its gap is marked SKIPDATA from its start'))).toHaveLength(1);
+    expect(
+      second.logLines().filter((l) => String(l.msg).includes('its gap is marked SKIPDATA from its start')),
+    ).toHaveLength(1);
     const resumed = Number(line?.resumedSec);
     await sleep(1500);
     expect(await second.stop('SIGTERM')).toBe(0);
@@ -168,6 +191,7 @@ describe.skipIf(!canRun)('windows cut by SIGKILL become SKIPDATA at the next sta
     }
     expect(at).toBe(Math.ceil(resumed));
     for (const w of [early, cut, cut + W]) expect(fiveSec.some(([s, e]) => s <= w && e >= w + W)).toBe(true);
-    for (const r of readRecords(join(dir, 'dmg2.jsonl')).filter((x) => x['log-status'] === 'SKIPDATA')) expect([r.packets, r.bytes]).toEqual(['-', '-']);
+    for (const r of readRecords(join(dir, 'dmg2.jsonl')).filter((x) => x['log-status'] === 'SKIPDATA'))
+      expect([r.packets, r.bytes]).toEqual(['-', '-']);
   }, 60_000);
 });

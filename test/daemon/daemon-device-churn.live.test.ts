@@ -13,7 +13,14 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRIC_NAMES } from '../../src/metrics/metric-registry';
-import { bundleDaemon, DaemonProcess, readRecords, sleep, sleepUntilWindowOffset, writeDaemonConfig } from '../helpers/daemon-process';
+import {
+  bundleDaemon,
+  DaemonProcess,
+  readRecords,
+  sleep,
+  sleepUntilWindowOffset,
+  writeDaemonConfig,
+} from '../helpers/daemon-process';
 import { sampleValue, scrapeMetrics } from '../helpers/daemon-scrape';
 import { carried, VmVeths } from '../helpers/device-churn';
 import { NetnsLab } from '../helpers/netns';
@@ -71,7 +78,11 @@ describe.skipIf(!canRun)('a VM device deleted and re-created under traffic', () 
       await sleep(300);
       vms.create([0]);
       const upMs = Date.now();
-      const started = await daemon.waitForLog('capture started', 5000, (l) => l.device === vms.device(0) && Number(l.time) > deletedMs);
+      const started = await daemon.waitForLog(
+        'capture started',
+        5000,
+        (l) => l.device === vms.device(0) && Number(l.time) > deletedMs,
+      );
       backMs.push(Number(started.time) - upMs);
     }
     await sent;
@@ -113,7 +124,9 @@ describe.skipIf(!canRun)('a VM device deleted and re-created under traffic', () 
     for (const ms of backMs) expect(ms).toBeLessThan(500);
 
     // Each gap that lost packets is logged once; the metric counts them all.
-    const gapLines = daemon.logLines().filter((l) => typeof l.msg === 'string' && l.msg.startsWith(`capture gap on ${vms.device(0)}:`));
+    const gapLines = daemon
+      .logLines()
+      .filter((l) => typeof l.msg === 'string' && l.msg.startsWith(`capture gap on ${vms.device(0)}:`));
     const skipped = rows.reduce((n, r) => n + r.skip, 0);
     expect(gapLines.reduce((n, l) => n + Number(l.lostPackets), 0)).toBe(skipped);
     expect(gapLines.length).toBeLessThanOrEqual(4);
@@ -140,7 +153,10 @@ describe.skipIf(!canRun)('50 idle VMs whose devices are deleted one by one', () 
     vms.create(all);
     const config = writeDaemonConfig(dir, [
       'enis:',
-      ...all.map((i) => `  - { id: eni-s${i}, interface: ${vms.device(i)}, mac: "${vms.vmMac(i)}", ips: [${vms.vmAddress(i)}], vpcId: vpc-s, vswitchId: vsw-s, vmId: i-s${i} }`),
+      ...all.map(
+        (i) =>
+          `  - { id: eni-s${i}, interface: ${vms.device(i)}, mac: "${vms.vmMac(i)}", ips: [${vms.vmAddress(i)}], vpcId: vpc-s, vswitchId: vsw-s, vmId: i-s${i} }`,
+      ),
       'flowLogs:',
       `  - { id: fl-s, resourceType: vpc, resourceId: vpc-s, aggregationInterval: "${WINDOW_SEC}s", sink: { type: file, path: unused.jsonl } }`,
     ]);

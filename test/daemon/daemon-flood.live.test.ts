@@ -12,7 +12,7 @@ import { METRIC_NAMES } from '../../src/metrics/metric-registry';
 import { openCaptureWriter } from '../../src/synth/pcap-writer';
 import { DaemonProcess, bundleDaemon, readRecords, sleep, writeDaemonConfig } from '../helpers/daemon-process';
 import { sampleValue, scrapeMetrics } from '../helpers/daemon-scrape';
-import { NetnsLab, udpSenderScript } from '../helpers/netns';
+import { NetnsLab } from '../helpers/netns';
 import { superFrameBytes } from '../helpers/super-frames';
 import { tempDirForFile } from '../helpers/temp-dir';
 
@@ -35,7 +35,17 @@ describe.skipIf(!canRun)('a flood on one ENI beside a quiet neighbour', () => {
     const writer = openCaptureWriter(pcap, { snapLen: 128 });
     const vm = vmA.split(':').map((h) => parseInt(h, 16));
     for (let i = 0; i < FLOOD; i++) {
-      const f = superFrameBytes({ family: 4, protocol: 17, l3Bytes: 60, srcMac: [0x02, 0, 0, 0, 0, 1], dstMac: vm, src: [198, 51, (i >> 8) & 0xff, i & 0xff], dst: [10, 214, 1, 2], sport: 1024 + (i % 60_000), dport: 9 });
+      const f = superFrameBytes({
+        family: 4,
+        protocol: 17,
+        l3Bytes: 60,
+        srcMac: [0x02, 0, 0, 0, 0, 1],
+        dstMac: vm,
+        src: [198, 51, (i >> 8) & 0xff, i & 0xff],
+        dst: [10, 214, 1, 2],
+        sport: 1024 + (i % 60_000),
+        dport: 9,
+      });
       writer.writePacket(1_700_000_000, 0, Uint8Array.from(f), f.length, 74);
     }
     writer.close();
@@ -80,11 +90,19 @@ describe.skipIf(!canRun)('a flood on one ENI beside a quiet neighbour', () => {
     }
     const recs = readRecords(out);
     const sum = (eni: string, status: string, keep: (r: Record<string, string>) => boolean = () => true) =>
-      recs.filter((r) => r['eni-id'] === eni && r['log-status'] === status && keep(r)).reduce((n, r) => n + Number(r.packets), 0);
+      recs
+        .filter((r) => r['eni-id'] === eni && r['log-status'] === status && keep(r))
+        .reduce((n, r) => n + Number(r.packets), 0);
     // The neighbour: every datagram, in its 100 flows, nothing skipped.
     const quietUdp = (r: Record<string, string>) => r.protocol === '17' && r.srcaddr === '10.214.2.2';
     expect(sum('eni-quiet', 'OK', quietUdp)).toBe(2400);
-    expect(new Set(recs.filter((r) => r['eni-id'] === 'eni-quiet' && r['log-status'] === 'OK' && quietUdp(r)).map((r) => r.srcport)).size).toBe(100);
+    expect(
+      new Set(
+        recs
+          .filter((r) => r['eni-id'] === 'eni-quiet' && r['log-status'] === 'OK' && quietUdp(r))
+          .map((r) => r.srcport),
+      ).size,
+    ).toBe(100);
     expect(sum('eni-quiet', 'SKIPDATA')).toBe(0);
     // The flooded ENI: what its share held, the rest SKIPDATA; together what was sent.
     const flood = (r: Record<string, string>) => r.srcaddr.startsWith('198.51.');

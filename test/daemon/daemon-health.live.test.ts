@@ -6,7 +6,7 @@
  * exit 1 with the reason, while the agent captures nothing. A device that appears ends it.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HealthReport } from '../../src/metrics/health-report';
@@ -20,11 +20,17 @@ const BIN = join(REPO, 'bin', 'flowlog-agent');
 const canRun = NetnsLab.available();
 
 /** Polls /healthz in `ns` until it is unhealthy (or `timeoutMs` passes); returns the last report and when. */
-async function untilUnhealthy(lab: NetnsLab, ns: string, base: string, timeoutMs: number): Promise<{ status: number; report: HealthReport; afterMs: number }> {
+async function untilUnhealthy(
+  lab: NetnsLab,
+  ns: string,
+  base: string,
+  timeoutMs: number,
+): Promise<{ status: number; report: HealthReport; afterMs: number }> {
   const t0 = Date.now();
   for (;;) {
     const res = httpGetInNamespace(lab, ns, `${base}/healthz`);
-    if (res.status === 503 || Date.now() - t0 > timeoutMs) return { status: res.status, report: JSON.parse(res.body) as HealthReport, afterMs: Date.now() - t0 };
+    if (res.status === 503 || Date.now() - t0 > timeoutMs)
+      return { status: res.status, report: JSON.parse(res.body) as HealthReport, afterMs: Date.now() - t0 };
     await sleep(500);
   }
 }
@@ -68,11 +74,17 @@ describe.skipIf(!canRun)('health when the daemon is blind', () => {
     const { status, report, afterMs } = await untilUnhealthy(lab, ns, 'http://127.0.0.1:9465', 20_000);
     expect(status).toBe(503);
     expect(afterMs).toBeLessThan(15_000);
-    expect(report.problems).toEqual([expect.objectContaining({ code: 'eni_device_missing', kind: 'eni', eni: 'eni-typo0' })]);
-    expect(report.problems[0].message).toMatch(/^ENI eni-typo0 is not captured: interface flhe0x not present \(for \d+ s\)$/);
+    expect(report.problems).toEqual([
+      expect.objectContaining({ code: 'eni_device_missing', kind: 'eni', eni: 'eni-typo0' }),
+    ]);
+    expect(report.problems[0].message).toMatch(
+      /^ENI eni-typo0 is not captured: interface flhe0x not present \(for \d+ s\)$/,
+    );
     const st = statusIn(lab, ns, config);
     expect(st.code).toBe(1);
-    expect(st.out).toMatch(/UNHEALTHY\n  problem eni_device_missing: ENI eni-typo0 is not captured: interface flhe0x not present/);
+    expect(st.out).toMatch(
+      /UNHEALTHY\n {2}problem eni_device_missing: ENI eni-typo0 is not captured: interface flhe0x not present/,
+    );
 
     // The device appears: captured within the refresh, healthy again.
     lab.veth(ns, 'flhe0x', '10.207.1.1/24', lab.namespace('peer'), 'flhep0', '10.207.1.2/24');
@@ -117,7 +129,9 @@ describe.skipIf(!canRun)('health when the daemon is blind', () => {
     expect(afterMs).toBeLessThan(20_000);
     const codes = report.problems.map((p) => p.code).sort();
     expect(codes).toEqual(['discovery_failed', 'flow_log_no_eni']);
-    expect(report.problems.find((p) => p.code === 'discovery_failed')?.message).toMatch(/^ENI discovery through http:\/\/100\.100\.100\.200 fails: /);
+    expect(report.problems.find((p) => p.code === 'discovery_failed')?.message).toMatch(
+      /^ENI discovery through http:\/\/100\.100\.100\.200 fails: /,
+    );
     expect(report.problems.find((p) => p.code === 'flow_log_no_eni')).toMatchObject({ flowLog: 'fl-example' });
     const st = statusIn(lab, ns, config);
     expect(st.code).toBe(1);

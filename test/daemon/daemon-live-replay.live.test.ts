@@ -11,7 +11,14 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DaemonProcess, bundleDaemon, readRecords, sleep, sleepUntilWindowOffset, writeDaemonConfig } from '../helpers/daemon-process';
+import {
+  DaemonProcess,
+  bundleDaemon,
+  readRecords,
+  sleep,
+  sleepUntilWindowOffset,
+  writeDaemonConfig,
+} from '../helpers/daemon-process';
 import { NetnsLab } from '../helpers/netns';
 import { holdSharedRxTimestamps } from '../helpers/shared-rx-timestamps';
 import { tempDirForFile } from '../helpers/temp-dir';
@@ -28,7 +35,18 @@ function okFlows(recs: readonly Rec[]): Map<string, { packets: number; bytes: nu
   const m = new Map<string, { packets: number; bytes: number }>();
   for (const r of recs) {
     if (r['log-status'] !== 'OK') continue;
-    const key = [r['eni-id'], r.srcaddr, r.srcport, r.dstaddr, r.dstport, r.protocol, r.direction, r.start, r.end, r['tcp-flags']].join(' ');
+    const key = [
+      r['eni-id'],
+      r.srcaddr,
+      r.srcport,
+      r.dstaddr,
+      r.dstport,
+      r.protocol,
+      r.direction,
+      r.start,
+      r.end,
+      r['tcp-flags'],
+    ].join(' ');
     const v = m.get(key) ?? { packets: 0, bytes: 0 };
     v.packets += Number(r.packets);
     v.bytes += Number(r.bytes);
@@ -53,8 +71,38 @@ describe.skipIf(!canRun)('live capture through the kernel equals the replay of t
     // ENI 10.0.0.5 / 00:16:3e:00:00:05 (the generator's), IPv6 fd00::a00:5; a quarter of the flows IPv6.
     const plain = join(dir, 'plain.pcap');
     const tagged = join(dir, 'tagged.pcap');
-    execFileSync(process.execPath, [BIN, 'generate', '--out', plain, '--packets', '24000', '--flows', '600', '--ipv6-share', '0.25', '--seed', '7', '--snaplen', '128']);
-    execFileSync(process.execPath, [BIN, 'generate', '--out', tagged, '--packets', '3000', '--flows', '60', '--vlan', '10', '--seed', '8', '--snaplen', '128']);
+    execFileSync(process.execPath, [
+      BIN,
+      'generate',
+      '--out',
+      plain,
+      '--packets',
+      '24000',
+      '--flows',
+      '600',
+      '--ipv6-share',
+      '0.25',
+      '--seed',
+      '7',
+      '--snaplen',
+      '128',
+    ]);
+    execFileSync(process.execPath, [
+      BIN,
+      'generate',
+      '--out',
+      tagged,
+      '--packets',
+      '3000',
+      '--flows',
+      '60',
+      '--vlan',
+      '10',
+      '--seed',
+      '8',
+      '--snaplen',
+      '128',
+    ]);
     const config = writeDaemonConfig(dir, [
       'enis:',
       '  - { id: eni-replay0, interface: flr0, mac: "00:16:3e:00:00:05", ips: [10.0.0.5, "fd00::a00:5"], vpcId: vpc-r, vswitchId: vsw-r, vmId: i-r }',
@@ -97,14 +145,20 @@ describe.skipIf(!canRun)('live capture through the kernel equals the replay of t
     const live = readRecords(out) as Rec[];
     expect(live.filter((r) => r['log-status'] === 'SKIPDATA')).toEqual([]);
     const replayOut = join(dir, 'replay.jsonl');
-    const replay = spawn(process.execPath, [BIN, 'replay', '--pcap', oracle, '--config', config, '--output', replayOut], { stdio: 'ignore' });
+    const replay = spawn(
+      process.execPath,
+      [BIN, 'replay', '--pcap', oracle, '--config', config, '--output', replayOut],
+      { stdio: 'ignore' },
+    );
     expect(await new Promise((r) => replay.on('exit', r))).toBe(0);
-    const fromFile = okFlows(readRecords(replayOut) as Rec[]);
+    const fromFile = okFlows(readRecords(replayOut));
     const fromLive = okFlows(live);
     expect(fromLive.size).toBeGreaterThan(600);
     expect([...fromLive.entries()].sort()).toEqual([...fromFile.entries()].sort());
     // Traffic spans two windows: some flows were split at the boundary.
-    expect(new Set(live.filter((r) => r['log-status'] === 'OK').map((r) => Math.floor(Number(r.start) / WINDOW_SEC))).size).toBeGreaterThanOrEqual(2);
+    expect(
+      new Set(live.filter((r) => r['log-status'] === 'OK').map((r) => Math.floor(Number(r.start) / WINDOW_SEC))).size,
+    ).toBeGreaterThanOrEqual(2);
     const packets = [...fromLive.values()].reduce((n, v) => n + v.packets, 0);
     expect(packets).toBe(27000);
   }, 90_000);

@@ -4,10 +4,18 @@
  * bytes, a TCP exchange checked against tcpdump on the same device, NODATA for an idle ENI, an
  * interface created while the daemon runs, and SIGTERM writing the partial window.
  */
-import { spawn, execFileSync } from 'node:child_process';
+import type { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonProcess, bundleDaemon, readRecords, sleep, sleepUntilWindowOffset, writeDaemonConfig } from '../helpers/daemon-process';
+import {
+  DaemonProcess,
+  bundleDaemon,
+  readRecords,
+  sleep,
+  sleepUntilWindowOffset,
+  writeDaemonConfig,
+} from '../helpers/daemon-process';
 import { NetnsLab, udpSenderScript } from '../helpers/netns';
 import { tempDirForFile } from '../helpers/temp-dir';
 
@@ -41,7 +49,13 @@ describe.skipIf(!canRun)('flowlog-agent run in network namespaces', () => {
         [ENI0, 'fldl0'],
         [ENI1, 'fldl1'],
         [ENI2, 'fldl2'],
-      ].flatMap(([id, dev]) => [`  - id: ${id}`, `    interface: ${dev}`, '    vpcId: vpc-live', '    vswitchId: vsw-live', '    vmId: i-live']),
+      ].flatMap(([id, dev]) => [
+        `  - id: ${id}`,
+        `    interface: ${dev}`,
+        '    vpcId: vpc-live',
+        '    vswitchId: vsw-live',
+        '    vmId: i-live',
+      ]),
       'flowLogs:',
       '  - id: fl-live',
       '    resourceType: vpc',
@@ -64,7 +78,10 @@ describe.skipIf(!canRun)('flowlog-agent run in network namespaces', () => {
   it('writes exact UDP counts, tcpdump-equal TCP counts, direction and ids; NODATA for the idle ENI', async () => {
     udpWindow = await sleepUntilWindowOffset(WINDOW_SEC, 1);
     // 50 datagrams of 100 bytes payload: 50 packets, 50 * (20 IP + 8 UDP + 100) bytes, inbound.
-    const receiver = lab.spawn(nsA, 'python3', ['-c', 'import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("10.201.1.1",5001))\ntime.sleep(4)']);
+    const receiver = lab.spawn(nsA, 'python3', [
+      '-c',
+      'import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("10.201.1.1",5001))\ntime.sleep(4)',
+    ]);
     await sleep(300);
     lab.exec(nsB, 'python3', ['-c', udpSenderScript('10.201.1.1', 5001, 50, 100, 40001)]);
     // A TCP exchange: 3000 bytes up, echoed back.
@@ -81,7 +98,9 @@ describe.skipIf(!canRun)('flowlog-agent run in network namespaces', () => {
     receiver.kill();
     await sleep((udpWindow + WINDOW_SEC + GRACE_SEC + 1) * 1000 - Date.now());
 
-    const recs = readRecords(out).filter((r) => Number(r.start) >= udpWindow && Number(r.end) <= udpWindow + WINDOW_SEC);
+    const recs = readRecords(out).filter(
+      (r) => Number(r.start) >= udpWindow && Number(r.end) <= udpWindow + WINDOW_SEC,
+    );
     const udp = recs.filter((r) => r.protocol === '17');
     expect(udp).toEqual([
       expect.objectContaining({
@@ -109,7 +128,26 @@ describe.skipIf(!canRun)('flowlog-agent run in network namespaces', () => {
     tcpdump?.kill('SIGINT');
     await new Promise((r) => tcpdump?.on('exit', r));
     tcpdump = null;
-    const fields = execFileSync('tshark', ['-r', pcapPath, '-T', 'fields', '-e', 'eth.src', '-e', 'ip.len', '-e', 'frame.time_epoch', '-e', 'ip.hdr_len', '-e', 'tcp.hdr_len'], { encoding: 'utf8' })
+    const fields = execFileSync(
+      'tshark',
+      [
+        '-r',
+        pcapPath,
+        '-T',
+        'fields',
+        '-e',
+        'eth.src',
+        '-e',
+        'ip.len',
+        '-e',
+        'frame.time_epoch',
+        '-e',
+        'ip.hdr_len',
+        '-e',
+        'tcp.hdr_len',
+      ],
+      { encoding: 'utf8' },
+    )
       .trim()
       .split('\n')
       .map((l) => l.split('\t'));
@@ -126,17 +164,31 @@ describe.skipIf(!canRun)('flowlog-agent run in network namespaces', () => {
     };
     const tcp = (dir: string) => {
       const rows = recs.filter((r) => r.protocol === '6' && r.direction === dir);
-      return { packets: rows.reduce((n, r) => n + Number(r.packets), 0), bytes: rows.reduce((n, r) => n + Number(r.bytes), 0) };
+      return {
+        packets: rows.reduce((n, r) => n + Number(r.packets), 0),
+        bytes: rows.reduce((n, r) => n + Number(r.bytes), 0),
+      };
     };
     expect(expected(false).packets).toBeGreaterThan(4); // SYN, data, ACKs, FIN at least
     expect(tcp('in')).toEqual(expected(false));
     expect(tcp('out')).toEqual(expected(true));
     for (const r of recs.filter((r) => r.protocol === '6')) {
-      expect(r.direction === 'in' ? [r.srcaddr, r.dstaddr, r.dstport] : [r.dstaddr, r.srcaddr, r.srcport]).toEqual(['10.201.1.2', '10.201.1.1', '5002']);
+      expect(r.direction === 'in' ? [r.srcaddr, r.dstaddr, r.dstport] : [r.dstaddr, r.srcaddr, r.srcport]).toEqual([
+        '10.201.1.2',
+        '10.201.1.1',
+        '5002',
+      ]);
     }
 
     const idle = recs.filter((r) => r['eni-id'] === ENI1);
-    expect(idle).toEqual([expect.objectContaining({ 'log-status': 'NODATA', start: String(udpWindow), end: String(udpWindow + WINDOW_SEC), packets: '-' })]);
+    expect(idle).toEqual([
+      expect.objectContaining({
+        'log-status': 'NODATA',
+        start: String(udpWindow),
+        end: String(udpWindow + WINDOW_SEC),
+        packets: '-',
+      }),
+    ]);
     expect(readRecords(out).filter((r) => r['log-status'] === 'SKIPDATA')).toEqual([]);
   });
 
@@ -147,7 +199,10 @@ describe.skipIf(!canRun)('flowlog-agent run in network namespaces', () => {
     expect(Date.now() - created).toBeLessThan(10_000);
 
     const window = await sleepUntilWindowOffset(WINDOW_SEC, 1);
-    const receiver = lab.spawn(nsA, 'python3', ['-c', 'import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("10.201.3.1",5003))\ntime.sleep(3)']);
+    const receiver = lab.spawn(nsA, 'python3', [
+      '-c',
+      'import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("10.201.3.1",5003))\ntime.sleep(3)',
+    ]);
     await sleep(200);
     lab.exec(nsB, 'python3', ['-c', udpSenderScript('10.201.3.1', 5003, 7, 10, 40003)]);
     await sleep(500);
@@ -157,7 +212,14 @@ describe.skipIf(!canRun)('flowlog-agent run in network namespaces', () => {
 
     const partial = readRecords(out).filter((r) => Number(r.start) >= window);
     expect(partial).toContainEqual(
-      expect.objectContaining({ 'eni-id': ENI2, srcaddr: '10.201.3.2', dstport: '5003', direction: 'in', packets: '7', bytes: String(7 * 38) }),
+      expect.objectContaining({
+        'eni-id': ENI2,
+        srcaddr: '10.201.3.2',
+        dstport: '5003',
+        direction: 'in',
+        packets: '7',
+        bytes: String(7 * 38),
+      }),
     );
     // fldl2 appearing changed nothing of the others' windows: their one NODATA is the stop's partial window.
     const nodata = partial.filter((r) => r['log-status'] === 'NODATA');

@@ -7,7 +7,14 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonProcess, bundleDaemon, readRecords, sleep, sleepUntilWindowOffset, writeDaemonConfig } from '../helpers/daemon-process';
+import {
+  DaemonProcess,
+  bundleDaemon,
+  readRecords,
+  sleep,
+  sleepUntilWindowOffset,
+  writeDaemonConfig,
+} from '../helpers/daemon-process';
 import { NetnsLab, udpSenderScript } from '../helpers/netns';
 import { tempDirForFile } from '../helpers/temp-dir';
 
@@ -82,7 +89,9 @@ describe.skipIf(!canRun)('capture loss becomes SKIPDATA', () => {
     receiver.kill();
 
     const recs = readRecords(out);
-    const quietRecs = recs.filter((r) => r.start === String(quiet) || (Number(r.start) >= quiet && Number(r.end) <= quiet + WINDOW_SEC));
+    const quietRecs = recs.filter(
+      (r) => r.start === String(quiet) || (Number(r.start) >= quiet && Number(r.end) <= quiet + WINDOW_SEC),
+    );
     expect(quietRecs.filter((r) => r['log-status'] === 'SKIPDATA')).toEqual([]);
     expect(quietRecs).toContainEqual(expect.objectContaining({ dstport: '6000', packets: '5', bytes: String(5 * 48) }));
 
@@ -90,7 +99,9 @@ describe.skipIf(!canRun)('capture loss becomes SKIPDATA', () => {
     const skip = recs.filter((r) => r['log-status'] === 'SKIPDATA');
     const skipped = skip.reduce((n, r) => n + Number(r.packets), 0);
     expect(skipped).toBeGreaterThan(0);
-    expect(skip.every((r) => r['eni-id'] === 'eni-loss0' && r.bytes === '-' && Number(r.start) >= burstWindow)).toBe(true);
+    expect(skip.every((r) => r['eni-id'] === 'eni-loss0' && r.bytes === '-' && Number(r.start) >= burstWindow)).toBe(
+      true,
+    );
     expect(burstOk + skipped).toBe(BURST);
   });
 });

@@ -10,7 +10,14 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRIC_NAMES } from '../../src/metrics/metric-registry';
-import { bundleDaemon, readRecords, sleep, sleepUntilWindowOffset, writeDaemonConfig, type DaemonProcess } from '../helpers/daemon-process';
+import {
+  bundleDaemon,
+  readRecords,
+  sleep,
+  sleepUntilWindowOffset,
+  writeDaemonConfig,
+  type DaemonProcess,
+} from '../helpers/daemon-process';
 import { httpGetInNamespace, sampleValue, scrapeMetrics, startDaemonWithSinks } from '../helpers/daemon-scrape';
 import { NetnsLab, udpSenderScript } from '../helpers/netns';
 import { tempDirForFile } from '../helpers/temp-dir';
@@ -52,7 +59,10 @@ describe.skipIf(!canRun)('daemon metrics and health endpoint', () => {
       `  - { id: fl-sls, resourceType: eni, resourceId: eni-m0, aggregationInterval: "${WINDOW_SEC}s", sink: { type: sls, project: flowlog-test, logstore: down-store, endpoint: "http://127.0.0.1:9" } }`,
       `  - { id: fl-m1, resourceType: eni, resourceId: eni-m1, aggregationInterval: "${WINDOW_SEC}s", sink: { type: file, path: ${join(dir, 'm1.jsonl')} } }`,
     ]);
-    const env = { ALIBABA_CLOUD_ACCESS_KEY_ID: 'test-access-key-id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'test-access-key-secret' };
+    const env = {
+      ALIBABA_CLOUD_ACCESS_KEY_ID: 'test-access-key-id',
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'test-access-key-secret',
+    };
     daemon = startDaemonWithSinks(lab, nsA, bundleDaemon(dir), configPath, env);
     await daemon.waitForLog('daemon started', 15_000);
   });
@@ -70,13 +80,19 @@ describe.skipIf(!canRun)('daemon metrics and health endpoint', () => {
 
   it('counts packets and bytes per ENI, records per flow log and status, sink batches', async () => {
     // A bound receiver: no ICMP port-unreachable replies join the count.
-    const receiver = lab.spawn(nsA, 'python3', ['-c', 'import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("10.203.1.1",5001))\ntime.sleep(5)']);
+    const receiver = lab.spawn(nsA, 'python3', [
+      '-c',
+      'import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("10.203.1.1",5001))\ntime.sleep(5)',
+    ]);
     await sleep(300);
     const window = await sleepUntilWindowOffset(WINDOW_SEC, 0.3);
     lab.exec(nsB, 'python3', ['-c', udpSenderScript('10.203.1.1', 5001, DATAGRAMS, PAYLOAD, 41001)]);
     // A reload mid-window that edits another ENI's flow log: applied in place, the flow stays
     // whole (one record) and the counters run on. The same content again is no reload at all.
-    writeFileSync(configPath, readFileSync(configPath, 'utf8').replace('resourceId: eni-m1,', 'resourceId: eni-m1, trafficType: accept,'));
+    writeFileSync(
+      configPath,
+      readFileSync(configPath, 'utf8').replace('resourceId: eni-m1,', 'resourceId: eni-m1, trafficType: accept,'),
+    );
     daemon.child.kill('SIGHUP');
     await daemon.waitForLog('config reloaded', 5000);
     daemon.child.kill('SIGHUP');
@@ -122,7 +138,8 @@ describe.skipIf(!canRun)('daemon metrics and health endpoint', () => {
     expect(sampleValue(m, METRIC_NAMES.configReloads, { result: 'ok' })).toBe(1);
     expect(sampleValue(m, METRIC_NAMES.configReloads, { result: 'failed' })).toBe(0);
     // The file holds what was counted as delivered: the UDP flow, exact to the packet and byte.
-    for (const r of udp) expect(r).toMatchObject({ 'eni-id': 'eni-m0', dstport: '5001', direction: 'in', 'log-status': 'OK' });
+    for (const r of udp)
+      expect(r).toMatchObject({ 'eni-id': 'eni-m0', dstport: '5001', direction: 'in', 'log-status': 'OK' });
     expect(udp.reduce((n, r) => n + Number(r.packets), 0)).toBe(DATAGRAMS);
     expect(udp.reduce((n, r) => n + Number(r.bytes), 0)).toBe(DATAGRAMS * (28 + PAYLOAD));
   });
@@ -135,7 +152,10 @@ describe.skipIf(!canRun)('daemon metrics and health endpoint', () => {
       res = httpGetInNamespace(lab, nsA, `${BASE}/healthz`);
     }
     expect(res.status).toBe(503);
-    const report = JSON.parse(res.body) as { status: string; problems: Array<{ kind: string; sink?: string; message: string }> };
+    const report = JSON.parse(res.body) as {
+      status: string;
+      problems: Array<{ kind: string; sink?: string; message: string }>;
+    };
     expect(report.status).toBe('unhealthy');
     expect(report.problems).toEqual([expect.objectContaining({ code: 'sink_failing', kind: 'sink', sink: SLS_SINK })]);
     expect(report.problems[0].message).toContain(SLS_SINK);
@@ -147,7 +167,8 @@ describe.skipIf(!canRun)('daemon metrics and health endpoint', () => {
     const deadline = Date.now() + 10_000;
     while (!problems.some((p) => p.kind === 'capture') && Date.now() < deadline) {
       await sleep(300);
-      problems = (JSON.parse(httpGetInNamespace(lab, nsA, `${BASE}/healthz`).body) as { problems: typeof problems }).problems;
+      problems = (JSON.parse(httpGetInNamespace(lab, nsA, `${BASE}/healthz`).body) as { problems: typeof problems })
+        .problems;
     }
     expect(problems).toContainEqual(expect.objectContaining({ kind: 'capture', device: 'fldm1', eni: 'eni-m1' }));
   });
@@ -156,13 +177,20 @@ describe.skipIf(!canRun)('daemon metrics and health endpoint', () => {
     const text = readFileSync(configPath, 'utf8')
       .replace('127.0.0.1:9465', '127.0.0.1:9467')
       .replace(`path: ${join(dir, 'm1.jsonl')}`, `path: ${join(dir, 'm1-new.jsonl')}`)
-      .replace('flowLogs:\n', `flowLogs:\n  - { id: fl-new, resourceType: eni, resourceId: eni-m1, aggregationInterval: "${WINDOW_SEC}s", sink: { type: file, path: ${join(dir, 'fl-new.jsonl')} } }\n`);
+      .replace(
+        'flowLogs:\n',
+        `flowLogs:\n  - { id: fl-new, resourceType: eni, resourceId: eni-m1, aggregationInterval: "${WINDOW_SEC}s", sink: { type: file, path: ${join(dir, 'fl-new.jsonl')} } }\n`,
+      );
     writeFileSync(configPath, text);
     daemon.child.kill('SIGHUP');
     await daemon.waitForLog('metrics endpoint listening', 5000, (l) => l.url === 'http://127.0.0.1:9467');
-    const opened = daemon.logLines().find((l) => typeof l.msg === 'string' && l.msg.startsWith('opened the sinks of flow logs added'));
+    const opened = daemon
+      .logLines()
+      .find((l) => typeof l.msg === 'string' && l.msg.startsWith('opened the sinks of flow logs added'));
     expect(opened).toMatchObject({ flowLogs: ['fl-new'] });
-    const moved = daemon.logLines().find((l) => typeof l.msg === 'string' && l.msg.startsWith('moved flow logs to their changed sinks'));
+    const moved = daemon
+      .logLines()
+      .find((l) => typeof l.msg === 'string' && l.msg.startsWith('moved flow logs to their changed sinks'));
     expect(moved).toMatchObject({ level: 30, flowLogs: ['fl-m1'] });
     const m = scrapeMetrics(lab, nsA, 'http://127.0.0.1:9467');
     expect(sampleValue(m, METRIC_NAMES.configReloads, { result: 'ok' })).toBe(2);
@@ -173,13 +201,21 @@ describe.skipIf(!canRun)('daemon metrics and health endpoint', () => {
     const until = Date.now() + 4 * WINDOW_SEC * 1000 + 4000;
     // fl-m1's records now go to its new file, and no longer to the old one.
     const movedFile = join(dir, 'm1-new.jsonl');
-    const oldLines = existsSync(join(dir, 'm1.jsonl')) ? readFileSync(join(dir, 'm1.jsonl'), 'utf8').split('\n').length : 0;
-    const ready = () => existsSync(newFile) && readFileSync(newFile, 'utf8').includes('"eni-id":"eni-m1"') && existsSync(movedFile) && readFileSync(movedFile, 'utf8').includes('"eni-id":"eni-m1"');
+    const oldLines = existsSync(join(dir, 'm1.jsonl'))
+      ? readFileSync(join(dir, 'm1.jsonl'), 'utf8').split('\n').length
+      : 0;
+    const ready = () =>
+      existsSync(newFile) &&
+      readFileSync(newFile, 'utf8').includes('"eni-id":"eni-m1"') &&
+      existsSync(movedFile) &&
+      readFileSync(movedFile, 'utf8').includes('"eni-id":"eni-m1"');
     while (!ready() && Date.now() < until) await sleep(250);
     expect(readFileSync(newFile, 'utf8')).toContain('"eni-id":"eni-m1"');
     expect(readFileSync(movedFile, 'utf8')).toContain('"eni-id":"eni-m1"');
     await sleep(2 * WINDOW_SEC * 1000);
-    const oldNow = existsSync(join(dir, 'm1.jsonl')) ? readFileSync(join(dir, 'm1.jsonl'), 'utf8').split('\n').length : 0;
+    const oldNow = existsSync(join(dir, 'm1.jsonl'))
+      ? readFileSync(join(dir, 'm1.jsonl'), 'utf8').split('\n').length
+      : 0;
     expect(oldNow).toBe(oldLines);
   });
 });

@@ -8,7 +8,14 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleDaemon, readRecords, sleep, sleepUntilWindowOffset, writeDaemonConfig, type DaemonProcess } from '../helpers/daemon-process';
+import {
+  bundleDaemon,
+  readRecords,
+  sleep,
+  sleepUntilWindowOffset,
+  writeDaemonConfig,
+  type DaemonProcess,
+} from '../helpers/daemon-process';
 import { httpGetInNamespace, startDaemonWithSinks } from '../helpers/daemon-scrape';
 import { NetnsLab, udpSenderScript } from '../helpers/netns';
 import { tempDirForFile } from '../helpers/temp-dir';
@@ -82,7 +89,9 @@ describe.skipIf(!canRun)('NFLOG drops in the daemon become REJECT records', () =
     expect(failure.msg).toMatch(/^open capture device nflog:9: /);
     const health = httpGetInNamespace(lab, nsA, 'http://127.0.0.1:9466/healthz');
     expect(health.status).toBe(503);
-    expect(JSON.parse(health.body).problems).toEqual([expect.objectContaining({ kind: 'capture', device: 'nflog:9', eni: 'eni-n0' })]);
+    expect(JSON.parse(health.body).problems).toEqual([
+      expect.objectContaining({ kind: 'capture', device: 'nflog:9', eni: 'eni-n0' }),
+    ]);
 
     holder?.kill('SIGTERM');
     holder = null;
@@ -91,15 +100,25 @@ describe.skipIf(!canRun)('NFLOG drops in the daemon become REJECT records', () =
   });
 
   it('writes the dropped datagrams as one REJECT record with the count nftables dropped, the others as ACCEPT', async () => {
-    const receiver = lab.spawn(nsA, 'python3', ['-c', `import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("${SRV}",5001))\ntime.sleep(5)`]);
+    const receiver = lab.spawn(nsA, 'python3', [
+      '-c',
+      `import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("${SRV}",5001))\ntime.sleep(5)`,
+    ]);
     await sleep(300);
     const window = await sleepUntilWindowOffset(WINDOW_SEC, 0.3);
     lab.exec(nsB, 'python3', ['-c', udpSenderScript(SRV, 5009, DROPPED, PAYLOAD, 42009)]);
     lab.exec(nsB, 'python3', ['-c', udpSenderScript(SRV, 5001, ACCEPTED, PAYLOAD, 42001)]);
     const windowDone = (window + WINDOW_SEC + GRACE_SEC) * 1000;
-    const inWindow = (path: string) => readRecords(path).filter((r) => Number(r.start) >= window && Number(r.end) <= window + WINDOW_SEC && r['log-status'] === 'OK');
+    const inWindow = (path: string) =>
+      readRecords(path).filter(
+        (r) => Number(r.start) >= window && Number(r.end) <= window + WINDOW_SEC && r['log-status'] === 'OK',
+      );
     const deadline = windowDone + 8000;
-    while ((Date.now() < windowDone || inWindow(allPath).length < 2 || inWindow(rejectPath).length < 1) && Date.now() < deadline) await sleep(200);
+    while (
+      (Date.now() < windowDone || inWindow(allPath).length < 2 || inWindow(rejectPath).length < 1) &&
+      Date.now() < deadline
+    )
+      await sleep(200);
     receiver.kill();
 
     const counters = lab.exec(nsA, 'nft', ['list', 'table', 'inet', 'flowlog_daemon_nflog']);
@@ -107,12 +126,37 @@ describe.skipIf(!canRun)('NFLOG drops in the daemon become REJECT records', () =
     expect(droppedByKernel).toBe(DROPPED);
     expect(Number(/dport 5001 counter packets (\d+)/.exec(counters)?.[1])).toBe(ACCEPTED);
 
-    const common = { 'eni-id': 'eni-n0', srcaddr: CLI, dstaddr: SRV, protocol: '17', direction: 'in', 'log-status': 'OK' };
-    const rejected = { ...common, srcport: '42009', dstport: '5009', packets: String(droppedByKernel), bytes: String(droppedByKernel * (28 + PAYLOAD)), action: 'REJECT' };
-    const accepted = { ...common, srcport: '42001', dstport: '5001', packets: String(ACCEPTED), bytes: String(ACCEPTED * (28 + PAYLOAD)), action: 'ACCEPT' };
-    const sortByPort = (rs: Array<Record<string, string>>) => [...rs].sort((a, b) => Number(a.dstport) - Number(b.dstport));
+    const common = {
+      'eni-id': 'eni-n0',
+      srcaddr: CLI,
+      dstaddr: SRV,
+      protocol: '17',
+      direction: 'in',
+      'log-status': 'OK',
+    };
+    const rejected = {
+      ...common,
+      srcport: '42009',
+      dstport: '5009',
+      packets: String(droppedByKernel),
+      bytes: String(droppedByKernel * (28 + PAYLOAD)),
+      action: 'REJECT',
+    };
+    const accepted = {
+      ...common,
+      srcport: '42001',
+      dstport: '5001',
+      packets: String(ACCEPTED),
+      bytes: String(ACCEPTED * (28 + PAYLOAD)),
+      action: 'ACCEPT',
+    };
+    const sortByPort = (rs: Array<Record<string, string>>) =>
+      [...rs].sort((a, b) => Number(a.dstport) - Number(b.dstport));
     // The device saw the dropped datagrams before the input hook too: that ACCEPT twin is netted away.
-    expect(sortByPort(inWindow(allPath))).toEqual([expect.objectContaining(accepted), expect.objectContaining(rejected)]);
+    expect(sortByPort(inWindow(allPath))).toEqual([
+      expect.objectContaining(accepted),
+      expect.objectContaining(rejected),
+    ]);
     expect(inWindow(rejectPath)).toEqual([expect.objectContaining(rejected)]);
   });
 });

@@ -15,9 +15,36 @@ import { tempDirForFile } from '../helpers/temp-dir';
 const canRun = NetnsLab.available();
 const PAYLOAD = 60;
 const TUNNELS = [
-  { dev: 'flovx0', kind: 'vxlan', vni: 1001, port: 4789, local: '10.0.0.5', remote: '10.0.0.99', count: 30, srcPort: 42000 },
-  { dev: 'flovx1', kind: 'vxlan', vni: 1002, port: 4789, local: '10.0.1.5', remote: '10.0.1.99', count: 20, srcPort: 42001 },
-  { dev: 'flovx2', kind: 'vxlan', vni: 1003, port: 8472, local: '10.0.2.5', remote: '10.0.2.99', count: 10, srcPort: 42002 },
+  {
+    dev: 'flovx0',
+    kind: 'vxlan',
+    vni: 1001,
+    port: 4789,
+    local: '10.0.0.5',
+    remote: '10.0.0.99',
+    count: 30,
+    srcPort: 42000,
+  },
+  {
+    dev: 'flovx1',
+    kind: 'vxlan',
+    vni: 1002,
+    port: 4789,
+    local: '10.0.1.5',
+    remote: '10.0.1.99',
+    count: 20,
+    srcPort: 42001,
+  },
+  {
+    dev: 'flovx2',
+    kind: 'vxlan',
+    vni: 1003,
+    port: 8472,
+    local: '10.0.2.5',
+    remote: '10.0.2.99',
+    count: 10,
+    srcPort: 42002,
+  },
 ] as const;
 
 describe.skipIf(!canRun)('an overlay device (VXLAN on the underlay)', () => {
@@ -37,7 +64,20 @@ describe.skipIf(!canRun)('an overlay device (VXLAN on the underlay)', () => {
       [hv2, '192.168.77.2', '192.168.77.1', 'flou1', 'remote'],
     ] as const) {
       for (const t of TUNNELS) {
-        const args = ['type', t.kind, 'id', String(t.vni), 'local', me, 'remote', peer, 'dstport', String(t.port), 'dev', under];
+        const args = [
+          'type',
+          t.kind,
+          'id',
+          String(t.vni),
+          'local',
+          me,
+          'remote',
+          peer,
+          'dstport',
+          String(t.port),
+          'dev',
+          under,
+        ];
         lab.exec(ns, 'ip', ['link', 'add', t.dev, ...args]);
         lab.exec(ns, 'ip', ['addr', 'add', `${end === 'local' ? t.local : t.remote}/24`, 'dev', t.dev]);
         lab.exec(ns, 'ip', ['link', 'set', t.dev, 'up']);
@@ -71,19 +111,31 @@ describe.skipIf(!canRun)('an overlay device (VXLAN on the underlay)', () => {
     const started = await daemon.waitForLog('capture started', 5_000, (l) => l.device === 'flou0');
     expect(started).toMatchObject({ shared: true, overlay: true });
     const receivers = TUNNELS.map((t) =>
-      lab.spawn(hv2, 'python3', ['-c', `import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("${t.remote}",7000))\ntime.sleep(8)`]),
+      lab.spawn(hv2, 'python3', [
+        '-c',
+        `import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("${t.remote}",7000))\ntime.sleep(8)`,
+      ]),
     );
     await sleep(300);
-    for (const t of TUNNELS) lab.exec(hv1, 'python3', ['-c', udpSenderScript(t.remote, 7000, t.count, PAYLOAD, t.srcPort)]);
+    for (const t of TUNNELS)
+      lab.exec(hv1, 'python3', ['-c', udpSenderScript(t.remote, 7000, t.count, PAYLOAD, t.srcPort)]);
     await sleep(500);
     expect(await daemon.stop('SIGTERM')).toBe(0);
     for (const r of receivers) r.kill();
 
     const udp = readRecords(out).filter((r) => r.protocol === '17' && r['log-status'] === 'OK');
-    const got = udp.map((r) => `${r['eni-id']} ${r.direction} ${r.srcaddr}:${r.srcport} ${r.dstaddr}:${r.dstport} ${r.packets} ${r.bytes} ${r['tunnel-srcaddr']} ${r['tunnel-dstaddr']} ${r.vni}`).sort();
+    const got = udp
+      .map(
+        (r) =>
+          `${r['eni-id']} ${r.direction} ${r.srcaddr}:${r.srcport} ${r.dstaddr}:${r.dstport} ${r.packets} ${r.bytes} ${r['tunnel-srcaddr']} ${r['tunnel-dstaddr']} ${r.vni}`,
+      )
+      .sort();
     const eniOf = ['eni-a', 'eni-b', 'eni-c'];
     expect(got).toEqual(
-      TUNNELS.map((t, i) => `${eniOf[i]} out ${t.local}:${t.srcPort} ${t.remote}:7000 ${t.count} ${t.count * (28 + PAYLOAD)} 192.168.77.1 192.168.77.2 ${t.vni}`).sort(),
+      TUNNELS.map(
+        (t, i) =>
+          `${eniOf[i]} out ${t.local}:${t.srcPort} ${t.remote}:7000 ${t.count} ${t.count * (28 + PAYLOAD)} 192.168.77.1 192.168.77.2 ${t.vni}`,
+      ).sort(),
     );
     expect(readRecords(out).filter((r) => r['log-status'] === 'SKIPDATA')).toEqual([]);
   });

@@ -22,7 +22,10 @@ describe('systemd/flowlog-agent.service', () => {
     ['CacheDirectory', 'flowlog-agent'],
     ['Restart', 'on-failure'],
     // No /bin/kill (procps): the shipped runtime sends the signal.
-    ['ExecReload', `/usr/lib/flowlog-agent/node/bin/node -e "process.kill(Number(process.argv[1]), 'SIGHUP')" $MAINPID`],
+    [
+      'ExecReload',
+      `/usr/lib/flowlog-agent/node/bin/node -e "process.kill(Number(process.argv[1]), 'SIGHUP')" $MAINPID`,
+    ],
     ['User', 'flowlog-agent'],
   ])('sets %s=%s', (key, value) => {
     expect(unitText.split('\n')).toContain(`${key}=${value}`);
@@ -34,7 +37,12 @@ describe('systemd/flowlog-agent.service', () => {
   it.skipIf(analyze.status !== 0)('passes systemd-analyze verify', () => {
     const dir = tempDirForFile('unit');
     const unit = join(dir, 'flowlog-agent.service');
-    writeFileSync(unit, unitText.replace('/usr/bin/flowlog-agent', join(REPO, 'bin/flowlog-agent')).replace('/usr/lib/flowlog-agent/node/bin/node', process.execPath));
+    writeFileSync(
+      unit,
+      unitText
+        .replace('/usr/bin/flowlog-agent', join(REPO, 'bin/flowlog-agent'))
+        .replace('/usr/lib/flowlog-agent/node/bin/node', process.execPath),
+    );
     const r = spawnSync('systemd-analyze', ['verify', '--man=no', unit], { encoding: 'utf8' });
     expect(r.stderr.trim()).toBe('');
     expect(r.status).toBe(0);

@@ -38,7 +38,10 @@ describe.skipIf(!canRun)('a reload storm under steady traffic', () => {
     configPath = writeDaemonConfig(dir, [
       'metrics: { listen: "127.0.0.1:9472" }',
       'enis:',
-      ...[0, 1].map((i) => `  - { id: eni-r${i}, interface: ${vms.device(i)}, mac: "${vms.vmMac(i)}", ips: [${vms.vmAddress(i)}], vpcId: vpc-r, vswitchId: vsw-r, vmId: i-r${i} }`),
+      ...[0, 1].map(
+        (i) =>
+          `  - { id: eni-r${i}, interface: ${vms.device(i)}, mac: "${vms.vmMac(i)}", ips: [${vms.vmAddress(i)}], vpcId: vpc-r, vswitchId: vsw-r, vmId: i-r${i} }`,
+      ),
       'flowLogs:',
       `  - { id: fl-r, resourceType: vpc, resourceId: vpc-r, aggregationInterval: "${WINDOW_SEC}s", sink: { type: file, path: unused.jsonl } }`,
     ]);
@@ -68,18 +71,32 @@ describe.skipIf(!canRun)('a reload storm under steady traffic', () => {
     const samples = await sampled;
     await sleep((first + WINDOWS * WINDOW_SEC + GRACE_SEC + 1) * 1000 - Date.now());
 
-    const recs = readRecords(out).filter((r) => Number(r.start) >= first && Number(r.start) < first + WINDOWS * WINDOW_SEC);
+    const recs = readRecords(out).filter(
+      (r) => Number(r.start) >= first && Number(r.start) < first + WINDOWS * WINDOW_SEC,
+    );
     for (let w = 0; w < WINDOWS; w++) {
       const s = first + w * WINDOW_SEC;
-      const ok = recs.filter((r) => r['eni-id'] === 'eni-r0' && r['log-status'] === 'OK' && Number(r.start) >= s && Number(r.start) < s + WINDOW_SEC);
+      const ok = recs.filter(
+        (r) =>
+          r['eni-id'] === 'eni-r0' &&
+          r['log-status'] === 'OK' &&
+          Number(r.start) >= s &&
+          Number(r.start) < s + WINDOW_SEC,
+      );
       // Each flow once, with every packet the device carried in the window between them.
-      expect(ok.map((r) => r.srcport).sort()).toEqual(Array.from({ length: FLOWS }, (_, f) => String(40000 + f)).sort());
+      expect(ok.map((r) => r.srcport).sort()).toEqual(
+        Array.from({ length: FLOWS }, (_, f) => String(40000 + f)).sort(),
+      );
       expect(ok.reduce((n, r) => n + Number(r.packets), 0)).toBe(carried(samples, s * 1000, (s + WINDOW_SEC) * 1000));
-      expect(recs.filter((r) => r['eni-id'] === 'eni-r0' && r['log-status'] !== 'OK' && Number(r.start) === s)).toEqual([]);
+      expect(recs.filter((r) => r['eni-id'] === 'eni-r0' && r['log-status'] !== 'OK' && Number(r.start) === s)).toEqual(
+        [],
+      );
     }
     // The idle ENI: one NODATA per window under each vm-id it had in it (the edits at 7 s and
     // 17 s give windows 0 and 1 two: an ENI whose record attributes change is another ENI).
-    const nodata = recs.filter((r) => r['eni-id'] === 'eni-r1').map((r) => [r['log-status'], String(Number(r.start) - first), r['vm-id']]);
+    const nodata = recs
+      .filter((r) => r['eni-id'] === 'eni-r1')
+      .map((r) => [r['log-status'], String(Number(r.start) - first), r['vm-id']]);
     expect(nodata.sort()).toEqual(
       [
         ['NODATA', '0', 'i-r1'],
@@ -91,29 +108,47 @@ describe.skipIf(!canRun)('a reload storm under steady traffic', () => {
     );
     // One reload per edit: the other SIGHUPs and the file watcher found the content applied.
     expect(daemon.logLines().filter((l) => l.msg === 'config reloaded')).toHaveLength(2);
-    expect(daemon.logLines().filter((l) => l.msg === 'config unchanged: nothing to reload').length).toBeGreaterThanOrEqual(18);
-    expect(sampleValue(scrapeMetrics(lab, vms.hostNs, 'http://127.0.0.1:9472'), METRIC_NAMES.configReloads, { result: 'ok' })).toBe(2);
+    expect(
+      daemon.logLines().filter((l) => l.msg === 'config unchanged: nothing to reload').length,
+    ).toBeGreaterThanOrEqual(18);
+    expect(
+      sampleValue(scrapeMetrics(lab, vms.hostNs, 'http://127.0.0.1:9472'), METRIC_NAMES.configReloads, {
+        result: 'ok',
+      }),
+    ).toBe(2);
   });
 
   it('reopens only the devices a capture-settings change concerns', async () => {
-    const handleLines = () => daemon.logLines().filter((l) => l.msg === 'capture started' || l.msg === 'capture stopped').length;
+    const handleLines = () =>
+      daemon.logLines().filter((l) => l.msg === 'capture started' || l.msg === 'capture stopped').length;
     const before = handleLines();
     const reloads = () => daemon.logLines().filter((l) => l.msg === 'config reloaded').length;
     const reloaded = reloads();
     // A shared device no ENI is counted on: nothing to open, the ENIs' devices untouched.
-    writeFileSync(configPath, readFileSync(configPath, 'utf8').replace('metrics:', 'capture: { devices: [fldrbr0] }\nmetrics:'));
+    writeFileSync(
+      configPath,
+      readFileSync(configPath, 'utf8').replace('metrics:', 'capture: { devices: [fldrbr0] }\nmetrics:'),
+    );
     daemon.child.kill('SIGHUP');
     for (let i = 0; i < 50 && reloads() === reloaded; i++) await sleep(100);
     expect(reloads()).toBe(reloaded + 1);
     await sleep(500);
     expect(handleLines()).toBe(before);
     // Another snaplen concerns every device: each reopened once.
-    writeFileSync(configPath, readFileSync(configPath, 'utf8').replace('capture: { devices: [fldrbr0] }', 'capture: { devices: [fldrbr0], snaplenBytes: 192 }'));
+    writeFileSync(
+      configPath,
+      readFileSync(configPath, 'utf8').replace(
+        'capture: { devices: [fldrbr0] }',
+        'capture: { devices: [fldrbr0], snaplenBytes: 192 }',
+      ),
+    );
     daemon.child.kill('SIGHUP');
     const reopened = await daemon.waitForLog('capture settings changed: reopening the devices concerned', 5000);
     expect(reopened.devices).toEqual([vms.device(0), vms.device(1)]);
     await sleep(500);
-    const opened = daemon.logLines().filter((l) => l.msg === 'capture started' && Number(l.time) >= Number(reopened.time));
+    const opened = daemon
+      .logLines()
+      .filter((l) => l.msg === 'capture started' && Number(l.time) >= Number(reopened.time));
     expect(opened.map((l) => l.device).sort()).toEqual([vms.device(0), vms.device(1)]);
   });
 });

@@ -54,7 +54,10 @@ describe.skipIf(!canRun)('a shared capture device (Linux bridge)', () => {
     expect(missing).toMatchObject({ device: 'flsgone0', failures: 1 });
     // Receivers, so no ICMP port-unreachable joins the traffic.
     const receivers = [1, 2].map((i) =>
-      lab.spawn(vms[i], 'python3', ['-c', `import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("${ips[i]}",7000))\ntime.sleep(6)`]),
+      lab.spawn(vms[i], 'python3', [
+        '-c',
+        `import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("${ips[i]}",7000))\ntime.sleep(6)`,
+      ]),
     );
     await sleep(300);
     lab.exec(vms[0], 'python3', ['-c', udpSenderScript(ips[1], 7000, 30, PAYLOAD, 41000)]); // shared0 -> shared1
@@ -65,7 +68,9 @@ describe.skipIf(!canRun)('a shared capture device (Linux bridge)', () => {
     for (const r of receivers) r.kill();
 
     const udp = readRecords(out).filter((r) => r.protocol === '17' && r['log-status'] === 'OK');
-    const got = udp.map((r) => `${r['eni-id']} ${r.direction} ${r.srcaddr}:${r.srcport} ${r.dstaddr} ${r.packets} ${r.bytes}`).sort();
+    const got = udp
+      .map((r) => `${r['eni-id']} ${r.direction} ${r.srcaddr}:${r.srcport} ${r.dstaddr} ${r.packets} ${r.bytes}`)
+      .sort();
     const b = (n: number) => `${n} ${n * (28 + PAYLOAD)}`;
     expect(got).toEqual(
       [

@@ -11,7 +11,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRIC_NAMES } from '../../src/metrics/metric-registry';
 import type { HealthReport } from '../../src/metrics/health-report';
-import { bundleDaemon, sleep, sleepUntilWindowOffset, writeDaemonConfig, type DaemonProcess } from '../helpers/daemon-process';
+import {
+  bundleDaemon,
+  sleep,
+  sleepUntilWindowOffset,
+  writeDaemonConfig,
+  type DaemonProcess,
+} from '../helpers/daemon-process';
 import { httpGetInNamespace, sampleValue, scrapeMetrics, startDaemonWithSinks } from '../helpers/daemon-scrape';
 import { NetnsLab } from '../helpers/netns';
 import { tempDirForFile } from '../helpers/temp-dir';
@@ -25,7 +31,10 @@ const HOST = '10.208.9.1';
 const PROJECT = 'evict-project';
 const LOGSTORE = 'flowlog';
 const BASE = 'http://127.0.0.1:9466';
-const CREDS = { ALIBABA_CLOUD_ACCESS_KEY_ID: 'test-access-key-id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'test-access-key-secret' };
+const CREDS = {
+  ALIBABA_CLOUD_ACCESS_KEY_ID: 'test-access-key-id',
+  ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'test-access-key-secret',
+};
 const canRun = NetnsLab.available();
 
 describe.skipIf(!canRun)('a spool evicting through an outage', () => {
@@ -100,18 +109,25 @@ describe.skipIf(!canRun)('a spool evicting through an outage', () => {
       if ((sampleValue(m, METRIC_NAMES.spoolSegments, { flow_log: 'fl-ev' }) ?? 1) === 0) break;
       await sleep(500);
     }
-    const lostCounted = sampleValue(m, METRIC_NAMES.outputLostRecords, { flow_log: 'fl-ev', reason: 'spool_full' }) ?? 0;
-    const skipCounted = sampleValue(m, METRIC_NAMES.outputLossSkipdata, { flow_log: 'fl-ev', reason: 'spool_full' }) ?? 0;
+    const lostCounted =
+      sampleValue(m, METRIC_NAMES.outputLostRecords, { flow_log: 'fl-ev', reason: 'spool_full' }) ?? 0;
+    const skipCounted =
+      sampleValue(m, METRIC_NAMES.outputLossSkipdata, { flow_log: 'fl-ev', reason: 'spool_full' }) ?? 0;
     expect(await daemon.stop('SIGTERM')).toBe(0);
 
-    const stored = server.stored(PROJECT, LOGSTORE).map((l) => ({ c: Object.fromEntries(l.contents) as Record<string, string>, pack: l.tags.find(([k]: [string, string]) => k === '__pack_id__')?.[1] }));
+    const stored = server.stored(PROJECT, LOGSTORE).map((l) => ({
+      c: Object.fromEntries(l.contents),
+      pack: l.tags.find(([k]: [string, string]) => k === '__pack_id__')?.[1],
+    }));
     const packsOf = new Map<string, Set<string | undefined>>();
     for (const s of stored) {
       const key = JSON.stringify(s.c);
       (packsOf.get(key) ?? packsOf.set(key, new Set()).get(key))?.add(s.pack);
     }
     for (const packs of packsOf.values()) expect(packs.size).toBe(1); // a copy only under one pack id
-    const records = [...packsOf.keys()].map((k) => JSON.parse(k) as Record<string, string>).filter((r) => r['eni-id'] === 'eni-ev0');
+    const records = [...packsOf.keys()]
+      .map((k) => JSON.parse(k) as Record<string, string>)
+      .filter((r) => r['eni-id'] === 'eni-ev0');
     const ok = records.filter((r) => r['log-status'] === 'OK' && r.dstport === '7300');
     const skip = records.filter((r) => r['log-status'] === 'SKIPDATA');
     // The outage evicted windows: their SKIPDATA is in the Logstore, counted and logged once.
@@ -129,9 +145,13 @@ describe.skipIf(!canRun)('a spool evicting through an outage', () => {
     const windowsWithTraffic = new Set(ok.map((r) => Math.floor(Number(r.start) / W) * W));
     for (const r of skip) for (let w = Number(r.start); w < Number(r.end); w += W) windowsWithTraffic.add(w);
     for (let w = firstWindow; w < lastWindow - W; w += W) {
-      const present = ok.some((r) => Math.floor(Number(r.start) / W) * W === w) || skip.some((r) => Number(r.start) <= w && Number(r.end) >= w + W);
+      const present =
+        ok.some((r) => Math.floor(Number(r.start) / W) * W === w) ||
+        skip.some((r) => Number(r.start) <= w && Number(r.end) >= w + W);
       expect([w, present]).toEqual([w, true]);
     }
-    console.log(`eviction: ${sent} flows sent, ${ok.length} OK records, ${skip.length} SKIPDATA records for ${skipPackets} packets, ${lostCounted} records counted lost`);
+    console.log(
+      `eviction: ${sent} flows sent, ${ok.length} OK records, ${skip.length} SKIPDATA records for ${skipPackets} packets, ${lostCounted} records counted lost`,
+    );
   }, 200_000);
 });

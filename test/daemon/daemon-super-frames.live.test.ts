@@ -90,13 +90,30 @@ describe.skipIf(!canRun)('GSO/GRO super-frames count as the segments the wire ca
   beforeAll(async () => {
     nsHost = lab.namespace('host');
     nsVm = lab.namespace('vm');
-    execFileSync('ip', ['link', 'add', 'fsfv0', 'netns', nsVm, 'type', 'veth', 'peer', 'name', 'fsfh0', 'netns', nsHost]);
+    execFileSync('ip', [
+      'link',
+      'add',
+      'fsfv0',
+      'netns',
+      nsVm,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'fsfh0',
+      'netns',
+      nsHost,
+    ]);
     for (const [ns, dev, v4, v6] of [
       [nsVm, 'fsfv0', VM4, VM6],
       [nsHost, 'fsfh0', HOST4, HOST6],
     ]) {
       // IPv6 without router solicitations or address detection: no stray ICMPv6 while counting.
-      lab.exec(ns, 'sysctl', ['-qw', `net.ipv6.conf.${dev}.router_solicitations=0`, `net.ipv6.conf.${dev}.accept_dad=0`]);
+      lab.exec(ns, 'sysctl', [
+        '-qw',
+        `net.ipv6.conf.${dev}.router_solicitations=0`,
+        `net.ipv6.conf.${dev}.accept_dad=0`,
+      ]);
       lab.exec(ns, 'ip', ['addr', 'add', `${v4}/24`, 'dev', dev]);
       lab.exec(ns, 'ip', ['addr', 'add', `${v6}/64`, 'dev', dev, 'nodad']);
       lab.exec(ns, 'ip', ['link', 'set', dev, 'up']);
@@ -137,12 +154,19 @@ describe.skipIf(!canRun)('GSO/GRO super-frames count as the segments the wire ca
         .map((f) => [prefix + f[0], Number(f[1])]),
     );
   };
-  const deviceFrames = () => ['rx_packets', 'tx_packets'].reduce((n, c) => n + Number(lab.exec(nsHost, 'cat', [`/sys/class/net/fsfh0/statistics/${c}`])), 0);
+  const deviceFrames = () =>
+    ['rx_packets', 'tx_packets'].reduce(
+      (n, c) => n + Number(lab.exec(nsHost, 'cat', [`/sys/class/net/fsfh0/statistics/${c}`])),
+      0,
+    );
 
   /** Runs `traffic` under a daemon (and tcpdump when `pcap` is given); returns records and counter deltas. */
   async function measure(name: string, traffic: () => void, pcap?: string) {
     const out = join(dir, `${name}.jsonl`);
-    const tcpdump = pcap === undefined ? null : lab.spawn(nsHost, 'tcpdump', ['-i', 'fsfh0', '-n', '-s', '128', '-B', '32768', '-w', pcap]);
+    const tcpdump =
+      pcap === undefined
+        ? null
+        : lab.spawn(nsHost, 'tcpdump', ['-i', 'fsfh0', '-n', '-s', '128', '-B', '32768', '-w', pcap]);
     let tcpdumpText = '';
     tcpdump?.stderr?.on('data', (d: Buffer) => (tcpdumpText += d.toString()));
     const daemon = DaemonProcess.start(lab, nsHost, bundle, config, out);
@@ -180,7 +204,8 @@ describe.skipIf(!canRun)('GSO/GRO super-frames count as the segments the wire ca
     }
   }
 
-  const iperf3 = (host: string, extra: string[] = [], port = 5201) => lab.exec(nsVm, 'iperf3', ['-c', host, '-p', String(port), '-n', '8M', ...extra]);
+  const iperf3 = (host: string, extra: string[] = [], port = 5201) =>
+    lab.exec(nsVm, 'iperf3', ['-c', host, '-p', String(port), '-n', '8M', ...extra]);
 
   it.each([
     ['the VM sends, IPv4, offloads on', 'on', 4, 0],
@@ -189,75 +214,100 @@ describe.skipIf(!canRun)('GSO/GRO super-frames count as the segments the wire ca
     ['the VM sends, IPv6, offloads off', 'off', 6, 0],
     ['the VM sends, IPv4, offloads on, the MSS clamped to 1000', 'on', 4, 1000],
     ['the host sends (iperf3 -R), IPv6, offloads on', 'on', 6, -1],
-  ] as const)('TCP bulk, %s: packets are the sender\'s segments, bytes its octets plus the repeated headers', async (_name, offloads, family, advmss) => {
-    for (const [ns, dev] of [
-      [nsVm, 'fsfv0'],
-      [nsHost, 'fsfh0'],
-    ]) {
-      lab.exec(ns, 'ethtool', ['-K', dev, 'tso', offloads, 'gso', offloads, 'gro', offloads, 'tx-udp-segmentation', offloads]);
-    }
-    // advmss: the host announces that MSS (a route's advmss), below what the MTU gives.
-    if (advmss > 0) lab.exec(nsHost, 'ip', ['route', 'replace', `${VM4}/32`, 'dev', 'fsfh0', 'advmss', String(advmss)]);
-    let m: Awaited<ReturnType<typeof measure>>;
-    try {
-      // -1: iperf3 -R, the host sends (its TSO super-frames leave through the ENI's device).
-      m = await measure(`tcp-${offloads}-${family}-${advmss}`, () => iperf3(family === 4 ? HOST4 : HOST6, advmss < 0 ? ['-R'] : []));
-    } finally {
-      if (advmss > 0) lab.exec(nsHost, 'ip', ['route', 'del', `${VM4}/32`, 'dev', 'fsfh0']);
-    }
-    expect(m.records.filter((r) => r['log-status'] === 'SKIPDATA')).toEqual([]);
-    expect(m.started.segments).toBe('kernel');
-    const v = family === 4 ? { req: 'IpOutRequests', oct: 'IpExtOutOctets', icmp: 'IcmpOutMsgs', header: 20 + 32 } : { req: 'Ip6OutRequests', oct: 'Ip6OutOctets', icmp: 'Icmp6OutMsgs', header: 40 + 32 };
-    // Each direction against its sender's own counters: the VM's for `out`, the host's for `in`.
-    const sentBy = { out: '', in: 'host.' };
-    let segments = 0;
-    let skbs = 0;
-    for (const direction of ['out', 'in'] as const) {
-      const p = sentBy[direction];
-      const all = sums(m.records, family, direction);
-      const tcp = sums(m.records, family, direction, '6');
-      // Segments: TCP's own count (data and control connection alike; OutSegs leaves
-      // retransmissions to RetransSegs), whatever the offloads.
-      const sent = m.delta(`${p}TcpOutSegs`) + m.delta(`${p}TcpRetransSegs`);
-      expect(tcp.packets).toBe(sent);
-      expect(all.packets).toBe(sent + m.delta(`${p}${v.icmp}`));
-      // Bytes: the IP layer counted one L3 length per packet it sent (a super-frame once); each
-      // further segment repeats the IP header and the TCP header with its timestamps option.
-      expect(all.bytes).toBe(m.delta(`${p}${v.oct}`) + (all.packets - m.delta(`${p}${v.req}`)) * v.header);
-      segments += all.packets;
-      skbs += m.delta(`${p}${v.req}`);
-    }
-    // Most of 8 MiB of data (iperf3 may end the test with some of it unsent): thousands of segments.
-    expect(sums(m.records, family, advmss < 0 ? 'in' : 'out', '6').packets).toBeGreaterThan(2000);
-    expect(m.framesRead).toBe(m.frames);
-    // The device counts frames: with offloads on one per super-frame, far fewer than the
-    // segments; off, every segment a frame.
-    if (offloads === 'on') expect(m.frames).toBeLessThan(segments / 5);
-    else expect(m.frames).toBe(segments);
-    expect(skbs).toBeLessThanOrEqual(m.frames);
-  }, 60_000);
+  ] as const)(
+    "TCP bulk, %s: packets are the sender's segments, bytes its octets plus the repeated headers",
+    async (_name, offloads, family, advmss) => {
+      for (const [ns, dev] of [
+        [nsVm, 'fsfv0'],
+        [nsHost, 'fsfh0'],
+      ]) {
+        lab.exec(ns, 'ethtool', [
+          '-K',
+          dev,
+          'tso',
+          offloads,
+          'gso',
+          offloads,
+          'gro',
+          offloads,
+          'tx-udp-segmentation',
+          offloads,
+        ]);
+      }
+      // advmss: the host announces that MSS (a route's advmss), below what the MTU gives.
+      if (advmss > 0)
+        lab.exec(nsHost, 'ip', ['route', 'replace', `${VM4}/32`, 'dev', 'fsfh0', 'advmss', String(advmss)]);
+      let m: Awaited<ReturnType<typeof measure>>;
+      try {
+        // -1: iperf3 -R, the host sends (its TSO super-frames leave through the ENI's device).
+        m = await measure(`tcp-${offloads}-${family}-${advmss}`, () =>
+          iperf3(family === 4 ? HOST4 : HOST6, advmss < 0 ? ['-R'] : []),
+        );
+      } finally {
+        if (advmss > 0) lab.exec(nsHost, 'ip', ['route', 'del', `${VM4}/32`, 'dev', 'fsfh0']);
+      }
+      expect(m.records.filter((r) => r['log-status'] === 'SKIPDATA')).toEqual([]);
+      expect(m.started.segments).toBe('kernel');
+      const v =
+        family === 4
+          ? { req: 'IpOutRequests', oct: 'IpExtOutOctets', icmp: 'IcmpOutMsgs', header: 20 + 32 }
+          : { req: 'Ip6OutRequests', oct: 'Ip6OutOctets', icmp: 'Icmp6OutMsgs', header: 40 + 32 };
+      // Each direction against its sender's own counters: the VM's for `out`, the host's for `in`.
+      const sentBy = { out: '', in: 'host.' };
+      let segments = 0;
+      let skbs = 0;
+      for (const direction of ['out', 'in'] as const) {
+        const p = sentBy[direction];
+        const all = sums(m.records, family, direction);
+        const tcp = sums(m.records, family, direction, '6');
+        // Segments: TCP's own count (data and control connection alike; OutSegs leaves
+        // retransmissions to RetransSegs), whatever the offloads.
+        const sent = m.delta(`${p}TcpOutSegs`) + m.delta(`${p}TcpRetransSegs`);
+        expect(tcp.packets).toBe(sent);
+        expect(all.packets).toBe(sent + m.delta(`${p}${v.icmp}`));
+        // Bytes: the IP layer counted one L3 length per packet it sent (a super-frame once); each
+        // further segment repeats the IP header and the TCP header with its timestamps option.
+        expect(all.bytes).toBe(m.delta(`${p}${v.oct}`) + (all.packets - m.delta(`${p}${v.req}`)) * v.header);
+        segments += all.packets;
+        skbs += m.delta(`${p}${v.req}`);
+      }
+      // Most of 8 MiB of data (iperf3 may end the test with some of it unsent): thousands of segments.
+      expect(sums(m.records, family, advmss < 0 ? 'in' : 'out', '6').packets).toBeGreaterThan(2000);
+      expect(m.framesRead).toBe(m.frames);
+      // The device counts frames: with offloads on one per super-frame, far fewer than the
+      // segments; off, every segment a frame.
+      if (offloads === 'on') expect(m.frames).toBeLessThan(segments / 5);
+      else expect(m.frames).toBe(segments);
+      expect(skbs).toBeLessThanOrEqual(m.frames);
+    },
+    60_000,
+  );
 
-  it.each(['on', 'off'] as const)('UDP GSO (UDP_SEGMENT), offloads %s: each send counts as its segments', async (offloads) => {
-    lab.exec(nsVm, 'ethtool', ['-K', 'fsfv0', 'tso', offloads, 'gso', offloads, 'tx-udp-segmentation', offloads]);
-    // 40 sends each of 12,000 bytes (10 segments of 1,200) and 11,500 (9 of 1,200 and one of 700),
-    // over IPv4 and IPv6.
-    const m = await measure(`udp-${offloads}`, () => {
-      lab.exec(nsVm, 'python3', ['-c', udpGsoScript(HOST4, 9000, 40001, 1200, [12000, 11500], 40)]);
-      lab.exec(nsVm, 'python3', ['-c', udpGsoScript(HOST6, 9000, 40002, 1200, [12000, 11500], 40)]);
-    });
-    expect(m.records.filter((r) => r['log-status'] === 'SKIPDATA')).toEqual([]);
-    expect(m.delta('UdpOutDatagrams') + m.delta('Udp6OutDatagrams')).toBe(160); // the kernel counts sends
-    for (const [family, header] of [
-      [4, 28],
-      [6, 48],
-    ] as const) {
-      const udp = sums(m.records, family, 'out', '17');
-      expect(udp.packets).toBe(40 * (10 + 10));
-      expect(udp.bytes).toBe(40 * (12000 + 11500) + udp.packets * header);
-    }
-  }, 60_000);
+  it.each(['on', 'off'] as const)(
+    'UDP GSO (UDP_SEGMENT), offloads %s: each send counts as its segments',
+    async (offloads) => {
+      lab.exec(nsVm, 'ethtool', ['-K', 'fsfv0', 'tso', offloads, 'gso', offloads, 'tx-udp-segmentation', offloads]);
+      // 40 sends each of 12,000 bytes (10 segments of 1,200) and 11,500 (9 of 1,200 and one of 700),
+      // over IPv4 and IPv6.
+      const m = await measure(`udp-${offloads}`, () => {
+        lab.exec(nsVm, 'python3', ['-c', udpGsoScript(HOST4, 9000, 40001, 1200, [12000, 11500], 40)]);
+        lab.exec(nsVm, 'python3', ['-c', udpGsoScript(HOST6, 9000, 40002, 1200, [12000, 11500], 40)]);
+      });
+      expect(m.records.filter((r) => r['log-status'] === 'SKIPDATA')).toEqual([]);
+      expect(m.delta('UdpOutDatagrams') + m.delta('Udp6OutDatagrams')).toBe(160); // the kernel counts sends
+      for (const [family, header] of [
+        [4, 28],
+        [6, 48],
+      ] as const) {
+        const udp = sums(m.records, family, 'out', '17');
+        expect(udp.packets).toBe(40 * (10 + 10));
+        expect(udp.bytes).toBe(40 * (12000 + 11500) + udp.packets * header);
+      }
+    },
+    60_000,
+  );
 
-  it('a replay of tcpdump\'s file of the same super-frames gives the live records (segments derived from the MTU and the MSS)', async () => {
+  it("a replay of tcpdump's file of the same super-frames gives the live records (segments derived from the MTU and the MSS)", async () => {
     for (const [ns, dev] of [
       [nsVm, 'fsfv0'],
       [nsHost, 'fsfh0'],
@@ -286,23 +336,35 @@ describe.skipIf(!canRun)('GSO/GRO super-frames count as the segments the wire ca
     const live = m.records;
     expect(live.filter((r) => r['log-status'] === 'SKIPDATA')).toEqual([]);
     const out = join(dir, 'replay.jsonl');
-    const replay = spawn(process.execPath, [BIN, 'replay', '--pcap', pcap, '--config', config, '--output', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const replay = spawn(process.execPath, [BIN, 'replay', '--pcap', pcap, '--config', config, '--output', out], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let summary = '';
     replay.stderr?.on('data', (d: Buffer) => (summary += d.toString()));
     expect(await new Promise((r) => replay.on('exit', r))).toBe(0);
     expect(summary).toMatch(/super-frames \(over the MTU of 1500\): \d+ frames counted as \d+ packets \(derived \d+\)/);
     const keep = (r: Rec) => r.protocol === '6' || r.protocol === '17';
-    const fromFile = okFlows(readRecords(out) as Rec[], keep);
+    const fromFile = okFlows(readRecords(out), keep);
     expect(fromFile.length).toBeGreaterThanOrEqual(8); // 4 connections, both directions, and the UDP flow
     const fromLive = okFlows(live, keep);
     // The connection whose MSS was clamped: in the file, a TSO frame no larger than the MTU holding
     // two or more 988-byte segments looks like one packet (nothing but its size could tell), so
     // the replay counts each such frame as one; tshark lists them. Every other flow is equal.
-    const dataKey = fromLive.filter(([k]) => k.includes(' 5202 6 out ')).sort((a, b) => Number(b[1].split(' ')[0]) - Number(a[1].split(' ')[0]))[0][0];
+    const dataKey = fromLive
+      .filter(([k]) => k.includes(' 5202 6 out '))
+      .sort((a, b) => Number(b[1].split(' ')[0]) - Number(a[1].split(' ')[0]))[0][0];
     expect(fromFile.filter(([k]) => k !== dataKey)).toEqual(fromLive.filter(([k]) => k !== dataKey));
-    const fields = execFileSync('tshark', ['-r', pcap, '-Y', 'tcp.dstport == 5202 && ip.len <= 1500 && tcp.len > 988', '-T', 'fields', '-e', 'tcp.len'], { encoding: 'utf8' });
-    const hidden = fields.split('\n').filter(Boolean).reduce((n, len) => n + Math.ceil(Number(len) / 988) - 1, 0);
-    const counts = (flows: Array<[string, string]>) => (flows.find(([k]) => k === dataKey) as [string, string])[1].split(' ').map(Number);
+    const fields = execFileSync(
+      'tshark',
+      ['-r', pcap, '-Y', 'tcp.dstport == 5202 && ip.len <= 1500 && tcp.len > 988', '-T', 'fields', '-e', 'tcp.len'],
+      { encoding: 'utf8' },
+    );
+    const hidden = fields
+      .split('\n')
+      .filter(Boolean)
+      .reduce((n, len) => n + Math.ceil(Number(len) / 988) - 1, 0);
+    const counts = (flows: Array<[string, string]>) =>
+      (flows.find(([k]) => k === dataKey) as [string, string])[1].split(' ').map(Number);
     const [livePackets, liveBytes] = counts(fromLive);
     const [filePackets, fileBytes] = counts(fromFile);
     expect(filePackets).toBe(livePackets - hidden);

@@ -3,7 +3,15 @@ import type { EniConfig } from '../../src/config/types';
 import { EniSlots, FREE_ENI } from '../../src/daemon/eni-slots';
 import type { EniResolution } from '../../src/enrich/eni-discovery';
 
-const eni = (id: string, extra: Partial<EniConfig> = {}): EniConfig => ({ id, ips: ['10.0.0.1'], cidrs: ['10.0.0.1/32'], vpcId: 'vpc-1', vswitchId: 'vsw-1', vmId: `i-${id}`, ...extra });
+const eni = (id: string, extra: Partial<EniConfig> = {}): EniConfig => ({
+  id,
+  ips: ['10.0.0.1'],
+  cidrs: ['10.0.0.1/32'],
+  vpcId: 'vpc-1',
+  vswitchId: 'vsw-1',
+  vmId: `i-${id}`,
+  ...extra,
+});
 /** A resolution: `present` ENIs on devices named after them, `missing` ones without a device. */
 const resolution = (present: EniConfig[], missing: EniConfig[] = []): EniResolution => ({
   enis: present.map((e) => ({ eni: { ...e, interface: `dev-${e.id}` }, device: `dev-${e.id}`, shared: false })),
@@ -18,7 +26,10 @@ describe('EniSlots', () => {
     // b's device is deleted: no change to the pipeline's list, the index stays.
     const gone = slots.apply(resolution([a, c], [b]), 101);
     expect(gone).toEqual({ added: [], retired: [], changed: false });
-    expect(slots.resolved().map((s) => [s.eni.id, s.index])).toEqual([['a', 0], ['c', 2]]);
+    expect(slots.resolved().map((s) => [s.eni.id, s.index])).toEqual([
+      ['a', 0],
+      ['c', 2],
+    ]);
     // Re-created: same index, nothing added.
     expect(slots.apply(resolution([a, b, c]), 102)).toEqual({ added: [], retired: [], changed: false });
     expect(slots.ofDevice('dev-b')?.index).toBe(1);

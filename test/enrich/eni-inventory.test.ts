@@ -71,7 +71,10 @@ describe('EniInventory over many small address sets', () => {
       const n = 1 + (trial % 2);
       const config = Array.from({ length: n }, (_, i) => ({
         id: `eni-${i}`,
-        ips: [`10.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}.${i}`, `fd00::${Math.floor(rnd() * 65535).toString(16)}:${i}`],
+        ips: [
+          `10.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}.${i}`,
+          `fd00::${Math.floor(rnd() * 65535).toString(16)}:${i}`,
+        ],
         vpcId: 'vpc-1',
         vswitchId: 'vsw-1',
         vmId: `i-${i}`,

@@ -6,7 +6,15 @@ import type { EniConfig, FlowLogConfig } from '../../src/config/types';
 import { listHostInterfaces, resolveLiveEnis } from '../../src/enrich/eni-discovery';
 import { tempDirForFile } from '../helpers/temp-dir';
 
-const eni = (over: Partial<EniConfig>): EniConfig => ({ id: 'eni-x', ips: [], cidrs: [], vpcId: 'vpc-1', vswitchId: 'vsw-1', vmId: 'i-1', ...over });
+const eni = (over: Partial<EniConfig>): EniConfig => ({
+  id: 'eni-x',
+  ips: [],
+  cidrs: [],
+  vpcId: 'vpc-1',
+  vswitchId: 'vsw-1',
+  vmId: 'i-1',
+  ...over,
+});
 const byVpc = [{ id: 'fl-1', resourceType: 'vpc', resourceId: 'vpc-1' } as FlowLogConfig];
 
 describe('ENI resolution', () => {
@@ -35,7 +43,15 @@ describe('ENI resolution', () => {
     {
       name: 'by interface: MAC and addresses from the device',
       config: [eni({ id: 'eni-a', interface: 'eth0' })],
-      want: [{ device: 'eth0', id: 'eni-a', mac: '00:16:3e:aa:00:01', ips: ['10.0.0.5', 'fe80::1'], cidrs: ['10.0.0.5/32', 'fe80::1/128'] }],
+      want: [
+        {
+          device: 'eth0',
+          id: 'eni-a',
+          mac: '00:16:3e:aa:00:01',
+          ips: ['10.0.0.5', 'fe80::1'],
+          cidrs: ['10.0.0.5/32', 'fe80::1/128'],
+        },
+      ],
       unresolved: [],
     },
     {
@@ -52,12 +68,19 @@ describe('ENI resolution', () => {
     },
   ])('$name', ({ config, want, unresolved }) => {
     const r = resolveLiveEnis(config, [], byVpc, hosts);
-    expect(r.enis.map((l) => ({ device: l.device, id: l.eni.id, mac: l.eni.mac, ips: l.eni.ips, cidrs: l.eni.cidrs }))).toEqual(want);
+    expect(
+      r.enis.map((l) => ({ device: l.device, id: l.eni.id, mac: l.eni.mac, ips: l.eni.ips, cidrs: l.eni.cidrs })),
+    ).toEqual(want);
     expect(r.unresolved.map(({ id, reason }) => ({ id, reason }))).toEqual(unresolved);
   });
 
   it('keeps a configured ENI over a discovered one with the same MAC', () => {
-    const r = resolveLiveEnis([eni({ id: 'eni-conf', interface: 'eth0', mac: '00:16:3e:aa:00:01' })], [eni({ id: 'eni-disc', mac: '00:16:3e:aa:00:01' })], byVpc, hosts);
+    const r = resolveLiveEnis(
+      [eni({ id: 'eni-conf', interface: 'eth0', mac: '00:16:3e:aa:00:01' })],
+      [eni({ id: 'eni-disc', mac: '00:16:3e:aa:00:01' })],
+      byVpc,
+      hosts,
+    );
     expect(r.enis.map((l) => l.eni.id)).toEqual(['eni-conf']);
   });
 });

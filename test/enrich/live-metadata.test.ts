@@ -40,7 +40,12 @@ function metadataServer(mode: 'hardened-only' | 'no-token'): { server: Server; s
   const seen: Seen[] = [];
   const server = createServer((req: IncomingMessage, res) => {
     const token = req.headers['x-aliyun-ecs-metadata-token'] as string | undefined;
-    seen.push({ method: req.method ?? '', url: req.url ?? '', token, ttl: req.headers['x-aliyun-ecs-metadata-token-ttl-seconds'] as string | undefined });
+    seen.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      token,
+      ttl: req.headers['x-aliyun-ecs-metadata-token-ttl-seconds'] as string | undefined,
+    });
     if (req.url === '/latest/api/token') {
       if (mode === 'no-token' || req.method !== 'PUT') return void res.writeHead(403).end();
       return void res.writeHead(200).end(TOKEN);
@@ -81,8 +86,22 @@ describe('ECS metadata discovery', () => {
       regionId: 'cn-hangzhou',
       ownerAccountId: '1234567890123456',
       enis: [
-        { mac: '00:16:3e:00:00:01', eniId: 'eni-bp1primary', vpcId: 'vpc-bp1a', vswitchId: 'vsw-bp1a', primaryIp: '192.168.0.10', ips: ['192.168.0.10', '192.168.0.11', '2408:4000::10'] },
-        { mac: '00:16:3e:00:00:02', eniId: 'eni-bp1second', vpcId: 'vpc-bp1b', vswitchId: 'vsw-bp1b', primaryIp: '192.168.1.20', ips: ['192.168.1.20'] },
+        {
+          mac: '00:16:3e:00:00:01',
+          eniId: 'eni-bp1primary',
+          vpcId: 'vpc-bp1a',
+          vswitchId: 'vsw-bp1a',
+          primaryIp: '192.168.0.10',
+          ips: ['192.168.0.10', '192.168.0.11', '2408:4000::10'],
+        },
+        {
+          mac: '00:16:3e:00:00:02',
+          eniId: 'eni-bp1second',
+          vpcId: 'vpc-bp1b',
+          vswitchId: 'vsw-bp1b',
+          primaryIp: '192.168.1.20',
+          ips: ['192.168.1.20'],
+        },
       ],
     });
     expect(client.mode).toBe('hardened');
@@ -126,7 +145,11 @@ describe('ECS metadata discovery', () => {
     ]);
     // The covered ENI's interface not present yet: reported, not captured.
     expect(resolveLiveEnis([], enisFromMetadata(md), flowLogs, hosts.slice(1)).unresolved).toEqual([
-      { id: 'eni-bp1primary', reason: 'no interface with MAC 00:16:3e:00:00:01', eni: expect.objectContaining({ id: 'eni-bp1primary', mac: '00:16:3e:00:00:01' }) },
+      {
+        id: 'eni-bp1primary',
+        reason: 'no interface with MAC 00:16:3e:00:00:01',
+        eni: expect.objectContaining({ id: 'eni-bp1primary', mac: '00:16:3e:00:00:01' }),
+      },
     ]);
   });
 });

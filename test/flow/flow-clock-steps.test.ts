@@ -64,7 +64,11 @@ describe('wall-clock windows under clock steps', () => {
     record(1001);
     p.finish(1015);
 
-    const windows = [...new Map(batches.map((b) => [`${b.windowStartSec}-${b.windowEndSec}`, [b.windowStartSec, b.windowEndSec]])).values()].sort((a, b) => a[0] - b[0]);
+    const windows = [
+      ...new Map(
+        batches.map((b) => [`${b.windowStartSec}-${b.windowEndSec}`, [b.windowStartSec, b.windowEndSec]]),
+      ).values(),
+    ].sort((a, b) => a[0] - b[0]);
     expect(windows).toEqual([
       [600, 660],
       [660, 720],
@@ -75,7 +79,13 @@ describe('wall-clock windows under clock steps', () => {
       [960, 1015],
     ]);
     // Each record beside its batch's window bounds (numbers; the record's own fields are strings).
-    const records = batches.flatMap((b) => b.records.map((r): Record<string, string | number> & { ws: number; we: number } => ({ ...r, ws: b.windowStartSec, we: b.windowEndSec })));
+    const records = batches.flatMap((b) =>
+      b.records.map((r): Record<string, string | number> & { ws: number; we: number } => ({
+        ...r,
+        ws: b.windowStartSec,
+        we: b.windowEndSec,
+      })),
+    );
     for (const r of records) {
       if (r.start === '-') continue;
       expect(Number(r.start)).toBeLessThanOrEqual(Number(r.end));
@@ -84,9 +94,19 @@ describe('wall-clock windows under clock steps', () => {
     }
     const ok = records.filter((r) => r['log-status'] === 'OK');
     expect(ok.reduce((n, r) => n + Number(r.packets), 0)).toBe(sent);
-    expect(ok.filter((r) => r.ws === 600).map((r) => r.start).sort()).toEqual(['600', '610', '641']);
+    expect(
+      ok
+        .filter((r) => r.ws === 600)
+        .map((r) => r.start)
+        .sort(),
+    ).toEqual(['600', '610', '641']);
     expect(ok.filter((r) => r.ws === 660).map((r) => r.start)).toEqual(['700']);
-    expect(ok.filter((r) => r.ws === 960).map((r) => r.start).sort()).toEqual(['1001', '1005']);
+    expect(
+      ok
+        .filter((r) => r.ws === 960)
+        .map((r) => r.start)
+        .sort(),
+    ).toEqual(['1001', '1005']);
     const skipped = records.filter((r) => r['log-status'] === 'SKIPDATA');
     expect(skipped.map((r) => [r.start, r.end, r.packets, r.bytes])).toEqual([
       ['720', '780', '-', '-'],
@@ -105,7 +125,11 @@ describe('ClockStepWatch', () => {
     const { logger, at } = captureLogger();
     let wall = 1_000_000;
     let mono = 50;
-    const watch = new ClockStepWatch(logger, () => wall, () => mono);
+    const watch = new ClockStepWatch(
+      logger,
+      () => wall,
+      () => mono,
+    );
     const advance = (wallMs: number, monoMs: number) => {
       wall += wallMs;
       mono += monoMs;

@@ -14,8 +14,8 @@ describe('FlowTable', () => {
     for (let n = 0; n < 40000; n++) {
       const f = Math.floor(rnd() * 3000);
       const v6 = f % 5 === 0;
-      const src = v6 ? `2001:db8::${(f % 97 + 1).toString(16)}` : `10.0.${f % 7}.${f % 251}`;
-      const dst = v6 ? `2001:db8:1::${(f % 13 + 1).toString(16)}` : `192.168.${f % 3}.9`;
+      const src = v6 ? `2001:db8::${((f % 97) + 1).toString(16)}` : `10.0.${f % 7}.${f % 251}`;
+      const dst = v6 ? `2001:db8:1::${((f % 13) + 1).toString(16)}` : `192.168.${f % 3}.9`;
       const sport = 1024 + (f % 4000);
       const dport = f % 2 ? 443 : 53;
       const proto = f % 2 ? 6 : 17;
@@ -49,14 +49,21 @@ describe('FlowTable', () => {
       ].join('|');
       const e = expected.get(key);
       expect(e, key).toBeDefined();
-      expect([t.packets(i), t.bytes(i), t.startSec(i), t.endSec(i), t.tcpFlags(i)]).toEqual([e!.packets, e!.bytes, e!.first, e!.last, e!.flags]);
+      expect([t.packets(i), t.bytes(i), t.startSec(i), t.endSec(i), t.tcpFlags(i)]).toEqual([
+        e!.packets,
+        e!.bytes,
+        e!.first,
+        e!.last,
+        e!.flags,
+      ]);
     }
   });
 
   it('refuses new flows when full but keeps counting existing ones, and clear() empties it', () => {
     const t = new FlowTable(3);
     const v = new PacketView();
-    for (let i = 0; i < 3; i++) expect(t.record(setView(v, { ts: 1, src: `10.0.0.${i}`, dst: '10.0.1.1', bytes: 100 }), 0, 0)).toBe(true);
+    for (let i = 0; i < 3; i++)
+      expect(t.record(setView(v, { ts: 1, src: `10.0.0.${i}`, dst: '10.0.1.1', bytes: 100 }), 0, 0)).toBe(true);
     expect(t.record(setView(v, { ts: 1, src: '10.0.0.9', dst: '10.0.1.1', bytes: 100 }), 0, 0)).toBe(false);
     expect(t.record(setView(v, { ts: 2, src: '10.0.0.1', dst: '10.0.1.1', bytes: 60 }), 0, 0)).toBe(true);
     expect(t.size).toBe(3);
@@ -84,12 +91,21 @@ describe('FlowTable index growth', () => {
     const v = new PacketView();
     for (let round = 0; round < 2; round++) {
       for (let f = 0; f < 150_000; f++) {
-        setView(v, { ts: 10 + round, src: '10.0.0.5', dst: `10.${(f >> 16) & 255}.${(f >> 8) & 255}.${f & 255}`, proto: 6, sport: 1000 + (f % 5000), dport: 443, bytes: 40 + round });
+        setView(v, {
+          ts: 10 + round,
+          src: '10.0.0.5',
+          dst: `10.${(f >> 16) & 255}.${(f >> 8) & 255}.${f & 255}`,
+          proto: 6,
+          sport: 1000 + (f % 5000),
+          dport: 443,
+          bytes: 40 + round,
+        });
         expect(t.record(v, 0, FLAG_OUT)).toBe(true);
       }
     }
     expect(t.size).toBe(150_000);
-    for (const i of [0, 43_690, 43_691, 87_381, 149_999]) expect([t.packets(i), t.bytes(i), t.startSec(i), t.endSec(i)]).toEqual([2, 81, 10, 11]);
+    for (const i of [0, 43_690, 43_691, 87_381, 149_999])
+      expect([t.packets(i), t.bytes(i), t.startSec(i), t.endSec(i)]).toEqual([2, 81, 10, 11]);
   });
 });
 
@@ -100,7 +116,8 @@ describe('FlowTable counters and times', () => {
     // IPv6 jumbograms carry up to 2^32 - 1 bytes: five of them pass 2^32 four times.
     const jumbo = 2 ** 32 - 1;
     for (let n = 0; n < 5; n++) t.record(setView(v, { ts: 100, src: '10.0.0.1', dst: '10.0.0.2', bytes: jumbo }), 0, 0);
-    for (let n = 0; n < 70_000; n++) t.record(setView(v, { ts: 100, src: '10.0.0.3', dst: '10.0.0.2', bytes: 65_535 }), 0, 0);
+    for (let n = 0; n < 70_000; n++)
+      t.record(setView(v, { ts: 100, src: '10.0.0.3', dst: '10.0.0.2', bytes: 65_535 }), 0, 0);
     expect([t.packets(0), t.bytes(0)]).toEqual([5, 5 * jumbo]);
     expect([t.packets(1), t.bytes(1)]).toEqual([70_000, 70_000 * 65_535]);
   });
@@ -111,7 +128,9 @@ describe('FlowTable counters and times', () => {
     const times = [1_700_000_300, 1_700_000_100, 1_700_000_599, 1_700_000_000, 1_700_000_450];
     for (const ts of times) t.record(setView(v, { ts, src: '10.0.0.1', dst: '10.0.0.2', bytes: 1 }), 0, 0);
     t.record(setView(v, { ts: 1_700_000_200, src: '10.0.0.9', dst: '10.0.0.2', bytes: 1 }), 0, 0);
-    expect([t.startSec(0), t.endSec(0), t.startSec(1), t.endSec(1)]).toEqual([1_700_000_000, 1_700_000_599, 1_700_000_200, 1_700_000_200]);
+    expect([t.startSec(0), t.endSec(0), t.startSec(1), t.endSec(1)]).toEqual([
+      1_700_000_000, 1_700_000_599, 1_700_000_200, 1_700_000_200,
+    ]);
     // A table reused for the next window takes its times from that window's first packet.
     t.clear();
     t.record(setView(v, { ts: 1_800_000_000, src: '10.0.0.1', dst: '10.0.0.2', bytes: 1 }), 0, 0);
@@ -130,7 +149,9 @@ describe('FlowTable counters and times', () => {
       }
       expect(t.size).toBe(300);
       for (let i = 0; i < 300; i++) {
-        expect(formatAddress(6, t.addressWords(i), t.srcAddressAt(i))).toBe(`2001:db8::${(i + 1 + round * 1000).toString(16)}`);
+        expect(formatAddress(6, t.addressWords(i), t.srcAddressAt(i))).toBe(
+          `2001:db8::${(i + 1 + round * 1000).toString(16)}`,
+        );
         expect(formatAddress(6, t.addressWords(i), t.dstAddressAt(i))).toBe('2001:db8:1::1');
         expect([t.packets(i), t.bytes(i)]).toEqual([2, 150]);
       }
@@ -141,7 +162,12 @@ describe('FlowTable counters and times', () => {
 describe('FlowTable shares (one ENI cannot take the table from the others)', () => {
   /** Records a new flow of `eni` (a fresh source port each call); returns whether it was taken. */
   let port = 1000;
-  const newFlow = (t: FlowTable, v: PacketView, eni: number) => t.record(setView(v, { ts: 1, src: '10.0.0.1', dst: '10.0.1.1', sport: port++, dport: 80, proto: 6, bytes: 60 }), eni, 0);
+  const newFlow = (t: FlowTable, v: PacketView, eni: number) =>
+    t.record(
+      setView(v, { ts: 1, src: '10.0.0.1', dst: '10.0.1.1', sport: port++, dport: 80, proto: 6, bytes: 60 }),
+      eni,
+      0,
+    );
 
   it('guarantees each of N ENIs capacity / 2N flows and shares the rest first come, first served', () => {
     const t = new FlowTable(100, undefined, 3);
@@ -159,7 +185,13 @@ describe('FlowTable shares (one ENI cannot take the table from the others)', () 
     }
     expect(t.size).toBe(100);
     // Known flows keep counting when the ENI is refused new ones.
-    expect(t.record(setView(v, { ts: 2, src: '10.0.0.1', dst: '10.0.1.1', sport: 1000, dport: 80, proto: 6, bytes: 60 }), 0, 0)).toBe(true);
+    expect(
+      t.record(
+        setView(v, { ts: 2, src: '10.0.0.1', dst: '10.0.1.1', sport: 1000, dport: 80, proto: 6, bytes: 60 }),
+        0,
+        0,
+      ),
+    ).toBe(true);
     t.clear();
     expect(newFlow(t, v, 0)).toBe(true);
   });

@@ -4,7 +4,7 @@ import { FlowAggregator, type ClosedWindow } from '../../src/flow/flow-aggregato
 import { FLAG_OUT } from '../../src/packet/flow-windows';
 import { RecordBuilder } from '../../src/flow/record-builder';
 import { RECORD_FIELDS } from '../../src/flow/record';
-import type { AgentConfig, EniConfig, FlowLogConfig } from '../../src/config/types';
+import type { AgentConfig, EniConfig } from '../../src/config/types';
 import { flowLogConfig } from '../helpers/records';
 import { setView } from '../helpers/views';
 
@@ -16,7 +16,13 @@ function collect(intervalSec: number, maxGapWindows = 100, capacity = 100) {
     eniCount: 2,
     maxGapWindows,
     onWindowClosed: (w: ClosedWindow) => {
-      closed.push({ start: w.startSec, end: w.endSec, flows: w.table.size, packets: [...w.eniPackets], lost: [...w.eniLostPackets] });
+      closed.push({
+        start: w.startSec,
+        end: w.endSec,
+        flows: w.table.size,
+        packets: [...w.eniPackets],
+        lost: [...w.eniLostPackets],
+      });
       agg.release(w.table);
     },
   });
@@ -98,11 +104,34 @@ describe('RecordBuilder', () => {
   const fl = flowLogConfig;
   const config = { accountId: '1234567890123456', region: 'cn-hangzhou' } as AgentConfig;
 
-  function windowWith(packets: Array<{ eni: number; flags: number; proto?: number; tcpFlags?: number }>, lost = [0, 0]) {
+  function windowWith(
+    packets: Array<{ eni: number; flags: number; proto?: number; tcpFlags?: number }>,
+    lost = [0, 0],
+  ) {
     let w: ClosedWindow | undefined;
-    const agg = new FlowAggregator({ intervalSec: 60, tableCapacity: 10, eniCount: 2, maxGapWindows: 1, onWindowClosed: (x) => (w = x) });
+    const agg = new FlowAggregator({
+      intervalSec: 60,
+      tableCapacity: 10,
+      eniCount: 2,
+      maxGapWindows: 1,
+      onWindowClosed: (x) => (w = x),
+    });
     const v = new PacketView();
-    for (const p of packets) agg.record(setView(v, { ts: 125, src: '10.0.0.1', dst: '10.0.0.2', proto: p.proto ?? 6, sport: 1000, dport: 22, bytes: 52, tcpFlags: p.tcpFlags }), p.eni, p.flags);
+    for (const p of packets)
+      agg.record(
+        setView(v, {
+          ts: 125,
+          src: '10.0.0.1',
+          dst: '10.0.0.2',
+          proto: p.proto ?? 6,
+          sport: 1000,
+          dport: 22,
+          bytes: 52,
+          tcpFlags: p.tcpFlags,
+        }),
+        p.eni,
+        p.flags,
+      );
     lost.forEach((n, eni) => agg.addLoss(eni, n));
     agg.finish();
     return w!;
@@ -110,12 +139,38 @@ describe('RecordBuilder', () => {
 
   it('writes the 18 fields in order, as strings, and NODATA for covered ENIs without traffic', () => {
     const b = new RecordBuilder(config, enis, [fl('fl-1', {})]);
-    const [batch] = b.build(windowWith([{ eni: 0, flags: FLAG_OUT }, { eni: 0, flags: FLAG_OUT }]));
+    const [batch] = b.build(
+      windowWith([
+        { eni: 0, flags: FLAG_OUT },
+        { eni: 0, flags: FLAG_OUT },
+      ]),
+    );
     expect(batch.records).toHaveLength(2);
     const [ok, nodata] = batch.records;
     expect(Object.keys(ok)).toEqual([...RECORD_FIELDS]);
-    expect(ok).toMatchObject({ version: '1', 'eni-id': 'eni-a', 'vswitch-id': 'vsw-1', srcaddr: '10.0.0.1', dstport: '22', protocol: '6', direction: 'out', packets: '2', bytes: '104', start: '125', end: '125', 'log-status': 'OK', action: 'ACCEPT' });
-    expect(nodata).toMatchObject({ 'eni-id': 'eni-b', srcaddr: '-', srcport: '-', 'log-status': 'NODATA', start: '120', end: '180' });
+    expect(ok).toMatchObject({
+      version: '1',
+      'eni-id': 'eni-a',
+      'vswitch-id': 'vsw-1',
+      srcaddr: '10.0.0.1',
+      dstport: '22',
+      protocol: '6',
+      direction: 'out',
+      packets: '2',
+      bytes: '104',
+      start: '125',
+      end: '125',
+      'log-status': 'OK',
+      action: 'ACCEPT',
+    });
+    expect(nodata).toMatchObject({
+      'eni-id': 'eni-b',
+      srcaddr: '-',
+      srcport: '-',
+      'log-status': 'NODATA',
+      start: '120',
+      end: '180',
+    });
     expect(Object.values(ok).every((x) => typeof x === 'string')).toBe(true);
   });
 
@@ -130,10 +185,21 @@ describe('RecordBuilder', () => {
 
   it('filters by trafficType, covers by vswitch, and appends extra fields after the 18', () => {
     const b = new RecordBuilder(config, enis, [
-      fl('acc', { trafficType: 'accept', resourceType: 'vswitch', resourceId: 'vsw-1', extraFields: ['tcp-flags', 'region'] }),
+      fl('acc', {
+        trafficType: 'accept',
+        resourceType: 'vswitch',
+        resourceId: 'vsw-1',
+        extraFields: ['tcp-flags', 'region'],
+      }),
       fl('rej', { trafficType: 'reject', resourceType: 'vswitch', resourceId: 'vsw-1' }),
     ]);
-    const [acc, rej] = b.build(windowWith([{ eni: 0, flags: 0, tcpFlags: 2 }, { eni: 0, flags: 0, tcpFlags: 16 }, { eni: 0, flags: 4 }]));
+    const [acc, rej] = b.build(
+      windowWith([
+        { eni: 0, flags: 0, tcpFlags: 2 },
+        { eni: 0, flags: 0, tcpFlags: 16 },
+        { eni: 0, flags: 4 },
+      ]),
+    );
     expect(acc.records.map((r) => [r.action, r['tcp-flags'], r.region])).toEqual([['ACCEPT', '18', 'cn-hangzhou']]);
     expect(Object.keys(acc.records[0]).slice(18)).toEqual(['tcp-flags', 'region']);
     expect(rej.records.map((r) => r.action)).toEqual(['REJECT']);

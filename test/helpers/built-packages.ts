@@ -3,7 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
-export const PACKAGE_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+export const PACKAGE_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string })
+  .version;
 
 export interface Ran {
   status: number | null;
@@ -38,7 +39,8 @@ async function ok(r: Promise<Ran>, what: string): Promise<string> {
  * build takes a minute on the CI machine; three test files use them), else built into `dir`.
  */
 export async function builtPackage(kind: 'deb' | 'rpm', dir: string): Promise<string> {
-  const name = kind === 'deb' ? `flowlog-agent_${PACKAGE_VERSION}_amd64.deb` : `flowlog-agent-${PACKAGE_VERSION}-1.x86_64.rpm`;
+  const name =
+    kind === 'deb' ? `flowlog-agent_${PACKAGE_VERSION}_amd64.deb` : `flowlog-agent-${PACKAGE_VERSION}-1.x86_64.rpm`;
   const prebuilt = process.env.FLOWLOG_PACKAGE_DIR;
   if (prebuilt !== undefined && existsSync(join(prebuilt, name))) return join(prebuilt, name);
   const script = kind === 'deb' ? 'tools/package-deb.js' : 'tools/package-rpm.js';
@@ -58,7 +60,21 @@ export function debianRoot(release: string, ...packages: string[]): Promise<stri
 }
 
 /** Runs `script` (sh) in a throwaway copy of `root`, with `binds` (host:inside) mounted. */
-export function inRoot(root: string, script: string, binds: string[] = [], options: { outside?: boolean } = {}): Promise<Ran> {
-  const args = ['run', root, ...(options.outside ? ['--outside'] : []), ...binds.flatMap((b) => ['--bind', b]), '--', 'sh', '-c', script];
+export function inRoot(
+  root: string,
+  script: string,
+  binds: string[] = [],
+  options: { outside?: boolean } = {},
+): Promise<Ran> {
+  const args = [
+    'run',
+    root,
+    ...(options.outside ? ['--outside'] : []),
+    ...binds.flatMap((b) => ['--bind', b]),
+    '--',
+    'sh',
+    '-c',
+    script,
+  ];
   return run(join(ROOT, 'tools', 'debian-root.sh'), args);
 }

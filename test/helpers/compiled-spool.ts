@@ -19,9 +19,13 @@ export function ensureCompiledSpool(): void {
   const newestSource = Math.max(...sources.map((f) => statSync(f).mtimeMs));
   if (existsSync(DIST_SPOOL) && statSync(DIST_SPOOL).mtimeMs >= newestSource) return;
   try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], {
-      stdio: 'pipe',
-    });
+    execFileSync(
+      process.execPath,
+      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')],
+      {
+        stdio: 'pipe',
+      },
+    );
   } catch {
     // Type errors elsewhere in the tree do not stop tsc from emitting; the check below decides.
   }

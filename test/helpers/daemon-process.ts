@@ -50,7 +50,12 @@ export class DaemonProcess {
   }
 
   static start(lab: NetnsLab, ns: string, bundle: string, configPath: string, outputPath: string): DaemonProcess {
-    const env = { ...process.env, NODE_PATH: join(REPO, 'node_modules'), FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node'), FLOWLOG_LOG_LEVEL: 'info' };
+    const env = {
+      ...process.env,
+      NODE_PATH: join(REPO, 'node_modules'),
+      FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node'),
+      FLOWLOG_LOG_LEVEL: 'info',
+    };
     return new DaemonProcess(lab.spawn(ns, process.execPath, [bundle, configPath, outputPath], env));
   }
 
@@ -63,12 +68,17 @@ export class DaemonProcess {
   }
 
   /** Waits until a log line with this `msg` (and matching `where`) appears. */
-  async waitForLog(msg: string, timeoutMs: number, where: (line: Record<string, unknown>) => boolean = () => true): Promise<Record<string, unknown>> {
+  async waitForLog(
+    msg: string,
+    timeoutMs: number,
+    where: (line: Record<string, unknown>) => boolean = () => true,
+  ): Promise<Record<string, unknown>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const hit = this.logLines().find((l) => l.msg === msg && where(l));
       if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`wait for log "${msg}": not seen in ${timeoutMs} ms; stderr:\n${this.stderr}`);
+      if (Date.now() > deadline)
+        throw new Error(`wait for log "${msg}": not seen in ${timeoutMs} ms; stderr:\n${this.stderr}`);
       await sleep(50);
     }
   }

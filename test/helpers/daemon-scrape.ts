@@ -9,8 +9,20 @@ const REPO = resolve(__dirname, '../..');
  * Starts the bundled daemon in `ns` without --output, so records go through each flow log's
  * configured sink (the production path), with `env` added to the environment (credentials).
  */
-export function startDaemonWithSinks(lab: NetnsLab, ns: string, bundle: string, configPath: string, env: NodeJS.ProcessEnv = {}): DaemonProcess {
-  const full = { ...process.env, NODE_PATH: join(REPO, 'node_modules'), FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node'), FLOWLOG_LOG_LEVEL: 'info', ...env };
+export function startDaemonWithSinks(
+  lab: NetnsLab,
+  ns: string,
+  bundle: string,
+  configPath: string,
+  env: NodeJS.ProcessEnv = {},
+): DaemonProcess {
+  const full = {
+    ...process.env,
+    NODE_PATH: join(REPO, 'node_modules'),
+    FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node'),
+    FLOWLOG_LOG_LEVEL: 'info',
+    ...env,
+  };
   return new DaemonProcess(lab.spawn(ns, process.execPath, [bundle, configPath], full));
 }
 
@@ -29,7 +41,11 @@ export function scrapeMetrics(lab: NetnsLab, ns: string, base: string): Sample[]
 }
 
 /** Value of the one sample of `name` whose labels include `labels`; undefined when absent. */
-export function sampleValue(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+export function sampleValue(
+  samples: readonly Sample[],
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   const hit = samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
   return hit?.value;
 }

@@ -19,7 +19,8 @@ export class VmVeths {
 
   /** No IPv6 on devices created later in either namespace (router solicitations would be counted). */
   static quietNamespaces(lab: NetnsLab, namespaces: readonly string[]): void {
-    for (const ns of namespaces) lab.exec(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+    for (const ns of namespaces)
+      lab.exec(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
   }
 
   device(i: number): string {
@@ -37,9 +38,24 @@ export class VmVeths {
 
   /** Creates VM i's veth; the host end comes up last (when packets can flow). */
   create(indexes: readonly number[]): void {
-    batch(indexes.map((i) => `link add ${this.device(i)} netns ${this.hostNs} type veth peer name ${this.prefix}p${i} netns ${this.vmNs} address ${this.vmMac(i)}`));
-    batch(indexes.flatMap((i) => [`addr replace ${this.vmAddress(i)}/24 dev ${this.prefix}p${i}`, `link set ${this.prefix}p${i} up`, `neigh replace ${this.peerAddress(i)} lladdr 02:cc:00:00:00:01 dev ${this.prefix}p${i}`]), this.vmNs);
-    batch(indexes.map((i) => `link set ${this.device(i)} up`), this.hostNs);
+    batch(
+      indexes.map(
+        (i) =>
+          `link add ${this.device(i)} netns ${this.hostNs} type veth peer name ${this.prefix}p${i} netns ${this.vmNs} address ${this.vmMac(i)}`,
+      ),
+    );
+    batch(
+      indexes.flatMap((i) => [
+        `addr replace ${this.vmAddress(i)}/24 dev ${this.prefix}p${i}`,
+        `link set ${this.prefix}p${i} up`,
+        `neigh replace ${this.peerAddress(i)} lladdr 02:cc:00:00:00:01 dev ${this.prefix}p${i}`,
+      ]),
+      this.vmNs,
+    );
+    batch(
+      indexes.map((i) => `link set ${this.device(i)} up`),
+      this.hostNs,
+    );
   }
 
   /** Deletes VM i's veth (both ends), after taking the host end down first when `down`. */
@@ -101,7 +117,17 @@ export class VmVeths {
     const child = this.lab.spawn(this.hostNs, 'python3', ['-c', script]);
     let text = '';
     child.stdout?.on('data', (d: Buffer) => (text += d.toString()));
-    return new Promise((resolve) => child.on('exit', () => resolve(text.trim().split('\n').filter(Boolean).map((l) => l.split(' ').map(Number) as DeviceSample))));
+    return new Promise((resolve) =>
+      child.on('exit', () =>
+        resolve(
+          text
+            .trim()
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => l.split(' ').map(Number) as DeviceSample),
+        ),
+      ),
+    );
   }
 }
 
@@ -131,5 +157,8 @@ export function carried(samples: readonly DeviceSample[], fromMs: number, toMs: 
 }
 
 function batch(lines: readonly string[], ns?: string): void {
-  execFileSync('ip', [...(ns === undefined ? [] : ['-n', ns]), '-batch', '-'], { input: lines.join('\n') + '\n', stdio: ['pipe', 'ignore', 'pipe'] });
+  execFileSync('ip', [...(ns === undefined ? [] : ['-n', ns]), '-batch', '-'], {
+    input: lines.join('\n') + '\n',
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
 }

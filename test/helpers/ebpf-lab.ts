@@ -117,7 +117,8 @@ export function totalLossPackets(buf: DrainBuffers): number {
 /** Packets of the reasons that are loss to the flow log (SKIPDATA), over all slots, in the last drain. */
 export function skipdataLossPackets(buf: DrainBuffers): number {
   let sum = 0;
-  for (let i = 0; i < buf.loss.length; i += 2) if (LOSS_REASONS[(i / 2) % LOSS_REASONS.length].skipdata) sum += buf.loss[i];
+  for (let i = 0; i < buf.loss.length; i += 2)
+    if (LOSS_REASONS[(i / 2) % LOSS_REASONS.length].skipdata) sum += buf.loss[i];
   return sum;
 }
 
@@ -141,7 +142,15 @@ export class FlowSums {
     }
   }
 
-  get(slot: number, out: boolean, protocol: number, src: string, srcPort: number, dst: string, dstPort: number): FlowRow | undefined {
+  get(
+    slot: number,
+    out: boolean,
+    protocol: number,
+    src: string,
+    srcPort: number,
+    dst: string,
+    dstPort: number,
+  ): FlowRow | undefined {
     return this.rows.get(`${slot}|${out ? 'out' : 'in'}|${protocol}|${src}|${srcPort}|${dst}|${dstPort}`);
   }
 
@@ -187,7 +196,21 @@ export interface OracleFlow {
 export function tsharkFlows(file: string, eniMac: string | null): Map<string, OracleFlow> {
   const rows = tsharkFields(
     file,
-    ['eth.src', 'ip.src', 'ip.dst', 'ip.proto', 'ip.len', 'ipv6.src', 'ipv6.dst', 'ipv6.plen', 'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport', 'tcp.flags'],
+    [
+      'eth.src',
+      'ip.src',
+      'ip.dst',
+      'ip.proto',
+      'ip.len',
+      'ipv6.src',
+      'ipv6.dst',
+      'ipv6.plen',
+      'tcp.srcport',
+      'tcp.dstport',
+      'udp.srcport',
+      'udp.dstport',
+      'tcp.flags',
+    ],
     'ip || ipv6',
     ['-o', 'ip.defragment:FALSE', '-o', 'ipv6.defragment:FALSE'],
   );
@@ -219,10 +242,16 @@ export function tsharkFlows(file: string, eniMac: string | null): Map<string, Or
  */
 export async function startTcpdump(ns: string | null, userArgs: string[]): Promise<ChildProcess> {
   const args = ['--immediate-mode', ...userArgs];
-  const p = ns === null ? spawn('tcpdump', args, { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn('ip', ['netns', 'exec', ns, 'tcpdump', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const p =
+    ns === null
+      ? spawn('tcpdump', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+      : spawn('ip', ['netns', 'exec', ns, 'tcpdump', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let text = '';
-    const timer = setTimeout(() => reject(new Error(`tcpdump ${args.join(' ')}: not listening after 10 s: ${text}`)), 10_000);
+    const timer = setTimeout(
+      () => reject(new Error(`tcpdump ${args.join(' ')}: not listening after 10 s: ${text}`)),
+      10_000,
+    );
     p.stderr?.on('data', (d: Buffer) => {
       text += d.toString();
       if (text.includes('listening on')) {

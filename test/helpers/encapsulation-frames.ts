@@ -8,7 +8,8 @@ import type { SeededRandom } from '../../src/synth/seeded-random';
 import { ipPacket, mac, pick, transport, type InnerPacket } from './overlay-frames';
 
 /** A layer between the link header and IP, outermost first. */
-export type Shim = 'vlan' | 'qinq' | 'etag' | 'vntag' | 'fabricpath' | 'nsh-md1' | 'nsh-md2' | 'nsh-eth' | 'pppoe' | 'mpls';
+export type Shim =
+  'vlan' | 'qinq' | 'etag' | 'vntag' | 'fabricpath' | 'nsh-md1' | 'nsh-md2' | 'nsh-eth' | 'pppoe' | 'mpls';
 
 /** The IP packet under the shims: an overlay's inner packet without its link header. */
 export type IpSpec = Omit<InnerPacket, 'srcMac' | 'dstMac' | 'vlans'>;
@@ -23,7 +24,13 @@ const u16 = (v: number) => {
 };
 
 export function ipBytes(p: IpSpec, ipId = 1): Buffer {
-  return ipPacket(p.src, p.dst, p.protocol, transport(p.protocol, p.srcPort, p.dstPort, Buffer.alloc(p.payload, 0x5a)), ipId);
+  return ipPacket(
+    p.src,
+    p.dst,
+    p.protocol,
+    transport(p.protocol, p.srcPort, p.dstPort, Buffer.alloc(p.payload, 0x5a)),
+    ipId,
+  );
 }
 
 /**
@@ -31,7 +38,7 @@ export function ipBytes(p: IpSpec, ipId = 1): Buffer {
  * announces them. MPLS must come last (it does not say what it carries: IP follows).
  */
 export function shimmed(shims: readonly Shim[], ip: Buffer): { ethertype: number; body: Buffer } {
-  let ethertype = (ip[0] >> 4) === 4 ? 0x0800 : 0x86dd;
+  let ethertype = ip[0] >> 4 === 4 ? 0x0800 : 0x86dd;
   let body = ip;
   // Built inside out: each layer wraps what follows and names it.
   for (let i = shims.length - 1; i >= 0; i--) {
@@ -52,8 +59,10 @@ export function shimmed(shims: readonly Shim[], ip: Buffer): { ethertype: number
       ethertype = 0x8903;
     } else if (s === 'nsh-md1' || s === 'nsh-md2' || s === 'nsh-eth') {
       const proto = s === 'nsh-eth' ? 3 : NSH_NEXT[ethertype];
-      if (proto === undefined) throw new Error(`build NSH: it carries no ethertype 0x${ethertype.toString(16)} (use nsh-eth)`);
-      const inner = s === 'nsh-eth' ? Buffer.concat([mac('00:16:3e:00:00:0c'), mac('00:16:3e:00:00:0d'), next, body]) : body;
+      if (proto === undefined)
+        throw new Error(`build NSH: it carries no ethertype 0x${ethertype.toString(16)} (use nsh-eth)`);
+      const inner =
+        s === 'nsh-eth' ? Buffer.concat([mac('00:16:3e:00:00:0c'), mac('00:16:3e:00:00:0d'), next, body]) : body;
       const words = s === 'nsh-md1' ? 6 : 2;
       const header = Buffer.alloc(words * 4);
       header.writeUInt16BE(0x0fc0 | words, 0); // version 0, TTL 63, length
@@ -86,9 +95,10 @@ export type SerialFraming = 'ppp-hdlc' | 'ppp-bare' | 'cisco-hdlc';
 
 /** A frame of link type PPP (9), PPP_HDLC (50) or Cisco HDLC (104); `mpls`: an MPLS label in between. */
 export function serialFrame(framing: SerialFraming, ip: Buffer, mpls: boolean): Buffer {
-  const v4 = (ip[0] >> 4) === 4;
+  const v4 = ip[0] >> 4 === 4;
   const payload = mpls ? Buffer.concat([Buffer.from([0x00, 0x01, 0x01, 0x40]), ip]) : ip;
-  if (framing === 'cisco-hdlc') return Buffer.concat([Buffer.from([0x0f, 0x00]), u16(mpls ? 0x8847 : v4 ? 0x0800 : 0x86dd), payload]);
+  if (framing === 'cisco-hdlc')
+    return Buffer.concat([Buffer.from([0x0f, 0x00]), u16(mpls ? 0x8847 : v4 ? 0x0800 : 0x86dd), payload]);
   const protocol = u16(mpls ? 0x0281 : v4 ? 0x0021 : 0x0057);
   return Buffer.concat([framing === 'ppp-hdlc' ? Buffer.from([0xff, 0x03]) : Buffer.alloc(0), protocol, payload]);
 }
@@ -102,5 +112,12 @@ export function randomIp(rng: SeededRandom): IpSpec {
   const src = pick(rng, hosts);
   let dst = pick(rng, hosts);
   if (dst === src) dst = hosts[(hosts.indexOf(src) + 1) % hosts.length];
-  return { src, dst, protocol: rng.nextInt(2) === 0 ? 6 : 17, srcPort: 40000 + rng.nextInt(4), dstPort: pick(rng, [53, 443, 8080]), payload: rng.nextInt(300) };
+  return {
+    src,
+    dst,
+    protocol: rng.nextInt(2) === 0 ? 6 : 17,
+    srcPort: 40000 + rng.nextInt(4),
+    dstPort: pick(rng, [53, 443, 8080]),
+    payload: rng.nextInt(300),
+  };
 }

@@ -23,7 +23,14 @@ export const CHROMIUM_FLAGS = [
   '--hide-scrollbars',
 ];
 
-type Message = { id?: number; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: { message: string }; sessionId?: string };
+type Message = {
+  id?: number;
+  method?: string;
+  params?: Record<string, unknown>;
+  result?: Record<string, unknown>;
+  error?: { message: string };
+  sessionId?: string;
+};
 
 const COMMAND_TIMEOUT_MS = 30_000;
 
@@ -61,9 +68,13 @@ export class HeadlessChromium {
 
   /** Starts Chromium with a fresh profile in `userDataDir`. */
   static launch(userDataDir: string): HeadlessChromium {
-    const child = spawn(CHROMIUM, [...CHROMIUM_FLAGS, `--user-data-dir=${userDataDir}`, '--remote-debugging-pipe', 'about:blank'], {
-      stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      CHROMIUM,
+      [...CHROMIUM_FLAGS, `--user-data-dir=${userDataDir}`, '--remote-debugging-pipe', 'about:blank'],
+      {
+        stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'],
+      },
+    );
     return new HeadlessChromium(child, child.stdio[3] as Writable, child.stdio[4] as Readable);
   }
 
@@ -118,7 +129,11 @@ export class HeadlessChromium {
     const session = attached.result!.sessionId as string;
     await this.send('Page.enable', {}, session);
     await this.send('Network.enable', {}, session);
-    await this.send('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: 1, mobile: false }, session);
+    await this.send(
+      'Emulation.setDeviceMetricsOverride',
+      { width, height, deviceScaleFactor: 1, mobile: false },
+      session,
+    );
     const loaded = this.waitFor('Page.loadEventFired', session);
     await this.send('Page.navigate', { url }, session);
     await loaded;
@@ -142,14 +157,22 @@ export class ChromiumPage {
   /** Evaluates `expression` in the page; its value, which must be JSON. */
   async evaluate<T>(expression: string): Promise<T> {
     const m = await this.browser.send('Runtime.evaluate', { expression, returnByValue: true }, this.session);
-    const r = m.result as { result: { value: T }; exceptionDetails?: { text: string; exception?: { description?: string } } };
-    if (r.exceptionDetails) throw new Error(`page: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
+    const r = m.result as {
+      result: { value: T };
+      exceptionDetails?: { text: string; exception?: { description?: string } };
+    };
+    if (r.exceptionDetails)
+      throw new Error(`page: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
     return r.result.value;
   }
 
   /** A PNG of the whole page, not only the viewport. */
   async screenshot(): Promise<Buffer> {
-    const m = await this.browser.send('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true }, this.session);
+    const m = await this.browser.send(
+      'Page.captureScreenshot',
+      { format: 'png', captureBeyondViewport: true },
+      this.session,
+    );
     return Buffer.from(m.result!.data as string, 'base64');
   }
 }

@@ -11,7 +11,10 @@ export interface ImportEdge {
 }
 
 /** Every .ts file under `srcDir` (the AssemblyScript sources excepted: they are not the program's). */
-export function sourceFiles(srcDir: string, skip: (rel: string) => boolean = (rel) => rel.includes('/assembly/')): string[] {
+export function sourceFiles(
+  srcDir: string,
+  skip: (rel: string) => boolean = (rel) => rel.includes('/assembly/'),
+): string[] {
   const out: string[] = [];
   const walk = (dir: string): void => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -52,14 +55,27 @@ export function importGraph(srcDir: string, files: readonly string[] = sourceFil
               clause.namedBindings.elements.length > 0 &&
               clause.namedBindings.elements.every((e) => e.isTypeOnly)));
         add(node.moduleSpecifier.text, typeOnly);
-      } else if (ts.isExportDeclaration(node) && node.moduleSpecifier !== undefined && ts.isStringLiteral(node.moduleSpecifier)) {
+      } else if (
+        ts.isExportDeclaration(node) &&
+        node.moduleSpecifier !== undefined &&
+        ts.isStringLiteral(node.moduleSpecifier)
+      ) {
         add(node.moduleSpecifier.text, node.isTypeOnly);
-      } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference) && ts.isStringLiteral(node.moduleReference.expression)) {
+      } else if (
+        ts.isImportEqualsDeclaration(node) &&
+        ts.isExternalModuleReference(node.moduleReference) &&
+        ts.isStringLiteral(node.moduleReference.expression)
+      ) {
         add(node.moduleReference.expression.text, node.isTypeOnly);
       } else if (ts.isCallExpression(node) && node.arguments.length === 1 && ts.isStringLiteral(node.arguments[0])) {
         const callee = node.expression;
-        if ((ts.isIdentifier(callee) && callee.text === 'require') || callee.kind === ts.SyntaxKind.ImportKeyword) add(node.arguments[0].text, false);
-      } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
+        if ((ts.isIdentifier(callee) && callee.text === 'require') || callee.kind === ts.SyntaxKind.ImportKeyword)
+          add(node.arguments[0].text, false);
+      } else if (
+        ts.isImportTypeNode(node) &&
+        ts.isLiteralTypeNode(node.argument) &&
+        ts.isStringLiteral(node.argument.literal)
+      ) {
         add(node.argument.literal.text, true);
       }
       ts.forEachChild(node, visit);
@@ -71,7 +87,8 @@ export function importGraph(srcDir: string, files: readonly string[] = sourceFil
 
 function resolveModule(fromDir: string, spec: string): string | null {
   const base = resolve(fromDir, spec);
-  for (const candidate of [`${base}.ts`, join(base, 'index.ts'), `${base}.d.ts`]) if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
+  for (const candidate of [`${base}.ts`, join(base, 'index.ts'), `${base}.d.ts`])
+    if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
   return null;
 }
 

@@ -1,5 +1,10 @@
 import type { RecordBatch } from '../../src/flow/record';
-import { newSpoolStats, type SegmentInfo, type SegmentStore, type SpoolStats } from '../../src/output/spool/segment-store';
+import {
+  newSpoolStats,
+  type SegmentInfo,
+  type SegmentStore,
+  type SpoolStats,
+} from '../../src/output/spool/segment-store';
 
 /**
  * An in-memory `SegmentStore` for delivery tests under fake timers: every call settles in a

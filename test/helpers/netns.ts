@@ -43,7 +43,14 @@ export class NetnsLab {
    * Creates a veth pair with end `nameA` (address `cidrA`) in `nsA` and `nameB` in `nsB`, both up.
    * Returns the MAC addresses of both ends.
    */
-  veth(nsA: string, nameA: string, cidrA: string, nsB: string, nameB: string, cidrB: string): { macA: string; macB: string } {
+  veth(
+    nsA: string,
+    nameA: string,
+    cidrA: string,
+    nsB: string,
+    nameB: string,
+    cidrB: string,
+  ): { macA: string; macB: string } {
     ip(['link', 'add', nameA, 'netns', nsA, 'type', 'veth', 'peer', 'name', nameB, 'netns', nsB]);
     for (const [ns, name, cidr] of [
       [nsA, nameA, cidrA],
@@ -101,7 +108,12 @@ export class NetnsLab {
 
   /** Runs a command inside `ns` and returns its stdout; throws on a non-zero exit. */
   exec(ns: string, cmd: string, args: string[], input?: string): string {
-    return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
+    return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], {
+      encoding: 'utf8',
+      input,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: 30_000,
+    });
   }
 
   /** Starts a long-running command inside `ns` (the pid is the command's own: `ip netns exec` execs it). */
@@ -125,7 +137,13 @@ function ip(args: string[], ignoreFailure = false): void {
 }
 
 /** Python program sending `count` UDP datagrams of `payloadBytes` from `src` to `dst:port`. */
-export function udpSenderScript(dstIp: string, dstPort: number, count: number, payloadBytes: number, srcPort: number): string {
+export function udpSenderScript(
+  dstIp: string,
+  dstPort: number,
+  count: number,
+  payloadBytes: number,
+  srcPort: number,
+): string {
   return [
     'import socket',
     's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',

@@ -4,7 +4,7 @@
  * Checksums are left 0 (tshark dissects regardless; the agent never reads them).
  */
 import { isIPv4 } from 'node:net';
-import { SeededRandom } from '../../src/synth/seeded-random';
+import type { SeededRandom } from '../../src/synth/seeded-random';
 
 export interface InnerPacket {
   /** Inner Ethernet MACs (absent: Geneve carrying IP directly). */
@@ -103,10 +103,16 @@ export function innerL3Bytes(p: InnerPacket): number {
 /** The whole outer frame of `p` (Ethernet between two hypervisor MACs). */
 export function overlayFrame(p: OverlayPacket, ipId = 1): Buffer {
   const i = p.inner;
-  const innerIp = ipPacket(i.src, i.dst, i.protocol, transport(i.protocol, i.srcPort, i.dstPort, Buffer.alloc(i.payload, 0x5a)));
+  const innerIp = ipPacket(
+    i.src,
+    i.dst,
+    i.protocol,
+    transport(i.protocol, i.srcPort, i.dstPort, Buffer.alloc(i.payload, 0x5a)),
+  );
   const innerType = isIPv4(i.src) ? 0x0800 : 0x86dd;
   const { srcMac, dstMac } = i;
-  if ((srcMac === undefined) !== (dstMac === undefined)) throw new Error('overlayFrame: give both inner MACs or neither');
+  if ((srcMac === undefined) !== (dstMac === undefined))
+    throw new Error('overlayFrame: give both inner MACs or neither');
   const withEthernet = srcMac !== undefined && dstMac !== undefined;
   const inner = withEthernet ? ethernet(dstMac, srcMac, i.vlans ?? [], innerType, innerIp) : innerIp;
   let tunnel: Buffer;

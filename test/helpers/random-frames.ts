@@ -14,10 +14,31 @@ export function randomPacket(r: () => number): { ethertype: number; ip: number[]
     const ihl = pick([5, 5, 5, 6, 4]);
     const options = ihl > 5 ? [1, 1, 1, 1] : [];
     const header = 20 + options.length;
-    const totalLen = pick([header + payload.length, header + payload.length, 0, 12, header + 200, header + 3, header + 9]);
+    const totalLen = pick([
+      header + payload.length,
+      header + payload.length,
+      0,
+      12,
+      header + 200,
+      header + 3,
+      header + 9,
+    ]);
     const frag = pick([0, 0, 0x4000, 0x2000, 0x0001, 0x6000]);
     const protocol = pick([6, 17, 6, 17, 1, 132, 136, 47, 50, byte()]);
-    const ip = [0x40 | ihl, 0, totalLen >> 8, totalLen & 0xff, byte(), byte(), frag >> 8, frag & 0xff, 64, protocol, 0, 0];
+    const ip = [
+      0x40 | ihl,
+      0,
+      totalLen >> 8,
+      totalLen & 0xff,
+      byte(),
+      byte(),
+      frag >> 8,
+      frag & 0xff,
+      64,
+      protocol,
+      0,
+      0,
+    ];
     ip.push(10, 0, 0, 5, byte(), byte(), byte(), byte(), ...options, ...payload);
     const fast = ihl === 5 && totalLen >= 20 && (frag & 0x3fff) === 0;
     return { ethertype: pick([0x0800, 0x0800, 0x0800, 0x86dd]), ip, fast };

@@ -72,7 +72,14 @@ export function flowLogConfig(id: string, over: Partial<FlowLogConfig> = {}): Fl
  * A window's OK records as the record builder writes them: `flows` flows for each ENI, each of
  * `packets` packets of 100 bytes, window [windowStartSec, windowStartSec + windowSec).
  */
-export function flowBatch(flowLogId: string, windowStartSec: number, enis: readonly string[], flows: number, packets = 1, windowSec = 60): RecordBatch {
+export function flowBatch(
+  flowLogId: string,
+  windowStartSec: number,
+  enis: readonly string[],
+  flows: number,
+  packets = 1,
+  windowSec = 60,
+): RecordBatch {
   const records: FlowRecord[] = [];
   for (const eni of enis) {
     for (let f = 0; f < flows; f++) {

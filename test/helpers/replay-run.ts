@@ -52,9 +52,23 @@ export async function replayToRecords(
 ): Promise<{ code: number; records: Array<Record<string, string>>; summary?: ReplaySummary; stderr: string }> {
   const out = join(dir, `records-${Math.random().toString(36).slice(2)}.jsonl`);
   const err = new TextSink();
-  const { code, summary } = await runReplay({ pcaps, configPath, output: out, maxGapWindows, flushTimeoutMs: 5000, kernel, err });
+  const { code, summary } = await runReplay({
+    pcaps,
+    configPath,
+    output: out,
+    maxGapWindows,
+    flushTimeoutMs: 5000,
+    kernel,
+    err,
+  });
   // Exit 2 with records too: a capture read only in part (truncated) still delivers what it read.
   const text = existsSync(out) ? readFileSync(out, 'utf8') : '';
-  const records = text === '' ? [] : text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+  const records =
+    text === ''
+      ? []
+      : text
+          .trimEnd()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Record<string, string>);
   return { code, records, summary, stderr: err.text };
 }

@@ -33,7 +33,7 @@ interface Packet {
 /** Deterministic numbers in [0, 1) (a 32-bit LCG; equal runs give equal captures). */
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 function scenarioPackets(): Packet[] {
@@ -42,11 +42,38 @@ function scenarioPackets(): Packet[] {
   const SYN = 0x02;
   const ACK = 0x10;
   /** A TCP exchange: `n` packets each way, spread over [t, t + 50 s). */
-  const tcp = (t: number, client: string, cport: number, server: string, sport: number, n: number, up: number, down: number) => {
+  const tcp = (
+    t: number,
+    client: string,
+    cport: number,
+    server: string,
+    sport: number,
+    n: number,
+    up: number,
+    down: number,
+  ) => {
     for (let k = 0; k < n; k++) {
       const at = t + (50 * k) / n + rnd();
-      p.push({ t: at, proto: PROTO_TCP, src: client, sport: cport, dst: server, dport: sport, flags: k === 0 ? SYN : ACK, payload: k === 0 ? 0 : up });
-      p.push({ t: at + 0.2, proto: PROTO_TCP, src: server, sport, dst: client, dport: cport, flags: k === 0 ? SYN | ACK : ACK, payload: k === 0 ? 0 : down });
+      p.push({
+        t: at,
+        proto: PROTO_TCP,
+        src: client,
+        sport: cport,
+        dst: server,
+        dport: sport,
+        flags: k === 0 ? SYN : ACK,
+        payload: k === 0 ? 0 : up,
+      });
+      p.push({
+        t: at + 0.2,
+        proto: PROTO_TCP,
+        src: server,
+        sport,
+        dst: client,
+        dport: cport,
+        flags: k === 0 ? SYN | ACK : ACK,
+        payload: k === 0 ? 0 : down,
+      });
     }
   };
   for (let m = 0; m < SCENARIO_MINUTES; m++) {
@@ -54,18 +81,65 @@ function scenarioPackets(): Packet[] {
     const load = 1 + 0.7 * Math.sin((2 * Math.PI * m) / SCENARIO_MINUTES) + 0.3 * rnd();
     for (let c = 0; c < 6; c++) {
       const web = c % 2 === 0 ? '10.0.1.11' : '10.0.1.12';
-      tcp(t + c * 1.5, `198.51.100.${10 + c}`, 40000 + m * 10 + c, web, 443, Math.round(4 + 6 * load), 180 + c * 20, 900 + Math.round(600 * load));
+      tcp(
+        t + c * 1.5,
+        `198.51.100.${10 + c}`,
+        40000 + m * 10 + c,
+        web,
+        443,
+        Math.round(4 + 6 * load),
+        180 + c * 20,
+        900 + Math.round(600 * load),
+      );
     }
     tcp(t + 2, '10.0.1.11', 50000 + m, '10.0.2.20', 5432, Math.round(3 + 4 * load), 220, 700);
     tcp(t + 3, '10.0.1.12', 51000 + m, '10.0.2.20', 5432, Math.round(2 + 3 * load), 200, 650);
-    p.push({ t: t + 5, proto: PROTO_UDP, src: '10.0.1.11', sport: 33000 + m, dst: '8.8.8.8', dport: 53, flags: 0, payload: 40 });
-    p.push({ t: t + 5.02, proto: PROTO_UDP, src: '8.8.8.8', sport: 53, dst: '10.0.1.11', dport: 33000 + m, flags: 0, payload: 90 });
+    p.push({
+      t: t + 5,
+      proto: PROTO_UDP,
+      src: '10.0.1.11',
+      sport: 33000 + m,
+      dst: '8.8.8.8',
+      dport: 53,
+      flags: 0,
+      payload: 40,
+    });
+    p.push({
+      t: t + 5.02,
+      proto: PROTO_UDP,
+      src: '8.8.8.8',
+      sport: 53,
+      dst: '10.0.1.11',
+      dport: 33000 + m,
+      flags: 0,
+      payload: 90,
+    });
     if (m >= 5 && m <= 8) tcp(t + 8, '10.9.0.5', 52000 + m, '10.0.1.11', 22, 20, 60, 400);
     if (m === 3 || m === 17 || m === 25) {
-      for (let k = 0; k < 3; k++) p.push({ t: t + 20 + k * 3, proto: PROTO_TCP, src: '198.51.100.77', sport: 61000 + m, dst: '10.0.1.12', dport: 22, flags: SYN, payload: 0 });
+      for (let k = 0; k < 3; k++)
+        p.push({
+          t: t + 20 + k * 3,
+          proto: PROTO_TCP,
+          src: '198.51.100.77',
+          sport: 61000 + m,
+          dst: '10.0.1.12',
+          dport: 22,
+          flags: SYN,
+          payload: 0,
+        });
     }
     if (m === 12) {
-      for (let port = 1; port <= 300; port++) p.push({ t: t + 30 + port / 100, proto: PROTO_TCP, src: '203.0.113.66', sport: 45555, dst: '10.0.1.11', dport: port, flags: SYN, payload: 0 });
+      for (let port = 1; port <= 300; port++)
+        p.push({
+          t: t + 30 + port / 100,
+          proto: PROTO_TCP,
+          src: '203.0.113.66',
+          sport: 45555,
+          dst: '10.0.1.11',
+          dport: port,
+          flags: SYN,
+          payload: 0,
+        });
     }
   }
   return p.sort((a, b) => a.t - b.t);
@@ -141,7 +215,14 @@ export async function replayScenario(dir: string): Promise<{ file: string; packe
   const configPath = writeConfig(dir, scenarioConfig(dir), 'scenario.yaml');
   const file = join(dir, 'records.jsonl');
   const err = new TextSink();
-  const { code } = await runReplay({ pcaps: [capture], configPath, output: file, maxGapWindows: 1440, flushTimeoutMs: 5000, err });
+  const { code } = await runReplay({
+    pcaps: [capture],
+    configPath,
+    output: file,
+    maxGapWindows: 1440,
+    flushTimeoutMs: 5000,
+    err,
+  });
   if (code !== 0) throw new Error(`replay the report scenario: exit ${code}: ${err.text}`);
   return { file, packets, stderr: err.text };
 }

@@ -15,7 +15,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
  */
 export async function holdSharedRxTimestamps(): Promise<() => void> {
   // SO_TIMESTAMP is 29 on Linux (Python's socket module does not name it).
-  const script = 'import socket,sys,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.setsockopt(socket.SOL_SOCKET,29,1)\nprint("ready",flush=True)\ntime.sleep(600)';
+  const script =
+    'import socket,sys,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.setsockopt(socket.SOL_SOCKET,29,1)\nprint("ready",flush=True)\ntime.sleep(600)';
   const holder: ChildProcess = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     holder.once('error', reject);

@@ -12,11 +12,27 @@ import { RECORD_FIELDS } from '../../src/flow/record';
  */
 
 const KEYWORDS = new Set(
-  'select from where group by order desc asc limit as and or not case when then else end is null distinct join on union in'.split(' '),
+  'select from where group by order desc asc limit as and or not case when then else end is null distinct join on union in'.split(
+    ' ',
+  ),
 );
 /** The SLS SQL functions the queries may use. */
-export const FUNCTIONS = new Set(['count', 'sum', 'min', 'max', 'arbitrary', 'from_unixtime', 'to_unixtime', 'now', 'date_trunc']);
-const VALUES: Record<string, readonly string[]> = { 'log-status': ['OK', 'NODATA', 'SKIPDATA'], action: ['ACCEPT', 'REJECT'], direction: ['in', 'out'] };
+export const FUNCTIONS = new Set([
+  'count',
+  'sum',
+  'min',
+  'max',
+  'arbitrary',
+  'from_unixtime',
+  'to_unixtime',
+  'now',
+  'date_trunc',
+]);
+const VALUES: Record<string, readonly string[]> = {
+  'log-status': ['OK', 'NODATA', 'SKIPDATA'],
+  action: ['ACCEPT', 'REJECT'],
+  direction: ['in', 'out'],
+};
 
 type Token = { kind: 'string' | 'ident' | 'word' | 'number' | 'op'; text: string; at: number; end: number };
 
@@ -101,7 +117,8 @@ export function lintQuery(query: string, indexedKeys: readonly string[] = RECORD
     const prev = tokens[k - 1];
     if (t.kind === 'word' && prev?.kind === 'word' && prev.text.toLowerCase() === 'as') aliases.add(t.text);
     // Subquery names: ") a", ") b".
-    if (t.kind === 'word' && prev?.kind === 'op' && prev.text === ')' && !KEYWORDS.has(t.text.toLowerCase())) aliases.add(t.text);
+    if (t.kind === 'word' && prev?.kind === 'op' && prev.text === ')' && !KEYWORDS.has(t.text.toLowerCase()))
+      aliases.add(t.text);
   });
   let depth = 0;
   let cases = 0;
@@ -111,7 +128,8 @@ export function lintQuery(query: string, indexedKeys: readonly string[] = RECORD
     if (t.kind === 'op' && t.text === '(') depth++;
     if (t.kind === 'op' && t.text === ')') depth--;
     if (depth < 0) problems.push('a ) without its (');
-    if (t.kind === 'ident' && !indexedKeys.includes(t.text)) problems.push(`"${t.text}" is not an indexed key of the record`);
+    if (t.kind === 'ident' && !indexedKeys.includes(t.text))
+      problems.push(`"${t.text}" is not an indexed key of the record`);
     if (t.kind === 'word') {
       const lower = t.text.toLowerCase();
       if (lower === 'case') cases++;

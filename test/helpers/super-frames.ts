@@ -66,7 +66,13 @@ export function liveRecord(tsSec: number, word1: number, frame: number[], capLen
  * ICMP over the MTU, and IPv4 TSO frames of total length 0. `word` gives a frame's segmentation
  * word (0: none) for live chunks.
  */
-export function superFrameMix(r: Prng, n: number, start: number, macs: { eni: number[]; gateway: number[] }, word: (s: SuperFrameSpec, r: Prng) => number) {
+export function superFrameMix(
+  r: Prng,
+  n: number,
+  start: number,
+  macs: { eni: number[]; gateway: number[] },
+  word: (s: SuperFrameSpec, r: Prng) => number,
+) {
   const out: Array<{ tsSec: number; word: number; frame: number[]; capLen: number; wireLen: number }> = [];
   const v4 = (last: number) => [10, 0, 0, last];
   const v6 = (last: number) => [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a, 0, 0, last];

@@ -76,17 +76,71 @@ type Field = (typeof FIELDS)[number];
  * tags, 802.1BR E-Tag, VN-Tag, FabricPath (tshark: cfp), NSH, PPPoE sessions, MPLS stacks.
  */
 const LINK_LAYERS = new Set([
-  'frame', 'eth', 'ethertype', 'vlan', 'ieee8021ad', 'mpls', 'sll', 'null', 'loop', 'raw', 'nflog', 'llc', 'snap',
-  'etag', 'vntag', 'cfp', 'nsh', 'pppoes', 'ppp', 'chdlc',
+  'frame',
+  'eth',
+  'ethertype',
+  'vlan',
+  'ieee8021ad',
+  'mpls',
+  'sll',
+  'null',
+  'loop',
+  'raw',
+  'nflog',
+  'llc',
+  'snap',
+  'etag',
+  'vntag',
+  'cfp',
+  'nsh',
+  'pppoes',
+  'ppp',
+  'chdlc',
 ]);
 /** Of those, the layers whose header length is not fixed by their name (see linkHeaderBytes). */
-const VARIABLE_LAYERS = new Set(['mpls', 'nsh', 'ppp', 'chdlc', 'pppoes', 'cfp', 'etag', 'vntag', 'ieee8021ad', 'llc', 'snap']);
+const VARIABLE_LAYERS = new Set([
+  'mpls',
+  'nsh',
+  'ppp',
+  'chdlc',
+  'pppoes',
+  'cfp',
+  'etag',
+  'vntag',
+  'ieee8021ad',
+  'llc',
+  'snap',
+]);
 const PORT_PROTOCOLS = new Set([6, 17, 132, 136]);
-const IPV6_EXT: Record<number, Field> = { 0: 'ipv6.hopopts.nxt', 43: 'ipv6.routing.nxt', 44: 'ipv6.fraghdr.nxt', 60: 'ipv6.dstopts.nxt', 51: 'ah.next_header' };
+const IPV6_EXT: Record<number, Field> = {
+  0: 'ipv6.hopopts.nxt',
+  43: 'ipv6.routing.nxt',
+  44: 'ipv6.fraghdr.nxt',
+  60: 'ipv6.dstopts.nxt',
+  51: 'ah.next_header',
+};
 
 /** Runs tshark on a capture and returns its IP packets as the oracle sees them (in file order). */
 export async function tsharkPackets(file: string): Promise<OraclePacket[]> {
-  const args = ['-r', file, '-n', '-o', 'ip.defragment:FALSE', '-o', 'ipv6.defragment:FALSE', '-o', 'ip.check_checksum:FALSE', '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=,'];
+  const args = [
+    '-r',
+    file,
+    '-n',
+    '-o',
+    'ip.defragment:FALSE',
+    '-o',
+    'ipv6.defragment:FALSE',
+    '-o',
+    'ip.check_checksum:FALSE',
+    '-T',
+    'fields',
+    '-E',
+    'separator=/t',
+    '-E',
+    'occurrence=a',
+    '-E',
+    'aggregator=,',
+  ];
   for (const f of FIELDS) args.push('-e', f);
   const { stdout } = await execFileAsync('tshark', args, { maxBuffer: 1 << 30, env: { ...process.env, LC_ALL: 'C' } });
   const out: OraclePacket[] = [];
@@ -165,7 +219,19 @@ export async function tsharkPackets(file: string): Promise<OraclePacket[]> {
         if (fragKey) firstFragments.set(fragKey, [srcPort, dstPort]);
       }
     }
-    out.push({ timeSec, family, src, dst, protocol, srcPort, dstPort, bytes, tcpFlags, ethSrc: first('eth.src') ?? '', ethDst: first('eth.dst') ?? '' });
+    out.push({
+      timeSec,
+      family,
+      src,
+      dst,
+      protocol,
+      srcPort,
+      dstPort,
+      bytes,
+      tcpFlags,
+      ethSrc: first('eth.src') ?? '',
+      ethDst: first('eth.dst') ?? '',
+    });
   }
   return out;
 }
@@ -184,7 +250,12 @@ function linkHeaderBytes(layers: string[]): number | null {
 }
 
 /** Aggregation key used by oracle tests: the fields of a record that identify a flow in a window. */
-export function flowKey(eniId: string, direction: string, p: { src: string; srcPort: number; dst: string; dstPort: number; protocol: number }, windowStart: number): string {
+export function flowKey(
+  eniId: string,
+  direction: string,
+  p: { src: string; srcPort: number; dst: string; dstPort: number; protocol: number },
+  windowStart: number,
+): string {
   return [eniId, direction, p.src, p.srcPort, p.dst, p.dstPort, p.protocol, windowStart].join(' ');
 }
 
@@ -215,14 +286,23 @@ export function expectedFlows(
 }
 
 /** The agent's OK records in the same keyed form. */
-export function recordFlows(records: Array<Record<string, string>>, windowOf: (r: Record<string, string>) => number): Map<string, OracleFlow> {
+export function recordFlows(
+  records: Array<Record<string, string>>,
+  windowOf: (r: Record<string, string>) => number,
+): Map<string, OracleFlow> {
   const flows = new Map<string, OracleFlow>();
   for (const r of records) {
     if (r['log-status'] !== 'OK') continue;
     const k = flowKey(
       r['eni-id'],
       r.direction,
-      { src: r.srcaddr, srcPort: Number(r.srcport), dst: r.dstaddr, dstPort: Number(r.dstport), protocol: Number(r.protocol) },
+      {
+        src: r.srcaddr,
+        srcPort: Number(r.srcport),
+        dst: r.dstaddr,
+        dstPort: Number(r.dstport),
+        protocol: Number(r.protocol),
+      },
       windowOf(r),
     );
     if (flows.has(k)) throw new Error(`duplicate record for ${k}`);

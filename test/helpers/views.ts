@@ -1,10 +1,21 @@
-import { PacketView } from '../../src/packet/decode/packet-view';
+import type { PacketView } from '../../src/packet/decode/packet-view';
 import { parseIpWords } from '../../src/enrich/ip-address';
 
 /** Fills a PacketView the way the decoder would for a plain IP packet, for flow-stage tests. */
 export function setView(
   v: PacketView,
-  p: { ts: number; src: string; dst: string; proto?: number; sport?: number; dport?: number; bytes: number; tcpFlags?: number; srcMac?: [number, number]; dstMac?: [number, number] },
+  p: {
+    ts: number;
+    src: string;
+    dst: string;
+    proto?: number;
+    sport?: number;
+    dport?: number;
+    bytes: number;
+    tcpFlags?: number;
+    srcMac?: [number, number];
+    dstMac?: [number, number];
+  },
 ): PacketView {
   const s = parseIpWords(p.src);
   const d = parseIpWords(p.dst);

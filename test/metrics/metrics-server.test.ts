@@ -33,13 +33,23 @@ describe('MetricsServer /metrics', () => {
     source.malformed = { truncated: 3, 'bad-version': 2 };
     source.unattributed = 11;
     source.tableCapacity = 100_000;
-    source.intervals = [{ intervalSec: 60, activeFlows: 42 }, { intervalSec: 600, activeFlows: 40 }];
+    source.intervals = [
+      { intervalSec: 60, activeFlows: 42 },
+      { intervalSec: 600, activeFlows: 40 },
+    ];
     source.recordCounts = [
       { flowLog: 'fl-1', logStatus: 'OK', records: 90 },
       { flowLog: 'fl-1', logStatus: 'NODATA', records: 4 },
     ];
     source.sinkCounters = [
-      { sink: 'file:/tmp/fl-1.jsonl', batchesSent: 12, batchesFailed: 1, batchesRetried: 5, latency: new DurationHistogram(), lastSuccessUnixMs: 1_714_557_660_500 },
+      {
+        sink: 'file:/tmp/fl-1.jsonl',
+        batchesSent: 12,
+        batchesFailed: 1,
+        batchesRetried: 5,
+        latency: new DurationHistogram(),
+        lastSuccessUnixMs: 1_714_557_660_500,
+      },
     ];
     source.spoolUsage = [{ flowLog: 'fl-1', segments: 3, bytes: 4096, memorySegments: 2, droppedRecords: 250 }];
     source.reloads = { ok: 2, failed: 1 };
@@ -133,7 +143,9 @@ describe('MetricsServer /healthz', () => {
     ['waiting long, last delivery 46 s ago', NOW - 600_000, NOW - 46_000, 503],
   ])('%s -> %i', async (_name, oldestPendingUnixMs, lastSuccessUnixMs, status) => {
     const source = new FakePipelineCounters();
-    source.deliveries = [{ sink: 'sls:proj/store', windowSec: 60, oldestPendingUnixMs, lastSuccessUnixMs, unhealthyAfterSec: AFTER_SEC }];
+    source.deliveries = [
+      { sink: 'sls:proj/store', windowSec: 60, oldestPendingUnixMs, lastSuccessUnixMs, unhealthyAfterSec: AFTER_SEC },
+    ];
     const server = await startWith(source, () => NOW);
     const res = await fetch(`${server.url}/healthz`);
     expect(res.status).toBe(status);
@@ -161,7 +173,13 @@ describe('MetricsServer /healthz', () => {
     expect(res.status).toBe(503);
     const body = (await res.json()) as { problems: unknown[] };
     expect(body.problems).toEqual([
-      { code: 'capture_device_down', kind: 'capture', eni: 'eni-b', device: 'eth2', message: 'capture device eth2 of eni-b is down: interface vanished' },
+      {
+        code: 'capture_device_down',
+        kind: 'capture',
+        eni: 'eni-b',
+        device: 'eth2',
+        message: 'capture device eth2 of eni-b is down: interface vanished',
+      },
     ]);
     source.deviceStates[1].up = true;
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
@@ -170,19 +188,52 @@ describe('MetricsServer /healthz', () => {
   it('reports each blind state once it has lasted the grace, and a spool that evicts', async () => {
     const source = new FakePipelineCounters();
     source.blind = [
-      { code: 'eni_device_missing', subject: 'eni-typo', message: 'ENI eni-typo is not captured: interface eht1 not present', sinceUnixMs: NOW - BLIND_GRACE_MS },
-      { code: 'discovery_failed', subject: 'ecs-metadata', message: 'ENI discovery through http://100.100.100.200 fails: ECONNREFUSED', sinceUnixMs: NOW - 60_000 },
-      { code: 'flow_log_no_eni', subject: 'fl-1', message: 'flow log fl-1 (vpc vpc-1) matches no ENI', sinceUnixMs: NOW - 20_000 },
-      { code: 'discovery_no_eni', subject: 'ecs-metadata', message: 'finds no ENI', sinceUnixMs: NOW - BLIND_GRACE_MS + 1 }, // not yet
+      {
+        code: 'eni_device_missing',
+        subject: 'eni-typo',
+        message: 'ENI eni-typo is not captured: interface eht1 not present',
+        sinceUnixMs: NOW - BLIND_GRACE_MS,
+      },
+      {
+        code: 'discovery_failed',
+        subject: 'ecs-metadata',
+        message: 'ENI discovery through http://100.100.100.200 fails: ECONNREFUSED',
+        sinceUnixMs: NOW - 60_000,
+      },
+      {
+        code: 'flow_log_no_eni',
+        subject: 'fl-1',
+        message: 'flow log fl-1 (vpc vpc-1) matches no ENI',
+        sinceUnixMs: NOW - 20_000,
+      },
+      {
+        code: 'discovery_no_eni',
+        subject: 'ecs-metadata',
+        message: 'finds no ENI',
+        sinceUnixMs: NOW - BLIND_GRACE_MS + 1,
+      }, // not yet
     ];
-    source.deliveries = [{ sink: 'sls:p/s', windowSec: 5, spoolEvictingSinceUnixMs: NOW - 7000, spoolEvictedRecords: 3000 }];
+    source.deliveries = [
+      { sink: 'sls:p/s', windowSec: 5, spoolEvictingSinceUnixMs: NOW - 7000, spoolEvictedRecords: 3000 },
+    ];
     const server = await startWith(source, () => NOW);
     const res = await fetch(`${server.url}/healthz`);
     expect(res.status).toBe(503);
     const body = (await res.json()) as { problems: Array<{ code: string; message: string }> };
-    expect(body.problems.map((p) => p.code)).toEqual(['spool_evicting', 'eni_device_missing', 'discovery_failed', 'flow_log_no_eni']);
-    expect(body.problems[0].message).toBe('spool of sink sls:p/s is full (delivery.spoolMaxBytes) and evicting its oldest batches since 7 s: 3000 records lost so far, SKIPDATA written for them');
-    expect(body.problems[1]).toMatchObject({ kind: 'eni', eni: 'eni-typo', message: 'ENI eni-typo is not captured: interface eht1 not present (for 10 s)' });
+    expect(body.problems.map((p) => p.code)).toEqual([
+      'spool_evicting',
+      'eni_device_missing',
+      'discovery_failed',
+      'flow_log_no_eni',
+    ]);
+    expect(body.problems[0].message).toBe(
+      'spool of sink sls:p/s is full (delivery.spoolMaxBytes) and evicting its oldest batches since 7 s: 3000 records lost so far, SKIPDATA written for them',
+    );
+    expect(body.problems[1]).toMatchObject({
+      kind: 'eni',
+      eni: 'eni-typo',
+      message: 'ENI eni-typo is not captured: interface eht1 not present (for 10 s)',
+    });
     for (const p of body.problems) expect(Object.keys(HEALTH_PROBLEM_CODES)).toContain(p.code);
   });
 });
@@ -196,6 +247,10 @@ describe('the daemon endpoint off loopback', () => {
     await endpoint.start('127.0.0.1:0');
     await endpoint.close();
     const warnings = lines.filter((l) => l.level === 'warn');
-    expect(warnings.map((l) => l.msg)).toEqual([expect.stringMatching(/^metrics endpoint on 0\.0\.0\.0:0, not loopback \(metrics\.allowNonLoopback\): it has no authentication/)]);
+    expect(warnings.map((l) => l.msg)).toEqual([
+      expect.stringMatching(
+        /^metrics endpoint on 0\.0\.0\.0:0, not loopback \(metrics\.allowNonLoopback\): it has no authentication/,
+      ),
+    ]);
   });
 });

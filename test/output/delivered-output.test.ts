@@ -58,7 +58,10 @@ describe('DeliveredOutput.replaceChangedSinks', () => {
   it('moves a flow log whose delivery settings changed, keeping its sink file', async () => {
     const out = await DeliveredOutput.open(config('d.jsonl'), 5000);
     out.submit(sizedBatch(1, 2));
-    expect(await out.replaceChangedSinks(config('d.jsonl'), config('d.jsonl', 3))).toEqual({ moved: ['fl-test'], kept: [] });
+    expect(await out.replaceChangedSinks(config('d.jsonl'), config('d.jsonl', 3))).toEqual({
+      moved: ['fl-test'],
+      kept: [],
+    });
     out.submit(sizedBatch(3, 2));
     await out.close();
     expect(ns('d.jsonl')).toEqual(numbers(1, 4));

@@ -38,7 +38,9 @@ const EXPECTED_LINE =
 
 /** The standard fields scrambled, extra fields in between: the writer must restore the order. */
 function scrambledRecord(srcport = '443'): FlowRecord {
-  const entries: Array<[string, string]> = [...STANDARD.map(([k, v]): [string, string] => [k, k === 'srcport' ? srcport : v])];
+  const entries: Array<[string, string]> = [
+    ...STANDARD.map(([k, v]): [string, string] => [k, k === 'srcport' ? srcport : v]),
+  ];
   entries.reverse();
   entries.splice(5, 0, ['tcp-flags', '18']);
   entries.push(['region', 'cn-hangzhou']);
@@ -81,7 +83,8 @@ describe('FileSink', () => {
     const written = lines(file);
     expect(written.pop()).toBe(''); // trailing newline
     expect(written.map((l) => JSON.parse(l).srcport)).toEqual(['1', '2', '3', '4']);
-    for (const l of written) expect(Object.keys(JSON.parse(l))).toEqual([...STANDARD.map(([k]) => k), 'tcp-flags', 'region']);
+    for (const l of written)
+      expect(Object.keys(JSON.parse(l))).toEqual([...STANDARD.map(([k]) => k), 'tcp-flags', 'region']);
   });
 
   it('starts a new file when the old one was rotated away', async () => {
@@ -91,8 +94,16 @@ describe('FileSink', () => {
     renameSync(file, `${file}.1`);
     await sink.write(batchOf(scrambledRecord('2')));
     await sink.close();
-    expect(lines(`${file}.1`).filter(Boolean).map((l) => JSON.parse(l).srcport)).toEqual(['1']);
-    expect(lines(file).filter(Boolean).map((l) => JSON.parse(l).srcport)).toEqual(['2']);
+    expect(
+      lines(`${file}.1`)
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).srcport),
+    ).toEqual(['1']);
+    expect(
+      lines(file)
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).srcport),
+    ).toEqual(['2']);
   });
 
   it('reports a directory in the way as permanent and a full disk as retryable', async () => {
@@ -117,7 +128,10 @@ describe('FileSink', () => {
     ['EROFS', 'permanent'],
   ])('classifies %s as %s', (code, kind) => {
     const err = Object.assign(new Error(`${code}: boom`), { code });
-    expect(classifyFileError('append to file /x', err)).toMatchObject({ kind, reason: `append to file /x: ${code}: boom` });
+    expect(classifyFileError('append to file /x', err)).toMatchObject({
+      kind,
+      reason: `append to file /x: ${code}: boom`,
+    });
   });
 
   it('refuses writes after close', async () => {

@@ -14,7 +14,17 @@
  * installed or /var/lib/flowlog-agent exists, so it never touches an operator's agent.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSlsServer } from '../sls-server/server.js';
@@ -32,7 +42,9 @@ const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
 const NEWER = `${VERSION}+upgrade1`;
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const alreadyInstalled = spawnSync('dpkg-query', ['-W', '-f=${Status}', 'flowlog-agent'], { encoding: 'utf8' }).stdout.includes('installed');
+const alreadyInstalled = spawnSync('dpkg-query', ['-W', '-f=${Status}', 'flowlog-agent'], {
+  encoding: 'utf8',
+}).stdout.includes('installed');
 const canRun =
   process.getuid?.() === 0 &&
   ['dpkg-deb', 'dpkg-shlibdeps', 'unshare', 'systemd-analyze', 'python3', 'md5sum'].every(has) &&
@@ -49,7 +61,11 @@ interface Ran {
 /** Asynchronous: the local Log Service server answers from this process while a child runs. */
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+    const child = spawn(cmd, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 120_000,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -66,14 +82,19 @@ async function ok(r: Promise<Ran>): Promise<string> {
 
 // CI (.ci/run) installs what this needs: there a skip would hide a broken package.
 it.runIf(process.env.FLOWLOG_CI_PACKAGE === '1')('runs in CI', () => {
-  expect({ root: process.getuid?.() === 0, alreadyInstalled, stateDirExists: existsSync(STATE), canRun }).toMatchObject({ root: true, alreadyInstalled: false, stateDirExists: false, canRun: true });
+  expect({ root: process.getuid?.() === 0, alreadyInstalled, stateDirExists: existsSync(STATE), canRun }).toMatchObject(
+    { root: true, alreadyInstalled: false, stateDirExists: false, canRun: true },
+  );
 });
 
 describe.skipIf(!canRun)('Debian package (npm run package)', { timeout: 600_000 }, () => {
   const dir = tempDirForFile('deb');
   const calls = join(dir, 'systemd-calls.log');
   const shims = join(dir, 'shims');
-  const keys = { ALIBABA_CLOUD_ACCESS_KEY_ID: 'test-access-key-id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'test-access-key-secret' };
+  const keys = {
+    ALIBABA_CLOUD_ACCESS_KEY_ID: 'test-access-key-id',
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'test-access-key-secret',
+  };
   let deb = '';
   let server: Awaited<ReturnType<typeof startSlsServer>> | undefined;
 
@@ -81,7 +102,12 @@ describe.skipIf(!canRun)('Debian package (npm run package)', { timeout: 600_000 
   async function dpkg(...args: string[]): Promise<string[]> {
     writeFileSync(calls, '');
     const script = 'mount -t tmpfs flowlog-test-run /run && mkdir -p /run/systemd/system && exec dpkg "$@"';
-    await ok(run('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...args], { PATH: `${shims}:${process.env.PATH}`, DEBIAN_FRONTEND: 'noninteractive' }));
+    await ok(
+      run('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...args], {
+        PATH: `${shims}:${process.env.PATH}`,
+        DEBIAN_FRONTEND: 'noninteractive',
+      }),
+    );
     return readFileSync(calls, 'utf8').split('\n').filter(Boolean);
   }
   const agent = (args: string[], env: NodeJS.ProcessEnv = {}) => run(INSTALLED, args, env);
@@ -141,7 +167,9 @@ describe.skipIf(!canRun)('Debian package (npm run package)', { timeout: 600_000 
           `flowLogs:\n  - {id: fl-live, resourceType: eni, resourceId: eni-deb, aggregationInterval: 1, sink: {type: file, path: ${out}}}\n`,
       );
       // No FLOWLOG_CAPTURE_ADDON or NODE_PATH: the package finds its own addons.
-      const daemon = new DaemonProcess(lab.spawn(nsA, INSTALLED, ['run', '--config', config], { PATH: process.env.PATH, FLOWLOG_LOG_LEVEL: 'info' }));
+      const daemon = new DaemonProcess(
+        lab.spawn(nsA, INSTALLED, ['run', '--config', config], { PATH: process.env.PATH, FLOWLOG_LOG_LEVEL: 'info' }),
+      );
       await daemon.waitForLog('daemon started', 15_000);
       // /usr/bin/flowlog-agent execs the runtime the package ships, whatever node the host has.
       expect(readlinkSync(`/proc/${daemon.child.pid}/exe`)).toBe('/usr/lib/flowlog-agent/node/bin/node');
@@ -151,7 +179,9 @@ describe.skipIf(!canRun)('Debian package (npm run package)', { timeout: 600_000 
       daemon.child.kill('SIGTERM');
       expect(await daemon.exited, daemon.stderr).toBe(0);
       const udp = readRecords(out).filter((r) => r.protocol === '17' && r.direction === 'in');
-      expect(udp.every((r) => r['eni-id'] === 'eni-deb' && r.srcaddr === '10.203.1.2' && r.dstport === '5001')).toBe(true);
+      expect(udp.every((r) => r['eni-id'] === 'eni-deb' && r.srcaddr === '10.203.1.2' && r.dstport === '5001')).toBe(
+        true,
+      );
       expect(udp.reduce((n, r) => n + Number(r.packets), 0)).toBe(50);
       expect(udp.reduce((n, r) => n + Number(r.bytes), 0)).toBe(50 * 128);
     } finally {
@@ -163,12 +193,29 @@ describe.skipIf(!canRun)('Debian package (npm run package)', { timeout: 600_000 
   it('replays a generated capture with the installed binary; an unreachable sink spools under /var/lib', async () => {
     const start = Math.floor(Date.now() / 60_000) * 60 - 600; // 10 min ago, minute-aligned
     const capture = join(dir, 'capture.pcap');
-    await ok(agent(['generate', '--out', capture, '--packets', '4000', '--flows', '40', '--start', String(start), '--duration', '120']));
+    await ok(
+      agent([
+        'generate',
+        '--out',
+        capture,
+        '--packets',
+        '4000',
+        '--flows',
+        '40',
+        '--start',
+        String(start),
+        '--duration',
+        '120',
+      ]),
+    );
     const config = join(dir, 'replay.yaml');
     writeFileSync(config, replayConfig('http://127.0.0.1:9'));
     const replay = await agent(['replay', '--pcap', capture, '--config', config, '--flush-timeout', '1'], keys);
     expect(replay.status, replay.stderr).toBe(1); // records spooled, not delivered
-    const records = readFileSync(join(dir, 'records.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+    const records = readFileSync(join(dir, 'records.jsonl'), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, string>);
     // Every generated packet has the ENI (10.0.0.5) on exactly one side.
     expect(records.filter((r) => r['log-status'] === 'OK').reduce((n, r) => n + Number(r.packets), 0)).toBe(4000);
     spooled = await spoolRecords(config);
@@ -178,7 +225,10 @@ describe.skipIf(!canRun)('Debian package (npm run package)', { timeout: 600_000 
   it('upgrades: one try-restart, the edited conffile and the spool kept, the spool drains', async () => {
     appendFileSync(CONFFILE, '# edited by the operator\n');
     const newer = await repackAs(deb, NEWER);
-    expect(await dpkg('-i', newer)).toEqual(['systemctl --system daemon-reload', 'deb-systemd-invoke try-restart flowlog-agent.service']);
+    expect(await dpkg('-i', newer)).toEqual([
+      'systemctl --system daemon-reload',
+      'deb-systemd-invoke try-restart flowlog-agent.service',
+    ]);
     expect((await ok(agent(['--version']))).trim()).toBe(NEWER);
     expect(readFileSync(CONFFILE, 'utf8')).toMatch(/# edited by the operator\n$/);
     const config = join(dir, 'replay.yaml');
@@ -197,10 +247,13 @@ describe.skipIf(!canRun)('Debian package (npm run package)', { timeout: 600_000 
       .map((l) => l.split(/\s+/)[5].replace(/^\./, ''));
     expect(paths.length).toBeGreaterThan(100);
     const asked = await dpkg('-P', 'flowlog-agent');
-    expect(asked.filter((c) => c.startsWith('deb-systemd-invoke'))).toEqual(['deb-systemd-invoke stop flowlog-agent.service']);
+    expect(asked.filter((c) => c.startsWith('deb-systemd-invoke'))).toEqual([
+      'deb-systemd-invoke stop flowlog-agent.service',
+    ]);
     expect(asked).toContain('systemctl --system daemon-reload');
     expect(paths.filter((p) => existsSync(p))).toEqual([]);
-    for (const p of ['/usr/lib/flowlog-agent', '/etc/flowlog-agent', STATE, '/usr/share/doc/flowlog-agent']) expect(existsSync(p), p).toBe(false);
+    for (const p of ['/usr/lib/flowlog-agent', '/etc/flowlog-agent', STATE, '/usr/share/doc/flowlog-agent'])
+      expect(existsSync(p), p).toBe(false);
     expect(spawnSync('dpkg-query', ['-W', 'flowlog-agent']).status).not.toBe(0);
   });
 

@@ -33,7 +33,11 @@ describe.skipIf(!canRun)('the .deb on clean Debian roots', { timeout: 1_200_000 
   describe.each(['bookworm', 'trixie'])('Debian %s', (release) => {
     it("that release's lintian reports no error or warning", async () => {
       const root = await debianRoot(release, 'lintian');
-      const r = await inRoot(root, `lintian --version; lintian --tag-display-limit 0 /pkg/${basename(deb)}; echo "lintian exit $?"`, [`${dirname(deb)}:/pkg`]);
+      const r = await inRoot(
+        root,
+        `lintian --version; lintian --tag-display-limit 0 /pkg/${basename(deb)}; echo "lintian exit $?"`,
+        [`${dirname(deb)}:/pkg`],
+      );
       expect(r.stdout, r.stderr).toMatch(/^Lintian v\d/m);
       expect(r.stdout.split('\n').filter((l) => /^[EW]: /.test(l))).toEqual([]);
       expect(r.stdout).toContain('lintian exit 0');
@@ -84,7 +88,9 @@ comm -13 /out/before.txt /out/after.txt > /out/remains.txt
       // The shipped config is refused until configured, and both commands say so the same way.
       expect(read('validate.status').trim()).toBe('2');
       const problems = read('validate.err').trim().split('\n');
-      expect(problems).toContain("/etc/flowlog-agent/agent.yaml:22: enis: at least one ENI is required unless discovery.type is ecs-metadata (`flowlog-agent init` lists this host's taps and veths)");
+      expect(problems).toContain(
+        "/etc/flowlog-agent/agent.yaml:22: enis: at least one ENI is required unless discovery.type is ecs-metadata (`flowlog-agent init` lists this host's taps and veths)",
+      );
       expect(problems.filter((l) => l.includes('is a placeholder'))).toHaveLength(3);
       expect(read('status.status').trim()).toBe('2');
       expect(read('status.err')).toBe(read('validate.err'));
@@ -99,8 +105,15 @@ comm -13 /out/before.txt /out/after.txt > /out/remains.txt
 
       // The generator's totals (per flow and minute) are what the installed binary recorded.
       expect(read('replay.status').trim(), read('replay.txt')).toBe('0');
-      const records = read('records.jsonl').trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>).filter((x) => x['log-status'] === 'OK');
-      const expected = read('expected.jsonl').trim().split('\n').map((l) => JSON.parse(l) as { packets: number; bytes: number });
+      const records = read('records.jsonl')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, string>)
+        .filter((x) => x['log-status'] === 'OK');
+      const expected = read('expected.jsonl')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { packets: number; bytes: number });
       expect(records.reduce((n, x) => n + Number(x.packets), 0)).toBe(4000);
       expect(records.length).toBe(expected.length);
       expect(records.reduce((n, x) => n + Number(x.bytes), 0)).toBe(expected.reduce((n, x) => n + x.bytes, 0));
@@ -109,7 +122,9 @@ comm -13 /out/before.txt /out/after.txt > /out/remains.txt
       // Only the code cache of the user who ran the commands (root's ~/.cache, as any program's
       // there): purge never touches home directories.
       const remains = read('remains.txt').trim().split('\n');
-      expect(remains.filter((p) => !/^\/root\/\.cache(\/flowlog-agent(\/[a-z]+-v[\d.]+-\d+-\d+\.v8cache)?)?$/.test(p))).toEqual([]);
+      expect(
+        remains.filter((p) => !/^\/root\/\.cache(\/flowlog-agent(\/[a-z]+-v[\d.]+-\d+-\d+\.v8cache)?)?$/.test(p)),
+      ).toEqual([]);
     });
   });
 });

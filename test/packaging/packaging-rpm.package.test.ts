@@ -23,7 +23,11 @@ it.runIf(process.env.FLOWLOG_CI_PACKAGE === '1')('runs in CI', () => {
 });
 
 /** GLIBC_x.y versions as comparable numbers (2.28 -> 2028). */
-const glibcVersion = (v: string) => v.split('.').map(Number).reduce((n, part, i) => n + part * (i === 0 ? 1000 : i === 1 ? 1 : 0), 0);
+const glibcVersion = (v: string) =>
+  v
+    .split('.')
+    .map(Number)
+    .reduce((n, part, i) => n + part * (i === 0 ? 1000 : i === 1 ? 1 : 0), 0);
 
 describe.skipIf(!canRun)('the RPM (npm run package:rpm)', { timeout: 1_200_000 }, () => {
   const dir = tempDirForFile('rpm');
@@ -42,14 +46,30 @@ describe.skipIf(!canRun)('the RPM (npm run package:rpm)', { timeout: 1_200_000 }
     const glibc = requires.flatMap((r) => /^libc\.so\.6\(GLIBC_([\d.]+)\)/.exec(r)?.[1] ?? []);
     expect(Math.max(...glibc.map(glibcVersion))).toBeLessThanOrEqual(glibcVersion('2.28')); // EL8's glibc
     expect((await run('rpm', ['-qp', '--provides', rpm])).stdout.trim().split('\n').sort()).toEqual(
-      [`config(flowlog-agent) = ${PACKAGE_VERSION}-1`, `flowlog-agent = ${PACKAGE_VERSION}-1`, `flowlog-agent(x86-64) = ${PACKAGE_VERSION}-1`].sort(),
+      [
+        `config(flowlog-agent) = ${PACKAGE_VERSION}-1`,
+        `flowlog-agent = ${PACKAGE_VERSION}-1`,
+        `flowlog-agent(x86-64) = ${PACKAGE_VERSION}-1`,
+      ].sort(),
     );
     const scripts = (await run('rpm', ['-qp', '--scripts', rpm])).stdout;
-    expect(scripts).toMatch(/postinstall scriptlet[^]*if \[ \$1 -eq 1 \] ; then[^]*systemctl --no-reload preset flowlog-agent\.service/);
-    expect(scripts).toMatch(/preuninstall scriptlet[^]*if \[ \$1 -eq 0 \] ; then[^]*systemctl --no-reload disable --now flowlog-agent\.service/);
-    expect(scripts).toMatch(/postuninstall scriptlet[^]*if \[ \$1 -ge 1 \] ; then[^]*systemctl try-restart flowlog-agent\.service/);
+    expect(scripts).toMatch(
+      /postinstall scriptlet[^]*if \[ \$1 -eq 1 \] ; then[^]*systemctl --no-reload preset flowlog-agent\.service/,
+    );
+    expect(scripts).toMatch(
+      /preuninstall scriptlet[^]*if \[ \$1 -eq 0 \] ; then[^]*systemctl --no-reload disable --now flowlog-agent\.service/,
+    );
+    expect(scripts).toMatch(
+      /postuninstall scriptlet[^]*if \[ \$1 -ge 1 \] ; then[^]*systemctl try-restart flowlog-agent\.service/,
+    );
     const files = (await run('rpm', ['-qpl', rpm])).stdout.split('\n');
-    for (const f of ['/usr/lib/systemd/system/flowlog-agent.service', '/usr/lib/flowlog-agent/node/bin/node', '/usr/bin/flowlog-agent', '/etc/flowlog-agent/agent.yaml']) expect(files).toContain(f);
+    for (const f of [
+      '/usr/lib/systemd/system/flowlog-agent.service',
+      '/usr/lib/flowlog-agent/node/bin/node',
+      '/usr/bin/flowlog-agent',
+      '/etc/flowlog-agent/agent.yaml',
+    ])
+      expect(files).toContain(f);
     expect((await run('rpm', ['-qp', '--configfiles', rpm])).stdout.trim()).toBe('/etc/flowlog-agent/agent.yaml');
   });
 
@@ -93,7 +113,10 @@ ls -d "$R/usr/lib/flowlog-agent" "$R/usr/bin/flowlog-agent" "$R/usr/lib/systemd/
     expect(read('validate.status').trim()).toBe('2');
     expect(read('validate.err')).toContain('enis: at least one ENI is required');
     expect(read('replay.status').trim(), read('replay.txt')).toBe('0');
-    const records = read('records.jsonl').trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+    const records = read('records.jsonl')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, string>);
     expect(records.filter((x) => x['log-status'] === 'OK').reduce((n, x) => n + Number(x.packets), 0)).toBe(3000);
     expect(read('erase.status').trim(), read('erase.log')).toBe('0');
     expect(read('left.txt')).toBe('');

@@ -28,8 +28,21 @@ function capture(name: string, vlanIds: number[], seed: number): Buffer {
   const path = join(dir, name);
   const code = runGenerate(
     {
-      out: path, packets: 12_000, flows: 200, seed, start: START, durationSec: 150, eniIps: ['10.0.0.5', '10.0.0.6', '10.0.0.7'], eniMacs: [], eniIpv6s: [],
-      ipv6Share: 0.3, format: 'pcap', snapLen: 128, tsResolution: 'us', vlanIds, windowSec: 60,
+      out: path,
+      packets: 12_000,
+      flows: 200,
+      seed,
+      start: START,
+      durationSec: 150,
+      eniIps: ['10.0.0.5', '10.0.0.6', '10.0.0.7'],
+      eniMacs: [],
+      eniIpv6s: [],
+      ipv6Share: 0.3,
+      format: 'pcap',
+      snapLen: 128,
+      tsResolution: 'us',
+      vlanIds,
+      windowSec: 60,
     },
     quiet,
     quiet,
@@ -59,7 +72,11 @@ flowLogs:
 function run(records: Buffer, eni: number, shared: Uint8Array, kernel: boolean, mtu = 1500) {
   const { config } = loadConfig(configPath());
   const out: string[] = [];
-  const pipeline = buildPipeline(config, { submit: (b: RecordBatch) => b.records.forEach((r) => out.push(JSON.stringify({ fl: b.flowLogId, ...r }))) }, { maxGapWindows: 1, wallClock: true, kernel });
+  const pipeline = buildPipeline(
+    config,
+    { submit: (b: RecordBatch) => b.records.forEach((r) => out.push(JSON.stringify({ fl: b.flowLogId, ...r }))) },
+    { maxGapWindows: 1, wallClock: true, kernel },
+  );
   expect(pipeline.kernel !== null).toBe(kernel);
   const chunks = new ChunkRecorder(pipeline.recorder, pipeline.kernel);
   chunks.setSharedEnis(shared);
@@ -85,9 +102,22 @@ function run(records: Buffer, eni: number, shared: Uint8Array, kernel: boolean, 
     records: out.sort(),
     handled: n,
     kernelPackets: chunks.kernelPackets,
-    counters: { frames: c.frames, unattributed: c.unattributed, byStatus: [...c.byStatus], eniPackets: [...c.eniPackets], eniBytes: [...c.eniBytes] },
-    superFrames: { byOutcome: [...pipeline.recorder.superFrames.byOutcome], extra: pipeline.recorder.superFrames.extraSegments },
-    aggregators: pipeline.aggregators.map((a) => ({ late: a.latePackets, full: a.tableFullPackets, refused: [...a.refusedPackets] })),
+    counters: {
+      frames: c.frames,
+      unattributed: c.unattributed,
+      byStatus: [...c.byStatus],
+      eniPackets: [...c.eniPackets],
+      eniBytes: [...c.eniBytes],
+    },
+    superFrames: {
+      byOutcome: [...pipeline.recorder.superFrames.byOutcome],
+      extra: pipeline.recorder.superFrames.extraSegments,
+    },
+    aggregators: pipeline.aggregators.map((a) => ({
+      late: a.latePackets,
+      full: a.tableFullPackets,
+      refused: [...a.refusedPackets],
+    })),
   };
 }
 
@@ -122,7 +152,7 @@ describe('ChunkRecorder: kernel and TypeScript path give the same records for li
   }
 });
 
-describe('ChunkRecorder: super-frames of live chunks (the kernel\'s segmentation words), kernel and TypeScript alike', () => {
+describe("ChunkRecorder: super-frames of live chunks (the kernel's segmentation words), kernel and TypeScript alike", () => {
   // The capture addon's own ring marks each record: gso_type and gso_size of the kernel's
   // virtio_net_hdr (a GSO type for most frames over the MTU; some that disagree with their frame;
   // a plain "read, not GSO" word for the rest), or no word at all (a libpcap device).
@@ -136,7 +166,13 @@ describe('ChunkRecorder: super-frames of live chunks (the kernel\'s segmentation
     const type = s.protocol === 17 ? 5 : s.protocol === 6 ? (s.family === 4 ? 1 : 4) : 1;
     return segmentationWord(type, s.protocol === 17 ? 1200 : s.family === 4 ? 1448 : 1428, 66);
   };
-  const mix = superFrameMix(prng(20261207), 12_000, START, { eni: [0x00, 0x16, 0x3e, 0x00, 0x00, 0x05], gateway: [0xee, 0xff, 0xff, 0xff, 0xff, 0xff] }, word);
+  const mix = superFrameMix(
+    prng(20261207),
+    12_000,
+    START,
+    { eni: [0x00, 0x16, 0x3e, 0x00, 0x00, 0x05], gateway: [0xee, 0xff, 0xff, 0xff, 0xff, 0xff] },
+    word,
+  );
   const records = Buffer.concat(mix.map((f) => liveRecord(f.tsSec, f.word, f.frame, f.capLen, f.wireLen)));
 
   it.each([
@@ -158,7 +194,8 @@ describe('ChunkRecorder: super-frames of live chunks (the kernel\'s segmentation
     expect(k.superFrames.byOutcome[0]).toBeGreaterThan(100); // by the kernel's header
     expect(k.superFrames.extra).toBeGreaterThan(10_000);
     for (const n of [...k.counters.eniPackets, ...k.counters.eniBytes]) expect(n).toBeGreaterThanOrEqual(0);
-    if (mtu === 0) expect(k.superFrames.byOutcome[4]).toBeGreaterThan(10); // no_mtu: frames without a header
+    if (mtu === 0)
+      expect(k.superFrames.byOutcome[4]).toBeGreaterThan(10); // no_mtu: frames without a header
     else expect(k.superFrames.byOutcome[1]).toBeGreaterThan(10); // derived
     expect(k.superFrames.byOutcome[2]).toBeGreaterThan(10); // gso_mismatch
     expect(k.superFrames.byOutcome[3]).toBeGreaterThan(10); // headers_cut

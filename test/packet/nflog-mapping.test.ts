@@ -71,7 +71,10 @@ function run(config: AgentConfig, feed: (p: ReturnType<typeof buildPipeline>, ma
   pipeline.finish();
   return records
     .filter((r) => r['log-status'] === 'OK')
-    .map((r) => `${r['eni-id']} ${r.direction} ${r.srcaddr}:${r.srcport}>${r.dstaddr}:${r.dstport} ${r.action} ${r.packets}/${r.bytes}`)
+    .map(
+      (r) =>
+        `${r['eni-id']} ${r.direction} ${r.srcaddr}:${r.srcport}>${r.dstaddr}:${r.dstport} ${r.action} ${r.packets}/${r.bytes}`,
+    )
     .sort();
 }
 
@@ -84,14 +87,64 @@ describe('NFLOG frames: ENI and direction', () => {
   };
 
   it.each([
-    { name: 'group tied to an ENI', fixedEni: 0, indev: 9, outdev: 0, src: '10.9.9.9', dst: '10.0.0.5', want: ['eni-a in 10.9.9.9:40000>10.0.0.5:23 REJECT 1/40'] },
-    { name: 'input interface of an ENI without addresses: inbound', fixedEni: -1, indev: 4, outdev: 0, src: '10.9.9.9', dst: '10.1.1.1', want: ['eni-b in 10.9.9.9:40000>10.1.1.1:23 REJECT 1/40'] },
-    { name: 'output interface of an ENI without addresses: outbound', fixedEni: -1, indev: 0, outdev: 4, src: '10.1.1.1', dst: '10.9.9.9', want: ['eni-b out 10.1.1.1:40000>10.9.9.9:23 REJECT 1/40'] },
-    { name: 'input interface, direction from the ENI address', fixedEni: -1, indev: 3, outdev: 0, src: '10.9.9.9', dst: '10.0.0.5', want: ['eni-a in 10.9.9.9:40000>10.0.0.5:23 REJECT 1/40'] },
-    { name: 'unknown interfaces: matched by address', fixedEni: -1, indev: 8, outdev: 0, src: '10.0.0.5', dst: '10.9.9.9', want: ['eni-a out 10.0.0.5:40000>10.9.9.9:23 REJECT 1/40'] },
-    { name: 'unknown interfaces and addresses: unattributed', fixedEni: -1, indev: 8, outdev: 0, src: '10.9.9.9', dst: '10.8.8.8', want: [] },
+    {
+      name: 'group tied to an ENI',
+      fixedEni: 0,
+      indev: 9,
+      outdev: 0,
+      src: '10.9.9.9',
+      dst: '10.0.0.5',
+      want: ['eni-a in 10.9.9.9:40000>10.0.0.5:23 REJECT 1/40'],
+    },
+    {
+      name: 'input interface of an ENI without addresses: inbound',
+      fixedEni: -1,
+      indev: 4,
+      outdev: 0,
+      src: '10.9.9.9',
+      dst: '10.1.1.1',
+      want: ['eni-b in 10.9.9.9:40000>10.1.1.1:23 REJECT 1/40'],
+    },
+    {
+      name: 'output interface of an ENI without addresses: outbound',
+      fixedEni: -1,
+      indev: 0,
+      outdev: 4,
+      src: '10.1.1.1',
+      dst: '10.9.9.9',
+      want: ['eni-b out 10.1.1.1:40000>10.9.9.9:23 REJECT 1/40'],
+    },
+    {
+      name: 'input interface, direction from the ENI address',
+      fixedEni: -1,
+      indev: 3,
+      outdev: 0,
+      src: '10.9.9.9',
+      dst: '10.0.0.5',
+      want: ['eni-a in 10.9.9.9:40000>10.0.0.5:23 REJECT 1/40'],
+    },
+    {
+      name: 'unknown interfaces: matched by address',
+      fixedEni: -1,
+      indev: 8,
+      outdev: 0,
+      src: '10.0.0.5',
+      dst: '10.9.9.9',
+      want: ['eni-a out 10.0.0.5:40000>10.9.9.9:23 REJECT 1/40'],
+    },
+    {
+      name: 'unknown interfaces and addresses: unattributed',
+      fixedEni: -1,
+      indev: 8,
+      outdev: 0,
+      src: '10.9.9.9',
+      dst: '10.8.8.8',
+      want: [],
+    },
   ])('$name', (c) => {
-    const got = run(config, (p, map) => send(p, nflogFrame(7, c.indev, c.outdev, ipv4Tcp(c.src, c.dst, 40000, 23)), c.fixedEni, map));
+    const got = run(config, (p, map) =>
+      send(p, nflogFrame(7, c.indev, c.outdev, ipv4Tcp(c.src, c.dst, 40000, 23)), c.fixedEni, map),
+    );
     expect(got).toEqual(c.want);
   });
 

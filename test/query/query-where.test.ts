@@ -23,7 +23,7 @@ function rec(over: Partial<Record<string, string>> = {}): FlowRecord {
     'log-status': 'OK',
     action: 'ACCEPT',
     ...over,
-  } as FlowRecord;
+  };
 }
 
 describe('query --where matching', () => {

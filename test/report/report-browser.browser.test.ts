@@ -48,11 +48,23 @@ const READ_PAGE = `(() => {
 const num = (text: string): number => Number(text.replace(/,/g, ''));
 
 /** `query FILE --format json ...` rows. */
-async function query(file: string, args: { where?: string; group?: string[]; top?: number; by?: 'bytes' | 'packets'; limit?: number }) {
+async function query(
+  file: string,
+  args: { where?: string; group?: string[]; top?: number; by?: 'bytes' | 'packets'; limit?: number },
+) {
   let out = '';
-  const code = await runQuery({ files: [file], format: 'json', top: args.top ?? 1000, ...args }, { write: (s: string) => (out += s) }, new TextSink());
+  const code = await runQuery(
+    { files: [file], format: 'json', top: args.top ?? 1000, ...args },
+    { write: (s: string) => (out += s) },
+    new TextSink(),
+  );
   expect(code).toBe(0);
-  return out.trim() === '' ? [] : out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, string | number>);
+  return out.trim() === ''
+    ? []
+    : out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, string | number>);
 }
 
 const canRun = existsSync(CHROMIUM) || process.env.CI !== undefined;
@@ -103,7 +115,9 @@ describe.skipIf(!canRun)('flowlog-agent report in headless Chromium', () => {
   });
 
   it('shows the totals that query gives', async () => {
-    const byStatus = Object.fromEntries((await query(file, { group: ['log-status'] })).map((g) => [g['log-status'], g]));
+    const byStatus = Object.fromEntries(
+      (await query(file, { group: ['log-status'] })).map((g) => [g['log-status'], g]),
+    );
     const rejected = await query(file, { where: 'log-status=OK and action=REJECT', group: ['action'] });
     const enis = await query(file, { group: ['eni-id'] });
     for (const c of Object.values(page.cards)) expect(c.visible).toBe(true);
@@ -125,32 +139,68 @@ describe.skipIf(!canRun)('flowlog-agent report in headless Chromium', () => {
     const lost = skips.reduce((n, r) => n + num(String(r.packets)), 0);
     expect(page.lossText).toContain(`${lost.toLocaleString('en-US')} packets lost`);
     const rows = page.tables.losses.map((r) => [r['eni-id'], r.start, r.end, r.packets]);
-    const expected = skips.map((r) => [r['eni-id'], formatUnixSeconds(String(r.start)), formatUnixSeconds(String(r.end)), num(String(r.packets)).toLocaleString('en-US')]);
+    const expected = skips.map((r) => [
+      r['eni-id'],
+      formatUnixSeconds(String(r.start)),
+      formatUnixSeconds(String(r.end)),
+      num(String(r.packets)).toLocaleString('en-US'),
+    ]);
     expect(rows.sort()).toEqual(expected.sort());
   });
 
   it('shows the top talkers and the rejected flows that query ranks', async () => {
-    const cells = (view: string, fields: string[]) => page.tables[view].map((r) => [...fields.map((f) => r[f]), num(r.packets), num(r.bytes)]);
+    const cells = (view: string, fields: string[]) =>
+      page.tables[view].map((r) => [...fields.map((f) => r[f]), num(r.packets), num(r.bytes)]);
     const talkerFields = ['srcaddr', 'dstaddr', 'dstport', 'protocol'];
     const talkers = await query(file, { where: 'log-status=OK', group: talkerFields, top: 10, by: 'bytes' });
-    expect(cells('top-talkers', talkerFields)).toEqual(talkers.map((g) => [...talkerFields.map((f) => String(g[f])), g.packets, g.bytes]));
+    expect(cells('top-talkers', talkerFields)).toEqual(
+      talkers.map((g) => [...talkerFields.map((f) => String(g[f])), g.packets, g.bytes]),
+    );
     const rejectFields = ['eni-id', 'direction', 'srcaddr', 'srcport', 'dstaddr', 'dstport', 'protocol'];
-    const rejected = await query(file, { where: 'log-status=OK and action=REJECT', group: rejectFields, top: 10, by: 'packets' });
-    expect(cells('top-rejected', rejectFields)).toEqual(rejected.map((g) => [...rejectFields.map((f) => String(g[f])), g.packets, g.bytes]));
-    const bySource = await query(file, { where: 'log-status=OK and action=REJECT', group: ['srcaddr'], top: 5, by: 'packets' });
-    expect(page.tables['reject-by-source'].map((r) => [r.srcaddr, num(r.records), num(r.packets)])).toEqual(bySource.map((g) => [g.srcaddr, g.records, g.packets]));
+    const rejected = await query(file, {
+      where: 'log-status=OK and action=REJECT',
+      group: rejectFields,
+      top: 10,
+      by: 'packets',
+    });
+    expect(cells('top-rejected', rejectFields)).toEqual(
+      rejected.map((g) => [...rejectFields.map((f) => String(g[f])), g.packets, g.bytes]),
+    );
+    const bySource = await query(file, {
+      where: 'log-status=OK and action=REJECT',
+      group: ['srcaddr'],
+      top: 5,
+      by: 'packets',
+    });
+    expect(page.tables['reject-by-source'].map((r) => [r.srcaddr, num(r.records), num(r.packets)])).toEqual(
+      bySource.map((g) => [g.srcaddr, g.records, g.packets]),
+    );
   });
 
   it('shows per-ENI traffic as query sums it', async () => {
-    const sums = async (where: string) => Object.fromEntries((await query(file, { where, group: ['eni-id'] })).map((g) => [g['eni-id'], g]));
+    const sums = async (where: string) =>
+      Object.fromEntries((await query(file, { where, group: ['eni-id'] })).map((g) => [g['eni-id'], g]));
     const inbound = await sums('log-status=OK and direction=in');
     const outbound = await sums('log-status=OK and direction=out');
     const ok = await sums('log-status=OK');
     const nodata = await sums('log-status=NODATA');
-    expect(page.tables['per-eni'].map((r) => r['eni-id']).sort()).toEqual(['eni-db', 'eni-ops', 'eni-web1', 'eni-web2']);
+    expect(page.tables['per-eni'].map((r) => r['eni-id']).sort()).toEqual([
+      'eni-db',
+      'eni-ops',
+      'eni-web1',
+      'eni-web2',
+    ]);
     for (const r of page.tables['per-eni']) {
       const eni = r['eni-id'];
-      expect([eni, num(r['in-bytes']), num(r['out-bytes']), num(r['in-packets']), num(r['out-packets']), num(r.flows), num(r.nodata)]).toEqual([
+      expect([
+        eni,
+        num(r['in-bytes']),
+        num(r['out-bytes']),
+        num(r['in-packets']),
+        num(r['out-packets']),
+        num(r.flows),
+        num(r.nodata),
+      ]).toEqual([
         eni,
         inbound[eni]?.bytes ?? 0,
         outbound[eni]?.bytes ?? 0,
@@ -170,16 +220,25 @@ describe.skipIf(!canRun)('flowlog-agent report in headless Chromium', () => {
     for (const [src, srcEni] of Object.entries(plan)) {
       for (const [dst, dstEni] of Object.entries(plan)) {
         if (src === dst) continue;
-        const g = await query(file, { where: `log-status=OK and direction=out and eni-id=${srcEni} and dstaddr=${dst}`, group: ['eni-id'] });
+        const g = await query(file, {
+          where: `log-status=OK and direction=out and eni-id=${srcEni} and dstaddr=${dst}`,
+          group: ['eni-id'],
+        });
         if (g.length > 0) expected.push([srcEni, dstEni, Number(g[0].packets), Number(g[0].bytes)]);
       }
     }
     expect(expected.length).toBe(4);
-    expect(page.tables['inter-eni'].map((r) => [r['src-eni'], r['dst-eni'], num(r.packets), num(r.bytes)]).sort()).toEqual(expected.sort());
+    expect(
+      page.tables['inter-eni'].map((r) => [r['src-eni'], r['dst-eni'], num(r.packets), num(r.bytes)]).sort(),
+    ).toEqual(expected.sort());
 
-    const dir = Object.fromEntries((await query(file, { where: 'log-status=OK', group: ['direction'] })).map((g) => [g.direction, g]));
+    const dir = Object.fromEntries(
+      (await query(file, { where: 'log-status=OK', group: ['direction'] })).map((g) => [g.direction, g]),
+    );
     const sumOf = (view: string, name: string) =>
-      page.charts.find((c) => c.view === view)!.titles.reduce((n, t) => n + num(new RegExp(`${name} ([\\d,]+)`).exec(t)![1]), 0);
+      page.charts
+        .find((c) => c.view === view)!
+        .titles.reduce((n, t) => n + num(new RegExp(`${name} ([\\d,]+)`).exec(t)![1]), 0);
     expect(sumOf('bytes-over-time', 'in')).toBe(dir.in.bytes);
     expect(sumOf('bytes-over-time', 'out')).toBe(dir.out.bytes);
     expect(sumOf('packets-over-time', 'in')).toBe(dir.in.packets);

@@ -6,9 +6,24 @@ import { renderReportHtml } from '../../src/report/report-html';
 /** A record: the 18 fields, OK ACCEPT by default. */
 function rec(over: Partial<Record<string, string>>): FlowRecord {
   const base: Record<string, string> = {
-    version: '1', 'vswitch-id': 'vsw-1', 'vm-id': 'i-1', 'vpc-id': 'vpc-1', 'account-id': '1', 'eni-id': 'eni-1',
-    srcaddr: '10.0.0.1', srcport: '40000', dstaddr: '10.0.0.2', dstport: '443', protocol: '6', direction: 'out',
-    packets: '10', bytes: '1000', start: '1767225600', end: '1767225650', 'log-status': 'OK', action: 'ACCEPT',
+    version: '1',
+    'vswitch-id': 'vsw-1',
+    'vm-id': 'i-1',
+    'vpc-id': 'vpc-1',
+    'account-id': '1',
+    'eni-id': 'eni-1',
+    srcaddr: '10.0.0.1',
+    srcport: '40000',
+    dstaddr: '10.0.0.2',
+    dstport: '443',
+    protocol: '6',
+    direction: 'out',
+    packets: '10',
+    bytes: '1000',
+    start: '1767225600',
+    end: '1767225650',
+    'log-status': 'OK',
+    action: 'ACCEPT',
   };
   const r: FlowRecord = {};
   for (const f of RECORD_FIELDS) r[f] = over[f] ?? base[f];
@@ -29,7 +44,17 @@ describe('report model and page', () => {
 
   it('lists a SKIPDATA of an uncaptured stretch as not counted, and says so', () => {
     const b = new FlowReportBuilder();
-    b.add(rec({ 'log-status': 'SKIPDATA', packets: '-', bytes: '-', srcaddr: '-', dstaddr: '-', direction: '-', action: '-' }));
+    b.add(
+      rec({
+        'log-status': 'SKIPDATA',
+        packets: '-',
+        bytes: '-',
+        srcaddr: '-',
+        dstaddr: '-',
+        direction: '-',
+        action: '-',
+      }),
+    );
     b.add(rec({ 'log-status': 'SKIPDATA', packets: '7', bytes: '-', start: '1767225660', end: '1767225720' }));
     const r = b.build(10);
     expect(r.losses.map((l) => l.packets)).toEqual([null, 7]);
@@ -43,7 +68,16 @@ describe('report model and page', () => {
     b.add(rec({ 'eni-id': 'eni-a', srcaddr: '10.0.0.1', dstaddr: '10.0.0.2', direction: 'out' }));
     b.add(rec({ 'eni-id': 'eni-b', srcaddr: '10.0.0.1', dstaddr: '10.0.0.2', direction: 'in' }));
     // The same address pair in another VPC (an overlapping CIDR) is not the same ENIs.
-    b.add(rec({ 'eni-id': 'eni-c', 'vpc-id': 'vpc-2', srcaddr: '10.0.0.1', dstaddr: '10.0.0.2', direction: 'out', bytes: '5' }));
+    b.add(
+      rec({
+        'eni-id': 'eni-c',
+        'vpc-id': 'vpc-2',
+        srcaddr: '10.0.0.1',
+        dstaddr: '10.0.0.2',
+        direction: 'out',
+        bytes: '5',
+      }),
+    );
     expect(b.build(10).pairs.map((p) => [p.srcEni, p.dstEni, p.bytes])).toEqual([['eni-a', 'eni-b', 1000]]);
   });
 

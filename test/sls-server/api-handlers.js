@@ -71,10 +71,12 @@ function putLogs(c, logstoreName) {
     throw new ApiError(415, 'InvalidContentType', `Content-Type ${c.headers['content-type']} is unsupported`);
   }
   const rawHeader = c.headers['x-log-bodyrawsize'];
-  if (rawHeader === undefined) throw new ApiError(400, 'MissingBodyRawSize', 'x-log-bodyrawsize does not exist in header when it is necessary.');
+  if (rawHeader === undefined)
+    throw new ApiError(400, 'MissingBodyRawSize', 'x-log-bodyrawsize does not exist in header when it is necessary.');
   if (!/^\d+$/.test(String(rawHeader))) throw new ApiError(400, 'InvalidBodyRawSize', 'x-log-bodyrawsize is invalid.');
   const rawSize = Number(rawHeader);
-  if (rawSize > MAX_RAW_BYTES) throw new ApiError(400, 'PostBodyTooLarge', `body raw size ${rawSize} is larger than ${MAX_RAW_BYTES}`);
+  if (rawSize > MAX_RAW_BYTES)
+    throw new ApiError(400, 'PostBodyTooLarge', `body raw size ${rawSize} is larger than ${MAX_RAW_BYTES}`);
   const compressType = c.headers['x-log-compresstype'];
   c.note.compressType = compressType ?? 'none';
   c.note.rawSize = rawSize;
@@ -88,7 +90,8 @@ function putLogs(c, logstoreName) {
     if (err instanceof ApiError) throw err;
     throw new ApiError(400, 'PostBodyUncompressError', `decompress ${compressType} body: ${err.message}`);
   }
-  if (raw.length !== rawSize) throw new ApiError(400, 'InvalidBodyRawSize', `body is ${raw.length} bytes, x-log-bodyrawsize says ${rawSize}`);
+  if (raw.length !== rawSize)
+    throw new ApiError(400, 'InvalidBodyRawSize', `body is ${raw.length} bytes, x-log-bodyrawsize says ${rawSize}`);
   let group;
   try {
     group = readLogGroup(raw, c.opts.keepContents);
@@ -96,12 +99,17 @@ function putLogs(c, logstoreName) {
     throw new ApiError(400, 'PostBodyInvalid', `decode LogGroup: ${err.message}`);
   }
   if (group.logs.length === 0) throw new ApiError(400, 'PostBodyInvalid', 'the LogGroup has no logs');
-  if (group.logs.length > MAX_LOGS) throw new ApiError(400, 'InvalidLogSize', `logs count ${group.logs.length} is larger than ${MAX_LOGS}`);
+  if (group.logs.length > MAX_LOGS)
+    throw new ApiError(400, 'InvalidLogSize', `logs count ${group.logs.length} is larger than ${MAX_LOGS}`);
   if (c.opts.outOfRangeLogTime === 'reject') {
     const now = Math.floor(Date.now() / 1000);
     for (const l of group.logs) {
       if (l.time < now - LOG_MAX_AGE_SEC || l.time > now + LOG_MAX_FUTURE_SEC) {
-        throw new ApiError(400, 'PostBodyInvalid', `log time ${l.time} is outside [now - 7 days, now + 15 minutes] (now ${now})`);
+        throw new ApiError(
+          400,
+          'PostBodyInvalid',
+          `log time ${l.time} is outside [now - 7 days, now + 15 minutes] (now ${now})`,
+        );
       }
     }
   }
@@ -132,10 +140,13 @@ function createLogstore(c) {
 
 /** @param {object} index */
 function checkIndex(index) {
-  if (index.keys === undefined && index.line === undefined) throw new ApiError(400, 'ParameterInvalid', 'specify keys, line or both');
+  if (index.keys === undefined && index.line === undefined)
+    throw new ApiError(400, 'ParameterInvalid', 'specify keys, line or both');
   for (const [k, v] of Object.entries(index.keys ?? {})) {
-    if (!['text', 'long', 'double', 'json'].includes(v?.type)) throw new ApiError(400, 'ParameterInvalid', `key ${k}: type ${v?.type} is invalid`);
-    if (v.type === 'text' && !Array.isArray(v.token)) throw new ApiError(400, 'ParameterInvalid', `key ${k}: a text key needs token`);
+    if (!['text', 'long', 'double', 'json'].includes(v?.type))
+      throw new ApiError(400, 'ParameterInvalid', `key ${k}: type ${v?.type} is invalid`);
+    if (v.type === 'text' && !Array.isArray(v.token))
+      throw new ApiError(400, 'ParameterInvalid', `key ${k}: a text key needs token`);
   }
 }
 
@@ -153,7 +164,11 @@ function route(c) {
   if (a !== 'logstores') throw new ApiError(404, 'RequestURLNotFound', `no API at /${c.segments.join('/')}`);
   if (name === undefined || name === '') {
     if (m === 'POST') return createLogstore(c);
-    if (m === 'GET') return { status: 200, json: { count: c.logstores.size, total: c.logstores.size, logstores: [...c.logstores.keys()] } };
+    if (m === 'GET')
+      return {
+        status: 200,
+        json: { count: c.logstores.size, total: c.logstores.size, logstores: [...c.logstores.keys()] },
+      };
   } else if (sub === undefined) {
     if (m === 'GET') {
       const ls = logstoreOf(c.logstores, name);
@@ -165,14 +180,17 @@ function route(c) {
   } else if (sub === 'index') {
     const ls = logstoreOf(c.logstores, name);
     if (m === 'GET') {
-      if (ls.index === undefined) throw new ApiError(404, 'IndexConfigNotExist', `index of logstore ${name} does not exist`);
+      if (ls.index === undefined)
+        throw new ApiError(404, 'IndexConfigNotExist', `index of logstore ${name} does not exist`);
       return { status: 200, json: ls.index };
     }
     if (m === 'POST' || m === 'PUT') {
       const index = jsonBody(c);
       checkIndex(index);
-      if (m === 'POST' && ls.index !== undefined) throw new ApiError(400, 'IndexAlreadyExist', `index of logstore ${name} already exists`);
-      if (m === 'PUT' && ls.index === undefined) throw new ApiError(404, 'IndexConfigNotExist', `index of logstore ${name} does not exist`);
+      if (m === 'POST' && ls.index !== undefined)
+        throw new ApiError(400, 'IndexAlreadyExist', `index of logstore ${name} already exists`);
+      if (m === 'PUT' && ls.index === undefined)
+        throw new ApiError(404, 'IndexConfigNotExist', `index of logstore ${name} does not exist`);
       ls.index = index;
       return { status: 200 };
     }

@@ -33,7 +33,8 @@ async function startEcsMetadataServer(opts) {
     }
     const m = /^\/latest\/meta-data\/ram\/security-credentials\/([^/]+)$/.exec(req.url ?? '');
     if (m && req.method === 'GET') {
-      if (opts.requireToken && !tokens.has(String(req.headers['x-aliyun-ecs-metadata-token']))) return send(401, 'Unauthorized');
+      if (opts.requireToken && !tokens.has(String(req.headers['x-aliyun-ecs-metadata-token'])))
+        return send(401, 'Unauthorized');
       const c = opts.roles[decodeURIComponent(m[1])];
       if (c === undefined) return send(404, '<html><body>404 Not Found</body></html>', 'text/html');
       const body = {
@@ -54,10 +55,11 @@ async function startEcsMetadataServer(opts) {
     url: `http://127.0.0.1:${port}`,
     requests,
     roles: opts.roles,
-    close: () => new Promise((resolve) => {
-      server.close(() => resolve(undefined));
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve(undefined));
+        server.closeAllConnections();
+      }),
   };
 }
 

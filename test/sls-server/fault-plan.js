@@ -80,7 +80,8 @@ class FaultPlan {
    * @returns {Fault | undefined} the fault for the request being handled, if any
    */
   take(method, path) {
-    const matches = (m) => (m.method === undefined || m.method === method) && (m.path === undefined || m.path.test(path));
+    const matches = (m) =>
+      (m.method === undefined || m.method === method) && (m.path === undefined || m.path.test(path));
     const i = this.queue.findIndex((e) => matches(e.match));
     if (i < 0) return this.chaosMode !== null && matches(this.chaosMode.match) ? this.chaosFault() : undefined;
     const entry = this.queue[i];

@@ -38,14 +38,22 @@ function getLogs(c, name, ls) {
   if (line > MAX_LINE) throw new ApiError(400, 'ParameterInvalid', `line ${line} is more than ${MAX_LINE}`);
   const offset = num('offset', 0);
   const search = (q.get('query') ?? '').trim();
-  if (search !== '' && search !== '*') throw new ApiError(400, 'ParameterInvalid', `this test server answers only the query "*", not ${JSON.stringify(search)}`);
-  if (!c.opts.keepContents) throw new ApiError(400, 'ParameterInvalid', 'this test server keeps no contents (--count-only)');
+  if (search !== '' && search !== '*')
+    throw new ApiError(
+      400,
+      'ParameterInvalid',
+      `this test server answers only the query "*", not ${JSON.stringify(search)}`,
+    );
+  if (!c.opts.keepContents)
+    throw new ApiError(400, 'ParameterInvalid', 'this test server keeps no contents (--count-only)');
   if ((c.opts.incompleteGetLogs ?? 0) > 0) {
     c.opts.incompleteGetLogs--;
     return { status: 200, json: [], headers: { 'x-log-progress': 'Incomplete', 'x-log-count': '0' } };
   }
   const topic = q.get('topic');
-  const matched = ls.logs.filter((l) => l.time >= from && l.time < to && (topic === null || topic === '' || l.topic === topic));
+  const matched = ls.logs.filter(
+    (l) => l.time >= from && l.time < to && (topic === null || topic === '' || l.topic === topic),
+  );
   // Stable by time: logs of one time keep their arrival order.
   matched.sort((a, b) => a.time - b.time);
   if (q.get('reverse') === 'true') matched.reverse();
@@ -56,7 +64,15 @@ function getLogs(c, name, ls) {
     for (const [k, v] of l.tags) o[`__tag__:${k}`] = v;
     return o;
   });
-  return { status: 200, json: page, headers: { 'x-log-progress': 'Complete', 'x-log-count': String(page.length), 'x-log-processed-rows': String(matched.length) } };
+  return {
+    status: 200,
+    json: page,
+    headers: {
+      'x-log-progress': 'Complete',
+      'x-log-count': String(page.length),
+      'x-log-processed-rows': String(matched.length),
+    },
+  };
 }
 
 module.exports = { getLogs, MAX_LINE };

@@ -80,7 +80,12 @@ const MAX_BODY_BYTES = 10 * 1024 * 1024;
  * @returns {Promise<SlsServer>}
  */
 async function startSlsServer(opts = {}) {
-  const keys = new Map((opts.accessKeys ?? [{ accessKeyId: 'test-access-key-id', accessKeySecret: 'test-access-key-secret' }]).map((k) => [k.accessKeyId, k]));
+  const keys = new Map(
+    (opts.accessKeys ?? [{ accessKeyId: 'test-access-key-id', accessKeySecret: 'test-access-key-secret' }]).map((k) => [
+      k.accessKeyId,
+      k,
+    ]),
+  );
   /** @type {Map<string, Map<string, import('./api-handlers').LogstoreState>>} */
   const projects = new Map();
   /** @type {Map<string, import('./view-handlers').ProjectViews>} */
@@ -90,7 +95,11 @@ async function startSlsServer(opts = {}) {
     projectViews.set(p, newProjectViews());
   }
   /** @type {{ keepContents: boolean, outOfRangeLogTime: 'reject' | 'accept', incompleteGetLogs: number }} */
-  const handlerOpts = { keepContents: opts.keepContents ?? true, outOfRangeLogTime: opts.outOfRangeLogTime ?? 'reject', incompleteGetLogs: 0 };
+  const handlerOpts = {
+    keepContents: opts.keepContents ?? true,
+    outOfRangeLogTime: opts.outOfRangeLogTime ?? 'reject',
+    incompleteGetLogs: 0,
+  };
   const maxSkewSec = opts.maxSkewSec ?? 900;
   const listenHost = opts.host ?? '127.0.0.1';
   const faults = new FaultPlan();
@@ -116,38 +125,78 @@ async function startSlsServer(opts = {}) {
     }
     if (h.date === undefined) throw new ApiError(400, 'MissingDate', 'Date does not exist in http header.');
     const dateMs = Date.parse(h.date);
-    if (!Number.isFinite(dateMs) || !/GMT$/.test(h.date)) throw new ApiError(400, 'InvalidDateFormat', `Date ${h.date} must follow RFC822.`);
+    if (!Number.isFinite(dateMs) || !/GMT$/.test(h.date))
+      throw new ApiError(400, 'InvalidDateFormat', `Date ${h.date} must follow RFC822.`);
     if (Math.abs(dateMs - Date.now()) > maxSkewSec * 1000) {
-      throw new ApiError(400, 'RequestTimeExpired', `Request time ${h.date} has been expired while server time is ${new Date().toUTCString()}.`);
+      throw new ApiError(
+        400,
+        'RequestTimeExpired',
+        `Request time ${h.date} has been expired while server time is ${new Date().toUTCString()}.`,
+      );
     }
-    if (h['x-log-apiversion'] === undefined) throw new ApiError(400, 'MissingAPIVersion', 'x-log-apiversion does not exist in http header.');
-    if (h['x-log-apiversion'] !== '0.6.0') throw new ApiError(400, 'InvalidAPIVersion', `x-log-apiversion ${h['x-log-apiversion']} is unsupported.`);
+    if (h['x-log-apiversion'] === undefined)
+      throw new ApiError(400, 'MissingAPIVersion', 'x-log-apiversion does not exist in http header.');
+    if (h['x-log-apiversion'] !== '0.6.0')
+      throw new ApiError(400, 'InvalidAPIVersion', `x-log-apiversion ${h['x-log-apiversion']} is unsupported.`);
     if (h['x-log-signaturemethod'] !== 'hmac-sha1') {
-      throw new ApiError(400, 'InvalidSignatureMethod', `x-log-signaturemethod ${h['x-log-signaturemethod']} is unsupported.`);
+      throw new ApiError(
+        400,
+        'InvalidSignatureMethod',
+        `x-log-signaturemethod ${h['x-log-signaturemethod']} is unsupported.`,
+      );
     }
     if (body.length > 0) {
-      if (h['content-type'] === undefined) throw new ApiError(400, 'MissingContentType', 'Content-Type does not exist in http header when body is not empty.');
+      if (h['content-type'] === undefined)
+        throw new ApiError(
+          400,
+          'MissingContentType',
+          'Content-Type does not exist in http header when body is not empty.',
+        );
       const md5 = crypto.createHash('md5').update(body).digest('hex').toUpperCase();
-      if (h['content-md5'] === undefined) throw new ApiError(400, 'MissingContentMD5', 'Content-MD5 does not exist in http header when body is not empty.');
-      if (h['content-md5'] !== md5) throw new ApiError(400, 'InvalidContentMD5', `Content-MD5 ${h['content-md5']} does not match the body (${md5}).`);
+      if (h['content-md5'] === undefined)
+        throw new ApiError(
+          400,
+          'MissingContentMD5',
+          'Content-MD5 does not exist in http header when body is not empty.',
+        );
+      if (h['content-md5'] !== md5)
+        throw new ApiError(
+          400,
+          'InvalidContentMD5',
+          `Content-MD5 ${h['content-md5']} does not match the body (${md5}).`,
+        );
     }
     const auth = parseAuthorization(h.authorization);
-    if (auth === undefined) throw new ApiError(401, 'Unauthorized', 'Authorization is missing or not "LOG <AccessKeyId>:<Signature>".');
+    if (auth === undefined)
+      throw new ApiError(401, 'Unauthorized', 'Authorization is missing or not "LOG <AccessKeyId>:<Signature>".');
     const key = keys.get(auth.accessKeyId);
-    if (key === undefined) throw new ApiError(401, 'InvalidAccessKeyId', `AccessKeyId ${auth.accessKeyId} does not exist.`);
+    if (key === undefined)
+      throw new ApiError(401, 'InvalidAccessKeyId', `AccessKeyId ${auth.accessKeyId} does not exist.`);
     const expected = sign(key.accessKeySecret, canonicalString(req.method ?? '', req.url ?? '/', h));
-    if (!safeEqual(expected, auth.signature)) throw new ApiError(401, 'SignatureNotMatch', `signature ${auth.signature} not match`);
+    if (!safeEqual(expected, auth.signature))
+      throw new ApiError(401, 'SignatureNotMatch', `signature ${auth.signature} not match`);
     if (key.securityToken !== undefined && h['x-acs-security-token'] !== key.securityToken) {
       throw new ApiError(401, 'InvalidSecurityToken', 'the security token is missing or invalid');
     }
-    if (project === undefined || project === '') throw new ApiError(404, 'ProjectNotExist', `the Host ${host} names no project`);
+    if (project === undefined || project === '')
+      throw new ApiError(404, 'ProjectNotExist', `the Host ${host} names no project`);
     const logstores = projects.get(project);
     if (logstores === undefined) throw new ApiError(404, 'ProjectNotExist', `The Project does not exist : ${project}`);
     note.project = project;
     const url = new URL(req.url ?? '/', 'http://x');
     const segments = url.pathname.split('/').slice(1).map(decodeURIComponent);
     const views = /** @type {import('./view-handlers').ProjectViews} */ (projectViews.get(project));
-    return route({ method: req.method ?? '', segments, headers: h, body, logstores, views, query: url.searchParams, opts: handlerOpts, note });
+    return route({
+      method: req.method ?? '',
+      segments,
+      headers: h,
+      body,
+      logstores,
+      views,
+      query: url.searchParams,
+      opts: handlerOpts,
+      note,
+    });
   }
 
   /**
@@ -171,7 +220,10 @@ async function startSlsServer(opts = {}) {
       if (answer.json !== undefined) payload = JSON.stringify(answer.json);
     } catch (err) {
       // A bug of this server answers 500 (visible to the test) instead of crashing the process.
-      const e = err instanceof ApiError ? err : new ApiError(500, 'InternalServerError', `test server bug: ${err && err.stack}`);
+      const e =
+        err instanceof ApiError
+          ? err
+          : new ApiError(500, 'InternalServerError', `test server bug: ${err && err.stack}`);
       status = e.status;
       errorCode = e.code;
       payload = JSON.stringify({ errorCode: e.code, errorMessage: e.message });
@@ -196,7 +248,16 @@ async function startSlsServer(opts = {}) {
    */
   function record(req, body, status, extra) {
     if (requests.length >= 10_000) requests.shift();
-    requests.push({ method: req.method ?? '', url: req.url ?? '', host: req.headers.host, headers: { ...req.headers }, bodyBytes: body.length, status, atMs: Date.now(), ...extra });
+    requests.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      host: req.headers.host,
+      headers: { ...req.headers },
+      bodyBytes: body.length,
+      status,
+      atMs: Date.now(),
+      ...extra,
+    });
   }
 
   /**
@@ -207,7 +268,10 @@ async function startSlsServer(opts = {}) {
   function serve(req, res, body) {
     const fault = faults.take(req.method ?? '', new URL(req.url ?? '/', 'http://x').pathname);
     if (fault === undefined) return respond(req, res, body);
-    const retryAfter = 'retryAfterSec' in fault && fault.retryAfterSec !== undefined ? { 'retry-after': String(fault.retryAfterSec) } : {};
+    const retryAfter =
+      'retryAfterSec' in fault && fault.retryAfterSec !== undefined
+        ? { 'retry-after': String(fault.retryAfterSec) }
+        : {};
     switch (fault.kind) {
       case 'reset':
         record(req, body, 0, { fault: 'reset' });
@@ -229,12 +293,22 @@ async function startSlsServer(opts = {}) {
         return;
       case 'status':
         record(req, body, fault.status, { fault: 'status' });
-        res.writeHead(fault.status, { ...retryAfter, ...(fault.contentType ? { 'content-type': fault.contentType } : {}) }).end(fault.body ?? '');
+        res
+          .writeHead(fault.status, {
+            ...retryAfter,
+            ...(fault.contentType ? { 'content-type': fault.contentType } : {}),
+          })
+          .end(fault.body ?? '');
         return;
       case 'error': {
-        const payload = JSON.stringify({ errorCode: fault.errorCode, errorMessage: fault.errorMessage ?? `injected ${fault.errorCode}` });
+        const payload = JSON.stringify({
+          errorCode: fault.errorCode,
+          errorMessage: fault.errorMessage ?? `injected ${fault.errorCode}`,
+        });
         record(req, body, fault.status, { fault: 'error', errorCode: fault.errorCode });
-        res.writeHead(fault.status, { ...retryAfter, 'content-type': 'application/json', 'x-log-requestid': 'FAULT' }).end(payload);
+        res
+          .writeHead(fault.status, { ...retryAfter, 'content-type': 'application/json', 'x-log-requestid': 'FAULT' })
+          .end(payload);
         return;
       }
       default:
@@ -246,7 +320,10 @@ async function startSlsServer(opts = {}) {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > MAX_BODY_BYTES) {
       // Drained, not kept, so the client reads the answer instead of a reset mid-upload.
-      const payload = JSON.stringify({ errorCode: 'PostBodyTooLarge', errorMessage: `body size ${declared} is larger than ${MAX_BODY_BYTES}` });
+      const payload = JSON.stringify({
+        errorCode: 'PostBodyTooLarge',
+        errorMessage: `body size ${declared} is larger than ${MAX_BODY_BYTES}`,
+      });
       req.resume();
       req.on('end', () => res.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end(payload));
       return;
@@ -256,21 +333,23 @@ async function startSlsServer(opts = {}) {
     req.on('end', () => serve(req, res, Buffer.concat(chunks)));
   });
 
-  const listen = () => new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, listenHost, () => {
-      server.off('error', reject);
-      port = /** @type {import('node:net').AddressInfo} */ (server.address()).port;
-      resolve(undefined);
+  const listen = () =>
+    new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, listenHost, () => {
+        server.off('error', reject);
+        port = /** @type {import('node:net').AddressInfo} */ (server.address()).port;
+        resolve(undefined);
+      });
     });
-  });
-  const stop = () => new Promise((resolve) => {
-    for (const t of timers) clearTimeout(t);
-    timers.clear();
-    if (!server.listening) return resolve(undefined);
-    server.close(() => resolve(undefined));
-    server.closeAllConnections();
-  });
+  const stop = () =>
+    new Promise((resolve) => {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      if (!server.listening) return resolve(undefined);
+      server.close(() => resolve(undefined));
+      server.closeAllConnections();
+    });
   await listen();
 
   /** @param {string} p @param {string} l */

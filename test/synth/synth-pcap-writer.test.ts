@@ -1,7 +1,12 @@
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CaptureWriteError, openCaptureWriter, type CaptureFormat, type TimestampResolution } from '../../src/synth/pcap-writer';
+import {
+  CaptureWriteError,
+  openCaptureWriter,
+  type CaptureFormat,
+  type TimestampResolution,
+} from '../../src/synth/pcap-writer';
 import { tempDirForFile } from '../helpers/temp-dir';
 import { captureFileType, tsharkFields } from '../helpers/tshark-fields';
 
@@ -44,18 +49,23 @@ describe('capture writer timestamps and formats', () => {
     // The largest 32-bit second: the pcapng 64-bit split must carry into the high word correctly.
     [4_294_967_295, 999_999_999],
   ];
-  it.each(cases)('$format/$res: tshark reads every timestamp, length and the file type', ({ format, res, type, frac }) => {
-    const path = join(dir, `ts-${format}-${res}.cap`);
-    const w = openCaptureWriter(path, { format, tsResolution: res });
-    const frame = ethernetFrame(60);
-    for (const [s, ns] of stamps) w.writePacket(s, ns, frame, frame.length, frame.length);
-    w.close();
-    expect(w.packetsWritten).toBe(3);
-    expect(captureFileType(path)).toEqual({ type, encapsulation: 'ether' });
-    const rows = tsharkFields(path, ['frame.time_epoch', 'frame.len', 'ip.len', 'udp.srcport']);
-    expect(rows.map((r) => r['frame.time_epoch'])).toEqual(stamps.map(([s], i) => `${s}.${frac[i]}`));
-    expect(rows.map((r) => [r['frame.len'], r['ip.len'], r['udp.srcport']])).toEqual(stamps.map(() => ['74', '60', '1000']));
-  });
+  it.each(cases)(
+    '$format/$res: tshark reads every timestamp, length and the file type',
+    ({ format, res, type, frac }) => {
+      const path = join(dir, `ts-${format}-${res}.cap`);
+      const w = openCaptureWriter(path, { format, tsResolution: res });
+      const frame = ethernetFrame(60);
+      for (const [s, ns] of stamps) w.writePacket(s, ns, frame, frame.length, frame.length);
+      w.close();
+      expect(w.packetsWritten).toBe(3);
+      expect(captureFileType(path)).toEqual({ type, encapsulation: 'ether' });
+      const rows = tsharkFields(path, ['frame.time_epoch', 'frame.len', 'ip.len', 'udp.srcport']);
+      expect(rows.map((r) => r['frame.time_epoch'])).toEqual(stamps.map(([s], i) => `${s}.${frac[i]}`));
+      expect(rows.map((r) => [r['frame.len'], r['ip.len'], r['udp.srcport']])).toEqual(
+        stamps.map(() => ['74', '60', '1000']),
+      );
+    },
+  );
 });
 
 describe('capture writer lengths', () => {
@@ -69,7 +79,9 @@ describe('capture writer lengths', () => {
     }
     w.close();
     const rows = tsharkFields(path, ['frame.len', 'frame.cap_len']);
-    expect(rows).toEqual(sizes.map((s) => ({ 'frame.len': String(s + 14), 'frame.cap_len': String(Math.min(100, s + 14)) })));
+    expect(rows).toEqual(
+      sizes.map((s) => ({ 'frame.len': String(s + 14), 'frame.cap_len': String(Math.min(100, s + 14)) })),
+    );
     // 24-byte file header, then per record 16 bytes of header and the captured bytes.
     const expected = 24 + sizes.reduce((sum, s) => sum + 16 + Math.min(100, s + 14), 0);
     expect(statSync(path).size).toBe(expected);

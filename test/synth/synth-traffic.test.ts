@@ -22,7 +22,12 @@ const OPTIONS: TrafficOptions = {
   ],
 };
 const ENI_MACS = ['00:16:3e:00:00:05', '00:16:3e:00:01:07'];
-const ENI_ADDRS = new Map([['10.0.0.5', 0], ['fd00::a00:5', 0], ['10.0.1.7', 1], ['2408:4000::7', 1]]);
+const ENI_ADDRS = new Map([
+  ['10.0.0.5', 0],
+  ['fd00::a00:5', 0],
+  ['10.0.1.7', 1],
+  ['2408:4000::7', 1],
+]);
 
 describe('traffic plan', () => {
   const plan = planTraffic(OPTIONS);
@@ -41,11 +46,15 @@ describe('traffic plan', () => {
   });
 
   it('gives every flow a distinct 5-tuple', () => {
-    const keys = new Set(plan.flows.map((f) => `${f.eniAddr} ${f.eniPort} ${f.remoteAddr} ${f.remotePort} ${f.protocol}`));
+    const keys = new Set(
+      plan.flows.map((f) => `${f.eniAddr} ${f.eniPort} ${f.remoteAddr} ${f.remotePort} ${f.protocol}`),
+    );
     expect(keys.size).toBe(40);
     // Also for a plan large enough to wrap the 2^17 remote hosts several times.
     const big = planTraffic({ ...OPTIONS, packets: 140_000, flows: 140_000, ipv6Share: 0.1 });
-    const bigKeys = new Set(big.flows.map((f) => `${f.eniAddr} ${f.eniPort} ${f.remoteAddr} ${f.remotePort} ${f.protocol}`));
+    const bigKeys = new Set(
+      big.flows.map((f) => `${f.eniAddr} ${f.eniPort} ${f.remoteAddr} ${f.remotePort} ${f.protocol}`),
+    );
     expect(bigKeys.size).toBe(140_000);
   });
 
@@ -75,7 +84,9 @@ describe('traffic plan', () => {
     expect(() => planTraffic({ ...OPTIONS, enis: [] })).toThrow('no ENI');
     expect(() => planTraffic({ ...OPTIONS, startSec: 1.5 })).toThrow('start 1.5');
     expect(() => planTraffic({ ...OPTIONS, vlanIds: [4095] })).toThrow('VLAN id 4095');
-    expect(() => planTraffic({ ...OPTIONS, enis: [{ ip: '10.0.0.256', mac: '00:16:3e:00:00:05' }] })).toThrow('IPv4 address');
+    expect(() => planTraffic({ ...OPTIONS, enis: [{ ip: '10.0.0.256', mac: '00:16:3e:00:00:05' }] })).toThrow(
+      'IPv4 address',
+    );
   });
 });
 
@@ -83,7 +94,9 @@ describe('generated capture read back by tshark', () => {
   const plan = planTraffic(OPTIONS);
   const path = join(dir, 'mix.pcap');
   const summary = plan.writeCapture(path, { tsResolution: 'ns' });
-  const intended: Array<Omit<SynthPacket, 'frame' | 'flow'> & { src: string; dst: string; protocol: number; eniIndex: number }> = [];
+  const intended: Array<
+    Omit<SynthPacket, 'frame' | 'flow'> & { src: string; dst: string; protocol: number; eniIndex: number }
+  > = [];
   plan.forEachPacket((p) => {
     const { frame: _frame, flow, ...rest } = p;
     intended.push({
@@ -95,8 +108,23 @@ describe('generated capture read back by tshark', () => {
     });
   });
   const rows = tsharkFields(path, [
-    'frame.time_epoch', 'frame.len', 'eth.src', 'eth.dst', 'ip.src', 'ip.dst', 'ip.proto', 'ip.len', 'ipv6.src', 'ipv6.dst', 'ipv6.nxt', 'ipv6.plen',
-    'tcp.srcport', 'tcp.dstport', 'tcp.flags', 'udp.srcport', 'udp.dstport',
+    'frame.time_epoch',
+    'frame.len',
+    'eth.src',
+    'eth.dst',
+    'ip.src',
+    'ip.dst',
+    'ip.proto',
+    'ip.len',
+    'ipv6.src',
+    'ipv6.dst',
+    'ipv6.nxt',
+    'ipv6.plen',
+    'tcp.srcport',
+    'tcp.dstport',
+    'tcp.flags',
+    'udp.srcport',
+    'udp.dstport',
   ]);
   const ts = (r: Record<string, string>): number => Number(r['frame.time_epoch']);
 
@@ -167,12 +195,19 @@ describe('generated capture read back by tshark', () => {
     }
     const totals = expectedFlowTotals(plan, 60);
     expect(new Map(totals.map((t) => [flowTotalKey(t), { packets: t.packets, bytes: t.bytes }]))).toEqual(counted);
-    expect(new Set(totals.map((t) => t.windowStartSec))).toEqual(new Set([1_699_999_980, 1_700_000_040, 1_700_000_100, 1_700_000_160]));
+    expect(new Set(totals.map((t) => t.windowStartSec))).toEqual(
+      new Set([1_699_999_980, 1_700_000_040, 1_700_000_100, 1_700_000_160]),
+    );
     expect(totals.reduce((s, t) => s + t.packets, 0)).toBe(600);
     expect(totals.reduce((s, t) => s + t.bytes, 0)).toBe(summary.l3Bytes);
     // Every flow of two or more packets shows both directions.
     for (const f of plan.flows.filter((x) => x.packets >= 2)) {
-      const dirs = new Set(totals.filter((t) => t.srcaddr === f.eniAddr || t.dstaddr === f.eniAddr).filter((t) => (t.direction === 'out' ? t.dstaddr : t.srcaddr) === f.remoteAddr && t.protocol === f.protocol).map((t) => t.direction));
+      const dirs = new Set(
+        totals
+          .filter((t) => t.srcaddr === f.eniAddr || t.dstaddr === f.eniAddr)
+          .filter((t) => (t.direction === 'out' ? t.dstaddr : t.srcaddr) === f.remoteAddr && t.protocol === f.protocol)
+          .map((t) => t.direction),
+      );
       expect(dirs).toEqual(new Set(['in', 'out']));
     }
   });

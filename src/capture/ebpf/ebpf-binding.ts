@@ -8,7 +8,14 @@ import { LOSS_REASONS, RECORD_BYTES, STAT_NAMES } from './drain-layout';
  * contract callers use is EbpfFlowEngine (ebpf-engine.ts).
  */
 export interface EbpfBinding {
-  open(objectPath: string, flowCapacity: number, maxSlots: number, maxDevices: number, maxAddresses: number, fragmentCapacity: number): object;
+  open(
+    objectPath: string,
+    flowCapacity: number,
+    maxSlots: number,
+    maxDevices: number,
+    maxAddresses: number,
+    fragmentCapacity: number,
+  ): object;
   /** Detaches every device and unloads; returns how many detaches failed. Throws while work is pending unless `force`. */
   close(handle: object, force: boolean): number;
   setSlot(handle: object, slot: number, flowQuota: number, flags: number): void;
@@ -35,7 +42,12 @@ export interface EbpfBinding {
   /** [TCX ingress program ids, TCX egress program ids, our clsact ingress filter's program id, egress's] (0: none). */
   hooks(ifindex: number): [number[], number[], number, number];
   /** Calls back with the flows written and [wall-clock offset ns, swap ns, read ns, clear ns, loss keys reset]. */
-  drain(handle: object, records: Uint8Array, loss: Float64Array, done: (error: string | null, flows: number, timing: number[]) => void): void;
+  drain(
+    handle: object,
+    records: Uint8Array,
+    loss: Float64Array,
+    done: (error: string | null, flows: number, timing: number[]) => void,
+  ): void;
   probe(): NativeProbe;
   /** [program id, run count, run time ns] (counted only while run-time statistics are on). */
   programStats(handle: object): [number, number, number];
@@ -72,7 +84,8 @@ export function ebpfBuildDir(): string {
   if (fromEnv) return fromEnv;
   for (let dir = __dirname; ; dir = dirname(dir)) {
     if (existsSync(join(dir, ADDON))) return join(dir, 'build', 'Release');
-    if (dirname(dir) === dir) throw new Error(`find eBPF addon: ${ADDON} not found above ${__dirname} (run \`npm ci\`)`);
+    if (dirname(dir) === dir)
+      throw new Error(`find eBPF addon: ${ADDON} not found above ${__dirname} (run \`npm ci\`)`);
   }
 }
 
@@ -87,7 +100,11 @@ export function ebpfBinding(): EbpfBinding {
   } catch (err) {
     throw new Error(`load eBPF addon ${path}: ${String((err as Error).message).split('\n')[0]}`, { cause: err });
   }
-  if (loaded.RECORD_BYTES !== RECORD_BYTES || loaded.LOSS_REASONS !== LOSS_REASONS.length || loaded.STAT_COUNT !== STAT_NAMES.length) {
+  if (
+    loaded.RECORD_BYTES !== RECORD_BYTES ||
+    loaded.LOSS_REASONS !== LOSS_REASONS.length ||
+    loaded.STAT_COUNT !== STAT_NAMES.length
+  ) {
     throw new Error(
       `load eBPF addon ${path}: its layout (record ${loaded.RECORD_BYTES} bytes, ${loaded.LOSS_REASONS} reasons, ${loaded.STAT_COUNT} counters) is not drain-layout.ts's; rebuild with \`npm ci\``,
     );

@@ -192,10 +192,18 @@ export class EbpfFlowEngine implements AggregateSource<DrainBuffers, DrainResult
     return this.track(
       new Promise<AttachResult>((resolve, reject) => {
         this.call('attach', () =>
-          this.b.attach(this.handle, ifindex, options.slot, options.shared ? 2 : 1, mode, options.promiscuous === true, (error, used, replaced) => {
-            if (error !== null) reject(new EbpfEngineError(`attach ifindex ${ifindex}: ${error}`));
-            else resolve({ mode: used === 1 ? 'tcx' : 'clsact', staleFiltersReplaced: replaced });
-          }),
+          this.b.attach(
+            this.handle,
+            ifindex,
+            options.slot,
+            options.shared ? 2 : 1,
+            mode,
+            options.promiscuous === true,
+            (error, used, replaced) => {
+              if (error !== null) reject(new EbpfEngineError(`attach ifindex ${ifindex}: ${error}`));
+              else resolve({ mode: used === 1 ? 'tcx' : 'clsact', staleFiltersReplaced: replaced });
+            },
+          ),
         );
       }),
     );
@@ -206,7 +214,9 @@ export class EbpfFlowEngine implements AggregateSource<DrainBuffers, DrainResult
     return this.track(
       new Promise<void>((resolve, reject) => {
         this.call('detach', () =>
-          this.b.detach(this.handle, ifindex, (error) => (error !== null ? reject(new EbpfEngineError(`detach ifindex ${ifindex}: ${error}`)) : resolve())),
+          this.b.detach(this.handle, ifindex, (error) =>
+            error !== null ? reject(new EbpfEngineError(`detach ifindex ${ifindex}: ${error}`)) : resolve(),
+          ),
         );
       }),
     );
@@ -216,7 +226,8 @@ export class EbpfFlowEngine implements AggregateSource<DrainBuffers, DrainResult
   attached(): Array<{ ifindex: number; mode: 'tcx' | 'clsact' }> {
     const pairs = this.b.attached(this.handle);
     const out: Array<{ ifindex: number; mode: 'tcx' | 'clsact' }> = [];
-    for (let i = 0; i < pairs.length; i += 2) out.push({ ifindex: pairs[i], mode: pairs[i + 1] === 1 ? 'tcx' : 'clsact' });
+    for (let i = 0; i < pairs.length; i += 2)
+      out.push({ ifindex: pairs[i], mode: pairs[i + 1] === 1 ? 'tcx' : 'clsact' });
     return out;
   }
 
@@ -260,7 +271,9 @@ export class EbpfFlowEngine implements AggregateSource<DrainBuffers, DrainResult
    * an empty program (the test loop's own cost). For benchmarks; it records into the live table.
    */
   testRun(frame: Uint8Array, repeat: number): { nsPerRun: number; emptyNsPerRun: number; returned: number } {
-    const [nsPerRun, emptyNsPerRun, returned] = this.call('test-run the program', () => this.b.testRun(this.handle, frame, repeat));
+    const [nsPerRun, emptyNsPerRun, returned] = this.call('test-run the program', () =>
+      this.b.testRun(this.handle, frame, repeat),
+    );
     return { nsPerRun, emptyNsPerRun, returned };
   }
 

@@ -29,12 +29,26 @@ export function probeEbpf(options: { loadProgram?: boolean } = {}): EbpfProbe {
     const b = ebpfBinding();
     const p = b.probe();
     kernelRelease = p.kernelRelease;
-    const result: EbpfProbe = { usable: p.usable, reason: p.reason, kernelRelease, tcx: p.tcx, capabilities: p.capabilities, libbpf: p.libbpf };
+    const result: EbpfProbe = {
+      usable: p.usable,
+      reason: p.reason,
+      kernelRelease,
+      tcx: p.tcx,
+      capabilities: p.capabilities,
+      libbpf: p.libbpf,
+    };
     if (!result.usable) return result;
     const objectPath = join(ebpfBuildDir(), BPF_OBJECT_NAME);
-    if (!existsSync(objectPath)) return { ...result, usable: false, reason: `the BPF object ${objectPath} is missing (run \`npm ci\`)` };
+    if (!existsSync(objectPath))
+      return { ...result, usable: false, reason: `the BPF object ${objectPath} is missing (run \`npm ci\`)` };
     if (options.loadProgram === true) {
-      const engine = EbpfFlowEngine.open({ flowCapacity: 64, maxSlots: 4, maxDevices: 4, maxAddresses: 4, fragmentCapacity: 4 });
+      const engine = EbpfFlowEngine.open({
+        flowCapacity: 64,
+        maxSlots: 4,
+        maxDevices: 4,
+        maxAddresses: 4,
+        fragmentCapacity: 4,
+      });
       void engine.close();
     }
     return result;

@@ -156,7 +156,8 @@ export class CaptureFileReader {
       let need = 16;
       if (this.len - p >= 16) {
         const capLen = little ? readI32Le(c, p + 8) : readI32(c, p + 8);
-        if (capLen > MAX_RECORD_BYTES || capLen < 0) return this.result(packets, linkType, `bogus captured length ${capLen >>> 0} after ${packets} packets`);
+        if (capLen > MAX_RECORD_BYTES || capLen < 0)
+          return this.result(packets, linkType, `bogus captured length ${capLen >>> 0} after ${packets} packets`);
         need = 16 + capLen;
       }
       // One refill for a header and for a packet cut by the chunk's end: a refill site first
@@ -188,7 +189,8 @@ export class CaptureFileReader {
     let firstLinkType = -1;
     const kernel = this.kernel;
     for (;;) {
-      if (kernel !== null && this.little && this.frame === kernel.chunk) packets += this.kernelStep(kernel, true, packets);
+      if (kernel !== null && this.little && this.frame === kernel.chunk)
+        packets += this.kernelStep(kernel, true, packets);
       if (!this.fill(12)) {
         if (this.len === this.pos) return this.result(packets, firstLinkType);
         return this.result(packets, firstLinkType, `truncated block header after ${packets} packets`);
@@ -219,15 +221,18 @@ export class CaptureFileReader {
         const iface = type === 6 ? this.u32(p + 8) : this.u16(p + 8);
         const capLen = this.u32(p + 20);
         const wireLen = this.u32(p + 24);
-        if (iface >= this.ifLinkType.length) return this.result(packets, firstLinkType, `packet of unknown interface ${iface} after ${packets} packets`);
-        if (p + 28 + capLen > bodyEnd) return this.result(packets, firstLinkType, `packet overruns its block after ${packets} packets`);
+        if (iface >= this.ifLinkType.length)
+          return this.result(packets, firstLinkType, `packet of unknown interface ${iface} after ${packets} packets`);
+        if (p + 28 + capLen > bodyEnd)
+          return this.result(packets, firstLinkType, `packet overruns its block after ${packets} packets`);
         this.setTime(iface, this.u32(p + 12), this.u32(p + 16));
         this.deliver(p + 28, capLen, wireLen);
         packets++;
         this.handOver(consumer, this.ifLinkType[iface], packets);
       } else if (type === 3) {
         // Simple packet: original length, then data; captured length from the block or snaplen.
-        if (this.ifLinkType.length === 0) return this.result(packets, firstLinkType, `simple packet without an interface after ${packets} packets`);
+        if (this.ifLinkType.length === 0)
+          return this.result(packets, firstLinkType, `simple packet without an interface after ${packets} packets`);
         const wireLen = this.u32(p + 8);
         let capLen = bodyEnd - (p + 12);
         if (wireLen < capLen) capLen = wireLen;
@@ -239,7 +244,8 @@ export class CaptureFileReader {
         packets++;
         this.handOver(consumer, this.ifLinkType[0], packets);
       } else if (type === 1) {
-        if (p + 16 > bodyEnd) return this.result(packets, firstLinkType, `short interface block after ${packets} packets`);
+        if (p + 16 > bodyEnd)
+          return this.result(packets, firstLinkType, `short interface block after ${packets} packets`);
         this.addInterface(p, bodyEnd);
         if (firstLinkType < 0) firstLinkType = this.ifLinkType[0];
       }
@@ -276,7 +282,7 @@ export class CaptureFileReader {
     this.ifSnapLen.push(this.u32(p + 12)); // 12: snaplen
     let unitsPerSec = 1e6;
     let offsetSec = 0;
-    for (let o = p + 16; o + 4 <= bodyEnd; ) {
+    for (let o = p + 16; o + 4 <= bodyEnd;) {
       const code = this.u16(o);
       const optLen = this.u16(o + 2);
       if (code === 0) break;

@@ -42,7 +42,9 @@ export class OfflineCaptureSource {
   ) {}
 
   run(recorder: FrameConsumer): CaptureFileReport[] {
-    return this.paths.map((p) => (this.formatOf(p) !== null ? this.readOwn(p, recorder) : this.readWithLibpcap(p, recorder)));
+    return this.paths.map((p) =>
+      this.formatOf(p) !== null ? this.readOwn(p, recorder) : this.readWithLibpcap(p, recorder),
+    );
   }
 
   private formatOf(path: string): 'pcap' | 'pcapng' | null {

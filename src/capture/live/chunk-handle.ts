@@ -9,9 +9,24 @@ import { CaptureDeviceError } from './live-handle';
  * node-pcap crosses into JavaScript once per packet.
  */
 interface ChunkCaptureBinding {
-  open(device: string, snaplen: number, bufferBytes: number, timeoutMs: number, filter: string, promiscuous: boolean): object;
+  open(
+    device: string,
+    snaplen: number,
+    bufferBytes: number,
+    timeoutMs: number,
+    filter: string,
+    promiscuous: boolean,
+  ): object;
   /** Like open, activated on a libuv worker (packet sockets wait for kernel grace periods). */
-  openAsync(device: string, snaplen: number, bufferBytes: number, timeoutMs: number, filter: string, promiscuous: boolean, done: (error: string | null, handle?: object) => void): void;
+  openAsync(
+    device: string,
+    snaplen: number,
+    bufferBytes: number,
+    timeoutMs: number,
+    filter: string,
+    promiscuous: boolean,
+    done: (error: string | null, handle?: object) => void,
+  ): void;
   /** Stops polling at once; frees libpcap's handle on a worker, then calls `done`. */
   closeAsync(handle: object, done: () => void): void;
   /**
@@ -41,13 +56,17 @@ export function chunkCaptureBinding(): ChunkCaptureBinding {
   let path = process.env.FLOWLOG_CAPTURE_ADDON ?? '';
   for (let dir = __dirname; path === ''; dir = dirname(dir)) {
     if (existsSync(join(dir, ADDON))) path = join(dir, ADDON);
-    else if (dirname(dir) === dir) throw new Error(`load capture addon: ${ADDON} not found above ${__dirname} (run \`npm ci\`)`);
+    else if (dirname(dir) === dir)
+      throw new Error(`load capture addon: ${ADDON} not found above ${__dirname} (run \`npm ci\`)`);
   }
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return (binding = require(path) as ChunkCaptureBinding);
   } catch (err) {
-    throw new Error(`load capture addon ${path}: ${String((err as Error).message).split('\n')[0]} (run \`npm ci\` in the package directory)`, { cause: err });
+    throw new Error(
+      `load capture addon ${path}: ${String((err as Error).message).split('\n')[0]} (run \`npm ci\` in the package directory)`,
+      { cause: err },
+    );
   }
 }
 
@@ -109,7 +128,9 @@ export class ChunkHandle {
     try {
       native = b.open(this.device, o.snaplenBytes, o.bufferBytes, o.bufferTimeoutMs, o.filter, o.promiscuous);
     } catch (err) {
-      throw new CaptureDeviceError(this.device, `open capture device ${this.device}: ${(err as Error).message}`, { cause: err });
+      throw new CaptureDeviceError(this.device, `open capture device ${this.device}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     return this.adopt(native, o);
   }
@@ -121,10 +142,19 @@ export class ChunkHandle {
    */
   openAsync(o: ChunkHandleOptions): Promise<number> {
     return new Promise((resolve, reject) => {
-      chunkCaptureBinding().openAsync(this.device, o.snaplenBytes, o.bufferBytes, o.bufferTimeoutMs, o.filter, o.promiscuous, (error, native) => {
-        if (error !== null || native === undefined) reject(new CaptureDeviceError(this.device, `open capture device ${this.device}: ${error ?? 'no handle'}`));
-        else resolve(this.adopt(native, o));
-      });
+      chunkCaptureBinding().openAsync(
+        this.device,
+        o.snaplenBytes,
+        o.bufferBytes,
+        o.bufferTimeoutMs,
+        o.filter,
+        o.promiscuous,
+        (error, native) => {
+          if (error !== null || native === undefined)
+            reject(new CaptureDeviceError(this.device, `open capture device ${this.device}: ${error ?? 'no handle'}`));
+          else resolve(this.adopt(native, o));
+        },
+      );
     });
   }
 

@@ -4,7 +4,9 @@ import { chunkCaptureBinding } from './chunk-handle';
 
 /** The link-event part of the capture addon (src/capture/native/link-events.c). */
 interface LinkWatchBinding {
-  linkWatchOpen(onEvents: (events: Array<[number, number, string, number, number]>, overflowed: boolean) => void): object;
+  linkWatchOpen(
+    onEvents: (events: Array<[number, number, string, number, number]>, overflowed: boolean) => void,
+  ): object;
   linkWatchClose(handle: object): void;
 }
 
@@ -52,7 +54,13 @@ export class LinkWatch {
     try {
       const handle = binding.linkWatchOpen((raw, overflowed) => {
         onEvents(
-          raw.map(([kind, ifindex, name, flags, packets]) => ({ kind: kind === 2 ? 'del' : kind === 3 ? 'address' : 'new', ifindex, name, up: (flags & IFF_UP) !== 0, packets })),
+          raw.map(([kind, ifindex, name, flags, packets]) => ({
+            kind: kind === 2 ? 'del' : kind === 3 ? 'address' : 'new',
+            ifindex,
+            name,
+            up: (flags & IFF_UP) !== 0,
+            packets,
+          })),
           overflowed,
         );
       });
@@ -87,7 +95,9 @@ export function readDeviceCounters(device: string, dir = '/sys/class/net'): Devi
     const ifindex = Number(readFileSync(join(base, 'ifindex'), 'utf8'));
     const rx = Number(readFileSync(join(base, 'statistics', 'rx_packets'), 'utf8'));
     const tx = Number(readFileSync(join(base, 'statistics', 'tx_packets'), 'utf8'));
-    return Number.isFinite(ifindex) && Number.isFinite(rx) && Number.isFinite(tx) ? { ifindex, packets: rx + tx } : null;
+    return Number.isFinite(ifindex) && Number.isFinite(rx) && Number.isFinite(tx)
+      ? { ifindex, packets: rx + tx }
+      : null;
   } catch {
     return null;
   }

@@ -65,9 +65,22 @@ export class LiveHandle {
     const session = new (pcapBinding().PcapSession)();
     let name: string;
     try {
-      name = session.open_live(this.device, o.filter, o.bufferBytes, o.snaplenBytes, '', onPacket, false, o.bufferTimeoutMs, ignoreWarning, false);
+      name = session.open_live(
+        this.device,
+        o.filter,
+        o.bufferBytes,
+        o.snaplenBytes,
+        '',
+        onPacket,
+        false,
+        o.bufferTimeoutMs,
+        ignoreWarning,
+        false,
+      );
     } catch (err) {
-      throw new CaptureDeviceError(this.device, `open capture device ${this.device}: ${(err as Error).message}`, { cause: err });
+      throw new CaptureDeviceError(this.device, `open capture device ${this.device}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     this.session = session;
     this.lastStats = { received: 0, droppedKernel: 0, droppedInterface: 0 };
@@ -119,7 +132,11 @@ export class LiveHandle {
     if (this.session === null) return null;
     try {
       const s = this.session.stats();
-      this.lastStats = { received: s.ps_recv >>> 0, droppedKernel: s.ps_drop >>> 0, droppedInterface: s.ps_ifdrop >>> 0 };
+      this.lastStats = {
+        received: s.ps_recv >>> 0,
+        droppedKernel: s.ps_drop >>> 0,
+        droppedInterface: s.ps_ifdrop >>> 0,
+      };
     } catch {
       // keep the last figures
     }

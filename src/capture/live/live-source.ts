@@ -104,7 +104,10 @@ export class LiveCaptureSource implements LiveSource {
     this.linkType = linkType;
     if (!isSupportedLinkType(linkType)) {
       this.close();
-      throw new CaptureDeviceError(this.device, `open capture device ${this.device}: unsupported link type ${linkType}`);
+      throw new CaptureDeviceError(
+        this.device,
+        `open capture device ${this.device}: unsupported link type ${linkType}`,
+      );
     }
   }
 

@@ -64,20 +64,31 @@ export class NflogCaptureSource implements LiveSource {
   open(): void {
     const o = this.options;
     const snaplenBytes = Math.max(o.snaplenBytes, NFLOG_SNAPLEN_BYTES);
-    this.linkType = this.handle.open({ filter: '', bufferBytes: o.bufferBytes, snaplenBytes, bufferTimeoutMs: o.bufferTimeoutMs }, this.onPacket);
+    this.linkType = this.handle.open(
+      { filter: '', bufferBytes: o.bufferBytes, snaplenBytes, bufferTimeoutMs: o.bufferTimeoutMs },
+      this.onPacket,
+    );
     if (this.linkType !== LinkType.Nflog) {
       this.close();
-      throw new CaptureDeviceError(this.device, `open capture device ${this.device}: link type ${this.linkType}, expected NFLOG (239)`);
+      throw new CaptureDeviceError(
+        this.device,
+        `open capture device ${this.device}: link type ${this.linkType}, expected NFLOG (239)`,
+      );
     }
   }
 
-/**
+  /**
    * Directs frames to `recorder`. `enis` is the recorder's ENI list: the group's ENI is the one
    * named by `eniId` (config `nflog.groups[].eni`, or an ENI listing the group in `nflogGroups`);
    * without one, ENIs are found by the interface index of the hook, from each ENI's `interface`
    * as this host numbers it now (`ifindexOf`, injectable for tests), then by address.
    */
-  bind(recorder: NflogFrameConsumer, enis: readonly EniConfig[], eniId?: string, ifindexOf: (iface: string) => number = readIfindex): void {
+  bind(
+    recorder: NflogFrameConsumer,
+    enis: readonly EniConfig[],
+    eniId?: string,
+    ifindexOf: (iface: string) => number = readIfindex,
+  ): void {
     this.fixedEni = eniId === undefined ? -1 : enis.findIndex((e) => e.id === eniId);
     const pairs: Array<[number, number]> = [];
     enis.forEach((e, i) => {
@@ -124,7 +135,10 @@ export class NflogCaptureSource implements LiveSource {
  * NFLOG groups to capture and the ENI each is tied to (undefined: found per packet), from
  * `nflog.groups` and the ENIs' `nflogGroups` (the loader refuses a group given twice).
  */
-export function nflogGroupsOf(enis: readonly EniConfig[], groups: ReadonlyArray<{ group: number; eni?: string }>): Array<{ group: number; eniId?: string }> {
+export function nflogGroupsOf(
+  enis: readonly EniConfig[],
+  groups: ReadonlyArray<{ group: number; eni?: string }>,
+): Array<{ group: number; eniId?: string }> {
   const out: Array<{ group: number; eniId?: string }> = groups.map((g) => ({ group: g.group, eniId: g.eni }));
   for (const e of enis) for (const group of e.nflogGroups ?? []) out.push({ group, eniId: e.id });
   return out;

@@ -59,7 +59,8 @@ export class ConnectionTable {
     readonly capacity: number,
     readonly rotateAfterSec = 910,
   ) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`connection table capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`connection table capacity must be a positive integer, got ${capacity}`);
     this.current = new Generation(capacity);
     this.previous = new Generation(capacity);
   }
@@ -78,8 +79,14 @@ export class ConnectionTable {
     const dir = compareEndpoints(s, v.srcPort, d, v.dstPort) <= 0 ? 0 : 1;
     const a = dir === 0 ? s : d;
     const b = dir === 0 ? d : s;
-    k[0] = a[0]; k[1] = a[1]; k[2] = a[2]; k[3] = a[3];
-    k[4] = b[0]; k[5] = b[1]; k[6] = b[2]; k[7] = b[3];
+    k[0] = a[0];
+    k[1] = a[1];
+    k[2] = a[2];
+    k[3] = a[3];
+    k[4] = b[0];
+    k[5] = b[1];
+    k[6] = b[2];
+    k[7] = b[3];
     k[8] = dir === 0 ? ((v.srcPort << 16) | v.dstPort) >>> 0 : ((v.dstPort << 16) | v.srcPort) >>> 0;
     k[9] = ((eni << 16) | (v.protocol << 8) | v.family) >>> 0;
     this.lastDirection = dir;
@@ -143,9 +150,16 @@ function lookup(g: Generation, k: Uint32Array, h: number): number {
     if (g.hashes[i] === h) {
       const o = i * KEY;
       if (
-        keys[o + 9] === k[9] && keys[o + 8] === k[8] && keys[o] === k[0] && keys[o + 4] === k[4] &&
-        keys[o + 1] === k[1] && keys[o + 2] === k[2] && keys[o + 3] === k[3] &&
-        keys[o + 5] === k[5] && keys[o + 6] === k[6] && keys[o + 7] === k[7]
+        keys[o + 9] === k[9] &&
+        keys[o + 8] === k[8] &&
+        keys[o] === k[0] &&
+        keys[o + 4] === k[4] &&
+        keys[o + 1] === k[1] &&
+        keys[o + 2] === k[2] &&
+        keys[o + 3] === k[3] &&
+        keys[o + 5] === k[5] &&
+        keys[o + 6] === k[6] &&
+        keys[o + 7] === k[7]
       ) {
         return i;
       }

@@ -30,19 +30,37 @@ const FLAGS: Record<string, number> = { syn: 2, 'syn-ack': 18, ack: 16, rst: 4, 
 export function parseFlowSpec(text: string): FlowSpec {
   const parts = text.trim().split(/\s+/);
   if (parts.length < 5 || parts[2] !== '>') {
-    throw new FlowSpecError(`parse flow "${text}": expected "<protocol> <src>[:port] > <dst>[:port] <in|out>", e.g. "tcp 10.0.0.5:51000 > 10.0.1.9:22 in"`);
+    throw new FlowSpecError(
+      `parse flow "${text}": expected "<protocol> <src>[:port] > <dst>[:port] <in|out>", e.g. "tcp 10.0.0.5:51000 > 10.0.1.9:22 in"`,
+    );
   }
   const [protoText, srcText, , dstText, direction, flagText] = parts;
-  const protocol = PROTOCOLS[protoText.toLowerCase()] ?? (/^\d{1,3}$/.test(protoText) && Number(protoText) < 256 ? Number(protoText) : -1);
-  if (protocol < 0) throw new FlowSpecError(`parse flow "${text}": unknown protocol "${protoText}" (tcp, udp, icmp, icmpv6 or a number)`);
-  if (direction !== 'in' && direction !== 'out') throw new FlowSpecError(`parse flow "${text}": direction must be "in" or "out", got "${direction}"`);
+  const protocol =
+    PROTOCOLS[protoText.toLowerCase()] ??
+    (/^\d{1,3}$/.test(protoText) && Number(protoText) < 256 ? Number(protoText) : -1);
+  if (protocol < 0)
+    throw new FlowSpecError(
+      `parse flow "${text}": unknown protocol "${protoText}" (tcp, udp, icmp, icmpv6 or a number)`,
+    );
+  if (direction !== 'in' && direction !== 'out')
+    throw new FlowSpecError(`parse flow "${text}": direction must be "in" or "out", got "${direction}"`);
   const hasPorts = protocol === 6 || protocol === 17;
   const src = endpoint(srcText, hasPorts, text);
   const dst = endpoint(dstText, hasPorts, text);
-  if (src.family !== dst.family) throw new FlowSpecError(`parse flow "${text}": source and destination are of different IP versions`);
+  if (src.family !== dst.family)
+    throw new FlowSpecError(`parse flow "${text}": source and destination are of different IP versions`);
   const tcpFlags = flagText === undefined ? 0 : FLAGS[flagText];
   if (tcpFlags === undefined) throw new FlowSpecError(`parse flow "${text}": unknown TCP flags "${flagText}"`);
-  return { protocol, family: src.family, src: src.words, dst: dst.words, srcPort: src.port, dstPort: dst.port, direction, tcpFlags };
+  return {
+    protocol,
+    family: src.family,
+    src: src.words,
+    dst: dst.words,
+    srcPort: src.port,
+    dstPort: dst.port,
+    direction,
+    tcpFlags,
+  };
 }
 
 function endpoint(text: string, hasPorts: boolean, whole: string): { family: 4 | 6; words: Uint32Array; port: number } {
@@ -56,7 +74,10 @@ function endpoint(text: string, hasPorts: boolean, whole: string): { family: 4 |
     [host, portText] = text.split(':');
   }
   const addr = parseIpWords(host);
-  if (!addr) throw new FlowSpecError(`parse flow "${whole}": not an IP address: "${host}" (write IPv6 with a port as [2001:db8::1]:22)`);
+  if (!addr)
+    throw new FlowSpecError(
+      `parse flow "${whole}": not an IP address: "${host}" (write IPv6 with a port as [2001:db8::1]:22)`,
+    );
   if (hasPorts && portText === undefined) throw new FlowSpecError(`parse flow "${whole}": "${text}" needs a port`);
   const port = portText === undefined ? 0 : Number(portText);
   if (!hasPorts && port !== 0) throw new FlowSpecError(`parse flow "${whole}": only tcp and udp have ports`);

@@ -1,4 +1,4 @@
-import type { EniConfig, NetworkAclConfig, NetworkAclEntryConfig, SecurityGroupConfig } from '../../config/types';
+import type { EniConfig, NetworkAclConfig, SecurityGroupConfig } from '../../config/types';
 import type { PacketView } from '../../packet/decode/packet-view';
 import { ConnectionTable } from './connection-table';
 import { NO_MATCH, RuleList, type RuleSource } from './rule-list';
@@ -100,7 +100,10 @@ export class PolicyEvaluator {
       return r;
     });
     // Without rules nothing is tracked: a full-size table would cost start-up time for nothing.
-    this.connections = new ConnectionTable(this.active ? options.connectionCapacity : 1, options.sessionTimeoutSec ?? 910);
+    this.connections = new ConnectionTable(
+      this.active ? options.connectionCapacity : 1,
+      options.sessionTimeoutSec ?? 910,
+    );
   }
 
   /** Whether any ENI has rules to evaluate (else the pipeline need not call `rejects`). */
@@ -167,7 +170,14 @@ export class PolicyEvaluator {
    * Security-group verdict for one direction, without state. `remote` is the source address for
    * inbound, the destination for outbound. Sets `lastSgOutcome`.
    */
-  evaluateSg(eni: number, outbound: boolean, family: number, protocol: number, remote: Uint32Array, dstPort: number): boolean {
+  evaluateSg(
+    eni: number,
+    outbound: boolean,
+    family: number,
+    protocol: number,
+    remote: Uint32Array,
+    dstPort: number,
+  ): boolean {
     const r = this.rules[eni];
     const list = outbound ? r.sgEgress : r.sgIngress;
     if (list === null) {
@@ -181,7 +191,14 @@ export class PolicyEvaluator {
   }
 
   /** Network-ACL verdict for one direction. Sets `lastAclOutcome`. */
-  evaluateAcl(eni: number, outbound: boolean, family: number, protocol: number, remote: Uint32Array, dstPort: number): boolean {
+  evaluateAcl(
+    eni: number,
+    outbound: boolean,
+    family: number,
+    protocol: number,
+    remote: Uint32Array,
+    dstPort: number,
+  ): boolean {
     const r = this.rules[eni];
     const list = outbound ? r.aclEgress : r.aclIngress;
     if (list === null) {
@@ -229,10 +246,12 @@ function mergedRules(groups: readonly SecurityGroupConfig[], direction: 'ingress
       all.push({ ...rule, label: `${g.id} rule ${j} (priority ${rule.priority})`, order: all.length });
     }),
   );
-  all.sort((a, b) => a.priority - b.priority || (a.policy === b.policy ? a.order - b.order : a.policy === 'drop' ? -1 : 1));
+  all.sort(
+    (a, b) => a.priority - b.priority || (a.policy === b.policy ? a.order - b.order : a.policy === 'drop' ? -1 : 1),
+  );
   return all;
 }
 
 function aclRules(acl: NetworkAclConfig, direction: 'ingress' | 'egress'): RuleSource[] {
-  return (acl[direction] as NetworkAclEntryConfig[]).map((e, i) => ({ ...e, label: `network ACL ${acl.vswitchId} ${direction}[${i}]` }));
+  return acl[direction].map((e, i) => ({ ...e, label: `network ACL ${acl.vswitchId} ${direction}[${i}]` }));
 }

@@ -37,7 +37,8 @@ export class RuleList {
     rules.forEach((r, i) => {
       const prefix = parsePrefix(r.cidr);
       const range = parsePortRange(r.portRange);
-      if (!prefix || !range.ok) throw new Error(`compile rule ${r.label}: invalid cidr "${r.cidr}" or port range "${r.portRange}"`);
+      if (!prefix || !range.ok)
+        throw new Error(`compile rule ${r.label}: invalid cidr "${r.cidr}" or port range "${r.portRange}"`);
       const k = i * WORDS;
       this.words[k] = prefix.family;
       this.words[k + 1] = protocolNumber(r.protocol);
@@ -69,10 +70,10 @@ export class RuleList {
         continue;
       }
       if (
-        ((addr[0] & w[k + 8]) >>> 0) === w[k + 4] &&
-        ((addr[1] & w[k + 9]) >>> 0) === w[k + 5] &&
-        ((addr[2] & w[k + 10]) >>> 0) === w[k + 6] &&
-        ((addr[3] & w[k + 11]) >>> 0) === w[k + 7]
+        (addr[0] & w[k + 8]) >>> 0 === w[k + 4] &&
+        (addr[1] & w[k + 9]) >>> 0 === w[k + 5] &&
+        (addr[2] & w[k + 10]) >>> 0 === w[k + 6] &&
+        (addr[3] & w[k + 11]) >>> 0 === w[k + 7]
       ) {
         return i;
       }

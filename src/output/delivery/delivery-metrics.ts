@@ -28,14 +28,30 @@ export function sinkCountersOf(delivery: Delivery): SinkCounters {
 
 export function spoolUsageOf(flowLogId: string, delivery: Delivery): SpoolUsage {
   const s = delivery.spool;
-  return { flowLog: flowLogId, segments: s.segments, bytes: s.bytes, memorySegments: s.memorySegments, droppedRecords: s.evictedRecords };
+  return {
+    flowLog: flowLogId,
+    segments: s.segments,
+    bytes: s.bytes,
+    memorySegments: s.memorySegments,
+    droppedRecords: s.evictedRecords,
+  };
 }
 
 /** The delivery's losses by reason (see OutputLoss): the spool's, and batches it could not spool. */
 export function outputLossesOf(flowLogId: string, delivery: Delivery): OutputLoss[] {
   const s = delivery.spool;
-  const out: OutputLoss[] = SPOOL_LOSS_REASONS.map((reason) => ({ flowLog: flowLogId, reason, lostRecords: s.lostRecords[reason], skipdataRecords: s.lossMarkRecords[reason] }));
-  out.push({ flowLog: flowLogId, reason: 'not_spooled', lostRecords: delivery.stats.recordsDropped, skipdataRecords: 0 });
+  const out: OutputLoss[] = SPOOL_LOSS_REASONS.map((reason) => ({
+    flowLog: flowLogId,
+    reason,
+    lostRecords: s.lostRecords[reason],
+    skipdataRecords: s.lossMarkRecords[reason],
+  }));
+  out.push({
+    flowLog: flowLogId,
+    reason: 'not_spooled',
+    lostRecords: delivery.stats.recordsDropped,
+    skipdataRecords: 0,
+  });
   return out;
 }
 

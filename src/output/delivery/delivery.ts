@@ -92,11 +92,18 @@ export class Delivery {
     this.random = deps.random ?? Math.random;
     this.failures = new FailureSummary(sink.name, this.logger);
     this.picker = new RequestPicker(options);
-    this.writeAhead = new WriteAheadQueue(store, options, sink.measure, () => this.pump(), (batch, err) => {
-      this.stats.recordsDropped += batch.records.length;
-      const message = (err as Error).message;
-      this.logger.error({ err, sink: sink.name }, `spool batch for ${sink.name}: ${message}`);
-    }, deps.packIds);
+    this.writeAhead = new WriteAheadQueue(
+      store,
+      options,
+      sink.measure,
+      () => this.pump(),
+      (batch, err) => {
+        this.stats.recordsDropped += batch.records.length;
+        const message = (err as Error).message;
+        this.logger.error({ err, sink: sink.name }, `spool batch for ${sink.name}: ${message}`);
+      },
+      deps.packIds,
+    );
     this.pump();
   }
 
@@ -115,14 +122,26 @@ export class Delivery {
     const logger = deps.logger ?? processLog;
     let store: SegmentStore;
     try {
-      store = await Spool.open(spoolDir, { measure: sink.measure, maxBytes: options.spoolMaxBytes, memoryMaxBytes: options.spoolMemoryMaxBytes, logger, lossFallback: deps.lossFallback });
+      store = await Spool.open(spoolDir, {
+        measure: sink.measure,
+        maxBytes: options.spoolMaxBytes,
+        memoryMaxBytes: options.spoolMemoryMaxBytes,
+        logger,
+        lossFallback: deps.lossFallback,
+      });
     } catch (err) {
       if (err instanceof SpoolLockedError) throw err;
       logger.error(
         { err, sink: sink.name },
         `open spool ${spoolDir}: ${(err as Error).message} (batches for ${sink.name} are kept in memory only)`,
       );
-      store = Spool.memoryOnly({ measure: sink.measure, maxBytes: options.spoolMaxBytes, memoryMaxBytes: options.spoolMemoryMaxBytes, logger, lossFallback: deps.lossFallback });
+      store = Spool.memoryOnly({
+        measure: sink.measure,
+        maxBytes: options.spoolMaxBytes,
+        memoryMaxBytes: options.spoolMemoryMaxBytes,
+        logger,
+        lossFallback: deps.lossFallback,
+      });
     }
     return new Delivery(sink, store, options, deps);
   }
@@ -251,7 +270,9 @@ export class Delivery {
       if (candidates.length === 0) return;
       const nowMs = Date.now();
       // The best-placed request that need not linger (full, flushing, or old enough).
-      const ready = candidates.find((c) => c.full || this.flushing > 0 || c.segments[0].createdMs + this.options.lingerMs <= nowMs);
+      const ready = candidates.find(
+        (c) => c.full || this.flushing > 0 || c.segments[0].createdMs + this.options.lingerMs <= nowMs,
+      );
       if (ready === undefined) {
         const lingerUntilMs = Math.min(...candidates.map((c) => c.segments[0].createdMs + this.options.lingerMs));
         this.lingerTimer ??= setTimeout(() => {
@@ -262,7 +283,15 @@ export class Delivery {
       }
       this.picker.take(ready, this.store.segments);
       for (const s of ready.segments) this.store.pin(s.seq);
-      this.start({ first: ready.segments[0], pinned: [...ready.segments], segments: ready.segments, batches: [], attempt: 0, failing: false, retryTimer: null });
+      this.start({
+        first: ready.segments[0],
+        pinned: [...ready.segments],
+        segments: ready.segments,
+        batches: [],
+        attempt: 0,
+        failing: false,
+        retryTimer: null,
+      });
     }
   }
 

@@ -81,7 +81,12 @@ export class FailureSummary {
   stopped(nowMs: number): void {
     if (this.mode === 'ok') return;
     this.logger.warn(
-      { sink: this.sinkName, failedAttempts: this.failuresTotal, failingForMs: nowMs - this.firstFailureMs, lastReason: this.reason },
+      {
+        sink: this.sinkName,
+        failedAttempts: this.failuresTotal,
+        failingForMs: nowMs - this.firstFailureMs,
+        lastReason: this.reason,
+      },
       `deliver batches to ${this.sinkName}: still failing at stop after ${this.failuresTotal} failed attempts over ${Math.round((nowMs - this.firstFailureMs) / 1000)} s: ${this.reason}`,
     );
   }

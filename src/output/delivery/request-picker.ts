@@ -93,13 +93,18 @@ export class RequestPicker<S extends GroupableSegment> {
     let bytes = first.rawBytes;
     for (let i = at + 1, since = 0; i < segments.length; i++) {
       const next = segments[i];
-      if (next.windowStartSec !== first.windowStartSec || next.windowEndSec !== first.windowEndSec || this.ahead.has(next.seq)) {
+      if (
+        next.windowStartSec !== first.windowStartSec ||
+        next.windowEndSec !== first.windowEndSec ||
+        this.ahead.has(next.seq)
+      ) {
         // Windows are interleaved a piece each while appended together: one of this window
         // this far on belongs to another request anyway. Bounds a pick in a deep spool.
         if (++since > LOOKAHEAD) return { segments: taken, full: true };
         continue;
       }
-      if (records + next.recordCount > this.limits.maxBatchRecords || bytes + next.rawBytes > budget) return { segments: taken, full: true };
+      if (records + next.recordCount > this.limits.maxBatchRecords || bytes + next.rawBytes > budget)
+        return { segments: taken, full: true };
       taken.push(next);
       records += next.recordCount;
       bytes += next.rawBytes;

@@ -140,7 +140,24 @@ function putDigits(buf: Buffer, p: number, v: number): number {
   }
   if (v > 0xffffffff) return putAscii(buf, p, String(v)); // bytes of a flow over 4 GiB: rare
   // uint32 division (`>>> 0`) instead of Math.floor on doubles: a quarter of the cost.
-  const digits = v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5 : v < 1000000 ? 6 : v < 10000000 ? 7 : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10;
+  const digits =
+    v < 100
+      ? 2
+      : v < 1000
+        ? 3
+        : v < 10000
+          ? 4
+          : v < 100000
+            ? 5
+            : v < 1000000
+              ? 6
+              : v < 10000000
+                ? 7
+                : v < 100000000
+                  ? 8
+                  : v < 1000000000
+                    ? 9
+                    : 10;
   let x = v;
   for (let q = p + digits - 1; q >= p; q--) {
     const next = (x / 10) >>> 0;

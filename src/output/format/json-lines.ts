@@ -86,8 +86,20 @@ const NO_KEY = wordText('');
 const LINE_END = wordText('"}\n');
 /** Constant bytes of a line after its prefix, plus room for the last word's padding. */
 const TAIL_ROOM =
-  [K_SRCPORT, K_DSTADDR, K_DSTPORT, K_PROTOCOL, K_DIRECTION, K_PACKETS, K_BYTES, K_START, K_END, K_LOG_STATUS, K_ACTION, LINE_END]
-    .reduce((n, k) => n + k.length, 0) + 4;
+  [
+    K_SRCPORT,
+    K_DSTADDR,
+    K_DSTPORT,
+    K_PROTOCOL,
+    K_DIRECTION,
+    K_PACKETS,
+    K_BYTES,
+    K_START,
+    K_END,
+    K_LOG_STATUS,
+    K_ACTION,
+    LINE_END,
+  ].reduce((n, k) => n + k.length, 0) + 4;
 
 /**
  * Writes `key` then `value` at `p`, one byte per UTF-16 unit of the value, four bytes per store,
@@ -181,25 +193,57 @@ export class JsonLinesEncoder {
     const logStatus = r['log-status'];
     const action = r['action'];
     if (
-      typeof srcaddr !== 'string' || typeof srcport !== 'string' || typeof dstaddr !== 'string' ||
-      typeof dstport !== 'string' || typeof protocol !== 'string' || typeof direction !== 'string' ||
-      typeof packets !== 'string' || typeof bytes !== 'string' || typeof start !== 'string' ||
-      typeof end !== 'string' || typeof logStatus !== 'string' || typeof action !== 'string'
+      typeof srcaddr !== 'string' ||
+      typeof srcport !== 'string' ||
+      typeof dstaddr !== 'string' ||
+      typeof dstport !== 'string' ||
+      typeof protocol !== 'string' ||
+      typeof direction !== 'string' ||
+      typeof packets !== 'string' ||
+      typeof bytes !== 'string' ||
+      typeof start !== 'string' ||
+      typeof end !== 'string' ||
+      typeof logStatus !== 'string' ||
+      typeof action !== 'string'
     ) {
       return false;
     }
     // The builder marks records whose values need no escapes; others are checked here first.
     if (
       !isPlainText(r) &&
-      !(plain(srcaddr) && plain(srcport) && plain(dstaddr) && plain(dstport) && plain(protocol) && plain(direction) &&
-        plain(packets) && plain(bytes) && plain(start) && plain(end) && plain(logStatus) && plain(action))
+      !(
+        plain(srcaddr) &&
+        plain(srcport) &&
+        plain(dstaddr) &&
+        plain(dstport) &&
+        plain(protocol) &&
+        plain(direction) &&
+        plain(packets) &&
+        plain(bytes) &&
+        plain(start) &&
+        plain(end) &&
+        plain(logStatus) &&
+        plain(action)
+      )
     ) {
       return false;
     }
     // One byte per unit: exact for ASCII, a bound for what putField writes otherwise.
     this.reserveBytes(
-      prefix.length + TAIL_ROOM + srcaddr.length + srcport.length + dstaddr.length + dstport.length + protocol.length +
-        direction.length + packets.length + bytes.length + start.length + end.length + logStatus.length + action.length,
+      prefix.length +
+        TAIL_ROOM +
+        srcaddr.length +
+        srcport.length +
+        dstaddr.length +
+        dstport.length +
+        protocol.length +
+        direction.length +
+        packets.length +
+        bytes.length +
+        start.length +
+        end.length +
+        logStatus.length +
+        action.length,
     );
     const { buf, view } = this;
     let p = this.len;
@@ -232,8 +276,12 @@ export class JsonLinesEncoder {
     let e = this.last;
     if (e === null || e.eniId !== eniId) e = this.prefixes.get(eniId) ?? null;
     if (
-      e === null || e.version !== r['version'] || e.vswitchId !== r['vswitch-id'] || e.vmId !== r['vm-id'] ||
-      e.vpcId !== r['vpc-id'] || e.accountId !== r['account-id']
+      e === null ||
+      e.version !== r['version'] ||
+      e.vswitchId !== r['vswitch-id'] ||
+      e.vmId !== r['vm-id'] ||
+      e.vpcId !== r['vpc-id'] ||
+      e.accountId !== r['account-id']
     ) {
       e = newPrefix(r);
       if (e === null) return null;
@@ -270,7 +318,14 @@ function newPrefix(r: FlowRecord): EniPrefix | null {
  * The start of a record's line up to the value of `srcaddr`, for the six fields every record of
  * an ENI shares: `{"version":"…","vswitch-id":"…",…,"eni-id":"…","srcaddr":"`.
  */
-export function recordPrefixText(version: string, vswitchId: string, vmId: string, vpcId: string, accountId: string, eniId: string): string {
+export function recordPrefixText(
+  version: string,
+  vswitchId: string,
+  vmId: string,
+  vpcId: string,
+  accountId: string,
+  eniId: string,
+): string {
   return (
     `{"version":"${jsonBody(version)}","vswitch-id":"${jsonBody(vswitchId)}","vm-id":"${jsonBody(vmId)}",` +
     `"vpc-id":"${jsonBody(vpcId)}","account-id":"${jsonBody(accountId)}","eni-id":"${jsonBody(eniId)}","srcaddr":"`

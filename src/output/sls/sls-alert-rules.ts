@@ -73,7 +73,13 @@ export interface AlertTarget {
 const HIGH = 8;
 const MEDIUM = 6;
 
-function rule(t: AlertTarget, suffix: string, title: string, description: string, o: { query: string; condition: string; severity: number; annotations: Array<{ key: string; value: string }> }): AlertRule {
+function rule(
+  t: AlertTarget,
+  suffix: string,
+  title: string,
+  description: string,
+  o: { query: string; condition: string; severity: number; annotations: Array<{ key: string; value: string }> },
+): AlertRule {
   return {
     name: viewName(t.logstore, suffix, NAME_MAX.alert),
     displayName: fitText(`${title} (${t.logstore})`, 64),
@@ -85,7 +91,19 @@ function rule(t: AlertTarget, suffix: string, title: string, description: string
       // One hour back, checked every 5 minutes: a window's records reach the Logstore after the
       // window closes (up to 10 minutes) and later still after an outage (the spool), so a
       // shorter range would miss them; the repeat interval keeps one loss from paging 12 times.
-      queryList: [{ storeType: 'log', project: t.project, store: t.logstore, region: t.region, query: o.query, timeSpanType: 'Relative', start: '-1h', end: 'now', powerSqlMode: 'auto' }],
+      queryList: [
+        {
+          storeType: 'log',
+          project: t.project,
+          store: t.logstore,
+          region: t.region,
+          query: o.query,
+          timeSpanType: 'Relative',
+          start: '-1h',
+          end: 'now',
+          powerSqlMode: 'auto',
+        },
+      ],
       groupConfiguration: { type: 'custom', fields: ['eni'] },
       joinConfigurations: [],
       severityConfigurations: [{ severity: o.severity, evalCondition: { condition: o.condition, countCondition: '' } }],
@@ -99,7 +117,11 @@ function rule(t: AlertTarget, suffix: string, title: string, description: string
       threshold: 1,
       noDataFire: false,
       noDataSeverity: MEDIUM,
-      policyConfiguration: { alertPolicyId: 'sls.builtin.dynamic', actionPolicyId: t.actionPolicyId, repeatInterval: '1h' },
+      policyConfiguration: {
+        alertPolicyId: 'sls.builtin.dynamic',
+        actionPolicyId: t.actionPolicyId,
+        repeatInterval: '1h',
+      },
     },
     schedule: { type: 'FixedRate', interval: '5m', runImmediately: false },
   };
@@ -108,29 +130,45 @@ function rule(t: AlertTarget, suffix: string, title: string, description: string
 /** The SKIPDATA (any loss, per ENI) and REJECT spike (per ENI) alert rules of a Logstore. */
 export function flowLogAlerts(t: AlertTarget): AlertRule[] {
   return [
-    rule(t, 'skipdata', 'Flow log loss (SKIPDATA)', 'Any SKIPDATA record in the last hour, per ENI (flowlog-agent sls setup)', {
-      query: Q.SKIPDATA_BY_ENI,
-      condition: 'loss_windows > 0',
-      severity: HIGH,
-      annotations: [
-        { key: 'title', value: 'Flow log loss on ${eni} (${vm})' },
-        {
-          key: 'desc',
-          value:
-            '${loss_windows} window(s) with SKIPDATA between ${first_loss} and ${last_loss}: ${lost_packets} packets lost; ' +
-            '${uncounted_windows} window(s) not captured at all (agent down or clock step). See the agent metrics for the reason.',
-        },
-      ],
-    }),
-    rule(t, 'reject-spike', 'Flow log REJECT spike', 'REJECT packets per ENI in 15 minutes against the 45 before (flowlog-agent sls setup)', {
-      query: Q.REJECT_SPIKE_BY_ENI,
-      condition: `recent_reject_packets >= ${REJECT_SPIKE_MIN_PACKETS} && recent_reject_packets > ${REJECT_SPIKE_FACTOR} * baseline_reject_packets`,
-      severity: MEDIUM,
-      annotations: [
-        { key: 'title', value: 'REJECT spike on ${eni}' },
-        { key: 'desc', value: '${recent_reject_packets} rejected packets in 15 minutes; 15-minute average of the 45 before: ${baseline_reject_packets}.' },
-      ],
-    }),
+    rule(
+      t,
+      'skipdata',
+      'Flow log loss (SKIPDATA)',
+      'Any SKIPDATA record in the last hour, per ENI (flowlog-agent sls setup)',
+      {
+        query: Q.SKIPDATA_BY_ENI,
+        condition: 'loss_windows > 0',
+        severity: HIGH,
+        annotations: [
+          { key: 'title', value: 'Flow log loss on ${eni} (${vm})' },
+          {
+            key: 'desc',
+            value:
+              '${loss_windows} window(s) with SKIPDATA between ${first_loss} and ${last_loss}: ${lost_packets} packets lost; ' +
+              '${uncounted_windows} window(s) not captured at all (agent down or clock step). See the agent metrics for the reason.',
+          },
+        ],
+      },
+    ),
+    rule(
+      t,
+      'reject-spike',
+      'Flow log REJECT spike',
+      'REJECT packets per ENI in 15 minutes against the 45 before (flowlog-agent sls setup)',
+      {
+        query: Q.REJECT_SPIKE_BY_ENI,
+        condition: `recent_reject_packets >= ${REJECT_SPIKE_MIN_PACKETS} && recent_reject_packets > ${REJECT_SPIKE_FACTOR} * baseline_reject_packets`,
+        severity: MEDIUM,
+        annotations: [
+          { key: 'title', value: 'REJECT spike on ${eni}' },
+          {
+            key: 'desc',
+            value:
+              '${recent_reject_packets} rejected packets in 15 minutes; 15-minute average of the 45 before: ${baseline_reject_packets}.',
+          },
+        ],
+      },
+    ),
   ];
 }
 
@@ -143,5 +181,8 @@ export function flowLogSavedSearches(logstore: string): SavedSearch[] {
     topic: '',
     searchQuery,
   });
-  return [search('losses', 'Flow log losses (SKIPDATA)', Q.LOSSES), search('rejected', 'Rejected flows', Q.TOP_REJECTED_FLOWS)];
+  return [
+    search('losses', 'Flow log losses (SKIPDATA)', Q.LOSSES),
+    search('rejected', 'Rejected flows', Q.TOP_REJECTED_FLOWS),
+  ];
 }

@@ -5,13 +5,33 @@ import type { SlsCallOutcome } from './sls-outcome';
 
 /** The parts of @alicloud/log 1.2.x's Client used here (the package ships no types). */
 interface SdkClient {
-  _request(verb: string, project: string | undefined, path: string, queries: Record<string, unknown>, body: Buffer | null, headers: Record<string, unknown>, options: Record<string, unknown>): Promise<unknown>;
+  _request(
+    verb: string,
+    project: string | undefined,
+    path: string,
+    queries: Record<string, unknown>,
+    body: Buffer | null,
+    headers: Record<string, unknown>,
+    options: Record<string, unknown>,
+  ): Promise<unknown>;
   getLogStore(project: string, logstore: string, options: Record<string, unknown>): Promise<unknown>;
-  createLogStore(project: string, logstore: string, data: { ttl: number; shardCount: number }, options: Record<string, unknown>): Promise<unknown>;
+  createLogStore(
+    project: string,
+    logstore: string,
+    data: { ttl: number; shardCount: number },
+    options: Record<string, unknown>,
+  ): Promise<unknown>;
   getIndexConfig(project: string, logstore: string, options: Record<string, unknown>): Promise<unknown>;
   createIndex(project: string, logstore: string, index: unknown, options: Record<string, unknown>): Promise<unknown>;
   updateIndex(project: string, logstore: string, index: unknown, options: Record<string, unknown>): Promise<unknown>;
-  getLogs(project: string, logstore: string, from: Date, to: Date, data: Record<string, unknown>, options: Record<string, unknown>): Promise<unknown>;
+  getLogs(
+    project: string,
+    logstore: string,
+    from: Date,
+    to: Date,
+    data: Record<string, unknown>,
+    options: Record<string, unknown>,
+  ): Promise<unknown>;
 }
 type SdkClientConstructor = new (config: Record<string, unknown>) => SdkClient;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -67,17 +87,29 @@ export class SlsApi {
   }
 
   /** PutLogs in LoadBalance mode; `body` is the LogGroup, compressed when `compressType` says so. */
-  putLogs(project: string, logstore: string, body: Buffer, rawSize: number, compressType: SlsCompressType | undefined): Promise<SlsCallOutcome> {
+  putLogs(
+    project: string,
+    logstore: string,
+    body: Buffer,
+    rawSize: number,
+    compressType: SlsCompressType | undefined,
+  ): Promise<SlsCallOutcome> {
     const headers: Record<string, unknown> = { 'x-log-bodyrawsize': rawSize, 'content-type': 'application/x-protobuf' };
     if (compressType !== undefined) headers['x-log-compresstype'] = compressType;
-    return this.call((opts) => this.client._request('POST', project, `/logstores/${logstore}/shards/lb`, {}, body, headers, opts));
+    return this.call((opts) =>
+      this.client._request('POST', project, `/logstores/${logstore}/shards/lb`, {}, body, headers, opts),
+    );
   }
 
   getLogstore(project: string, logstore: string): Promise<SlsCallOutcome> {
     return this.call((opts) => this.client.getLogStore(project, logstore, opts));
   }
 
-  createLogstore(project: string, logstore: string, data: { ttl: number; shardCount: number }): Promise<SlsCallOutcome> {
+  createLogstore(
+    project: string,
+    logstore: string,
+    data: { ttl: number; shardCount: number },
+  ): Promise<SlsCallOutcome> {
     return this.call((opts) => this.client.createLogStore(project, logstore, data, opts));
   }
 
@@ -100,14 +132,23 @@ export class SlsApi {
    */
   requestJson(verb: 'GET' | 'POST' | 'PUT', project: string, path: string, body?: unknown): Promise<SlsCallOutcome> {
     const bytes = body === undefined ? null : Buffer.from(JSON.stringify(body));
-    const headers: Record<string, unknown> = bytes === null ? {} : { 'content-type': 'application/json', 'x-log-bodyrawsize': bytes.length };
+    const headers: Record<string, unknown> =
+      bytes === null ? {} : { 'content-type': 'application/json', 'x-log-bodyrawsize': bytes.length };
     return this.call((opts) => this.client._request(verb, project, path, {}, bytes, headers, opts));
   }
 
   /** GetLogs: raw logs of [fromSec, toSec), `line` (at most 100) from `offset`, oldest first. */
-  getLogs(project: string, logstore: string, fromSec: number, toSec: number, page: { query: string; line: number; offset: number }): Promise<SlsCallOutcome> {
+  getLogs(
+    project: string,
+    logstore: string,
+    fromSec: number,
+    toSec: number,
+    page: { query: string; line: number; offset: number },
+  ): Promise<SlsCallOutcome> {
     const data = { query: page.query, line: page.line, offset: page.offset, reverse: false };
-    return this.call((opts) => this.client.getLogs(project, logstore, new Date(fromSec * 1000), new Date(toSec * 1000), data, opts));
+    return this.call((opts) =>
+      this.client.getLogs(project, logstore, new Date(fromSec * 1000), new Date(toSec * 1000), data, opts),
+    );
   }
 
   close(): void {

@@ -1,6 +1,11 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { CredentialsConfig } from '../../config/types';
-import { RedactedProvider, SlsCredentialsError, type SlsCredentials, type SlsCredentialsProvider } from './sls-credentials-contract';
+import {
+  RedactedProvider,
+  SlsCredentialsError,
+  type SlsCredentials,
+  type SlsCredentialsProvider,
+} from './sls-credentials-contract';
 import { RamRoleCredentialsProvider } from './sls-ram-role';
 
 export { SlsCredentialsError, type SlsCredentials, type SlsCredentialsProvider } from './sls-credentials-contract';
@@ -28,7 +33,9 @@ export class EnvCredentialsProvider extends RedactedProvider implements SlsCrede
       );
     }
     const securityToken = env[ENV_SECURITY_TOKEN];
-    this.#credentials = securityToken ? { accessKeyId, accessKeySecret, securityToken } : { accessKeyId, accessKeySecret };
+    this.#credentials = securityToken
+      ? { accessKeyId, accessKeySecret, securityToken }
+      : { accessKeyId, accessKeySecret };
   }
 
   async getCredentials(): Promise<SlsCredentials> {
@@ -65,7 +72,9 @@ export class FileCredentialsProvider extends RedactedProvider implements SlsCred
       const st = statSync(this.#path);
       stamp = `${st.mtimeMs}:${st.size}:${st.mode}`;
     } catch (err) {
-      throw new SlsCredentialsError(`read credentials file ${this.#path}: ${(err as Error).message}`, false, { cause: err });
+      throw new SlsCredentialsError(`read credentials file ${this.#path}: ${(err as Error).message}`, false, {
+        cause: err,
+      });
     }
     if (stamp !== this.#stamp) {
       const loaded = this.#load();
@@ -145,7 +154,10 @@ export interface SlsCredentialsOptions {
 export function resolveSlsCredentials(o: SlsCredentialsOptions = {}): SlsCredentialsProvider {
   const c = o.credentials ?? {};
   if (c.file !== undefined && c.ramRole !== undefined) {
-    throw new SlsCredentialsError('choose Log Service credentials: name credentials.file or credentials.ramRole, not both', false);
+    throw new SlsCredentialsError(
+      'choose Log Service credentials: name credentials.file or credentials.ramRole, not both',
+      false,
+    );
   }
   if (c.file !== undefined) return new FileCredentialsProvider(c.file);
   if (c.ramRole !== undefined) {

@@ -35,7 +35,10 @@ export interface SlsEndpoint {
  * @param agentRegion `AgentConfig.region`, used when the sink names no region.
  * @throws SlsEndpointError when neither endpoint nor a region is known, or the endpoint is unusable.
  */
-export function resolveSlsEndpoint(sink: Pick<SlsSinkConfig, 'endpoint' | 'region' | 'intranet'>, agentRegion?: string): SlsEndpoint {
+export function resolveSlsEndpoint(
+  sink: Pick<SlsSinkConfig, 'endpoint' | 'region' | 'intranet'>,
+  agentRegion?: string,
+): SlsEndpoint {
   let url: URL;
   if (sink.endpoint !== undefined && sink.endpoint !== '') {
     const written = sink.endpoint.includes('://') ? sink.endpoint : `https://${sink.endpoint}`;
@@ -53,7 +56,9 @@ export function resolveSlsEndpoint(sink: Pick<SlsSinkConfig, 'endpoint' | 'regio
   } else {
     const region = sink.region ?? agentRegion;
     if (region === undefined || region === '') {
-      throw new SlsEndpointError('resolve Log Service endpoint: the sink names neither endpoint nor region, and the agent has no region');
+      throw new SlsEndpointError(
+        'resolve Log Service endpoint: the sink names neither endpoint nor region, and the agent has no region',
+      );
     }
     url = new URL(`https://${region}${sink.intranet ? '-intranet' : ''}.log.aliyuncs.com`);
   }
@@ -61,7 +66,9 @@ export function resolveSlsEndpoint(sink: Pick<SlsSinkConfig, 'endpoint' | 'regio
   // The SDK builds `<project>.<host>` by string concatenation: an IPv6 literal would become
   // `project.[::1]`, which no URL parser accepts.
   if (hostname.startsWith('[')) {
-    throw new SlsEndpointError(`use endpoint ${url.host}: IPv6 literal endpoints are not supported; use a host name or an IPv4 address`);
+    throw new SlsEndpointError(
+      `use endpoint ${url.host}: IPv6 literal endpoints are not supported; use a host name or an IPv4 address`,
+    );
   }
   const useHttps = url.protocol === 'https:';
   const host = url.port === '' ? hostname : `${hostname}:${url.port}`;
@@ -86,7 +93,11 @@ export interface SlsResponseProbe {
 /** The option name under which a probe travels from `beforeRequest` to the agent. */
 const PROBE_OPTION = 'flowlogResponseProbe';
 
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void;
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | dns.LookupAddress[],
+  family?: number,
+) => void;
 
 /**
  * Builds the keep-alive agent the SDK's HTTP layer (httpx) uses for every request, doing two
@@ -118,7 +129,7 @@ export function createSlsAgent(endpoint: SlsEndpoint): http.Agent {
     };
   }
   const Base = endpoint.useHttps ? https.Agent : http.Agent;
-  class ProbingAgent extends (Base as typeof http.Agent) {
+  class ProbingAgent extends Base {
     // addRequest is not in @types/node's Agent, but is the documented hook ClientRequest calls.
     addRequest(req: http.ClientRequest, reqOptions: Record<string, unknown>): void {
       const probe = reqOptions[PROBE_OPTION] as SlsResponseProbe | undefined;
@@ -133,7 +144,11 @@ export function createSlsAgent(endpoint: SlsEndpoint): http.Agent {
           if (typeof progress === 'string') probe.progress = progress;
         });
       }
-      (Base.prototype as unknown as { addRequest: (r: unknown, o: unknown) => void }).addRequest.call(this, req, reqOptions);
+      (Base.prototype as unknown as { addRequest: (r: unknown, o: unknown) => void }).addRequest.call(
+        this,
+        req,
+        reqOptions,
+      );
     }
   }
   return new ProbingAgent(options);

@@ -83,10 +83,24 @@ function flowPrefix(record: FlowRecord): (PrefixEntry & { bytes: Uint8Array }) |
   const accountId = record['account-id'];
   const e = prefixes.get(eniId);
   // Same strings as the entry's: pointer comparisons for records of one builder.
-  if (e !== undefined && e.version === version && e.vswitchId === vswitchId && e.vmId === vmId && e.vpcId === vpcId && e.accountId === accountId) {
+  if (
+    e !== undefined &&
+    e.version === version &&
+    e.vswitchId === vswitchId &&
+    e.vmId === vmId &&
+    e.vpcId === vpcId &&
+    e.accountId === accountId
+  ) {
     return e.bytes === null ? undefined : (e as PrefixEntry & { bytes: Uint8Array });
   }
-  if (typeof version !== 'string' || typeof vswitchId !== 'string' || typeof vmId !== 'string' || typeof vpcId !== 'string' || typeof accountId !== 'string') return undefined;
+  if (
+    typeof version !== 'string' ||
+    typeof vswitchId !== 'string' ||
+    typeof vmId !== 'string' ||
+    typeof vpcId !== 'string' ||
+    typeof accountId !== 'string'
+  )
+    return undefined;
   const bytes = encodePrefix([version, vswitchId, vmId, vpcId, accountId, eniId]);
   if (prefixes.size >= MAX_PREFIXES) prefixes.clear();
   const made = new PrefixEntry(version, vswitchId, vmId, vpcId, accountId, eniId, bytes);

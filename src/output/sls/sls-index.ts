@@ -1,10 +1,41 @@
 import { RECORD_FIELDS } from '../../flow/record';
 
 /** Record fields indexed as numbers (long), so ranges and sums work; every other field is text. */
-export const LONG_INDEX_FIELDS: readonly string[] = ['srcport', 'dstport', 'protocol', 'packets', 'bytes', 'start', 'end'];
+export const LONG_INDEX_FIELDS: readonly string[] = [
+  'srcport',
+  'dstport',
+  'protocol',
+  'packets',
+  'bytes',
+  'start',
+  'end',
+];
 
 /** The console's default delimiters for text keys. */
-const TEXT_TOKENS = [',', ' ', "'", '"', ';', '=', '(', ')', '[', ']', '{', '}', '?', '@', '&', '<', '>', '/', ':', '\n', '\t', '\r'];
+const TEXT_TOKENS = [
+  ',',
+  ' ',
+  "'",
+  '"',
+  ';',
+  '=',
+  '(',
+  ')',
+  '[',
+  ']',
+  '{',
+  '}',
+  '?',
+  '@',
+  '&',
+  '<',
+  '>',
+  '/',
+  ':',
+  '\n',
+  '\t',
+  '\r',
+];
 
 export interface IndexKey {
   type: string;

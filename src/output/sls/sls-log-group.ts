@@ -274,7 +274,6 @@ export class LogGroupEncoder {
     this.pos = putVarint32(this.buf, this.pos, value);
   }
 
-
   private ensure(extra: number): void {
     if (this.pos + extra <= this.buf.length) return;
     let size = this.buf.length * 2;

@@ -74,7 +74,15 @@ export function lz4CompressBlock(src: Uint8Array): Buffer {
   return Buffer.from(out.subarray(0, op));
 }
 
-function writeSequence(out: Buffer, op: number, src: Uint8Array, litStart: number, litLen: number, offset: number, matchLen: number): number {
+function writeSequence(
+  out: Buffer,
+  op: number,
+  src: Uint8Array,
+  litStart: number,
+  litLen: number,
+  offset: number,
+  matchLen: number,
+): number {
   const tokenAt = op;
   op = writeLength(out, op, litLen, 0);
   if (litLen > 32) out.set(src.subarray(litStart, litStart + litLen), op);

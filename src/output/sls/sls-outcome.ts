@@ -10,11 +10,28 @@ import type { SlsResponseProbe } from './sls-endpoint';
  */
 
 /** Throttling: the project or shard write quota. Retried after THROTTLE_RETRY_MS at least. */
-const THROTTLING = new Set(['WriteQuotaExceed', 'ShardWriteQuotaExceed', 'ExceedQPSLimit', 'ProjectQuotaExceed', 'QuotaExceed', 'ExceedQuota']);
+const THROTTLING = new Set([
+  'WriteQuotaExceed',
+  'ShardWriteQuotaExceed',
+  'ExceedQPSLimit',
+  'ProjectQuotaExceed',
+  'QuotaExceed',
+  'ExceedQuota',
+]);
 /** Service-side transients. */
-const TRANSIENT = new Set(['ServerBusy', 'InternalServerError', 'InternalError', 'RequestTimeout', 'Timeout', 'RequestError', 'BadResponse', 'SocketTimeout']);
+const TRANSIENT = new Set([
+  'ServerBusy',
+  'InternalServerError',
+  'InternalError',
+  'RequestTimeout',
+  'Timeout',
+  'RequestError',
+  'BadResponse',
+  'SocketTimeout',
+]);
 
-const HINT_KEY = 'check ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET (or the configured credentials file or RAM role)';
+const HINT_KEY =
+  'check ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET (or the configured credentials file or RAM role)';
 const HINT_BUG = 'the service refused the request itself: report this as a flowlog-agent bug';
 
 /** Permanent codes and their fix. */
@@ -46,8 +63,19 @@ const PERMANENT: Record<string, string> = {
 
 /** Connection-level failures (Node error codes) worth retrying. */
 const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH',
-  'ENETDOWN', 'EHOSTDOWN', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EHOSTDOWN',
+  'ECONNABORTED',
+  'ESOCKETTIMEDOUT',
+  'UND_ERR_SOCKET',
 ]);
 
 export const THROTTLE_RETRY_MS = 2000;
@@ -80,16 +108,23 @@ export function classifySlsOutcome(o: SlsCallOutcome, what: string): ClassifiedO
   const head = describeHead(o.probe);
   if (o.error === undefined) {
     const body = o.resolved;
-    if (body === '' && (status === undefined || (status >= 200 && status < 300))) return { result: { kind: 'ok' }, invalidateCredentials: false };
+    if (body === '' && (status === undefined || (status >= 200 && status < 300)))
+      return { result: { kind: 'ok' }, invalidateCredentials: false };
     if (body === '') return byStatus(status ?? 0, o.probe, `${what}: answered without an error code${head}`);
     // The SDK hands back non-JSON bodies as strings instead of throwing; a JSON error with the
     // wrong content type also lands here.
     if (typeof body === 'string') {
       const coded = parseErrorBody(body);
       if (coded !== undefined) return byCode(coded.code, coded.message, o.probe, what);
-      return retryable(retryAfterMs(o.probe, TRANSIENT_RETRY_MS), `${what}: answered with a non-JSON body, a proxy or load balancer page?${head}: ${snippet(body)}`);
+      return retryable(
+        retryAfterMs(o.probe, TRANSIENT_RETRY_MS),
+        `${what}: answered with a non-JSON body, a proxy or load balancer page?${head}: ${snippet(body)}`,
+      );
     }
-    return retryable(retryAfterMs(o.probe, TRANSIENT_RETRY_MS), `${what}: unexpected answer${head}: ${snippet(JSON.stringify(body) ?? String(body))}`);
+    return retryable(
+      retryAfterMs(o.probe, TRANSIENT_RETRY_MS),
+      `${what}: unexpected answer${head}: ${snippet(JSON.stringify(body) ?? String(body))}`,
+    );
   }
 
   const err = o.error as Error & { code?: unknown; requestid?: string };
@@ -101,17 +136,31 @@ export function classifySlsOutcome(o: SlsCallOutcome, what: string): ClassifiedO
   const code = typeof err.code === 'string' ? err.code : undefined;
   // Node error codes (ECONNRESET...) never collide with the service's CamelCase codes.
   if (code !== undefined && (NETWORK_CODES.has(code) || /^E[A-Z]+$/.test(code))) {
-    return retryable(TRANSIENT_RETRY_MS, `${what}: connection failed: ${code}${err.message.includes('socket hang up') ? ' (socket hang up)' : ''}`);
+    return retryable(
+      TRANSIENT_RETRY_MS,
+      `${what}: connection failed: ${code}${err.message.includes('socket hang up') ? ' (socket hang up)' : ''}`,
+    );
   }
   if (err.name === 'RequestTimeoutError' || err.name === 'TimeoutError' || /timeout/i.test(err.name)) {
     return retryable(TRANSIENT_RETRY_MS, `${what}: no answer in time (${snippet(err.message)})`);
   }
   if (err instanceof SyntaxError) {
-    return retryable(retryAfterMs(o.probe, TRANSIENT_RETRY_MS), `${what}: answered with a JSON content type but a body that is not JSON${head}`);
+    return retryable(
+      retryAfterMs(o.probe, TRANSIENT_RETRY_MS),
+      `${what}: answered with a JSON content type but a body that is not JSON${head}`,
+    );
   }
-  if (code !== undefined && status !== undefined) return byCode(code, err.message, { ...o.probe, requestId: o.probe.requestId ?? err.requestid }, what);
-  if (/socket hang up/i.test(err.message)) return retryable(TRANSIENT_RETRY_MS, `${what}: connection failed: socket hang up`);
-  return { result: { kind: 'permanent', reason: `${what}: ${err.name}: ${snippet(err.message)}; this looks like a flowlog-agent bug: report it` }, invalidateCredentials: false };
+  if (code !== undefined && status !== undefined)
+    return byCode(code, err.message, { ...o.probe, requestId: o.probe.requestId ?? err.requestid }, what);
+  if (/socket hang up/i.test(err.message))
+    return retryable(TRANSIENT_RETRY_MS, `${what}: connection failed: socket hang up`);
+  return {
+    result: {
+      kind: 'permanent',
+      reason: `${what}: ${err.name}: ${snippet(err.message)}; this looks like a flowlog-agent bug: report it`,
+    },
+    invalidateCredentials: false,
+  };
 }
 
 function byCode(code: string, message: string, probe: SlsResponseProbe, what: string): ClassifiedOutcome {
@@ -119,18 +168,34 @@ function byCode(code: string, message: string, probe: SlsResponseProbe, what: st
   const base = `${what}: ${code}${head}: ${snippet(message)}`;
   if (THROTTLING.has(code)) return retryable(retryAfterMs(probe, THROTTLE_RETRY_MS), base);
   if (TRANSIENT.has(code)) return retryable(retryAfterMs(probe, TRANSIENT_RETRY_MS), base);
-  if (code === 'RequestTimeExpired') return retryable(retryAfterMs(probe, CLOCK_RETRY_MS), `${base}; check the system clock (NTP): it is more than 15 minutes off`);
+  if (code === 'RequestTimeExpired')
+    return retryable(
+      retryAfterMs(probe, CLOCK_RETRY_MS),
+      `${base}; check the system clock (NTP): it is more than 15 minutes off`,
+    );
   if (code === 'SecurityTokenExpired') {
-    return { result: { kind: 'retryable', retryAfterMs: retryAfterMs(probe, 0), reason: `${base}; refreshing the temporary credentials` }, invalidateCredentials: true };
+    return {
+      result: {
+        kind: 'retryable',
+        retryAfterMs: retryAfterMs(probe, 0),
+        reason: `${base}; refreshing the temporary credentials`,
+      },
+      invalidateCredentials: true,
+    };
   }
   const hint = PERMANENT[code];
-  if (hint !== undefined) return { result: { kind: 'permanent', reason: `${base}; ${hint}` }, invalidateCredentials: false };
+  if (hint !== undefined)
+    return { result: { kind: 'permanent', reason: `${base}; ${hint}` }, invalidateCredentials: false };
   return byStatus(probe.statusCode ?? 0, probe, base);
 }
 
 function byStatus(status: number, probe: SlsResponseProbe, reason: string): ClassifiedOutcome {
-  if (status >= 500 || status === 429 || status === 408) return retryable(retryAfterMs(probe, TRANSIENT_RETRY_MS), reason);
-  return { result: { kind: 'permanent', reason: `${reason}; not an error the agent knows to retry` }, invalidateCredentials: false };
+  if (status >= 500 || status === 429 || status === 408)
+    return retryable(retryAfterMs(probe, TRANSIENT_RETRY_MS), reason);
+  return {
+    result: { kind: 'permanent', reason: `${reason}; not an error the agent knows to retry` },
+    invalidateCredentials: false,
+  };
 }
 
 function retryable(retryAfterMs: number, reason: string): ClassifiedOutcome {
@@ -156,7 +221,8 @@ function parseErrorBody(body: string): { code: string; message: string } | undef
   if (!t.startsWith('{')) return undefined;
   try {
     const o = JSON.parse(t) as { errorCode?: unknown; errorMessage?: unknown };
-    if (typeof o.errorCode === 'string') return { code: o.errorCode, message: typeof o.errorMessage === 'string' ? o.errorMessage : '' };
+    if (typeof o.errorCode === 'string')
+      return { code: o.errorCode, message: typeof o.errorMessage === 'string' ? o.errorMessage : '' };
   } catch {
     // not JSON after all: the caller reports the body
   }
@@ -172,7 +238,10 @@ function describeHead(p: SlsResponseProbe): string {
 
 /** One line, at most 200 characters, tags stripped (proxy pages are HTML). */
 function snippet(s: string): string {
-  const flat = s.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  const flat = s
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return flat.length > 200 ? `${flat.slice(0, 197)}...` : flat;
 }
 

@@ -1,4 +1,9 @@
-import { RedactedProvider, SlsCredentialsError, type SlsCredentials, type SlsCredentialsProvider } from './sls-credentials-contract';
+import {
+  RedactedProvider,
+  SlsCredentialsError,
+  type SlsCredentials,
+  type SlsCredentialsProvider,
+} from './sls-credentials-contract';
 
 export interface RamRoleOptions {
   /** RAM role attached to the ECS instance. */
@@ -105,22 +110,40 @@ export class RamRoleCredentialsProvider extends RedactedProvider implements SlsC
     }
     if (res.status !== 200) {
       this.#token = undefined; // a 401/403 may mean the token went stale
-      throw new SlsCredentialsError(`get credentials of RAM role ${this.role}: metadata service answered HTTP ${res.status}`, true);
+      throw new SlsCredentialsError(
+        `get credentials of RAM role ${this.role}: metadata service answered HTTP ${res.status}`,
+        true,
+      );
     }
     let body: Record<string, unknown>;
     try {
       body = JSON.parse(res.text) as Record<string, unknown>;
     } catch (err) {
-      throw new SlsCredentialsError(`get credentials of RAM role ${this.role}: the answer is not JSON`, true, { cause: err });
+      throw new SlsCredentialsError(`get credentials of RAM role ${this.role}: the answer is not JSON`, true, {
+        cause: err,
+      });
     }
     const { Code, AccessKeyId, AccessKeySecret, SecurityToken, Expiration } = body;
-    if ((Code !== undefined && Code !== 'Success') || typeof AccessKeyId !== 'string' || typeof AccessKeySecret !== 'string' || AccessKeyId === '') {
-      throw new SlsCredentialsError(`get credentials of RAM role ${this.role}: the answer has no credentials (Code ${String(Code)})`, true);
+    if (
+      (Code !== undefined && Code !== 'Success') ||
+      typeof AccessKeyId !== 'string' ||
+      typeof AccessKeySecret !== 'string' ||
+      AccessKeyId === ''
+    ) {
+      throw new SlsCredentialsError(
+        `get credentials of RAM role ${this.role}: the answer has no credentials (Code ${String(Code)})`,
+        true,
+      );
     }
     const credentials: SlsCredentials = { accessKeyId: AccessKeyId, accessKeySecret: AccessKeySecret };
     if (typeof SecurityToken === 'string' && SecurityToken !== '') credentials.securityToken = SecurityToken;
     const expiresAtMs = typeof Expiration === 'string' ? Date.parse(Expiration) : NaN;
-    return { credentials, expiresAtMs: Number.isFinite(expiresAtMs) ? expiresAtMs : Date.now() + NO_EXPIRY_CACHE_MS + this.refreshBeforeExpiryMs };
+    return {
+      credentials,
+      expiresAtMs: Number.isFinite(expiresAtMs)
+        ? expiresAtMs
+        : Date.now() + NO_EXPIRY_CACHE_MS + this.refreshBeforeExpiryMs,
+    };
   }
 
   /** The hardened-mode token, cached for its lifetime less a minute; undefined to go on in normal mode. */
@@ -145,7 +168,11 @@ export class RamRoleCredentialsProvider extends RedactedProvider implements SlsC
       cause = err;
     }
     if (this.allowNormalMode) return undefined;
-    throw new SlsCredentialsError(`get metadata token for RAM role ${this.role}: ${failure} (normal mode not allowed)`, true, { cause });
+    throw new SlsCredentialsError(
+      `get metadata token for RAM role ${this.role}: ${failure} (normal mode not allowed)`,
+      true,
+      { cause },
+    );
   }
 
   private async request(url: string, init: RequestInit, what: string): Promise<{ status: number; text: string }> {
@@ -154,7 +181,8 @@ export class RamRoleCredentialsProvider extends RedactedProvider implements SlsC
       return { status: res.status, text: await res.text() };
     } catch (err) {
       const e = err as Error & { cause?: { code?: string } };
-      const reason = e.name === 'TimeoutError' ? `no answer within ${this.requestTimeoutMs} ms` : (e.cause?.code ?? e.message);
+      const reason =
+        e.name === 'TimeoutError' ? `no answer within ${this.requestTimeoutMs} ms` : (e.cause?.code ?? e.message);
       throw new SlsCredentialsError(`${what} from ${this.baseUrl}: ${reason}`, true, { cause: err });
     }
   }

@@ -135,7 +135,10 @@ export class SlsSink implements Sink {
     if (this.closed) return { kind: 'permanent', reason: `${what}: the sink is closed` };
     const n = batch.records.length;
     if (n === 0) return { kind: 'ok' };
-    if (n > PUT_LOGS_MAX_LOGS) return this.refuse(`${what}: refuse a batch of ${n} records: PutLogs takes at most ${PUT_LOGS_MAX_LOGS} logs per request; split it`);
+    if (n > PUT_LOGS_MAX_LOGS)
+      return this.refuse(
+        `${what}: refuse a batch of ${n} records: PutLogs takes at most ${PUT_LOGS_MAX_LOGS} logs per request; split it`,
+      );
 
     const encoder = this.idleEncoders.pop() ?? new LogGroupEncoder();
     let encoderHeld = true;
@@ -149,18 +152,26 @@ export class SlsSink implements Sink {
       let rawSize: number;
       let compressType: SlsCompressType | undefined;
       try {
-        const meta = batch.packId === undefined ? this.meta : { ...this.meta, tags: [...this.meta.tags, [PACK_ID_TAG, batch.packId] as const] };
+        const meta =
+          batch.packId === undefined
+            ? this.meta
+            : { ...this.meta, tags: [...this.meta.tags, [PACK_ID_TAG, batch.packId] as const] };
         const encoded = encoder.encodeShared(batch, meta, Math.floor(Date.now() / 1000));
         rawSize = encoded.body.length;
         if (rawSize > PUT_LOGS_MAX_RAW_BYTES) {
           encoderHeld = false; // its buffer grew past any valid batch: let it go
-          return this.refuse(`${what}: refuse a batch of ${n} records encoded to ${rawSize} bytes: PutLogs takes at most ${PUT_LOGS_MAX_RAW_BYTES} bytes per request; split it`);
+          return this.refuse(
+            `${what}: refuse a batch of ${n} records encoded to ${rawSize} bytes: PutLogs takes at most ${PUT_LOGS_MAX_RAW_BYTES} bytes per request; split it`,
+          );
         }
         this.noteClamped(encoded.clampedLogTimes, batch);
         ({ body, compressType } = await this.compress(encoded.body));
       } catch (err) {
         this.counters.permanentFailures++;
-        return { kind: 'permanent', reason: `${what}: encode batch: ${(err as Error).message}; this is a flowlog-agent bug: report it` };
+        return {
+          kind: 'permanent',
+          reason: `${what}: encode batch: ${(err as Error).message}; this is a flowlog-agent bug: report it`,
+        };
       }
       // A compressed body is its own buffer: the encoder can serve another write during the request.
       if (compressType !== undefined) release();
@@ -170,16 +181,29 @@ export class SlsSink implements Sink {
     }
   }
 
-  private async send(batch: RecordBatch, body: Buffer, rawSize: number, compressType: SlsCompressType | undefined, what: string): Promise<SinkResult> {
+  private async send(
+    batch: RecordBatch,
+    body: Buffer,
+    rawSize: number,
+    compressType: SlsCompressType | undefined,
+    what: string,
+  ): Promise<SinkResult> {
     const n = batch.records.length;
     const outcome = await this.api.putLogs(this.project, this.logstore, body, rawSize, compressType);
-    if (compressType === 'deflate' && (outcome.error as { code?: unknown } | undefined)?.code === 'InvalidCompressType') {
+    if (
+      compressType === 'deflate' &&
+      (outcome.error as { code?: unknown } | undefined)?.code === 'InvalidCompressType'
+    ) {
       // deflate is what the official SDKs send, but only lz4 is documented: an endpoint that
       // refuses deflate gets lz4 from now on, and this batch is retried at once.
       this.compression = 'lz4';
       log.warn({ sink: this.name }, 'the endpoint refuses deflate bodies; using lz4');
       this.counters.retryableFailures++;
-      return { kind: 'retryable', retryAfterMs: 0, reason: `${what}: the endpoint refuses deflate bodies; retrying with lz4` };
+      return {
+        kind: 'retryable',
+        retryAfterMs: 0,
+        reason: `${what}: the endpoint refuses deflate bodies; retrying with lz4`,
+      };
     }
     const { result, invalidateCredentials } = classifySlsOutcome(outcome, what);
     if (invalidateCredentials) this.credentials.invalidate();
@@ -201,9 +225,14 @@ export class SlsSink implements Sink {
 
   private async compress(raw: Buffer): Promise<{ body: Buffer; compressType: SlsCompressType | undefined }> {
     if (this.compression === 'none') return { body: raw, compressType: undefined };
-    const packed = this.compression === 'lz4' ? lz4CompressBlock(raw) : await deflateAsync(raw, { level: 1, chunkSize: deflateChunkSize(raw.length) });
+    const packed =
+      this.compression === 'lz4'
+        ? lz4CompressBlock(raw)
+        : await deflateAsync(raw, { level: 1, chunkSize: deflateChunkSize(raw.length) });
     // Tiny or random bodies can grow: send those as they are.
-    return packed.length < raw.length ? { body: packed, compressType: this.compression } : { body: raw, compressType: undefined };
+    return packed.length < raw.length
+      ? { body: packed, compressType: this.compression }
+      : { body: raw, compressType: undefined };
   }
 
   private refuse(reason: string): SinkResult {
@@ -244,7 +273,10 @@ function packageVersion(): string {
     cachedVersion = 'unknown';
     for (const up of [['..'], ['..', '..', '..']]) {
       try {
-        const pkg = JSON.parse(readFileSync(join(__dirname, ...up, 'package.json'), 'utf8')) as { name?: string; version?: string };
+        const pkg = JSON.parse(readFileSync(join(__dirname, ...up, 'package.json'), 'utf8')) as {
+          name?: string;
+          version?: string;
+        };
         if (pkg.name === 'flowlog-agent' && typeof pkg.version === 'string') {
           cachedVersion = pkg.version;
           break;

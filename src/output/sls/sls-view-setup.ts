@@ -1,7 +1,12 @@
 import { flowLogAlerts, flowLogSavedSearches, type AlertTarget } from './sls-alert-rules';
 import type { SlsApi } from './sls-api';
 import { flowLogDashboards } from './sls-dashboards';
-import { classifySlsOutcome, managementCallSucceeded as succeeded, outcomeErrorCode as errorCode, type SlsCallOutcome } from './sls-outcome';
+import {
+  classifySlsOutcome,
+  managementCallSucceeded as succeeded,
+  outcomeErrorCode as errorCode,
+  type SlsCallOutcome,
+} from './sls-outcome';
 
 /** Text output of the setup (process.stdout / stderr, or collectors in tests). */
 export interface SetupOut {
@@ -22,16 +27,24 @@ interface OwnedResource {
 
 /** The resources of one Logstore: the four dashboards, two alert rules and two saved searches. */
 export function ownedResources(t: AlertTarget): OwnedResource[] {
-  const dashboards = flowLogDashboards(t.logstore).map(
-    (d): OwnedResource => ({ kind: 'dashboard', collection: '/dashboards', name: d.dashboardName, create: { ...d }, update: { ...d } }),
-  );
+  const dashboards = flowLogDashboards(t.logstore).map((d): OwnedResource => ({
+    kind: 'dashboard',
+    collection: '/dashboards',
+    name: d.dashboardName,
+    create: { ...d },
+    update: { ...d },
+  }));
   const alerts = flowLogAlerts(t).map((a): OwnedResource => {
     const { name, ...update } = a;
     return { kind: 'alert', collection: '/alerts', name, create: { ...a }, update };
   });
-  const searches = flowLogSavedSearches(t.logstore).map(
-    (s): OwnedResource => ({ kind: 'saved search', collection: '/savedsearches', name: s.savedsearchName, create: { ...s }, update: { ...s } }),
-  );
+  const searches = flowLogSavedSearches(t.logstore).map((s): OwnedResource => ({
+    kind: 'saved search',
+    collection: '/savedsearches',
+    name: s.savedsearchName,
+    create: { ...s },
+    update: { ...s },
+  }));
   return [...dashboards, ...alerts, ...searches];
 }
 

@@ -128,7 +128,8 @@ export function segmentBytes(header: SegmentHeader): number {
 /** Verifies and parses the coverage (the `coverageBytes` after the header). Version 1 has none. */
 export function decodeCoverage(header: SegmentHeader, coverage: Buffer): Decoded<SegmentCoverage> {
   if (header.version === 1) return { ok: false, reason: 'version 1 segment: no coverage' };
-  if (coverage.length !== header.coverageBytes) return { ok: false, reason: `coverage is ${coverage.length} bytes, header says ${header.coverageBytes}` };
+  if (coverage.length !== header.coverageBytes)
+    return { ok: false, reason: `coverage is ${coverage.length} bytes, header says ${header.coverageBytes}` };
   if (crc32(coverage) !== header.coverageCrc) return { ok: false, reason: 'coverage checksum mismatch' };
   let parsed: unknown;
   try {
@@ -136,7 +137,9 @@ export function decodeCoverage(header: SegmentHeader, coverage: Buffer): Decoded
   } catch (err) {
     return { ok: false, reason: `coverage is not JSON: ${(err as Error).message}` };
   }
-  return isSegmentCoverage(parsed) ? { ok: true, value: parsed } : { ok: false, reason: 'coverage does not match its format' };
+  return isSegmentCoverage(parsed)
+    ? { ok: true, value: parsed }
+    : { ok: false, reason: 'coverage does not match its format' };
 }
 
 /** Verifies the payload against its header and parses it. `payload` excludes header and coverage. */

@@ -28,7 +28,15 @@ export interface EniCoverage {
  * vSwitch, account) and the flow log's constant extra field `region`. Everything else is '-' or
  * set by `lossRecord`.
  */
-const IDENTITY_FIELDS: ReadonlySet<string> = new Set(['version', 'vswitch-id', 'vm-id', 'vpc-id', 'account-id', 'eni-id', 'region']);
+const IDENTITY_FIELDS: ReadonlySet<string> = new Set([
+  'version',
+  'vswitch-id',
+  'vm-id',
+  'vpc-id',
+  'account-id',
+  'eni-id',
+  'region',
+]);
 
 /** `record` with every field but the identity ones set to '-', key order kept. */
 export function identityTemplate(record: FlowRecord): FlowRecord {
@@ -77,7 +85,13 @@ function addCount(sum: number | null, text: string | undefined): number | null {
  * and `bytes` the lost records counted ('-' when unknown), `start`/`end` the window rounded
  * outward to whole seconds (never toward less loss).
  */
-export function lossRecord(template: FlowRecord, startSec: number, endSec: number, packets: number | null, bytes: number | null): FlowRecord {
+export function lossRecord(
+  template: FlowRecord,
+  startSec: number,
+  endSec: number,
+  packets: number | null,
+  bytes: number | null,
+): FlowRecord {
   const rec: FlowRecord = { ...template };
   rec['packets'] = packets === null ? '-' : String(packets);
   rec['bytes'] = bytes === null ? '-' : String(bytes);
@@ -124,14 +138,23 @@ const ANONYMOUS_TEMPLATE: FlowRecord = { ...Object.fromEntries(RECORD_FIELDS.map
  * marks within bounds through a long outage, as crash gaps fold their windows past 60.
  */
 export function foldLossRecords(records: readonly FlowRecord[]): FlowRecord[] {
-  const byEni = new Map<string, { template: FlowRecord; start: number; end: number; packets: number | null; bytes: number | null }>();
+  const byEni = new Map<
+    string,
+    { template: FlowRecord; start: number; end: number; packets: number | null; bytes: number | null }
+  >();
   for (const r of records) {
     const id = r['eni-id'] ?? '-';
     const start = Number(r.start);
     const end = Number(r.end);
     const seen = byEni.get(id);
     if (seen === undefined) {
-      byEni.set(id, { template: identityTemplate(r), start, end, packets: countOf(r.packets), bytes: countOf(r.bytes) });
+      byEni.set(id, {
+        template: identityTemplate(r),
+        start,
+        end,
+        packets: countOf(r.packets),
+        bytes: countOf(r.bytes),
+      });
       continue;
     }
     seen.start = Math.min(seen.start, start);

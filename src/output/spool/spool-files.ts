@@ -62,7 +62,8 @@ export async function makePrivateDir(dir: string): Promise<void> {
   const first = await fs.mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const created: string[] = [dir];
   if (first !== undefined) {
-    for (let d = path.dirname(dir); d.length >= first.length && d !== path.dirname(d); d = path.dirname(d)) created.push(d);
+    for (let d = path.dirname(dir); d.length >= first.length && d !== path.dirname(d); d = path.dirname(d))
+      created.push(d);
   }
   for (const d of created) await fs.chmod(d, PRIVATE_DIR_MODE);
 }
@@ -95,7 +96,11 @@ export async function writeCommittedSegment(dir: string, seq: number, bytes: Buf
   }
   // The commit is done; a failed directory fsync only weakens power-loss safety.
   const dirHandle = await fs.open(dir, 'r').catch(() => undefined);
-  if (dirHandle) await dirHandle.sync().catch(() => undefined).finally(() => dirHandle.close());
+  if (dirHandle)
+    await dirHandle
+      .sync()
+      .catch(() => undefined)
+      .finally(() => dirHandle.close());
 }
 
 async function commitExclusively(temp: string, final: string): Promise<void> {
@@ -105,7 +110,10 @@ async function commitExclusively(temp: string, final: string): Promise<void> {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
     // No hard links here (some FUSE and FAT file systems): check, then rename.
-    const exists = await fs.lstat(final).then(() => true, () => false);
+    const exists = await fs.lstat(final).then(
+      () => true,
+      () => false,
+    );
     if (exists) throw Object.assign(new Error(`EEXIST: ${final}`), { code: 'EEXIST' });
     await fs.rename(temp, final);
     return;

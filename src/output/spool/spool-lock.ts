@@ -87,7 +87,9 @@ export async function acquireSpoolLock(dir: string): Promise<void> {
     }
     await fs.unlink(aside).catch(() => undefined);
   }
-  throw new SpoolError(`lock spool ${dir}: the lock kept changing hands; is another process starting on this directory?`);
+  throw new SpoolError(
+    `lock spool ${dir}: the lock kept changing hands; is another process starting on this directory?`,
+  );
 }
 
 /** A lock file without a pid younger than this is being written, not stale. */

@@ -1,6 +1,12 @@
 import type { FlowRecord, RecordBatch } from '../../flow/record';
 import type { Logger } from '../../log';
-import { foldLossRecords, identityTemplate, lossRecords, type LostWindow, type SegmentCoverage } from './segment-coverage';
+import {
+  foldLossRecords,
+  identityTemplate,
+  lossRecords,
+  type LostWindow,
+  type SegmentCoverage,
+} from './segment-coverage';
 
 /**
  * Why the spool lost records:

@@ -3,7 +3,15 @@ import * as path from 'node:path';
 import type { Logger } from '../../log';
 import { segmentBytes, type SegmentHeader } from './segment-codec';
 import type { LostWindow, SegmentCoverage } from './segment-coverage';
-import { CORRUPT_DIR, isOwnName, isTempFileName, moveAside, readSegmentHead, segmentSeqOf, type SegmentHead } from './spool-files';
+import {
+  CORRUPT_DIR,
+  isOwnName,
+  isTempFileName,
+  moveAside,
+  readSegmentHead,
+  segmentSeqOf,
+  type SegmentHead,
+} from './spool-files';
 
 /** A committed segment found valid at open. */
 export interface ScannedSegment {
@@ -87,14 +95,26 @@ export async function scanSpoolDir(dir: string, logger: Logger): Promise<SpoolSc
   }
   heads.forEach((h, i) => {
     if (h.problem === undefined && h.head?.header) {
-      out.segments.push({ seq: h.seq, header: h.head.header, coverage: h.head.coverage, fileBytes: segmentBytes(h.head.header) });
+      out.segments.push({
+        seq: h.seq,
+        header: h.head.header,
+        coverage: h.head.coverage,
+        fileBytes: segmentBytes(h.head.header),
+      });
       return;
     }
     const lost = lostWindowOf(h.head, heads, i);
     out.corrupt.push({ name: h.name, reason: h.problem ?? 'unreadable', lost });
     const what = lost.enis === null ? 'ENIs unknown' : `${lost.enis.length} ENIs`;
     logger.error(
-      { dir, file: h.name, reason: h.problem, records: lost.records, windowStartSec: lost.startSec, windowEndSec: lost.endSec },
+      {
+        dir,
+        file: h.name,
+        reason: h.problem,
+        records: lost.records,
+        windowStartSec: lost.startSec,
+        windowEndSec: lost.endSec,
+      },
       `open spool segment ${h.name}: ${h.problem}; moved to ${CORRUPT_DIR}/, ` +
         `${lost.records ?? 'an unknown number of'} records lost, SKIPDATA written for ${lost.startSec}..${lost.endSec} (${what})`,
     );
@@ -108,9 +128,19 @@ export async function scanSpoolDir(dir: string, logger: Logger): Promise<SpoolSc
  * checksums hold; else the widest window its neighbours (the closest readable segments before
  * and after it) and its file time allow, with ENIs and count unknown.
  */
-function lostWindowOf(head: SegmentHead | null, all: ReadonlyArray<{ head: SegmentHead | null; problem: string | undefined }>, at: number): LostWindow {
+function lostWindowOf(
+  head: SegmentHead | null,
+  all: ReadonlyArray<{ head: SegmentHead | null; problem: string | undefined }>,
+  at: number,
+): LostWindow {
   const h = head?.header;
-  if (h) return { startSec: h.windowStartSec, endSec: h.windowEndSec, enis: head?.coverage?.enis ?? null, records: h.recordCount };
+  if (h)
+    return {
+      startSec: h.windowStartSec,
+      endSec: h.windowEndSec,
+      enis: head?.coverage?.enis ?? null,
+      records: h.recordCount,
+    };
   const starts: number[] = [];
   const ends: number[] = [];
   const neighbour = (step: number) => {

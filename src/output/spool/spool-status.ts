@@ -92,7 +92,10 @@ export async function readSpoolStatuses(stateDir: string): Promise<SpoolDirStatu
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  const dirs = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const dirs = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   const statuses: SpoolDirStatus[] = [];
   for (const name of dirs) statuses.push(await readSpoolDirStatus(path.join(root, name)));
   return statuses;

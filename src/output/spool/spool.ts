@@ -3,7 +3,14 @@ import * as path from 'node:path';
 import type { FlowRecord, RecordBatch } from '../../flow/record';
 import { log as processLog, type Logger } from '../../log';
 import type { BatchMeasure } from '../sink';
-import { decodeCoverage, decodeHeader, decodePayload, encodeSegment, FLAG_LOSS_MARK, SEGMENT_HEADER_BYTES } from './segment-codec';
+import {
+  decodeCoverage,
+  decodeHeader,
+  decodePayload,
+  encodeSegment,
+  FLAG_LOSS_MARK,
+  SEGMENT_HEADER_BYTES,
+} from './segment-codec';
 import { coverageOf } from './segment-coverage';
 import { newSpoolStats, type SegmentInfo, type SegmentStore, type SpoolStats } from './segment-store';
 import {
@@ -116,7 +123,12 @@ export class Spool implements SegmentStore {
     this.memoryMaxBytes = options.memoryMaxBytes ?? DEFAULT_MEMORY_MAX_BYTES;
     this.logger = options.logger ?? processLog;
     this.index = new SpoolIndex(this.stats);
-    this.ledger = new SpoolLossLedger(dir ?? '(memory)', this.logger, options.lossFallback, dir === null ? '' : path.basename(dir));
+    this.ledger = new SpoolLossLedger(
+      dir ?? '(memory)',
+      this.logger,
+      options.lossFallback,
+      dir === null ? '' : path.basename(dir),
+    );
     // The ledger's counters are the stats' (one object, read at scrape time).
     this.stats.lostRecords = this.ledger.lostRecords;
     this.stats.lossMarkRecords = this.ledger.markRecords;
@@ -192,10 +204,15 @@ export class Spool implements SegmentStore {
       }
     }
     const header = decodeHeader(bytes.subarray(0, SEGMENT_HEADER_BYTES));
-    const payload = header.ok ? decodePayload(header.value, bytes.subarray(SEGMENT_HEADER_BYTES + header.value.coverageBytes)) : header;
+    const payload = header.ok
+      ? decodePayload(header.value, bytes.subarray(SEGMENT_HEADER_BYTES + header.value.coverageBytes))
+      : header;
     if (payload.ok) return payload.value;
     if (header.ok && entry.coverage === null) {
-      const coverage = decodeCoverage(header.value, bytes.subarray(SEGMENT_HEADER_BYTES, SEGMENT_HEADER_BYTES + header.value.coverageBytes));
+      const coverage = decodeCoverage(
+        header.value,
+        bytes.subarray(SEGMENT_HEADER_BYTES, SEGMENT_HEADER_BYTES + header.value.coverageBytes),
+      );
       if (coverage.ok) entry.coverage = coverage.value;
     }
     await this.quarantine(entry, payload.reason);
@@ -273,7 +290,10 @@ export class Spool implements SegmentStore {
         await writeCommittedSegment(this.dir, seq, bytes);
         if (this.stats.memorySegments > 0) await this.persistHeld();
         if (this.lastWriteError) {
-          this.logger.info({ dir: this.dir }, `write spool ${this.dir}: writes succeed again; segments held in memory written`);
+          this.logger.info(
+            { dir: this.dir },
+            `write spool ${this.dir}: writes succeed again; segments held in memory written`,
+          );
           this.lastWriteError = '';
           this.stats.writeError = '';
           this.memoryDropLogged = false;
@@ -283,7 +303,10 @@ export class Spool implements SegmentStore {
         if (err instanceof SegmentNameTakenError && attempt < NAME_ATTEMPTS) {
           // A file this spool did not write holds the name: set it aside, take the next number.
           this.stats.foreignFilesSetAside++;
-          this.logger.warn({ dir: this.dir, file: segmentFileName(seq) }, `${err.message}, not written by this spool: moved to ${CORRUPT_DIR}/, taking the next number`);
+          this.logger.warn(
+            { dir: this.dir, file: segmentFileName(seq) },
+            `${err.message}, not written by this spool: moved to ${CORRUPT_DIR}/, taking the next number`,
+          );
           await moveAside(this.dir, segmentFileName(seq), this.logger);
           continue;
         }
@@ -337,14 +360,19 @@ export class Spool implements SegmentStore {
 
   /** Queues `entry`'s records as lost for `reason` (its coverage, else unknown ENIs). */
   private lose(reason: SpoolLossReason, entry: SpoolEntry): void {
-    this.ledger.lose(reason, { startSec: entry.windowStartSec, endSec: entry.windowEndSec, enis: entry.coverage?.enis ?? null, records: entry.recordCount });
+    this.ledger.lose(reason, {
+      startSec: entry.windowStartSec,
+      endSec: entry.windowEndSec,
+      enis: entry.coverage?.enis ?? null,
+      records: entry.recordCount,
+    });
   }
 
   /** Drops the oldest segments held in memory (never `newest`, a mark or a pinned one) beyond memoryMaxBytes. */
   private boundMemory(newest: SpoolEntry): void {
     let segments = 0;
     let records = 0;
-    for (let i = 0; i < this.index.entries.length && this.index.memoryBytes > this.memoryMaxBytes; ) {
+    for (let i = 0; i < this.index.entries.length && this.index.memoryBytes > this.memoryMaxBytes;) {
       const e = this.index.entries[i];
       if (e.durable || e === newest || e.mark || e.pins > 0) {
         i++;
@@ -418,7 +446,12 @@ export class Spool implements SegmentStore {
     }
     if (this.index.entries.length > 0 || found.tempFilesMovedAside > 0) {
       this.logger.info(
-        { dir, segments: this.stats.segments, records: this.stats.records, tempFilesMovedAside: found.tempFilesMovedAside },
+        {
+          dir,
+          segments: this.stats.segments,
+          records: this.stats.records,
+          tempFilesMovedAside: found.tempFilesMovedAside,
+        },
         `recover spool ${dir}: ${this.stats.records} records in ${this.stats.segments} segments from a previous run`,
       );
     }

@@ -79,7 +79,8 @@ export class Decoder extends LinkDecoder {
     // Sources reuse one buffer for every frame (a file reader's chunk, a live handle's frame), so
     // this is an identity check on nearly every packet.
     const data = frame === this.lastFrame ? this.lastData : this.dataOf(frame);
-    if (linkType === LinkType.Ethernet && data !== null && decodeEthernetIp(frame, data, base, end, view)) return DecodeStatus.Ok;
+    if (linkType === LinkType.Ethernet && data !== null && decodeEthernetIp(frame, data, base, end, view))
+      return DecodeStatus.Ok;
     return this.decodeLink(linkType, frame, base, end, captured, view);
   }
 
@@ -91,7 +92,14 @@ export class Decoder extends LinkDecoder {
     return this.decodeLink(linkType, frame, base, base + captured, captured, view);
   }
 
-  private decodeLink(linkType: number, frame: Uint8Array, base: number, end: number, captured: number, view: PacketView): DecodeStatus {
+  private decodeLink(
+    linkType: number,
+    frame: Uint8Array,
+    base: number,
+    end: number,
+    captured: number,
+    view: PacketView,
+  ): DecodeStatus {
     resetView(view);
     // A wire length below the captured length is corrupt; never infer lengths below what we hold.
     const wireEnd = base + (view.wireLen > captured ? view.wireLen : captured);

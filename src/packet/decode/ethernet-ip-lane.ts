@@ -44,7 +44,8 @@ export function decodeEthernetIp(frame: Uint8Array, data: DataView, b: number, e
     // 8: source; 24: destination
     const payloadLen = data.getUint16(ip + 4);
     protocol = frame[ip + 6];
-    if (payloadLen === 0 || protocol === 0 || protocol === 43 || protocol === 44 || protocol === 51 || protocol === 60) return false;
+    if (payloadLen === 0 || protocol === 0 || protocol === 43 || protocol === 44 || protocol === 51 || protocol === 60)
+      return false;
     view.family = 6;
     for (let i = 0; i < 4; i++) {
       src[i] = data.getInt32(ip + 8 + i * 4);

@@ -50,17 +50,31 @@ const NSH_MD1_WORDS = 6;
  */
 export class LinkDecoder extends IpDecoder {
   /** Follows `ethertype` (its payload at `pos`) to IP. `ethertype` <= 1500: an 802.3 length, LLC at `pos`. */
-  protected decodeEthertype(frame: Uint8Array, pos: number, ethertype: number, end: number, wireEnd: number, view: PacketView): DecodeStatus {
+  protected decodeEthertype(
+    frame: Uint8Array,
+    pos: number,
+    ethertype: number,
+    end: number,
+    wireEnd: number,
+    view: PacketView,
+  ): DecodeStatus {
     for (;;) {
       if (ethertype === ETHERTYPE_IPV4) return this.decodeIp(frame, pos, end, wireEnd, 4, view);
       if (ethertype === ETHERTYPE_IPV6) return this.decodeIp(frame, pos, end, wireEnd, 6, view);
-      if (ethertype === ETHERTYPE_VLAN || ethertype === ETHERTYPE_QINQ || ethertype === ETHERTYPE_QINQ_OLD || ethertype === 0x9200 || ethertype === 0x9300) {
+      if (
+        ethertype === ETHERTYPE_VLAN ||
+        ethertype === ETHERTYPE_QINQ ||
+        ethertype === ETHERTYPE_QINQ_OLD ||
+        ethertype === 0x9200 ||
+        ethertype === 0x9300
+      ) {
         if (pos + 4 > end) return DecodeStatus.Truncated;
         ethertype = readU16(frame, pos + 2); // 0: TCI (PCP, DEI, VLAN id); 2: inner ethertype
         pos += 4;
         continue;
       }
-      if (ethertype === ETHERTYPE_MPLS || ethertype === ETHERTYPE_MPLS_MULTICAST) return this.decodeMpls(frame, pos, end, wireEnd, view);
+      if (ethertype === ETHERTYPE_MPLS || ethertype === ETHERTYPE_MPLS_MULTICAST)
+        return this.decodeMpls(frame, pos, end, wireEnd, view);
       if (ethertype === ETHERTYPE_E_TAG) {
         // 0: E-PCP, E-DEI, ingress E-CID base; 2: GRP, E-CID base; 4: ingress E-CID ext; 5: E-CID ext; 6: ethertype
         if (pos + 8 > end) return DecodeStatus.Truncated;
@@ -89,7 +103,8 @@ export class LinkDecoder extends IpDecoder {
         if (pos + 4 > end) return DecodeStatus.Truncated;
         const words = readU16(frame, pos) & 0x3f;
         const mdType = frame[pos + 2] & 0x0f;
-        if (frame[pos] >> 6 !== 0 || words < NSH_MIN_WORDS || (mdType === 1 && words !== NSH_MD1_WORDS)) return DecodeStatus.BadTag;
+        if (frame[pos] >> 6 !== 0 || words < NSH_MIN_WORDS || (mdType === 1 && words !== NSH_MD1_WORDS))
+          return DecodeStatus.BadTag;
         const next = frame[pos + 3];
         pos += words * 4;
         if (pos > end) return DecodeStatus.Truncated;
@@ -118,7 +133,8 @@ export class LinkDecoder extends IpDecoder {
         if (frame[pos] !== 0xaa || frame[pos + 1] !== 0xaa || frame[pos + 2] !== 0x03) return DecodeStatus.NotIp;
         if (pos + 8 > end) return DecodeStatus.Truncated;
         // 3: OUI; an OUI other than 00-00-00 (or 00-00-F8, 802.1H) names a private protocol.
-        if (frame[pos + 3] !== 0 || frame[pos + 4] !== 0 || (frame[pos + 5] !== 0 && frame[pos + 5] !== 0xf8)) return DecodeStatus.NotIp;
+        if (frame[pos + 3] !== 0 || frame[pos + 4] !== 0 || (frame[pos + 5] !== 0 && frame[pos + 5] !== 0xf8))
+          return DecodeStatus.NotIp;
         ethertype = readU16(frame, pos + 6); // 6: ethertype
         if (ethertype <= ETHER_MAX_LENGTH_FIELD) return DecodeStatus.NotIp; // no LLC inside SNAP
         pos += 8;
@@ -159,7 +175,8 @@ export class LinkDecoder extends IpDecoder {
     }
     if (protocol === PPP_IPV4) return this.decodeIp(frame, pos, end, wireEnd, 4, view);
     if (protocol === PPP_IPV6) return this.decodeIp(frame, pos, end, wireEnd, 6, view);
-    if (protocol === PPP_MPLS || protocol === PPP_MPLS_MULTICAST) return this.decodeMpls(frame, pos, end, wireEnd, view);
+    if (protocol === PPP_MPLS || protocol === PPP_MPLS_MULTICAST)
+      return this.decodeMpls(frame, pos, end, wireEnd, view);
     return DecodeStatus.NotIp; // LCP, IPCP, IPV6CP, CHAP, PAP, CCP, multilink, ...
   }
 
@@ -171,7 +188,8 @@ export class LinkDecoder extends IpDecoder {
   protected decodePppLink(frame: Uint8Array, b: number, end: number, wireEnd: number, view: PacketView): DecodeStatus {
     if (end - b < 2) return DecodeStatus.Truncated;
     const address = frame[b];
-    if (address === CISCO_HDLC_UNICAST || address === CISCO_HDLC_MULTICAST) return this.decodeCiscoHdlc(frame, b, end, wireEnd, view);
+    if (address === CISCO_HDLC_UNICAST || address === CISCO_HDLC_MULTICAST)
+      return this.decodeCiscoHdlc(frame, b, end, wireEnd, view);
     if (address === HDLC_ADDRESS_ALL) {
       if (frame[b + 1] !== HDLC_CONTROL_UI) return DecodeStatus.BadTag;
       return this.decodePpp(frame, b + 2, end, wireEnd, view);
@@ -180,7 +198,13 @@ export class LinkDecoder extends IpDecoder {
   }
 
   /** Cisco HDLC (link type 104): 0: address (0x0F unicast, 0x8F multicast); 1: control 0; 2: ethertype. */
-  protected decodeCiscoHdlc(frame: Uint8Array, b: number, end: number, wireEnd: number, view: PacketView): DecodeStatus {
+  protected decodeCiscoHdlc(
+    frame: Uint8Array,
+    b: number,
+    end: number,
+    wireEnd: number,
+    view: PacketView,
+  ): DecodeStatus {
     if (end - b < 4) return DecodeStatus.Truncated;
     return this.decodeEthertype(frame, b + 4, readU16(frame, b + 2), end, wireEnd, view); // SLARP (0x8035), CDP: not IP
   }

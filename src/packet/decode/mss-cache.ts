@@ -34,10 +34,13 @@ export class MssCache {
     const d = v.dst;
     const s = v.src;
     const ports = (v.dstPort << 16) | v.srcPort;
-    const slot = hashKey(v.family, d[0] | 0, d[1] | 0, d[2] | 0, d[3] | 0, s[0] | 0, s[1] | 0, s[2] | 0, s[3] | 0, ports) & this.mask;
+    const slot =
+      hashKey(v.family, d[0] | 0, d[1] | 0, d[2] | 0, d[3] | 0, s[0] | 0, s[1] | 0, s[2] | 0, s[3] | 0, ports) &
+      this.mask;
     const k = slot * KEY_WORDS;
     const keys = this.keys;
-    if (this.mss[slot] !== 0 && !(keys[k + 9] === ports && keys[k + 1] === (d[0] | 0) && keys[k + 5] === (s[0] | 0))) this.replaced++;
+    if (this.mss[slot] !== 0 && !(keys[k + 9] === ports && keys[k + 1] === (d[0] | 0) && keys[k + 5] === (s[0] | 0)))
+      this.replaced++;
     keys[k] = v.family;
     keys[k + 1] = d[0] | 0;
     keys[k + 2] = d[1] | 0;
@@ -58,12 +61,21 @@ export class MssCache {
     const ports = (v.srcPort << 16) | v.dstPort;
     const s0 = s[0] | 0;
     const d0 = d[0] | 0;
-    const slot = hashKey(v.family, s0, s[1] | 0, s[2] | 0, s[3] | 0, d0, d[1] | 0, d[2] | 0, d[3] | 0, ports) & this.mask;
+    const slot =
+      hashKey(v.family, s0, s[1] | 0, s[2] | 0, s[3] | 0, d0, d[1] | 0, d[2] | 0, d[3] | 0, ports) & this.mask;
     const k = slot * KEY_WORDS;
     const keys = this.keys;
     if (
-      keys[k] === v.family && keys[k + 1] === s0 && keys[k + 2] === (s[1] | 0) && keys[k + 3] === (s[2] | 0) && keys[k + 4] === (s[3] | 0) &&
-      keys[k + 5] === d0 && keys[k + 6] === (d[1] | 0) && keys[k + 7] === (d[2] | 0) && keys[k + 8] === (d[3] | 0) && keys[k + 9] === ports
+      keys[k] === v.family &&
+      keys[k + 1] === s0 &&
+      keys[k + 2] === (s[1] | 0) &&
+      keys[k + 3] === (s[2] | 0) &&
+      keys[k + 4] === (s[3] | 0) &&
+      keys[k + 5] === d0 &&
+      keys[k + 6] === (d[1] | 0) &&
+      keys[k + 7] === (d[2] | 0) &&
+      keys[k + 8] === (d[3] | 0) &&
+      keys[k + 9] === ports
     ) {
       return this.mss[slot];
     }
@@ -71,7 +83,18 @@ export class MssCache {
   }
 }
 
-function hashKey(family: number, s0: number, s1: number, s2: number, s3: number, d0: number, d1: number, d2: number, d3: number, ports: number): number {
+function hashKey(
+  family: number,
+  s0: number,
+  s1: number,
+  s2: number,
+  s3: number,
+  d0: number,
+  d1: number,
+  d2: number,
+  d3: number,
+  ports: number,
+): number {
   let h = Math.imul(family ^ 0x9747b28c, 0x9e3779b1);
   h = Math.imul(((h << 13) | (h >>> 19)) ^ s0, 0x85ebca6b);
   h = Math.imul(((h << 13) | (h >>> 19)) ^ s1, 0xc2b2ae35);

@@ -160,7 +160,6 @@ export class PacketView {
   readonly tunnelDst = new Uint32Array(4);
 }
 
-
 /** The fields only SLL and NFLOG frames set. */
 export function resetLinkExtras(view: PacketView): void {
   view.sllPacketType = -1;

@@ -17,7 +17,14 @@ export const SuperFrameOutcome = {
   Unsegmented: 5,
 } as const;
 export type SuperFrameOutcome = (typeof SuperFrameOutcome)[keyof typeof SuperFrameOutcome];
-export const SUPER_FRAME_OUTCOME_NAMES = ['kernel', 'derived', 'gso_mismatch', 'headers_cut', 'no_mtu', 'unsegmented'] as const;
+export const SUPER_FRAME_OUTCOME_NAMES = [
+  'kernel',
+  'derived',
+  'gso_mismatch',
+  'headers_cut',
+  'no_mtu',
+  'unsegmented',
+] as const;
 
 /** The MTU assumed where none is known (capture.mtuBytes' default; Ethernet). */
 export const DEFAULT_MTU_BYTES = 1500;

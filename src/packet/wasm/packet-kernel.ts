@@ -65,7 +65,19 @@ function controlBytes(enis: number, aggregators: number, lookupAreaBytes: number
   const copies = [enis + 1, enis * aggregators].map((n) => Math.max(4, n * 4));
   // Per aggregator x ENI: recorded packets, refused packets, refused bytes.
   const perAggEni = aggregators * enis * 8;
-  const regions = [lookupAreaBytes, ...copies, aggregators * TABLE_DESCRIPTOR_WORDS * 4, enis * 8, enis * 8, perAggEni, perAggEni, perAggEni, MAX_INTERFACES * 24, Math.max(4, enis), CHUNK_BYTES];
+  const regions = [
+    lookupAreaBytes,
+    ...copies,
+    aggregators * TABLE_DESCRIPTOR_WORDS * 4,
+    enis * 8,
+    enis * 8,
+    perAggEni,
+    perAggEni,
+    perAggEni,
+    MAX_INTERFACES * 24,
+    Math.max(4, enis),
+    CHUNK_BYTES,
+  ];
   return regions.reduce((sum, bytes) => sum + bytes + 8, 0);
 }
 
@@ -89,7 +101,10 @@ export class KernelMemory implements TableArena {
     /** Bytes of the kernel's first lookup area. */
     readonly lookupAreaBytes: number,
   ) {
-    this.memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE_BYTES), maximum: Math.ceil(bytes / PAGE_BYTES) });
+    this.memory = new WebAssembly.Memory({
+      initial: Math.ceil(bytes / PAGE_BYTES),
+      maximum: Math.ceil(bytes / PAGE_BYTES),
+    });
     this.buffer = this.memory.buffer;
   }
 
@@ -108,9 +123,15 @@ export class KernelMemory implements TableArena {
    * Memory for a live pipeline whose ENIs change in place: per-ENI regions for `eniCapacity`
    * indexes and room for lookup lists larger than `inventory`'s (see PacketKernel.reconfigure).
    */
-  static forLive(inventory: EniInventory, aggregators: number, capacity: number, eniCapacity: number): KernelMemory | null {
+  static forLive(
+    inventory: EniInventory,
+    aggregators: number,
+    capacity: number,
+    eniCapacity: number,
+  ): KernelMemory | null {
     const area = Math.max(LIVE_LOOKUP_AREA_MIN_BYTES, 4 * lookupBytes(inventory));
-    const bytes = controlBytes(eniCapacity, aggregators, area) + 2 * area + aggregators * 2 * tableBytes(capacity, eniCapacity);
+    const bytes =
+      controlBytes(eniCapacity, aggregators, area) + 2 * area + aggregators * 2 * tableBytes(capacity, eniCapacity);
     return bytes > MAX_MEMORY_BYTES ? null : new KernelMemory(bytes, eniCapacity, area);
   }
 
@@ -192,10 +213,12 @@ export class PacketKernel implements ChunkRunner {
     private readonly aggregators: readonly FlowWindows[],
   ) {
     compiled ??= new WebAssembly.Module(Buffer.from(KERNEL_WASM_BASE64, 'base64'));
-    this.exports = new WebAssembly.Instance(compiled, { env: { memory: memory.memory } }).exports as unknown as KernelExports;
+    this.exports = new WebAssembly.Instance(compiled, { env: { memory: memory.memory } })
+      .exports as unknown as KernelExports;
     const buffer = memory.buffer;
     const enis = (this.eniCount = memory.eniCapacity);
-    if (recorder.eniCapacity !== enis) throw new RangeError(`kernel memory for ${enis} ENIs, recorder for ${recorder.eniCapacity}`);
+    if (recorder.eniCapacity !== enis)
+      throw new RangeError(`kernel memory for ${enis} ENIs, recorder for ${recorder.eniCapacity}`);
     this.tables = aggregators.map(() => null);
     this.aheadOf = new Uint8Array(aggregators.length);
     const aggs = aggregators.length;
@@ -255,8 +278,23 @@ export class PacketKernel implements ChunkRunner {
     const aggOffset = copy(this.recorder.eniAggOffset, this.aggOffsetAt);
     const aggIndex = copy(this.recorder.eniAggIndex, this.aggIndexAt);
     this.exports.configure(
-      macs, lists.macs.length / 3, lists.macMask, hosts, lists.hosts.length / 6, lists.hostMask, prefixes, lists.prefixes.length / 10,
-      aggOffset, aggIndex, this.tablesAt, this.eniPacketsAt, this.eniBytesAt, this.aggPacketsAt, this.eniCount, this.aggRefusedAt, this.aggRefusedBytesAt,
+      macs,
+      lists.macs.length / 3,
+      lists.macMask,
+      hosts,
+      lists.hosts.length / 6,
+      lists.hostMask,
+      prefixes,
+      lists.prefixes.length / 10,
+      aggOffset,
+      aggIndex,
+      this.tablesAt,
+      this.eniPacketsAt,
+      this.eniBytesAt,
+      this.aggPacketsAt,
+      this.eniCount,
+      this.aggRefusedAt,
+      this.aggRefusedBytesAt,
     );
     return true;
   }
@@ -302,7 +340,12 @@ export class PacketKernel implements ChunkRunner {
    * is not written again. The kernel reads packets of Ethernet interfaces whose units are whole
    * and at most 2^32 (the reader's exact division) and leaves the others to the reader.
    */
-  setInterfaces(version: number, linkTypes: readonly number[], unitsPerSec: readonly number[], offsetSec: readonly number[]): void {
+  setInterfaces(
+    version: number,
+    linkTypes: readonly number[],
+    unitsPerSec: readonly number[],
+    offsetSec: readonly number[],
+  ): void {
     if (version === this.ifacesVersion) return;
     this.ifacesVersion = version;
     const n = Math.min(linkTypes.length, MAX_INTERFACES);
@@ -339,13 +382,15 @@ export class PacketKernel implements ChunkRunner {
       }
       this.tables[a] = table;
       this.aheadOf[a] = ahead !== null ? 1 : 0;
-      if (start < 0 || table === null || !table.exportTo(this.descWords, this.descFloats, a * TABLE_DESCRIPTOR_WORDS)) return pos;
+      if (start < 0 || table === null || !table.exportTo(this.descWords, this.descFloats, a * TABLE_DESCRIPTOR_WORDS))
+        return pos;
       if (start > lo) lo = start;
       if (stop < hi) hi = stop;
     }
     const ex = this.exports;
     const at = this.chunkAt;
-    const stop = (pcapng ? ex.runPcapng(at + pos, at + end, lo, hi, mtu) : ex.run(at + pos, at + end, lo, hi, mtu, live)) - at;
+    const stop =
+      (pcapng ? ex.runPcapng(at + pos, at + end, lo, hi, mtu) : ex.run(at + pos, at + end, lo, hi, mtu, live)) - at;
     const n = ex.handled.value as number;
     if (n === 0) return pos;
     this.handled = n;

@@ -42,7 +42,9 @@ function cEnum(name: string): Map<string, number> {
 describe('drain layout shared by C and TypeScript', () => {
   it('has the loss reasons of flow-tc.h, in order', () => {
     const c = cEnum('loss_reason');
-    const names = [...c.entries()].filter(([k]) => k !== 'LOSS_REASONS').map(([k, v]) => [k.replace(/^LOSS_/, '').toLowerCase(), v]);
+    const names = [...c.entries()]
+      .filter(([k]) => k !== 'LOSS_REASONS')
+      .map(([k, v]) => [k.replace(/^LOSS_/, '').toLowerCase(), v]);
     expect(names).toEqual(LOSS_REASONS.map((r, i) => [r.name, i]));
     expect(c.get('LOSS_REASONS')).toBe(LOSS_REASONS.length);
     expect(Object.values(LossReason)).toEqual(LOSS_REASONS.map((_, i) => i));
@@ -50,7 +52,9 @@ describe('drain layout shared by C and TypeScript', () => {
 
   it('has the counters of flow-tc.h, in order', () => {
     const c = cEnum('flow_stat');
-    const names = [...c.entries()].filter(([k]) => k !== 'STAT_COUNT').map(([k, v]) => [k.replace(/^STAT_/, '').toLowerCase(), v]);
+    const names = [...c.entries()]
+      .filter(([k]) => k !== 'STAT_COUNT')
+      .map(([k, v]) => [k.replace(/^STAT_/, '').toLowerCase(), v]);
     expect(names).toEqual(STAT_NAMES.map((n, i) => [n, i]));
     expect(c.get('STAT_COUNT')).toBe(STAT_NAMES.length);
     expect(Object.values(Stat)).toEqual(STAT_NAMES.map((_, i) => i));

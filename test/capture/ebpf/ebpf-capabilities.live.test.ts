@@ -78,7 +78,15 @@ describe.skipIf(!canRun)('eBPF engine capabilities', () => {
     const list = caps.join(',');
     const out = execFileSync(
       'capsh',
-      [`--caps=${list},cap_setuid,cap_setgid,cap_setpcap+eip`, '--keep=1', '--user=nobody', `--addamb=${list}`, '--', '-c', `${process.execPath} ${script}`],
+      [
+        `--caps=${list},cap_setuid,cap_setgid,cap_setpcap+eip`,
+        '--keep=1',
+        '--user=nobody',
+        `--addamb=${list}`,
+        '--',
+        '-c',
+        `${process.execPath} ${script}`,
+      ],
       { encoding: 'utf8', timeout: 60_000 },
     );
     return JSON.parse(out) as ChildReport;

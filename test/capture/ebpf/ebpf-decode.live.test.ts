@@ -13,7 +13,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOSS_REASONS, LossReason, STAT_NAMES, Stat } from '../../../src/capture/ebpf/drain-layout';
 import { EbpfFlowEngine } from '../../../src/capture/ebpf/ebpf-engine';
 import { openCaptureWriter } from '../../../src/synth/pcap-writer';
-import { FlowSums, addressBytes, ebpfCanRun, flowRows, ifindexOf, keyOf, lossOf, macBytes } from '../../helpers/ebpf-lab';
+import {
+  FlowSums,
+  addressBytes,
+  ebpfCanRun,
+  flowRows,
+  ifindexOf,
+  keyOf,
+  lossOf,
+  macBytes,
+} from '../../helpers/ebpf-lab';
 import { NetnsLab } from '../../helpers/netns';
 import { replayToRecords, writeConfig } from '../../helpers/replay-run';
 import { tempDirForFile } from '../../helpers/temp-dir';
@@ -40,10 +49,26 @@ function u16(n: number): number[] {
 
 /** Ethernet: 0 destination, 6 source, 12 ethertype (after any tags: [tpid, vid] pairs). */
 function eth(src: string, dst: string, tags: Array<[number, number]>, type: number, body: number[]): Buffer {
-  return Buffer.from([...mac(dst), ...mac(src), ...tags.flatMap(([tpid, vid]) => [...u16(tpid), ...u16(vid)]), ...u16(type), ...body]);
+  return Buffer.from([
+    ...mac(dst),
+    ...mac(src),
+    ...tags.flatMap(([tpid, vid]) => [...u16(tpid), ...u16(vid)]),
+    ...u16(type),
+    ...body,
+  ]);
 }
 /** IPv4: 0 version/IHL, 2 total length, 4 id, 6 flags/offset, 9 protocol, 12 source, 16 destination, 20 options. */
-function ipv4(o: { src: string; dst: string; proto: number; body: number[]; id?: number; frag?: number; options?: number[]; totalLength?: number; ihl?: number }): number[] {
+function ipv4(o: {
+  src: string;
+  dst: string;
+  proto: number;
+  body: number[];
+  id?: number;
+  frag?: number;
+  options?: number[];
+  totalLength?: number;
+  ihl?: number;
+}): number[] {
   const opts = o.options ?? [];
   const ihl = o.ihl ?? 5 + opts.length / 4;
   const total = o.totalLength ?? 20 + opts.length + o.body.length;
@@ -73,7 +98,17 @@ function tcp(sport: number, dport: number, flags: number, payload: number): numb
 }
 
 interface Expected {
-  flows: Array<{ out: boolean; proto: number; src: string; sport: number; dst: string; dport: number; packets: number; bytes: number; tcpFlags?: number }>;
+  flows: Array<{
+    out: boolean;
+    proto: number;
+    src: string;
+    sport: number;
+    dst: string;
+    dport: number;
+    packets: number;
+    bytes: number;
+    tcpFlags?: number;
+  }>;
   /** bytes: those after the link headers the program read. */
   loss: Array<{ reason: number; packets: number; bytes: number }>;
 }
@@ -92,7 +127,17 @@ const B = '198.51.100.7';
 const A6 = '2001:db8::1';
 const B6 = '2001:db8::7';
 
-function flow(out: boolean, proto: number, src: string, sport: number, dst: string, dport: number, packets: number, bytes: number, tcpFlags = 0): Expected {
+function flow(
+  out: boolean,
+  proto: number,
+  src: string,
+  sport: number,
+  dst: string,
+  dport: number,
+  packets: number,
+  bytes: number,
+  tcpFlags = 0,
+): Expected {
   return { flows: [{ out, proto, src, sport, dst, dport, packets, bytes, tcpFlags }], loss: [] };
 }
 function loss(reason: number, bytes: number): Expected {
@@ -101,73 +146,300 @@ function loss(reason: number, bytes: number): Expected {
 
 const bigUdp = udp(3001, 4001, 1472); // 1480 bytes: a first fragment's worth
 const CASES: Case[] = [
-  { name: 'IPv4 UDP out', frames: [eth(ENI_MAC, PEER_MAC, [], 0x0800, ipv4({ src: A, dst: B, proto: 17, body: udp(1001, 2001, 100) }))], expect: flow(true, 17, A, 1001, B, 2001, 1, 128) },
-  { name: 'IPv4 UDP in', frames: [eth(PEER_MAC, ENI_MAC, [], 0x0800, ipv4({ src: B, dst: A, proto: 17, body: udp(2002, 1002, 10) }))], expect: flow(false, 17, B, 2002, A, 1002, 1, 38) },
+  {
+    name: 'IPv4 UDP out',
+    frames: [eth(ENI_MAC, PEER_MAC, [], 0x0800, ipv4({ src: A, dst: B, proto: 17, body: udp(1001, 2001, 100) }))],
+    expect: flow(true, 17, A, 1001, B, 2001, 1, 128),
+  },
+  {
+    name: 'IPv4 UDP in',
+    frames: [eth(PEER_MAC, ENI_MAC, [], 0x0800, ipv4({ src: B, dst: A, proto: 17, body: udp(2002, 1002, 10) }))],
+    expect: flow(false, 17, B, 2002, A, 1002, 1, 38),
+  },
   {
     name: 'IPv4 options (IHL 8) before TCP',
-    frames: [eth(ENI_MAC, PEER_MAC, [], 0x0800, ipv4({ src: A, dst: B, proto: 6, options: [1, 1, 1, 1, 7, 7, 4, 0, 0, 0, 0, 0], body: tcp(1003, 2003, 0x18, 50) }))],
+    frames: [
+      eth(
+        ENI_MAC,
+        PEER_MAC,
+        [],
+        0x0800,
+        ipv4({
+          src: A,
+          dst: B,
+          proto: 6,
+          options: [1, 1, 1, 1, 7, 7, 4, 0, 0, 0, 0, 0],
+          body: tcp(1003, 2003, 0x18, 50),
+        }),
+      ),
+    ],
     expect: flow(true, 6, A, 1003, B, 2003, 1, 32 + 20 + 50, 0x18),
   },
-  { name: 'ICMP echo: no ports', frames: [eth(ENI_MAC, PEER_MAC, [], 0x0800, ipv4({ src: A, dst: '203.0.113.1', proto: 1, body: [8, 0, 0, 0, 0, 1, 0, 1] }))], expect: flow(true, 1, A, 0, '203.0.113.1', 0, 1, 28) },
-  { name: 'GRE: no ports', frames: [eth(ENI_MAC, PEER_MAC, [], 0x0800, ipv4({ src: A, dst: '203.0.113.2', proto: 47, body: [0, 0, 8, 0, 1, 2, 3, 4] }))], expect: flow(true, 47, A, 0, '203.0.113.2', 0, 1, 28) },
-  { name: 'SCTP ports', frames: [eth(ENI_MAC, PEER_MAC, [], 0x0800, ipv4({ src: A, dst: B, proto: 132, body: [...u16(1004), ...u16(2004), 0, 0, 0, 0, 0, 0, 0, 0] }))], expect: flow(true, 132, A, 1004, B, 2004, 1, 32) },
-  { name: '802.1Q tag', frames: [eth(ENI_MAC, PEER_MAC, [[0x8100, 100]], 0x0800, ipv4({ src: A, dst: B, proto: 17, body: udp(1005, 2005, 20) }))], expect: flow(true, 17, A, 1005, B, 2005, 1, 48) },
+  {
+    name: 'ICMP echo: no ports',
+    frames: [
+      eth(
+        ENI_MAC,
+        PEER_MAC,
+        [],
+        0x0800,
+        ipv4({ src: A, dst: '203.0.113.1', proto: 1, body: [8, 0, 0, 0, 0, 1, 0, 1] }),
+      ),
+    ],
+    expect: flow(true, 1, A, 0, '203.0.113.1', 0, 1, 28),
+  },
+  {
+    name: 'GRE: no ports',
+    frames: [
+      eth(
+        ENI_MAC,
+        PEER_MAC,
+        [],
+        0x0800,
+        ipv4({ src: A, dst: '203.0.113.2', proto: 47, body: [0, 0, 8, 0, 1, 2, 3, 4] }),
+      ),
+    ],
+    expect: flow(true, 47, A, 0, '203.0.113.2', 0, 1, 28),
+  },
+  {
+    name: 'SCTP ports',
+    frames: [
+      eth(
+        ENI_MAC,
+        PEER_MAC,
+        [],
+        0x0800,
+        ipv4({ src: A, dst: B, proto: 132, body: [...u16(1004), ...u16(2004), 0, 0, 0, 0, 0, 0, 0, 0] }),
+      ),
+    ],
+    expect: flow(true, 132, A, 1004, B, 2004, 1, 32),
+  },
+  {
+    name: '802.1Q tag',
+    frames: [
+      eth(ENI_MAC, PEER_MAC, [[0x8100, 100]], 0x0800, ipv4({ src: A, dst: B, proto: 17, body: udp(1005, 2005, 20) })),
+    ],
+    expect: flow(true, 17, A, 1005, B, 2005, 1, 48),
+  },
   {
     name: '802.1ad + 802.1Q tags',
-    frames: [eth(ENI_MAC, PEER_MAC, [[0x88a8, 200], [0x8100, 100]], 0x0800, ipv4({ src: A, dst: B, proto: 17, body: udp(1006, 2006, 20) }))],
+    frames: [
+      eth(
+        ENI_MAC,
+        PEER_MAC,
+        [
+          [0x88a8, 200],
+          [0x8100, 100],
+        ],
+        0x0800,
+        ipv4({ src: A, dst: B, proto: 17, body: udp(1006, 2006, 20) }),
+      ),
+    ],
     expect: flow(true, 17, A, 1006, B, 2006, 1, 48),
   },
   {
     name: 'three tags: unsupported',
-    frames: [eth(ENI_MAC, PEER_MAC, [[0x88a8, 300], [0x8100, 200], [0x8100, 100]], 0x0800, ipv4({ src: A, dst: B, proto: 17, body: udp(1007, 2007, 20) }))],
+    frames: [
+      eth(
+        ENI_MAC,
+        PEER_MAC,
+        [
+          [0x88a8, 300],
+          [0x8100, 200],
+          [0x8100, 100],
+        ],
+        0x0800,
+        ipv4({ src: A, dst: B, proto: 17, body: udp(1007, 2007, 20) }),
+      ),
+    ],
     expect: loss(LossReason.Unsupported, 52), // 74-byte frame, 2 tags read, the third not
     ingress: flow(true, 17, A, 1007, B, 2007, 1, 48), // the outer tag in vlan_tci, two in the bytes: all read
     replayAgrees: false,
   },
-  { name: 'MPLS: unsupported', frames: [eth(ENI_MAC, PEER_MAC, [], 0x8847, [0, 0x01, 0x01, 0x40, ...ipv4({ src: A, dst: B, proto: 17, body: udp(1008, 2008, 20) })])], expect: loss(LossReason.Unsupported, 52), replayAgrees: false },
-  { name: 'ARP: not IP', frames: [eth(ENI_MAC, 'ff:ff:ff:ff:ff:ff', [], 0x0806, [0, 1, 8, 0, 6, 4, 0, 1, ...mac(ENI_MAC), ...v4(A), 0, 0, 0, 0, 0, 0, ...v4('192.0.2.250')])], expect: loss(LossReason.NotIp, 28) },
-  { name: 'IPv4 IHL 4: malformed', frames: [eth(ENI_MAC, PEER_MAC, [], 0x0800, ipv4({ src: A, dst: B, proto: 17, ihl: 4, body: udp(1009, 2009, 4) }))], expect: loss(LossReason.Malformed, 32) },
-  { name: 'IPv4 cut inside its header: malformed', frames: [eth(ENI_MAC, PEER_MAC, [], 0x0800, ipv4({ src: A, dst: B, proto: 17, body: [] }).slice(0, 12))], expect: loss(LossReason.Malformed, 12) },
+  {
+    name: 'MPLS: unsupported',
+    frames: [
+      eth(ENI_MAC, PEER_MAC, [], 0x8847, [
+        0,
+        0x01,
+        0x01,
+        0x40,
+        ...ipv4({ src: A, dst: B, proto: 17, body: udp(1008, 2008, 20) }),
+      ]),
+    ],
+    expect: loss(LossReason.Unsupported, 52),
+    replayAgrees: false,
+  },
+  {
+    name: 'ARP: not IP',
+    frames: [
+      eth(ENI_MAC, 'ff:ff:ff:ff:ff:ff', [], 0x0806, [
+        0,
+        1,
+        8,
+        0,
+        6,
+        4,
+        0,
+        1,
+        ...mac(ENI_MAC),
+        ...v4(A),
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        ...v4('192.0.2.250'),
+      ]),
+    ],
+    expect: loss(LossReason.NotIp, 28),
+  },
+  {
+    name: 'IPv4 IHL 4: malformed',
+    frames: [eth(ENI_MAC, PEER_MAC, [], 0x0800, ipv4({ src: A, dst: B, proto: 17, ihl: 4, body: udp(1009, 2009, 4) }))],
+    expect: loss(LossReason.Malformed, 32),
+  },
+  {
+    name: 'IPv4 cut inside its header: malformed',
+    frames: [eth(ENI_MAC, PEER_MAC, [], 0x0800, ipv4({ src: A, dst: B, proto: 17, body: [] }).slice(0, 12))],
+    expect: loss(LossReason.Malformed, 12),
+  },
   {
     name: 'IPv4 total length 0 (TSO before the stack filled it): the frame says',
-    frames: [eth(ENI_MAC, PEER_MAC, [], 0x0800, ipv4({ src: A, dst: B, proto: 17, totalLength: 0, body: udp(1010, 2010, 30) }))],
+    frames: [
+      eth(
+        ENI_MAC,
+        PEER_MAC,
+        [],
+        0x0800,
+        ipv4({ src: A, dst: B, proto: 17, totalLength: 0, body: udp(1010, 2010, 30) }),
+      ),
+    ],
     expect: flow(true, 17, A, 1010, B, 2010, 1, 58),
   },
   {
     name: 'IPv4 fragments joined by id',
     frames: [
-      eth(ENI_MAC, PEER_MAC, [], 0x0800, ipv4({ src: A, dst: B, proto: 17, id: 0x4242, frag: 0x2000, body: bigUdp.slice(0, 1480) })),
-      eth(ENI_MAC, PEER_MAC, [], 0x0800, ipv4({ src: A, dst: B, proto: 17, id: 0x4242, frag: 185, body: new Array<number>(300).fill(0x61) })),
+      eth(
+        ENI_MAC,
+        PEER_MAC,
+        [],
+        0x0800,
+        ipv4({ src: A, dst: B, proto: 17, id: 0x4242, frag: 0x2000, body: bigUdp.slice(0, 1480) }),
+      ),
+      eth(
+        ENI_MAC,
+        PEER_MAC,
+        [],
+        0x0800,
+        ipv4({ src: A, dst: B, proto: 17, id: 0x4242, frag: 185, body: new Array<number>(300).fill(0x61) }),
+      ),
     ],
     expect: flow(true, 17, A, 3001, B, 4001, 2, 1500 + 320),
   },
   {
     name: 'IPv4 later fragment without its first: ports 0',
-    frames: [eth(ENI_MAC, PEER_MAC, [], 0x0800, ipv4({ src: A, dst: '203.0.113.3', proto: 17, id: 0x5151, frag: 100, body: new Array<number>(40).fill(0) }))],
+    frames: [
+      eth(
+        ENI_MAC,
+        PEER_MAC,
+        [],
+        0x0800,
+        ipv4({ src: A, dst: '203.0.113.3', proto: 17, id: 0x5151, frag: 100, body: new Array<number>(40).fill(0) }),
+      ),
+    ],
     expect: flow(true, 17, A, 0, '203.0.113.3', 0, 1, 60),
   },
   {
     name: 'IPv6 hop-by-hop + destination options + routing before UDP',
-    frames: [eth(ENI_MAC, PEER_MAC, [], 0x86dd, ipv6({ src: A6, dst: B6, next: 0, body: [...ext(60, 0), ...ext(43, 1), ...ext(17, 0), ...udp(1011, 2011, 16)] }))],
+    frames: [
+      eth(
+        ENI_MAC,
+        PEER_MAC,
+        [],
+        0x86dd,
+        ipv6({
+          src: A6,
+          dst: B6,
+          next: 0,
+          body: [...ext(60, 0), ...ext(43, 1), ...ext(17, 0), ...udp(1011, 2011, 16)],
+        }),
+      ),
+    ],
     expect: flow(true, 17, A6, 1011, B6, 2011, 1, 40 + 8 + 16 + 8 + 24),
   },
   {
     name: 'IPv6 AH before TCP',
-    frames: [eth(PEER_MAC, ENI_MAC, [], 0x86dd, ipv6({ src: B6, dst: A6, next: 51, body: [6, 4, 0, 0, ...new Array<number>(20).fill(0), ...tcp(2012, 1012, 0x02, 0)] }))],
+    frames: [
+      eth(
+        PEER_MAC,
+        ENI_MAC,
+        [],
+        0x86dd,
+        ipv6({
+          src: B6,
+          dst: A6,
+          next: 51,
+          body: [6, 4, 0, 0, ...new Array<number>(20).fill(0), ...tcp(2012, 1012, 0x02, 0)],
+        }),
+      ),
+    ],
     expect: flow(false, 6, B6, 2012, A6, 1012, 1, 40 + 24 + 20, 0x02),
   },
-  { name: 'IPv6 ESP: no ports', frames: [eth(ENI_MAC, PEER_MAC, [], 0x86dd, ipv6({ src: A6, dst: B6, next: 50, body: new Array<number>(24).fill(1) }))], expect: flow(true, 50, A6, 0, B6, 0, 1, 64) },
+  {
+    name: 'IPv6 ESP: no ports',
+    frames: [
+      eth(ENI_MAC, PEER_MAC, [], 0x86dd, ipv6({ src: A6, dst: B6, next: 50, body: new Array<number>(24).fill(1) })),
+    ],
+    expect: flow(true, 50, A6, 0, B6, 0, 1, 64),
+  },
   {
     name: 'IPv6 five extension headers: unsupported',
-    frames: [eth(ENI_MAC, PEER_MAC, [], 0x86dd, ipv6({ src: A6, dst: B6, next: 0, body: [...ext(60, 0), ...ext(60, 0), ...ext(60, 0), ...ext(60, 0), ...ext(17, 0), ...udp(1013, 2013, 4)] }))],
+    frames: [
+      eth(
+        ENI_MAC,
+        PEER_MAC,
+        [],
+        0x86dd,
+        ipv6({
+          src: A6,
+          dst: B6,
+          next: 0,
+          body: [...ext(60, 0), ...ext(60, 0), ...ext(60, 0), ...ext(60, 0), ...ext(17, 0), ...udp(1013, 2013, 4)],
+        }),
+      ),
+    ],
     expect: loss(LossReason.Unsupported, 40 + 40 + 12),
     replayAgrees: false,
   },
   {
     name: 'IPv6 fragments joined by id',
     frames: [
-      eth(ENI_MAC, PEER_MAC, [], 0x86dd, ipv6({ src: A6, dst: B6, next: 44, body: [17, 0, 0, 1, 0, 0, 0x77, 0x77, ...udp(3002, 4002, 1000).slice(0, 1008)] })),
-      eth(ENI_MAC, PEER_MAC, [], 0x86dd, ipv6({ src: A6, dst: B6, next: 44, body: [17, 0, ...u16(126 << 3), 0, 0, 0x77, 0x77, ...new Array<number>(200).fill(0)] })),
+      eth(
+        ENI_MAC,
+        PEER_MAC,
+        [],
+        0x86dd,
+        ipv6({
+          src: A6,
+          dst: B6,
+          next: 44,
+          body: [17, 0, 0, 1, 0, 0, 0x77, 0x77, ...udp(3002, 4002, 1000).slice(0, 1008)],
+        }),
+      ),
+      eth(
+        ENI_MAC,
+        PEER_MAC,
+        [],
+        0x86dd,
+        ipv6({
+          src: A6,
+          dst: B6,
+          next: 44,
+          body: [17, 0, ...u16(126 << 3), 0, 0, 0x77, 0x77, ...new Array<number>(200).fill(0)],
+        }),
+      ),
     ],
     expect: flow(true, 17, A6, 3002, B6, 4002, 2, 40 + 8 + 1008 + 40 + 8 + 200),
   },
@@ -176,10 +448,19 @@ const CASES: Case[] = [
     frames: [eth(OTHER_MAC, PEER_MAC, [], 0x0800, ipv4({ src: ENI_V4, dst: B, proto: 17, body: udp(1014, 2014, 0) }))],
     expect: flow(true, 17, ENI_V4, 1014, B, 2014, 1, 28),
   },
-  { name: 'neither MAC nor address: unattributed', frames: [eth(OTHER_MAC, PEER_MAC, [], 0x0800, ipv4({ src: B, dst: '203.0.113.9', proto: 17, body: udp(1015, 2015, 0) }))], expect: loss(LossReason.Unattributed, 28) },
+  {
+    name: 'neither MAC nor address: unattributed',
+    frames: [
+      eth(OTHER_MAC, PEER_MAC, [], 0x0800, ipv4({ src: B, dst: '203.0.113.9', proto: 17, body: udp(1015, 2015, 0) })),
+    ],
+    expect: loss(LossReason.Unattributed, 28),
+  },
 ];
 
-function expectedTotals(side: 'egress' | 'ingress'): { flows: Map<string, { packets: number; bytes: number; tcpFlags: number }>; loss: number[] } {
+function expectedTotals(side: 'egress' | 'ingress'): {
+  flows: Map<string, { packets: number; bytes: number; tcpFlags: number }>;
+  loss: number[];
+} {
   const flows = new Map<string, { packets: number; bytes: number; tcpFlags: number }>();
   const lossPackets = new Array<number>(LOSS_REASONS.length).fill(0);
   for (const c of CASES) {
@@ -187,7 +468,11 @@ function expectedTotals(side: 'egress' | 'ingress'): { flows: Map<string, { pack
     for (const f of e.flows) {
       const k = `${SLOT}|${f.out ? 'out' : 'in'}|${f.proto}|${f.src}|${f.sport}|${f.dst}|${f.dport}`;
       const have = flows.get(k) ?? { packets: 0, bytes: 0, tcpFlags: 0 };
-      flows.set(k, { packets: have.packets + f.packets, bytes: have.bytes + f.bytes, tcpFlags: have.tcpFlags | (f.tcpFlags ?? 0) });
+      flows.set(k, {
+        packets: have.packets + f.packets,
+        bytes: have.bytes + f.bytes,
+        tcpFlags: have.tcpFlags | (f.tcpFlags ?? 0),
+      });
     }
     for (const l of e.loss) lossPackets[l.reason] += l.packets;
   }
@@ -201,7 +486,10 @@ describe.skipIf(!canRun)('eBPF program decoding, frame by frame', () => {
   const pcap = join(dir, 'cases.pcap');
   let vm = '';
   let engine: EbpfFlowEngine;
-  const results: Record<'egress' | 'ingress', { sums: FlowSums; loss: number[]; lossBytes: number[]; stats: Float64Array }> = {} as never;
+  const results: Record<
+    'egress' | 'ingress',
+    { sums: FlowSums; loss: number[]; lossBytes: number[]; stats: Float64Array }
+  > = {} as never;
 
   beforeAll(async () => {
     vm = lab.namespace('vm');
@@ -248,12 +536,15 @@ describe.skipIf(!canRun)('eBPF program decoding, frame by frame', () => {
     it(`records every case as predicted (${side})`, () => {
       const want = expectedTotals(side);
       const got = new Map<string, { packets: number; bytes: number; tcpFlags: number }>();
-      for (const r of results[side].sums.rows.values()) got.set(keyOf(r), { packets: r.packets, bytes: r.bytes, tcpFlags: r.tcpFlags });
+      for (const r of results[side].sums.rows.values())
+        got.set(keyOf(r), { packets: r.packets, bytes: r.bytes, tcpFlags: r.tcpFlags });
       expect(got).toEqual(want.flows);
       const lossWithoutQuotaUse = results[side].loss.map((p, r) => (r === LossReason.QuotaUsed ? 0 : p));
       expect(lossWithoutQuotaUse).toEqual(want.loss);
       const wantLossBytes = new Array<number>(LOSS_REASONS.length).fill(0);
-      for (const c of CASES) for (const l of (side === 'ingress' && c.ingress ? c.ingress : c.expect).loss) wantLossBytes[l.reason] += l.bytes;
+      for (const c of CASES)
+        for (const l of (side === 'ingress' && c.ingress ? c.ingress : c.expect).loss)
+          wantLossBytes[l.reason] += l.bytes;
       expect(results[side].lossBytes.map((b, r) => (r === LossReason.QuotaUsed ? 0 : b))).toEqual(wantLossBytes);
       expect(results[side].stats[Stat.PacketsSeen]).toBe(CASES.reduce((n, c) => n + c.frames.length, 0));
       expect(results[side].stats[Stat.FragmentsJoined]).toBe(2);

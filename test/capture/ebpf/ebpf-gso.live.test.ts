@@ -15,7 +15,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STAT_NAMES, Stat } from '../../../src/capture/ebpf/drain-layout';
 import { EbpfFlowEngine } from '../../../src/capture/ebpf/ebpf-engine';
-import { FlowSums, ebpfCanRun, flowRows, ifindexOf, macBytes, nstatCounter, startTcpdump, stopTcpdump, skipdataLossPackets, tsharkFlows } from '../../helpers/ebpf-lab';
+import {
+  FlowSums,
+  ebpfCanRun,
+  flowRows,
+  ifindexOf,
+  macBytes,
+  nstatCounter,
+  startTcpdump,
+  stopTcpdump,
+  skipdataLossPackets,
+  tsharkFlows,
+} from '../../helpers/ebpf-lab';
 import { NetnsLab } from '../../helpers/netns';
 import { tempDirForFile } from '../../helpers/temp-dir';
 
@@ -98,7 +109,9 @@ describe.skipIf(!canRun)('eBPF engine with TSO/GSO super-packets (iperf3)', () =
 
   it('saw super-packets: the test exercised GSO', () => {
     expect(after[Stat.GsoSkbs] - before[Stat.GsoSkbs]).toBeGreaterThan(100);
-    expect(after[Stat.PacketsSeen] - before[Stat.PacketsSeen]).toBeGreaterThan(after[Stat.SkbsSeen] - before[Stat.SkbsSeen]);
+    expect(after[Stat.PacketsSeen] - before[Stat.PacketsSeen]).toBeGreaterThan(
+      after[Stat.SkbsSeen] - before[Stat.SkbsSeen],
+    );
   });
 
   it("counts the client's TCP segments as its TcpOutSegs + TcpRetransSegs, and the server's likewise", () => {

@@ -34,7 +34,10 @@ describe.skipIf(!canRun)('eBPF engine loss accounting', () => {
   const sinks: Socket[] = [];
   let vmA = '';
   let vmB = '';
-  const cases: Record<'quota' | 'full', { sums: FlowSums; quotaA: number; fullA: number; fullB: number; allLoss: number; stats: Float64Array }> = {} as never;
+  const cases: Record<
+    'quota' | 'full',
+    { sums: FlowSums; quotaA: number; fullA: number; fullB: number; allLoss: number; stats: Float64Array }
+  > = {} as never;
 
   beforeAll(async () => {
     vmA = lab.namespace('a');
@@ -116,7 +119,9 @@ describe.skipIf(!canRun)('eBPF engine loss accounting', () => {
   it('leaves no packet unaccounted: flows + losses = packets seen', () => {
     for (const c of [cases.quota, cases.full]) {
       const flows = c.sums.total(() => true).packets;
-      expect(flows + c.allLoss + c.stats[Stat.NoDevice] + c.stats[Stat.NoReserved]).toBe(c.stats[Stat.PacketsSeen] + c.stats[Stat.DualPackets]);
+      expect(flows + c.allLoss + c.stats[Stat.NoDevice] + c.stats[Stat.NoReserved]).toBe(
+        c.stats[Stat.PacketsSeen] + c.stats[Stat.DualPackets],
+      );
       expect(c.stats[Stat.NoReserved]).toBe(0);
     }
   });

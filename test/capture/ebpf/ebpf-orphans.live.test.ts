@@ -34,14 +34,19 @@ async function childAttach(ifindex: number, mode: number, after: 'hang' | 'exit'
     '});',
   ].join('\n');
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  const line = await new Promise<string>((resolve) =>
+    child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())),
+  );
   expect(line).toBe('attached');
   if (after === 'hang') child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
 }
 
 function tcFilters(dev: string): string {
-  return execFileSync('tc', ['filter', 'show', 'dev', dev, 'ingress'], { encoding: 'utf8' }) + execFileSync('tc', ['filter', 'show', 'dev', dev, 'egress'], { encoding: 'utf8' });
+  return (
+    execFileSync('tc', ['filter', 'show', 'dev', dev, 'ingress'], { encoding: 'utf8' }) +
+    execFileSync('tc', ['filter', 'show', 'dev', dev, 'egress'], { encoding: 'utf8' })
+  );
 }
 
 describe.skipIf(!canRun)('eBPF engine leaves no orphan programs', () => {
@@ -61,7 +66,8 @@ describe.skipIf(!canRun)('eBPF engine leaves no orphan programs', () => {
   it('a SIGKILLed agent on TCX leaves nothing on the device', async () => {
     await childAttach(ifindex, 1, 'hang');
     // the link's release runs as the killed process's files close
-    for (let i = 0; i < 50 && deviceHooks(ifindex).tcxIngress.length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 50 && deviceHooks(ifindex).tcxIngress.length > 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
     expect(deviceHooks(ifindex)).toEqual(NONE);
   });
 
@@ -112,7 +118,11 @@ describe.skipIf(!canRun)('eBPF engine leaves no orphan programs', () => {
     ].join('\n');
     const file = join(dir, 'exit-child.ts');
     writeFileSync(file, child);
-    const attached = execFileSync(join(root, 'node_modules/.bin/vite-node'), [file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000 });
+    const attached = execFileSync(join(root, 'node_modules/.bin/vite-node'), [file], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 60_000,
+    });
     expect(attached).toBe('true');
     expect(deviceHooks(ifindex)).toEqual(NONE);
   });

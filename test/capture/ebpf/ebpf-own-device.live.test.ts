@@ -12,7 +12,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LossReason, STAT_NAMES, Stat } from '../../../src/capture/ebpf/drain-layout';
 import { EbpfFlowEngine, deviceHooks } from '../../../src/capture/ebpf/ebpf-engine';
-import { FlowSums, ebpfCanRun, flowRows, ifindexOf, lossOf, macBytes, startTcpdump, stopTcpdump, totalLossPackets, tsharkFlows } from '../../helpers/ebpf-lab';
+import {
+  FlowSums,
+  ebpfCanRun,
+  flowRows,
+  ifindexOf,
+  lossOf,
+  macBytes,
+  startTcpdump,
+  stopTcpdump,
+  totalLossPackets,
+  tsharkFlows,
+} from '../../helpers/ebpf-lab';
 import { NetnsLab, udpSenderScript } from '../../helpers/netns';
 import { tempDirForFile } from '../../helpers/temp-dir';
 
@@ -66,7 +77,10 @@ describe.skipIf(!canRun).each(['tcx', 'clsact'] as const)('eBPF engine on an own
     // UDP VM -> host (a receiver here) and host -> VM (a receiver there), TCP host -> VM server.
     const rx = createSocket('udp4');
     await new Promise<void>((r) => rx.bind(5001, '10.77.1.1', r));
-    const vmRx = lab.spawn(vm, 'python3', ['-c', 'import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("10.77.1.2",40002))\ntime.sleep(120)']);
+    const vmRx = lab.spawn(vm, 'python3', [
+      '-c',
+      'import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("10.77.1.2",40002))\ntime.sleep(120)',
+    ]);
     const server = lab.spawn(vm, 'python3', [
       '-c',
       'import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(("10.77.1.2",7000))\ns.listen(1)\nc,_=s.accept()\nn=0\nwhile True:\n  b=c.recv(65536)\n  if not b: break\n  n+=len(b)\nc.sendall(b"y"*3000)\nc.close()',
@@ -75,9 +89,12 @@ describe.skipIf(!canRun).each(['tcx', 'clsact'] as const)('eBPF engine on an own
     lab.exec(vm, 'python3', ['-c', udpSenderScript('10.77.1.1', 5001, 50, 100, 40001)]);
     const tx = createSocket('udp4');
     await new Promise<void>((r) => tx.bind(5002, '10.77.1.1', r));
-    for (let i = 0; i < 30; i++) await new Promise<void>((r) => tx.send(Buffer.alloc(200, 1), 40002, '10.77.1.2', () => r()));
+    for (let i = 0; i < 30; i++)
+      await new Promise<void>((r) => tx.send(Buffer.alloc(200, 1), 40002, '10.77.1.2', () => r()));
     await new Promise<void>((resolve, reject) => {
-      const c = connect({ host: '10.77.1.2', port: 7000, localAddress: '10.77.1.1', localPort: 7001 }, () => c.end(Buffer.alloc(20000, 2)));
+      const c = connect({ host: '10.77.1.2', port: 7000, localAddress: '10.77.1.1', localPort: 7001 }, () =>
+        c.end(Buffer.alloc(20000, 2)),
+      );
       c.on('data', () => {});
       c.on('close', () => resolve());
       c.on('error', reject);
@@ -118,7 +135,11 @@ describe.skipIf(!canRun).each(['tcx', 'clsact'] as const)('eBPF engine on an own
     const ours = new Map<string, { packets: number; bytes: number; tcpFlags: number }>();
     for (const r of sums.rows.values()) {
       expect(r.slot).toBe(SLOT);
-      ours.set(`${r.out ? 'out' : 'in'}|${r.protocol}|${r.src}|${r.srcPort}|${r.dst}|${r.dstPort}`, { packets: r.packets, bytes: r.bytes, tcpFlags: r.tcpFlags });
+      ours.set(`${r.out ? 'out' : 'in'}|${r.protocol}|${r.src}|${r.srcPort}|${r.dst}|${r.dstPort}`, {
+        packets: r.packets,
+        bytes: r.bytes,
+        tcpFlags: r.tcpFlags,
+      });
     }
     expect(ours).toEqual(oracle);
     // and the arithmetic of the generated traffic
@@ -140,9 +161,10 @@ describe.skipIf(!canRun).each(['tcx', 'clsact'] as const)('eBPF engine on an own
     const d = (s: number) => after[s] - before[s];
     const flowPackets = sums.total(() => true).packets;
     expect(d(Stat.PacketsSeen)).toBeGreaterThan(0);
-    expect(flowPackets + lossPackets + d(Stat.NoDevice) + d(Stat.NoReserved)).toBe(d(Stat.PacketsSeen) + d(Stat.DualPackets));
+    expect(flowPackets + lossPackets + d(Stat.NoDevice) + d(Stat.NoReserved)).toBe(
+      d(Stat.PacketsSeen) + d(Stat.DualPackets),
+    );
     expect(d(Stat.NoReserved)).toBe(0);
     expect(unattributed).toBe(0); // every IP packet on the device is the ENI's
   });
 });
-

@@ -14,7 +14,16 @@ import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EbpfFlowEngine } from '../../../src/capture/ebpf/ebpf-engine';
-import { FlowSums, ebpfCanRun, flowRows, ifindexOf, keyOf, macBytes, startTcpdump, stopTcpdump } from '../../helpers/ebpf-lab';
+import {
+  FlowSums,
+  ebpfCanRun,
+  flowRows,
+  ifindexOf,
+  keyOf,
+  macBytes,
+  startTcpdump,
+  stopTcpdump,
+} from '../../helpers/ebpf-lab';
 import { NetnsLab } from '../../helpers/netns';
 import { replayToRecords, writeConfig } from '../../helpers/replay-run';
 import { tempDirForFile } from '../../helpers/temp-dir';
@@ -22,7 +31,15 @@ import { tempDirForFile } from '../../helpers/temp-dir';
 const canRun = ebpfCanRun();
 const SLOT = 3;
 
-function udpScript(src: string, dst: string, family: 4 | 6, sport: number, dport: number, count: number, size: number): string {
+function udpScript(
+  src: string,
+  dst: string,
+  family: 4 | 6,
+  sport: number,
+  dport: number,
+  count: number,
+  size: number,
+): string {
   const af = family === 4 ? 'AF_INET' : 'AF_INET6';
   return `import socket\ns=socket.socket(socket.${af},socket.SOCK_DGRAM)\ns.bind(("${src}",${sport}))\nfor _ in range(${count}): s.sendto(b"d"*${size},("${dst}",${dport}))`;
 }
@@ -56,9 +73,18 @@ describe.skipIf(!canRun)('eBPF engine against flowlog-agent replay of the same d
 
     // receivers on both sides (no ICMP unreachables), a TCP sink here
     const sinks = [
-      spawn('python3', ['-c', 'import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("10.84.1.1",9))\nt=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM); t.bind(("fd00:84::1",9))\ntime.sleep(120)']),
-      spawn('python3', ['-c', 'import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(("10.84.1.1",5555))\ns.listen(1)\nc,_=s.accept()\nwhile c.recv(65536): pass\nc.close()']),
-      lab.spawn(vm, 'python3', ['-c', 'import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("10.84.1.2",9))\nt=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)\nt.bind(("fd00:84::2",9))\ntime.sleep(120)']),
+      spawn('python3', [
+        '-c',
+        'import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("10.84.1.1",9))\nt=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM); t.bind(("fd00:84::1",9))\ntime.sleep(120)',
+      ]),
+      spawn('python3', [
+        '-c',
+        'import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(("10.84.1.1",5555))\ns.listen(1)\nc,_=s.accept()\nwhile c.recv(65536): pass\nc.close()',
+      ]),
+      lab.spawn(vm, 'python3', [
+        '-c',
+        'import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("10.84.1.2",9))\nt=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)\nt.bind(("fd00:84::2",9))\ntime.sleep(120)',
+      ]),
     ];
     await new Promise((r) => setTimeout(r, 1500));
     const tcpdump = await startTcpdump(null, ['-i', host, '-n', '-U', '-w', pcap]);
@@ -69,7 +95,10 @@ describe.skipIf(!canRun)('eBPF engine against flowlog-agent replay of the same d
     lab.exec(vm, 'python3', ['-c', udpScript('fd00:84::2', 'fd00:84::1', 6, 31003, 9, 20, 500)]);
     lab.exec(vm, 'python3', ['-c', udpScript('fd00:84::2', 'fd00:84::1', 6, 31004, 9, 10, 4000)]); // IPv6 fragments
     execFileSync('python3', ['-c', udpScript('fd00:84::1', 'fd00:84::2', 6, 31005, 9, 15, 100)]);
-    lab.exec(vm, 'python3', ['-c', 'import socket\nc=socket.create_connection(("10.84.1.1",5555),source_address=("10.84.1.2",31007))\nc.sendall(b"t"*300000)\nc.close()']);
+    lab.exec(vm, 'python3', [
+      '-c',
+      'import socket\nc=socket.create_connection(("10.84.1.1",5555),source_address=("10.84.1.2",31007))\nc.sendall(b"t"*300000)\nc.close()',
+    ]);
     await new Promise((r) => setTimeout(r, 500));
     const res = await engine.drain(buf);
     ours.add(flowRows(buf, res.flows).filter((r) => r.protocol === 6 || r.protocol === 17));
@@ -107,7 +136,10 @@ flowLogs:
     for (const r of ours.rows.values()) mine.set(keyOf(r), { packets: r.packets, bytes: r.bytes });
     expect(mine).toEqual(theirs);
     // the traffic really had what the test claims
-    expect(mine.get(`${SLOT}|out|17|10.84.1.2|31002|10.84.1.1|9`)).toEqual({ packets: 30, bytes: 10 * (3028 + 2 * 20) });
+    expect(mine.get(`${SLOT}|out|17|10.84.1.2|31002|10.84.1.1|9`)).toEqual({
+      packets: 30,
+      bytes: 10 * (3028 + 2 * 20),
+    });
     expect(mine.get(`${SLOT}|out|17|fd00:84::2|31004|fd00:84::1|9`)?.packets).toBe(30);
     expect(mine.get(`${SLOT}|out|6|10.84.1.2|31007|10.84.1.1|5555`)?.packets).toBeGreaterThan(200);
   });

@@ -59,10 +59,21 @@ describe.skipIf(!canRun)('eBPF engine on a shared bridge', () => {
     await engine.attach(ifindexOf('flshp2'), { slot: 2, shared: false });
     promiscWhileAttached = (flags(br) & IFF_PROMISC) !== 0;
     // receivers everywhere, so no ICMP unreachable crosses the bridge
-    const rx = vms.map((ns, i) => lab.spawn(ns, 'python3', ['-c', `import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("${ips[i]}",7000))\ntime.sleep(120)`]));
+    const rx = vms.map((ns, i) =>
+      lab.spawn(ns, 'python3', [
+        '-c',
+        `import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("${ips[i]}",7000))\ntime.sleep(120)`,
+      ]),
+    );
     await new Promise((r) => setTimeout(r, 700));
     // resolve ARP first, outside the measured interval
-    for (const [from, to] of [[0, 1], [0, 2], [2, 1], [3, 2]]) lab.exec(vms[from], 'python3', ['-c', udpSenderScript(ips[to], 7000, 1, 1, 42999)]);
+    for (const [from, to] of [
+      [0, 1],
+      [0, 2],
+      [2, 1],
+      [3, 2],
+    ])
+      lab.exec(vms[from], 'python3', ['-c', udpSenderScript(ips[to], 7000, 1, 1, 42999)]);
     const buf = engine.drainBuffers();
     await engine.drain(buf);
     const s0 = new Float64Array(STAT_NAMES.length);
@@ -97,7 +108,8 @@ describe.skipIf(!canRun)('eBPF engine on a shared bridge', () => {
   });
 
   it('counts each ENI without a device of its own by MAC on the bridge, the ENI with one on its device only', () => {
-    const t = (slot: number, out: boolean, sport: number) => sums.total((r) => r.slot === slot && r.out === out && r.srcPort === sport);
+    const t = (slot: number, out: boolean, sport: number) =>
+      sums.total((r) => r.slot === slot && r.out === out && r.srcPort === sport);
     expect(t(0, true, 43000)).toEqual({ flows: 1, packets: 30, bytes: 30 * 128 });
     expect(t(1, false, 43000)).toEqual({ flows: 1, packets: 30, bytes: 30 * 128 });
     expect(t(0, true, 43001)).toEqual({ flows: 1, packets: 20, bytes: 20 * 128 });

@@ -21,7 +21,16 @@ function bundle(dir: string): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const esbuild = require('esbuild') as typeof import('esbuild');
   const outfile = join(dir, 'nflog-entry.js');
-  esbuild.buildSync({ entryPoints: [join(REPO, 'test/fixtures/policy/nflog-entry.ts')], bundle: true, platform: 'node', target: 'node20', format: 'cjs', packages: 'external', outfile, logLevel: 'error' });
+  esbuild.buildSync({
+    entryPoints: [join(REPO, 'test/fixtures/policy/nflog-entry.ts')],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    packages: 'external',
+    outfile,
+    logLevel: 'error',
+  });
   return outfile;
 }
 
@@ -121,7 +130,11 @@ flowLogs:
 `,
     );
     const out = join(dir, 'records.jsonl');
-    const env = { ...process.env, NODE_PATH: join(REPO, 'node_modules'), FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node') };
+    const env = {
+      ...process.env,
+      NODE_PATH: join(REPO, 'node_modules'),
+      FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node'),
+    };
     const agent = lab.spawn(srv, process.execPath, [bundle(dir), config, out], env);
     agent.stderr?.on('data', (d: Buffer) => (agentStderr += d.toString()));
     const agentExit = new Promise((r) => agent.on('exit', r));
@@ -136,7 +149,11 @@ flowLogs:
     const tsharkExit = new Promise((r) => tshark.on('exit', r));
     tshark.kill('SIGINT');
     await tsharkExit;
-    synCount = lab.exec(cli, 'tshark', ['-r', synFile, '-Y', 'tcp.flags.syn == 1 && tcp.flags.ack == 0']).trim().split('\n').filter((l) => l !== '').length;
+    synCount = lab
+      .exec(cli, 'tshark', ['-r', synFile, '-Y', 'tcp.flags.syn == 1 && tcp.flags.ack == 0'])
+      .trim()
+      .split('\n')
+      .filter((l) => l !== '').length;
     expect(client).toMatch(/refused 110/); // ETIMEDOUT after the SYN retries
     await new Promise((r) => setTimeout(r, 300));
     agent.kill('SIGTERM');
@@ -145,7 +162,10 @@ flowLogs:
     const counters = lab.exec(srv, 'nft', ['list', 'table', 'inet', 'flowlog_nflog_test']);
     rejectCounter = Number(/dport 23 counter packets (\d+)/.exec(counters)?.[1]);
     acceptCounter = Number(/dport 2222 counter packets (\d+)/.exec(counters)?.[1]);
-    records = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Rec);
+    records = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Rec);
   }, 60_000);
 
   afterAll(() => {
@@ -155,7 +175,9 @@ flowLogs:
 
   const sum = (rs: Rec[], field: string) => rs.reduce((n, r) => n + Number(r[field]), 0);
   const of = (flowLogId: string, port: string, action: string) =>
-    records.filter((r) => r.flowLogId === flowLogId && r['log-status'] === 'OK' && r.dstport === port && r.action === action);
+    records.filter(
+      (r) => r.flowLogId === flowLogId && r['log-status'] === 'OK' && r.dstport === port && r.action === action,
+    );
 
   it('the SYNs to the blocked port are REJECT, as many as the kernel sent and nftables dropped', () => {
     expect(synCount, agentStderr).toBeGreaterThanOrEqual(2); // the first SYN and at least one retry
@@ -164,7 +186,11 @@ flowLogs:
     expect(rejected.length).toBeGreaterThan(0);
     expect(sum(rejected, 'packets')).toBe(rejectCounter);
     expect(sum(rejected, 'bytes')).toBe(rejectCounter * 60); // IPv4 20 + TCP 20 + options 20 (Linux SYN)
-    expect(rejected.every((r) => r.direction === 'in' && r.srcaddr === CLI && r.dstaddr === SRV && r['eni-id'] === 'eni-srv')).toBe(true);
+    expect(
+      rejected.every(
+        (r) => r.direction === 'in' && r.srcaddr === CLI && r.dstaddr === SRV && r['eni-id'] === 'eni-srv',
+      ),
+    ).toBe(true);
     expect(of('fl-all', '23', 'ACCEPT')).toEqual([]);
   });
 

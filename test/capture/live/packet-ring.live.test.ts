@@ -12,13 +12,13 @@ import { NetnsLab } from '../../helpers/netns';
 const canRun = NetnsLab.available();
 const OPTIONS = { filter: '', bufferBytes: 1 << 20, snaplenBytes: 128, bufferTimeoutMs: 20, promiscuous: false };
 
-describe.skipIf(!canRun)('the capture addon\'s own ring', () => {
+describe.skipIf(!canRun)("the capture addon's own ring", () => {
   const lab = new NetnsLab('fpr');
   afterAll(() => lab.remove());
   const ns = () => lab.namespaces[0] ?? lab.namespace('a');
   const run = (script: string) => lab.exec(ns(), process.execPath, ['-e', script]);
 
-  it('opens Ethernet devices with the kernel\'s segmentation and MTU, loopback through libpcap, and names failures as libpcap does', () => {
+  it("opens Ethernet devices with the kernel's segmentation and MTU, loopback through libpcap, and names failures as libpcap does", () => {
     const a = ns();
     lab.exec(a, 'ip', ['link', 'add', 'fpr0', 'mtu', '9000', 'type', 'veth', 'peer', 'name', 'fpr1']);
     lab.exec(a, 'ip', ['link', 'set', 'fpr0', 'up']);
@@ -82,7 +82,13 @@ describe.skipIf(!canRun)('the capture addon\'s own ring', () => {
       execFileSync('sleep', ['0.1']);
       const gone = h.dispatch(chunk, 0, chunk.length);
       console.log(JSON.stringify({ recs, down, again, gone, error: h.lastError }));`;
-    const r = JSON.parse(run(script)) as { recs: Array<[string, number, number, number, number]>; down: number; again: number; gone: number; error: string };
+    const r = JSON.parse(run(script)) as {
+      recs: Array<[string, number, number, number, number]>;
+      down: number;
+      again: number;
+      gone: number;
+      error: string;
+    };
     // Five datagrams: word 1 "read, not GSO", 64 bytes kept (the filter's snaplen), the tag
     // (0x8100, VLAN 7) back after the MACs, the wire length 4 longer than the untagged frame.
     expect(r.recs).toEqual(Array.from({ length: 5 }, () => ['80000000', 64, 14 + 4 + 20 + 8 + 1000, 0x8100, 7]));

@@ -23,13 +23,42 @@ async function minorGcsDuring(work: () => void): Promise<number> {
 describe('policy packet path allocation', () => {
   it('six million decisions (new connections, cached ones, rotations) without a minor GC', async () => {
     const eni: EniConfig = {
-      id: 'eni-a', ips: ['10.0.0.5'], vpcId: 'vpc-1', vswitchId: 'vsw-1', vmId: 'i-1',
-      securityGroups: [{ id: 'sg-1', defaultIngress: 'drop', defaultEgress: 'accept', rules: [
-        { priority: 1, direction: 'ingress', protocol: 'tcp', portRange: '22/22', cidr: '0.0.0.0/0', policy: 'accept' },
-        { priority: 2, direction: 'ingress', protocol: 'udp', portRange: '1000/2000', cidr: '10.0.0.0/8', policy: 'drop' },
-      ] }],
+      id: 'eni-a',
+      ips: ['10.0.0.5'],
+      vpcId: 'vpc-1',
+      vswitchId: 'vsw-1',
+      vmId: 'i-1',
+      securityGroups: [
+        {
+          id: 'sg-1',
+          defaultIngress: 'drop',
+          defaultEgress: 'accept',
+          rules: [
+            {
+              priority: 1,
+              direction: 'ingress',
+              protocol: 'tcp',
+              portRange: '22/22',
+              cidr: '0.0.0.0/0',
+              policy: 'accept',
+            },
+            {
+              priority: 2,
+              direction: 'ingress',
+              protocol: 'udp',
+              portRange: '1000/2000',
+              cidr: '10.0.0.0/8',
+              policy: 'drop',
+            },
+          ],
+        },
+      ],
     };
-    const acl = { vswitchId: 'vsw-1', ingress: [{ protocol: 'all' as const, portRange: '-1/-1', cidr: '0.0.0.0/0', policy: 'accept' as const }], egress: [] };
+    const acl = {
+      vswitchId: 'vsw-1',
+      ingress: [{ protocol: 'all' as const, portRange: '-1/-1', cidr: '0.0.0.0/0', policy: 'accept' as const }],
+      egress: [],
+    };
     const evaluator = new PolicyEvaluator([eni], [acl], { connectionCapacity: 4096 });
     const view = fillView(new PacketView(), parseFlowSpec('tcp 10.9.9.9:1 > 10.0.0.5:22 in'), 1_700_000_000);
     let rejects = 0;

@@ -20,7 +20,14 @@ describe('policy configuration', () => {
         defaultIngress: 'drop',
         defaultEgress: 'accept',
         rules: [
-          { priority: 1, direction: 'ingress', protocol: 'tcp', portRange: '22/22', cidr: '10.9.0.0/16', policy: 'accept' },
+          {
+            priority: 1,
+            direction: 'ingress',
+            protocol: 'tcp',
+            portRange: '22/22',
+            cidr: '10.9.0.0/16',
+            policy: 'accept',
+          },
           { priority: 100, direction: 'egress', protocol: 'all', portRange: '-1/-1', cidr: '::/0', policy: 'drop' },
         ],
       },
@@ -36,12 +43,19 @@ describe('policy configuration', () => {
       'networkAcls:\n  - vswitchId: vsw-1\n    ingress:\n      - {protocol: udp, portRange: "53", cidr: 0.0.0.0/0, policy: accept}\n' +
       'nflog:\n  groups: [{group: 5, eni: eni-a}, {group: 6}]\n';
     const { config } = parseConfig(text, '/cfg/a.yaml');
-    expect(config.networkAcls).toEqual([{ vswitchId: 'vsw-1', ingress: [{ protocol: 'udp', portRange: '53', cidr: '0.0.0.0/0', policy: 'accept' }], egress: [] }]);
+    expect(config.networkAcls).toEqual([
+      {
+        vswitchId: 'vsw-1',
+        ingress: [{ protocol: 'udp', portRange: '53', cidr: '0.0.0.0/0', policy: 'accept' }],
+        egress: [],
+      },
+    ]);
     expect(config.nflog).toEqual({ groups: [{ group: 5, eni: 'eni-a' }, { group: 6 }] });
     expect(config.enis[0].nflogGroups).toEqual([3]);
   });
 
-  const rule = (fields: string) => withEniKeys(`    securityGroups:\n      - id: sg-1\n        rules:\n          - {${fields}}\n`);
+  const rule = (fields: string) =>
+    withEniKeys(`    securityGroups:\n      - id: sg-1\n        rules:\n          - {${fields}}\n`);
   it.each([
     {
       name: 'priority out of range',
@@ -80,7 +94,9 @@ describe('policy configuration', () => {
     },
     {
       name: 'bad cidr in an ACL entry',
-      text: BASE_CONFIG + 'networkAcls:\n  - vswitchId: vsw-1\n    egress:\n      - {protocol: all, cidr: 10.0.0.0/33, policy: drop}\n',
+      text:
+        BASE_CONFIG +
+        'networkAcls:\n  - vswitchId: vsw-1\n    egress:\n      - {protocol: all, cidr: 10.0.0.0/33, policy: drop}\n',
       path: 'networkAcls[0].egress[0].cidr',
       message: /33/,
       at: '10.0.0.0/33',
@@ -114,7 +130,9 @@ describe('policy configuration', () => {
     if (typeof c.message === 'string') expect(found?.message).toBe(c.message);
     else expect(found?.message).toMatch(c.message);
     const lines = c.text.split('\n');
-    const marker = c.at.includes('\n') ? lines.findIndex((l, i) => `${l}\n${lines[i + 1]}`.includes(c.at)) + 2 : lineOf(c.text, c.at);
+    const marker = c.at.includes('\n')
+      ? lines.findIndex((l, i) => `${l}\n${lines[i + 1]}`.includes(c.at)) + 2
+      : lineOf(c.text, c.at);
     expect(found?.line).toBe(marker);
   });
 });

@@ -22,21 +22,51 @@ ${POLICY_SCENARIO_ENI}flowLogs:
 
 /** Expected record per unidirectional flow, summed from the scenario itself. */
 function expected(filter: (action: string) => boolean) {
-  const flows = new Map<string, { srcaddr: string; srcport: string; dstaddr: string; dstport: string; direction: string; action: string; packets: number; bytes: number }>();
+  const flows = new Map<
+    string,
+    {
+      srcaddr: string;
+      srcport: string;
+      dstaddr: string;
+      dstport: string;
+      direction: string;
+      action: string;
+      packets: number;
+      bytes: number;
+    }
+  >();
   POLICY_SCENARIO.forEach((p, i) => {
     const key = `${p.src}:${p.sport}>${p.dst}:${p.dport}`;
     const direction = p.src === '10.0.0.5' ? 'out' : 'in';
     const action = p.dport === 23 ? 'REJECT' : 'ACCEPT';
-    const f = flows.get(key) ?? { srcaddr: p.src, srcport: String(p.sport), dstaddr: p.dst, dstport: String(p.dport), direction, action, packets: 0, bytes: 0 };
+    const f = flows.get(key) ?? {
+      srcaddr: p.src,
+      srcport: String(p.sport),
+      dstaddr: p.dst,
+      dstport: String(p.dport),
+      direction,
+      action,
+      packets: 0,
+      bytes: 0,
+    };
     f.packets += 1;
     f.bytes += l3[i];
     flows.set(key, f);
   });
-  return [...flows.values()].filter((f) => filter(f.action)).map((f) => ({ ...f, packets: String(f.packets), bytes: String(f.bytes) }));
+  return [...flows.values()]
+    .filter((f) => filter(f.action))
+    .map((f) => ({ ...f, packets: String(f.packets), bytes: String(f.bytes) }));
 }
 
 const pick = (r: Record<string, string>) => ({
-  srcaddr: r.srcaddr, srcport: r.srcport, dstaddr: r.dstaddr, dstport: r.dstport, direction: r.direction, action: r.action, packets: r.packets, bytes: r.bytes,
+  srcaddr: r.srcaddr,
+  srcport: r.srcport,
+  dstaddr: r.dstaddr,
+  dstport: r.dstport,
+  direction: r.direction,
+  action: r.action,
+  packets: r.packets,
+  bytes: r.bytes,
 });
 const order = (a: { srcport: string; dstport: string }, b: { srcport: string; dstport: string }) =>
   `${a.srcport}/${a.dstport}`.localeCompare(`${b.srcport}/${b.dstport}`);
@@ -47,7 +77,11 @@ describe('security groups in the replay pipeline', () => {
     ['reject', (a: string) => a === 'REJECT'],
     ['accept', (a: string) => a === 'ACCEPT'],
   ] as const)('trafficType %s writes the flows the rules give that action', async (trafficType, filter) => {
-    const { code, records, stderr } = await replayToRecords([pcap], writeConfig(dir, config(trafficType), `${trafficType}.yaml`), dir);
+    const { code, records, stderr } = await replayToRecords(
+      [pcap],
+      writeConfig(dir, config(trafficType), `${trafficType}.yaml`),
+      dir,
+    );
     expect(stderr).not.toMatch(/error/i);
     expect(code).toBe(0);
     expect(records.map(pick).sort(order)).toEqual(expected(filter).sort(order));
@@ -56,7 +90,16 @@ describe('security groups in the replay pipeline', () => {
   it('the REJECT flow is the retried SYNs to port 23: 4 packets of 40 bytes', () => {
     // 20 bytes of IPv4 header + 20 of TCP, no payload, 4 transmissions: independent of the code.
     expect(expected((a) => a === 'REJECT')).toEqual([
-      { srcaddr: '10.9.9.9', srcport: '51001', dstaddr: '10.0.0.5', dstport: '23', direction: 'in', action: 'REJECT', packets: '4', bytes: '160' },
+      {
+        srcaddr: '10.9.9.9',
+        srcport: '51001',
+        dstaddr: '10.0.0.5',
+        dstport: '23',
+        direction: 'in',
+        action: 'REJECT',
+        packets: '4',
+        bytes: '160',
+      },
     ]);
   });
 });

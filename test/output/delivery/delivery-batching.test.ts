@@ -6,7 +6,7 @@ import { captureLogger } from '../../helpers/capture-logger';
 import { deliveryOptions } from '../../helpers/delivery-options';
 import { MemorySegmentStore } from '../../helpers/memory-segment-store';
 import { numbers, sizedBatch, sizedRecord } from '../../helpers/records';
-import { ok, ScriptedSink } from '../../helpers/scripted-sink';
+import { ScriptedSink } from '../../helpers/scripted-sink';
 
 const MIB = 1024 * 1024;
 
@@ -29,18 +29,57 @@ describe('raw size', () => {
 });
 
 describe('splitBatch', () => {
-  const cases: Array<{ name: string; count: number; size: number; maxRecords: number; maxBytes: number; expected: number[] }> = [
+  const cases: Array<{
+    name: string;
+    count: number;
+    size: number;
+    maxRecords: number;
+    maxBytes: number;
+    expected: number[];
+  }> = [
     { name: 'record limit', count: 10, size: 100, maxRecords: 4, maxBytes: 1e9, expected: [4, 4, 2] },
-    { name: 'byte limit (budget 900 = 9 records)', count: 10, size: 100, maxRecords: 4096, maxBytes: 1000, expected: [9, 1] },
-    { name: 'record limit tighter than bytes', count: 10, size: 100, maxRecords: 3, maxBytes: 500, expected: [3, 3, 3, 1] },
-    { name: 'bytes tighter than records (budget 315)', count: 10, size: 100, maxRecords: 5, maxBytes: 350, expected: [3, 3, 3, 1] },
-    { name: 'Log Service 4096 cap', count: 10_000, size: 100, maxRecords: 4096, maxBytes: 3 * MIB, expected: [4096, 4096, 1808] },
+    {
+      name: 'byte limit (budget 900 = 9 records)',
+      count: 10,
+      size: 100,
+      maxRecords: 4096,
+      maxBytes: 1000,
+      expected: [9, 1],
+    },
+    {
+      name: 'record limit tighter than bytes',
+      count: 10,
+      size: 100,
+      maxRecords: 3,
+      maxBytes: 500,
+      expected: [3, 3, 3, 1],
+    },
+    {
+      name: 'bytes tighter than records (budget 315)',
+      count: 10,
+      size: 100,
+      maxRecords: 5,
+      maxBytes: 350,
+      expected: [3, 3, 3, 1],
+    },
+    {
+      name: 'Log Service 4096 cap',
+      count: 10_000,
+      size: 100,
+      maxRecords: 4096,
+      maxBytes: 3 * MIB,
+      expected: [4096, 4096, 1808],
+    },
     // floor(2831155 / 1000) = 2831 records of 1000 B per piece
     { name: '3 MiB cap', count: 5000, size: 1000, maxRecords: 4096, maxBytes: 3 * MIB, expected: [2831, 2169] },
     { name: 'empty batch', count: 0, size: 100, maxRecords: 10, maxBytes: 1000, expected: [] },
   ];
   it.each(cases)('$name', ({ count, size, maxRecords, maxBytes, expected }) => {
-    const pieces = splitBatch(sizedBatch(1, count, 1_700_000_000, size), { maxBatchRecords: maxRecords, maxBatchBytes: maxBytes }, slsLogMeasure);
+    const pieces = splitBatch(
+      sizedBatch(1, count, 1_700_000_000, size),
+      { maxBatchRecords: maxRecords, maxBatchBytes: maxBytes },
+      slsLogMeasure,
+    );
     expect(pieces.map((p) => p.batch.records.length)).toEqual(expected);
     expect(pieces.map((p) => p.rawBytes)).toEqual(expected.map((n) => n * size));
     expect(pieces.flatMap((p) => p.batch.records.map((r) => r.n))).toEqual(numbers(1, count));
@@ -132,17 +171,26 @@ describe('windows side by side (RequestPicker, write-ahead lanes)', () => {
     // Window 1000: 16 records in 4 requests of 4; every write waits for the test to answer it.
     const sink = new ScriptedSink(Array.from({ length: 8 }, () => 'manual' as const));
     const store = new MemorySegmentStore();
-    const delivery = new Delivery(sink, store, deliveryOptions({ maxBatchRecords: 4, concurrency: 2 }), { logger: captureLogger().logger });
+    const delivery = new Delivery(sink, store, deliveryOptions({ maxBatchRecords: 4, concurrency: 2 }), {
+      logger: captureLogger().logger,
+    });
     delivery.submit(sizedBatch(1, 16, 1000));
     await vi.advanceTimersByTimeAsync(0);
-    expect(sink.calls.map((c) => [c.windowStartSec, c.records[0].n])).toEqual([[1000, '1'], [1000, '5']]); // both slots busy
+    expect(sink.calls.map((c) => [c.windowStartSec, c.records[0].n])).toEqual([
+      [1000, '1'],
+      [1000, '5'],
+    ]); // both slots busy
     // Window 1060 arrives; its single piece is appended; a slot frees: it goes to 1060 (nothing in
     // flight), not to 1000's third request (one in flight).
     delivery.submit(sizedBatch(17, 2, 1060));
     await vi.advanceTimersByTimeAsync(0);
     sink.settle(0);
     await vi.advanceTimersByTimeAsync(0);
-    expect(sink.calls.map((c) => [c.windowStartSec, c.records[0].n])).toEqual([[1000, '1'], [1000, '5'], [1060, '17']]);
+    expect(sink.calls.map((c) => [c.windowStartSec, c.records[0].n])).toEqual([
+      [1000, '1'],
+      [1000, '5'],
+      [1060, '17'],
+    ]);
     sink.settle(1);
     sink.settle(2);
     await vi.advanceTimersByTimeAsync(0);
@@ -150,7 +198,12 @@ describe('windows side by side (RequestPicker, write-ahead lanes)', () => {
     sink.settle(4);
     await vi.advanceTimersByTimeAsync(0);
     // Within window 1000, order as appended: 1-4, 5-8, 9-12, 13-16.
-    expect(sink.calls.filter((c) => c.windowStartSec === 1000).map((c) => c.records[0].n)).toEqual(['1', '5', '9', '13']);
+    expect(sink.calls.filter((c) => c.windowStartSec === 1000).map((c) => c.records[0].n)).toEqual([
+      '1',
+      '5',
+      '9',
+      '13',
+    ]);
     expect(store.segments).toHaveLength(0);
   });
 
@@ -163,7 +216,9 @@ describe('windows side by side (RequestPicker, write-ahead lanes)', () => {
       seen.push(b.windowStartSec);
       return append(b, raw);
     };
-    const delivery = new Delivery(sink, store, deliveryOptions({ maxBatchRecords: 4, concurrency: 1 }), { logger: captureLogger().logger });
+    const delivery = new Delivery(sink, store, deliveryOptions({ maxBatchRecords: 4, concurrency: 1 }), {
+      logger: captureLogger().logger,
+    });
     delivery.submit(sizedBatch(1, 12, 1000));
     delivery.submit(sizedBatch(13, 2, 1060));
     delivery.submit(sizedBatch(15, 8, 1000)); // same window as the first: its lane, after it

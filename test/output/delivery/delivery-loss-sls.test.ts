@@ -22,7 +22,10 @@ import { tempDirForFile } from '../../helpers/temp-dir';
 import { startSlsServer } from '../../sls-server/server.js';
 
 const PROJECT = 'loss-project';
-const creds = new EnvCredentialsProvider({ ALIBABA_CLOUD_ACCESS_KEY_ID: 'test-access-key-id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'test-access-key-secret' });
+const creds = new EnvCredentialsProvider({
+  ALIBABA_CLOUD_ACCESS_KEY_ID: 'test-access-key-id',
+  ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'test-access-key-secret',
+});
 type Server = Awaited<ReturnType<typeof startSlsServer>>;
 let server: Server;
 
@@ -33,11 +36,20 @@ afterAll(async () => {
   await server.close();
 });
 
-const sink = (logstore: string) => new SlsSink({ sink: { type: 'sls', project: PROJECT, logstore, endpoint: server.url }, credentials: creds, hostname: 'loss-host', agentVersion: '9.9.9' });
+const sink = (logstore: string) =>
+  new SlsSink({
+    sink: { type: 'sls', project: PROJECT, logstore, endpoint: server.url },
+    credentials: creds,
+    hostname: 'loss-host',
+    agentVersion: '9.9.9',
+  });
 const options = deliveryOptions({ retryInitialMs: 20, retryMaxMs: 100, requestTimeoutMs: 2000 });
 /** Windows of a minute, the newest ending a few minutes ago (the service takes a week back). */
 const W0 = Math.floor(Date.now() / 60_000) * 60 - 20 * 60;
-const seg = (dir: string) => readdirSync(dir).filter((n) => n.endsWith('.seg')).sort();
+const seg = (dir: string) =>
+  readdirSync(dir)
+    .filter((n) => n.endsWith('.seg'))
+    .sort();
 
 interface Stored {
   c: Record<string, string>;
@@ -45,7 +57,7 @@ interface Stored {
 }
 function stored(logstore: string): Stored[] {
   return server.stored(PROJECT, logstore).map((l) => ({
-    c: Object.fromEntries(l.contents) as Record<string, string>,
+    c: Object.fromEntries(l.contents),
     pack: l.tags.find(([k]: [string, string]) => k === '__pack_id__')?.[1],
   }));
 }
@@ -63,7 +75,9 @@ function unique(logs: Stored[]): Array<Record<string, string>> {
 describe('segments damaged on disk between two runs', () => {
   it('become SKIPDATA for their ENIs and windows; the rest arrives exact', async () => {
     const dir = join(tempDirForFile('loss-corrupt'), 'fl-c');
-    const windows: RecordBatch[] = [0, 1, 2, 3, 4, 5].map((i) => flowBatch('fl-c', W0 + 60 * i, ['eni-a', 'eni-b'], 20, i + 1));
+    const windows: RecordBatch[] = [0, 1, 2, 3, 4, 5].map((i) =>
+      flowBatch('fl-c', W0 + 60 * i, ['eni-a', 'eni-b'], 20, i + 1),
+    );
     // Run 1: the endpoint is down; everything stays spooled.
     await server.down();
     const first = await Delivery.open(sink('corrupt'), dir, options, { logger: captureLogger().logger });
@@ -92,7 +106,10 @@ describe('segments damaged on disk between two runs', () => {
     await second.close();
 
     const records = unique(stored('corrupt'));
-    const ok = (w: number) => records.filter((r) => r['log-status'] === 'OK' && Number(r.start) >= W0 + 60 * w && Number(r.start) < W0 + 60 * (w + 1));
+    const ok = (w: number) =>
+      records.filter(
+        (r) => r['log-status'] === 'OK' && Number(r.start) >= W0 + 60 * w && Number(r.start) < W0 + 60 * (w + 1),
+      );
     const skip = records.filter((r) => r['log-status'] === 'SKIPDATA');
     // Windows 0, 4, 5: every flow exact.
     for (const w of [0, 4, 5]) {
@@ -154,7 +171,10 @@ describe('a stray file in the spool directory', () => {
     const status = (await readSpoolStatuses(root)).find((s) => s.flowLogId === 'fl-s');
     expect(status).toMatchObject({ segments: 4, records: 20, strayFiles: 0 });
     const out: string[] = [];
-    const code = await runSpoolDrain({ stateDir: root, sinkFactory: () => sink('stray'), options, logger }, { write: (t: string) => out.push(t) });
+    const code = await runSpoolDrain(
+      { stateDir: root, sinkFactory: () => sink('stray'), options, logger },
+      { write: (t: string) => out.push(t) },
+    );
     expect([code, out.join('')]).toEqual([0, expect.stringContaining('spool empty')]);
     logs = stored('stray');
     expect(unique(logs)).toHaveLength(60);

@@ -28,8 +28,18 @@ describe('delivery metrics adapters', () => {
     await vi.advanceTimersByTimeAsync(50);
     delivery.submit(sizedBatch(4, 1, 1060)); // waits behind the failing first batch
     await vi.advanceTimersByTimeAsync(0);
-    expect(spoolUsageOf('fl-1', delivery)).toEqual({ flowLog: 'fl-1', segments: 2, bytes: 400, memorySegments: 0, droppedRecords: 0 });
-    expect(sinkDeliveryStateOf(delivery, 60)).toEqual({ sink: 'sls:proj/store', windowSec: 60, oldestPendingUnixMs: t0 });
+    expect(spoolUsageOf('fl-1', delivery)).toEqual({
+      flowLog: 'fl-1',
+      segments: 2,
+      bytes: 400,
+      memorySegments: 0,
+      droppedRecords: 0,
+    });
+    expect(sinkDeliveryStateOf(delivery, 60)).toEqual({
+      sink: 'sls:proj/store',
+      windowSec: 60,
+      oldestPendingUnixMs: t0,
+    });
 
     // Retry after 100 ms (random 0) answers permanent; the probe 1000 ms later succeeds.
     await vi.advanceTimersByTimeAsync(50 + 1000);

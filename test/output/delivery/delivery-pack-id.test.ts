@@ -16,7 +16,10 @@ import { startSlsServer } from '../../sls-server/server.js';
 
 const PROJECT = 'pack-project';
 const LOGSTORE = 'flowlog';
-const creds = new EnvCredentialsProvider({ ALIBABA_CLOUD_ACCESS_KEY_ID: 'test-access-key-id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'test-access-key-secret' });
+const creds = new EnvCredentialsProvider({
+  ALIBABA_CLOUD_ACCESS_KEY_ID: 'test-access-key-id',
+  ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'test-access-key-secret',
+});
 type Server = Awaited<ReturnType<typeof startSlsServer>>;
 let server: Server;
 
@@ -33,19 +36,45 @@ function batch(n: number, port: number): RecordBatch {
   for (let i = 0; i < n; i++) {
     const r: FlowRecord = {};
     for (const f of RECORD_FIELDS) r[f] = '-';
-    Object.assign(r, { version: '1', 'eni-id': 'eni-pack', srcaddr: `10.1.0.${i + 1}`, srcport: String(port), packets: String(i + 1), start: String(nowSec), end: String(nowSec), 'log-status': 'OK' });
+    Object.assign(r, {
+      version: '1',
+      'eni-id': 'eni-pack',
+      srcaddr: `10.1.0.${i + 1}`,
+      srcport: String(port),
+      packets: String(i + 1),
+      start: String(nowSec),
+      end: String(nowSec),
+      'log-status': 'OK',
+    });
     records.push(r);
   }
-  return { flowLogId: 'fl-pack', windowStartSec: nowSec - (nowSec % 60), windowEndSec: nowSec - (nowSec % 60) + 60, records };
+  return {
+    flowLogId: 'fl-pack',
+    windowStartSec: nowSec - (nowSec % 60),
+    windowEndSec: nowSec - (nowSec % 60) + 60,
+    records,
+  };
 }
-const sink = () => new SlsSink({ sink: { type: 'sls', project: PROJECT, logstore: LOGSTORE, endpoint: server.url }, credentials: creds, hostname: 'pack-host', agentVersion: '9.9.9' });
+const sink = () =>
+  new SlsSink({
+    sink: { type: 'sls', project: PROJECT, logstore: LOGSTORE, endpoint: server.url },
+    credentials: creds,
+    hostname: 'pack-host',
+    agentVersion: '9.9.9',
+  });
 const packIdOf = (log: { tags: Array<[string, string]> }) => log.tags.find(([k]) => k === '__pack_id__')?.[1];
-const storedFor = (port: number) => server.stored(PROJECT, LOGSTORE).filter((l) => l.contents.some(([k, v]: [string, string]) => k === 'srcport' && v === String(port)));
+const storedFor = (port: number) =>
+  server
+    .stored(PROJECT, LOGSTORE)
+    .filter((l) => l.contents.some(([k, v]: [string, string]) => k === 'srcport' && v === String(port)));
 
 describe('__pack_id__', () => {
   it('tags both copies of a write stored but answered late with one id', async () => {
     const { logger } = captureLogger();
-    const d = await Delivery.open(sink(), tempDirForFile('pack-id-late'), deliveryOptions({ requestTimeoutMs: 300 }), { logger, packIds: new PackIdSource('00000000000000AA') });
+    const d = await Delivery.open(sink(), tempDirForFile('pack-id-late'), deliveryOptions({ requestTimeoutMs: 300 }), {
+      logger,
+      packIds: new PackIdSource('00000000000000AA'),
+    });
     server.faults.next(1, { kind: 'late', delayMs: 1000 }, { method: 'POST' });
     d.submit(batch(3, 5001));
     d.submit(batch(2, 5002));
@@ -63,13 +92,19 @@ describe('__pack_id__', () => {
   it('keeps the id in the spool segment across a restart', async () => {
     const dir = tempDirForFile('pack-id-restart');
     const { logger } = captureLogger();
-    const before = await Delivery.open(sink(), dir, deliveryOptions({ requestTimeoutMs: 300, retryInitialMs: 5000 }), { logger, packIds: new PackIdSource('00000000000000BB') });
+    const before = await Delivery.open(sink(), dir, deliveryOptions({ requestTimeoutMs: 300, retryInitialMs: 5000 }), {
+      logger,
+      packIds: new PackIdSource('00000000000000BB'),
+    });
     server.faults.next(1, { kind: 'late', delayMs: 1000 }, { method: 'POST' });
     before.submit(batch(4, 5003));
     await before.appended();
     await new Promise((r) => setTimeout(r, 1500)); // timed out, stored, waiting to retry
     expect((await before.close()).remainingRecords).toBe(4);
-    const after = await Delivery.open(sink(), dir, deliveryOptions(), { logger, packIds: new PackIdSource('00000000000000CC') });
+    const after = await Delivery.open(sink(), dir, deliveryOptions(), {
+      logger,
+      packIds: new PackIdSource('00000000000000CC'),
+    });
     expect((await after.flush(Date.now() + 10_000)).remainingRecords).toBe(0);
     await after.close();
     const copies = storedFor(5003);

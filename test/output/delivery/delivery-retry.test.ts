@@ -41,7 +41,12 @@ describe('Delivery failures', () => {
     const sink = new ScriptedSink(script);
     const store = new MemorySegmentStore(overrides.spoolMaxBytes);
     const logs = captureLogger();
-    const delivery = new Delivery(sink, store, { ...options, ...overrides }, { logger: logs.logger, random: () => random });
+    const delivery = new Delivery(
+      sink,
+      store,
+      { ...options, ...overrides },
+      { logger: logs.logger, random: () => random },
+    );
     return { sink, store, logs, delivery, t0: Date.now() };
   }
   const callTimes = (sink: ScriptedSink, t0: number) => sink.calls.map((c) => c.atMs - t0);
@@ -136,7 +141,11 @@ describe('Delivery failures', () => {
   });
 
   it('summarises a retry storm instead of logging every attempt', async () => {
-    const { logs, delivery } = open(Array.from({ length: 10_000 }, () => retryable('HTTP 502')), {}, 0.999);
+    const { logs, delivery } = open(
+      Array.from({ length: 10_000 }, () => retryable('HTTP 502')),
+      {},
+      0.999,
+    );
     delivery.submit(sizedBatch(1, 1));
     await vi.advanceTimersByTimeAsync(180_000);
     // Each wait is at most ~1000 ms, so at least 180 attempts; lines: the first, then one a minute.

@@ -32,7 +32,14 @@ afterAll(async () => {
 
 /** The sink as the delivery sees it, noting when each write of each window started and ended. */
 class TimedSink implements Sink {
-  readonly writes: Array<{ windowStartSec: number; records: number; firstPort: string; startMs: number; endMs: number; ok: boolean }> = [];
+  readonly writes: Array<{
+    windowStartSec: number;
+    records: number;
+    firstPort: string;
+    startMs: number;
+    endMs: number;
+    ok: boolean;
+  }> = [];
   constructor(private readonly inner: Sink) {}
   get name(): string {
     return this.inner.name;
@@ -43,7 +50,14 @@ class TimedSink implements Sink {
   async write(batch: RecordBatch): Promise<SinkResult> {
     const startMs = Date.now();
     const r = await this.inner.write(batch);
-    this.writes.push({ windowStartSec: batch.windowStartSec, records: batch.records.length, firstPort: batch.records[0].srcport, startMs, endMs: Date.now(), ok: r.kind === 'ok' });
+    this.writes.push({
+      windowStartSec: batch.windowStartSec,
+      records: batch.records.length,
+      firstPort: batch.records[0].srcport,
+      startMs,
+      endMs: Date.now(),
+      ok: r.kind === 'ok',
+    });
     return r;
   }
   close(): Promise<void> {
@@ -53,14 +67,29 @@ class TimedSink implements Sink {
 
 describe('a huge window and the next one', () => {
   it(`delivers the next window while the ${HUGE.toLocaleString('en')}-flow one is still going out`, async () => {
-    const creds = new EnvCredentialsProvider({ ALIBABA_CLOUD_ACCESS_KEY_ID: 'test-access-key-id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'test-access-key-secret' });
-    const sink = new TimedSink(new SlsSink({ sink: { type: 'sls', project: PROJECT, logstore: LOGSTORE, endpoint: server.url }, credentials: creds, hostname: 'wide-host', agentVersion: '9.9.9' }));
+    const creds = new EnvCredentialsProvider({
+      ALIBABA_CLOUD_ACCESS_KEY_ID: 'test-access-key-id',
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'test-access-key-secret',
+    });
+    const sink = new TimedSink(
+      new SlsSink({
+        sink: { type: 'sls', project: PROJECT, logstore: LOGSTORE, endpoint: server.url },
+        credentials: creds,
+        hostname: 'wide-host',
+        agentVersion: '9.9.9',
+      }),
+    );
     const w1 = Math.floor(Date.now() / 300_000) * 300 - 600;
     const huge = flowBatch('fl-wide', w1, ['eni-w'], HUGE, 1, 300);
     huge.records.forEach((r, i) => (r.srcport = String(i))); // distinct flows, numbered in window order
     const next = flowBatch('fl-wide', w1 + 300, ['eni-w'], 50, 1, 300);
     // The production defaults: 4 requests in flight, 1 s linger, 4096 records a request.
-    const d = await Delivery.open(sink, tempDirForFile('side-by-side'), deliveryOptions({ concurrency: 4, lingerMs: 1000, requestTimeoutMs: 30_000 }), { logger: captureLogger().logger });
+    const d = await Delivery.open(
+      sink,
+      tempDirForFile('side-by-side'),
+      deliveryOptions({ concurrency: 4, lingerMs: 1000, requestTimeoutMs: 30_000 }),
+      { logger: captureLogger().logger },
+    );
     const t0 = Date.now();
     d.submit(huge);
     await new Promise((r) => setTimeout(r, 1000));
@@ -85,7 +114,9 @@ describe('a huge window and the next one', () => {
     const nextDoneMs = Math.max(...nextWrites.map((w) => w.endMs));
     const waitedMs = nextDoneMs - nextAtMs;
     const hugeMs = hugeDoneMs - t0;
-    console.log(`side by side: the ${HUGE}-flow window took ${hugeMs} ms in ${hugeWrites.length} requests; the next window was stored ${waitedMs} ms after its hand-over`);
+    console.log(
+      `side by side: the ${HUGE}-flow window took ${hugeMs} ms in ${hugeWrites.length} requests; the next window was stored ${waitedMs} ms after its hand-over`,
+    );
     // The next window does not wait for the huge one: it is done well before it.
     expect(nextDoneMs).toBeLessThan(hugeDoneMs);
     expect(waitedMs).toBeLessThan(hugeMs / 2);

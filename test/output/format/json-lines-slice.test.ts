@@ -22,14 +22,30 @@ const enis: EniConfig[] = [
 const config = { accountId: '1234567890123456', region: 'cn-hangzhou' } as AgentConfig;
 const fl = flowLogConfig;
 
-const ADDRESSES = ['10.0.0.1', '0.0.0.0', '255.255.255.255', '172.16.9.200', '2001:db8::2', '::ffff:10.1.2.3', '::1', 'fe80::1:0:0:1', '1:2:3:4:5:6:7:8'];
+const ADDRESSES = [
+  '10.0.0.1',
+  '0.0.0.0',
+  '255.255.255.255',
+  '172.16.9.200',
+  '2001:db8::2',
+  '::ffff:10.1.2.3',
+  '::1',
+  'fe80::1:0:0:1',
+  '1:2:3:4:5:6:7:8',
+];
 
 /** A window of `flows` random flows over the three ENIs (IPv4 and IPv6, both directions, some REJECT, some huge). */
 function randomWindow(seed: number, flows: number): ClosedWindow {
   const rnd = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
   let w: ClosedWindow | undefined;
-  const agg = new FlowAggregator({ intervalSec: 60, tableCapacity: flows * 2, eniCount: 3, maxGapWindows: 1, onWindowClosed: (x) => (w = x) });
+  const agg = new FlowAggregator({
+    intervalSec: 60,
+    tableCapacity: flows * 2,
+    eniCount: 3,
+    maxGapWindows: 1,
+    onWindowClosed: (x) => (w = x),
+  });
   const v = new PacketView();
   for (let i = 0; i < flows; i++) {
     const v6 = rnd() < 0.3;
@@ -59,7 +75,9 @@ function randomWindow(seed: number, flows: number): ClosedWindow {
 function bothPaths(flowLogs: FlowLogConfig[], w: ClosedWindow, sliceFlows = 64) {
   const viaObjects = new RecordBuilder(config, enis, flowLogs);
   const objectLines: string[] = [];
-  viaObjects.buildSlices(w, sliceFlows, (b: RecordBatch) => objectLines.push(`${b.flowLogId}:${b.records.map(formatRecordLine).join('')}`));
+  viaObjects.buildSlices(w, sliceFlows, (b: RecordBatch) =>
+    objectLines.push(`${b.flowLogId}:${b.records.map(formatRecordLine).join('')}`),
+  );
   const viaSlices = new RecordBuilder(config, enis, flowLogs);
   const encoder = new SliceJsonLinesEncoder();
   const sliceLines: string[] = [];
@@ -79,13 +97,21 @@ function bothPaths(flowLogs: FlowLogConfig[], w: ClosedWindow, sliceFlows = 64) 
 describe('SliceJsonLinesEncoder', () => {
   it.each([1, 2, 3])('writes the same bytes, order and counters as the record objects (seed %i)', (seed) => {
     const w = randomWindow(seed, 500);
-    const r = bothPaths([fl('all', {}), fl('acc', { trafficType: 'accept' }), fl('rej', { trafficType: 'reject', resourceType: 'eni', resourceId: 'eni-c' })], w);
+    const r = bothPaths(
+      [
+        fl('all', {}),
+        fl('acc', { trafficType: 'accept' }),
+        fl('rej', { trafficType: 'reject', resourceType: 'eni', resourceId: 'eni-c' }),
+      ],
+      w,
+    );
     expect(r.slices).toBeGreaterThan(10);
     expect(r.sliceLines.join('')).toBe(r.objectLines.join(''));
     expect(r.sliceCounters).toEqual(r.objectCounters);
     // The window holds what the test set out to cover.
     const text = r.sliceLines.join('');
-    for (const s of ['"action":"REJECT"', '"srcaddr":"::ffff:10.1.2.3"', '"direction":"in"', '"log-status":"SKIPDATA"']) expect(text).toContain(s);
+    for (const s of ['"action":"REJECT"', '"srcaddr":"::ffff:10.1.2.3"', '"direction":"in"', '"log-status":"SKIPDATA"'])
+      expect(text).toContain(s);
     expect(text).toMatch(/"bytes":"\d{11,}"/);
   });
 
@@ -102,7 +128,12 @@ describe('SliceJsonLinesEncoder', () => {
     const b = new RecordBuilder(config, odd, [fl('all', {})]);
     let slices = 0;
     const lines: string[] = [];
-    b.buildSlices(w, 64, (batch) => lines.push(...batch.records.map(formatRecordLine)), () => slices++);
+    b.buildSlices(
+      w,
+      64,
+      (batch) => lines.push(...batch.records.map(formatRecordLine)),
+      () => slices++,
+    );
     expect(slices).toBe(0);
     expect(lines.some((l) => l.includes('"vm-id":"i-\\"quoted\\""'))).toBe(true);
   });

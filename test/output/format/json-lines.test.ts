@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { PLAIN_TEXT, RECORD_FIELDS, type FlowRecord, type RecordBatch } from '../../../src/flow/record';
-import { JsonLinesEncoder, formatBatchLines, formatRecordLine, jsonLineMeasure } from '../../../src/output/format/json-lines';
+import {
+  JsonLinesEncoder,
+  formatBatchLines,
+  formatRecordLine,
+  jsonLineMeasure,
+} from '../../../src/output/format/json-lines';
 
 /** A full 18-field record with builder-like values, `over` applied on top. */
 function record(over: Record<string, unknown> = {}, plainMark = false): FlowRecord {
@@ -47,7 +52,8 @@ function batchOf(records: FlowRecord[]): RecordBatch {
 function expectedLine(r: FlowRecord): string {
   const ordered: Array<[string, string]> = [];
   for (const f of RECORD_FIELDS) if (r[f] !== undefined) ordered.push([f, String(r[f])]);
-  for (const k of Object.keys(r)) if (!(RECORD_FIELDS as readonly string[]).includes(k)) ordered.push([k, String(r[k])]);
+  for (const k of Object.keys(r))
+    if (!(RECORD_FIELDS as readonly string[]).includes(k)) ordered.push([k, String(r[k])]);
   return `${JSON.stringify(Object.fromEntries(ordered))}\n`;
 }
 
@@ -65,7 +71,10 @@ describe('JsonLinesEncoder', () => {
   const cases: Array<[string, FlowRecord[]]> = [
     ['plain, unmarked', [record(), record({ srcaddr: '2001:db8::1', dstaddr: '::ffff:10.0.0.1' })]],
     ['plain, PLAIN_TEXT-marked', [record({}, true), record({ direction: 'in', action: 'REJECT' }, true)]],
-    ['value lengths 0..9 (word and byte tails)', [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => record({ srcport: 'x'.repeat(n), packets: '7'.repeat(n) }, true))],
+    [
+      'value lengths 0..9 (word and byte tails)',
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => record({ srcport: 'x'.repeat(n), packets: '7'.repeat(n) }, true)),
+    ],
     ['quote in a per-flow value', [record({ srcaddr: 'a"b' })]],
     ['backslash in a per-flow value', [record({ 'log-status': 'O\\K' })]],
     ['control characters in per-flow values', [record({ dstaddr: 'x\ny', action: '\u0001', end: '\t' })]],
@@ -79,7 +88,10 @@ describe('JsonLinesEncoder', () => {
     ['missing ENI field', [without(record({}, true), 'eni-id'), without(record(), 'version')]],
     ['numbers instead of strings', [record({ srcport: 443, 'vm-id': 7 })]],
     ['standard fields in another key order', [scrambled]],
-    ['fast, general, fast (scratch bytes overwritten)', [record({}, true), record({ action: 'é' }, true), record({ packets: '3' }, true)]],
+    [
+      'fast, general, fast (scratch bytes overwritten)',
+      [record({}, true), record({ action: 'é' }, true), record({ packets: '3' }, true)],
+    ],
     ['empty batch', []],
   ];
   it.each(cases)('%s: the expected bytes', (_name, records) => expectSameBytes(records));
@@ -92,7 +104,12 @@ describe('JsonLinesEncoder', () => {
   });
 
   it('interleaved ENIs: each line carries its own ENI ids', () => {
-    const enis = [0, 1, 2].map((i) => ({ 'vswitch-id': `vsw-${i}`, 'vm-id': `i-${i}`, 'vpc-id': `vpc-${i}`, 'eni-id': `eni-${i}` }));
+    const enis = [0, 1, 2].map((i) => ({
+      'vswitch-id': `vsw-${i}`,
+      'vm-id': `i-${i}`,
+      'vpc-id': `vpc-${i}`,
+      'eni-id': `eni-${i}`,
+    }));
     const records: FlowRecord[] = [];
     for (let i = 0; i < 30; i++) records.push(record({ ...enis[(i * 7) % 3], srcport: String(i) }, true));
     // Same eni-id with each other per-ENI value changed in turn; equal ids in new string objects.
@@ -112,7 +129,16 @@ describe('JsonLinesEncoder', () => {
     const records: FlowRecord[] = [];
     for (let i = 0; i < 6000; i++) {
       const n = i * 2654435761;
-      records.push(record({ srcaddr: `10.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`, srcport: String(i), bytes: String(n >>> 0) }, i % 3 !== 0));
+      records.push(
+        record(
+          {
+            srcaddr: `10.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`,
+            srcport: String(i),
+            bytes: String(n >>> 0),
+          },
+          i % 3 !== 0,
+        ),
+      );
     }
     const encoder = new JsonLinesEncoder();
     const bytes = encoder.encode(batchOf(records));

@@ -44,10 +44,20 @@ afterEach(() => {
 
 /** Writes one record through a sink using `credentials`; the local server checks the signature. */
 async function writeWith(credentials: SlsCredentialsProvider) {
-  const sink = new SlsSink({ sink: { type: 'sls', project: 'test-project', logstore: 'flowlog', endpoint: sls.url }, credentials, hostname: 'h', agentVersion: '1' });
+  const sink = new SlsSink({
+    sink: { type: 'sls', project: 'test-project', logstore: 'flowlog', endpoint: sls.url },
+    credentials,
+    hostname: 'h',
+    agentVersion: '1',
+  });
   try {
     const t = Math.floor(Date.now() / 1000) - 60;
-    return await sink.write({ flowLogId: 'fl', windowStartSec: t, windowEndSec: t + 60, records: [{ version: '1', start: String(t) }] });
+    return await sink.write({
+      flowLogId: 'fl',
+      windowStartSec: t,
+      windowEndSec: t + 60,
+      records: [{ version: '1', start: String(t) }],
+    });
   } finally {
     await sink.close();
   }
@@ -67,13 +77,17 @@ describe('environment credentials', () => {
 
   it('sends ALIBABA_CLOUD_SECURITY_TOKEN for temporary keys, which fail without it', async () => {
     const env = { ALIBABA_CLOUD_ACCESS_KEY_ID: STS_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET: STS_SECRET };
-    expect(await writeWith(new EnvCredentialsProvider({ ...env, ALIBABA_CLOUD_SECURITY_TOKEN: STS_TOKEN }))).toEqual({ kind: 'ok' });
+    expect(await writeWith(new EnvCredentialsProvider({ ...env, ALIBABA_CLOUD_SECURITY_TOKEN: STS_TOKEN }))).toEqual({
+      kind: 'ok',
+    });
     expect(sls.requests.at(-1)!.headers['x-acs-security-token']).toBe(STS_TOKEN);
     expect((await writeWith(new EnvCredentialsProvider(env))).kind).toBe('permanent');
   });
 
   it('names the variables when they are missing', () => {
-    expect(() => new EnvCredentialsProvider({ ALIBABA_CLOUD_ACCESS_KEY_ID: ID })).toThrow(/ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET/);
+    expect(() => new EnvCredentialsProvider({ ALIBABA_CLOUD_ACCESS_KEY_ID: ID })).toThrow(
+      /ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET/,
+    );
   });
 
   it('never shows the secret in JSON or inspect output', () => {
@@ -97,7 +111,9 @@ describe('credentials file', () => {
       throw new Error('accepted');
     })();
     expect(e).toBeInstanceOf(SlsCredentialsError);
-    expect(e.message).toBe(`refuse credentials file ${path}: its mode 0${mode.toString(8)} lets group or others access it; run chmod 600 ${path}`);
+    expect(e.message).toBe(
+      `refuse credentials file ${path}: its mode 0${mode.toString(8)} lets group or others access it; run chmod 600 ${path}`,
+    );
   });
 
   it('signs with a 0600 file and re-reads it when it changes', async () => {
@@ -148,11 +164,17 @@ describe('RAM role credentials from the metadata service', () => {
   });
 
   it('uses the hardened token flow and signs with the STS token', async () => {
-    const md = await startEcsMetadataServer({ requireToken: true, roles: { flowlog: role(STS_SECRET, STS_TOKEN, Date.now() + 3600_000) } });
+    const md = await startEcsMetadataServer({
+      requireToken: true,
+      roles: { flowlog: role(STS_SECRET, STS_TOKEN, Date.now() + 3600_000) },
+    });
     try {
       const p = new RamRoleCredentialsProvider({ role: 'flowlog', metadataUrl: md.url });
       expect(await writeWith(p)).toEqual({ kind: 'ok' });
-      expect(md.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['PUT /latest/api/token', 'GET /latest/meta-data/ram/security-credentials/flowlog']);
+      expect(md.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+        'PUT /latest/api/token',
+        'GET /latest/meta-data/ram/security-credentials/flowlog',
+      ]);
       expect(md.requests[0].headers['x-aliyun-ecs-metadata-token-ttl-seconds']).toBe('21600');
       expect(md.requests[1].headers['x-aliyun-ecs-metadata-token']).toBeTruthy();
       expect(sls.requests.at(-1)!.headers['x-acs-security-token']).toBe(STS_TOKEN);
@@ -166,7 +188,10 @@ describe('RAM role credentials from the metadata service', () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const t0 = Date.parse('2030-01-01T00:00:00Z');
     vi.setSystemTime(t0);
-    const md = await startEcsMetadataServer({ requireToken: true, roles: { flowlog: role('s1', 't1', t0 + 60 * 60_000) } });
+    const md = await startEcsMetadataServer({
+      requireToken: true,
+      roles: { flowlog: role('s1', 't1', t0 + 60 * 60_000) },
+    });
     const gets = () => md.requests.filter((r) => r.method === 'GET').length;
     const p = new RamRoleCredentialsProvider({ role: 'flowlog', metadataUrl: md.url });
     try {
@@ -189,13 +214,19 @@ describe('RAM role credentials from the metadata service', () => {
   });
 
   it('falls back to normal mode when the service has no token API, unless that is not allowed', async () => {
-    const md = await startEcsMetadataServer({ tokenApi: false, roles: { flowlog: role(STS_SECRET, STS_TOKEN, Date.now() + 3600_000) } });
+    const md = await startEcsMetadataServer({
+      tokenApi: false,
+      roles: { flowlog: role(STS_SECRET, STS_TOKEN, Date.now() + 3600_000) },
+    });
     try {
       const normal = new RamRoleCredentialsProvider({ role: 'flowlog', metadataUrl: md.url });
       expect((await normal.getCredentials()).securityToken).toBe(STS_TOKEN);
       expect(md.requests.at(-1)!.headers['x-aliyun-ecs-metadata-token']).toBeUndefined();
       const strict = new RamRoleCredentialsProvider({ role: 'flowlog', metadataUrl: md.url, allowNormalMode: false });
-      await expect(strict.getCredentials()).rejects.toMatchObject({ retryable: true, message: expect.stringMatching(/normal mode not allowed/) });
+      await expect(strict.getCredentials()).rejects.toMatchObject({
+        retryable: true,
+        message: expect.stringMatching(/normal mode not allowed/),
+      });
     } finally {
       await md.close();
     }

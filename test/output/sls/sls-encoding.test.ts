@@ -2,7 +2,12 @@ import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord, RecordBatch } from '../../../src/flow/record';
-import { acceptedLogTimeRange, encodedLogBytes, LogGroupEncoder, recordLogTimeSec } from '../../../src/output/sls/sls-log-group';
+import {
+  acceptedLogTimeRange,
+  encodedLogBytes,
+  LogGroupEncoder,
+  recordLogTimeSec,
+} from '../../../src/output/sls/sls-log-group';
 import { lz4CompressBlock } from '../../../src/output/sls/sls-lz4';
 import { readLogGroup } from '../../sls-server/log-group-reader.js';
 import { lz4DecompressBlock } from '../../sls-server/lz4-block-decoder.js';
@@ -19,9 +24,21 @@ interface PbLogGroup {
   LogTags: Array<{ Key: string; Value: string }>;
 }
 const decode = (body: Buffer) => LogGroup.toObject(LogGroup.decode(body), { defaults: true }) as PbLogGroup;
-const meta = { topic: 'flow_log', source: 'host-1', tags: [['hostname', 'host-1'], ['agent_version', '0.1.0']] as const };
+const meta = {
+  topic: 'flow_log',
+  source: 'host-1',
+  tags: [
+    ['hostname', 'host-1'],
+    ['agent_version', '0.1.0'],
+  ] as const,
+};
 const NOW = 1_800_000_000;
-const batchOf = (records: FlowRecord[], windowStartSec = NOW - 300): RecordBatch => ({ flowLogId: 'fl', windowStartSec, windowEndSec: windowStartSec + 60, records });
+const batchOf = (records: FlowRecord[], windowStartSec = NOW - 300): RecordBatch => ({
+  flowLogId: 'fl',
+  windowStartSec,
+  windowEndSec: windowStartSec + 60,
+  records,
+});
 
 describe('LogGroupEncoder', () => {
   // Lengths around the varint boundaries of the value (127/128, 16383/16384) and of the log
@@ -49,7 +66,9 @@ describe('LogGroupEncoder', () => {
     expect(g.Logs.map((l) => l.Time)).toEqual([NOW - 250, NOW - 300, NOW - 300]);
     expect([g.Topic, g.Source, g.LogTags.map((t) => [t.Key, t.Value])]).toEqual(['flow_log', 'host-1', meta.tags]);
     // The test server's hand-written reader agrees with protobufjs.
-    expect(readLogGroup(out.body).logs.map((l: { contents: unknown }) => l.contents)).toEqual(records.map((r) => Object.entries(r)));
+    expect(readLogGroup(out.body).logs.map((l: { contents: unknown }) => l.contents)).toEqual(
+      records.map((r) => Object.entries(r)),
+    );
   });
 
   it('encodes the same bytes again after growing its buffer (no stale state between batches)', () => {
@@ -61,7 +80,9 @@ describe('LogGroupEncoder', () => {
   });
 
   it('omits an empty topic and source', () => {
-    const g = decode(new LogGroupEncoder().encode(batchOf([{ a: '1' }]), { topic: '', source: '', tags: [] }, NOW).body);
+    const g = decode(
+      new LogGroupEncoder().encode(batchOf([{ a: '1' }]), { topic: '', source: '', tags: [] }, NOW).body,
+    );
     expect([g.Topic, g.Source, g.LogTags]).toEqual(['', '', []]);
   });
 
@@ -78,12 +99,16 @@ describe('LogGroupEncoder', () => {
 describe('encodedLogBytes', () => {
   it.each([
     ['a short record', { a: '1' }],
-    ['a flow record', { version: '1', srcaddr: '2001:db8::1', srcport: '443', start: String(NOW - 10), 'log-status': 'OK' }],
+    [
+      'a flow record',
+      { version: '1', srcaddr: '2001:db8::1', srcport: '443', start: String(NOW - 10), 'log-status': 'OK' },
+    ],
     ['a 200-byte value', { k: 'v'.repeat(200) }],
     ['a 20000-byte UTF-8 value', { k: '中'.repeat(6667) }],
   ])('is the encoded size of %s', (_name, record) => {
     const empty = new LogGroupEncoder().encode(batchOf([]), { topic: '', source: '', tags: [] }, NOW).body.length;
-    const one = new LogGroupEncoder().encode(batchOf([record]), { topic: '', source: '', tags: [] }, NOW).body.length - empty;
+    const one =
+      new LogGroupEncoder().encode(batchOf([record]), { topic: '', source: '', tags: [] }, NOW).body.length - empty;
     // Any time after 1978 (>= 2^28) takes the 5 varint bytes counted.
     expect(encodedLogBytes(record)).toBe(one);
   });
@@ -111,7 +136,12 @@ describe('recordLogTimeSec', () => {
 });
 
 describe('lz4CompressBlock', () => {
-  const mixed = Buffer.concat([Buffer.alloc(20, 1), randomBytes(300), Buffer.alloc(70_000, 3), Buffer.from('tail of the block')]);
+  const mixed = Buffer.concat([
+    Buffer.alloc(20, 1),
+    randomBytes(300),
+    Buffer.alloc(70_000, 3),
+    Buffer.from('tail of the block'),
+  ]);
   it.each([
     ['empty', Buffer.alloc(0)],
     ['1 byte', Buffer.from('a')],
@@ -119,7 +149,14 @@ describe('lz4CompressBlock', () => {
     ['13 bytes', Buffer.from('abcabcabcabca')],
     ['random 70 kB (incompressible, offsets beyond 64 kB)', randomBytes(70_000)],
     ['runs and random', mixed],
-    ['a flow-log body', new LogGroupEncoder().encode(batchOf(Array.from({ length: 500 }, (_, i) => ({ srcaddr: `10.0.0.${i % 256}`, bytes: String(i * 7) }))), meta, NOW).body],
+    [
+      'a flow-log body',
+      new LogGroupEncoder().encode(
+        batchOf(Array.from({ length: 500 }, (_, i) => ({ srcaddr: `10.0.0.${i % 256}`, bytes: String(i * 7) }))),
+        meta,
+        NOW,
+      ).body,
+    ],
   ])('round-trips through the test server decoder: %s', (_name, src) => {
     const packed = lz4CompressBlock(src);
     expect(lz4DecompressBlock(packed, src.length).equals(src)).toBe(true);

@@ -2,7 +2,12 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { PLAIN_TEXT, RECORD_FIELDS, type FlowRecord, type RecordBatch } from '../../../src/flow/record';
 import { FLOW_LOG_MAX_BYTES, flowLogBytes, writeFlowLog } from '../../../src/output/sls/sls-flow-log';
-import { acceptedLogTimeRange, encodedLogBytes, LogGroupEncoder, type LogGroupMeta } from '../../../src/output/sls/sls-log-group';
+import {
+  acceptedLogTimeRange,
+  encodedLogBytes,
+  LogGroupEncoder,
+  type LogGroupMeta,
+} from '../../../src/output/sls/sls-log-group';
 
 // The flow-record fast path of the encoder (src/output/sls/sls-flow-log.ts) must write exactly the
 // bytes of a plain protobuf encoding, whichever path a record takes. Expected bodies come from
@@ -45,7 +50,12 @@ function refLogGroup(records: FlowRecord[], times: number[]): Buffer {
     ...meta.tags.map(([k, v]) => pair(0x32, k, v)),
   ]);
 }
-const batchOf = (records: FlowRecord[]): RecordBatch => ({ flowLogId: 'fl', windowStartSec: WINDOW, windowEndSec: WINDOW + 60, records });
+const batchOf = (records: FlowRecord[]): RecordBatch => ({
+  flowLogId: 'fl',
+  windowStartSec: WINDOW,
+  windowEndSec: WINDOW + 60,
+  records,
+});
 
 /** A flow record as the record builder makes it: the 18 fields in order, ids shared per ENI. */
 function flowRecord(eni: number, i: number, over: Partial<Record<string, string>> = {}): FlowRecord {
@@ -78,8 +88,12 @@ function expectEncodesLikeReference(records: FlowRecord[], times = records.map(t
   const body = new LogGroupEncoder().encode(batchOf(records), meta, NOW).body;
   const expected = refLogGroup(records, times);
   expect(body.toString('hex')).toBe(expected.toString('hex'));
-  const decoded = LogGroupType.toObject(LogGroupType.decode(body)) as { Logs: Array<{ Contents: Array<{ Key: string; Value: string }> }> };
-  expect(decoded.Logs.map((l) => l.Contents.map((c) => [c.Key, c.Value]))).toEqual(records.map((r) => Object.keys(r).map((k) => [k, utf8RoundTrip(String(r[k]))])));
+  const decoded = LogGroupType.toObject(LogGroupType.decode(body)) as {
+    Logs: Array<{ Contents: Array<{ Key: string; Value: string }> }>;
+  };
+  expect(decoded.Logs.map((l) => l.Contents.map((c) => [c.Key, c.Value]))).toEqual(
+    records.map((r) => Object.keys(r).map((k) => [k, utf8RoundTrip(String(r[k]))])),
+  );
 }
 /** What a UTF-8 reader gets back (a lone surrogate becomes U+FFFD). */
 function utf8RoundTrip(s: string): string {
@@ -89,50 +103,84 @@ function utf8RoundTrip(s: string): string {
 // One case per way a record can leave the fast path, next to records that stay on it.
 const cases: Array<[string, () => FlowRecord[]]> = [
   ['standard flow records of interleaved ENIs', () => [0, 1, 2, 1, 0, 3].map((e, i) => flowRecord(e, i))],
-  ['records marked PLAIN_TEXT (the mark is not a field)', () => [0, 1].map((i) => Object.assign(flowRecord(0, i), { [PLAIN_TEXT]: true }))],
-  ['extra fields tcp-flags and region, in either order', () => [
-    { ...flowRecord(0, 1), 'tcp-flags': '18', region: 'cn-hangzhou' },
-    { ...flowRecord(0, 2), region: 'cn-hangzhou', 'tcp-flags': '2' },
-    { ...flowRecord(1, 3), 'tcp-flags': '0' },
-  ]],
+  [
+    'records marked PLAIN_TEXT (the mark is not a field)',
+    () => [0, 1].map((i) => Object.assign(flowRecord(0, i), { [PLAIN_TEXT]: true })),
+  ],
+  [
+    'extra fields tcp-flags and region, in either order',
+    () => [
+      { ...flowRecord(0, 1), 'tcp-flags': '18', region: 'cn-hangzhou' },
+      { ...flowRecord(0, 2), region: 'cn-hangzhou', 'tcp-flags': '2' },
+      { ...flowRecord(1, 3), 'tcp-flags': '0' },
+    ],
+  ],
   ['an unknown extra field', () => [{ ...flowRecord(0, 1), note: 'x' }, flowRecord(0, 2)]],
-  ['standard keys in another order', () => {
-    const r = flowRecord(0, 1);
-    const swapped: FlowRecord = {};
-    for (const k of [...RECORD_FIELDS.slice(0, 6), 'srcport', 'srcaddr', ...RECORD_FIELDS.slice(8)]) swapped[k] = r[k];
-    return [swapped, flowRecord(0, 2)];
-  }],
-  ['a missing standard field', () => {
-    const r = flowRecord(0, 1);
-    delete r['action'];
-    return [r, flowRecord(0, 2)];
-  }],
+  [
+    'standard keys in another order',
+    () => {
+      const r = flowRecord(0, 1);
+      const swapped: FlowRecord = {};
+      for (const k of [...RECORD_FIELDS.slice(0, 6), 'srcport', 'srcaddr', ...RECORD_FIELDS.slice(8)])
+        swapped[k] = r[k];
+      return [swapped, flowRecord(0, 2)];
+    },
+  ],
+  [
+    'a missing standard field',
+    () => {
+      const r = flowRecord(0, 1);
+      delete r['action'];
+      return [r, flowRecord(0, 2)];
+    },
+  ],
   ['a non-string value', () => [{ ...flowRecord(0, 1), srcport: 443 as unknown as string }]],
-  ['non-ASCII in an ENI id (prefix field)', () => [flowRecord(0, 1, { 'vpc-id': 'vpc-é' }), flowRecord(0, 2, { 'vpc-id': 'vpc-é' }), flowRecord(0, 3)]],
-  ['non-ASCII in a later field: Latin-1, CJK, astral, lone surrogate', () => [
-    flowRecord(0, 1, { srcaddr: '10.0.0.1\u00ff' }),
-    flowRecord(0, 2, { 'log-status': '中' }),
-    flowRecord(0, 3, { action: '🙂' }),
-    flowRecord(0, 4, { dstaddr: '\ud800' }),
-    { ...flowRecord(0, 5), region: 'é' },
-  ]],
+  [
+    'non-ASCII in an ENI id (prefix field)',
+    () => [flowRecord(0, 1, { 'vpc-id': 'vpc-é' }), flowRecord(0, 2, { 'vpc-id': 'vpc-é' }), flowRecord(0, 3)],
+  ],
+  [
+    'non-ASCII in a later field: Latin-1, CJK, astral, lone surrogate',
+    () => [
+      flowRecord(0, 1, { srcaddr: '10.0.0.1\u00ff' }),
+      flowRecord(0, 2, { 'log-status': '中' }),
+      flowRecord(0, 3, { action: '🙂' }),
+      flowRecord(0, 4, { dstaddr: '\ud800' }),
+      { ...flowRecord(0, 5), region: 'é' },
+    ],
+  ],
   // srcaddr: key 7 bytes, pair length = 11 + value length; 116 is the last one-byte length.
-  ['values around the one-byte pair length (127/128 bytes)', () => [
-    flowRecord(0, 1, { srcaddr: 'a'.repeat(116) }),
-    flowRecord(0, 2, { srcaddr: 'b'.repeat(117) }),
-    flowRecord(0, 3, { 'vswitch-id': 'c'.repeat(113) }), // key 10 bytes: pair 127
-    flowRecord(0, 4, { 'vswitch-id': 'd'.repeat(114) }),
-    flowRecord(0, 5, { action: 'e'.repeat(5000) }),
-  ]],
-  ['one eni-id with other ids (cached ENI bytes must not be reused)', () => [
-    flowRecord(0, 1),
-    flowRecord(0, 2, { 'vpc-id': 'vpc-other' }),
-    flowRecord(0, 3, { version: '2' }),
-    flowRecord(0, 4, { 'account-id': '1' }),
-    flowRecord(0, 5),
-  ]],
-  ['equal ids as different string objects', () => [flowRecord(0, 1), flowRecord(0, 2, { 'eni-id': ['eni-0', 'bp1g8ekexrf0xt9u7qy'].join('') })]],
-  ['more ENIs than the cache keeps', () => [...Array.from({ length: 300 }, (_, e) => flowRecord(e, e)), ...Array.from({ length: 300 }, (_, e) => flowRecord(e, e + 1))]],
+  [
+    'values around the one-byte pair length (127/128 bytes)',
+    () => [
+      flowRecord(0, 1, { srcaddr: 'a'.repeat(116) }),
+      flowRecord(0, 2, { srcaddr: 'b'.repeat(117) }),
+      flowRecord(0, 3, { 'vswitch-id': 'c'.repeat(113) }), // key 10 bytes: pair 127
+      flowRecord(0, 4, { 'vswitch-id': 'd'.repeat(114) }),
+      flowRecord(0, 5, { action: 'e'.repeat(5000) }),
+    ],
+  ],
+  [
+    'one eni-id with other ids (cached ENI bytes must not be reused)',
+    () => [
+      flowRecord(0, 1),
+      flowRecord(0, 2, { 'vpc-id': 'vpc-other' }),
+      flowRecord(0, 3, { version: '2' }),
+      flowRecord(0, 4, { 'account-id': '1' }),
+      flowRecord(0, 5),
+    ],
+  ],
+  [
+    'equal ids as different string objects',
+    () => [flowRecord(0, 1), flowRecord(0, 2, { 'eni-id': ['eni-0', 'bp1g8ekexrf0xt9u7qy'].join('') })],
+  ],
+  [
+    'more ENIs than the cache keeps',
+    () => [
+      ...Array.from({ length: 300 }, (_, e) => flowRecord(e, e)),
+      ...Array.from({ length: 300 }, (_, e) => flowRecord(e, e + 1)),
+    ],
+  ],
 ];
 
 describe('LogGroupEncoder fast path for flow records', () => {
@@ -150,7 +198,9 @@ describe('LogGroupEncoder fast path for flow records', () => {
     ];
     const out = new LogGroupEncoder().encode(batchOf(records), meta, NOW);
     expect(out.clampedLogTimes).toBe(2);
-    expect(out.body.toString('hex')).toBe(refLogGroup(records, [minSec, maxSec, WINDOW, timeOf(records[3])]).toString('hex'));
+    expect(out.body.toString('hex')).toBe(
+      refLogGroup(records, [minSec, maxSec, WINDOW, timeOf(records[3])]).toString('hex'),
+    );
   });
 
   it('encode returns a body of its own; encodeShared a view that the next encode overwrites', () => {
@@ -192,8 +242,8 @@ describe('writeFlowLog and flowLogBytes', () => {
     ['a missing field', (({ action: _a, ...rest }) => rest)(flowRecord(0, 1))],
     ['a number value', { ...flowRecord(0, 1), bytes: 7 as unknown as string }],
   ])('leave %s to the general path', (_name, r) => {
-    expect(fastPath(r as FlowRecord)).toBe(-1);
-    expect(flowLogBytes(r as FlowRecord)).toBe(-1);
+    expect(fastPath(r)).toBe(-1);
+    expect(flowLogBytes(r)).toBe(-1);
   });
 });
 

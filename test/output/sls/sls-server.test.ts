@@ -1,7 +1,12 @@
 import { createRequire } from 'node:module';
 import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSlsAgent, probeRequestOptions, resolveSlsEndpoint, type SlsResponseProbe } from '../../../src/output/sls/sls-endpoint';
+import {
+  createSlsAgent,
+  probeRequestOptions,
+  resolveSlsEndpoint,
+  type SlsResponseProbe,
+} from '../../../src/output/sls/sls-endpoint';
 import { LogGroupEncoder } from '../../../src/output/sls/sls-log-group';
 import { startSlsServer } from '../../sls-server/server.js';
 
@@ -19,7 +24,11 @@ beforeAll(async () => {
   server = await startSlsServer();
   const endpoint = resolveSlsEndpoint({ endpoint: server.url });
   agent = createSlsAgent(endpoint);
-  client = new Client({ endpoint: endpoint.sdkEndpoint, accessKeyId: 'test-access-key-id', accessKeySecret: 'test-access-key-secret' });
+  client = new Client({
+    endpoint: endpoint.sdkEndpoint,
+    accessKeyId: 'test-access-key-id',
+    accessKeySecret: 'test-access-key-secret',
+  });
 });
 afterAll(async () => {
   agent.destroy();
@@ -29,7 +38,11 @@ afterAll(async () => {
 const now = () => Math.floor(Date.now() / 1000);
 function logGroup(n: number): Buffer {
   const records = Array.from({ length: n }, (_, i) => ({ i: String(i) }));
-  return new LogGroupEncoder().encode({ flowLogId: 'f', windowStartSec: now() - 60, windowEndSec: now(), records }, { topic: '', source: '', tags: [] }, now()).body;
+  return new LogGroupEncoder().encode(
+    { flowLogId: 'f', windowStartSec: now() - 60, windowEndSec: now(), records },
+    { topic: '', source: '', tags: [] },
+    now(),
+  ).body;
 }
 
 interface Call {
@@ -53,7 +66,15 @@ async function call(c: Call): Promise<{ status?: number; code?: string }> {
   const body = c.body ?? logGroup(2);
   const headers = { 'content-type': 'application/x-protobuf', 'x-log-bodyrawsize': body.length, ...c.headers };
   try {
-    await client._request(c.verb ?? 'POST', c.project === undefined ? 'test-project' : c.project || undefined, c.path ?? '/logstores/flowlog/shards/lb', {}, body, headers, opts);
+    await client._request(
+      c.verb ?? 'POST',
+      c.project === undefined ? 'test-project' : c.project || undefined,
+      c.path ?? '/logstores/flowlog/shards/lb',
+      {},
+      body,
+      headers,
+      opts,
+    );
     return { status: probe.statusCode };
   } catch (err) {
     return { status: probe.statusCode, code: (err as { code?: string }).code };
@@ -64,17 +85,47 @@ describe('local Log Service server: protocol checks', () => {
   const deflated = deflateSync(logGroup(3));
   it.each<[string, Call, number, string | undefined]>([
     ['a valid PutLogs', {}, 200, undefined],
-    ['a valid deflate PutLogs', { body: deflated, headers: { 'x-log-compresstype': 'deflate', 'x-log-bodyrawsize': logGroup(3).length } }, 200, undefined],
-    ['Date 20 minutes old', { headers: { date: new Date(Date.now() - 20 * 60_000).toUTCString() } }, 400, 'RequestTimeExpired'],
+    [
+      'a valid deflate PutLogs',
+      { body: deflated, headers: { 'x-log-compresstype': 'deflate', 'x-log-bodyrawsize': logGroup(3).length } },
+      200,
+      undefined,
+    ],
+    [
+      'Date 20 minutes old',
+      { headers: { date: new Date(Date.now() - 20 * 60_000).toUTCString() } },
+      400,
+      'RequestTimeExpired',
+    ],
     ['Date not RFC 822', { headers: { date: '2030-01-01T00:00:00Z' } }, 400, 'InvalidDateFormat'],
     ['x-log-apiversion 0.5.0', { headers: { 'x-log-apiversion': '0.5.0' } }, 400, 'InvalidAPIVersion'],
     ['no project in Host', { project: '' }, 404, 'ProjectNotExist'],
-    ['Content-MD5 changed after signing', { afterSigning: (h) => (h['content-md5'] = '0'.repeat(32)) }, 400, 'InvalidContentMD5'],
+    [
+      'Content-MD5 changed after signing',
+      { afterSigning: (h) => (h['content-md5'] = '0'.repeat(32)) },
+      400,
+      'InvalidContentMD5',
+    ],
     ['a header changed after signing', { afterSigning: (h) => (h['x-log-bodyrawsize'] = 1) }, 401, 'SignatureNotMatch'],
     ['x-log-compresstype zstd', { headers: { 'x-log-compresstype': 'zstd' } }, 400, 'InvalidCompressType'],
-    ['deflate body that is not deflate', { headers: { 'x-log-compresstype': 'deflate' } }, 400, 'PostBodyUncompressError'],
-    ['x-log-bodyrawsize off by one', { headers: { 'x-log-bodyrawsize': logGroup(2).length + 1 } }, 400, 'InvalidBodyRawSize'],
-    ['x-log-bodyrawsize over 3 MiB', { headers: { 'x-log-bodyrawsize': 3 * 1024 * 1024 + 1 } }, 400, 'PostBodyTooLarge'],
+    [
+      'deflate body that is not deflate',
+      { headers: { 'x-log-compresstype': 'deflate' } },
+      400,
+      'PostBodyUncompressError',
+    ],
+    [
+      'x-log-bodyrawsize off by one',
+      { headers: { 'x-log-bodyrawsize': logGroup(2).length + 1 } },
+      400,
+      'InvalidBodyRawSize',
+    ],
+    [
+      'x-log-bodyrawsize over 3 MiB',
+      { headers: { 'x-log-bodyrawsize': 3 * 1024 * 1024 + 1 } },
+      400,
+      'PostBodyTooLarge',
+    ],
     ['JSON content type', { headers: { 'content-type': 'application/json' } }, 415, 'InvalidContentType'],
     ['a body that is not a LogGroup', { body: Buffer.from([0x0a, 0x05, 0x08]) }, 400, 'PostBodyInvalid'],
     ['4097 logs', { body: logGroup(4097) }, 400, 'InvalidLogSize'],

@@ -42,7 +42,12 @@ async function run(config: AgentConfig) {
   let out = '';
   let err = '';
   // Logstores and indexes only: the views are test/output/sls/sls-views.test.ts's.
-  const code = await runSlsSetup(config, { write: (s: string) => (out += s) }, { write: (s: string) => (err += s) }, { credentials, retryDelayMs: 10, views: false });
+  const code = await runSlsSetup(
+    config,
+    { write: (s: string) => (out += s) },
+    { write: (s: string) => (err += s) },
+    { credentials, retryDelayMs: 10, views: false },
+  );
   return { code, out, err };
 }
 
@@ -77,7 +82,13 @@ describe('sls setup', () => {
     const second = await run(config);
     expect(second.code).toBe(0);
     expect(second.out).toBe(
-      ['logstore test-project/flows: exists', 'index of test-project/flows: up to date', 'logstore test-project/audit: exists', 'index of test-project/audit: up to date', ''].join('\n'),
+      [
+        'logstore test-project/flows: exists',
+        'index of test-project/flows: up to date',
+        'logstore test-project/audit: exists',
+        'index of test-project/audit: up to date',
+        '',
+      ].join('\n'),
     );
     expect(creates()).toBe(before);
   });
@@ -94,7 +105,9 @@ describe('sls setup', () => {
     const r = await run(config);
     expect(r.code).toBe(0);
     expect(r.out).toContain('index of test-project/flows: added keys bytes\n');
-    expect(r.err).toBe('sls setup: index of test-project/flows: key srcport is text, flow logs want long; left as it is (change it in the console to query it as long)\n');
+    expect(r.err).toBe(
+      'sls setup: index of test-project/flows: key srcport is text, flow logs want long; left as it is (change it in the console to query it as long)\n',
+    );
     const keys = (server.index('test-project', 'flows') as { keys: Record<string, { type: string }> }).keys;
     expect(keys.bytes.type).toBe('long');
     expect(keys.srcport.type).toBe('text');
@@ -104,12 +117,18 @@ describe('sls setup', () => {
     server = await startSlsServer({ projects: { 'test-project': [] } });
     const r = await run(configFor(server.url, 'no-such-project'));
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^sls setup: get logstore no-such-project\/flows: ProjectNotExist \(HTTP 404.*check sink\.project/m);
+    expect(r.err).toMatch(
+      /^sls setup: get logstore no-such-project\/flows: ProjectNotExist \(HTTP 404.*check sink\.project/m,
+    );
   });
 
   it('retries CreateIndex while a new logstore is not yet visible', async () => {
     server = await startSlsServer({ projects: { 'test-project': [] } });
-    server.faults.next(2, { kind: 'error', status: 404, errorCode: 'LogStoreNotExist' }, { method: 'POST', path: /\/index$/ });
+    server.faults.next(
+      2,
+      { kind: 'error', status: 404, errorCode: 'LogStoreNotExist' },
+      { method: 'POST', path: /\/index$/ },
+    );
     const r = await run(configFor(server.url));
     expect(r.code).toBe(0);
     const indexPosts = server.requests.filter((q) => q.method === 'POST' && q.url.startsWith('/logstores/flows/index'));
@@ -132,13 +151,16 @@ flowLogs:
     server = await startSlsServer({ projects: { 'test-project': [] } });
     const dir = mkdtempSync(join(tmpdir(), 'sls-setup-'));
     const file = join(dir, 'agent.yaml');
-    writeFileSync(file, `region: cn-hangzhou
+    writeFileSync(
+      file,
+      `region: cn-hangzhou
 accountId: "1234567890123456"
 enis:
   - {id: eni-a, ips: [10.0.0.1], vpcId: vpc-1, vswitchId: vsw-1, vmId: i-1}
 flowLogs:
   - {id: fl-1, resourceType: eni, resourceId: eni-a, sink: {type: sls, project: test-project, logstore: flows, endpoint: "${server.url}"}}
-`);
+`,
+    );
     vi.stubEnv('ALIBABA_CLOUD_ACCESS_KEY_ID', 'test-access-key-id');
     vi.stubEnv('ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'test-access-key-secret');
     const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);

@@ -29,7 +29,13 @@ function sinkConfig(over: Partial<SlsSinkConfig> = {}): SlsSinkConfig {
   return { type: 'sls', project: PROJECT, logstore: LOGSTORE, endpoint: server.url, ...over };
 }
 function newSink(over: Partial<SlsSinkOptions> = {}): SlsSink {
-  const s = new SlsSink({ sink: sinkConfig(), credentials: creds, hostname: 'test-host', agentVersion: '9.9.9', ...over });
+  const s = new SlsSink({
+    sink: sinkConfig(),
+    credentials: creds,
+    hostname: 'test-host',
+    agentVersion: '9.9.9',
+    ...over,
+  });
   sinks.push(s);
   return s;
 }
@@ -68,28 +74,34 @@ function batch(n: number, startSec: number, windowStartSec = startSec): RecordBa
 const nowSec = () => Math.floor(Date.now() / 1000);
 
 describe('SlsSink delivery', () => {
-  it.each(['deflate', 'lz4', 'none'] as const)('stores one log per record, fields in order, time = start (%s)', async (compression) => {
-    const ls = `other`;
-    const sink = newSink({ sink: sinkConfig({ logstore: ls }), compression });
-    const before = server.stored(PROJECT, ls).length;
-    const start = nowSec() - 120;
-    const b = batch(40, start, start - 10);
-    expect(await sink.write(b)).toEqual({ kind: 'ok' });
-    const stored = server.stored(PROJECT, ls).slice(before);
-    expect(stored).toHaveLength(40);
-    stored.forEach((log, i) => {
-      expect(log.contents).toEqual(Object.entries(b.records[i]));
-      expect(log.contents.map(([k]) => k)).toEqual([...RECORD_FIELDS]);
-      expect(log.time).toBe(start + (i % 30));
-      expect(log.topic).toBe('flow_log');
-      expect(log.source).toBe('test-host');
-      expect(log.tags).toEqual([['hostname', 'test-host'], ['agent_version', '9.9.9']]);
-    });
-    const req = server.requests.at(-1)!;
-    expect(req.host).toBe(`${PROJECT}.127.0.0.1:${server.port}`);
-    expect(req.compressType).toBe(compression);
-    expect(sink.counters).toMatchObject({ batches: 1, logs: 40, clampedLogTimes: 0 });
-  });
+  it.each(['deflate', 'lz4', 'none'] as const)(
+    'stores one log per record, fields in order, time = start (%s)',
+    async (compression) => {
+      const ls = `other`;
+      const sink = newSink({ sink: sinkConfig({ logstore: ls }), compression });
+      const before = server.stored(PROJECT, ls).length;
+      const start = nowSec() - 120;
+      const b = batch(40, start, start - 10);
+      expect(await sink.write(b)).toEqual({ kind: 'ok' });
+      const stored = server.stored(PROJECT, ls).slice(before);
+      expect(stored).toHaveLength(40);
+      stored.forEach((log, i) => {
+        expect(log.contents).toEqual(Object.entries(b.records[i]));
+        expect(log.contents.map(([k]) => k)).toEqual([...RECORD_FIELDS]);
+        expect(log.time).toBe(start + (i % 30));
+        expect(log.topic).toBe('flow_log');
+        expect(log.source).toBe('test-host');
+        expect(log.tags).toEqual([
+          ['hostname', 'test-host'],
+          ['agent_version', '9.9.9'],
+        ]);
+      });
+      const req = server.requests.at(-1)!;
+      expect(req.host).toBe(`${PROJECT}.127.0.0.1:${server.port}`);
+      expect(req.compressType).toBe(compression);
+      expect(sink.counters).toMatchObject({ batches: 1, logs: 40, clampedLogTimes: 0 });
+    },
+  );
 
   it('uses the configured topic and tags, configured tags winning over built-in ones', async () => {
     const sink = newSink({ sink: sinkConfig({ topic: 'vpc-a', tags: { team: 'net', hostname: 'alias' } }) });
@@ -97,13 +109,19 @@ describe('SlsSink delivery', () => {
     expect(await sink.write(batch(1, nowSec() - 60))).toEqual({ kind: 'ok' });
     const [log] = server.stored(PROJECT, LOGSTORE).slice(before);
     expect(log.topic).toBe('vpc-a');
-    expect(log.tags).toEqual([['hostname', 'alias'], ['agent_version', '9.9.9'], ['team', 'net']]);
+    expect(log.tags).toEqual([
+      ['hostname', 'alias'],
+      ['agent_version', '9.9.9'],
+      ['team', 'net'],
+    ]);
   });
 
   it('accepts an empty batch without a request', async () => {
     const sink = newSink();
     const n = server.requests.length;
-    expect(await sink.write({ flowLogId: 'x', windowStartSec: 0, windowEndSec: 60, records: [] })).toEqual({ kind: 'ok' });
+    expect(await sink.write({ flowLogId: 'x', windowStartSec: 0, windowEndSec: 60, records: [] })).toEqual({
+      kind: 'ok',
+    });
     expect(server.requests.length).toBe(n);
   });
 });
@@ -169,7 +187,10 @@ describe('SlsSink overlapping writes', () => {
     });
     // 0 and 1 back to back, with libuv's pool busy so that 0's deflate runs after 1's encode;
     // 2 once 0 and 1 are sending (bodies of 4000 records take more than one socket write).
-    const poolBusy = Array.from({ length: 8 }, () => new Promise((resolve) => pbkdf2('p', 's', 20_000, 32, 'sha256', resolve)));
+    const poolBusy = Array.from(
+      { length: 8 },
+      () => new Promise((resolve) => pbkdf2('p', 's', 20_000, 32, 'sha256', resolve)),
+    );
     const writes = [sink.write(batches[0]), sink.write(batches[1])];
     await new Promise((resolve) => setImmediate(resolve));
     writes.push(sink.write(batches[2]));

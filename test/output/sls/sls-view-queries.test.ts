@@ -18,15 +18,19 @@ describe('flow-log view queries', () => {
     for (const axis of [...chart.display.xAxis, ...chart.display.yAxis]) expect(columns).toContain(axis);
   });
 
-  it.each(alerts.map((a) => [a.name, a] as const))('alert %s: lint-clean SQL; its groups, condition and annotations name its columns', (_name, alert) => {
-    const q = alert.configuration.queryList[0].query;
-    expect(lintQuery(q, INDEXED)).toEqual([]);
-    const columns = outputColumns(q);
-    for (const f of alert.configuration.groupConfiguration.fields) expect(columns).toContain(f);
-    const condition = alert.configuration.severityConfigurations[0].evalCondition.condition;
-    for (const word of condition.match(/[a-z_]+/g) ?? []) expect(columns).toContain(word);
-    for (const a of alert.configuration.annotations) for (const m of a.value.matchAll(/\$\{(\w+)\}/g)) expect(columns).toContain(m[1]);
-  });
+  it.each(alerts.map((a) => [a.name, a] as const))(
+    'alert %s: lint-clean SQL; its groups, condition and annotations name its columns',
+    (_name, alert) => {
+      const q = alert.configuration.queryList[0].query;
+      expect(lintQuery(q, INDEXED)).toEqual([]);
+      const columns = outputColumns(q);
+      for (const f of alert.configuration.groupConfiguration.fields) expect(columns).toContain(f);
+      const condition = alert.configuration.severityConfigurations[0].evalCondition.condition;
+      for (const word of condition.match(/[a-z_]+/g) ?? []) expect(columns).toContain(word);
+      for (const a of alert.configuration.annotations)
+        for (const m of a.value.matchAll(/\$\{(\w+)\}/g)) expect(columns).toContain(m[1]);
+    },
+  );
 
   it.each(searches.map((s) => [s.savedsearchName, s] as const))('saved search %s: lint-clean SQL', (_name, s) => {
     expect(lintQuery(s.searchQuery, INDEXED)).toEqual([]);
@@ -49,12 +53,24 @@ describe('flow-log view queries', () => {
 
   // The linter must be able to fail: each row is a mistake it names.
   it.each([
-    ['a dashed field unquoted', `* | SELECT count(1) FROM log WHERE log-status = 'OK'`, /log-status outside double quotes/],
+    [
+      'a dashed field unquoted',
+      `* | SELECT count(1) FROM log WHERE log-status = 'OK'`,
+      /log-status outside double quotes/,
+    ],
     ['end unquoted', `* | SELECT "eni-id", from_unixtime(end) AS t FROM log`, /1 END for 0 CASE/],
     ['a field unquoted', `* | SELECT sum(packets) AS p FROM log`, /record field packets is not double-quoted/],
     ['a key that is not indexed', `* | SELECT sum("tcpflags") AS f FROM log`, /"tcpflags" is not an indexed key/],
-    ['a log-status the record never has', `* | SELECT count(1) AS n FROM log WHERE "log-status" = 'ok'`, /"log-status" is never 'ok'/],
-    ['an action the record never has', `* | SELECT count(1) AS n FROM log WHERE "action" = 'DROP'`, /"action" is never 'DROP'/],
+    [
+      'a log-status the record never has',
+      `* | SELECT count(1) AS n FROM log WHERE "log-status" = 'ok'`,
+      /"log-status" is never 'ok'/,
+    ],
+    [
+      'an action the record never has',
+      `* | SELECT count(1) AS n FROM log WHERE "action" = 'DROP'`,
+      /"action" is never 'DROP'/,
+    ],
     ['a search other than *', `"log-status": OK | SELECT count(1) AS n FROM log`, /not "\* \| <SQL>"/],
     ['an unknown function', `* | SELECT median("bytes") AS m FROM log`, /median\( is not a function/],
     ['an undefined alias', `* | SELECT count(1) AS n FROM log ORDER BY total`, /total is neither/],

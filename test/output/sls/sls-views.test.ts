@@ -39,7 +39,12 @@ flowLogs:
 async function run(config: AgentConfig, o: { views?: boolean; alertActionPolicyId?: string } = {}) {
   let out = '';
   let err = '';
-  const code = await runSlsSetup(config, { write: (s: string) => (out += s) }, { write: (s: string) => (err += s) }, { credentials, retryDelayMs: 10, ...o });
+  const code = await runSlsSetup(
+    config,
+    { write: (s: string) => (out += s) },
+    { write: (s: string) => (err += s) },
+    { credentials, retryDelayMs: 10, ...o },
+  );
   return { code, out, err };
 }
 
@@ -59,7 +64,9 @@ describe('sls setup: dashboards, alert rules, saved searches', () => {
     expect(first.code).toBe(0);
     const views = server.views('test-project')!;
     for (const kind of ['dashboards', 'alerts', 'savedsearches'] as const) {
-      expect([...views[kind].keys()].sort()).toEqual([...VIEW_NAMES('flows')[kind], ...VIEW_NAMES('audit')[kind]].sort());
+      expect([...views[kind].keys()].sort()).toEqual(
+        [...VIEW_NAMES('flows')[kind], ...VIEW_NAMES('audit')[kind]].sort(),
+      );
     }
     for (const ls of ['flows', 'audit']) {
       for (const name of VIEW_NAMES(ls).dashboards) {
@@ -69,9 +76,17 @@ describe('sls setup: dashboards, alert rules, saved searches', () => {
       }
     }
     // Alert queries go to the sink's project, Logstore and region (the sink's own region first).
-    const skip = views.alerts.get('flowlog-flows-skipdata') as { configuration: { queryList: Array<Record<string, string>> } };
-    expect(skip.configuration.queryList[0]).toMatchObject({ project: 'test-project', store: 'flows', region: 'cn-shanghai' });
-    const auditSkip = views.alerts.get('flowlog-audit-skipdata') as { configuration: { queryList: Array<Record<string, string>> } };
+    const skip = views.alerts.get('flowlog-flows-skipdata') as {
+      configuration: { queryList: Array<Record<string, string>> };
+    };
+    expect(skip.configuration.queryList[0]).toMatchObject({
+      project: 'test-project',
+      store: 'flows',
+      region: 'cn-shanghai',
+    });
+    const auditSkip = views.alerts.get('flowlog-audit-skipdata') as {
+      configuration: { queryList: Array<Record<string, string>> };
+    };
     expect(auditSkip.configuration.queryList[0].region).toBe('cn-hangzhou');
     // 2 logstores x (4 dashboards + 2 alerts + 2 saved searches) creates, plus 2 logstores and 2 indexes.
     expect(writes(server).filter((r) => r.method === 'POST')).toHaveLength(2 * 8 + 4);
@@ -105,7 +120,9 @@ describe('sls setup: dashboards, alert rules, saved searches', () => {
     const r = await run(config);
     expect(r).toMatchObject({ code: 0, err: '' });
     expect(r.out).toContain('dashboard test-project/flowlog-flows-overview: updated (charts differed)\n');
-    expect(r.out).toContain('alert test-project/flowlog-flows-reject-spike: updated (configuration.severityConfigurations[0].evalCondition.condition differed)\n');
+    expect(r.out).toContain(
+      'alert test-project/flowlog-flows-reject-spike: updated (configuration.severityConfigurations[0].evalCondition.condition differed)\n',
+    );
     expect(r.out).toContain('saved search test-project/flowlog-flows-rejected: updated (searchQuery differed)\n');
     expect(r.out).toContain('dashboard test-project/flowlog-audit-eni: created\n');
     expect(r.out.match(/: updated/g)).toHaveLength(3);
@@ -126,17 +143,29 @@ describe('sls setup: dashboards, alert rules, saved searches', () => {
     const config = configFor(server.url);
     await run(config);
     const r = await run(config, { alertActionPolicyId: 'ops-oncall' });
-    expect(r.out.match(/^alert .*: updated \(configuration\.policyConfiguration\.actionPolicyId differed\)$/gm)).toHaveLength(4);
+    expect(
+      r.out.match(/^alert .*: updated \(configuration\.policyConfiguration\.actionPolicyId differed\)$/gm),
+    ).toHaveLength(4);
     const a = server.views('test-project')!.alerts.get('flowlog-audit-skipdata') as Record<string, any>;
-    expect(a.configuration.policyConfiguration).toEqual({ alertPolicyId: 'sls.builtin.dynamic', actionPolicyId: 'ops-oncall', repeatInterval: '1h' });
+    expect(a.configuration.policyConfiguration).toEqual({
+      alertPolicyId: 'sls.builtin.dynamic',
+      actionPolicyId: 'ops-oncall',
+      repeatInterval: '1h',
+    });
   });
 
   it('reports each view the service refuses on one line and exits 1, setting up the others', async () => {
     server = await startSlsServer({ projects: { 'test-project': ['flows', 'audit'] } });
-    server.faults.next(1, { kind: 'error', status: 403, errorCode: 'Unauthorized', errorMessage: 'denied by RAM policy' }, { method: 'POST', path: /^\/alerts$/ });
+    server.faults.next(
+      1,
+      { kind: 'error', status: 403, errorCode: 'Unauthorized', errorMessage: 'denied by RAM policy' },
+      { method: 'POST', path: /^\/alerts$/ },
+    );
     const r = await run(configFor(server.url));
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^sls setup: create alert test-project\/flowlog-flows-skipdata: Unauthorized \(HTTP 403.*denied by RAM policy/);
+    expect(r.err).toMatch(
+      /^sls setup: create alert test-project\/flowlog-flows-skipdata: Unauthorized \(HTTP 403.*denied by RAM policy/,
+    );
     expect(r.err.trim().split('\n')).toHaveLength(1);
     expect(server.views('test-project')!.alerts.size).toBe(3);
     expect(server.views('test-project')!.dashboards.size).toBe(8);
@@ -146,13 +175,16 @@ describe('sls setup: dashboards, alert rules, saved searches', () => {
     server = await startSlsServer({ projects: { 'test-project': [] } });
     const dir = mkdtempSync(join(tmpdir(), 'sls-views-'));
     const file = join(dir, 'agent.yaml');
-    writeFileSync(file, `region: cn-hangzhou
+    writeFileSync(
+      file,
+      `region: cn-hangzhou
 accountId: "1234567890123456"
 enis:
   - {id: eni-a, ips: [10.0.0.1], vpcId: vpc-1, vswitchId: vsw-1, vmId: i-1}
 flowLogs:
   - {id: fl-1, resourceType: eni, resourceId: eni-a, sink: {type: sls, project: test-project, logstore: flows, endpoint: "${server.url}"}}
-`);
+`,
+    );
     vi.stubEnv('ALIBABA_CLOUD_ACCESS_KEY_ID', 'test-access-key-id');
     vi.stubEnv('ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'test-access-key-secret');
     const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
@@ -181,6 +213,7 @@ flowLogs:
       expect(r.name.length).toBeLessThanOrEqual(r.kind === 'saved search' ? 63 : 128);
     }
     expect(new Set(resources.map((r) => r.name)).size).toBe(resources.length);
-    for (const a of flowLogAlerts({ project: 'p', logstore, region: 'r', actionPolicyId: '' })) expect(a.displayName.length).toBeLessThanOrEqual(64);
+    for (const a of flowLogAlerts({ project: 'p', logstore, region: 'r', actionPolicyId: '' }))
+      expect(a.displayName.length).toBeLessThanOrEqual(64);
   });
 });

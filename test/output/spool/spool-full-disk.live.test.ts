@@ -57,7 +57,12 @@ describe.skipIf(!canMount)('spool on a full disk', () => {
     const { logger, lines } = captureLogger();
     const sink = new OutageSink();
     const memoryMaxBytes = 100 * 1024;
-    const d = await Delivery.open(sink, join(mnt, 'fl'), deliveryOptions({ retryInitialMs: 20, retryMaxMs: 50, spoolMemoryMaxBytes: memoryMaxBytes }), { logger });
+    const d = await Delivery.open(
+      sink,
+      join(mnt, 'fl'),
+      deliveryOptions({ retryInitialMs: 20, retryMaxMs: 50, spoolMemoryMaxBytes: memoryMaxBytes }),
+      { logger },
+    );
     const BATCHES = 60;
     const PER = 10; // records of ~1 KiB: a segment of about 10.5 KiB
     for (let i = 0; i < BATCHES; i++) d.submit(sizedBatch(i * PER, PER, 1_700_000_000 + i * 60, 1000));
@@ -80,18 +85,30 @@ describe.skipIf(!canMount)('spool on a full disk', () => {
     expect(lines.filter((l) => l.msg.startsWith('hold spool segments of'))).toHaveLength(1);
     expect(lines.filter((l) => l.msg.startsWith('write spool segment to'))).toHaveLength(1);
 
-    const health = evaluateHealth({ sinkDeliveries: () => [sinkDeliveryStateOf(d, 60)], captureDeviceStates: () => [] }, Date.now());
+    const health = evaluateHealth(
+      { sinkDeliveries: () => [sinkDeliveryStateOf(d, 60)], captureDeviceStates: () => [] },
+      Date.now(),
+    );
     expect(health.status).toBe('unhealthy');
     expect(health.problems[0]).toMatchObject({ kind: 'spool', sink: 'outage' });
-    expect(health.problems[0].message).toMatch(/^spool of sink outage cannot write \(ENOSPC\): \d+ segments held in memory, \d+ records dropped over the memory bound$/);
+    expect(health.problems[0].message).toMatch(
+      /^spool of sink outage cannot write \(ENOSPC\): \d+ segments held in memory, \d+ records dropped over the memory bound$/,
+    );
 
     // Space returns: the next append writes the held segments too.
     execFileSync('mount', ['-o', 'remount,size=4m', mnt]);
     d.submit(sizedBatch(BATCHES * PER, PER, 1_700_000_000 + BATCHES * 60, 1000));
     await d.appended();
     expect([d.spool.writeError, d.spool.memorySegments]).toEqual(['', 0]);
-    expect(readdirSync(join(mnt, 'fl')).filter((n) => n.endsWith('.seg')).length).toBe(BATCHES + 1 - stats.evictedSegments + stats.markSegments);
-    expect(evaluateHealth({ sinkDeliveries: () => [sinkDeliveryStateOf(d, 60)], captureDeviceStates: () => [] }, Date.now()).problems.filter((p) => p.kind === 'spool')).toEqual([]);
+    expect(readdirSync(join(mnt, 'fl')).filter((n) => n.endsWith('.seg')).length).toBe(
+      BATCHES + 1 - stats.evictedSegments + stats.markSegments,
+    );
+    expect(
+      evaluateHealth(
+        { sinkDeliveries: () => [sinkDeliveryStateOf(d, 60)], captureDeviceStates: () => [] },
+        Date.now(),
+      ).problems.filter((p) => p.kind === 'spool'),
+    ).toEqual([]);
 
     sink.up = true;
     const left = await d.flush(Date.now() + 10_000);

@@ -4,7 +4,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { crc32 } from '../../../src/output/spool/crc32';
-import { decodeCoverage, decodeHeader, decodePayload, decodeSegment, encodeSegment } from '../../../src/output/spool/segment-codec';
+import {
+  decodeCoverage,
+  decodeHeader,
+  decodePayload,
+  decodeSegment,
+  encodeSegment,
+} from '../../../src/output/spool/segment-codec';
 import { coverageOf, foldLossRecords, lossRecord, lossRecords } from '../../../src/output/spool/segment-coverage';
 import { sizedBatch } from '../../helpers/records';
 import { tempDirForFile } from '../../helpers/temp-dir';
@@ -79,7 +85,9 @@ describe('segment codec', () => {
     writeFileSync(headerFile, bytes.subarray(0, 60));
     writeFileSync(coverageFile, bytes.subarray(64, payloadAt));
     writeFileSync(payloadFile, bytes.subarray(payloadAt));
-    expect([bytes.readUInt32BE(60), bytes.readUInt32BE(52), bytes.readUInt32BE(20)]).toEqual(zlibCrc32([headerFile, coverageFile, payloadFile]));
+    expect([bytes.readUInt32BE(60), bytes.readUInt32BE(52), bytes.readUInt32BE(20)]).toEqual(
+      zlibCrc32([headerFile, coverageFile, payloadFile]),
+    );
     expect(JSON.parse(bytes.subarray(payloadAt).toString('utf8'))).toEqual(batch);
     // Records without eni-id (these test records) are one group '-', with unknown counts.
     expect(JSON.parse(bytes.subarray(64, payloadAt).toString('utf8'))).toEqual({
@@ -92,9 +100,19 @@ describe('segment codec', () => {
     const header = decodeHeader(bytes.subarray(0, 64));
     expect(header.ok).toBe(true);
     if (!header.ok) return;
-    expect(header.value).toMatchObject({ version: 2, recordCount: 3, rawBytes: 300, windowStartSec: 1_700_000_040, coverageBytes, flags: 0 });
+    expect(header.value).toMatchObject({
+      version: 2,
+      recordCount: 3,
+      rawBytes: 300,
+      windowStartSec: 1_700_000_040,
+      coverageBytes,
+      flags: 0,
+    });
     expect(decodePayload(header.value, bytes.subarray(payloadAt))).toEqual({ ok: true, value: batch });
-    expect(decodeCoverage(header.value, bytes.subarray(64, payloadAt))).toMatchObject({ ok: true, value: { flowLogId: 'fl-test' } });
+    expect(decodeCoverage(header.value, bytes.subarray(64, payloadAt))).toMatchObject({
+      ok: true,
+      value: { flowLogId: 'fl-test' },
+    });
     expect(decodeSegment(bytes)).toEqual({ ok: true, value: batch });
   });
 
@@ -125,7 +143,10 @@ describe('segment codec', () => {
     if (!header.ok) throw new Error('header');
     expect(decodeCoverage(header.value, damaged.subarray(64, payloadAt)).ok).toBe(true);
     damaged[70] ^= 0x01;
-    expect(decodeCoverage(header.value, damaged.subarray(64, payloadAt))).toEqual({ ok: false, reason: 'coverage checksum mismatch' });
+    expect(decodeCoverage(header.value, damaged.subarray(64, payloadAt))).toEqual({
+      ok: false,
+      reason: 'coverage checksum mismatch',
+    });
   });
 
   it('rejects truncated headers and payloads', () => {
@@ -139,9 +160,25 @@ describe('segment codec', () => {
 
 describe('segment coverage', () => {
   const rec = (eni: string, status: string, packets: string, bytes: string): Record<string, string> => ({
-    version: '1', 'vswitch-id': 'vsw-1', 'vm-id': 'i-1', 'vpc-id': 'vpc-1', 'account-id': '123', 'eni-id': eni,
-    srcaddr: '10.0.0.1', srcport: '1', dstaddr: '10.0.0.2', dstport: '2', protocol: '6', direction: 'in',
-    packets, bytes, start: '100', end: '101', 'log-status': status, action: 'ACCEPT', region: 'cn-hangzhou',
+    version: '1',
+    'vswitch-id': 'vsw-1',
+    'vm-id': 'i-1',
+    'vpc-id': 'vpc-1',
+    'account-id': '123',
+    'eni-id': eni,
+    srcaddr: '10.0.0.1',
+    srcport: '1',
+    dstaddr: '10.0.0.2',
+    dstport: '2',
+    protocol: '6',
+    direction: 'in',
+    packets,
+    bytes,
+    start: '100',
+    end: '101',
+    'log-status': status,
+    action: 'ACCEPT',
+    region: 'cn-hangzhou',
   });
 
   it('counts records, packets and bytes per ENI, NODATA as nothing and unknown SKIPDATA counts as unknown', () => {
@@ -149,7 +186,12 @@ describe('segment coverage', () => {
       flowLogId: 'fl',
       windowStartSec: 60,
       windowEndSec: 120,
-      records: [rec('eni-a', 'OK', '3', '300'), rec('eni-b', 'NODATA', '-', '-'), rec('eni-a', 'OK', '2', '120'), rec('eni-c', 'SKIPDATA', '-', '-')],
+      records: [
+        rec('eni-a', 'OK', '3', '300'),
+        rec('eni-b', 'NODATA', '-', '-'),
+        rec('eni-a', 'OK', '2', '120'),
+        rec('eni-c', 'SKIPDATA', '-', '-'),
+      ],
     });
     expect(c.enis.map((e) => [e.template['eni-id'], e.records, e.packets, e.bytes])).toEqual([
       ['eni-a', 2, 5, 420],
@@ -157,20 +199,60 @@ describe('segment coverage', () => {
       ['eni-c', 1, null, null],
     ]);
     // Identity kept, flow fields blanked, key order as the record's.
-    expect(c.enis[0].template).toEqual({ ...rec('eni-a', '-', '-', '-'), srcaddr: '-', srcport: '-', dstaddr: '-', dstport: '-', protocol: '-', direction: '-', start: '-', end: '-', action: '-' });
+    expect(c.enis[0].template).toEqual({
+      ...rec('eni-a', '-', '-', '-'),
+      srcaddr: '-',
+      srcport: '-',
+      dstaddr: '-',
+      dstport: '-',
+      protocol: '-',
+      direction: '-',
+      start: '-',
+      end: '-',
+      action: '-',
+    });
     expect(Object.keys(c.enis[0].template)).toEqual(Object.keys(rec('eni-a', 'OK', '1', '1')));
   });
 
   it('writes SKIPDATA rounded outward, for unknown ENIs from the fallback, and never nothing', () => {
-    const t = coverageOf({ flowLogId: 'fl', windowStartSec: 0, windowEndSec: 0, records: [rec('eni-a', 'OK', '3', '300')] }).enis[0].template;
-    expect(lossRecord(t, 785.2, 785.055 + 5, 7, null)).toMatchObject({ start: '785', end: '791', packets: '7', bytes: '-', 'log-status': 'SKIPDATA', 'eni-id': 'eni-a', region: 'cn-hangzhou' });
-    expect(lossRecords([{ startSec: 60, endSec: 120, enis: null, records: null }], [t, { ...t, 'eni-id': 'eni-b' }]).map((r) => r['eni-id'])).toEqual(['eni-a', 'eni-b']);
-    expect(lossRecords([{ startSec: 60, endSec: 120, enis: null, records: null }], [])).toEqual([expect.objectContaining({ 'eni-id': '-', 'log-status': 'SKIPDATA', start: '60', end: '120', packets: '-' })]);
+    const t = coverageOf({
+      flowLogId: 'fl',
+      windowStartSec: 0,
+      windowEndSec: 0,
+      records: [rec('eni-a', 'OK', '3', '300')],
+    }).enis[0].template;
+    expect(lossRecord(t, 785.2, 785.055 + 5, 7, null)).toMatchObject({
+      start: '785',
+      end: '791',
+      packets: '7',
+      bytes: '-',
+      'log-status': 'SKIPDATA',
+      'eni-id': 'eni-a',
+      region: 'cn-hangzhou',
+    });
+    expect(
+      lossRecords([{ startSec: 60, endSec: 120, enis: null, records: null }], [t, { ...t, 'eni-id': 'eni-b' }]).map(
+        (r) => r['eni-id'],
+      ),
+    ).toEqual(['eni-a', 'eni-b']);
+    expect(lossRecords([{ startSec: 60, endSec: 120, enis: null, records: null }], [])).toEqual([
+      expect.objectContaining({ 'eni-id': '-', 'log-status': 'SKIPDATA', start: '60', end: '120', packets: '-' }),
+    ]);
   });
 
   it('folds marks into one record per ENI over their whole span', () => {
-    const t = coverageOf({ flowLogId: 'fl', windowStartSec: 0, windowEndSec: 0, records: [rec('eni-a', 'OK', '3', '300')] }).enis[0].template;
-    const folded = foldLossRecords([lossRecord(t, 60, 120, 3, 300), lossRecord({ ...t, 'eni-id': 'eni-b' }, 60, 120, 1, 10), lossRecord(t, 180, 240, 2, 20), lossRecord(t, 120, 180, null, null)]);
+    const t = coverageOf({
+      flowLogId: 'fl',
+      windowStartSec: 0,
+      windowEndSec: 0,
+      records: [rec('eni-a', 'OK', '3', '300')],
+    }).enis[0].template;
+    const folded = foldLossRecords([
+      lossRecord(t, 60, 120, 3, 300),
+      lossRecord({ ...t, 'eni-id': 'eni-b' }, 60, 120, 1, 10),
+      lossRecord(t, 180, 240, 2, 20),
+      lossRecord(t, 120, 180, null, null),
+    ]);
     expect(folded.map((r) => [r['eni-id'], r.start, r.end, r.packets, r.bytes])).toEqual([
       ['eni-a', '60', '240', '-', '-'],
       ['eni-b', '60', '120', '1', '10'],

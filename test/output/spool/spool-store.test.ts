@@ -13,7 +13,10 @@ const root = tempDirForFile('spool-store');
 const quiet = captureLogger().logger;
 let dirCount = 0;
 const freshDir = () => join(root, `fl-${++dirCount}`);
-const segFiles = (dir: string) => readdirSync(dir).filter((n) => n.endsWith('.seg')).sort();
+const segFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((n) => n.endsWith('.seg'))
+    .sort();
 const seqName = (seq: number) => `${String(seq).padStart(20, '0')}.seg`;
 
 describe('Spool', () => {
@@ -55,7 +58,11 @@ describe('Spool', () => {
     await probe.close();
 
     const logs = captureLogger();
-    const spool = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: Math.floor(size * 3.5), logger: logs.logger });
+    const spool = await Spool.open(dir, {
+      measure: slsLogMeasure,
+      maxBytes: Math.floor(size * 3.5),
+      logger: logs.logger,
+    });
     for (let i = 0; i < 5; i++) await spool.append(flowBatch('fl', 1000 + 60 * i, ['eni-a', 'eni-b'], 10, 3), 4000); // same size each
     // The directory was empty, so numbering starts at 1 again. 3 fit in 3.5 sizes: appends 4 and
     // 5 each evict the oldest data segment (1, then 2) and are followed by a mark (5, then 7).
@@ -64,9 +71,19 @@ describe('Spool', () => {
     expect(spool.stats.lossMarkRecords).toEqual({ spool_full: 4, spool_memory_full: 0, segment_corrupt: 0 });
     expect(spool.segments.map((s) => s.seq)).toEqual([3, 4, 5, 6, 7]);
     const marks = [await spool.read(5), await spool.read(7)];
-    expect(marks.map((m) => m?.records.map((r) => [r['eni-id'], r.start, r.end, r.packets, r.bytes, r['log-status'], r['vpc-id']]))).toEqual([
-      [['eni-a', '1000', '1060', '30', '3000', 'SKIPDATA', 'vpc-1'], ['eni-b', '1000', '1060', '30', '3000', 'SKIPDATA', 'vpc-1']],
-      [['eni-a', '1060', '1120', '30', '3000', 'SKIPDATA', 'vpc-1'], ['eni-b', '1060', '1120', '30', '3000', 'SKIPDATA', 'vpc-1']],
+    expect(
+      marks.map((m) =>
+        m?.records.map((r) => [r['eni-id'], r.start, r.end, r.packets, r.bytes, r['log-status'], r['vpc-id']]),
+      ),
+    ).toEqual([
+      [
+        ['eni-a', '1000', '1060', '30', '3000', 'SKIPDATA', 'vpc-1'],
+        ['eni-b', '1000', '1060', '30', '3000', 'SKIPDATA', 'vpc-1'],
+      ],
+      [
+        ['eni-a', '1060', '1120', '30', '3000', 'SKIPDATA', 'vpc-1'],
+        ['eni-b', '1060', '1120', '30', '3000', 'SKIPDATA', 'vpc-1'],
+      ],
     ]);
     // One line for the episode, not one per eviction; the health state says since when.
     expect(logs.lines.filter((l) => l.msg.startsWith('evict spool segments'))).toHaveLength(1);
@@ -81,7 +98,9 @@ describe('Spool', () => {
     for (const s of [...spool.segments]) await spool.remove(s.seq);
     await spool.append(flowBatch('fl', 2000, ['eni-a'], 1), 400);
     expect(spool.stats.evictingSinceMs).toBe(0);
-    expect(logs.lines.filter((l) => / has room again: \d+ records in \d+ segments were evicted/.test(l.msg))).toHaveLength(1);
+    expect(
+      logs.lines.filter((l) => / has room again: \d+ records in \d+ segments were evicted/.test(l.msg)),
+    ).toHaveLength(1);
     await spool.close();
   });
 
@@ -96,7 +115,8 @@ describe('Spool', () => {
     expect(lost).toBeGreaterThan(100);
     // Every lost packet is still accounted for, each ENI's marks span from the first lost window.
     expect(skip.reduce((n, r) => n + Number(r.packets), 0)).toBe(lost * 2);
-    for (const eni of enis) expect(Math.min(...skip.filter((r) => r['eni-id'] === eni).map((r) => Number(r.start)))).toBe(0);
+    for (const eni of enis)
+      expect(Math.min(...skip.filter((r) => r['eni-id'] === eni).map((r) => Number(r.start)))).toBe(0);
     expect(skip.length).toBeLessThanOrEqual(2 * enis.length);
     await spool.close();
   });
@@ -124,7 +144,11 @@ describe('Spool', () => {
       ['eni-a', '1020', '1080', '12', '1200', 'SKIPDATA'],
       ['eni-b', '1020', '1080', '12', '1200', 'SKIPDATA'],
     ]);
-    expect(reopened.stats).toMatchObject({ corruptSegments: 1, lostRecords: { segment_corrupt: 6 }, lossMarkRecords: { segment_corrupt: 2 } });
+    expect(reopened.stats).toMatchObject({
+      corruptSegments: 1,
+      lostRecords: { segment_corrupt: 6 },
+      lossMarkRecords: { segment_corrupt: 2 },
+    });
     expect(readdirSync(join(dir, 'corrupt'))).toEqual([expect.stringMatching(/^0{19}1\.seg\.\d+$/)]);
     expect(logs.at('error').map((l) => l.msg)).toEqual([expect.stringContaining('payload checksum mismatch')]);
     await reopened.close();
@@ -143,11 +167,14 @@ describe('Spool', () => {
     // 1 survives; 2 went aside; 3 is the SKIPDATA for it (its number not reused by anything else).
     expect(reopened.segments.map((s) => s.seq)).toEqual([1, 3]);
     expect(reopened.stats).toMatchObject({ corruptSegments: 1, tempFilesMovedAside: 1, records: 6 });
-    expect((await reopened.read(3))?.records.map((r) => [r['eni-id'], r.start, r.end, r.packets])).toEqual([['eni-c', '1200', '1260', '5']]);
-    expect(readdirSync(join(dir, 'corrupt')).map((n) => n.replace(/\.\d+$/, '')).sort()).toEqual([
-      seqName(2),
-      `tmp-${'0'.repeat(19)}3-4242.part`,
+    expect((await reopened.read(3))?.records.map((r) => [r['eni-id'], r.start, r.end, r.packets])).toEqual([
+      ['eni-c', '1200', '1260', '5'],
     ]);
+    expect(
+      readdirSync(join(dir, 'corrupt'))
+        .map((n) => n.replace(/\.\d+$/, ''))
+        .sort(),
+    ).toEqual([seqName(2), `tmp-${'0'.repeat(19)}3-4242.part`]);
     expect((await reopened.append(sizedBatch(11, 1), 100)).seq).toBe(4);
     await reopened.close();
   });
@@ -165,7 +192,12 @@ describe('Spool', () => {
     writeFileSync(file, bytes);
     const mtime = statSync(file).mtimeMs;
 
-    const reopened = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet, lossFallback: () => [{ 'eni-id': 'eni-z', 'vpc-id': 'vpc-9' }] });
+    const reopened = await Spool.open(dir, {
+      measure: slsLogMeasure,
+      maxBytes: 1e9,
+      logger: quiet,
+      lossFallback: () => [{ 'eni-id': 'eni-z', 'vpc-id': 'vpc-9' }],
+    });
     const mark = reopened.segments.at(-1);
     const records = (await reopened.read(mark?.seq ?? 0))?.records ?? [];
     // ENIs unknown: every ENI the spool knows of this flow log (a, from the neighbours) and the
@@ -203,20 +235,28 @@ describe('Spool', () => {
     expect(reopened.stats.foreignFilesSetAside).toBe(3);
     expect(segFiles(dir)).toEqual([1, 2, 3, 4, 6].map(seqName));
     for (const s of reopened.segments) expect((await reopened.read(s.seq))?.records).toHaveLength(s.seq === 1 ? 2 : 1);
-    expect(readdirSync(join(dir, 'corrupt')).map((n) => n.replace(/\.\d+$/, '')).sort()).toEqual([seqName(5), '99999999999999999999.seg', 'notes.txt']);
+    expect(
+      readdirSync(join(dir, 'corrupt'))
+        .map((n) => n.replace(/\.\d+$/, ''))
+        .sort(),
+    ).toEqual([seqName(5), '99999999999999999999.seg', 'notes.txt']);
     await reopened.close();
   });
 
   it('refuses a directory locked by a live process and takes over a stale lock', async () => {
     const dir = freshDir();
     const spool = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet });
-    await expect(Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet })).rejects.toBeInstanceOf(SpoolLockedError);
+    await expect(Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet })).rejects.toBeInstanceOf(
+      SpoolLockedError,
+    );
     await spool.close();
 
     const sleeper = spawn('sleep', ['30']);
     try {
       writeFileSync(join(dir, 'lock'), `${sleeper.pid}\n`);
-      await expect(Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet })).rejects.toMatchObject({ holderPid: sleeper.pid });
+      await expect(Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: quiet })).rejects.toMatchObject({
+        holderPid: sleeper.pid,
+      });
     } finally {
       sleeper.kill('SIGKILL');
     }

@@ -27,13 +27,19 @@ interface WriterRun {
 
 function writer(dir: string): Promise<WriterRun> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [SPOOL_WRITER_CHILD, DIST_SPOOL, dir, '20', String(SEGMENTS_EACH), '1000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [SPOOL_WRITER_CHILD, DIST_SPOOL, dir, '20', String(SEGMENTS_EACH), '1000'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.once('exit', (code) => {
       const lines = out.split('\n');
       const locked = lines.find((l) => l.startsWith('locked '));
-      const run: WriterRun = { pid: child.pid ?? 0, code, acked: lines.filter((l) => l.startsWith('ack ')).map((l) => Number(l.slice(4))) };
+      const run: WriterRun = {
+        pid: child.pid ?? 0,
+        code,
+        acked: lines.filter((l) => l.startsWith('ack ')).map((l) => Number(l.slice(4))),
+      };
       if (locked) run.lockedBy = Number(locked.slice(7));
       done(run);
     });
@@ -94,8 +100,16 @@ describe('spool files are private', () => {
       await spool.close();
       const again = await Spool.open(dir, { measure: slsLogMeasure, maxBytes: 1e9, logger: captureLogger().logger }); // sets the stray aside into corrupt/
       const mode = (p: string) => statSync(p).mode & 0o777;
-      for (const d of [join(root, `u${umask.toString(8)}`), join(dir, '..', '..'), join(dir, '..'), dir, join(dir, 'corrupt')]) expect([d, mode(d)]).toEqual([d, 0o700]);
-      for (const f of readdirSync(dir).filter((n) => n.endsWith('.seg') || n === 'lock')) expect([f, mode(join(dir, f))]).toEqual([f, 0o600]);
+      for (const d of [
+        join(root, `u${umask.toString(8)}`),
+        join(dir, '..', '..'),
+        join(dir, '..'),
+        dir,
+        join(dir, 'corrupt'),
+      ])
+        expect([d, mode(d)]).toEqual([d, 0o700]);
+      for (const f of readdirSync(dir).filter((n) => n.endsWith('.seg') || n === 'lock'))
+        expect([f, mode(join(dir, f))]).toEqual([f, 0o600]);
       await again.close();
     } finally {
       process.umask(was);

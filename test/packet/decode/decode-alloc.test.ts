@@ -56,7 +56,8 @@ async function expectNoMinorGc(frames: StoredFrame[]): Promise<void> {
   // On a loaded machine the optimised code can arrive late (baseline code boxes numbers), so
   // the measurement is tried up to three times; an allocation per decode fails every try.
   const tries: number[] = [];
-  for (let t = 0; t < 3 && (tries.length === 0 || tries[tries.length - 1] > 2); t++) tries.push(await minorGcsDuring(() => run(6_000_000)));
+  for (let t = 0; t < 3 && (tries.length === 0 || tries[tries.length - 1] > 2); t++)
+    tries.push(await minorGcsDuring(() => run(6_000_000)));
   expect(Math.min(...tries)).toBeLessThanOrEqual(2);
   expect(statusSum).toBeGreaterThanOrEqual(0);
 }
@@ -69,7 +70,12 @@ describe('Decoder allocation', () => {
     const frames: StoredFrame[] = [];
     for (const file of corpusFiles()) {
       readCapture(path.join(CORPUS_DIR, file), (link, f) => {
-        frames.push({ link, bytes: Uint8Array.from(f.buffer.subarray(0, f.capLen)), wireLen: f.wireLen, tsSec: f.tsSec });
+        frames.push({
+          link,
+          bytes: Uint8Array.from(f.buffer.subarray(0, f.capLen)),
+          wireLen: f.wireLen,
+          tsSec: f.tsSec,
+        });
       });
     }
     expect(frames.length).toBeGreaterThan(5000);
@@ -78,7 +84,8 @@ describe('Decoder allocation', () => {
 
   it('decodes E-Tag, VN-Tag, FabricPath, NSH, PPPoE, PPP and Cisco HDLC frames without a minor GC', async () => {
     const frames: StoredFrame[] = [];
-    const add = (link: number, f: Buffer) => frames.push({ link, bytes: Uint8Array.from(f), wireLen: f.length, tsSec: 1_700_000_000 });
+    const add = (link: number, f: Buffer) =>
+      frames.push({ link, bytes: Uint8Array.from(f), wireLen: f.length, tsSec: 1_700_000_000 });
     const rng = new SeededRandom(7);
     for (let i = 0; i < 400; i++) {
       const ip = ipBytes(randomIp(rng), i);
@@ -93,4 +100,12 @@ describe('Decoder allocation', () => {
   });
 });
 
-const STACKS: Shim[][] = [['etag'], ['vntag', 'vlan'], ['fabricpath'], ['nsh-md1'], ['nsh-eth', 'vlan'], ['qinq', 'pppoe', 'mpls'], ['nsh-md2', 'nsh-md2', 'mpls']];
+const STACKS: Shim[][] = [
+  ['etag'],
+  ['vntag', 'vlan'],
+  ['fabricpath'],
+  ['nsh-md1'],
+  ['nsh-eth', 'vlan'],
+  ['qinq', 'pppoe', 'mpls'],
+  ['nsh-md2', 'nsh-md2', 'mpls'],
+];

@@ -63,7 +63,15 @@ describe('Decoder over the tcpdump regression corpus', () => {
     // and IP packets under each link type the decoder reads (LINKTYPE_RAW arrives as 101).
     expect(packets).toBeGreaterThan(5000);
     expect(refused).toBeLessThan(files.length / 10);
-    for (const link of [LinkType.Ethernet, LinkType.LinuxSll, LinkType.Null, LinkType.Raw, LinkType.Ipv4, LinkType.Ipv6, LinkType.Nflog]) {
+    for (const link of [
+      LinkType.Ethernet,
+      LinkType.LinuxSll,
+      LinkType.Null,
+      LinkType.Raw,
+      LinkType.Ipv4,
+      LinkType.Ipv6,
+      LinkType.Nflog,
+    ]) {
       expect.soft(okByLink.get(link) ?? 0, `Ok packets under link type ${link}`).toBeGreaterThan(0);
     }
     expect(statusCounts[DecodeStatus.UnsupportedLink]).toBeGreaterThan(0); // radiotap, PPP, ...

@@ -2,7 +2,14 @@ import { describe } from 'vitest';
 import { DecodeStatus } from '../../../src/packet/decode/packet-view';
 import { LinkType } from '../../../src/capture/link-types';
 import { runTable, type DecodeCase } from '../../fixtures/decode/decode-case';
-import { ETH_MAC_FIELDS, ETH_MACS, IPV4_TCP, IPV4_TCP_FIELDS, IPV6_UDP, IPV6_UDP_FIELDS } from '../../fixtures/decode/packets';
+import {
+  ETH_MAC_FIELDS,
+  ETH_MACS,
+  IPV4_TCP,
+  IPV4_TCP_FIELDS,
+  IPV6_UDP,
+  IPV6_UDP_FIELDS,
+} from '../../fixtures/decode/packets';
 
 /**
  * Data-centre tags and shims (802.1BR E-Tag, VN-Tag, NSH, FabricPath, PPPoE) and the serial
@@ -129,18 +136,78 @@ const ethernetCases: DecodeCase[] = [
     status: DecodeStatus.Ok,
     fields: IPV4_TCP_FIELDS,
   },
-  { name: 'PPPoE LCP: not IP', link: LinkType.Ethernet, hex: `${ETH_MACS} 88 64 11 00 00 01 00 0a c0 21 01 01 00 08 01 04 05 d4`, status: DecodeStatus.NotIp },
-  { name: 'PPPoE version 2: bad tag', link: LinkType.Ethernet, hex: `${ETH_MACS} 88 64 21 00 00 01 00 2a 00 21 ${IPV4_TCP}`, status: DecodeStatus.BadTag },
-  { name: 'PPPoE discovery code in a session frame: bad tag', link: LinkType.Ethernet, hex: `${ETH_MACS} 88 64 11 09 00 00 00 2a 00 21 ${IPV4_TCP}`, status: DecodeStatus.BadTag },
-  { name: 'NSH version 1: bad tag', link: LinkType.Ethernet, hex: `${ETH_MACS} 89 4f 40 02 02 01 00 00 2a ff ${IPV4_TCP}`, status: DecodeStatus.BadTag },
-  { name: 'NSH length 1 word: bad tag', link: LinkType.Ethernet, hex: `${ETH_MACS} 89 4f 00 01 02 01 00 00 2a ff ${IPV4_TCP}`, status: DecodeStatus.BadTag },
-  { name: 'NSH MD type 1 of 2 words: bad tag', link: LinkType.Ethernet, hex: `${ETH_MACS} 89 4f 00 02 01 01 00 00 2a ff ${IPV4_TCP}`, status: DecodeStatus.BadTag },
-  { name: 'NSH next protocol 0x7f: not IP', link: LinkType.Ethernet, hex: `${ETH_MACS} 89 4f 00 02 02 7f 00 00 2a ff ${IPV4_TCP}`, status: DecodeStatus.NotIp },
-  { name: 'NSH longer than the frame: truncated', link: LinkType.Ethernet, hex: `${ETH_MACS} 89 4f 00 3f 02 01 00 00 2a ff ${IPV4_TCP}`, status: DecodeStatus.Truncated },
-  { name: 'E-Tag cut short', link: LinkType.Ethernet, hex: `${ETH_MACS} 89 3f 20 00 10 05 00 00 08`, status: DecodeStatus.Truncated },
-  { name: 'VN-Tag cut short', link: LinkType.Ethernet, hex: `${ETH_MACS} 89 26 80 07 00`, status: DecodeStatus.Truncated },
-  { name: 'FabricPath cut inside the original frame', link: LinkType.Ethernet, hex: `${ETH_MACS} 89 03 00 5f 00 16 3e aa bb cc 52 54 00 12 34 56 08`, status: DecodeStatus.Truncated },
-  { name: 'FabricPath carrying ARP: not IP', link: LinkType.Ethernet, hex: `${ETH_MACS} 89 03 00 5f 00 16 3e aa bb cc 52 54 00 12 34 56 08 06 00 01 08 00 06 04 00 01`, status: DecodeStatus.NotIp },
+  {
+    name: 'PPPoE LCP: not IP',
+    link: LinkType.Ethernet,
+    hex: `${ETH_MACS} 88 64 11 00 00 01 00 0a c0 21 01 01 00 08 01 04 05 d4`,
+    status: DecodeStatus.NotIp,
+  },
+  {
+    name: 'PPPoE version 2: bad tag',
+    link: LinkType.Ethernet,
+    hex: `${ETH_MACS} 88 64 21 00 00 01 00 2a 00 21 ${IPV4_TCP}`,
+    status: DecodeStatus.BadTag,
+  },
+  {
+    name: 'PPPoE discovery code in a session frame: bad tag',
+    link: LinkType.Ethernet,
+    hex: `${ETH_MACS} 88 64 11 09 00 00 00 2a 00 21 ${IPV4_TCP}`,
+    status: DecodeStatus.BadTag,
+  },
+  {
+    name: 'NSH version 1: bad tag',
+    link: LinkType.Ethernet,
+    hex: `${ETH_MACS} 89 4f 40 02 02 01 00 00 2a ff ${IPV4_TCP}`,
+    status: DecodeStatus.BadTag,
+  },
+  {
+    name: 'NSH length 1 word: bad tag',
+    link: LinkType.Ethernet,
+    hex: `${ETH_MACS} 89 4f 00 01 02 01 00 00 2a ff ${IPV4_TCP}`,
+    status: DecodeStatus.BadTag,
+  },
+  {
+    name: 'NSH MD type 1 of 2 words: bad tag',
+    link: LinkType.Ethernet,
+    hex: `${ETH_MACS} 89 4f 00 02 01 01 00 00 2a ff ${IPV4_TCP}`,
+    status: DecodeStatus.BadTag,
+  },
+  {
+    name: 'NSH next protocol 0x7f: not IP',
+    link: LinkType.Ethernet,
+    hex: `${ETH_MACS} 89 4f 00 02 02 7f 00 00 2a ff ${IPV4_TCP}`,
+    status: DecodeStatus.NotIp,
+  },
+  {
+    name: 'NSH longer than the frame: truncated',
+    link: LinkType.Ethernet,
+    hex: `${ETH_MACS} 89 4f 00 3f 02 01 00 00 2a ff ${IPV4_TCP}`,
+    status: DecodeStatus.Truncated,
+  },
+  {
+    name: 'E-Tag cut short',
+    link: LinkType.Ethernet,
+    hex: `${ETH_MACS} 89 3f 20 00 10 05 00 00 08`,
+    status: DecodeStatus.Truncated,
+  },
+  {
+    name: 'VN-Tag cut short',
+    link: LinkType.Ethernet,
+    hex: `${ETH_MACS} 89 26 80 07 00`,
+    status: DecodeStatus.Truncated,
+  },
+  {
+    name: 'FabricPath cut inside the original frame',
+    link: LinkType.Ethernet,
+    hex: `${ETH_MACS} 89 03 00 5f 00 16 3e aa bb cc 52 54 00 12 34 56 08`,
+    status: DecodeStatus.Truncated,
+  },
+  {
+    name: 'FabricPath carrying ARP: not IP',
+    link: LinkType.Ethernet,
+    hex: `${ETH_MACS} 89 03 00 5f 00 16 3e aa bb cc 52 54 00 12 34 56 08 06 00 01 08 00 06 04 00 01`,
+    status: DecodeStatus.NotIp,
+  },
 ];
 
 const serialCases: DecodeCase[] = [
@@ -153,16 +220,61 @@ const serialCases: DecodeCase[] = [
     status: DecodeStatus.Ok,
     fields: { ...IPV4_TCP_FIELDS, hasSrcMac: false, hasDstMac: false },
   },
-  { name: 'PPP (9) without framing, IPv6', link: LinkType.Ppp, hex: `00 57 # 0: PPP protocol IPv6 ${IPV6_UDP}`, status: DecodeStatus.Ok, fields: IPV6_UDP_FIELDS },
-  { name: 'PPP (9) protocol field compressed to one byte, IPv4', link: LinkType.Ppp, hex: `ff 03 21 # 2: protocol 0x21 (odd: one byte) ${IPV4_TCP}`, status: DecodeStatus.Ok, fields: IPV4_TCP_FIELDS },
-  { name: 'PPP (9) MPLS', link: LinkType.Ppp, hex: `ff 03 02 81 00 01 01 40 ${IPV6_UDP}`, status: DecodeStatus.Ok, fields: IPV6_UDP_FIELDS },
+  {
+    name: 'PPP (9) without framing, IPv6',
+    link: LinkType.Ppp,
+    hex: `00 57 # 0: PPP protocol IPv6 ${IPV6_UDP}`,
+    status: DecodeStatus.Ok,
+    fields: IPV6_UDP_FIELDS,
+  },
+  {
+    name: 'PPP (9) protocol field compressed to one byte, IPv4',
+    link: LinkType.Ppp,
+    hex: `ff 03 21 # 2: protocol 0x21 (odd: one byte) ${IPV4_TCP}`,
+    status: DecodeStatus.Ok,
+    fields: IPV4_TCP_FIELDS,
+  },
+  {
+    name: 'PPP (9) MPLS',
+    link: LinkType.Ppp,
+    hex: `ff 03 02 81 00 01 01 40 ${IPV6_UDP}`,
+    status: DecodeStatus.Ok,
+    fields: IPV6_UDP_FIELDS,
+  },
   { name: 'PPP (9) LCP: not IP', link: LinkType.Ppp, hex: `ff 03 c0 21 01 01 00 04`, status: DecodeStatus.NotIp },
-  { name: 'PPP (9) IPCP: not IP', link: LinkType.Ppp, hex: `ff 03 80 21 01 01 00 0a 03 06 0a 00 00 01`, status: DecodeStatus.NotIp },
-  { name: 'PPP (9) control byte 0x13: bad tag', link: LinkType.Ppp, hex: `ff 13 00 21 ${IPV4_TCP}`, status: DecodeStatus.BadTag },
-  { name: 'PPP (9) ends inside the protocol field', link: LinkType.Ppp, hex: `ff 03 00`, status: DecodeStatus.Truncated },
+  {
+    name: 'PPP (9) IPCP: not IP',
+    link: LinkType.Ppp,
+    hex: `ff 03 80 21 01 01 00 0a 03 06 0a 00 00 01`,
+    status: DecodeStatus.NotIp,
+  },
+  {
+    name: 'PPP (9) control byte 0x13: bad tag',
+    link: LinkType.Ppp,
+    hex: `ff 13 00 21 ${IPV4_TCP}`,
+    status: DecodeStatus.BadTag,
+  },
+  {
+    name: 'PPP (9) ends inside the protocol field',
+    link: LinkType.Ppp,
+    hex: `ff 03 00`,
+    status: DecodeStatus.Truncated,
+  },
   { name: 'PPP (9) one byte', link: LinkType.Ppp, hex: `ff`, status: DecodeStatus.Truncated },
-  { name: 'PPP_HDLC (50) IPv4', link: LinkType.PppHdlc, hex: `ff 03 00 21 ${IPV4_TCP}`, status: DecodeStatus.Ok, fields: IPV4_TCP_FIELDS },
-  { name: 'PPP_HDLC (50) carrying a Cisco HDLC frame', link: LinkType.PppHdlc, hex: `0f 00 86 dd # Cisco HDLC unicast, IPv6 ${IPV6_UDP}`, status: DecodeStatus.Ok, fields: IPV6_UDP_FIELDS },
+  {
+    name: 'PPP_HDLC (50) IPv4',
+    link: LinkType.PppHdlc,
+    hex: `ff 03 00 21 ${IPV4_TCP}`,
+    status: DecodeStatus.Ok,
+    fields: IPV4_TCP_FIELDS,
+  },
+  {
+    name: 'PPP_HDLC (50) carrying a Cisco HDLC frame',
+    link: LinkType.PppHdlc,
+    hex: `0f 00 86 dd # Cisco HDLC unicast, IPv6 ${IPV6_UDP}`,
+    status: DecodeStatus.Ok,
+    fields: IPV6_UDP_FIELDS,
+  },
   {
     name: 'Cisco HDLC (104) IPv4',
     link: LinkType.CiscoHdlc,
@@ -173,9 +285,25 @@ const serialCases: DecodeCase[] = [
     status: DecodeStatus.Ok,
     fields: IPV4_TCP_FIELDS,
   },
-  { name: 'Cisco HDLC (104) multicast, MPLS, IPv6', link: LinkType.CiscoHdlc, hex: `8f 00 88 47 00 01 01 40 ${IPV6_UDP}`, status: DecodeStatus.Ok, fields: IPV6_UDP_FIELDS },
-  { name: 'Cisco HDLC (104) SLARP: not IP', link: LinkType.CiscoHdlc, hex: `8f 00 80 35 00 00 00 02 00 00 00 01 00 00 00 00 ff ff`, status: DecodeStatus.NotIp },
-  { name: 'Cisco HDLC (104) header cut short', link: LinkType.CiscoHdlc, hex: `0f 00 08`, status: DecodeStatus.Truncated },
+  {
+    name: 'Cisco HDLC (104) multicast, MPLS, IPv6',
+    link: LinkType.CiscoHdlc,
+    hex: `8f 00 88 47 00 01 01 40 ${IPV6_UDP}`,
+    status: DecodeStatus.Ok,
+    fields: IPV6_UDP_FIELDS,
+  },
+  {
+    name: 'Cisco HDLC (104) SLARP: not IP',
+    link: LinkType.CiscoHdlc,
+    hex: `8f 00 80 35 00 00 00 02 00 00 00 01 00 00 00 00 ff ff`,
+    status: DecodeStatus.NotIp,
+  },
+  {
+    name: 'Cisco HDLC (104) header cut short',
+    link: LinkType.CiscoHdlc,
+    hex: `0f 00 08`,
+    status: DecodeStatus.Truncated,
+  },
 ];
 
 describe('Decoder: E-Tag, VN-Tag, NSH, FabricPath and PPPoE in any combination', () => runTable(ethernetCases));

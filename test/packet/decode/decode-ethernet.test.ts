@@ -2,7 +2,15 @@ import { describe } from 'vitest';
 import { DecodeStatus } from '../../../src/packet/decode/packet-view';
 import { LinkType } from '../../../src/capture/link-types';
 import { runTable, type DecodeCase } from '../../fixtures/decode/decode-case';
-import { ARP_BODY, ETH_MAC_FIELDS, ETH_MACS, IPV4_TCP, IPV4_TCP_FIELDS, IPV6_UDP, IPV6_UDP_FIELDS } from '../../fixtures/decode/packets';
+import {
+  ARP_BODY,
+  ETH_MAC_FIELDS,
+  ETH_MACS,
+  IPV4_TCP,
+  IPV4_TCP_FIELDS,
+  IPV6_UDP,
+  IPV6_UDP_FIELDS,
+} from '../../fixtures/decode/packets';
 
 const ethernetCases: DecodeCase[] = [
   {

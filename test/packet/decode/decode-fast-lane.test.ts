@@ -49,7 +49,8 @@ describe('decoder fast lane', () => {
       const tagged = Uint8Array.from([...MACS, 0x81, 0x00, 0x00, 0x64, ethertype >> 8, ethertype & 0xff, ...ip]);
       // A snaplen anywhere from the Ethernet header to the whole frame, the wire length whole.
       const capLen = r() < 0.5 ? untagged.length : 14 + Math.floor(r() * (untagged.length - 13));
-      if (fast && (ethertype === 0x0800 ? capLen >= 34 && ip[0] >> 4 === 4 : capLen >= 54 && ip[0] >> 4 === 6)) fastCandidates++;
+      if (fast && (ethertype === 0x0800 ? capLen >= 34 && ip[0] >> 4 === 4 : capLen >= 54 && ip[0] >> 4 === 6))
+        fastCandidates++;
       const atEnd = n % 2 === 0;
       const at = atEnd ? untaggedBuf.length - capLen : Math.floor(r() * (untaggedBuf.length - tagged.length));
       const taggedAt = atEnd ? taggedBuf.length - capLen - 4 : at;
@@ -59,7 +60,14 @@ describe('decoder fast lane', () => {
       taggedBuf.set(tagged.subarray(0, atEnd ? capLen + 4 : tagged.length), taggedAt);
 
       // Each decode starts from a view another frame left dirty (SLL and NFLOG fields included).
-      Object.assign(view, { sllPacketType: 3, nflogGroup: 7, nflogIndev: 2, nflogOutdev: 4, nflogPrefixOffset: 9, nflogPrefixLength: 5 });
+      Object.assign(view, {
+        sllPacketType: 3,
+        nflogGroup: 7,
+        nflogIndev: 2,
+        nflogOutdev: 4,
+        nflogPrefixOffset: 9,
+        nflogPrefixLength: 5,
+      });
       view.src.fill(0xffffffff);
       view.dst.fill(0xffffffff);
       Object.assign(view, { frameOffset: at, capLen, wireLen: untagged.length, tsSec: 1_700_000_000 });

@@ -73,12 +73,18 @@ function counters(decoder: Decoder): { joined: number; unjoined: number; evictio
 describe('Decoder fragments', () => {
   it('joins middle and last IPv4 fragments to the first fragment ports', () => {
     const feeder = new FrameFeeder();
-    expect(feeder.decodeHex(LinkType.Raw, v4Fragment({ id: 0xabcd, offsetBytes: 0, more: true, ports: [1234, 5678] }))).toBe(DecodeStatus.Ok);
+    expect(
+      feeder.decodeHex(LinkType.Raw, v4Fragment({ id: 0xabcd, offsetBytes: 0, more: true, ports: [1234, 5678] })),
+    ).toBe(DecodeStatus.Ok);
     expect([...ports(feeder), feeder.view.l3Bytes]).toEqual([17, 1234, 5678, 36]);
     // The first fragment carried 16 bytes (8 transport + 8 data): the next starts at offset 16.
-    expect(feeder.decodeHex(LinkType.Raw, v4Fragment({ id: 0xabcd, offsetBytes: 16, more: true }))).toBe(DecodeStatus.Ok);
+    expect(feeder.decodeHex(LinkType.Raw, v4Fragment({ id: 0xabcd, offsetBytes: 16, more: true }))).toBe(
+      DecodeStatus.Ok,
+    );
     expect([...ports(feeder), feeder.view.l3Bytes]).toEqual([17, 1234, 5678, 28]);
-    expect(feeder.decodeHex(LinkType.Raw, v4Fragment({ id: 0xabcd, offsetBytes: 24, more: false, dataBytes: 100 }))).toBe(DecodeStatus.Ok);
+    expect(
+      feeder.decodeHex(LinkType.Raw, v4Fragment({ id: 0xabcd, offsetBytes: 24, more: false, dataBytes: 100 })),
+    ).toBe(DecodeStatus.Ok);
     expect([...ports(feeder), feeder.view.l3Bytes]).toEqual([17, 1234, 5678, 120]);
     expect(counters(feeder.decoder)).toEqual({ joined: 2, unjoined: 0, evictions: 0 });
   });
@@ -92,7 +98,9 @@ describe('Decoder fragments', () => {
 
   it('leaves ports 0 on a later fragment whose first fragment was not seen', () => {
     const feeder = new FrameFeeder();
-    expect(feeder.decodeHex(LinkType.Raw, v4Fragment({ id: 0x1111, offsetBytes: 1480, more: false }))).toBe(DecodeStatus.Ok);
+    expect(feeder.decodeHex(LinkType.Raw, v4Fragment({ id: 0x1111, offsetBytes: 1480, more: false }))).toBe(
+      DecodeStatus.Ok,
+    );
     expect(ports(feeder)).toEqual([17, 0, 0]);
     expect(counters(feeder.decoder)).toEqual({ joined: 0, unjoined: 1, evictions: 0 });
   });
@@ -129,14 +137,19 @@ describe('Decoder fragments', () => {
 
   it('holds at most fragmentCacheSize datagrams, pushing out the oldest', () => {
     const feeder = new FrameFeeder(new Decoder({ fragmentCacheSize: 2 }));
-    for (const id of [1, 2, 3]) feeder.decodeHex(LinkType.Raw, v4Fragment({ id, offsetBytes: 0, more: true, ports: [id, 100 + id] }));
+    for (const id of [1, 2, 3])
+      feeder.decodeHex(LinkType.Raw, v4Fragment({ id, offsetBytes: 0, more: true, ports: [id, 100 + id] }));
     expect(feeder.decoder.fragmentCacheEvictions).toBe(1); // the third pushed out id 1
     const seen: number[][] = [];
     for (const id of [1, 2, 3]) {
       feeder.decodeHex(LinkType.Raw, v4Fragment({ id, offsetBytes: 16, more: false }));
       seen.push([feeder.view.srcPort, feeder.view.dstPort]);
     }
-    expect(seen).toEqual([[0, 0], [2, 102], [3, 103]]);
+    expect(seen).toEqual([
+      [0, 0],
+      [2, 102],
+      [3, 103],
+    ]);
     expect(counters(feeder.decoder)).toEqual({ joined: 2, unjoined: 1, evictions: 1 });
   });
 
@@ -172,9 +185,19 @@ describe('Decoder fragments', () => {
 
   it('joins IPv6 later fragments by source, destination and 32-bit identification', () => {
     const feeder = new FrameFeeder();
-    expect(feeder.decodeHex(LinkType.Raw, v6Fragment({ id: 0xdeadbeef, offsetBytes: 0, more: true, next: 17, ports: [53, 54321] }))).toBe(DecodeStatus.Ok);
+    expect(
+      feeder.decodeHex(
+        LinkType.Raw,
+        v6Fragment({ id: 0xdeadbeef, offsetBytes: 0, more: true, next: 17, ports: [53, 54321] }),
+      ),
+    ).toBe(DecodeStatus.Ok);
     expect([...ports(feeder), feeder.view.l3Bytes]).toEqual([17, 53, 54321, 40 + 8 + 8 + 8]);
-    expect(feeder.decodeHex(LinkType.Raw, v6Fragment({ id: 0xdeadbeef, offsetBytes: 16, more: false, next: 17, dataBytes: 32 }))).toBe(DecodeStatus.Ok);
+    expect(
+      feeder.decodeHex(
+        LinkType.Raw,
+        v6Fragment({ id: 0xdeadbeef, offsetBytes: 16, more: false, next: 17, dataBytes: 32 }),
+      ),
+    ).toBe(DecodeStatus.Ok);
     expect([...ports(feeder), feeder.view.l3Bytes]).toEqual([17, 53, 54321, 40 + 8 + 32]);
     feeder.decodeHex(LinkType.Raw, v6Fragment({ id: 0xdeadbeee, offsetBytes: 16, more: false, next: 17 }));
     expect(ports(feeder)).toEqual([17, 0, 0]);

@@ -3,7 +3,14 @@ import { Decoder } from '../../../src/packet/decode/decoder';
 import { DecodeStatus } from '../../../src/packet/decode/packet-view';
 import { LinkType } from '../../../src/capture/link-types';
 import { FrameFeeder, runTable, type DecodeCase } from '../../fixtures/decode/decode-case';
-import { ARP_BODY, ETH_MACS, IPV4_TCP, IPV4_TCP_FIELDS, IPV6_UDP, IPV6_UDP_FIELDS } from '../../fixtures/decode/packets';
+import {
+  ARP_BODY,
+  ETH_MACS,
+  IPV4_TCP,
+  IPV4_TCP_FIELDS,
+  IPV6_UDP,
+  IPV6_UDP_FIELDS,
+} from '../../fixtures/decode/packets';
 
 const SLL_IPV4_HEADER = `
 00 00                # 0: packet type 0 (to us)
@@ -19,7 +26,14 @@ const cookedCases: DecodeCase[] = [
     link: LinkType.LinuxSll,
     hex: SLL_IPV4_HEADER + IPV4_TCP,
     status: DecodeStatus.Ok,
-    fields: { ...IPV4_TCP_FIELDS, sllPacketType: 0, hasSrcMac: true, srcMacHi: 0x5254, srcMacLo: 0x00123456, hasDstMac: false },
+    fields: {
+      ...IPV4_TCP_FIELDS,
+      sllPacketType: 0,
+      hasSrcMac: true,
+      srcMacHi: 0x5254,
+      srcMacLo: 0x00123456,
+      hasDstMac: false,
+    },
   },
   {
     name: 'SLL outgoing on a tun device (no address)',
@@ -125,19 +139,77 @@ const rawCases: DecodeCase[] = [
 ];
 
 const loopbackCases: DecodeCase[] = [
-  { name: 'null AF_INET little-endian', link: LinkType.Null, hex: `02 00 00 00 ${IPV4_TCP}`, status: DecodeStatus.Ok, fields: IPV4_TCP_FIELDS },
-  { name: 'null AF_INET big-endian', link: LinkType.Null, hex: `00 00 00 02 ${IPV4_TCP}`, status: DecodeStatus.Ok, fields: IPV4_TCP_FIELDS },
-  { name: 'null AF_INET6 10 (Linux) LE', link: LinkType.Null, hex: `0a 00 00 00 ${IPV6_UDP}`, status: DecodeStatus.Ok, fields: IPV6_UDP_FIELDS },
-  { name: 'null AF_INET6 24 (OpenBSD) BE', link: LinkType.Null, hex: `00 00 00 18 ${IPV6_UDP}`, status: DecodeStatus.Ok, fields: IPV6_UDP_FIELDS },
-  { name: 'null AF_INET6 28 (FreeBSD) LE', link: LinkType.Null, hex: `1c 00 00 00 ${IPV6_UDP}`, status: DecodeStatus.Ok, fields: IPV6_UDP_FIELDS },
-  { name: 'null AF_INET6 30 (Darwin) BE', link: LinkType.Null, hex: `00 00 00 1e ${IPV6_UDP}`, status: DecodeStatus.Ok, fields: IPV6_UDP_FIELDS },
-  { name: 'null AF_INET carrying IPv6', link: LinkType.Null, hex: `02 00 00 00 ${IPV6_UDP}`, status: DecodeStatus.BadVersion },
+  {
+    name: 'null AF_INET little-endian',
+    link: LinkType.Null,
+    hex: `02 00 00 00 ${IPV4_TCP}`,
+    status: DecodeStatus.Ok,
+    fields: IPV4_TCP_FIELDS,
+  },
+  {
+    name: 'null AF_INET big-endian',
+    link: LinkType.Null,
+    hex: `00 00 00 02 ${IPV4_TCP}`,
+    status: DecodeStatus.Ok,
+    fields: IPV4_TCP_FIELDS,
+  },
+  {
+    name: 'null AF_INET6 10 (Linux) LE',
+    link: LinkType.Null,
+    hex: `0a 00 00 00 ${IPV6_UDP}`,
+    status: DecodeStatus.Ok,
+    fields: IPV6_UDP_FIELDS,
+  },
+  {
+    name: 'null AF_INET6 24 (OpenBSD) BE',
+    link: LinkType.Null,
+    hex: `00 00 00 18 ${IPV6_UDP}`,
+    status: DecodeStatus.Ok,
+    fields: IPV6_UDP_FIELDS,
+  },
+  {
+    name: 'null AF_INET6 28 (FreeBSD) LE',
+    link: LinkType.Null,
+    hex: `1c 00 00 00 ${IPV6_UDP}`,
+    status: DecodeStatus.Ok,
+    fields: IPV6_UDP_FIELDS,
+  },
+  {
+    name: 'null AF_INET6 30 (Darwin) BE',
+    link: LinkType.Null,
+    hex: `00 00 00 1e ${IPV6_UDP}`,
+    status: DecodeStatus.Ok,
+    fields: IPV6_UDP_FIELDS,
+  },
+  {
+    name: 'null AF_INET carrying IPv6',
+    link: LinkType.Null,
+    hex: `02 00 00 00 ${IPV6_UDP}`,
+    status: DecodeStatus.BadVersion,
+  },
   { name: 'null AF 7 (OSI)', link: LinkType.Null, hex: `07 00 00 00 fe fe 03 81`, status: DecodeStatus.NotIp },
   { name: 'null header cut', link: LinkType.Null, hex: `02 00 00`, status: DecodeStatus.Truncated },
-  { name: 'loop AF_INET (network order)', link: LinkType.Loop, hex: `00 00 00 02 ${IPV4_TCP}`, status: DecodeStatus.Ok, fields: IPV4_TCP_FIELDS },
-  { name: 'loop AF_INET6 24', link: LinkType.Loop, hex: `00 00 00 18 ${IPV6_UDP}`, status: DecodeStatus.Ok, fields: IPV6_UDP_FIELDS },
+  {
+    name: 'loop AF_INET (network order)',
+    link: LinkType.Loop,
+    hex: `00 00 00 02 ${IPV4_TCP}`,
+    status: DecodeStatus.Ok,
+    fields: IPV4_TCP_FIELDS,
+  },
+  {
+    name: 'loop AF_INET6 24',
+    link: LinkType.Loop,
+    hex: `00 00 00 18 ${IPV6_UDP}`,
+    status: DecodeStatus.Ok,
+    fields: IPV6_UDP_FIELDS,
+  },
   // Loop is network order only: 02 00 00 00 is family 0x02000000, which is no family.
-  { name: 'loop little-endian AF_INET', link: LinkType.Loop, hex: `02 00 00 00 ${IPV4_TCP}`, status: DecodeStatus.NotIp },
+  {
+    name: 'loop little-endian AF_INET',
+    link: LinkType.Loop,
+    hex: `02 00 00 00 ${IPV4_TCP}`,
+    status: DecodeStatus.NotIp,
+  },
 ];
 
 const NFLOG_IPV4 = `
@@ -246,11 +318,19 @@ describe('Decoder link layers', () => {
     const v = feeder.view;
     expect([v.family, v.protocol, v.srcPort, v.dstPort, v.l3Bytes, v.tcpFlags]).toEqual([0, 0, 0, 0, 0, 0]);
     expect([...v.src, ...v.dst]).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
-    expect([v.nflogGroup, v.nflogIndev, v.nflogOutdev, v.nflogPrefixOffset, v.nflogPrefixLength]).toEqual([-1, 0, 0, 0, 0]);
+    expect([v.nflogGroup, v.nflogIndev, v.nflogOutdev, v.nflogPrefixOffset, v.nflogPrefixLength]).toEqual([
+      -1, 0, 0, 0, 0,
+    ]);
     expect(feeder.decodeHex(LinkType.Ethernet, `${ETH_MACS} 08 00 ${IPV4_TCP}`)).toBe(DecodeStatus.Ok);
     expect(feeder.decodeHex(LinkType.LinuxSll, SLL_IPV4_HEADER, { capLen: 10 })).toBe(DecodeStatus.Truncated);
     expect([v.hasSrcMac, v.hasDstMac, v.srcMacHi, v.srcMacLo, v.dstMacHi, v.dstMacLo, v.sllPacketType]).toEqual([
-      false, false, 0, 0, 0, 0, -1,
+      false,
+      false,
+      0,
+      0,
+      0,
+      0,
+      -1,
     ]);
   });
 

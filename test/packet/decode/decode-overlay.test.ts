@@ -8,7 +8,11 @@ import { fragmentIpv4, innerL3Bytes, overlayFrame, type OverlayPacket } from '..
 
 const PORTS = { vxlan: [4789, 8472], geneve: [6081] };
 
-function decodeWith(decoder: OverlayDecoder, frame: Buffer, capLen = frame.length): { status: number; view: PacketView } {
+function decodeWith(
+  decoder: OverlayDecoder,
+  frame: Buffer,
+  capLen = frame.length,
+): { status: number; view: PacketView } {
   const view = new PacketView();
   view.capLen = capLen;
   view.wireLen = frame.length;
@@ -34,19 +38,74 @@ function summary(v: PacketView): Record<string, unknown> {
 const CASES: Array<{ name: string; packet: OverlayPacket }> = [
   {
     name: 'VXLAN over IPv4, inner Ethernet + 802.1Q + IPv4 TCP',
-    packet: { kind: 'vxlan', vni: 100, outerSrc: '192.168.1.1', outerDst: '192.168.1.2', inner: { srcMac: '00:16:3e:00:00:01', dstMac: '00:16:3e:00:00:02', vlans: [7], src: '10.0.0.1', dst: '10.0.0.2', protocol: 6, srcPort: 1000, dstPort: 80, payload: 100 } },
+    packet: {
+      kind: 'vxlan',
+      vni: 100,
+      outerSrc: '192.168.1.1',
+      outerDst: '192.168.1.2',
+      inner: {
+        srcMac: '00:16:3e:00:00:01',
+        dstMac: '00:16:3e:00:00:02',
+        vlans: [7],
+        src: '10.0.0.1',
+        dst: '10.0.0.2',
+        protocol: 6,
+        srcPort: 1000,
+        dstPort: 80,
+        payload: 100,
+      },
+    },
   },
   {
     name: 'VXLAN on another configured port (Linux 8472), QinQ inside',
-    packet: { kind: 'vxlan', vni: 16777215, port: 8472, outerSrc: '192.168.1.1', outerDst: '192.168.1.3', inner: { srcMac: '00:16:3e:00:00:01', dstMac: '00:16:3e:00:00:03', vlans: [10, 20], src: '10.0.0.1', dst: '10.0.0.3', protocol: 17, srcPort: 53, dstPort: 9999, payload: 3 } },
+    packet: {
+      kind: 'vxlan',
+      vni: 16777215,
+      port: 8472,
+      outerSrc: '192.168.1.1',
+      outerDst: '192.168.1.3',
+      inner: {
+        srcMac: '00:16:3e:00:00:01',
+        dstMac: '00:16:3e:00:00:03',
+        vlans: [10, 20],
+        src: '10.0.0.1',
+        dst: '10.0.0.3',
+        protocol: 17,
+        srcPort: 53,
+        dstPort: 9999,
+        payload: 3,
+      },
+    },
   },
   {
     name: 'Geneve over IPv6 with 12 option bytes, inner Ethernet + IPv6 UDP',
-    packet: { kind: 'geneve', vni: 7, geneveOptions: 12, outerSrc: 'fd00::1', outerDst: 'fd00::2', inner: { srcMac: '00:16:3e:00:00:09', dstMac: '00:16:3e:00:00:0a', src: '2001:db8::1', dst: '2001:db8::2', protocol: 17, srcPort: 5000, dstPort: 6000, payload: 40 } },
+    packet: {
+      kind: 'geneve',
+      vni: 7,
+      geneveOptions: 12,
+      outerSrc: 'fd00::1',
+      outerDst: 'fd00::2',
+      inner: {
+        srcMac: '00:16:3e:00:00:09',
+        dstMac: '00:16:3e:00:00:0a',
+        src: '2001:db8::1',
+        dst: '2001:db8::2',
+        protocol: 17,
+        srcPort: 5000,
+        dstPort: 6000,
+        payload: 40,
+      },
+    },
   },
   {
     name: 'Geneve carrying IPv4 directly (protocol type 0x0800): no inner MACs',
-    packet: { kind: 'geneve', vni: 0, outerSrc: '192.168.7.1', outerDst: '192.168.7.2', inner: { src: '172.16.0.1', dst: '172.16.0.2', protocol: 6, srcPort: 443, dstPort: 50000, payload: 0 } },
+    packet: {
+      kind: 'geneve',
+      vni: 0,
+      outerSrc: '192.168.7.1',
+      outerDst: '192.168.7.2',
+      inner: { src: '172.16.0.1', dst: '172.16.0.2', protocol: 6, srcPort: 443, dstPort: 50000, payload: 0 },
+    },
   },
 ];
 
@@ -77,7 +136,11 @@ describe('OverlayDecoder', () => {
     expect(new Decoder({ fragmentCacheSize: 16 }).decode(LinkType.Ethernet, frame, view)).toBe(DecodeStatus.Ok);
     expect([formatAddress(4, view.src, 0), view.dstPort, view.vni]).toEqual(['192.168.1.1', 4789, -1]);
     const other = decodeWith(new OverlayDecoder({ fragmentCacheSize: 16 }, { vxlan: [4790], geneve: [] }), frame);
-    expect([other.status, formatAddress(4, other.view.src, 0), other.view.vni]).toEqual([DecodeStatus.Ok, '192.168.1.1', -1]);
+    expect([other.status, formatAddress(4, other.view.src, 0), other.view.vni]).toEqual([
+      DecodeStatus.Ok,
+      '192.168.1.1',
+      -1,
+    ]);
   });
 
   it('counts the inner packet at the first outer fragment and skips the later ones', () => {
@@ -86,8 +149,18 @@ describe('OverlayDecoder', () => {
     const fragments = fragmentIpv4(overlayFrame(p, 77), 400);
     expect(fragments).toHaveLength(4);
     const results = fragments.map((f) => decodeWith(d, f));
-    expect(results.map((r) => r.status)).toEqual([DecodeStatus.Ok, DecodeStatus.TunnelFragment, DecodeStatus.TunnelFragment, DecodeStatus.TunnelFragment]);
-    expect(summary(results[0].view)).toMatchObject({ src: '10.0.0.1', srcPort: 1000, l3Bytes: innerL3Bytes(p.inner), vni: 100 });
+    expect(results.map((r) => r.status)).toEqual([
+      DecodeStatus.Ok,
+      DecodeStatus.TunnelFragment,
+      DecodeStatus.TunnelFragment,
+      DecodeStatus.TunnelFragment,
+    ]);
+    expect(summary(results[0].view)).toMatchObject({
+      src: '10.0.0.1',
+      srcPort: 1000,
+      l3Bytes: innerL3Bytes(p.inner),
+      vni: 100,
+    });
   });
 
   it('refuses cut and malformed tunnels by status, never throws', () => {

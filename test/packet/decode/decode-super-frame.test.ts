@@ -13,7 +13,8 @@ import { LinkType } from '../../../src/capture/link-types';
 import { FrameFeeder } from '../../fixtures/decode/decode-case';
 
 /** The capture addon's segmentation word: bit 31 (read), hdr_len / 2, gso_type, gso_size; as int32. */
-const word = (gsoType: number, gsoSize: number, hdrLen = 0) => (0x80000000 | ((hdrLen >> 1) << 24) | (gsoType << 16) | gsoSize) | 0;
+const word = (gsoType: number, gsoSize: number, hdrLen = 0) =>
+  0x80000000 | ((hdrLen >> 1) << 24) | (gsoType << 16) | gsoSize | 0;
 const TCPV4 = 1;
 const TCPV6 = 4;
 const UDP_L4 = 5;
@@ -268,7 +269,11 @@ describe('super-frames counted as their segments (annotated frames)', () => {
     expect(feeder.decodeHex(r.link ?? LinkType.Ethernet, r.hex, { capLen: r.capLen, wireLen: r.wireLen })).toBe(0);
     const l3 = v.l3Bytes;
     segmenter.segment(v, feeder.buffer, r.mtu ?? 1500, v.l3Offset);
-    expect({ outcome: SUPER_FRAME_OUTCOME_NAMES[segmenter.byOutcome.findIndex((n) => n > 0)], segments: v.segments, bytes: v.l3Bytes }).toEqual({ outcome: r.outcome, segments: r.segments, bytes: r.bytes });
+    expect({
+      outcome: SUPER_FRAME_OUTCOME_NAMES[segmenter.byOutcome.findIndex((n) => n > 0)],
+      segments: v.segments,
+      bytes: v.l3Bytes,
+    }).toEqual({ outcome: r.outcome, segments: r.segments, bytes: r.bytes });
     expect(segmenter.extraSegments).toBe(r.segments - 1);
     expect(v.l3Bytes).toBeGreaterThanOrEqual(l3); // never fewer bytes than the frame's own L3 length
   });

@@ -38,7 +38,16 @@ function loadExpectations(): Map<string, Map<number, TsharkRow>> {
     if (line === '' || line.startsWith('#')) continue;
     const [file, frame, family, src, dst, l3Bytes, protocol, srcPort, dstPort] = line.split('\t');
     if (!byFile.has(file)) byFile.set(file, new Map());
-    byFile.get(file)!.set(Number(frame), { frame: Number(frame), family: Number(family), src, dst, l3Bytes, protocol, srcPort, dstPort });
+    byFile.get(file)!.set(Number(frame), {
+      frame: Number(frame),
+      family: Number(family),
+      src,
+      dst,
+      l3Bytes,
+      protocol,
+      srcPort,
+      dstPort,
+    });
   }
   return byFile;
 }

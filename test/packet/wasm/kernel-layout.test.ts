@@ -9,7 +9,8 @@ const ASSEMBLY = readFileSync(join(ROOT, 'src/packet/wasm/assembly/flow-update.t
 /** `T_<NAME> = <byte offset>` of the AssemblyScript side, by name. */
 function assemblyOffsets(): Map<string, number> {
   const out = new Map<string, number>();
-  for (const m of ASSEMBLY.matchAll(/^(?:export )?const (T_[A-Z0-9_]+)(?::\s*u32)? = (\d+);/gm)) out.set(m[1], Number(m[2]));
+  for (const m of ASSEMBLY.matchAll(/^(?:export )?const (T_[A-Z0-9_]+)(?::\s*u32)? = (\d+);/gm))
+    out.set(m[1], Number(m[2]));
   return out;
 }
 

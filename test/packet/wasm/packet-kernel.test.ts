@@ -23,8 +23,22 @@ function capture(name: string, o: Partial<GenerateOptions>): string {
   const path = join(dir, name);
   const code = runGenerate(
     {
-      out: path, packets: 20_000, flows: 300, seed: 7, start: START, durationSec: 400, eniIps: ['10.0.0.5', '10.0.0.6', '10.0.0.7', '10.0.0.8'], eniMacs: [], eniIpv6s: [],
-      ipv6Share: 0.3, format: 'pcap', snapLen: 262144, tsResolution: 'us', vlanIds: [], windowSec: 60, ...o,
+      out: path,
+      packets: 20_000,
+      flows: 300,
+      seed: 7,
+      start: START,
+      durationSec: 400,
+      eniIps: ['10.0.0.5', '10.0.0.6', '10.0.0.7', '10.0.0.8'],
+      eniMacs: [],
+      eniIpv6s: [],
+      ipv6Share: 0.3,
+      format: 'pcap',
+      snapLen: 262144,
+      tsResolution: 'us',
+      vlanIds: [],
+      windowSec: 60,
+      ...o,
     },
     quiet,
     quiet,
@@ -89,18 +103,25 @@ describe('the WebAssembly packet kernel writes what the TypeScript path writes',
   it.each([
     ['pcap', 'us'],
     ['pcapng', 'ns'],
-  ] as const)('MAC, address and prefix ENIs, two ENIs a packet, windows of 1 and 5 minutes (%s)', async (format, tsResolution) => {
-    const r = await bothWays([capture(`mixed.${format}`, { format, tsResolution })], config('mixed.yaml'));
-    expect(r.records).toBeGreaterThan(1000);
-    // Every packet but the first of each 1-minute window (it closes the last) goes through the kernel.
-    expect(r.kernel).toBeGreaterThan(r.frames * 0.99);
-  });
+  ] as const)(
+    'MAC, address and prefix ENIs, two ENIs a packet, windows of 1 and 5 minutes (%s)',
+    async (format, tsResolution) => {
+      const r = await bothWays([capture(`mixed.${format}`, { format, tsResolution })], config('mixed.yaml'));
+      expect(r.records).toBeGreaterThan(1000);
+      // Every packet but the first of each 1-minute window (it closes the last) goes through the kernel.
+      expect(r.kernel).toBeGreaterThan(r.frames * 0.99);
+    },
+  );
 
   it('many ENIs: the MAC and address tables probed (hashed) rather than scanned', async () => {
     // 30 ENIs of MACs and addresses no packet carries, before and after the three that match:
     // more than the inventory scans, so the kernel probes the same hash tables it does.
     const fillers = (from: number) =>
-      Array.from({ length: 15 }, (_, i) => `  - { id: eni-fill${from + i}, mac: "02:00:00:00:${(from + i).toString(16).padStart(2, '0')}:01", ips: ["10.9.${from + i}.1", "fd09::${from + i}"], vpcId: vpc-1, vswitchId: vsw-9, vmId: i-9 }`);
+      Array.from(
+        { length: 15 },
+        (_, i) =>
+          `  - { id: eni-fill${from + i}, mac: "02:00:00:00:${(from + i).toString(16).padStart(2, '0')}:01", ips: ["10.9.${from + i}.1", "fd09::${from + i}"], vpcId: vpc-1, vswitchId: vsw-9, vmId: i-9 }`,
+      );
     const path = writeConfig(
       dir,
       `region: cn-hangzhou
@@ -119,7 +140,9 @@ flowLogs:
     );
     const r = await bothWays([capture('many.pcap', {})], path);
     expect(r.records).toBeGreaterThan(1000);
-    expect(new Set(r.flows.filter((f) => f['log-status'] === 'OK').map((f) => f['eni-id']))).toEqual(new Set(['eni-mac', 'eni-host', 'eni-prefix']));
+    expect(new Set(r.flows.filter((f) => f['log-status'] === 'OK').map((f) => f['eni-id']))).toEqual(
+      new Set(['eni-mac', 'eni-host', 'eni-prefix']),
+    );
     expect(r.kernel).toBeGreaterThan(r.frames * 0.99);
   });
 
@@ -153,13 +176,14 @@ flowLogs:
     const writer = openCaptureWriter(path);
     const eni = [0x00, 0x16, 0x3e, 0x00, 0x00, 0x05];
     const gateway = [0xee, 0xff, 0xff, 0xff, 0xff, 0xff];
-    for (let n = 0; n < 20_000; ) {
+    for (let n = 0; n < 20_000;) {
       const { ethertype, ip, fast } = randomPacket(r);
       // Mostly frames of the lane's shape (their lengths and snaplens still vary), so the
       // kernel is asked about each of the others rather than backing off.
       if (!(fast && ethertype === (ip[0] >> 4 === 4 ? 0x0800 : 0x86dd)) && r() < 0.85) continue;
       // Some IPv6 sources share their first word with 10.0.0.6 (an IPv4 ENI address), the rest 0.
-      if (ethertype === 0x86dd && ip[0] >> 4 === 6 && r() < 0.2) ip.splice(8, 16, 10, 0, 0, 6, ...new Array<number>(12).fill(0));
+      if (ethertype === 0x86dd && ip[0] >> 4 === 6 && r() < 0.2)
+        ip.splice(8, 16, 10, 0, 0, 6, ...new Array<number>(12).fill(0));
       const macs = r() < 0.5 ? [...eni, ...gateway] : [...gateway, ...eni];
       const frame = Uint8Array.from([...macs, ethertype >> 8, ethertype & 0xff, ...ip]);
       const capLen = r() < 0.7 ? frame.length : 14 + Math.floor(r() * (frame.length - 13));
@@ -234,7 +258,9 @@ flowLogs:
     );
     const result = await bothWays([path], path2);
     expect(result.kernel).toBeGreaterThan(result.frames * 0.99);
-    expect(new Set(result.flows.filter((f) => f['log-status'] === 'OK').map((f) => f['eni-id']))).toEqual(new Set(['eni-mac', 'eni-v4', 'eni-v6', 'eni-w1']));
+    expect(new Set(result.flows.filter((f) => f['log-status'] === 'OK').map((f) => f['eni-id']))).toEqual(
+      new Set(['eni-mac', 'eni-v4', 'eni-v6', 'eni-w1']),
+    );
   });
 
   it('a flow past 4 GiB in a window (the byte count carries into its high word)', async () => {
@@ -248,7 +274,8 @@ flowLogs:
       10, 0, 0, 5, 198, 18, 0, 1, // source, destination
       0x9c, 0x40, 0x01, 0xbb, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x10, 0xff, 0xff, 0, 0, 0, 0, // TCP 40000 -> 443, ACK
     ]);
-    for (let n = 0; n < 66_000; n++) writer.writePacket(START + Math.floor(n / 2000), 0, frame, frame.length, 65535 + 14);
+    for (let n = 0; n < 66_000; n++)
+      writer.writePacket(START + Math.floor(n / 2000), 0, frame, frame.length, 65535 + 14);
     writer.close();
     // A device of MTU 65536 (loopback's): whole frames, not super-frames of 1500-byte segments.
     const r = await bothWays([path], config('carry.yaml', 1_000_000, 'capture: { mtuBytes: 65536 }\n'));
@@ -271,8 +298,27 @@ flowLogs:
     }
     // Arithmetic on one flow: a SYN-ACK announcing MSS 1000 to 10.0.0.5:40009 (a port the mix
     // does not use), then one 64,000-byte-payload frame the other way: 65 segments of 988.
-    const flow = { family: 4 as const, protocol: 6 as const, srcMac: eni, dstMac: gateway, src: [10, 0, 0, 5], dst: [10, 0, 0, 1], sport: 40009, dport: 5201 };
-    const synAck = superFrameBytes({ ...flow, srcMac: gateway, dstMac: eni, src: flow.dst, dst: flow.src, sport: 5201, dport: 40009, l3Bytes: 44, synMss: 1000 });
+    const flow = {
+      family: 4 as const,
+      protocol: 6 as const,
+      srcMac: eni,
+      dstMac: gateway,
+      src: [10, 0, 0, 5],
+      dst: [10, 0, 0, 1],
+      sport: 40009,
+      dport: 5201,
+    };
+    const synAck = superFrameBytes({
+      ...flow,
+      srcMac: gateway,
+      dstMac: eni,
+      src: flow.dst,
+      dst: flow.src,
+      sport: 5201,
+      dport: 40009,
+      l3Bytes: 44,
+      synMss: 1000,
+    });
     writer.writePacket(START + 499, 0, Uint8Array.from(synAck), synAck.length, synAck.length + 14);
     const data = superFrameBytes({ ...flow, l3Bytes: 52 + 64_000 });
     writer.writePacket(START + 499, 1, Uint8Array.from(data), data.length, 14 + 52 + 64_000);
@@ -298,11 +344,31 @@ flowLogs:
     const writer = openCaptureWriter(path, { snapLen: 128 });
     let n = 0;
     for (let i = 0; i < 30_000; i++) {
-      const f = superFrameBytes({ family: 4, protocol: 17, l3Bytes: 60, srcMac: gateway, dstMac: eni, src: [203, 0, (i >> 8) & 0xff, i & 0xff], dst: [10, 0, 0, 9], sport: 1024 + (i % 50_000), dport: 53 });
+      const f = superFrameBytes({
+        family: 4,
+        protocol: 17,
+        l3Bytes: 60,
+        srcMac: gateway,
+        dstMac: eni,
+        src: [203, 0, (i >> 8) & 0xff, i & 0xff],
+        dst: [10, 0, 0, 9],
+        sport: 1024 + (i % 50_000),
+        dport: 53,
+      });
       writer.writePacket(START + Math.floor(n++ / 2000), 0, Uint8Array.from(f), f.length, 74);
       if (i % 30 === 0) {
         const k = (i / 30) % 250;
-        const q = superFrameBytes({ family: 4, protocol: 17, l3Bytes: 100, srcMac: gateway, dstMac: gateway, src: [192, 0, 2, 1], dst: [10, 0, 0, 6], sport: 30_000 + k, dport: 443 });
+        const q = superFrameBytes({
+          family: 4,
+          protocol: 17,
+          l3Bytes: 100,
+          srcMac: gateway,
+          dstMac: gateway,
+          src: [192, 0, 2, 1],
+          dst: [10, 0, 0, 6],
+          sport: 30_000 + k,
+          dport: 443,
+        });
         writer.writePacket(START + Math.floor(n++ / 2000), 0, Uint8Array.from(q), q.length, 114);
       }
     }
@@ -320,7 +386,10 @@ flowLogs:
     const r = await bothWays([path], writeConfig(dir, yaml, 'flood.yaml'));
     // The kernel refuses the flood itself: it never hands those packets to TypeScript.
     expect(r.kernel).toBeGreaterThan(r.frames * 0.95);
-    const sum = (eniId: string, status: string) => r.flows.filter((x) => x['eni-id'] === eniId && x['log-status'] === status).reduce((s, x) => s + Number(x.packets), 0);
+    const sum = (eniId: string, status: string) =>
+      r.flows
+        .filter((x) => x['eni-id'] === eniId && x['log-status'] === status)
+        .reduce((s, x) => s + Number(x.packets), 0);
     expect(sum('eni-host', 'OK')).toBe(1000);
     expect(sum('eni-host', 'SKIPDATA')).toBe(0);
     expect(r.flows.filter((x) => x['eni-id'] === 'eni-host' && x['log-status'] === 'OK').length).toBe(250);
@@ -352,7 +421,11 @@ flowLogs:
       tail.writeUInt32LE(total, 0);
       return Buffer.concat([head, padded, tail]);
     };
-    const shb = () => block(0x0a0d0d0a, Buffer.from([0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
+    const shb = () =>
+      block(
+        0x0a0d0d0a,
+        Buffer.from([0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+      );
     const idb = (linkType: number, tsresol?: number, tsoffset?: number) => {
       const parts = [Buffer.from([linkType & 0xff, linkType >> 8, 0, 0, 0, 0, 4, 0])];
       if (tsresol !== undefined) parts.push(Buffer.from([9, 0, 1, 0, tsresol, 0, 0, 0]));
@@ -388,7 +461,9 @@ flowLogs:
         if (kind === 6) return epb(3, (t + BigInt(i)) << 33n, ether(41000 + i));
         if (kind === 7) return epb(1, (t + BigInt(i)) * 1_000_000_000n, ether(42000 + i), 54, 0x40000bad); // a custom block, skipped
         // interface 0 stamps 1000 s early, and its offset puts the packet beside interface 1's
-        return kind % 2 === 0 ? epb(0, (t - 1000n + BigInt(i)) * 1_000_000n, ether(40000 + (i % 50))) : epb(1, (t + BigInt(i)) * 1_000_000_000n, ether(40000 + (i % 50)));
+        return kind % 2 === 0
+          ? epb(0, (t - 1000n + BigInt(i)) * 1_000_000n, ether(40000 + (i % 50)))
+          : epb(1, (t + BigInt(i)) * 1_000_000_000n, ether(40000 + (i % 50)));
       }),
       shb(),
       idb(1), // one interface now: a packet of interface 1 ends the file
@@ -423,14 +498,19 @@ flowLogs:
     // Two aggregators of two 11-million-flow tables each: about 3.9 GB for the kernel's memory.
     const path = config('huge.yaml', 11_000_000);
     const { summary, stderr } = await replayToRecords([capture('huge.pcap', { packets: 2000 })], path, dir);
-    expect(stderr).toMatch(/^flowlog-agent replay: WebAssembly kernel unavailable, replaying in TypeScript alone: flow tables of 11000000 flows exceed its memory$/m);
+    expect(stderr).toMatch(
+      /^flowlog-agent replay: WebAssembly kernel unavailable, replaying in TypeScript alone: flow tables of 11000000 flows exceed its memory$/m,
+    );
     expect(summary!.kernelPackets).toBe(0);
     expect(summary!.frames).toBe(2000);
   });
 
   it('every capture of the tcpdump corpus, one ENI owning every address', { timeout: 300_000 }, async (ctx) => {
     skipWithoutCorpus(ctx);
-    const files = readdirSync(CORPUS).filter((f) => /\.pcap(ng)?$/.test(f)).sort().map((f) => join(CORPUS, f));
+    const files = readdirSync(CORPUS)
+      .filter((f) => /\.pcap(ng)?$/.test(f))
+      .sort()
+      .map((f) => join(CORPUS, f));
     expect(files.length).toBeGreaterThanOrEqual(800);
     const r = await bothWays(files, writeConfig(dir, everyAddressConfig(dir), 'corpus.yaml'), 0);
     expect(r.kernel).toBeGreaterThan(1000);
