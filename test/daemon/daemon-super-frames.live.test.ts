@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonProcess, bundleDaemon, readRecords, sleep, writeDaemonConfig } from '../helpers/daemon-process';
 import { NetnsLab } from '../helpers/netns';
+import { holdSharedRxTimestamps } from '../helpers/shared-rx-timestamps';
 import { tempDirForFile } from '../helpers/temp-dir';
 
 const REPO = join(__dirname, '..', '..');
@@ -315,6 +316,9 @@ describe.skipIf(!canRun)('GSO/GRO super-frames count as the segments the wire ca
       lab.exec(ns, 'ethtool', ['-K', dev, 'tso', 'on', 'gso', 'on', 'gro', 'on', 'tx-udp-segmentation', 'on']);
     }
     const pcap = join(dir, 'super-frames.pcap');
+    // One receive stamp per frame for the daemon and tcpdump alike (see holdSharedRxTimestamps):
+    // the records are compared with their start and end seconds.
+    const releaseTimestamps = await holdSharedRxTimestamps();
     const m = await measure(
       'replayed',
       () => {
@@ -332,7 +336,7 @@ describe.skipIf(!canRun)('GSO/GRO super-frames count as the segments the wire ca
         lab.exec(nsVm, 'python3', ['-c', udpGsoScript(HOST4, 9000, 40003, 1472, [14720, 10000], 20)]);
       },
       pcap,
-    );
+    ).finally(releaseTimestamps);
     const live = m.records;
     expect(live.filter((r) => r['log-status'] === 'SKIPDATA')).toEqual([]);
     const out = join(dir, 'replay.jsonl');
