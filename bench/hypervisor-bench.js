@@ -28,44 +28,13 @@ const PACKETS = 20;
 const PAYLOAD = 32;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function ip(args, ignore = false) {
-  try {
-    execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  } catch (e) {
-    if (!ignore) throw e;
-  }
-}
-/** Runs `lines` through `ip -batch` (one process for thousands of commands). */
-function ipBatch(lines, ns) {
-  execFileSync('ip', [...(ns ? ['-n', ns] : []), '-batch', '-'], {
-    input: lines.join('\n') + '\n',
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
-}
-const inNs = (ns, cmd, args) => ['netns', 'exec', ns, cmd, ...args];
+const netns = require('./netns-lab');
 
-function namespaces() {
-  for (const ns of [NS_HOST, NS_VM]) {
-    ip(['netns', 'del', ns], true);
-    ip(['netns', 'add', ns]);
-    ip(['-n', ns, 'link', 'set', 'lo', 'up']);
-    execFileSync(
-      'ip',
-      inNs(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']),
-    );
-  }
-}
-function tearDown() {
-  ip(['netns', 'del', NS_HOST], true);
-  ip(['netns', 'del', NS_VM], true);
-}
-
-/** Addresses of VM i: 10.100.0.0/16 in /29s; .2 the VM, .3 a phantom peer (static neighbour). */
-function addr(i, host) {
-  const base = 0x0a640000 + i * 8;
-  const v = base + host;
-  return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
-}
+const { ipBatch, inNs } = netns;
+const namespaces = () => netns.namespaces([NS_HOST, NS_VM]);
+const tearDown = () => netns.tearDown([NS_HOST, NS_VM]);
+/** Address `host` of VM i's /29 (.2 the VM, .3 a phantom peer with a static neighbour entry). */
+const addr = (i, host) => netns.vmAddress(0x0a640000, i, host);
 const mac = (i, kind) =>
   `02:${kind}:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}:01`;
 

@@ -17,6 +17,7 @@ import {
 } from '../../src/daemon/capture-journal';
 import { crashGapRecords } from '../../src/daemon/crash-gap';
 import { MAX_GAP_WINDOWS_EACH, gapPieces } from '../../src/flow/gap-pieces';
+import { RECORD_FIELDS } from '../../src/flow/record';
 import { captureLogger } from '../helpers/capture-logger';
 import { tempDirForFile } from '../helpers/temp-dir';
 
@@ -122,28 +123,7 @@ describe('crash gap records', () => {
     ]);
     for (const b of vpc) expect(b.records.map((r) => r['eni-id'])).toEqual(['eni-a']);
     const r = vpc[0].records[0];
-    expect(Object.keys(r)).toEqual([
-      'version',
-      'vswitch-id',
-      'vm-id',
-      'vpc-id',
-      'account-id',
-      'eni-id',
-      'srcaddr',
-      'srcport',
-      'dstaddr',
-      'dstport',
-      'protocol',
-      'direction',
-      'packets',
-      'bytes',
-      'start',
-      'end',
-      'log-status',
-      'action',
-      'tcp-flags',
-      'region',
-    ]);
+    expect(Object.keys(r)).toEqual([...RECORD_FIELDS, 'tcp-flags', 'region']);
     expect(r).toMatchObject({
       packets: '-',
       bytes: '-',
