@@ -84,6 +84,7 @@ export class LiveAgent extends Agent {
       maxGapWindows: MAX_GAP_WINDOWS,
       drain: 'incremental',
       wallClock: true,
+      clocks: { wallMs: Date.now, monoMs: () => performance.now() },
       dropLog: log,
       kernel: true,
       eniCapacity,

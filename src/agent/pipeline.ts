@@ -50,6 +50,11 @@ export interface PipelineOptions {
   drainSliceFlows?: number;
   /** The daemon: windows close on the (grace-delayed) wall clock only; see FlowAggregatorOptions.wallClock. */
   wallClock?: boolean;
+  /**
+   * The daemon: the wall and monotonic clocks, so a stall of the agent (windows closed late) is
+   * told from a step of the wall clock; see FlowAggregatorOptions.clocks. Stalls are logged on dropLog.
+   */
+  clocks?: { wallMs(): number; monoMs(): number };
   /** Log once per window (of the shortest interval) what was dropped; replay prints a summary at the end instead. */
   dropLog?: Logger;
   /**
@@ -168,6 +173,13 @@ export function buildPipeline(config: AgentConfig, submitter: RecordSubmitter, o
       wallClock: options.wallClock ?? false,
       capturedFromStart: !live,
       coveredEnis: countOf(cov),
+      ...(options.clocks === undefined ? {} : { clocks: options.clocks }),
+      onStalled: (startSec, endSec) => {
+        options.dropLog?.warn(
+          { windowStartSec: startSec, windowEndSec: endSec, intervalSec },
+          `windows of ${intervalSec} s from ${new Date(startSec * 1000).toISOString()} to ${new Date(endSec * 1000).toISOString()} closed late: the agent did not run in time; written from what the capture rings held`,
+        );
+      },
       onUncaptured: (startSec, endSec) => {
         const builder = builders[index];
         for (const piece of gapPieces(intervalSec, startSec, endSec))

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
+import { CLOCK_STEP_MS } from '../flow/flow-aggregator';
 import type { Logger } from '../log';
 
-/** A wall-clock change this much larger or smaller than the monotonic clock's is a step. */
-export const CLOCK_STEP_MS = 2000;
+export { CLOCK_STEP_MS };
 
 /**
  * Notices steps of the wall clock (an NTP step, an operator's `date -s`) by comparing it with the

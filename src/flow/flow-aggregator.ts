@@ -78,11 +78,25 @@ export interface FlowAggregatorOptions {
    */
   onUncaptured?: (startSec: number, endSec: number) => void;
   /**
+   * Wall-clock mode: the clocks that tell a stall from a step. Given, a jump over whole windows
+   * that the monotonic clock accounts for (the process did not run: a stall, a suspension) is no
+   * loss, as the capture rings held the packets (or counted what they dropped): the windows
+   * jumped over are written as ordinary windows from what was read, and `onStalled` is told.
+   * Only a jump the wall clock made on its own (a forward step of at least CLOCK_STEP_MS) goes to
+   * onUncaptured. Without them every jump goes to onUncaptured.
+   */
+  clocks?: { wallMs(): number; monoMs(): number };
+  /** Wall-clock mode with `clocks`: whole windows `[startSec, endSec)` closed late after a stall. */
+  onStalled?: (startSec: number, endSec: number) => void;
+  /**
    * Whether every ENI counts as captured from the start (replay: yes, the default). The daemon
    * starts with none and says which are with `setCapturing` as their devices open and close.
    */
   capturedFromStart?: boolean;
 }
+
+/** A wall clock that ran this much further than the monotonic clock stepped (see ClockStepWatch). */
+export const CLOCK_STEP_MS = 2000;
 
 /**
  * Aggregates the flows of one aggregation interval (every flow log with the same interval shares
@@ -102,6 +116,13 @@ export class FlowAggregator implements FlowWindows {
   private readonly onUncaptured: ((startSec: number, endSec: number) => void) | undefined;
   private table: FlowTable | null;
   private spare: FlowTable | null = null;
+  private readonly clocks: { wallMs(): number; monoMs(): number } | undefined;
+  private readonly onStalled: ((startSec: number, endSec: number) => void) | undefined;
+  /** Both clocks when the current window opened (wall-clock mode with clocks). */
+  private openedWallMs = 0;
+  private openedMonoMs = 0;
+  /** The table of windows closed with no flows after a stall: never recorded into, never released. */
+  private emptyTable: FlowTable | null = null;
   private eniPackets: Float64Array;
   private eniLostPackets: Float64Array;
   private eniLostBytes: Float64Array;
@@ -131,6 +152,8 @@ export class FlowAggregator implements FlowWindows {
   tableFullPackets = 0;
   /** Wall-clock mode: whole windows the clock jumped over, written as SKIPDATA (onUncaptured). */
   uncapturedWindows = 0;
+  /** Wall-clock mode: whole windows closed late after a stall, written from what was read (onStalled). */
+  stalledWindows = 0;
   /** Per ENI, since construction: packets of new flows the table refused (its share used, the pool full). */
   readonly refusedPackets: Float64Array;
 
@@ -141,6 +164,8 @@ export class FlowAggregator implements FlowWindows {
     this.maxGapWindows = o.maxGapWindows;
     this.onWindowClosed = o.onWindowClosed;
     this.onUncaptured = o.onUncaptured;
+    this.clocks = o.clocks;
+    this.onStalled = o.onStalled;
     this.wallClock = o.wallClock ?? false;
     this.arena = o.arena;
     this.coveredEnis = o.coveredEnis ?? o.eniCount;
@@ -366,13 +391,43 @@ export class FlowAggregator implements FlowWindows {
       s += interval;
       this.closeWindow(s);
     }
-    if (nextStart > s) {
+    if (nextStart > s && this.stalled()) {
+      // Every handle was read before the clock moved (or this packet is the first of a later
+      // window): the windows in between saw no packet. Stragglers still in a ring arrive late.
+      this.stalledWindows += (nextStart - s) / interval;
+      if (this.onStalled !== undefined) this.onStalled(s, nextStart);
+      for (; s < nextStart; s += interval) this.closeEmptyWindow(s);
+    } else if (nextStart > s) {
       this.uncapturedWindows += (nextStart - s) / interval;
       if (this.onUncaptured !== undefined) this.onUncaptured(s, nextStart);
       else this.gapWindowsSkipped += (nextStart - s) / interval;
     }
     this.openWindow(nextStart);
     return tsSec;
+  }
+
+  /** Whether the monotonic clock accounts for the wall clock's advance since the window opened. */
+  private stalled(): boolean {
+    const c = this.clocks;
+    if (c === undefined) return false;
+    return c.wallMs() - this.openedWallMs - (c.monoMs() - this.openedMonoMs) < CLOCK_STEP_MS;
+  }
+
+  /** Closes `[startSec, startSec + interval)` with no flows: NODATA for its captured ENIs. */
+  private closeEmptyWindow(startSec: number): void {
+    this.emptyTable ??= new FlowTable(1);
+    this.onWindowClosed(
+      new ClosedFlowWindow(
+        this.intervalSec,
+        startSec,
+        startSec + this.intervalSec,
+        this.emptyTable,
+        new Float64Array(this.eniCount),
+        new Float64Array(this.eniCount),
+        new Float64Array(this.eniCount),
+        this.capturedFrom(startSec),
+      ),
+    );
   }
 
   /** Closes the current window early at `endSec` (shutdown), or at its end when omitted. */
@@ -397,6 +452,7 @@ export class FlowAggregator implements FlowWindows {
 
   /** Returns a drained table for reuse. */
   release(table: FlowTable): void {
+    if (table === this.emptyTable) return;
     table.clear();
     table.setShare(this.coveredEnis);
     if (this.table === null) this.table = table;
@@ -459,6 +515,10 @@ export class FlowAggregator implements FlowWindows {
   private openWindow(startSec: number): void {
     this.windowStartSec = startSec;
     this.windowEndSec = startSec + this.intervalSec;
+    if (this.clocks !== undefined) {
+      this.openedWallMs = this.clocks.wallMs();
+      this.openedMonoMs = this.clocks.monoMs();
+    }
   }
 
   private closeWindow(endSec: number): void {

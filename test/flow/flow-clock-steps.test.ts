@@ -19,7 +19,7 @@ import { setView } from '../helpers/views';
 const dir = scratchDir('clock-steps');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function pipeline() {
+function pipeline(clocks?: { wallMs(): number; monoMs(): number }) {
   const { config } = loadConfig(
     writeConfig(
       dir,
@@ -34,7 +34,11 @@ flowLogs:
     ),
   );
   const batches: RecordBatch[] = [];
-  const p = buildPipeline(config, { submit: (b) => batches.push(b) }, { maxGapWindows: 1, wallClock: true });
+  const p = buildPipeline(
+    config,
+    { submit: (b) => batches.push(b) },
+    { maxGapWindows: 1, wallClock: true, ...(clocks === undefined ? {} : { clocks }) },
+  );
   return { p, batches };
 }
 
@@ -117,6 +121,50 @@ describe('wall-clock windows under clock steps', () => {
     expect(records.filter((r) => r['log-status'] === 'NODATA')).toEqual([]);
     const agg = p.aggregators[0];
     expect([agg.latePackets, agg.uncapturedWindows, agg.timelineRestarts]).toEqual([1, 4, 0]);
+  });
+});
+
+describe('wall-clock windows after a stall', () => {
+  // The daemon's clocks, moved by hand: the tick passes wall time, as the daemon does.
+  function clocked() {
+    const c = { wall: 600_000, mono: 5_000 };
+    const { p, batches } = pipeline({ wallMs: () => c.wall, monoMs: () => c.mono });
+    const statuses = () =>
+      batches.flatMap((b) => b.records.map((r) => [b.windowStartSec, r['log-status'], r.packets] as const));
+    return { p, c, statuses };
+  }
+
+  it('writes the windows a stall jumped over from what was read: NODATA, no SKIPDATA', () => {
+    const { p, c, statuses } = clocked();
+    p.recorder.tick(600);
+    // The agent did not run for 200 s: both clocks advanced; the rings held whatever came.
+    c.wall += 200_000;
+    c.mono += 200_000;
+    p.recorder.tick(800);
+    p.finish(801);
+    expect(statuses()).toEqual([
+      [600, 'NODATA', '-'],
+      [660, 'NODATA', '-'],
+      [720, 'NODATA', '-'],
+      [780, 'NODATA', '-'],
+    ]);
+    expect([p.aggregators[0].stalledWindows, p.aggregators[0].uncapturedWindows]).toEqual([2, 0]);
+  });
+
+  it('still writes the windows a forward step of the wall clock jumped over as SKIPDATA', () => {
+    const { p, c, statuses } = clocked();
+    p.recorder.tick(600);
+    c.wall += 200_000; // NTP steps the clock: the monotonic clock moved 1 s
+    c.mono += 1_000;
+    p.recorder.tick(800);
+    p.finish(801);
+    expect(statuses()).toEqual([
+      [600, 'NODATA', '-'],
+      [660, 'SKIPDATA', '-'],
+      [720, 'SKIPDATA', '-'],
+      [780, 'NODATA', '-'],
+    ]);
+    expect([p.aggregators[0].stalledWindows, p.aggregators[0].uncapturedWindows]).toEqual([0, 2]);
   });
 });
 
