@@ -2,6 +2,7 @@ import type { AgentConfig } from '../config/types';
 import { log } from '../log';
 import { ChunkRecorder, OVERLAY_DEVICE, SHARED_DEVICE } from '../packet/chunk-recorder';
 import type { RecordSubmitter } from '../output/record-output';
+import type { FlowRecorder } from '../packet/flow-recorder';
 import { Agent } from './agent';
 import type { EniConfig } from '../config/types';
 
@@ -202,6 +203,11 @@ export class LiveAgent extends Agent {
   /** The kernel's packets that came through this agent's devices (the chunk entry counts them). */
   protected override kernelPackets(): number {
     return this.chunks.kernelPackets;
+  }
+
+  /** The pipeline's recorder: flows aggregated elsewhere (the eBPF engine's drains) are recorded through it. */
+  get recorder(): FlowRecorder {
+    return this.pipeline.recorder;
   }
 
   /** Whether `tick(clockSec)` would close a window. */

@@ -123,6 +123,8 @@ export interface FlowTableConfig {
 
 /** libpcap capture settings (daemon). */
 export interface CaptureConfig {
+  /** How ENI devices are captured: 'libpcap', 'ebpf' (own devices in the kernel), 'auto' (ebpf where usable). */
+  engine: 'auto' | 'ebpf' | 'libpcap';
   /** Bytes kept of each frame; the default keeps headers only. */
   snaplenBytes: number;
   /** Ring bytes of all capture devices together; each gets an equal share (src/capture/live/ring-share.ts). */

@@ -1,11 +1,15 @@
 import { deviceIsUp, readDeviceCounters, type DeviceCounters, type LinkEvent } from '../capture/live/link-watch';
-import { LiveCaptureSource, type CaptureDeviceError, type LiveCaptureOptions } from '../capture/live/live-source';
+import type { EbpfDeviceSource } from '../capture/ebpf/ebpf-device-source';
+import { LiveCaptureSource, type LiveCaptureOptions } from '../capture/live/live-source';
 import { ringShareBytes } from '../capture/live/ring-share';
 import type { CaptureConfig } from '../config/types';
 import { usableMtu } from '../packet/decode/super-frame';
 import type { Logger } from '../log';
 import { DeviceGap, realtimeUs } from './device-gap';
 import { markOpened, openFailureMessage, scheduleRetry, type HandleRetryState } from './handle-retry';
+
+/** A device's capture: a libpcap-style ring (LiveCaptureSource) or the eBPF engine's hooks. */
+export type DeviceSource = LiveCaptureSource | EbpfDeviceSource;
 
 interface DeviceSlot extends HandleRetryState {
   device: string;
@@ -15,7 +19,7 @@ interface DeviceSlot extends HandleRetryState {
   overlay: boolean;
   /** Since when (Unix ms) some ENI wants the device (see WantedDevice.sinceMs). */
   sinceMs: number;
-  source: LiveCaptureSource | null;
+  source: DeviceSource | null;
   /** ifindex of the device instance `source` captures. */
   ifindex: number;
   /** How `source` was opened (a settings change reopens only the devices it concerns). */
@@ -60,7 +64,12 @@ export interface CaptureSetOptions {
   bufferTimeoutMs: number;
   log: Logger;
   /** A source opened: bind it now (called before it reads anything, outside any read). */
-  onOpened: (device: string, source: LiveCaptureSource) => void;
+  onOpened: (device: string, source: DeviceSource) => void;
+  /**
+   * The eBPF engine's source for an ENI's own device (`onFailure` as for a read failure), or
+   * null for a libpcap handle. Absent: libpcap everywhere.
+   */
+  ebpfSourceFor?: (device: string, onFailure: (source: DeviceSource, error: Error) => void) => EbpfDeviceSource | null;
   /** The open devices changed by themselves (opened, failed, gone): called outside any read. */
   onOpenSetChanged: () => void;
   /** `packets` that `device` carried while wanted but not captured: count them lost now (SKIPDATA). */
@@ -104,7 +113,7 @@ export class CaptureSet {
   private opening = 0;
   private readonly waiters: Array<() => void> = [];
   /** Sources read once more after the read timeout, then closed. */
-  private readonly draining = new Map<LiveCaptureSource, Promise<void>>();
+  private readonly draining = new Map<DeviceSource, Promise<void>>();
   private announcing = false;
   /** Devices the last `sync` wanted: the divisor of the ring budget. */
   private wantedCount = 0;
@@ -172,7 +181,8 @@ export class CaptureSet {
     const reopened: string[] = [];
     for (const slot of this.slots.values()) {
       const was = slot.options;
-      if (slot.source === null || was === null) continue;
+      // The eBPF engine's hooks have no ring, snaplen, filter or read pause.
+      if (slot.source === null || was === null || 'engineInfo' in slot.source) continue;
       const next = this.optionsFor(slot);
       const sameRing =
         was.bufferBytes === next.bufferBytes ||
@@ -264,19 +274,20 @@ export class CaptureSet {
   }
 
   /** The open source of `device`, if any. */
-  source(device: string): LiveCaptureSource | null {
+  source(device: string): DeviceSource | null {
     return this.slots.get(device)?.source ?? null;
   }
 
   /** Open shared devices (capture.devices). */
   sharedSources(): LiveCaptureSource[] {
     const out: LiveCaptureSource[] = [];
-    for (const slot of this.slots.values()) if (slot.shared && slot.source !== null) out.push(slot.source);
+    for (const slot of this.slots.values())
+      if (slot.shared && slot.source instanceof LiveCaptureSource) out.push(slot.source);
     return out;
   }
 
   /** Whether `source` is an overlay device's (its frames are decapsulated). */
-  isOverlay(source: LiveCaptureSource): boolean {
+  isOverlay(source: DeviceSource): boolean {
     for (const slot of this.slots.values()) if (slot.source === source) return slot.overlay;
     return false;
   }
@@ -400,7 +411,7 @@ export class CaptureSet {
   }
 
   /** Reads `source` once more after the read timeout (the ring's last block), then closes it. */
-  private drainThenClose(slot: DeviceSlot, source: LiveCaptureSource): void {
+  private drainThenClose(slot: DeviceSlot, source: DeviceSource): void {
     const waitMs = this.o.bufferTimeoutMs + source.readPauseMs + 50;
     const done = new Promise<void>((resolve) => setTimeout(resolve, waitMs)).then(() => {
       source.readAvailable();
@@ -421,7 +432,10 @@ export class CaptureSet {
   private tryOpen(slot: DeviceSlot): void {
     if (slot.opening || slot.source !== null) return;
     const options = this.optionsFor(slot);
-    const source = new LiveCaptureSource(options, (s, error) => this.onReadFailure(slot, s, error));
+    const onFailure = (s: DeviceSource, error: Error): void => this.onReadFailure(slot, s, error);
+    const source: DeviceSource =
+      (slot.shared ? null : (this.o.ebpfSourceFor?.(slot.device, onFailure) ?? null)) ??
+      new LiveCaptureSource(options, onFailure);
     slot.opening = true;
     this.opening++;
     source
@@ -455,6 +469,7 @@ export class CaptureSet {
           this.o.log.info(
             {
               device: slot.device,
+              ...('engineInfo' in source ? source.engineInfo : { engine: 'libpcap' }),
               linkType: source.linkType,
               ringBytes: options.bufferBytes,
               readPauseMs: source.readPauseMs,
@@ -464,7 +479,7 @@ export class CaptureSet {
             },
             'capture started',
           );
-          if (!usableMtu(source.segmentation.mtu))
+          if (!('engineInfo' in source) && !usableMtu(source.segmentation.mtu))
             this.o.log.warn(
               { device: slot.device, mtu: source.segmentation.mtu },
               'capture device has no usable MTU: a frame larger than capture.mtuBytes counts as one packet unless the kernel says how it is segmented',
@@ -541,7 +556,7 @@ export class CaptureSet {
    * another of its name: the handle is read out and closed. Still there: closed now, a gap
    * counted, and reopened with backoff.
    */
-  private onReadFailure(slot: DeviceSlot, source: LiveCaptureSource, error: CaptureDeviceError): void {
+  private onReadFailure(slot: DeviceSlot, source: DeviceSource, error: Error): void {
     if (slot.source !== source) return;
     setImmediate(() => {
       if (slot.source !== source) return; // its link event came first

@@ -1,14 +1,14 @@
 import type { LinkEvent } from '../capture/live/link-watch';
-import type { LiveCaptureSource } from '../capture/live/live-source';
 import type { AgentConfig, EniConfig } from '../config/types';
 import type { EniResolution } from '../enrich/eni-discovery';
 import { OVERLAY_DEVICE, SHARED_DEVICE } from '../packet/chunk-recorder';
 import type { Logger } from '../log';
 import type { RecordSubmitter } from '../output/record-output';
-import { CaptureSet, type WantedDevice } from './capture-set';
+import { CaptureSet, type DeviceSource, type WantedDevice } from './capture-set';
 import { EniSlots } from './eni-slots';
 import { LiveAgent } from '../agent/live-agent';
 import type { NflogSet } from './nflog-set';
+import type { EbpfCapture } from './ebpf-capture';
 
 /** What an EniCapture tells its owner (crash journal, metrics). */
 export interface EniCaptureHooks {
@@ -33,6 +33,8 @@ export interface EniCaptureOptions {
   hooks: EniCaptureHooks;
   /** Devices opened, failed or went away by themselves: the owner refreshes (outside any read). */
   onDevicesChanged: () => void;
+  /** The eBPF engine for the ENIs' own devices (capture.engine), or null: libpcap everywhere. */
+  ebpf?: EbpfCapture | null;
 }
 
 /** ENI indexes a pipeline is first made for: twice the ENIs, at least 256 (a few KiB per 256). */
@@ -69,7 +71,19 @@ export class EniCapture {
       onOpened: (device, source) => this.bindOpened(device, source),
       onOpenSetChanged: o.onDevicesChanged,
       onGapLoss: (device, packets) => this.countGapLoss(device, packets),
+      ...(o.ebpf == null
+        ? {}
+        : {
+            ebpfSourceFor: (device, onFailure) =>
+              (o.ebpf as EbpfCapture).sourceFor(device, (d) => this.slots.ofDevice(d)?.index ?? -1, onFailure),
+          }),
     });
+  }
+
+  /** Whether windows ending by `clockSec` may close: the eBPF engine's flows up to then are recorded. */
+  mayClose(clockSec: number): boolean {
+    const ebpf = this.o.ebpf;
+    return ebpf == null || ebpf.drainedThroughSec >= clockSec;
   }
 
   /** The pipeline (null before the first `apply`). */
@@ -91,6 +105,7 @@ export class EniCapture {
     if (this.live === null)
       this.live = new LiveAgent(config, this.slots, this.o.submitter, nowSec, capacityFor(this.slots.length));
     else if (changes.changed || force) this.changePipeline(nowSec);
+    this.o.ebpf?.syncSlots(this.slots.resolved());
     this.captures.sync(this.wantedDevices());
     this.rebind(fresh || changes.changed || force);
     if (changes.added.length > 0 || changes.retired.length > 0) {
@@ -142,6 +157,8 @@ export class EniCapture {
   /** Stops: every handle read out (after the read timeout) and closed, the open windows written at now. */
   async stop(nowSec: () => number): Promise<void> {
     await this.captures.closeAll();
+    // The devices are detached: a last drain holds everything their hooks counted.
+    await this.o.ebpf?.stop();
     this.endPipeline(nowSec());
   }
 
@@ -191,7 +208,7 @@ export class EniCapture {
   }
 
   /** A handle just opened: bound before its first read, and its ENI marked captured. */
-  private bindOpened(device: string, source: LiveCaptureSource): void {
+  private bindOpened(device: string, source: DeviceSource): void {
     const live = this.live;
     if (live === null) return;
     if (this.isShared(device))

@@ -17,6 +17,7 @@ import { BlindSpots } from './blind-spots';
 import { CountedOutput } from '../output/counted-output';
 import { CrashWatch } from './crash-watch';
 import { DaemonMetrics } from './daemon-metrics';
+import { chooseEngine, EbpfCapture } from './ebpf-capture';
 import { EniCapture } from './eni-capture';
 import type { LiveAgent } from '../agent/live-agent';
 import { warmUpLivePath } from '../agent/kernel-warm-up';
@@ -78,6 +79,7 @@ export class FlowlogDaemon {
   private crash!: CrashWatch;
   private readonly pendingDrains = new Set<Promise<void>>();
   private capture!: EniCapture;
+  private ebpf: EbpfCapture | null = null;
   private nflog!: NflogSet;
   private links: LinkWatch | null = null;
   private refreshQueued = false;
@@ -164,7 +166,36 @@ export class FlowlogDaemon {
     warmUpLivePath(config);
     this.nflog = new NflogSet({ bufferTimeoutMs: this.bufferTimeoutMs, log: this.log });
     this.nflog.sync(config);
+    const choice = chooseEngine(config.capture);
+    if (config.capture.engine === 'ebpf' && choice.engine !== 'ebpf') {
+      this.nflog.closeAll();
+      await this.endpoint.close();
+      await this.output.close();
+      throw new DaemonStartError(`start daemon: capture.engine is ebpf: ${choice.reason}`, 1);
+    }
+    try {
+      this.ebpf = EbpfCapture.open(choice, this.log, () => {
+        const live = this.capture?.pipeline ?? null;
+        return live === null ? null : { recorder: live.recorder, eniCount: live.eniCapacity };
+      });
+    } catch (err) {
+      if (config.capture.engine === 'ebpf') {
+        this.nflog.closeAll();
+        await this.endpoint.close();
+        await this.output.close();
+        throw new DaemonStartError(`start daemon: ${(err as Error).message}`, 1, { cause: err });
+      }
+      choice.engine = 'libpcap';
+      choice.reason = `auto: ${(err as Error).message}`;
+    }
+    this.log.info(
+      { engine: choice.engine, reason: choice.reason },
+      choice.engine === 'ebpf'
+        ? "capture engine: eBPF for the ENIs' own devices (shared and overlay devices, NFLOG: libpcap)"
+        : 'capture engine: libpcap',
+    );
     this.capture = new EniCapture({
+      ebpf: this.ebpf,
       config,
       submitter: this.output,
       nflog: this.nflog,
@@ -209,6 +240,7 @@ export class FlowlogDaemon {
       Date.now() / 1000,
       this.capture.slots.resolved().map((s) => s.eni),
     );
+    this.ebpf?.start();
     this.tickTimer = setInterval(() => this.tick(), this.tickIntervalMs);
     if (this.o.watchConfig ?? true)
       watchFile(config.sourcePath, { interval: 2000 }, (cur, prev) => {
@@ -350,12 +382,14 @@ export class FlowlogDaemon {
     // gap counted, so they land in it; between, only handles that read frames are asked (and all
     // every FULL_SAMPLE_TICKS), and none is read: the poll wakes the agent for every block the
     // kernel hands over.
-    const closing = live.closesBy(clock);
+    // With the eBPF engine, a window waits for a drain that began after its end (a tick later at most).
+    const due = live.closesBy(clock);
+    const closing = due && this.capture.mayClose(clock);
     const full = closing || ++this.ticks % FULL_SAMPLE_TICKS === 0;
     if (closing) this.nflog.drainAll();
     this.capture.beforeTick(closing, full);
     live.collectNflogLoss(this.nflog, this.capture.slots);
-    live.tick(clock);
+    if (closing || !due) live.tick(clock);
     if (closing) {
       this.crash.windowsClosed(live, this.output);
       this.capture.afterClose(nowSec());

@@ -421,6 +421,35 @@ export class FlowRecorder implements NflogFrameConsumer {
     }
   }
 
+  /**
+   * Records a flow aggregated before it got here (the eBPF engine's drain, see
+   * packet/drain-recorder.ts). The caller has written the view's key (`family`, `src`, `dst`,
+   * `protocol`, ports) and `tcpFlags`; the flow counts for `eni` as sent by it (`out`) or received,
+   * with `packets` wire segments of `bytes` L3 bytes from `firstUs` to `lastUs` (Unix
+   * microseconds), and its action is what the policy says of any packet of the flow. The last
+   * packet is recorded at its own time (one packet's share of the bytes), the others at the
+   * first's: a flow that straddles a window boundary inside one drain is split there by packets.
+   * Same contract as `onFrame`.
+   */
+  recordAggregate(eni: number, out: boolean, packets: number, bytes: number, firstUs: number, lastUs: number): void {
+    const v = this.view;
+    const policy = this.policy;
+    const flags = (out ? FLAG_OUT : 0) | (policy !== null && policy.rejects(v, eni, out) ? FLAG_REJECT : 0);
+    const lastBytes = packets > 1 ? Math.round(bytes / packets) : bytes;
+    if (packets > 1) {
+      v.tsSec = Math.floor(firstUs / 1e6);
+      v.tsUsec = firstUs - v.tsSec * 1e6;
+      v.segments = packets - 1;
+      v.l3Bytes = bytes - lastBytes;
+      this.recordFor(eni, flags);
+    }
+    v.tsSec = Math.floor(lastUs / 1e6);
+    v.tsUsec = lastUs - v.tsSec * 1e6;
+    v.segments = 1;
+    v.l3Bytes = lastBytes;
+    this.recordFor(eni, flags);
+  }
+
   private recordFor(eni: number, flags: number): void {
     const c = this.counters;
     c.eniPackets[eni] += this.view.segments;

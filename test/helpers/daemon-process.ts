@@ -54,6 +54,7 @@ export class DaemonProcess {
       ...process.env,
       NODE_PATH: join(REPO, 'node_modules'),
       FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node'),
+      FLOWLOG_EBPF_DIR: join(REPO, 'build', 'Release'),
       FLOWLOG_LOG_LEVEL: 'info',
     };
     return new DaemonProcess(lab.spawn(ns, process.execPath, [bundle, configPath, outputPath], env));
