@@ -99,6 +99,21 @@ function summariseLive(base: string, health: HealthReport, samples: Sample[]): s
     );
   }
 
+  const engines = samplesNamed(samples, METRIC_NAMES.captureDeviceEngine);
+  if (engines.length > 0) {
+    text += '\ncapture devices\n';
+    text += renderTable(
+      [
+        { header: 'device', align: 'left' },
+        { header: 'engine', align: 'left' },
+      ],
+      engines.map((s) => [
+        s.labels.device ?? '',
+        s.labels.hook ? `${s.labels.engine ?? ''} (${s.labels.hook})` : (s.labels.engine ?? ''),
+      ]),
+    );
+  }
+
   const records = samplesNamed(samples, METRIC_NAMES.records);
   if (records.length > 0) {
     text += '\nrecords\n';

@@ -5,6 +5,8 @@
  */
 import type { CommandModule } from 'yargs';
 import { ConfigError, formatProblem, loadConfig } from '../config/load';
+import type { AgentConfig } from '../config/types';
+import { chooseEngine } from '../daemon/ebpf-capture';
 
 /** Where runValidate writes; process.stdout/stderr or a test double. */
 export interface TextOutput {
@@ -20,6 +22,12 @@ export function runValidate(file: string, out: TextOutput, err: TextOutput): num
     const { config, warnings } = loadConfig(file);
     for (const w of warnings) err.write(`${formatProblem(file, w)}\n`);
     out.write(`config OK: ${file} (${config.enis.length} ENIs, ${config.flowLogs.length} flow logs)\n`);
+    // The engine this host gives the ENIs' own devices (shared and overlay devices: libpcap).
+    const choice = chooseEngine(config.capture);
+    if (config.capture.engine === 'ebpf' && choice.engine !== 'ebpf')
+      err.write(`${file}: capture.engine: ebpf cannot run on this host (run refuses to start): ${choice.reason}\n`);
+    else out.write(`capture engine: ${choice.engine} (${choice.reason})\n`);
+    for (const line of deviceEngines(config, choice.engine)) out.write(`  ${line}\n`);
     return 0;
   } catch (e) {
     if (e instanceof ConfigError) {
@@ -30,6 +38,16 @@ export function runValidate(file: string, out: TextOutput, err: TextOutput): num
     }
     return EXIT_CONFIG_INVALID;
   }
+}
+
+/** Per configured device, the engine `run` would capture it with. */
+function deviceEngines(config: AgentConfig, engine: 'ebpf' | 'libpcap'): string[] {
+  const own = config.enis
+    .filter((e) => e.interface !== undefined)
+    .map((e) => `${e.interface as string} (${e.id}): ${engine}`);
+  const shared = config.capture.devices.map((d) => `${d} (shared): libpcap`);
+  const overlay = (config.overlay?.devices ?? []).map((d) => `${d} (overlay): libpcap`);
+  return [...own, ...shared, ...overlay];
 }
 
 export const validateCommand: CommandModule<object, { config: string }> = {

@@ -457,7 +457,7 @@ export const AGENT_SCHEMA: ObjectSchema = {
           {
             key: 'engine',
             type: { kind: 'enum', values: ['auto', 'ebpf', 'libpcap'] },
-            default: 'libpcap',
+            default: 'auto',
             doc: "How ENI devices are captured. `libpcap`: every frame through a kernel ring (the agent's own TPACKET_V3 handle). `ebpf`: an ENI's own device is aggregated in the kernel by a TC program (docs/ebpf-engine.md), drained every second; shared and overlay devices stay on libpcap. `auto`: `ebpf` where the kernel, the process's capabilities and the engine's files allow it, else `libpcap`; `capture started` names the engine and why.",
           },
           {

@@ -54,6 +54,9 @@ export interface CaptureHandleUsage {
   ringBytes: number;
   /** Frames read from the device since the daemon started (all its handles). */
   packets: number;
+  /** What captures it while open ('' while not open); the eBPF engine's hook. */
+  engine: '' | 'libpcap' | 'ebpf';
+  hook: string;
 }
 
 export interface CaptureSetOptions {
@@ -299,6 +302,7 @@ export class CaptureSet {
       shared: s.shared,
       ringBytes: s.source?.ringBytes ?? 0,
       packets: s.closedPackets + (s.source?.packets ?? 0),
+      ...engineOf(s.source),
     }));
   }
 
@@ -469,11 +473,15 @@ export class CaptureSet {
           this.o.log.info(
             {
               device: slot.device,
-              ...('engineInfo' in source ? source.engineInfo : { engine: 'libpcap' }),
-              linkType: source.linkType,
-              ringBytes: options.bufferBytes,
-              readPauseMs: source.readPauseMs,
-              ...source.segmentation,
+              ...('engineInfo' in source
+                ? source.engineInfo
+                : {
+                    engine: 'libpcap',
+                    linkType: source.linkType,
+                    ringBytes: options.bufferBytes,
+                    readPauseMs: source.readPauseMs,
+                    ...source.segmentation,
+                  }),
               ...(slot.shared ? { shared: true } : {}),
               ...(slot.overlay ? { overlay: true } : {}),
             },
@@ -574,4 +582,9 @@ export class CaptureSet {
       this.announce();
     });
   }
+}
+
+function engineOf(source: DeviceSource | null): { engine: '' | 'libpcap' | 'ebpf'; hook: string } {
+  if (source === null) return { engine: '', hook: '' };
+  return 'engineInfo' in source ? source.engineInfo : { engine: 'libpcap', hook: '' };
 }

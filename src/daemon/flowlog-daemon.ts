@@ -287,6 +287,15 @@ export class FlowlogDaemon {
     this.crash.configChanged(next, nowSec());
     await applySinkChanges(this.output.inner, previous, next, this.log);
     this.capture.setCapture(next);
+    // The engine is chosen once, at start: the program and its maps are not swapped under traffic.
+    if (
+      next.capture.engine !== previous.capture.engine ||
+      (this.ebpf !== null && next.capture.filter !== previous.capture.filter)
+    )
+      this.log.warn(
+        { engine: next.capture.engine, running: this.ebpf === null ? 'libpcap' : 'ebpf' },
+        'capture.engine or capture.filter changed the capture engine: it changes at the next start (restart the service)',
+      );
     this.nflog.sync(next);
     await this.endpoint.follow(next.metrics.listen);
     this.setupDiscovery(next);

@@ -15,6 +15,7 @@ export const METRIC_NAMES = {
   captureInterfaceDrops: 'flowlog_capture_interface_drops_total',
   captureGapPackets: 'flowlog_capture_gap_packets_total',
   captureRingBytes: 'flowlog_capture_ring_bytes',
+  captureDeviceEngine: 'flowlog_capture_device_engine',
   captureDevicePackets: 'flowlog_capture_device_packets_total',
   captureDeviceDrops: 'flowlog_capture_device_drops_total',
   captureKernelPackets: 'flowlog_capture_kernel_packets_total',
@@ -110,6 +111,15 @@ export function buildMetricRegistry(source: MetricsSource): Registry {
     'Kernel ring bytes of each capture device (a share of capture.totalBufferBytes).',
     ['device', 'shared'],
     () => handles().map((h) => [handleLabels(h), h.ringBytes]),
+  );
+  gauge(
+    METRIC_NAMES.captureDeviceEngine,
+    "1 for each open capture device, labelled with the engine capturing it (libpcap, ebpf) and the eBPF engine's hook (tcx, clsact).",
+    ['device', 'engine', 'hook'],
+    () =>
+      handles()
+        .filter((h) => h.engine !== '')
+        .map((h) => [{ device: h.device, engine: h.engine, hook: h.hook }, 1]),
   );
   counter(METRIC_NAMES.captureDevicePackets, 'Frames read from each capture device.', ['device', 'shared'], () =>
     handles().map((h) => [handleLabels(h), h.packets]),

@@ -43,8 +43,11 @@ export interface SuperFrameCounters {
 export interface CaptureHandleCounters {
   device: string;
   shared: boolean;
-  /** Ring bytes of its open handle (0 while not open). */
+  /** Ring bytes of its open handle (0 while not open, and for the eBPF engine). */
   ringBytes: number;
+  /** What captures it while open: 'libpcap', or 'ebpf' with its hook ('tcx', 'clsact'); '' while not open. */
+  engine: '' | 'libpcap' | 'ebpf';
+  hook: string;
   /** Frames read from it. */
   packets: number;
   kernelDrops: number;

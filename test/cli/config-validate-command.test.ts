@@ -42,14 +42,39 @@ describe('runValidate', () => {
   it('prints "config OK" with the counts and exits 0 for the replay example', () => {
     const { code, out, err } = validate(EXAMPLE);
     expect(code).toBe(0);
-    expect(out.text).toBe(`config OK: ${EXAMPLE} (2 ENIs, 2 flow logs)\n`);
+    expect(out.text.split('\n')[0]).toBe(`config OK: ${EXAMPLE} (2 ENIs, 2 flow logs)`);
+    // Then the engine this host gives the ENI devices, and why (root with BPF: ebpf; else libpcap).
+    expect(out.text.split('\n')[1]).toMatch(/^capture engine: (ebpf|libpcap) \(.+\)$/);
     expect(err.text).toBe('');
+  });
+
+  it('names the engine of every configured device: ENI devices as capture.engine allows, shared ones libpcap', () => {
+    const file = join(tmp, 'engines.yaml');
+    writeFileSync(
+      file,
+      `region: cn-hangzhou
+accountId: "1234567890123456"
+capture: { engine: libpcap, devices: [br0] }
+enis:
+  - { id: eni-1, interface: tap1, vpcId: vpc-1, vswitchId: vsw-1, vmId: i-1 }
+  - { id: eni-2, ips: [10.0.0.9], vpcId: vpc-1, vswitchId: vsw-1, vmId: i-2 }
+flowLogs:
+  - { id: fl-1, resourceType: vpc, resourceId: vpc-1, sink: { type: stdout } }
+`,
+    );
+    const { code, out, err } = validate(file);
+    expect([code, err.text]).toEqual([0, '']);
+    expect(out.lines.slice(1)).toEqual([
+      'capture engine: libpcap (capture.engine is libpcap)',
+      '  tap1 (eni-1): libpcap',
+      '  br0 (shared): libpcap',
+    ]);
   });
 
   it('prints warnings to stderr and still exits 0', () => {
     const { code, out, err } = validate(WARNED);
     expect(code).toBe(0);
-    expect(out.text).toBe(`config OK: ${WARNED} (1 ENIs, 1 flow logs)\n`);
+    expect(out.text.split('\n')[0]).toBe(`config OK: ${WARNED} (1 ENIs, 1 flow logs)`);
     expect(err.lines).toEqual([
       `warning: ${WARNED}:${lineOf(WARNED_TEXT, 'aggregationInterval')}: flowLogs[0].aggregationInterval: "5s" (5s) accepted for tests and demos only: the product offers 1, 5 or 10 minutes`,
     ]);
@@ -112,7 +137,7 @@ describe.skipIf(!builtWithValidate)('bin/flowlog-agent validate (built)', () => 
   it('exits 0 with "config OK" for the example', () => {
     const r = run(EXAMPLE);
     expect(r.status).toBe(0);
-    expect(r.stdout).toBe(`config OK: ${EXAMPLE} (2 ENIs, 2 flow logs)\n`);
+    expect(r.stdout.split('\n')[0]).toBe(`config OK: ${EXAMPLE} (2 ENIs, 2 flow logs)`);
   });
 
   it('exits 2 with one line per error and no stack for a bad or missing file', () => {

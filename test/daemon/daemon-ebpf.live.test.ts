@@ -126,13 +126,23 @@ describe.skipIf(!canRun)('capture.engine ebpf against libpcap, same traffic', ()
     receiver.kill();
     await sleep(300);
     const segsSent = nstat() - segsBefore;
+    // A paced stream across a window boundary: 300 datagrams 2 ms apart from 0.3 s before it
+    // (the sender waits for its moment itself: starting Python takes a while).
+    const boundary = (Math.floor(Date.now() / 1000 / WINDOW_SEC) + 2) * WINDOW_SEC;
+    await sleep((boundary - 2) * 1000 - Date.now());
+    lab.exec(nsB, 'python3', [
+      '-c',
+      'import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("10.204.1.2",42003))\n' +
+        `time.sleep(max(0, ${boundary} - 0.3 - time.time()))\n` +
+        'for i in range(300):\n  s.sendto(b"y"*40,("10.204.1.1",7001)); time.sleep(0.002)',
+    ]);
     // Both daemons write the windows up to the one the traffic ended in, then stop.
     const last = Math.floor(Date.now() / 1000 / WINDOW_SEC) * WINDOW_SEC;
     await sleep((last + WINDOW_SEC + 3) * 1000 - Date.now());
     for (const { d } of Object.values(daemons)) expect(await d.stop('SIGTERM')).toBe(0);
 
     const recs = { libpcap: readRecords(daemons.libpcap.out), ebpf: readRecords(daemons.ebpf.out) };
-    const udp = recs.ebpf.filter((r) => r.dstport === '7001' && r['log-status'] === 'OK');
+    const udp = recs.ebpf.filter((r) => r.srcport === '42001' && r['log-status'] === 'OK');
     expect(udp.map((r) => [r['eni-id'], r.direction, r.packets, r.bytes])).toEqual([
       ['eni-e0', 'in', String(DATAGRAMS), String(DATAGRAMS * (28 + PAYLOAD))],
     ]);
@@ -141,6 +151,10 @@ describe.skipIf(!canRun)('capture.engine ebpf against libpcap, same traffic', ()
       .reduce((n, r) => n + Number(r.packets), 0);
     expect(upload).toBe(segsSent);
     expect(recs.ebpf.filter((r) => r['log-status'] === 'SKIPDATA')).toEqual([]);
+    // The paced stream: every datagram counted, in two windows, split as libpcap split it.
+    const paced = recs.ebpf.filter((r) => r.srcport === '42003' && r['log-status'] === 'OK');
+    expect(paced.reduce((n, r) => n + Number(r.packets), 0)).toBe(300);
+    expect(paced.length).toBe(2);
     // Flow by flow, window by window, over the windows both captured whole.
     const ebpfFlows = byFlow(recs.ebpf, first, last + WINDOW_SEC);
     expect(ebpfFlows.size).toBeGreaterThanOrEqual(3);

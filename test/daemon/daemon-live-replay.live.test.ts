@@ -104,6 +104,8 @@ describe.skipIf(!canRun)('live capture through the kernel equals the replay of t
       '128',
     ]);
     const config = writeDaemonConfig(dir, [
+      // The ring and the WebAssembly kernel against replay: the eBPF engine uses neither.
+      'capture: { engine: libpcap }',
       'enis:',
       '  - { id: eni-replay0, interface: flr0, mac: "00:16:3e:00:00:05", ips: [10.0.0.5, "fd00::a00:5"], vpcId: vpc-r, vswitchId: vsw-r, vmId: i-r }',
       'flowLogs:',

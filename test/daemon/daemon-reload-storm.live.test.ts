@@ -143,6 +143,17 @@ describe.skipIf(!canRun)('a reload storm under steady traffic', () => {
       ),
     );
     daemon.child.kill('SIGHUP');
+    if (daemon.logLines().find((l) => String(l.msg).startsWith('capture engine'))?.engine === 'ebpf') {
+      // The eBPF engine's hooks have no ring or snaplen: nothing to reopen, nothing closed.
+      for (let i = 0; i < 50 && reloads() < reloaded + 2; i++) await sleep(100);
+      expect(reloads()).toBe(reloaded + 2);
+      await sleep(500);
+      expect(
+        daemon.logLines().filter((l) => l.msg === 'capture settings changed: reopening the devices concerned'),
+      ).toEqual([]);
+      expect(handleLines()).toBe(before);
+      return;
+    }
     const reopened = await daemon.waitForLog('capture settings changed: reopening the devices concerned', 5000);
     expect(reopened.devices).toEqual([vms.device(0), vms.device(1)]);
     await sleep(500);

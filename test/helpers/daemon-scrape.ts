@@ -20,6 +20,7 @@ export function startDaemonWithSinks(
     ...process.env,
     NODE_PATH: join(REPO, 'node_modules'),
     FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node'),
+    FLOWLOG_EBPF_DIR: join(REPO, 'build', 'Release'),
     FLOWLOG_LOG_LEVEL: 'info',
     ...env,
   };

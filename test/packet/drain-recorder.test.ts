@@ -144,22 +144,24 @@ describe('DrainRecorder', () => {
     p.recorder.tick(662);
     p.finish(721);
     const rows = batches
-      .flatMap((b) => b.records.map((r) => ({ ws: b.windowStartSec, ...r })))
-      .filter((r) => r['log-status'] === 'OK')
-      .map((r) =>
+      .flatMap((b) => b.records.map((r) => ({ ws: b.windowStartSec, r })))
+      .filter(({ r }) => r['log-status'] === 'OK')
+      .map(({ ws, r }) =>
         [
-          r.ws,
-          r['eni-id'],
-          r.srcaddr,
-          r.srcport,
-          r.dstaddr,
-          r.dstport,
-          r.protocol,
-          r.direction,
-          r.packets,
-          r.bytes,
-          r.start,
-          r.end,
+          ws,
+          ...[
+            'eni-id',
+            'srcaddr',
+            'srcport',
+            'dstaddr',
+            'dstport',
+            'protocol',
+            'direction',
+            'packets',
+            'bytes',
+            'start',
+            'end',
+          ].map((k) => r[k]),
         ].join(' '),
       )
       .sort();

@@ -11,7 +11,9 @@
  *        0  u8[16]   source address (IPv4: bytes 0..3, the rest 0)
  *       16  u8[16]   destination address
  *       32  u16      slot: the ENI's slot (setSlot / attach)
- *       34  u8       flags: RECORD_OUT (the slot's ENI sent it; else it received it), RECORD_IPV6
+ *       34  u8       flags: RECORD_OUT (the slot's ENI sent it; else it received it), RECORD_IPV6,
+ *                    RECORD_ODD_SECOND (its packets' wall-clock second is odd: a flow is split at
+ *                    every second, so a record's packets are of one second when drains are timely)
  *       35  u8       IP protocol (for IPv6 the upper layer past the extension headers)
  *       36  u16      source port (0 when the protocol has none, or an unjoined later fragment)
  *       38  u16      destination port
@@ -30,6 +32,8 @@
 export const RECORD_BYTES = 80;
 export const RECORD_OUT = 0x01;
 export const RECORD_IPV6 = 0x02;
+/** The flow's packets are of an odd wall-clock second (FLOW_ODD_SECOND): each record holds one second's packets. */
+export const RECORD_ODD_SECOND = 0x04;
 
 /** Indexes into a Float64Array over the records' buffer: record i's field is at `i * F64_PER_RECORD + F64_*`. */
 export const F64_PER_RECORD = RECORD_BYTES / 8;

@@ -86,6 +86,14 @@ struct {
   __type(value, struct stats_value);
 } stats SEC(".maps");
 
+/* CLOCK_REALTIME - CLOCK_MONOTONIC (ns), written by user space at load and at every drain; 0: unknown. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __s64);
+} wall_offset SEC(".maps");
+
 /* What the parser found; the key's slot and direction are filled per attribution. */
 struct packet {
   struct flow_key key;
@@ -441,7 +449,11 @@ int flowlog_tc(struct __sk_buff *skb) {
     return TC_ACT_UNSPEC;
   }
   if (out && in) st->v[STAT_DUAL_PACKETS] += segs;
+  /* The wall-clock second's parity splits a flow at every second (and so at every window
+   * boundary): u64 division by a constant, cheap next to the map update. */
   __u8 family_flag = p.key.flags;
+  __s64 *offset = bpf_map_lookup_elem(&wall_offset, &zero);
+  if (offset && *offset != 0 && (((__u64)((__s64)now + *offset) / 1000000000ULL) & 1)) family_flag |= FLOW_ODD_SECOND;
   if (out) {
     p.key.slot = src;
     p.key.flags = family_flag | FLOW_OUT;

@@ -27,6 +27,9 @@ struct flow_key {
 
 #define FLOW_OUT 0x01      /* the ENI sent it; else it received it */
 #define FLOW_IPV6 0x02
+/* The packet's wall-clock second is odd: a flow's packets of two consecutive seconds are two
+ * entries, so a drain (every second) never mixes the seconds of a window boundary. */
+#define FLOW_ODD_SECOND 0x04
 #define FLOW_RESERVED 0xff /* not a flow: a per-slot counter (loss reason, quota use) */
 
 /* 40 bytes. Reserved keys use packets/bytes only (QUOTA_USED: packets = flows inserted). */

@@ -110,6 +110,8 @@ static void drain_execute(napi_env env, void *data) {
   int64_t real = now_ns(CLOCK_REALTIME);
   int64_t t2 = now_ns(CLOCK_MONOTONIC);
   d->offset_ns = real - (t1 + t2) / 2;
+  /* The program's clock follows the wall clock's steps and slews from one drain to the next. */
+  bpf_map_update_elem(e->wall_offset_fd, &zero, &d->offset_ns, BPF_ANY);
   d->swap_ns = (double)(t1 - t0);
   e->live = next;
   int fd = e->table_fd[1 - next];

@@ -198,7 +198,8 @@ static napi_value open_engine(napi_env env, napi_callback_info info) {
   e->addrs_fd = map_fd(e->obj, "eni_addrs");
   e->frags_fd = map_fd(e->obj, "frags");
   e->stats_fd = map_fd(e->obj, "stats");
-  if (e->prog_fd < 0 || e->outer_fd < 0 || e->table_fd[0] < 0 || e->table_fd[1] < 0 || e->devices_fd < 0 || e->slots_fd < 0 ||
+  e->wall_offset_fd = map_fd(e->obj, "wall_offset");
+  if (e->wall_offset_fd < 0 || e->prog_fd < 0 || e->outer_fd < 0 || e->table_fd[0] < 0 || e->table_fd[1] < 0 || e->devices_fd < 0 || e->slots_fd < 0 ||
       e->macs_fd < 0 || e->addrs_fd < 0 || e->frags_fd < 0 || e->stats_fd < 0) {
     err = ENOENT;
     snprintf(what, sizeof what, "find the program and maps in %s (an object of another version?)", path);
@@ -211,6 +212,17 @@ static napi_value open_engine(napi_env env, napi_callback_info info) {
     err = errno;
     snprintf(what, sizeof what, "set the live table");
     goto fail;
+  }
+  {
+    struct timespec real, mono;
+    clock_gettime(CLOCK_REALTIME, &real);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    int64_t offset = ((int64_t)real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
+    if (bpf_map_update_elem(e->wall_offset_fd, &zero, &offset, BPF_ANY) != 0) {
+      err = errno;
+      snprintf(what, sizeof what, "set the wall-clock offset");
+      goto fail;
+    }
   }
   for (int t = 0; t < 2; t++) {
     if ((err = -insert_reserved(e, e->table_fd[t])) != 0) {

@@ -47,6 +47,7 @@ typedef struct {
   int table_fd[2];
   int live;           /* index into table_fd of the table live_flows holds */
   int devices_fd, slots_fd, macs_fd, addrs_fd, frags_fd, stats_fd;
+  int wall_offset_fd; /* the program's CLOCK_REALTIME - CLOCK_MONOTONIC, refreshed at each drain */
   uint32_t table_entries; /* max_entries of each table: flows + reserved keys */
   uint32_t flow_capacity;
   uint32_t max_slots;

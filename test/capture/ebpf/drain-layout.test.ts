@@ -18,6 +18,7 @@ import {
   LossReason,
   RECORD_BYTES,
   RECORD_IPV6,
+  RECORD_ODD_SECOND,
   RECORD_OUT,
   STAT_NAMES,
   Stat,
@@ -63,7 +64,9 @@ describe('drain layout shared by C and TypeScript', () => {
   it('writes records at the offsets drain-layout.ts reads', () => {
     expect(engineH).toContain(`#define RECORD_BYTES ${RECORD_BYTES}`);
     expect(header).toMatch(/#define FLOW_OUT 0x0*1\b/);
-    expect([RECORD_OUT, RECORD_IPV6]).toEqual([1, 2]);
+    expect(header).toMatch(/#define FLOW_IPV6 0x0*2\b/);
+    expect(header).toMatch(/#define FLOW_ODD_SECOND 0x0*4\b/);
+    expect([RECORD_OUT, RECORD_IPV6, RECORD_ODD_SECOND]).toEqual([1, 2, 4]);
     const writes: Array<[RegExp, number]> = [
       [/memcpy\(r \+ 32, &k->slot, 2\)/, U16_SLOT * 2],
       [/r\[34\] = k->flags/, BYTE_FLAGS],
