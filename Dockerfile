@@ -13,7 +13,9 @@
 # Capture needs NET_RAW (packet sockets) and NET_ADMIN (ring size, promiscuity), and only from
 # `docker run --cap-add`: the node binary has no file capabilities, so the agent runs as the
 # container's root holding just the capabilities granted (a non-root user would hold none:
-# Docker grants no ambient capabilities). `validate`, `replay`, `init` and `--version` need none:
+# Docker grants no ambient capabilities). The eBPF engine (capture.engine auto or ebpf) also needs
+# --cap-add BPF, and on 5.10 kernels --ulimit memlock=-1 (BPF maps count against it there); its
+# libbpf comes with the .deb's Depends. `validate`, `replay`, `init` and `--version` need none:
 #   docker run --rm --cap-drop ALL -v "$PWD:/work" flowlog-agent validate --config /work/agent.yaml
 # Reload the config: docker kill -s HUP flowlog-agent.
 #

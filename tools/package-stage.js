@@ -5,9 +5,11 @@
 //   /usr/lib/flowlog-agent/      node/bin/node (the pinned runtime, packaging/node-runtime.json),
 //                                node/LICENSE, bin/flowlog-agent (the entry script, which that
 //                                node runs: no #! line, not executable by itself), dist/
-//                                (the bundled CLI), build/Release/flowlog_capture.node,
-//                                node_modules/ (production dependencies only, node-pcap's addon
-//                                included), package.json, config/ examples
+//                                (the bundled CLI), build/Release/ (flowlog_capture.node, the
+//                                eBPF engine's flowlog_ebpf.node and its BPF object
+//                                flow-tc.bpf.o: the engine looks for the object next to the
+//                                addon), node_modules/ (production dependencies only,
+//                                node-pcap's addon included), package.json, config/ examples
 //   /usr/bin/flowlog-agent       sh: exec /usr/lib/flowlog-agent/node/bin/node .../bin/flowlog-agent
 //                                (a #! naming the shipped node is what lintian calls a wrong
 //                                interpreter path; the host's own node, if any, is never used)
@@ -15,9 +17,11 @@
 //   /etc/flowlog-agent/agent.yaml  (packaging/agent.yaml: not configured until edited or `init`)
 //   /usr/share/man/man1/flowlog-agent.1.gz  from the CLI's --help
 //
-// The two addons are compiled here, from their sources, against the headers the runtime's
+// The three addons are compiled here, from their sources, against the headers the runtime's
 // registry package carries (node-gyp --nodedir): node-pcap uses V8's C++ API (nan), so it loads
-// only in the Node it was built for, and nothing is downloaded for it.
+// only in the Node it was built for, and nothing is downloaded for it. The BPF object comes from
+// the same node-gyp run (binding.gyp's action, tools/build-bpf.js), so it matches the addon's
+// drain layout.
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -135,9 +139,10 @@ function nodeGyp() {
 }
 
 /**
- * Compiles the agent's capture addon and node-pcap's against `runtime`'s headers in a scratch
- * directory; returns their paths. `node` on PATH is the runtime, so nan's include path and
- * node-gyp's checks see the Node the addons will load in.
+ * Compiles the agent's addons (libpcap capture, eBPF engine and its BPF object) and node-pcap's
+ * against `runtime`'s headers in a scratch directory; returns their paths by file name. `node` on
+ * PATH is the runtime, so nan's include path and node-gyp's checks see the Node the addons will
+ * load in.
  */
 function buildAddons(runtime, scratch) {
   const gyp = nodeGyp();
@@ -146,7 +151,7 @@ function buildAddons(runtime, scratch) {
   fs.mkdirSync(join(agent, 'src', 'capture'), { recursive: true });
   fs.copyFileSync(join(root, 'binding.gyp'), join(agent, 'binding.gyp'));
   fs.cpSync(join(root, 'src', 'capture', 'native'), join(agent, 'src', 'capture', 'native'), { recursive: true });
-  // binding.gyp also builds the eBPF engine (not shipped until the daemon uses it): its sources.
+  // binding.gyp also builds the eBPF engine: its sources and the BPF object's compile script.
   fs.cpSync(join(root, 'src', 'capture', 'ebpf'), join(agent, 'src', 'capture', 'ebpf'), { recursive: true });
   fs.mkdirSync(join(agent, 'tools'), { recursive: true });
   fs.copyFileSync(join(root, 'tools', 'build-bpf.js'), join(agent, 'tools', 'build-bpf.js'));
@@ -158,19 +163,23 @@ function buildAddons(runtime, scratch) {
     });
   }
   const built = {};
-  for (const [dir, file] of [
-    [agent, 'flowlog_capture.node'],
-    [join(modules, 'pcap'), 'pcap_binding.node'],
+  for (const [dir, files] of [
+    [agent, ['flowlog_capture.node', 'flowlog_ebpf.node', 'flow-tc.bpf.o']],
+    [join(modules, 'pcap'), ['pcap_binding.node']],
   ]) {
     execFileSync(join(runtime, 'bin', 'node'), [gyp, 'rebuild', `--nodedir=${runtime}`, '--jobs=2', '--silent'], {
       cwd: dir,
       env,
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    built[file] = join(dir, 'build', 'Release', file);
+    for (const file of files) {
+      built[file] = join(dir, 'build', 'Release', file);
+      if (!fs.existsSync(built[file])) fail(`build addons: node-gyp made no ${relative(scratch, built[file])}`);
+    }
   }
-  // Each must load in the runtime it was built for (a NODE_MODULE_VERSION mismatch throws here).
-  for (const addon of Object.values(built)) {
+  // Each must load in the runtime it was built for (a NODE_MODULE_VERSION mismatch throws here;
+  // the eBPF addon also needs libbpf.so.1, which the builder has from libbpf-dev).
+  for (const addon of Object.values(built).filter((p) => p.endsWith('.node'))) {
     execFileSync(join(runtime, 'bin', 'node'), ['-e', `process.dlopen({ exports: {} }, ${JSON.stringify(addon)})`], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
@@ -251,7 +260,13 @@ function stageTree(version) {
     );
     fs.chmodSync(bin, 0o644);
     copy(join(root, 'dist'), join(lib, 'dist'));
-    copy(addons['flowlog_capture.node'], join(lib, 'build/Release/flowlog_capture.node'));
+    for (const addon of ['flowlog_capture.node', 'flowlog_ebpf.node'])
+      copy(addons[addon], join(lib, 'build/Release', addon));
+    // The BPF object beside the eBPF addon, where ebpfBuildDir() finds it from dist/. Copied as
+    // built: copy() drops *.o (build leftovers elsewhere) and binutils' strip does not know
+    // machine BPF; tools/build-bpf.js already stripped its DWARF and kept the BTF the loader reads.
+    fs.copyFileSync(addons['flow-tc.bpf.o'], join(lib, 'build/Release/flow-tc.bpf.o'));
+    fs.chmodSync(join(lib, 'build/Release/flow-tc.bpf.o'), 0o644);
     copy(join(root, 'config'), join(lib, 'config'));
     fs.writeFileSync(
       join(lib, 'package.json'),

@@ -131,8 +131,20 @@ describe.skipIf(!canRun)('Debian package (npm run package)', { timeout: 600_000 
     deb = await builtPackage('deb', dir);
     expect(deb.endsWith(`/flowlog-agent_${VERSION}_amd64.deb`)).toBe(true);
     const depends = (await ok(run('dpkg-deb', ['-f', deb, 'Depends']))).trim().split(', ');
-    // Shared libraries only (dpkg-shlibdeps): the package brings its own Node.
-    expect(depends.map((d) => d.split(' ')[0]).sort()).toEqual(['libc6', 'libgcc-s1', 'libpcap0.8', 'libstdc++6']);
+    // Shared libraries only (dpkg-shlibdeps): the package brings its own Node. libbpf1: the eBPF
+    // engine's addon links libbpf.so.1.
+    expect(depends.map((d) => d.split(' ')[0]).sort()).toEqual([
+      'libbpf1',
+      'libc6',
+      'libgcc-s1',
+      'libpcap0.8',
+      'libstdc++6',
+    ]);
+    // The eBPF engine's addon and its BPF object beside the libpcap addon (ebpfBuildDir() finds
+    // both from dist/, the object next to the addon).
+    const listed = (await ok(run('dpkg-deb', ['-c', deb]))).split('\n').map((l) => l.split(/\s+/).at(-1));
+    for (const f of ['flowlog_capture.node', 'flowlog_ebpf.node', 'flow-tc.bpf.o'])
+      expect(listed).toContain(`./usr/lib/flowlog-agent/build/Release/${f}`);
   });
 
   it('installs: the agent runs on its own Node, refuses the shipped config until configured, and its unit verifies', async () => {
@@ -144,9 +156,13 @@ describe.skipIf(!canRun)('Debian package (npm run package)', { timeout: 600_000 
     const verify = await run('systemd-analyze', ['verify', UNIT]);
     expect(verify.stderr.trim()).toBe('');
     expect(verify.status).toBe(0);
-    // Every shared library the runtime and the two addons link resolves on this host.
+    // The eBPF engine's capability and, for 5.10's map accounting, the memlock limit.
+    const unitLines = readFileSync(UNIT, 'utf8').split('\n');
+    for (const line of ['AmbientCapabilities=CAP_BPF', 'CapabilityBoundingSet=CAP_BPF', 'LimitMEMLOCK=infinity'])
+      expect(unitLines).toContain(line);
+    // Every shared library the runtime and the three addons link resolves on this host.
     const addons = (await ok(run('find', ['/usr/lib/flowlog-agent', '-name', '*.node']))).trim().split('\n');
-    expect(addons).toHaveLength(2);
+    expect(addons).toHaveLength(3);
     addons.push('/usr/lib/flowlog-agent/node/bin/node');
     for (const a of addons) expect(await ok(run('ldd', [a]))).not.toMatch(/not found/);
     expect(existsSync('/usr/share/man/man1/flowlog-agent.1.gz')).toBe(true);

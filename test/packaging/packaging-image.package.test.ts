@@ -103,6 +103,8 @@ describe.skipIf(!wanted || !canRun)(
           'grep ^CapEff /proc/self/status',
           'flowlog-agent --version',
           'flowlog-agent validate --config /work/replay.yaml',
+          // The eBPF engine's addon loads: libbpf.so.1 came with the .deb's Depends.
+          `/usr/lib/flowlog-agent/node/bin/node -e "require('/usr/lib/flowlog-agent/dist/capture/ebpf/ebpf-binding.js').ebpfBinding(); console.log('eBPF addon loaded')"`,
           `flowlog-agent generate --out /work/capture.pcap --packets 2000 --flows 20 --start ${start} --duration 120 --expected /work/expected.jsonl --window 60 >/dev/null`,
           'flowlog-agent replay --pcap /work/capture.pcap --config /work/replay.yaml 2>/dev/null',
           'echo done',
@@ -126,6 +128,7 @@ describe.skipIf(!wanted || !canRun)(
         expect(lines[0]).toBe('CapEff:\t0000000000000000');
         expect(lines[1]).toBe(PACKAGE_VERSION);
         expect(lines[2]).toBe('config OK: /work/replay.yaml (1 ENIs, 1 flow logs)');
+        expect(lines[3]).toBe('eBPF addon loaded');
         expect(lines.at(-1)).toBe('done');
         const records = readFileSync(join(out, 'records.jsonl'), 'utf8')
           .trim()

@@ -19,6 +19,16 @@ import { tempDirForFile } from '../helpers/temp-dir';
 
 const canRun = canTestPackages(['debootstrap', 'unshare', 'chroot', 'dpkg-deb', 'dpkg-shlibdeps']);
 
+/**
+ * Run by the installed runtime in the root: where the installed dist/ finds the eBPF addon, and
+ * the probe with the program loaded (open() with the default object path, then closed).
+ */
+const EBPF_PROBE = [
+  "const d = '/usr/lib/flowlog-agent/dist/capture/ebpf/';",
+  "const probe = require(d + 'ebpf-probe.js').probeEbpf({ loadProgram: true });",
+  "process.stdout.write(JSON.stringify({ dir: require(d + 'ebpf-binding.js').ebpfBuildDir(), ...probe }));",
+].join(' ');
+
 it.runIf(process.env.FLOWLOG_CI_PACKAGE === '1')('runs in CI', () => {
   expect(canRun).toBe(true);
 });
@@ -58,6 +68,7 @@ describe.skipIf(!canRun)('the .deb on clean Debian roots', { timeout: 1_200_000 
 set -u
 listing() { find / -xdev \\( -path /out -o -path /pkg -o -path /var/lib/apt -o -path /var/lib/dpkg -o -path /var/log -o -path /var/cache/apt -o -path /var/cache/debconf -o -path /var/cache/ldconfig \\) -prune -o -print | sort; }
 listing > /out/before.txt
+dpkg-query -W -f='\${Package}\n' | sort > /out/packages-before.txt
 apt-get update -qq > /out/apt.log 2>&1
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends /pkg/${basename(deb)} >> /out/apt.log 2>&1; echo $? > /out/apt.status
 command -v node > /out/host-node.txt || true
@@ -69,12 +80,21 @@ flowlog-agent status --config /etc/flowlog-agent/agent.yaml > /out/status.out 2>
 systemd-analyze verify --man=no /usr/lib/systemd/system/flowlog-agent.service > /out/verify.txt 2>&1; echo $? > /out/verify.status
 test -f /usr/share/man/man1/flowlog-agent.1.gz && echo present > /out/man.txt
 for f in $(find /usr/lib/flowlog-agent -name '*.node') /usr/lib/flowlog-agent/node/bin/node; do echo "== $f"; ldd "$f"; done > /out/ldd.txt 2>&1
+/usr/lib/flowlog-agent/node/bin/node -e "${EBPF_PROBE}" > /out/ebpf-probe.json 2>&1; echo $? > /out/ebpf-probe.status
 cd /tmp && flowlog-agent generate --out capture.pcap --packets 4000 --flows 40 --start ${start} --duration 120 --expected /out/expected.jsonl --window 60 > /dev/null
 flowlog-agent replay --pcap capture.pcap --config /out/replay.yaml > /out/replay.txt 2>&1; echo $? > /out/replay.status
 cp /tmp/records.jsonl /out/records.jsonl
 DEBIAN_FRONTEND=noninteractive apt-get purge -y --autoremove flowlog-agent > /out/purge.log 2>&1; echo $? > /out/purge.status
 listing > /out/after.txt
 comm -13 /out/before.txt /out/after.txt > /out/remains.txt
+# Packages the install brought that autoremove kept, each with what the root already had that
+# depends on, recommends or suggests it (apt keeps those), and their files.
+dpkg-query -W -f='\${Package}\n' | sort | comm -13 /out/packages-before.txt - > /out/kept.txt
+for p in $(cat /out/kept.txt); do
+  echo "$p: $(dpkg-query -W -f='\${Package} \${Depends}, \${Recommends}, \${Suggests}\n' $(cat /out/packages-before.txt) | grep -E "[ ,]$p([ ,:]|$)" | cut -d' ' -f1 | tr '\n' ' ')"
+  dpkg -L "$p" >> /out/kept-files.txt
+done > /out/kept-why.txt
+touch /out/kept-files.txt
 `;
       const r = await inRoot(root, script, [`${dirname(deb)}:/pkg`, `${out}:/out`]);
       expect(r.status, r.stderr).toBe(0);
@@ -99,9 +119,22 @@ comm -13 /out/before.txt /out/after.txt > /out/remains.txt
       expect(read('verify.txt').trim()).toBe('');
       expect(read('man.txt').trim()).toBe('present');
       const ldd = read('ldd.txt');
-      expect(ldd.match(/^== /gm)).toHaveLength(3); // the runtime and the two addons
+      expect(ldd.match(/^== /gm)).toHaveLength(4); // the runtime and the three addons
       expect(ldd).not.toMatch(/not found/);
       expect(ldd).toMatch(/libpcap\.so\.0\.8 =>/);
+      expect(ldd).toMatch(/libbpf\.so\.1 =>/); // libbpf1, from that release through Depends
+
+      // The installed dist/ finds the eBPF addon and its object by itself (no FLOWLOG_EBPF_DIR),
+      // and the program passes this kernel's verifier with that release's libbpf.
+      expect(read('ebpf-probe.status').trim(), read('ebpf-probe.json')).toBe('0');
+      const probe = JSON.parse(read('ebpf-probe.json')) as {
+        dir: string;
+        usable: boolean;
+        reason: string;
+        libbpf: string;
+      };
+      expect(probe).toMatchObject({ dir: '/usr/lib/flowlog-agent/build/Release', usable: true, reason: '' });
+      expect(probe.libbpf).toMatch(/^1\.\d+/);
 
       // The generator's totals (per flow and minute) are what the installed binary recorded.
       expect(read('replay.status').trim(), read('replay.txt')).toBe('0');
@@ -119,9 +152,19 @@ comm -13 /out/before.txt /out/after.txt > /out/remains.txt
       expect(records.reduce((n, x) => n + Number(x.bytes), 0)).toBe(expected.reduce((n, x) => n + x.bytes, 0));
 
       expect(read('purge.status').trim(), read('purge.log')).toBe('0');
+      // Autoremove keeps a dependency that a package of the root still suggests or recommends
+      // (APT::AutoRemove::SuggestsImportant): on trixie, libsystemd-shared suggests libbpf1 and
+      // libelf1t64. Each kept package names such a package; its files are apt's, not ours.
+      const why = read('kept-why.txt').trim();
+      for (const line of why === '' ? [] : why.split('\n')) expect(line, why).toMatch(/^\S+: \S+/);
+      expect(why.split('\n').filter(Boolean)).toHaveLength(read('kept.txt').trim().split('\n').filter(Boolean).length);
+      const kept = new Set(read('kept-files.txt').split('\n'));
       // Only the code cache of the user who ran the commands (root's ~/.cache, as any program's
       // there): purge never touches home directories.
-      const remains = read('remains.txt').trim().split('\n');
+      const remains = read('remains.txt')
+        .trim()
+        .split('\n')
+        .filter((p) => p !== '' && !kept.has(p));
       expect(
         remains.filter((p) => !/^\/root\/\.cache(\/flowlog-agent(\/[a-z]+-v[\d.]+-\d+-\d+\.v8cache)?)?$/.test(p)),
       ).toEqual([]);

@@ -42,6 +42,7 @@ describe.skipIf(!canRun)('the RPM (npm run package:rpm)', { timeout: 1_200_000 }
     expect(lint.stdout, lint.stderr).toMatch(/1 packages and 0 specfiles checked; 0 errors, 0 warnings/);
     const requires = (await run('rpm', ['-qp', '--requires', rpm])).stdout.trim().split('\n');
     expect(requires).toContain('libpcap.so.1()(64bit)');
+    expect(requires).toContain('libbpf.so.1()(64bit)'); // the eBPF engine's addon
     expect(requires.filter((r) => /libpcap\.so\.0\.8|node/.test(r))).toEqual([]);
     const glibc = requires.flatMap((r) => /^libc\.so\.6\(GLIBC_([\d.]+)\)/.exec(r)?.[1] ?? []);
     expect(Math.max(...glibc.map(glibcVersion))).toBeLessThanOrEqual(glibcVersion('2.28')); // EL8's glibc
@@ -68,6 +69,9 @@ describe.skipIf(!canRun)('the RPM (npm run package:rpm)', { timeout: 1_200_000 }
       '/usr/lib/flowlog-agent/node/bin/node',
       '/usr/bin/flowlog-agent',
       '/etc/flowlog-agent/agent.yaml',
+      '/usr/lib/flowlog-agent/build/Release/flowlog_capture.node',
+      '/usr/lib/flowlog-agent/build/Release/flowlog_ebpf.node',
+      '/usr/lib/flowlog-agent/build/Release/flow-tc.bpf.o',
     ])
       expect(files).toContain(f);
     expect((await run('rpm', ['-qp', '--configfiles', rpm])).stdout.trim()).toBe('/etc/flowlog-agent/agent.yaml');
