@@ -144,7 +144,7 @@ describe('DrainRecorder', () => {
     p.recorder.tick(662);
     p.finish(721);
     const rows = batches
-      .flatMap((b) => b.records.map((r) => ({ ws: b.windowStartSec, ...r })))
+      .flatMap((b) => b.records.map((r): Record<string, string | number> => ({ ws: b.windowStartSec, ...r })))
       .filter((r) => r['log-status'] === 'OK')
       .map((r) =>
         [
