@@ -1,16 +1,24 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Hypervisor scale: the daemon on a host with N ENIs, in two shapes, for each N:
+ * Hypervisor scale: the daemon on a host with N ENIs, in two shapes, for each N and each capture
+ * engine (`capture.engine`: libpcap, ebpf):
  *   veth    N veth pairs, one device per ENI (the VM ends in a peer namespace), 20 UDP packets
- *           sent out of each VM
+ *           sent out of each VM; then the busy phase: `busyPackets` datagrams at `busyPps` spread
+ *           round-robin over all N ENIs, and the same count all to ENI 0 (bench/hypervisor-busy.js),
+ *           the daemon's process CPU over each (send and a 2.5 s tail: the eBPF engine drains once
+ *           a second), every packet checked in the records against the sender and the ENI devices'
+ *           rx_packets; `tcpdump -i any -w /dev/null` alone on the same traffic as the reference
  *   bridge  one Linux bridge (capture.devices) carrying N VM MACs: a generated capture of N
  *           MAC/address pairs, 20 packets each, sent with tcpreplay through one bridge port
  * Reports per run: time from spawn to "daemon started" (every device open), daemon RSS, idle CPU
  * over 10 s (no traffic), capture drops (SKIPDATA), and how many ENIs got exactly their 20
  * packets. Needs root (network namespaces); traffic stays inside the namespaces made here.
+ * Engines default to both when probeEbpf() (dist/) says the eBPF engine is usable, else libpcap
+ * (the row says why). Rounds alternate the engines' order (and the busy phases' order).
  *
- *   node bench/hypervisor-bench.js [--enis 100,500] [--shapes veth,bridge] [--json]
+ *   node bench/hypervisor-bench.js [--enis 100,500] [--shapes veth,bridge] [--engines libpcap,ebpf]
+ *     [--rounds 1] [--busy-packets 300000] [--busy-pps 30000] [--no-busy] [--no-tcpdump] [--json]
  * FLOWLOG_BENCH_DEBUG=1 prints each run's SKIPDATA records and the ENIs whose count is off;
  * FLOWLOG_BENCH_AGENT_NODE_ARGS passes node flags to the agent (e.g. --cpu-prof).
  * Exported: runHypervisorBench(options) -> results (bench/run.js calls it).
@@ -20,10 +28,13 @@ const { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 const { treeCpuNs, waitFor } = require('./live-contenders');
+const { PORT, busyPhases, checkBusy, okPackets } = require('./hypervisor-busy');
+const { hypervisorLines } = require('./hypervisor-table');
 
 const REPO = resolve(__dirname, '..');
 const NS_HOST = 'fhv-host';
 const NS_VM = 'fhv-vms';
+const LAB = { hostNs: NS_HOST, vmNs: NS_VM };
 const PACKETS = 20;
 const PAYLOAD = 32;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -144,7 +155,7 @@ function rssMiB(pid) {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-async function runShape(shape, n, dir) {
+async function runShape(shape, n, dir, engine, busy) {
   const enis = shape === 'veth' ? setUpVeth(n) : setUpBridge(n);
   const pcap = join(dir, 'bridge.pcap');
   if (shape === 'bridge') bridgePcap(pcap, n);
@@ -157,7 +168,7 @@ async function runShape(shape, n, dir) {
       'region: cn-hangzhou',
       'accountId: "1234567890123456"',
       `stateDir: ${dir}/state`,
-      ...(shape === 'bridge' ? ['capture: { devices: [fhbr0] }'] : []),
+      `capture: { engine: ${engine}${shape === 'bridge' ? ', devices: [fhbr0]' : ''} }`,
       'enis:',
       ...enis,
       'flowLogs:',
@@ -170,20 +181,30 @@ async function runShape(shape, n, dir) {
     ...process.env,
     NODE_PATH: join(REPO, 'node_modules'),
     FLOWLOG_CAPTURE_ADDON: join(REPO, 'build', 'Release', 'flowlog_capture.node'),
+    FLOWLOG_EBPF_DIR: join(REPO, 'build', 'Release'),
   };
   const t0 = Date.now();
   // FLOWLOG_BENCH_AGENT_NODE_ARGS: node flags for the agent alone (e.g. --cpu-prof).
   const nodeArgs = (process.env.FLOWLOG_BENCH_AGENT_NODE_ARGS || '').split(' ').filter(Boolean);
   const agent = spawn('ip', inNs(NS_HOST, process.execPath, [...nodeArgs, daemonJs, config, out]), {
     env,
+    cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
   agent.stderr.on('data', (d) => (log += d));
   try {
-    await waitFor(agent, /"daemon started"/, 120000);
+    await Promise.race([
+      waitFor(agent, /"daemon started"/, 120000),
+      new Promise((_, rej) =>
+        agent.on('exit', (code) => rej(new Error(`${engine} daemon exited ${code}: ${log.trim().slice(-400)}`))),
+      ),
+    ]);
     const readySec = (Date.now() - t0) / 1000;
     const opened = (log.match(/"capture started"/g) || []).length;
+    const ebpfDevices = (
+      log.match(/"capture started"[^\n]*"engine":"ebpf"|"engine":"ebpf"[^\n]*"capture started"/g) || []
+    ).length;
     await sleep(2000);
     const idle0 = treeCpuNs(agent.pid);
     await sleep(10000);
@@ -191,6 +212,7 @@ async function runShape(shape, n, dir) {
     if (shape === 'veth') sendVeth(n);
     else execFileSync('ip', inNs(NS_VM, 'tcpreplay', ['--pps', '20000', '-i', 'fhbv0', pcap]), { stdio: 'ignore' });
     await sleep(1500);
+    const phases = shape === 'veth' && busy.packets > 0 ? await busyPhases(agent.pid, n, LAB, busy) : null;
     const rss = rssMiB(agent.pid);
     agent.kill('SIGTERM');
     await new Promise((r) => agent.on('exit', r));
@@ -201,27 +223,33 @@ async function runShape(shape, n, dir) {
           .filter(Boolean)
           .map((l) => JSON.parse(l))
       : [];
-    const perEni = new Map();
-    for (const r of recs)
-      if (r['log-status'] === 'OK' && r.protocol === '17')
-        perEni.set(r['eni-id'], (perEni.get(r['eni-id']) || 0) + Number(r.packets));
-    const exact = [...perEni.values()].filter((p) => p === PACKETS).length;
+    const by = okPackets(recs);
+    const prefix = shape === 'veth' ? 'eni-hv' : 'eni-br';
+    let exact = 0;
+    for (let i = 0; i < n; i++) if (by.get(`${prefix}${i} ${PORT.exact}`) === PACKETS) exact++;
+    const misses = [];
+    if (phases !== null) checkBusy(phases, by, n, prefix, misses);
+    const skipRecs = recs.filter((r) => r['log-status'] === 'SKIPDATA');
     if (process.env.FLOWLOG_BENCH_DEBUG)
       console.error(
-        JSON.stringify(recs.filter((r) => r['log-status'] === 'SKIPDATA')),
-        JSON.stringify([...perEni].filter(([, p]) => p !== PACKETS)),
-        perEni.size,
+        JSON.stringify(skipRecs),
+        JSON.stringify([...by].filter(([k, p]) => k.endsWith(` ${PORT.exact}`) && p !== PACKETS)),
+        JSON.stringify(misses),
+        by.size,
       );
-    const skip = recs.filter((r) => r['log-status'] === 'SKIPDATA').reduce((s, r) => s + (Number(r.packets) || 0), 0);
     return {
+      engine,
       shape,
       enis: n,
       devicesOpened: opened,
+      ebpfDevices,
       readySec,
       rssMiB: Math.round(rss),
       idleCpuPct: Number(idleCpuPct.toFixed(2)),
-      drops: skip,
+      drops: skipRecs.reduce((s, r) => s + (Number(r.packets) || 0), 0),
+      skipdataRecords: skipRecs.length,
       exactEnis: exact,
+      ...(phases === null ? {} : { busy: phases, busyMisses: misses, skipdataSample: skipRecs.slice(0, 3) }),
     };
   } finally {
     if (agent.exitCode === null) agent.kill('SIGKILL');
@@ -229,7 +257,51 @@ async function runShape(shape, n, dir) {
   }
 }
 
-async function runHypervisorBench({ enis = [100, 500], shapes = ['veth', 'bridge'] } = {}) {
+/** `tcpdump -i any -w /dev/null` alone on the veth lab's busy traffic (the C reference's CPU). */
+async function runTcpdump(n, busy) {
+  setUpVeth(n);
+  const child = spawn(
+    'ip',
+    inNs(NS_HOST, 'tcpdump', ['-i', 'any', '-n', '-p', '-s', '128', '-B', '8192', '-w', '/dev/null', 'udp']),
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let text = '';
+  child.stderr.on('data', (d) => (text += d));
+  try {
+    await waitFor(child, /listening on/, 10000);
+    await sleep(2000);
+    const phases = await busyPhases(child.pid, n, LAB, busy);
+    child.kill('SIGINT');
+    await new Promise((r) => child.on('exit', r));
+    const captured = Number((/(\d+) packets captured/.exec(text) || [])[1]);
+    const dropped = Number((/(\d+) packets dropped by kernel/.exec(text) || [])[1]);
+    return { engine: 'tcpdump', shape: 'veth', enis: n, busy: phases, captured, drops: dropped };
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    tearDown();
+  }
+}
+
+/** The engines to compare: as asked, else both when the eBPF engine is usable here. */
+function chooseEngines(asked) {
+  if (asked) return { engines: asked, skipped: null };
+  const probePath = join(REPO, 'dist', 'capture', 'ebpf', 'ebpf-probe.js');
+  if (!existsSync(probePath)) return { engines: ['libpcap'], skipped: `${probePath} missing (npm run build)` };
+  const probe = require(probePath).probeEbpf({ loadProgram: true });
+  return probe.usable
+    ? { engines: ['libpcap', 'ebpf'], skipped: null }
+    : { engines: ['libpcap'], skipped: probe.reason };
+}
+
+async function runHypervisorBench({
+  enis = [100, 500],
+  shapes = ['veth', 'bridge'],
+  engines: asked,
+  rounds = 1,
+  busyPackets = 300000,
+  busyPps = 30000,
+  tcpdump = true,
+} = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'flowlog-hv-bench-'));
   try {
     require('esbuild').buildSync({
@@ -241,23 +313,27 @@ async function runHypervisorBench({ enis = [100, 500], shapes = ['veth', 'bridge
       outfile: join(dir, 'daemon.js'),
       logLevel: 'error',
     });
-    const results = [];
-    for (const n of enis) for (const shape of shapes) results.push(await runShape(shape, n, dir));
+    const { engines, skipped } = chooseEngines(asked);
+    const results = skipped === null ? [] : [{ engine: 'ebpf', skipped }];
+    for (let round = 0; round < rounds; round++) {
+      // Odd rounds run the engines, and the busy phases, in the other order.
+      const order = round % 2 === 0 ? engines : [...engines].reverse();
+      const busy = {
+        packets: busyPackets,
+        pps: busyPps,
+        order: round % 2 === 0 ? ['spread', 'one'] : ['one', 'spread'],
+      };
+      for (const n of enis)
+        for (const shape of shapes) {
+          for (const engine of order) results.push({ round, ...(await runShape(shape, n, dir, engine, busy)) });
+          if (shape === 'veth' && tcpdump && busyPackets > 0) results.push({ round, ...(await runTcpdump(n, busy)) });
+        }
+    }
     return results;
   } finally {
     tearDown();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function hypervisorLines(results) {
-  return [
-    'hypervisor scale (bench/hypervisor-bench.js): ENIs, shape, ready after start, daemon RSS, idle CPU over 10 s, drops, ENIs with exact counts',
-    ...results.map(
-      (r) =>
-        `  ${String(r.enis).padStart(4)} ${r.shape.padEnd(6)}: ready ${r.readySec.toFixed(2)} s (${r.devicesOpened} devices), RSS ${r.rssMiB} MiB, idle ${r.idleCpuPct}% of a core, drops ${r.drops}, exact ${r.exactEnis}/${r.enis}`,
-    ),
-  ];
 }
 
 module.exports = { runHypervisorBench, hypervisorLines };
@@ -267,11 +343,21 @@ if (require.main === module) {
     const i = process.argv.indexOf(`--${name}`);
     return i > 0 ? process.argv[i + 1] : undefined;
   };
+  const has = (name) => process.argv.includes(`--${name}`);
   const enis = (opt('enis') || '100,500').split(',').map(Number);
   const shapes = (opt('shapes') || 'veth,bridge').split(',');
-  runHypervisorBench({ enis, shapes }).then(
+  const engines = opt('engines') ? opt('engines').split(',') : undefined;
+  runHypervisorBench({
+    enis,
+    shapes,
+    engines,
+    rounds: Number(opt('rounds') || 1),
+    busyPackets: has('no-busy') ? 0 : Number(opt('busy-packets') || 300000),
+    busyPps: Number(opt('busy-pps') || 30000),
+    tcpdump: !has('no-tcpdump'),
+  }).then(
     (r) => {
-      if (process.argv.includes('--json')) return console.log(JSON.stringify(r, null, 2));
+      if (has('json')) return console.log(JSON.stringify(r, null, 2));
       for (const line of hypervisorLines(r)) console.log(line);
     },
     (e) => {

@@ -11,6 +11,7 @@
  * target ratios, and a final `BENCH_SUMMARY {json}` line for refreshing the README figures.
  *
  *   node bench/run.js [--packets N] [--flows M] [--runs R] [--no-softflowd] [--no-sls] [--no-live] [--no-million] [--no-hypervisor] [--no-ebpf]
+ *     [--busy-packets 300000] [--busy-pps 30000] (the hypervisor bench's busy phase, per engine: libpcap and eBPF)
  * Uses the compiled dist/ (npm run build) and bin/flowlog-agent. Cache: ~/.cache/flowlog-agent-bench
  * (or $FLOWLOG_BENCH_CACHE).
  */
@@ -272,7 +273,12 @@ async function main() {
   if (!flag('no-hypervisor') && existsSync(join(__dirname, 'hypervisor-bench.js'))) {
     const root = typeof process.getuid === 'function' && process.getuid() === 0;
     extras.hypervisor = root
-      ? await attempt(() => require('./hypervisor-bench').runHypervisorBench({}))
+      ? await attempt(() =>
+          require('./hypervisor-bench').runHypervisorBench({
+            busyPackets: num('busy-packets', 300000),
+            busyPps: num('busy-pps', 30000),
+          }),
+        )
       : { skipped: 'needs root for network namespaces' };
     log('');
     if (Array.isArray(extras.hypervisor))
