@@ -10,10 +10,22 @@ import type { FlowRecorder } from '../packet/flow-recorder';
 import type { DeviceSource } from './capture-set';
 import type { EniSlot } from './eni-slots';
 
-/** Slots (ENI indexes) the engine has: an ENI whose index is beyond stays on libpcap. */
-const MAX_SLOTS = 2048;
-/** Flows each of the engine's two tables holds per drain (one second of new flows). */
-const FLOW_CAPACITY = 65536;
+/**
+ * Slots (ENI indexes) the engine has: twice the configured ENIs, at least 256 (an ENI whose
+ * index is beyond stays on libpcap). Every slot keeps 9 loss counters in both tables, and a drain
+ * walks every bucket of the retired table: sized to the host, not to the largest host.
+ */
+function slotsFor(enis: number): number {
+  let n = 256;
+  while (n < 2 * enis && n < 4096) n *= 2;
+  return n;
+}
+/**
+ * Flows each of the engine's two tables holds per drain (one second of new flows on the host).
+ * A drain's cost follows the table's buckets, full or not: 65,536 flows made it 4.6 ms a second
+ * at 200 ENIs (bench/hypervisor-bench.js); past it, new flows are SKIPDATA (`map_full`).
+ */
+const FLOW_CAPACITY = 16384;
 /** Drains run this long after each whole second, so a window's boundary falls between two drains' swaps. */
 const DRAIN_PHASE_MS = 3;
 
@@ -68,6 +80,8 @@ export class EbpfCapture {
   private stopped = false;
   /** What the engine's MAC and address maps hold, per slot (to delete what an ENI no longer has). */
   private readonly slotKeys = new Map<number, { macs: string[]; cidrs: string[] }>();
+  /** Devices whose ENI index the engine has no slot for (logged once each). */
+  private readonly beyondSlots = new Set<string>();
 
   private constructor(
     private readonly engine: EbpfFlowEngine,
@@ -81,11 +95,13 @@ export class EbpfCapture {
   /** The engine if `choice` says ebpf (throws a typed error when it cannot load after all). */
   static open(
     choice: EngineChoice,
+    enis: number,
     log: Logger,
     recorderOf: () => { recorder: FlowRecorder; eniCount: number } | null,
   ): EbpfCapture | null {
     if (choice.engine !== 'ebpf') return null;
-    const engine = EbpfFlowEngine.open({ flowCapacity: FLOW_CAPACITY, maxSlots: MAX_SLOTS, maxDevices: MAX_SLOTS });
+    const slots = slotsFor(enis);
+    const engine = EbpfFlowEngine.open({ flowCapacity: FLOW_CAPACITY, maxSlots: slots, maxDevices: slots });
     return new EbpfCapture(engine, log, recorderOf);
   }
 
@@ -96,6 +112,13 @@ export class EbpfCapture {
     onFailure: (source: DeviceSource, error: Error) => void,
   ): EbpfDeviceSource | null {
     const slot = slotOf(device);
+    if (slot >= this.engine.maxSlots && !this.beyondSlots.has(device)) {
+      this.beyondSlots.add(device);
+      this.log.warn(
+        { device, eniIndex: slot, slots: this.engine.maxSlots },
+        `capture ${device} with libpcap: its ENI index is beyond the eBPF engine's ${this.engine.maxSlots} slots (sized at start; a restart resizes them)`,
+      );
+    }
     if (slot < 0 || slot >= this.engine.maxSlots) return null;
     return new EbpfDeviceSource(device, this.engine, this.recorder, slotOf, onFailure);
   }

@@ -174,7 +174,9 @@ export class FlowlogDaemon {
       throw new DaemonStartError(`start daemon: capture.engine is ebpf: ${choice.reason}`, 1);
     }
     try {
-      this.ebpf = EbpfCapture.open(choice, this.log, () => {
+      // ENIs from the metadata service are not known yet: room for 512 of them.
+      const enis = config.discovery.type === 'ecs-metadata' ? Math.max(512, config.enis.length) : config.enis.length;
+      this.ebpf = EbpfCapture.open(choice, enis, this.log, () => {
         const live = this.capture?.pipeline ?? null;
         return live === null ? null : { recorder: live.recorder, eniCount: live.eniCapacity };
       });

@@ -138,7 +138,7 @@ describe('loadConfig: the replay example', () => {
   it('fills every section it does not set from the documented defaults', () => {
     expect(config.flowTable).toEqual({ capacity: 1_000_000, fragmentCacheSize: 4096 });
     expect(config.capture).toEqual({
-      engine: 'libpcap',
+      engine: 'auto',
       snaplenBytes: 128,
       totalBufferBytes: 256 * 1024 * 1024,
       bufferBytes: 32 * 1024 * 1024,

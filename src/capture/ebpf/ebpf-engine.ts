@@ -139,18 +139,24 @@ export class EbpfFlowEngine implements AggregateSource<DrainBuffers, DrainResult
     } catch (err) {
       throw new EbpfEngineError(`open eBPF engine: ${(err as Error).message}`, { cause: err });
     }
-    try {
-      const handle = b.open(
-        objectPath,
-        options.flowCapacity ?? 65536,
-        options.maxSlots ?? 1024,
-        options.maxDevices ?? 1024,
-        options.maxAddresses ?? 4096,
-        options.fragmentCapacity ?? 8192,
-      );
-      return new EbpfFlowEngine(b, handle, objectPath);
-    } catch (err) {
-      throw new EbpfEngineError(`open eBPF engine: ${(err as Error).message}`, { cause: err });
+    // The verifier gives up with EAGAIN when a signal is pending (a profiler's SIGPROF, a burst
+    // of signals at start): libbpf's own retries can all meet one, so a few more here.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const handle = b.open(
+          objectPath,
+          options.flowCapacity ?? 65536,
+          options.maxSlots ?? 1024,
+          options.maxDevices ?? 1024,
+          options.maxAddresses ?? 4096,
+          options.fragmentCapacity ?? 8192,
+        );
+        return new EbpfFlowEngine(b, handle, objectPath);
+      } catch (err) {
+        const message = (err as Error).message;
+        if (attempt < 5 && /-11\b|EAGAIN|temporarily unavailable/i.test(message)) continue;
+        throw new EbpfEngineError(`open eBPF engine: ${message}`, { cause: err });
+      }
     }
   }
 
