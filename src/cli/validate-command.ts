@@ -6,7 +6,7 @@
 import type { CommandModule } from 'yargs';
 import { ConfigError, formatProblem, loadConfig } from '../config/load';
 import type { AgentConfig } from '../config/types';
-import { chooseEngine } from '../daemon/ebpf-capture';
+import { chooseEngine } from '../capture/ebpf/engine-choice';
 
 /** Where runValidate writes; process.stdout/stderr or a test double. */
 export interface TextOutput {

@@ -416,7 +416,9 @@ export class CaptureSet {
 
   /** Reads `source` once more after the read timeout (the ring's last block), then closes it. */
   private drainThenClose(slot: DeviceSlot, source: DeviceSource): void {
-    const waitMs = this.o.bufferTimeoutMs + source.readPauseMs + 50;
+    // The eBPF engine's hooks have no ring to read out: detached at once (a device wanted again
+    // right away can then be attached again).
+    const waitMs = 'engineInfo' in source ? 0 : this.o.bufferTimeoutMs + source.readPauseMs + 50;
     const done = new Promise<void>((resolve) => setTimeout(resolve, waitMs)).then(() => {
       source.readAvailable();
       this.draining.delete(source);

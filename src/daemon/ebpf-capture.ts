@@ -1,8 +1,7 @@
 import { EbpfDeviceSource } from '../capture/ebpf/ebpf-device-source';
 import { EbpfFlowEngine } from '../capture/ebpf/ebpf-engine';
-import { probeEbpf } from '../capture/ebpf/ebpf-probe';
+import type { EngineChoice } from '../capture/ebpf/engine-choice';
 import type { DrainBuffers } from '../capture/ebpf/drain-layout';
-import type { CaptureConfig } from '../config/types';
 import { parseIpv4, parseIpv6, parseMac } from '../config/net-address';
 import type { Logger } from '../log';
 import { DrainRecorder } from '../packet/drain-recorder';
@@ -29,27 +28,15 @@ const FLOW_CAPACITY = 16384;
 /** Drains run this long after each whole second, so a window's boundary falls between two drains' swaps. */
 const DRAIN_PHASE_MS = 3;
 
-/** The engine the config asks for, and what this host allows. */
-export interface EngineChoice {
-  engine: 'ebpf' | 'libpcap';
-  reason: string;
-}
+/** How long failing drains hold the windows before they close without the engine's flows. */
+const DRAIN_LAG_SEC = 10;
 
-/**
- * `capture.engine` against the host: `libpcap` as asked; `ebpf` and `auto` probe the kernel, the
- * capabilities and the engine's files (loading the program once: the verifier has the last word).
- * A `capture.filter` needs libpcap (the program has no filter). Never throws.
- */
-export function chooseEngine(capture: CaptureConfig): EngineChoice {
-  if (capture.engine === 'libpcap') return { engine: 'libpcap', reason: 'capture.engine is libpcap' };
-  if (capture.filter !== '')
-    return { engine: 'libpcap', reason: 'capture.filter is set and the eBPF program has no filter' };
-  const probe = probeEbpf({ loadProgram: true });
-  if (!probe.usable) return { engine: 'libpcap', reason: `eBPF unusable: ${probe.reason}` };
-  return {
-    engine: 'ebpf',
-    reason: `${capture.engine === 'auto' ? 'auto: ' : ''}kernel ${probe.kernelRelease}, ${probe.tcx ? 'TCX' : 'clsact'} hooks, libbpf ${probe.libbpf}`,
-  };
+/** Where a drain's flows and losses go: the pipeline of the moment. */
+export interface DrainTarget {
+  recorder: FlowRecorder;
+  eniCount: number;
+  /** SKIPDATA packets of ENI index `eni` in its current windows. */
+  addLoss(eni: number, packets: number): void;
 }
 
 /**
@@ -80,13 +67,17 @@ export class EbpfCapture {
   private stopped = false;
   /** What the engine's MAC and address maps hold, per slot (to delete what an ENI no longer has). */
   private readonly slotKeys = new Map<number, { macs: string[]; cidrs: string[] }>();
+  /** Map updates that failed (logged once each). */
+  private readonly failedUpdates = new Set<string>();
+  /** Consecutive failed drains (the first and the recovery are logged). */
+  private failingSince = -1;
   /** Devices whose ENI index the engine has no slot for (logged once each). */
   private readonly beyondSlots = new Set<string>();
 
   private constructor(
     private readonly engine: EbpfFlowEngine,
     private readonly log: Logger,
-    private readonly recorderOf: () => { recorder: FlowRecorder; eniCount: number } | null,
+    private readonly recorderOf: () => DrainTarget | null,
   ) {
     this.buffers = engine.drainBuffers();
     this.recorder = new DrainRecorder(this.buffers, engine.maxSlots);
@@ -97,11 +88,16 @@ export class EbpfCapture {
     choice: EngineChoice,
     enis: number,
     log: Logger,
-    recorderOf: () => { recorder: FlowRecorder; eniCount: number } | null,
+    recorderOf: () => DrainTarget | null,
   ): EbpfCapture | null {
     if (choice.engine !== 'ebpf') return null;
     const slots = slotsFor(enis);
-    const engine = EbpfFlowEngine.open({ flowCapacity: FLOW_CAPACITY, maxSlots: slots, maxDevices: slots });
+    const engine = EbpfFlowEngine.open({
+      flowCapacity: FLOW_CAPACITY,
+      maxSlots: slots,
+      maxDevices: slots,
+      maxAddresses: Math.max(4096, 8 * slots),
+    });
     return new EbpfCapture(engine, log, recorderOf);
   }
 
@@ -128,27 +124,46 @@ export class EbpfCapture {
    * it for the others), MAC and addresses, as the libpcap path attributes frames (MAC first).
    */
   syncSlots(enis: readonly EniSlot[]): void {
-    const seen = new Set<number>();
+    const wanted = new Map<number, { macs: string[]; cidrs: string[] }>();
     for (const s of enis) {
       if (s.shared || s.index >= this.engine.maxSlots) continue;
-      seen.add(s.index);
-      const macs = s.eni.mac === undefined ? [] : [s.eni.mac];
-      const cidrs = s.eni.cidrs ?? s.eni.ips;
-      const was = this.slotKeys.get(s.index);
-      if (was !== undefined && same(was.macs, macs) && same(was.cidrs, cidrs)) continue;
-      if (was !== undefined) this.forget(was);
-      this.engine.setSlot(s.index, { flowQuota: Math.floor(FLOW_CAPACITY / 2), onSharedDevices: false });
-      for (const mac of macs) this.engine.setMac(macBytes(mac), s.index);
-      for (const cidr of cidrs) {
-        const a = addressBytes(cidr);
-        if (a !== null) this.engine.setAddress(a.family, a.bytes, a.prefix, s.index);
-      }
-      this.slotKeys.set(s.index, { macs, cidrs });
+      wanted.set(s.index, { macs: s.eni.mac === undefined ? [] : [s.eni.mac], cidrs: s.eni.cidrs ?? s.eni.ips });
     }
+    // Every key that changed hands is deleted first and set after: an address moving from a
+    // retired ENI to a new one in one refresh must end up set.
+    const changed: number[] = [];
     for (const [slot, keys] of this.slotKeys) {
-      if (seen.has(slot)) continue;
-      this.forget(keys);
+      const next = wanted.get(slot);
+      if (next !== undefined && same(keys.macs, next.macs) && same(keys.cidrs, next.cidrs)) continue;
+      this.guard(`forget ENI slot ${slot}`, () => this.forget(keys));
       this.slotKeys.delete(slot);
+    }
+    for (const [slot] of wanted) if (!this.slotKeys.has(slot)) changed.push(slot);
+    for (const slot of changed) {
+      const keys = wanted.get(slot) as { macs: string[]; cidrs: string[] };
+      const ok = this.guard(`set ENI slot ${slot}`, () => {
+        this.engine.setSlot(slot, { flowQuota: Math.floor(FLOW_CAPACITY / 2), onSharedDevices: false });
+        for (const mac of keys.macs) this.engine.setMac(macBytes(mac), slot);
+        for (const cidr of keys.cidrs) {
+          const a = addressBytes(cidr);
+          if (a !== null) this.engine.setAddress(a.family, a.bytes, a.prefix, slot);
+        }
+      });
+      if (ok) this.slotKeys.set(slot, keys);
+    }
+  }
+
+  /** Runs a map update; a failure (a map full) is logged once per slot and leaves the daemon running. */
+  private guard(what: string, fn: () => void): boolean {
+    try {
+      fn();
+      return true;
+    } catch (err) {
+      if (!this.failedUpdates.has(what)) {
+        this.failedUpdates.add(what);
+        this.log.error({ err }, `${what}: ${(err as Error).message} (its packets count as unattributed)`);
+      }
+      return false;
     }
   }
 
@@ -179,16 +194,29 @@ export class EbpfCapture {
           const t = this.recorder.record(target.recorder, result.flows, target.eniCount);
           this.flows += t.flows;
           this.packets += t.packets;
+          // Each slot's loss goes to its ENI's windows now, open device or not (one closing, or
+          // closed before this last drain, still lost it).
+          const slots = Math.min(target.eniCount, this.engine.maxSlots);
+          for (let slot = 0; slot < slots; slot++) {
+            const lost = this.recorder.takeSkipdata(slot);
+            if (lost > 0) target.addLoss(slot, lost);
+          }
         }
         this.drains++;
         this.drainedThroughSec = began;
         this.longestDrainMs = Math.max(this.longestDrainMs, Date.now() - began * 1000);
+        if (this.failingSince >= 0) {
+          this.log.info({ failedSec: Math.round(began - this.failingSince) }, 'eBPF drains recovered');
+          this.failingSince = -1;
+        }
       },
       (err: unknown) => {
-        // The retired table's flows are lost with it; the windows must still close.
+        // The windows wait for a drain that works (mayClose), at most DRAIN_LAG_SEC.
         this.drainFailures++;
-        this.drainedThroughSec = began;
-        this.log.error({ err }, (err as Error).message);
+        if (this.failingSince < 0) {
+          this.failingSince = began;
+          this.log.error({ err }, `${(err as Error).message}: windows wait for the next drain`);
+        }
       },
     );
     this.inFlight = run.finally(() => {
@@ -197,12 +225,25 @@ export class EbpfCapture {
     await this.inFlight;
   }
 
+  /**
+   * Whether windows ending by `clockSec` may close: a drain that began after it was recorded, or
+   * drains have failed for DRAIN_LAG_SEC (the windows then close without the engine's flows, said once).
+   */
+  drainedThrough(clockSec: number): boolean {
+    if (this.drainedThroughSec >= clockSec) return true;
+    return this.failingSince >= 0 && Date.now() / 1000 - this.failingSince > DRAIN_LAG_SEC;
+  }
+
   /** Stops the drains: one last one (the devices are detached by then), then the program unloads. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     await this.drainNow();
-    await this.engine.close();
+    try {
+      await this.engine.close();
+    } catch (err) {
+      this.log.error({ err }, (err as Error).message);
+    }
   }
 
   private forget(keys: { macs: string[]; cidrs: string[] }): void {

@@ -83,7 +83,7 @@ export class EniCapture {
   /** Whether windows ending by `clockSec` may close: the eBPF engine's flows up to then are recorded. */
   mayClose(clockSec: number): boolean {
     const ebpf = this.o.ebpf;
-    return ebpf == null || ebpf.drainedThroughSec >= clockSec;
+    return ebpf == null || ebpf.drainedThrough(clockSec);
   }
 
   /** The pipeline (null before the first `apply`). */
@@ -157,9 +157,12 @@ export class EniCapture {
   /** Stops: every handle read out (after the read timeout) and closed, the open windows written at now. */
   async stop(nowSec: () => number): Promise<void> {
     await this.captures.closeAll();
-    // The devices are detached: a last drain holds everything their hooks counted.
-    await this.o.ebpf?.stop();
-    this.endPipeline(nowSec());
+    try {
+      // The devices are detached: a last drain holds everything their hooks counted.
+      await this.o.ebpf?.stop();
+    } finally {
+      this.endPipeline(nowSec());
+    }
   }
 
   /** Writes the open windows as partial windows ending at `endSec` and forgets the pipeline. */

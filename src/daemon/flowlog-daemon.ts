@@ -17,7 +17,8 @@ import { BlindSpots } from './blind-spots';
 import { CountedOutput } from '../output/counted-output';
 import { CrashWatch } from './crash-watch';
 import { DaemonMetrics } from './daemon-metrics';
-import { chooseEngine, EbpfCapture } from './ebpf-capture';
+import { chooseEngine } from '../capture/ebpf/engine-choice';
+import { EbpfCapture } from './ebpf-capture';
 import { EniCapture } from './eni-capture';
 import type { LiveAgent } from '../agent/live-agent';
 import { warmUpLivePath } from '../agent/kernel-warm-up';
@@ -178,7 +179,13 @@ export class FlowlogDaemon {
       const enis = config.discovery.type === 'ecs-metadata' ? Math.max(512, config.enis.length) : config.enis.length;
       this.ebpf = EbpfCapture.open(choice, enis, this.log, () => {
         const live = this.capture?.pipeline ?? null;
-        return live === null ? null : { recorder: live.recorder, eniCount: live.eniCapacity };
+        return live === null
+          ? null
+          : {
+              recorder: live.recorder,
+              eniCount: live.eniCapacity,
+              addLoss: (eni: number, packets: number) => live.addLoss(eni, packets),
+            };
       });
     } catch (err) {
       if (config.capture.engine === 'ebpf') {

@@ -79,7 +79,7 @@ export interface FlowAggregatorOptions {
   onUncaptured?: (startSec: number, endSec: number) => void;
   /**
    * Wall-clock mode: the clocks that tell a stall from a step. Given, a jump over whole windows
-   * that the monotonic clock accounts for (the process did not run: a stall, a suspension) is no
+   * that the monotonic clock accounts for (the process did not run: a loaded host, SIGSTOP) is no
    * loss, as the capture rings held the packets (or counted what they dropped): the windows
    * jumped over are written as ordinary windows from what was read, and `onStalled` is told.
    * Only a jump the wall clock made on its own (a forward step of at least CLOCK_STEP_MS) goes to
@@ -385,13 +385,15 @@ export class FlowAggregator implements FlowWindows {
     const interval = this.intervalSec;
     let s = this.windowEndSec;
     const hadAhead = this.ahead !== null;
+    // Against the clocks of the window that was open: opening the ahead one below re-reads them.
+    const stalled = this.stalled();
     this.closeWindow(s);
     if (hadAhead && nextStart > s) {
       this.openWindow(s);
       s += interval;
       this.closeWindow(s);
     }
-    if (nextStart > s && this.stalled()) {
+    if (nextStart > s && stalled) {
       // Every handle was read before the clock moved (or this packet is the first of a later
       // window): the windows in between saw no packet. Stragglers still in a ring arrive late.
       this.stalledWindows += (nextStart - s) / interval;

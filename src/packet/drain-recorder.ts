@@ -46,6 +46,8 @@ export class DrainRecorder {
   readonly skipdataBySlot: Float64Array;
   /** Per slot: packets recorded as flows, since made. */
   readonly packetsBySlot: Float64Array;
+  /** Per slot: SKIPDATA packets drained, since made. */
+  readonly lostBySlot: Float64Array;
   private readonly words: DataView;
 
   constructor(
@@ -54,6 +56,7 @@ export class DrainRecorder {
   ) {
     this.skipdataBySlot = new Float64Array(maxSlots);
     this.packetsBySlot = new Float64Array(maxSlots);
+    this.lostBySlot = new Float64Array(maxSlots);
     this.words = new DataView(buffers.records.buffer, buffers.records.byteOffset, buffers.records.byteLength);
   }
 
@@ -115,6 +118,7 @@ export class DrainRecorder {
         if (packets === 0 || r === LossReason.QuotaUsed) continue;
         if (LOSS_REASONS[r].skipdata) {
           this.skipdataBySlot[slot] += packets;
+          this.lostBySlot[slot] += packets;
           totals.skipdata += packets;
         } else if (r === LossReason.Malformed) totals.malformed += packets;
         else if (r === LossReason.NotIp) totals.notIp += packets;

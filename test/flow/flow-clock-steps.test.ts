@@ -151,6 +151,20 @@ describe('wall-clock windows after a stall', () => {
     expect([p.aggregators[0].stalledWindows, p.aggregators[0].uncapturedWindows]).toEqual([2, 0]);
   });
 
+  it('tells a step from a stall even when packets of the next window arrived first', () => {
+    const { p, c, statuses } = clocked();
+    p.recorder.tick(600);
+    const v = new PacketView();
+    setView(v, { ts: 665, src: '10.0.0.5', dst: '10.9.9.9', sport: 1000, dport: 53, bytes: 100 });
+    for (const a of p.aggregators) a.record(v, 0, FLAG_OUT); // the next window's, in its ahead table
+    c.wall += 600_000; // then NTP steps the clock 10 minutes forward
+    c.mono += 1_000;
+    p.recorder.tick(1200);
+    p.finish(1201);
+    expect(statuses().filter(([, status]) => status === 'SKIPDATA').length).toBe(8);
+    expect([p.aggregators[0].stalledWindows, p.aggregators[0].uncapturedWindows]).toEqual([0, 8]);
+  });
+
   it('still writes the windows a forward step of the wall clock jumped over as SKIPDATA', () => {
     const { p, c, statuses } = clocked();
     p.recorder.tick(600);

@@ -7,8 +7,8 @@ import { EbpfEngineError } from './ebpf-engine';
 export interface EbpfSlotCounts {
   /** Per slot: packets recorded as flows since the engine opened. */
   readonly packetsBySlot: Float64Array;
-  /** SKIPDATA packets of `slot` drained since the last call. */
-  takeSkipdata(slot: number): number;
+  /** Per slot: SKIPDATA packets (the program's loss counters) since the engine opened. */
+  readonly lostBySlot: Float64Array;
 }
 
 /**
@@ -17,7 +17,8 @@ export interface EbpfSlotCounts {
  * the same way: `openAsync` attaches the program to the device's TC hooks for the ENI's slot,
  * `closeAsync` detaches it. No frame reaches user space: reads are the engine's drains (its
  * owner's, every second, for every device at once), so `readAvailable` and `start` do nothing,
- * and `takeDrops` hands over the slot's SKIPDATA loss from the drains.
+ * and the slot's SKIPDATA loss goes to the windows at each drain (its owner charges it by slot, so
+ * a closing or closed device's last loss still lands), not through `takeDrops`.
  *
  * The slot is fixed at open (`slotOf(device)` then): binding the source to another ENI index
  * fails it, and the owner reopens it under the new index.
@@ -28,8 +29,8 @@ export class EbpfDeviceSource {
   private ifindex = -1;
   private hook: 'tcx' | 'clsact' | '' = '';
   private packetsAtOpen = 0;
+  private lostAtOpen = 0;
   private attached = false;
-  private dropped = 0;
 
   constructor(
     readonly device: string,
@@ -68,6 +69,7 @@ export class EbpfDeviceSource {
     this.ifindex = counters.ifindex;
     this.hook = result.mode;
     this.packetsAtOpen = this.counts.packetsBySlot[slot];
+    this.lostAtOpen = this.counts.lostBySlot[slot];
     this.attached = true;
   }
 
@@ -85,16 +87,15 @@ export class EbpfDeviceSource {
 
   readAvailable(): void {}
 
-  /** SKIPDATA loss of the ENI since the last call, from the drains (the program's loss counters). */
+  /** Nothing: the drains charge the slot's loss to the windows themselves. */
   takeDrops(): number {
-    const n = this.slot < 0 ? 0 : this.counts.takeSkipdata(this.slot);
-    this.dropped += n;
-    return n;
+    return 0;
   }
 
   /** As a capture handle's: the engine's SKIPDATA loss stands for the ring's drops. */
   stats(): { received: number; droppedKernel: number; droppedInterface: number } {
-    return { received: this.packets, droppedKernel: this.dropped, droppedInterface: 0 };
+    const lost = this.slot < 0 ? 0 : this.counts.lostBySlot[this.slot] - this.lostAtOpen;
+    return { received: this.packets, droppedKernel: lost, droppedInterface: 0 };
   }
 
   /** No stamps to watch: a gap's edge counts every packet the device carried as lost (never less). */
