@@ -1,5 +1,7 @@
+import type { EbpfCapture } from './ebpf-capture';
 import { readFileSync } from 'node:fs';
 import { DeliveredOutput } from '../output/delivered-output';
+import type { EbpfDrainCounters } from '../metrics/metrics-source';
 import type { AgentConfig } from '../config/types';
 import { DECODE_STATUS_NAMES, MALFORMED_STATUSES } from '../packet/decode/packet-view';
 import { SUPER_FRAME_OUTCOME_NAMES } from '../packet/decode/super-frame';
@@ -52,6 +54,8 @@ export interface DaemonView {
   crash(): CrashCounters;
   /** What leaves the daemon blind beyond its devices (see BlindSpots). */
   blindConditions(): readonly BlindCondition[];
+  /** The eBPF engine, when the daemon uses it. */
+  ebpf?(): EbpfCapture | null;
 }
 
 /** IFF_UP in /sys/class/net/<dev>/flags. */
@@ -238,6 +242,12 @@ export class DaemonMetrics implements MetricsSource, HealthSource {
         const d = this.deviceDrops.get(h.device);
         return { ...h, kernelDrops: d?.kernel ?? 0, interfaceDrops: d?.iface ?? 0 };
       });
+  }
+
+  ebpfDrains(): EbpfDrainCounters | null {
+    const e = this.view.ebpf?.() ?? null;
+    if (e === null) return null;
+    return { ok: e.drains, failed: e.drainFailures, flows: e.flows, packets: e.packets, longestMs: e.longestDrainMs };
   }
 
   kernelPackets(): number {

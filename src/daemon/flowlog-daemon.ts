@@ -149,6 +149,7 @@ export class FlowlogDaemon {
       reloads: () => this.reloads,
       crash: () => this.crash.counters(),
       blindConditions: () => this.blind.conditions(),
+      ebpf: () => this.ebpf,
     });
     this.endpoint = new MetricsEndpoint(this.metrics, this.log);
     try {

@@ -19,6 +19,9 @@ export const METRIC_NAMES = {
   captureDevicePackets: 'flowlog_capture_device_packets_total',
   captureDeviceDrops: 'flowlog_capture_device_drops_total',
   captureKernelPackets: 'flowlog_capture_kernel_packets_total',
+  captureEbpfDrains: 'flowlog_capture_ebpf_drains_total',
+  captureEbpfPackets: 'flowlog_capture_ebpf_packets_total',
+  captureEbpfLongestDrain: 'flowlog_capture_ebpf_longest_drain_seconds',
   decodeTunnelPackets: 'flowlog_decode_tunnel_packets_total',
   decodeMalformed: 'flowlog_decode_malformed_total',
   decodeSuperFrames: 'flowlog_decode_super_frames_total',
@@ -139,6 +142,39 @@ export function buildMetricRegistry(source: MetricsSource): Registry {
     'Packets the WebAssembly kernel recorded; the others went through the TypeScript path.',
     [],
     () => [[{}, source.kernelPackets()]],
+  );
+  const drains = () => source.ebpfDrains?.() ?? null;
+  counter(
+    METRIC_NAMES.captureEbpfDrains,
+    "The eBPF engine's drains of its kernel flow table (once a second): ok, or failed (its windows wait for the next that works, 10 s at most).",
+    ['result'],
+    () => {
+      const d = drains();
+      return d === null
+        ? []
+        : [
+            [{ result: 'ok' }, d.ok],
+            [{ result: 'failed' }, d.failed],
+          ];
+    },
+  );
+  counter(
+    METRIC_NAMES.captureEbpfPackets,
+    "Packets the eBPF engine's drains handed to the pipeline as flows.",
+    [],
+    () => {
+      const d = drains();
+      return d === null ? [] : [[{}, d.packets]];
+    },
+  );
+  gauge(
+    METRIC_NAMES.captureEbpfLongestDrain,
+    'The longest drain of the eBPF engine since start (swap, read, clear and recording).',
+    [],
+    () => {
+      const d = drains();
+      return d === null ? [] : [[{}, d.longestMs / 1000]];
+    },
   );
   counter(
     METRIC_NAMES.decodeTunnelPackets,

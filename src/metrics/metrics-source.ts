@@ -120,6 +120,17 @@ export interface OverlayCounters {
   unknownVni: number;
 }
 
+/** What the eBPF engine's drains did, since start. */
+export interface EbpfDrainCounters {
+  ok: number;
+  failed: number;
+  /** Flows and packets handed to the pipeline. */
+  flows: number;
+  packets: number;
+  /** The longest drain, ms. */
+  longestMs: number;
+}
+
 /** Scrape-time view of the pipeline's counters; see the contract above. */
 export interface MetricsSource {
   captureDevices(): readonly CaptureDeviceCounters[];
@@ -127,6 +138,8 @@ export interface MetricsSource {
   captureHandles(): readonly CaptureHandleCounters[];
   /** Packets the WebAssembly kernel recorded (the rest went through the TypeScript path). */
   kernelPackets(): number;
+  /** The eBPF engine's drains (absent, or null: the engine is not used). */
+  ebpfDrains?(): EbpfDrainCounters | null;
   /** Overlay devices: packets taken out of tunnels, later outer fragments skipped, unknown VNIs. */
   overlayPackets(): OverlayCounters;
   /** Malformed packets by reason (decode status name, e.g. "truncated"). */

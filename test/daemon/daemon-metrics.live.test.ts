@@ -9,6 +9,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { probeEbpf } from '../../src/capture/ebpf/ebpf-probe';
 import { METRIC_NAMES } from '../../src/metrics/metric-registry';
 import {
   bundleDaemon,
@@ -111,6 +112,13 @@ describe.skipIf(!canRun)('daemon metrics and health endpoint', () => {
     expect(sampleValue(m, METRIC_NAMES.captureKernelDrops, { eni: 'eni-m0' })).toBe(0);
     expect(sampleValue(m, METRIC_NAMES.enrichUnattributed)).toBe(0);
     expect(sampleValue(m, METRIC_NAMES.flowTableCapacity)).toBe(5000);
+    // capture.engine auto: where the eBPF engine runs, it drained every second, and its packets are the ENI's.
+    if (probeEbpf().usable) {
+      expect(sampleValue(m, METRIC_NAMES.captureEbpfDrains, { result: 'ok' })).toBeGreaterThanOrEqual(2);
+      expect(sampleValue(m, METRIC_NAMES.captureEbpfDrains, { result: 'failed' })).toBe(0);
+      expect(sampleValue(m, METRIC_NAMES.captureEbpfPackets)).toBe(DATAGRAMS);
+      expect(sampleValue(m, METRIC_NAMES.captureDeviceEngine, { device: 'fldm0', engine: 'ebpf' })).toBe(1);
+    }
 
     // One UDP flow, seen by both flow logs of the ENI: one record each, the reload in between.
     const udp = readRecords(recordsPath).filter((r) => r.protocol === '17');
