@@ -187,6 +187,8 @@ describe.skipIf(!canRun)('Debian package (npm run package)', { timeout: 600_000 
         lab.spawn(nsA, INSTALLED, ['run', '--config', config], { PATH: process.env.PATH, FLOWLOG_LOG_LEVEL: 'info' }),
       );
       await daemon.waitForLog('daemon started', 15_000);
+      // capture.engine auto, as root on this kernel: the shipped eBPF engine hooks the ENI's device.
+      expect(daemon.logLines().find((l) => l.msg === 'capture started' && l.device === 'fldeb0')?.engine).toBe('ebpf');
       // /usr/bin/flowlog-agent execs the runtime the package ships, whatever node the host has.
       expect(readlinkSync(`/proc/${daemon.child.pid}/exe`)).toBe('/usr/lib/flowlog-agent/node/bin/node');
       // 50 datagrams of 100 bytes of payload: 50 packets, 50 * (20 IP + 8 UDP + 100) bytes, inbound.
