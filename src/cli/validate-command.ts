@@ -1,17 +1,21 @@
 /**
  * `flowlog-agent validate --config FILE`: checks a configuration without starting anything.
  * Problems go to stderr one line each; "config OK" to stdout. Exit 0 when the file is usable
- * (warnings allowed), 2 when it is refused. Never prints a stack trace.
+ * (warnings allowed), 1 when it is valid but `run` would refuse it on this host (capture.engine
+ * ebpf where the engine cannot run), 2 when it is refused. Never prints a stack trace.
  */
 import type { CommandModule } from 'yargs';
 import { ConfigError, formatProblem, loadConfig } from '../config/load';
 import type { AgentConfig } from '../config/types';
-import { chooseEngine } from '../capture/ebpf/engine-choice';
+import { chooseEngine, EBPF_FIX } from '../capture/ebpf/engine-choice';
 
 /** Where runValidate writes; process.stdout/stderr or a test double. */
 export interface TextOutput {
   write(text: string): unknown;
 }
+
+/** Exit status of `validate` when the configuration is valid but this host cannot run it. */
+export const EXIT_HOST_CANNOT_RUN = 1;
 
 /** Exit status of `validate` when the configuration is refused (or cannot be read). */
 export const EXIT_CONFIG_INVALID = 2;
@@ -24,9 +28,11 @@ export function runValidate(file: string, out: TextOutput, err: TextOutput): num
     out.write(`config OK: ${file} (${config.enis.length} ENIs, ${config.flowLogs.length} flow logs)\n`);
     // The engine this host gives the ENIs' own devices (shared and overlay devices: libpcap).
     const choice = chooseEngine(config.capture);
-    if (config.capture.engine === 'ebpf' && choice.engine !== 'ebpf')
-      err.write(`${file}: capture.engine: ebpf cannot run on this host (run refuses to start): ${choice.reason}\n`);
-    else out.write(`capture engine: ${choice.engine} (${choice.reason})\n`);
+    if (config.capture.engine === 'ebpf' && choice.engine !== 'ebpf') {
+      err.write(`${file}: capture.engine: ebpf cannot run on this host (${choice.reason}): ${EBPF_FIX}\n`);
+      return EXIT_HOST_CANNOT_RUN;
+    }
+    out.write(`capture engine: ${choice.engine} (${choice.reason})\n`);
     for (const line of deviceEngines(config, choice.engine)) out.write(`  ${line}\n`);
     return 0;
   } catch (e) {

@@ -1,5 +1,5 @@
 import { deviceIsUp, readDeviceCounters, type DeviceCounters, type LinkEvent } from '../capture/live/link-watch';
-import type { EbpfDeviceSource } from '../capture/ebpf/ebpf-device-source';
+import { EbpfDeviceSource } from '../capture/ebpf/ebpf-device-source';
 import { LiveCaptureSource, type LiveCaptureOptions } from '../capture/live/live-source';
 import { ringShareBytes } from '../capture/live/ring-share';
 import type { CaptureConfig } from '../config/types';
@@ -185,7 +185,7 @@ export class CaptureSet {
     for (const slot of this.slots.values()) {
       const was = slot.options;
       // The eBPF engine's hooks have no ring, snaplen, filter or read pause.
-      if (slot.source === null || was === null || 'engineInfo' in slot.source) continue;
+      if (slot.source === null || was === null || slot.source instanceof EbpfDeviceSource) continue;
       const next = this.optionsFor(slot);
       const sameRing =
         was.bufferBytes === next.bufferBytes ||
@@ -418,7 +418,7 @@ export class CaptureSet {
   private drainThenClose(slot: DeviceSlot, source: DeviceSource): void {
     // The eBPF engine's hooks have no ring to read out: detached at once (a device wanted again
     // right away can then be attached again).
-    const waitMs = 'engineInfo' in source ? 0 : this.o.bufferTimeoutMs + source.readPauseMs + 50;
+    const waitMs = source instanceof EbpfDeviceSource ? 0 : this.o.bufferTimeoutMs + source.readPauseMs + 50;
     const done = new Promise<void>((resolve) => setTimeout(resolve, waitMs)).then(() => {
       source.readAvailable();
       this.draining.delete(source);
@@ -475,7 +475,7 @@ export class CaptureSet {
           this.o.log.info(
             {
               device: slot.device,
-              ...('engineInfo' in source
+              ...(source instanceof EbpfDeviceSource
                 ? source.engineInfo
                 : {
                     engine: 'libpcap',
@@ -489,7 +489,7 @@ export class CaptureSet {
             },
             'capture started',
           );
-          if (!('engineInfo' in source) && !usableMtu(source.segmentation.mtu))
+          if (!(source instanceof EbpfDeviceSource) && !usableMtu(source.segmentation.mtu))
             this.o.log.warn(
               { device: slot.device, mtu: source.segmentation.mtu },
               'capture device has no usable MTU: a frame larger than capture.mtuBytes counts as one packet unless the kernel says how it is segmented',
@@ -588,5 +588,5 @@ export class CaptureSet {
 
 function engineOf(source: DeviceSource | null): { engine: '' | 'libpcap' | 'ebpf'; hook: string } {
   if (source === null) return { engine: '', hook: '' };
-  return 'engineInfo' in source ? source.engineInfo : { engine: 'libpcap', hook: '' };
+  return source instanceof EbpfDeviceSource ? source.engineInfo : { engine: 'libpcap', hook: '' };
 }

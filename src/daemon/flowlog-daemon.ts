@@ -17,7 +17,7 @@ import { BlindSpots } from './blind-spots';
 import { CountedOutput } from '../output/counted-output';
 import { CrashWatch } from './crash-watch';
 import { DaemonMetrics } from './daemon-metrics';
-import { chooseEngine } from '../capture/ebpf/engine-choice';
+import { chooseEngine, EBPF_FIX } from '../capture/ebpf/engine-choice';
 import { EbpfCapture } from './ebpf-capture';
 import { EniCapture } from './eni-capture';
 import type { LiveAgent } from '../agent/live-agent';
@@ -173,7 +173,7 @@ export class FlowlogDaemon {
       this.nflog.closeAll();
       await this.endpoint.close();
       await this.output.close();
-      throw new DaemonStartError(`start daemon: capture.engine is ebpf: ${choice.reason}`, 1);
+      throw new DaemonStartError(`start daemon: capture.engine is ebpf: ${choice.reason}: ${EBPF_FIX}`, 1);
     }
     try {
       // ENIs from the metadata service are not known yet: room for 512 of them.

@@ -131,7 +131,7 @@ export class DrainRecorder {
 
   /** SKIPDATA packets of `slot` drained since the last call. */
   takeSkipdata(slot: number): number {
-    const n = this.skipdataBySlot[slot] ?? 0;
+    const n = this.skipdataBySlot[slot];
     if (n !== 0) this.skipdataBySlot[slot] = 0;
     return n;
   }

@@ -71,6 +71,17 @@ flowLogs:
     ]);
   });
 
+  it('exits 1 with one line naming the reason and the fix when run would refuse capture.engine: ebpf here', () => {
+    const file = join(tmp, 'ebpf-filter.yaml');
+    // A filter keeps libpcap on any host: the program has none.
+    writeFileSync(file, edit(BASE_CONFIG, 'enis:', 'capture: { engine: ebpf, filter: udp }\nenis:'));
+    const { code, err } = validate(file);
+    expect(code).toBe(1);
+    expect(err.lines).toEqual([
+      `${file}: capture.engine: ebpf cannot run on this host (capture.filter is set and the eBPF program has no filter): remove what the reason names (grant CAP_BPF and CAP_NET_ADMIN, install libbpf1, drop capture.filter), or set capture.engine to auto or libpcap`,
+    ]);
+  });
+
   it('prints warnings to stderr and still exits 0', () => {
     const { code, out, err } = validate(WARNED);
     expect(code).toBe(0);

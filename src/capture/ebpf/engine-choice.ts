@@ -1,6 +1,10 @@
 import type { CaptureConfig } from '../../config/types';
 import { probeEbpf } from './ebpf-probe';
 
+/** How to get past an `ebpf` the host cannot run (for the one-line refusals of run and validate). */
+export const EBPF_FIX =
+  'remove what the reason names (grant CAP_BPF and CAP_NET_ADMIN, install libbpf1, drop capture.filter), or set capture.engine to auto or libpcap';
+
 /** The engine the config asks for, and what this host allows. */
 export interface EngineChoice {
   engine: 'ebpf' | 'libpcap';
